@@ -1,0 +1,54 @@
+"""Exceptions a user of tunelab can meet.
+
+Every error that a user can cause derives from :class:`TunelabError`; its message names the
+field at fault and how to fix it. :class:`TrialPruned` is not an error: an objective raises it
+to tell the study that the trial was stopped early on purpose.
+"""
+
+from __future__ import annotations
+
+
+class TunelabError(Exception):
+    """Base class of the errors tunelab raises for a user's mistake."""
+
+
+class SearchSpaceError(TunelabError, ValueError):
+    """A distribution cannot be built: impossible range, bad step, no choices, ..."""
+
+
+class ParameterConflictError(TunelabError, ValueError):
+    """A trial asked for the same parameter twice with two different distributions."""
+
+
+class StorageError(TunelabError):
+    """The storage URL is malformed, the database cannot be opened, or its schema is unknown."""
+
+
+class DuplicatedStudyError(StorageError):
+    """A study with that name already exists in the storage."""
+
+
+class StudyNotFoundError(StorageError):
+    """No study with that name exists in the storage."""
+
+
+class TrialFinishedError(TunelabError, RuntimeError):
+    """A finished trial is immutable: it cannot be reported to, told again or changed."""
+
+
+class ConfigError(TunelabError, ValueError):
+    """A study file or an option given to create_study is invalid."""
+
+
+class MissingExtraError(TunelabError, ImportError):
+    """An optional dependency is needed for this feature."""
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(
+            f"{feature} needs the Python package '{package}', which is not installed. "
+            f"Install it with: pip install 'tunelab[{extra}]'"
+        )
+
+
+class TrialPruned(Exception):
+    """Raised by an objective to stop the current trial early (the trial becomes PRUNED)."""

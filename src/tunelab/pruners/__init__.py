@@ -1,0 +1,25 @@
+"""Early-stopping rules, one file each. ``make_pruner`` builds one from a name and options."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from tunelab.pruners.base import BasePruner
+from tunelab.pruners.median import MedianPruner
+from tunelab.pruners.nop import NopPruner
+from tunelab.pruners.percentile import PercentilePruner
+from tunelab.registry import build
+
+PRUNERS: dict[str, Callable[..., BasePruner]] = {
+    "none": NopPruner,
+    "median": MedianPruner,
+    "percentile": PercentilePruner,
+}
+
+
+def make_pruner(spec: str | Mapping[str, Any] | BasePruner | None) -> BasePruner:
+    """A pruner from a name (``"median"``), ``{"name": "median", ...}`` or an instance."""
+    return build("pruner", "none" if spec is None else spec, PRUNERS, BasePruner)
+
+
+__all__ = ["PRUNERS", "BasePruner", "MedianPruner", "NopPruner", "PercentilePruner", "make_pruner"]

@@ -1,0 +1,19 @@
+"""The pruner contract: look at a running trial's intermediate values and decide to stop it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+from tunelab.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+
+class BasePruner(ABC):
+    """Base class of every early-stopping rule."""
+
+    @abstractmethod
+    def prune(self, study: Study, trial: TrialRecord) -> bool:
+        """True if ``trial`` (running, with at least one reported value) should stop now."""

@@ -1,0 +1,88 @@
+"""Percentile pruning, the rule of Google Vizier's "median stopping" (Golovin et al., KDD 2017)
+generalised to any percentile: stop a trial whose best value so far is worse than the given
+percentile of what completed trials had reached by the same step.
+
+A reported NaN stops the trial at once: it cannot recover and comparing it is meaningless.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tunelab.exceptions import ConfigError
+from tunelab.pruners.base import BasePruner
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+
+def _check_count(name: str, value: int, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"pruner option {name}={value!r} must be an integer >= {minimum}.")
+    return value
+
+
+class PercentilePruner(BasePruner):
+    """Prune when the trial is outside the best ``percentile`` % of completed trials.
+
+    Args:
+        percentile: keep trials within the best this-many percent (0-100).
+        n_startup_trials: no pruning until this many trials completed.
+        n_warmup_steps: no pruning of a trial before this step.
+        interval_steps: check only every this-many steps after warm-up.
+        n_min_trials: at least this many completed trials must have reached the step.
+    """
+
+    def __init__(
+        self,
+        percentile: float,
+        n_startup_trials: int = 5,
+        n_warmup_steps: int = 0,
+        interval_steps: int = 1,
+        n_min_trials: int = 1,
+    ) -> None:
+        if isinstance(percentile, bool) or not 0.0 <= float(percentile) <= 100.0:
+            raise ConfigError(f"pruner option percentile={percentile!r} must be between 0 and 100.")
+        self.percentile = float(percentile)
+        self.n_startup_trials = _check_count("n_startup_trials", n_startup_trials, 0)
+        self.n_warmup_steps = _check_count("n_warmup_steps", n_warmup_steps, 0)
+        self.interval_steps = _check_count("interval_steps", interval_steps, 1)
+        self.n_min_trials = _check_count("n_min_trials", n_min_trials, 1)
+
+    def prune(self, study: Study, trial: TrialRecord) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        if math.isnan(trial.intermediate_values[step]):
+            return True
+        if step < self.n_warmup_steps or (step - self.n_warmup_steps) % self.interval_steps:
+            return False
+        completed = study.storage.get_trials(study.study_id, (TrialState.COMPLETE,))
+        if len(completed) < self.n_startup_trials:
+            return False
+        maximize = study.direction == "maximize"
+        others = [
+            best
+            for record in completed
+            if (best := _best_up_to(record, step, maximize)) is not None
+        ]
+        if len(others) < max(self.n_min_trials, 1):
+            return False
+        current = _best_up_to(trial, step, maximize)
+        assert current is not None
+        if maximize:
+            return current < np.percentile(others, 100.0 - self.percentile)
+        return current > np.percentile(others, self.percentile)
+
+
+def _best_up_to(record: TrialRecord, step: int, maximize: bool) -> float | None:
+    values = [
+        v for s, v in record.intermediate_values.items() if s <= step and not math.isnan(v)
+    ]
+    if not values:
+        return None
+    return max(values) if maximize else min(values)

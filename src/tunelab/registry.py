@@ -1,0 +1,69 @@
+"""Build samplers and pruners from a name and options, as a study file or the CLI gives them.
+
+Options are checked against the constructor's signature before it is called, so that a typo
+gives a message naming the option and the valid ones rather than a bare ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, Mapping, TypeVar
+
+from tunelab.exceptions import ConfigError
+
+T = TypeVar("T")
+
+
+def build(
+    kind: str,
+    spec: str | Mapping[str, Any] | T,
+    factories: Mapping[str, Callable[..., T]],
+    base: type,
+    defaults: Mapping[str, Any] | None = None,
+) -> T:
+    """An object from ``"name"``, ``{"name": ..., **options}`` or an instance of ``base``.
+
+    ``defaults`` (such as the study's seed) fill options the factory accepts and the spec omits.
+    """
+    if isinstance(spec, base):
+        return spec  # type: ignore[return-value]
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, Mapping):
+        options = dict(spec)
+        name = options.pop("name", None)
+        if not isinstance(name, str):
+            raise ConfigError(f"{kind}: give its name, e.g. {{name: {next(iter(factories))}}}.")
+    else:
+        raise ConfigError(
+            f"{kind}={spec!r} must be a name ({', '.join(factories)}), a mapping with 'name' "
+            f"and options, or a {base.__name__} instance."
+        )
+    factory = factories.get(name.lower())
+    if factory is None:
+        raise ConfigError(
+            f"{kind}: unknown name {name!r}; choose one of: {', '.join(sorted(factories))}."
+        )
+    accepted = option_names(factory)
+    for option in options:
+        if option not in accepted:
+            raise ConfigError(
+                f"{kind} '{name}' has no option {option!r}; its options are: "
+                f"{', '.join(accepted) or 'none'}."
+            )
+    for option, value in (defaults or {}).items():
+        if option in accepted and value is not None:
+            options.setdefault(option, value)
+    try:
+        return factory(**options)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{kind} '{name}': {error}") from None
+
+
+def option_names(factory: Callable[..., Any]) -> list[str]:
+    target = factory.func if hasattr(factory, "func") else factory
+    fixed = set(getattr(factory, "keywords", {}) or {})
+    params = inspect.signature(target).parameters.values()
+    return [p.name for p in params if p.name not in fixed and p.kind is not p.VAR_KEYWORD]

@@ -1,0 +1,37 @@
+"""Search algorithms, one file each. ``make_sampler`` builds one from a name and options."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Callable, Mapping
+
+from tunelab.registry import build
+from tunelab.samplers.base import BaseSampler
+from tunelab.samplers.grid import GridSampler
+from tunelab.samplers.qmc import QMCSampler
+from tunelab.samplers.random import RandomSampler
+
+SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
+    "random": RandomSampler,
+    "grid": GridSampler,
+    "qmc": QMCSampler,
+    "quasi-random": QMCSampler,
+    "sobol": partial(QMCSampler, qmc_type="sobol"),
+    "halton": partial(QMCSampler, qmc_type="halton"),
+}
+
+DEFAULT_SAMPLER = "random"
+
+
+def make_sampler(
+    spec: str | Mapping[str, Any] | BaseSampler | None, seed: int | None = None
+) -> BaseSampler:
+    """A sampler from a name (``"random"``), ``{"name": "qmc", "seed": 1}`` or an instance.
+
+    ``seed`` seeds a sampler built here unless its options give their own.
+    """
+    spec = DEFAULT_SAMPLER if spec is None else spec
+    return build("sampler", spec, SAMPLERS, BaseSampler, defaults={"seed": seed})
+
+
+__all__ = ["SAMPLERS", "BaseSampler", "GridSampler", "QMCSampler", "RandomSampler", "make_sampler"]

@@ -1,0 +1,152 @@
+"""Exhaustive grid search, as in scikit-learn's ``GridSearchCV`` but define-by-run.
+
+The grid is either given (``search_space={"lr": [0.1, 0.01], ...}``) or derived from the
+distributions the objective declares: every value of an int, stepped float or categorical,
+and ``float_points`` evenly spaced values of a continuous float (log-spaced on a log scale).
+
+A grid point is *covered* by a trial (finished or running) that agrees with it on every
+parameter the trial used. A trial that never asked for a conditional parameter covers all of
+its values, so conditional branches are not run once per value of parameters they ignore.
+Each new trial takes the first uncovered point; the study stops when none is left.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+from tunelab.exceptions import ConfigError
+from tunelab.samplers.base import BaseSampler
+from tunelab.space import Distribution, value_key
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+    from tunelab.trial import Trial
+
+_COVERING_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+
+
+class GridSampler(BaseSampler):
+    """Visit every point of a grid once, in order (or shuffled with a seed)."""
+
+    def __init__(
+        self,
+        search_space: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        float_points: int = 5,
+        shuffle: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if isinstance(float_points, bool) or not isinstance(float_points, int) or float_points < 1:
+            raise ConfigError(f"grid float_points={float_points!r} must be a positive integer.")
+        self._given = None if search_space is None else _check_space(search_space)
+        self.float_points = float_points
+        self.shuffle = shuffle
+        self.seed = seed
+        self._targets: dict[int, dict[str, Any]] = {}
+
+    def sample_independent(
+        self, study: Study, trial: Trial, name: str, distribution: Distribution
+    ) -> Any:
+        if self._given is not None and name not in self._given:
+            raise ConfigError(
+                f"parameter {name!r} is not in the grid's search_space "
+                f"({', '.join(self._given)}); add it with the values to try."
+            )
+        if trial.number not in self._targets:
+            point = self._first_uncovered(study)
+            self._targets[trial.number] = point or {}
+        value = self._targets[trial.number].get(name)
+        if value is None and name not in self._targets[trial.number]:
+            value = self._values(name, distribution)[0]
+        if not distribution.contains(value):
+            raise ConfigError(
+                f"grid value {name}={value!r} is outside the distribution {distribution} the "
+                "objective declares; make the grid's values fit the range."
+            )
+        return value
+
+    def after_trial(self, study: Study, record: TrialRecord) -> None:
+        self._targets.pop(record.number, None)
+
+    def is_exhausted(self, study: Study) -> bool:
+        if self._given is None and not study.storage.count_trials(study.study_id):
+            return False
+        return self._first_uncovered(study) is None
+
+    def grid_size(self, study: Study) -> int:
+        """How many points the grid has now (a derived grid grows as parameters appear)."""
+        size = 1
+        for values in self._dimensions(study).values():
+            size *= len(values)
+        return size
+
+    def _values(self, name: str, distribution: Distribution) -> list[Any]:
+        if self._given is not None:
+            return list(self._given[name])
+        return list(distribution.grid(self.float_points))
+
+    def _dimensions(self, study: Study) -> dict[str, list[Any]]:
+        if self._given is not None:
+            return {name: list(values) for name, values in self._given.items()}
+        dims: dict[str, list[Any]] = {}
+        for record in study.storage.get_trials(study.study_id):
+            for name, distribution in record.distributions.items():
+                dims.setdefault(name, self._values(name, distribution))
+        return dict(sorted(dims.items()))
+
+    def _first_uncovered(self, study: Study) -> dict[str, Any] | None:
+        dims = self._dimensions(study)
+        covered = _Coverage(dims)
+        for record in study.storage.get_trials(study.study_id, _COVERING_STATES):
+            covered.add(record.params)
+        for target in self._targets.values():
+            covered.add(target)
+        for point in self._points(dims):
+            if not covered.covers(point):
+                return point
+        return None
+
+    def _points(self, dims: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
+        names = list(dims)
+        combos: Iterator[tuple[Any, ...]] | list[tuple[Any, ...]] = itertools.product(
+            *dims.values()
+        )
+        if self.shuffle:
+            combos = list(combos)
+            random.Random(self.seed).shuffle(combos)
+        for combo in combos:
+            yield dict(zip(names, combo))
+
+
+class _Coverage:
+    """Which grid points the trials so far cover, grouped by the set of parameters they used."""
+
+    def __init__(self, dims: Mapping[str, list[Any]]) -> None:
+        self._dims = dims
+        self._by_used: dict[tuple[str, ...], set[tuple[Any, ...]]] = {}
+
+    def add(self, params: Mapping[str, Any]) -> None:
+        used = tuple(name for name in self._dims if name in params)
+        if used:
+            key = tuple(value_key(params[name]) for name in used)
+            self._by_used.setdefault(used, set()).add(key)
+
+    def covers(self, point: Mapping[str, Any]) -> bool:
+        return any(
+            tuple(value_key(point[name]) for name in used) in keys
+            for used, keys in self._by_used.items()
+        )
+
+
+def _check_space(search_space: Mapping[str, Sequence[Any]]) -> dict[str, tuple[Any, ...]]:
+    checked = {}
+    for name, values in search_space.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ConfigError(
+                f"grid search_space[{name!r}]={values!r} must be a non-empty list of values."
+            )
+        checked[name] = tuple(values)
+    return dict(sorted(checked.items()))

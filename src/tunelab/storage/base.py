@@ -1,0 +1,157 @@
+"""The storage contract every backend fulfils.
+
+The storage is the single source of truth of a study. It holds JSON only. A finished trial
+never changes, which lets :meth:`BaseStorage.get_trials` keep finished trials in a cache and
+fetch only what is new or still running.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Mapping
+
+from tunelab.exceptions import StorageError
+from tunelab.space import Distribution
+from tunelab.trial import TrialRecord, TrialState
+
+FIXED_PARAMS_ATTR = "fixed_params"
+_STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+
+
+def check_study_name(name: str) -> str:
+    if not isinstance(name, str) or not _STUDY_NAME.match(name):
+        raise StorageError(
+            f"study name {name!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    study_id: int
+    name: str
+    directions: tuple[str, ...]
+    metric_names: tuple[str, ...] | None
+    created_at: datetime
+    system_attrs: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    """What a listing of studies shows: counts per state and the best value."""
+
+    name: str
+    directions: tuple[str, ...]
+    counts: Mapping[TrialState, int]
+    best_value: float | None
+    created_at: datetime
+
+    @property
+    def n_trials(self) -> int:
+        return sum(self.counts.values())
+
+
+class BaseStorage(ABC):
+    """Where studies and trials live. Every method is safe to call from several threads."""
+
+    @abstractmethod
+    def create_study(
+        self, name: str, directions: tuple[str, ...], metric_names: tuple[str, ...] | None
+    ) -> StudyInfo:
+        """Create a study; :class:`DuplicatedStudyError` if the name is taken."""
+
+    @abstractmethod
+    def get_study(self, name: str) -> StudyInfo:
+        """The study with that name; :class:`StudyNotFoundError` if there is none."""
+
+    @abstractmethod
+    def delete_study(self, study_id: int) -> None:
+        """Remove a study and all its trials."""
+
+    @abstractmethod
+    def list_studies(self) -> list[StudySummary]:
+        """Every study, oldest first."""
+
+    @abstractmethod
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Record a JSON value on the study (used by samplers and the CLI)."""
+
+    @abstractmethod
+    def create_trial(
+        self,
+        study_id: int,
+        state: TrialState = TrialState.RUNNING,
+        system_attrs: Mapping[str, Any] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> TrialRecord:
+        """Add a trial with the next free number (numbers are unique across processes)."""
+
+    @abstractmethod
+    def claim_waiting_trial(self, study_id: int) -> TrialRecord | None:
+        """Atomically move the oldest WAITING trial to RUNNING; None if there is none.
+
+        Each waiting trial is handed out exactly once, however many processes ask.
+        """
+
+    def start_trial(self, study_id: int) -> TrialRecord:
+        """The next trial to run: an enqueued one if any, else a new one."""
+        return self.claim_waiting_trial(study_id) or self.create_trial(study_id)
+
+    @abstractmethod
+    def set_trial_params(
+        self,
+        trial_id: int,
+        params: Mapping[str, Any],
+        distributions: Mapping[str, Distribution],
+    ) -> None:
+        """Replace the parameters of a running trial."""
+
+    @abstractmethod
+    def set_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
+        """Store the value reported at ``step`` (a running trial only)."""
+
+    @abstractmethod
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Attach a JSON value to a running trial."""
+
+    @abstractmethod
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: tuple[float, ...] | None = None,
+        fail_reason: str | None = None,
+        params: tuple[Mapping[str, Any], Mapping[str, Distribution]] | None = None,
+    ) -> TrialRecord:
+        """Move a running trial to a finished state in one write; the record is then frozen.
+
+        :class:`TrialFinishedError` if the trial is not running.
+        """
+
+    @abstractmethod
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        """The current record of one trial."""
+
+    @abstractmethod
+    def get_trials(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        """Trials of a study in number order; finished ones come from a cache."""
+
+    @abstractmethod
+    def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
+        """How many trials the study has (in the given states)."""
+
+    def close(self) -> None:
+        """Release connections; the storage must not be used afterwards."""
+
+
+def best_of(values: Iterable[float | None], direction: str) -> float | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return max(present) if direction == "maximize" else min(present)

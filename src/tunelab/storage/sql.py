@@ -1,0 +1,527 @@
+"""SQL storage on SQLAlchemy 2 Core: SQLite (the embedded default) and PostgreSQL.
+
+Design choices:
+
+* One row per trial with its parameters, values and attributes as JSON text, so that loading a
+  study of 10,000 trials is one query; intermediate values get their own table because they
+  arrive one at a time.
+* Trial numbers come from a counter on the study row, incremented in the same transaction as
+  the insert. The row lock makes numbers unique and lets trials commit in number order, which
+  the incremental cache relies on.
+* SQLite runs in WAL mode with a busy timeout, and write transactions start with
+  ``BEGIN IMMEDIATE`` so that concurrent writers queue instead of failing with
+  "database is locked" when a read lock would have to be upgraded. ``synchronous=NORMAL`` keeps
+  every commit safe from a killed process (only a power cut can lose the last commits).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from tunelab.exceptions import (
+    DuplicatedStudyError,
+    MissingExtraError,
+    StorageError,
+    StudyNotFoundError,
+    TrialFinishedError,
+)
+from tunelab.space import Distribution, distribution_from_json
+from tunelab.storage.base import BaseStorage, StudyInfo, StudySummary, best_of, check_study_name
+from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
+
+SCHEMA_VERSION = 1
+
+_metadata = sa.MetaData()
+_version = sa.Table(
+    "tunelab_schema", _metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+_studies = sa.Table(
+    "tunelab_studies",
+    _metadata,
+    sa.Column("study_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("directions", sa.Text, nullable=False),
+    sa.Column("metric_names", sa.Text),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("next_number", sa.Integer, nullable=False, default=0),
+    sa.Column("system_attrs", sa.Text, nullable=False, default="{}"),
+)
+_trials = sa.Table(
+    "tunelab_trials",
+    _metadata,
+    sa.Column("trial_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, sa.ForeignKey("tunelab_studies.study_id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("primary_value", sa.Float),
+    sa.Column("objective_values", sa.Text),
+    sa.Column("params", sa.Text, nullable=False, default="{}"),
+    sa.Column("distributions", sa.Text, nullable=False, default="{}"),
+    sa.Column("user_attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("system_attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("fail_reason", sa.Text),
+    sa.Column("datetime_start", sa.Float),
+    sa.Column("datetime_complete", sa.Float),
+    sa.Column("heartbeat", sa.Float),
+    sa.UniqueConstraint("study_id", "number", name="uq_trial_number"),
+    sa.Index("ix_trials_study_state", "study_id", "state"),
+)
+_intermediate = sa.Table(
+    "tunelab_intermediate_values",
+    _metadata,
+    sa.Column("trial_id", sa.Integer, sa.ForeignKey("tunelab_trials.trial_id"), primary_key=True),
+    sa.Column("step", sa.Integer, primary_key=True),
+    sa.Column("value", sa.Float),
+)
+
+_IN_LIST_LIMIT = 500
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _distributions_json(distributions: Mapping[str, Distribution]) -> str:
+    return _dumps({name: d.to_json() for name, d in distributions.items()})
+
+
+def _float_or_none(value: float | None) -> float | None:
+    """SQLite turns NaN into NULL; store NULL on purpose and read it back as NaN."""
+    return None if value is None or math.isnan(value) else value
+
+
+@dataclass
+class _StudyCache:
+    """Finished trials of one study, fetched once: they never change again."""
+
+    finished: dict[int, TrialRecord] = field(default_factory=dict)
+    pending: set[int] = field(default_factory=set)
+    max_seen: int = -1
+
+
+def _make_engine(url: str, engine_kwargs: Mapping[str, Any]) -> Engine:
+    try:
+        parsed = sa.engine.make_url(url)
+    except ArgumentError:
+        raise StorageError(
+            f"storage URL {url!r} is malformed; use sqlite:///path/to/file.db or "
+            "postgresql://user:password@host:5432/dbname."
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"storage URL {url!r} uses {backend!r}; tunelab supports sqlite:///file.db "
+            "and postgresql://user:password@host/dbname."
+        )
+    kwargs: dict[str, Any] = dict(engine_kwargs)
+    if backend == "sqlite":
+        kwargs.setdefault("connect_args", {"timeout": 60, "check_same_thread": False})
+        if parsed.database in (None, "", ":memory:"):
+            kwargs.setdefault("poolclass", StaticPool)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ModuleNotFoundError):
+        raise MissingExtraError("psycopg2-binary", "distributed", "PostgreSQL storage") from None
+    if backend == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("tunelab_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class SQLStorage(BaseStorage):
+    """Storage in a SQL database given by a SQLAlchemy URL."""
+
+    def __init__(self, url: str, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        self.url = url
+        self._engine = _make_engine(url, engine_kwargs or {})
+        self._caches: dict[int, _StudyCache] = {}
+        self._cache_lock = threading.Lock()
+        try:
+            self._ensure_schema()
+        except OperationalError as error:
+            raise StorageError(f"cannot open storage {url!r}: {error.orig}") from None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._engine.connect().execution_options(tunelab_write=True) as connection:
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._engine.connect() as connection:
+            with connection.begin():
+                yield connection
+
+    def _ensure_schema(self) -> None:
+        with self._write() as connection:
+            _metadata.create_all(connection)
+            version = connection.execute(sa.select(_version.c.version)).scalar()
+            if version is None:
+                connection.execute(_version.insert().values(version=SCHEMA_VERSION))
+            elif version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"storage {self.url!r} has schema version {version}, written by a newer "
+                    f"tunelab (this one knows up to {SCHEMA_VERSION}); upgrade tunelab."
+                )
+
+    # Studies ----------------------------------------------------------------------------
+
+    def create_study(
+        self, name: str, directions: tuple[str, ...], metric_names: tuple[str, ...] | None
+    ) -> StudyInfo:
+        check_study_name(name)
+        created = time.time()
+        try:
+            with self._write() as connection:
+                result = connection.execute(
+                    _studies.insert().values(
+                        name=name,
+                        directions=_dumps(list(directions)),
+                        metric_names=None if metric_names is None else _dumps(list(metric_names)),
+                        created_at=created,
+                        next_number=0,
+                        system_attrs="{}",
+                    )
+                )
+                study_id = result.inserted_primary_key[0]
+        except IntegrityError:
+            raise DuplicatedStudyError(
+                f"a study named {name!r} already exists in {self.url}; load it with "
+                "load_if_exists=True or choose another name."
+            ) from None
+        return StudyInfo(
+            study_id, name, tuple(directions), metric_names, utc_from_timestamp(created), {}
+        )
+
+    def get_study(self, name: str) -> StudyInfo:
+        with self._read() as connection:
+            row = connection.execute(sa.select(_studies).where(_studies.c.name == name)).first()
+        if row is None:
+            raise StudyNotFoundError(
+                f"no study named {name!r} in {self.url}; `tunelab studies --storage URL` lists "
+                "the studies there."
+            )
+        metric_names = json.loads(row.metric_names) if row.metric_names else None
+        return StudyInfo(
+            row.study_id,
+            row.name,
+            tuple(json.loads(row.directions)),
+            tuple(metric_names) if metric_names else None,
+            utc_from_timestamp(row.created_at),
+            freeze(json.loads(row.system_attrs)),
+        )
+
+    def delete_study(self, study_id: int) -> None:
+        trial_ids = sa.select(_trials.c.trial_id).where(_trials.c.study_id == study_id)
+        with self._write() as connection:
+            connection.execute(_intermediate.delete().where(_intermediate.c.trial_id.in_(trial_ids)))
+            connection.execute(_trials.delete().where(_trials.c.study_id == study_id))
+            connection.execute(_studies.delete().where(_studies.c.study_id == study_id))
+        with self._cache_lock:
+            self._caches.pop(study_id, None)
+
+    def list_studies(self) -> list[StudySummary]:
+        counts_query = sa.select(_trials.c.study_id, _trials.c.state, sa.func.count()).group_by(
+            _trials.c.study_id, _trials.c.state
+        )
+        complete = _trials.c.state == TrialState.COMPLETE.value
+        bounds_query = (
+            sa.select(
+                _trials.c.study_id,
+                sa.func.min(_trials.c.primary_value),
+                sa.func.max(_trials.c.primary_value),
+            )
+            .where(complete)
+            .group_by(_trials.c.study_id)
+        )
+        with self._read() as connection:
+            studies = connection.execute(sa.select(_studies).order_by(_studies.c.study_id)).all()
+            counts = connection.execute(counts_query).all()
+            bounds = {row[0]: (row[1], row[2]) for row in connection.execute(bounds_query)}
+        summaries = []
+        for study in studies:
+            per_state = {state: 0 for state in TrialState}
+            for study_id, state, count in counts:
+                if study_id == study.study_id:
+                    per_state[TrialState(state)] = count
+            directions = tuple(json.loads(study.directions))
+            low, high = bounds.get(study.study_id, (None, None))
+            best = best_of((low, high), directions[0])
+            summaries.append(
+                StudySummary(
+                    study.name, directions, per_state, best, utc_from_timestamp(study.created_at)
+                )
+            )
+        return summaries
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._write() as connection:
+            current = connection.execute(
+                sa.select(_studies.c.system_attrs).where(_studies.c.study_id == study_id)
+            ).scalar_one()
+            attrs = json.loads(current)
+            attrs[key] = value
+            connection.execute(
+                _studies.update()
+                .where(_studies.c.study_id == study_id)
+                .values(system_attrs=_dumps(attrs))
+            )
+
+    # Trials -----------------------------------------------------------------------------
+
+    def create_trial(
+        self,
+        study_id: int,
+        state: TrialState = TrialState.RUNNING,
+        system_attrs: Mapping[str, Any] | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> TrialRecord:
+        with self._write() as connection:
+            return self._insert_trial(connection, study_id, state, system_attrs, user_attrs)
+
+    def _insert_trial(
+        self,
+        connection: Connection,
+        study_id: int,
+        state: TrialState,
+        system_attrs: Mapping[str, Any] | None,
+        user_attrs: Mapping[str, Any] | None,
+    ) -> TrialRecord:
+        number = connection.execute(
+            _studies.update()
+            .where(_studies.c.study_id == study_id)
+            .values(next_number=_studies.c.next_number + 1)
+            .returning(_studies.c.next_number)
+        ).scalar_one() - 1
+        start = time.time() if state is TrialState.RUNNING else None
+        trial_id = connection.execute(
+            _trials.insert().values(
+                study_id=study_id,
+                number=number,
+                state=state.value,
+                params="{}",
+                distributions="{}",
+                user_attrs=_dumps(dict(user_attrs or {})),
+                system_attrs=_dumps(dict(system_attrs or {})),
+                datetime_start=start,
+                heartbeat=start,
+            )
+        ).inserted_primary_key[0]
+        return TrialRecord(
+            trial_id=trial_id,
+            number=number,
+            state=state,
+            user_attrs=freeze(user_attrs),
+            system_attrs=freeze(system_attrs),
+            datetime_start=utc_from_timestamp(start),
+        )
+
+    def claim_waiting_trial(self, study_id: int) -> TrialRecord | None:
+        with self._write() as connection:
+            claimed = self._claim(connection, study_id)
+        return None if claimed is None else self.get_trial(claimed)
+
+    def start_trial(self, study_id: int) -> TrialRecord:
+        with self._write() as connection:
+            claimed = self._claim(connection, study_id)
+            if claimed is None:
+                return self._insert_trial(connection, study_id, TrialState.RUNNING, None, None)
+        return self.get_trial(claimed)
+
+    def _claim(self, connection: Connection, study_id: int) -> int | None:
+        """Move the oldest WAITING trial to RUNNING; the state check makes the claim exclusive."""
+        waiting = (
+            sa.select(_trials.c.trial_id)
+            .where(_trials.c.study_id == study_id, _trials.c.state == TrialState.WAITING.value)
+            .order_by(_trials.c.number)
+        )
+        for trial_id in connection.execute(waiting.limit(8)).scalars():
+            now = time.time()
+            claimed = connection.execute(
+                _trials.update()
+                .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.WAITING.value)
+                .values(state=TrialState.RUNNING.value, datetime_start=now, heartbeat=now)
+            ).rowcount
+            if claimed == 1:
+                return trial_id
+        return None
+
+    def _update_running(self, connection: Connection, trial_id: int, what: str, **values: Any) -> None:
+        updated = connection.execute(
+            _trials.update()
+            .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.value)
+            .values(**values)
+        ).rowcount
+        if updated != 1:
+            raise TrialFinishedError(f"trial with id {trial_id} is not RUNNING; cannot {what}.")
+
+    def set_trial_params(
+        self, trial_id: int, params: Mapping[str, Any], distributions: Mapping[str, Distribution]
+    ) -> None:
+        with self._write() as connection:
+            self._update_running(
+                connection,
+                trial_id,
+                "set parameters",
+                params=_dumps(dict(params)),
+                distributions=_distributions_json(distributions),
+            )
+
+    def set_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
+        with self._write() as connection:
+            self._update_running(connection, trial_id, "report", heartbeat=time.time())
+            connection.execute(
+                _intermediate.insert().values(
+                    trial_id=trial_id, step=step, value=_float_or_none(value)
+                )
+            )
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        with self._write() as connection:
+            current = connection.execute(
+                sa.select(_trials.c.user_attrs).where(_trials.c.trial_id == trial_id)
+            ).scalar_one()
+            attrs = json.loads(current)
+            attrs[key] = value
+            self._update_running(
+                connection, trial_id, "set a user attribute", user_attrs=_dumps(attrs)
+            )
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        values: tuple[float, ...] | None = None,
+        fail_reason: str | None = None,
+        params: tuple[Mapping[str, Any], Mapping[str, Distribution]] | None = None,
+    ) -> TrialRecord:
+        assert state.is_finished
+        update: dict[str, Any] = {
+            "state": state.value,
+            "objective_values": None if values is None else _dumps(list(values)),
+            "primary_value": values[0] if values else None,
+            "fail_reason": fail_reason,
+            "datetime_complete": time.time(),
+        }
+        if params is not None:
+            update["params"] = _dumps(dict(params[0]))
+            update["distributions"] = _distributions_json(params[1])
+        with self._write() as connection:
+            self._update_running(connection, trial_id, f"set it {state.value}", **update)
+            return self._fetch_trials(connection, _trials.c.trial_id == trial_id)[0]
+
+    def get_trial(self, trial_id: int) -> TrialRecord:
+        with self._read() as connection:
+            records = self._fetch_trials(connection, _trials.c.trial_id == trial_id)
+        if not records:
+            raise StorageError(f"no trial with id {trial_id} in {self.url}.")
+        return records[0]
+
+    def get_trials(
+        self, study_id: int, states: Iterable[TrialState] | None = None
+    ) -> list[TrialRecord]:
+        with self._cache_lock:
+            cache = self._caches.setdefault(study_id, _StudyCache())
+            fresh = self._fetch_new(study_id, cache)
+            records = sorted([*cache.finished.values(), *fresh], key=lambda r: r.number)
+        if states is None:
+            return records
+        wanted = frozenset(states)
+        return [r for r in records if r.state in wanted]
+
+    def _fetch_new(self, study_id: int, cache: _StudyCache) -> list[TrialRecord]:
+        """Fetch trials never seen, and those seen unfinished; cache the finished ones."""
+        number = _trials.c.number
+        if len(cache.pending) <= _IN_LIST_LIMIT:
+            condition = sa.or_(number > cache.max_seen, number.in_(sorted(cache.pending)))
+        else:
+            condition = number >= min(cache.pending)
+        with self._read() as connection:
+            records = self._fetch_trials(
+                connection, sa.and_(_trials.c.study_id == study_id, condition)
+            )
+        unfinished = []
+        for record in records:
+            cache.max_seen = max(cache.max_seen, record.number)
+            if record.state.is_finished:
+                cache.finished[record.number] = record
+                cache.pending.discard(record.number)
+            elif record.number not in cache.finished:
+                cache.pending.add(record.number)
+                unfinished.append(record)
+        return unfinished
+
+    def _fetch_trials(self, connection: Connection, condition: Any) -> list[TrialRecord]:
+        rows = connection.execute(sa.select(_trials).where(condition)).all()
+        if not rows:
+            return []
+        by_trial: dict[int, dict[int, float]] = {row.trial_id: {} for row in rows}
+        ids = list(by_trial)
+        for start in range(0, len(ids), _IN_LIST_LIMIT):
+            chunk = ids[start : start + _IN_LIST_LIMIT]
+            steps = connection.execute(
+                sa.select(_intermediate).where(_intermediate.c.trial_id.in_(chunk))
+            )
+            for trial_id, step, value in steps:
+                by_trial[trial_id][step] = math.nan if value is None else value
+        return [_record_from_row(row, by_trial[row.trial_id]) for row in rows]
+
+    def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
+        query = sa.select(sa.func.count()).where(_trials.c.study_id == study_id)
+        if states is not None:
+            query = query.where(_trials.c.state.in_([s.value for s in states]))
+        with self._read() as connection:
+            return connection.execute(query).scalar_one()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _record_from_row(row: Any, intermediate: dict[int, float]) -> TrialRecord:
+    distributions = {
+        name: distribution_from_json(d) for name, d in json.loads(row.distributions).items()
+    }
+    values = json.loads(row.objective_values) if row.objective_values else None
+    return TrialRecord(
+        trial_id=row.trial_id,
+        number=row.number,
+        state=TrialState(row.state),
+        values=None if values is None else tuple(values),
+        params=freeze(json.loads(row.params)),
+        distributions=freeze(distributions),
+        intermediate_values=freeze(intermediate),
+        user_attrs=freeze(json.loads(row.user_attrs)),
+        system_attrs=freeze(json.loads(row.system_attrs)),
+        datetime_start=utc_from_timestamp(row.datetime_start),
+        datetime_complete=utc_from_timestamp(row.datetime_complete),
+        fail_reason=row.fail_reason,
+    )

@@ -1,0 +1,398 @@
+"""Studies: create or load one, run an objective many times, and read the results.
+
+The API follows Optuna's names (``create_study``, ``optimize``, ``ask``/``tell``,
+``best_trial``) so that code moves over by changing the import; ``ask(n)`` and named
+metrics go further in the same style.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable, Iterable, Mapping, Sequence, overload
+
+from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
+from tunelab.pruners import BasePruner, make_pruner
+from tunelab.samplers import BaseSampler, make_sampler
+from tunelab.storage import BaseStorage, StudySummary, make_storage
+from tunelab.storage.base import FIXED_PARAMS_ATTR, StudyInfo
+from tunelab.trial import Trial, TrialRecord, TrialState, check_values
+
+logger = logging.getLogger("tunelab")
+
+Objective = Callable[[Trial], Any]
+Callback = Callable[["Study", TrialRecord], None]
+_DIRECTIONS = ("minimize", "maximize")
+
+
+class Study:
+    """A named search: its trials live in ``storage``; ``sampler`` and ``pruner`` steer it.
+
+    Build one with :func:`create_study` or :func:`load_study` rather than directly.
+    """
+
+    def __init__(
+        self, info: StudyInfo, storage: BaseStorage, sampler: BaseSampler, pruner: BasePruner
+    ) -> None:
+        self._info = info
+        self.storage = storage
+        self.sampler = sampler
+        self.pruner = pruner
+        self._live: dict[int, Trial] = {}
+        self._stop_requested = False
+
+    # Identity --------------------------------------------------------------------------
+
+    @property
+    def study_name(self) -> str:
+        return self._info.name
+
+    @property
+    def study_id(self) -> int:
+        return self._info.study_id
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return self._info.directions
+
+    @property
+    def direction(self) -> str:
+        """The direction of a single-objective study."""
+        if len(self.directions) != 1:
+            raise TunelabError(
+                f"study {self.study_name!r} has {len(self.directions)} objectives; use .directions."
+            )
+        return self.directions[0]
+
+    @property
+    def metric_names(self) -> tuple[str, ...] | None:
+        return self._info.metric_names
+
+    # Ask and tell ----------------------------------------------------------------------
+
+    @overload
+    def ask(self) -> Trial: ...
+
+    @overload
+    def ask(self, n: int) -> list[Trial]: ...
+
+    def ask(self, n: int | None = None) -> Trial | list[Trial]:
+        """Start one trial, or a batch of ``n`` whose values the sampler chooses together.
+
+        Enqueued trials are handed out first, each to exactly one caller.
+        """
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise TunelabError(f"ask(n={n!r}): n must be a positive integer.")
+        trials = [self._start_trial() for _ in range(n or 1)]
+        space = self.sampler.infer_relative_search_space(self)
+        if space:
+            batch = self.sampler.sample_relative_batch(self, trials, space)
+            for trial, params in zip(trials, batch):
+                trial.set_relative(space, params)
+        return trials if n is not None else trials[0]
+
+    def _start_trial(self) -> Trial:
+        record = self.storage.start_trial(self.study_id)
+        trial = Trial(self, record.trial_id, record.number, record.system_attrs.get(FIXED_PARAMS_ATTR))
+        self._live[record.number] = trial
+        return trial
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: float | Sequence[float] | None = None,
+        state: TrialState | str | None = None,
+        fail_reason: str | None = None,
+    ) -> TrialRecord:
+        """Finish a trial: COMPLETE with ``values``, or PRUNED / FAIL (with ``fail_reason``).
+
+        Values that are not finite numbers, or not one per objective, make the trial FAIL
+        with the reason stored, so that one bad trial never stops a study.
+        """
+        live = self._resolve(trial)
+        state = TrialState(state) if state is not None else TrialState.COMPLETE
+        if not state.is_finished:
+            raise TunelabError(f"tell(state={state.value}): use COMPLETE, PRUNED or FAIL.")
+        checked: tuple[float, ...] | None = None
+        if state is TrialState.COMPLETE:
+            checked, problem = check_values(values, len(self.directions))
+            if problem is not None:
+                state, fail_reason = TrialState.FAIL, problem
+        params = live.take_params_for_final_write() if isinstance(live, Trial) else None
+        trial_id = live.trial_id if isinstance(live, Trial) else live
+        record = self.storage.finish_trial(trial_id, state, checked, fail_reason, params)
+        if isinstance(live, Trial):
+            live.mark_finished()
+        self._live.pop(record.number, None)
+        self.sampler.after_trial(self, record)
+        self._log_finished(record)
+        return record
+
+    def _resolve(self, trial: Trial | int) -> Trial | int:
+        """The live Trial object if this process asked for it, else the stored trial's id."""
+        if isinstance(trial, Trial):
+            return trial
+        if trial in self._live:
+            return self._live[trial]
+        for record in self.storage.get_trials(self.study_id, (TrialState.RUNNING,)):
+            if record.number == trial:
+                return record.trial_id
+        raise TunelabError(f"tell(): trial number {trial!r} is not a running trial of this study.")
+
+    def enqueue_trial(
+        self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Queue a trial with fixed parameters; it runs before any sampled trial. Returns its number."""
+        for name, value in params.items():
+            if value is not None and not isinstance(value, (bool, int, float, str)):
+                raise TunelabError(
+                    f"enqueue_trial: {name}={value!r} is a {type(value).__name__}; parameters are "
+                    "JSON scalars (None, bool, int, float, str)."
+                )
+        record = self.storage.create_trial(
+            self.study_id,
+            TrialState.WAITING,
+            system_attrs={FIXED_PARAMS_ATTR: dict(params)},
+            user_attrs=user_attrs,
+        )
+        return record.number
+
+    # Optimize --------------------------------------------------------------------------
+
+    def optimize(
+        self,
+        objective: Objective,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        callbacks: Iterable[Callback] | None = None,
+        catch: tuple[type[BaseException], ...] = (Exception,),
+        show_progress_bar: bool = False,
+    ) -> None:
+        """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
+        :meth:`stop` was called, or the sampler has nothing left (a finished grid).
+
+        An exception of a type in ``catch`` makes that trial FAIL and the study goes on; others
+        propagate after the trial is marked FAIL. Ctrl-C marks the running trial FAIL and
+        stops; finished trials are kept and a later call continues the numbering.
+        """
+        _check_budget(n_trials, timeout)
+        callbacks = list(callbacks or [])
+        progress = _make_progress(show_progress_bar, n_trials, timeout, self)
+        self._stop_requested = False
+        started = time.monotonic()
+        done = 0
+        try:
+            while not self._stop_requested:
+                if n_trials is not None and done >= n_trials:
+                    break
+                if timeout is not None and time.monotonic() - started >= timeout:
+                    break
+                if self.sampler.is_exhausted(self):
+                    logger.info("The sampler has visited its whole search space; stopping.")
+                    break
+                record = self._run_trial(objective, catch)
+                done += 1
+                for callback in callbacks:
+                    callback(self, record)
+                if progress is not None:
+                    progress.advance(record)
+        finally:
+            if progress is not None:
+                progress.close()
+
+    def _run_trial(self, objective: Objective, catch: tuple[type[BaseException], ...]) -> TrialRecord:
+        trial = self.ask()
+        try:
+            returned = objective(trial)
+        except TrialPruned:
+            return self.tell(trial, state=TrialState.PRUNED)
+        except KeyboardInterrupt:
+            self.tell(trial, state=TrialState.FAIL, fail_reason="interrupted by the user (Ctrl-C)")
+            raise
+        except BaseException as error:
+            reason = f"{type(error).__name__}: {error}"
+            record = self.tell(trial, state=TrialState.FAIL, fail_reason=reason)
+            if not isinstance(error, catch):
+                raise
+            logger.debug("Trial %d raised:", trial.number, exc_info=error)
+            return record
+        return self.tell(trial, returned)
+
+    def stop(self) -> None:
+        """Ask :meth:`optimize` to stop after the running trial."""
+        self._stop_requested = True
+
+    # Results ---------------------------------------------------------------------------
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, in number order."""
+        return self.storage.get_trials(self.study_id)
+
+    def get_trials(self, states: Iterable[TrialState] | None = None) -> list[TrialRecord]:
+        return self.storage.get_trials(self.study_id, states)
+
+    @property
+    def best_trial(self) -> TrialRecord:
+        """The completed trial with the best value (single objective)."""
+        maximize = self.direction == "maximize"
+        completed = self.get_trials((TrialState.COMPLETE,))
+        if not completed:
+            raise TunelabError(f"study {self.study_name!r} has no completed trial yet.")
+        pick = max if maximize else min
+        return pick(completed, key=lambda r: r.values[0])  # type: ignore[index]
+
+    @property
+    def best_value(self) -> float:
+        value = self.best_trial.value
+        assert value is not None
+        return value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best_trial.params)
+
+    @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The completed trials no other completed trial dominates (the Pareto front)."""
+        completed = self.get_trials((TrialState.COMPLETE,))
+        signs = [1.0 if d == "minimize" else -1.0 for d in self.directions]
+        points = [tuple(s * v for s, v in zip(signs, r.values or ())) for r in completed]
+        return [
+            record
+            for record, point in zip(completed, points)
+            if not any(_dominates(other, point) for other in points)
+        ]
+
+    def trials_dataframe(self) -> Any:
+        """A pandas DataFrame with one row per trial: number, state, values, params, attrs."""
+        from tunelab.dataframe import trials_dataframe
+
+        return trials_dataframe(self)
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.study_name!r}, directions={list(self.directions)})"
+
+    def _log_finished(self, record: TrialRecord) -> None:
+        if record.state is TrialState.COMPLETE:
+            logger.info(
+                "Trial %d finished with values %s and parameters %s.",
+                record.number,
+                list(record.values or ()),
+                dict(record.params),
+            )
+        elif record.state is TrialState.FAIL:
+            logger.warning("Trial %d failed: %s", record.number, record.fail_reason)
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def _check_budget(n_trials: int | None, timeout: float | None) -> None:
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+        raise ConfigError(f"n_trials={n_trials!r} must be a non-negative integer or None.")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ConfigError(f"timeout={timeout!r} must be a positive number of seconds or None.")
+
+
+def _make_progress(show: bool, n_trials: int | None, timeout: float | None, study: Study) -> Any:
+    if not show:
+        return None
+    from tunelab.progress import TrialProgress
+
+    return TrialProgress(study, n_trials, timeout)
+
+
+def _check_directions(
+    direction: str | None, directions: Sequence[str] | None, metric_names: Sequence[str] | None
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    if direction is not None and directions is not None:
+        raise ConfigError("give either direction or directions, not both.")
+    chosen = [direction or "minimize"] if directions is None else list(directions)
+    if isinstance(directions, str) or not chosen:
+        raise ConfigError("directions must be a non-empty list such as ['minimize', 'maximize'].")
+    normalised = []
+    for item in chosen:
+        if not isinstance(item, str) or item.lower() not in _DIRECTIONS:
+            raise ConfigError(f"direction {item!r} is unknown; use 'minimize' or 'maximize'.")
+        normalised.append(item.lower())
+    names = None
+    if metric_names is not None:
+        names = tuple(metric_names)
+        if isinstance(metric_names, str) or len(names) != len(normalised):
+            raise ConfigError(
+                f"metric_names={metric_names!r} must give one name per objective "
+                f"({len(normalised)})."
+            )
+    return tuple(normalised), names
+
+
+def create_study(
+    name: str | None = None,
+    storage: str | BaseStorage | None = None,
+    direction: str | None = None,
+    directions: Sequence[str] | None = None,
+    sampler: str | Mapping[str, Any] | BaseSampler | None = None,
+    pruner: str | Mapping[str, Any] | BasePruner | None = None,
+    load_if_exists: bool = False,
+    seed: int | None = None,
+    metric_names: Sequence[str] | None = None,
+) -> Study:
+    """Create a study (or load it, with ``load_if_exists=True``).
+
+    Args:
+        name: unique within the storage; a random name if omitted.
+        storage: ``sqlite:///file.db``, ``postgresql://...``, ``memory`` or a storage object;
+            in memory if omitted.
+        direction: ``"minimize"`` (default) or ``"maximize"``.
+        directions: one per objective, for multi-objective studies.
+        sampler: a name (``"random"``, ``"grid"``, ``"qmc"``), ``{"name": ..., options}``
+            or a sampler object.
+        pruner: a name (``"none"``, ``"median"``, ``"percentile"``), a mapping or an object.
+        seed: seeds a sampler built from a name.
+        metric_names: names of the objectives, shown in tables and plots.
+    """
+    checked_directions, names = _check_directions(direction, directions, metric_names)
+    sampler_obj = make_sampler(sampler, seed=seed)
+    pruner_obj = make_pruner(pruner)
+    store = make_storage(storage)
+    study_name = name or f"study-{uuid.uuid4().hex[:8]}"
+    if load_if_exists:
+        try:
+            info = store.get_study(study_name)
+        except StudyNotFoundError:
+            pass
+        else:
+            if info.directions != checked_directions:
+                raise ConfigError(
+                    f"study {study_name!r} exists with directions {list(info.directions)}, not "
+                    f"{list(checked_directions)}; use the same directions or another name."
+                )
+            return Study(info, store, sampler_obj, pruner_obj)
+    info = store.create_study(study_name, checked_directions, names)
+    return Study(info, store, sampler_obj, pruner_obj)
+
+
+def load_study(
+    name: str,
+    storage: str | BaseStorage,
+    sampler: str | Mapping[str, Any] | BaseSampler | None = None,
+    pruner: str | Mapping[str, Any] | BasePruner | None = None,
+    seed: int | None = None,
+) -> Study:
+    """Open an existing study; :class:`StudyNotFoundError` if there is none of that name."""
+    store = make_storage(storage)
+    return Study(store.get_study(name), store, make_sampler(sampler, seed=seed), make_pruner(pruner))
+
+
+def delete_study(name: str, storage: str | BaseStorage) -> None:
+    """Remove a study and all its trials from the storage."""
+    store = make_storage(storage)
+    store.delete_study(store.get_study(name).study_id)
+
+
+def list_studies(storage: str | BaseStorage) -> list[StudySummary]:
+    """A summary (trial counts per state, best value) of every study in the storage."""
+    return make_storage(storage).list_studies()

@@ -1,0 +1,293 @@
+"""Trials: the define-by-run handle an objective receives, and the immutable record kept after.
+
+A :class:`Trial` is live while its objective runs: ``suggest_*`` asks the study's sampler for a
+value (or returns a fixed one for enqueued trials), ``report`` stores an intermediate value and
+``should_prune`` asks the pruner. A :class:`TrialRecord` is what the storage returns: frozen,
+with read-only mappings, so that samplers and pruners can cache finished trials safely.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
+from tunelab.space import (
+    CategoricalDistribution,
+    Distribution,
+    FloatDistribution,
+    IntDistribution,
+    JsonScalar,
+)
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+
+class TrialState(str, enum.Enum):
+    """Life cycle of a trial: WAITING (enqueued) -> RUNNING -> COMPLETE | PRUNED | FAIL."""
+
+    WAITING = "WAITING"
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAIL = "FAIL"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """An immutable snapshot of a trial as the storage holds it."""
+
+    trial_id: int
+    number: int
+    state: TrialState
+    values: tuple[float, ...] | None = None
+    params: Mapping[str, JsonScalar] = field(default_factory=lambda: _EMPTY)
+    distributions: Mapping[str, Distribution] = field(default_factory=lambda: _EMPTY)
+    intermediate_values: Mapping[int, float] = field(default_factory=lambda: _EMPTY)
+    user_attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    system_attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    datetime_start: datetime | None = None
+    datetime_complete: datetime | None = None
+    fail_reason: str | None = None
+
+    @property
+    def value(self) -> float | None:
+        """The single objective value; an error for a multi-objective trial."""
+        if self.values is None:
+            return None
+        if len(self.values) != 1:
+            raise TunelabError(
+                f"trial {self.number} has {len(self.values)} objective values; use .values."
+            )
+        return self.values[0]
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds between start and completion, or None while running."""
+        if self.datetime_start is None or self.datetime_complete is None:
+            return None
+        return (self.datetime_complete - self.datetime_start).total_seconds()
+
+    @property
+    def last_step(self) -> int | None:
+        return max(self.intermediate_values) if self.intermediate_values else None
+
+
+def freeze(mapping: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
+    """A read-only view of a fresh copy, so the record cannot be changed through the original."""
+    return MappingProxyType(dict(mapping)) if mapping else _EMPTY
+
+
+def utc_from_timestamp(seconds: float | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class Trial:
+    """The handle an objective receives; it suggests parameters and reports progress.
+
+    Suggesting the same name twice returns the same value; suggesting it with a different
+    range or type is a :class:`ParameterConflictError`, since the two calls cannot both hold.
+    """
+
+    def __init__(
+        self,
+        study: Study,
+        trial_id: int,
+        number: int,
+        fixed_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.study = study
+        self._trial_id = trial_id
+        self._number = number
+        self._fixed_params = dict(fixed_params or {})
+        self._relative_params: dict[str, Any] = {}
+        self._relative_space: dict[str, Distribution] = {}
+        self._params: dict[str, Any] = {}
+        self._distributions: dict[str, Distribution] = {}
+        self._params_dirty = False
+        self._reported_steps: set[int] = set()
+        self._finished = False
+
+    @property
+    def number(self) -> int:
+        """The trial's position in its study, from 0, unique within the study."""
+        return self._number
+
+    @property
+    def trial_id(self) -> int:
+        return self._trial_id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        return dict(self._distributions)
+
+    @property
+    def fixed_params(self) -> dict[str, Any]:
+        """Parameters set in advance (``enqueue_trial``) rather than chosen by the sampler."""
+        return dict(self._fixed_params)
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float:
+        """A float in ``[low, high]``; ``log=True`` samples on a log scale, ``step`` on a grid."""
+        return self._suggest(name, FloatDistribution(low, high, log=log, step=step))
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        """An integer in ``[low, high]`` on a grid of ``step``; ``log=True`` favours small values."""
+        return self._suggest(name, IntDistribution(low, high, log=log, step=step))
+
+    def suggest_categorical(self, name: str, choices: Sequence[JsonScalar]) -> Any:
+        """One of ``choices`` (JSON scalars: None, bool, int, float, str)."""
+        return self._suggest(name, CategoricalDistribution(tuple(choices)))
+
+    def _suggest(self, name: str, distribution: Distribution) -> Any:
+        if not isinstance(name, str) or not name:
+            raise TunelabError(f"parameter name {name!r} must be a non-empty string.")
+        if name in self._params:
+            if self._distributions[name] != distribution:
+                raise ParameterConflictError(
+                    f"parameter {name!r} was first suggested as {self._distributions[name]} and "
+                    f"now as {distribution}; a parameter keeps one distribution within a trial. "
+                    "Use a different name for the second one."
+                )
+            return self._params[name]
+        value = self._choose(name, distribution)
+        self._params[name] = value
+        self._distributions[name] = distribution
+        self._params_dirty = True
+        return value
+
+    def _choose(self, name: str, distribution: Distribution) -> Any:
+        if name in self._fixed_params:
+            value = self._fixed_params[name]
+            if not distribution.contains(value):
+                raise TunelabError(
+                    f"enqueued value {name}={value!r} is outside its distribution {distribution}; "
+                    "enqueue a value inside the range the objective declares."
+                )
+            return int(value) if isinstance(distribution, IntDistribution) else value
+        if distribution.is_single:
+            return distribution.from_unit(0.5)
+        if name in self._relative_params and self._relative_space.get(name) == distribution:
+            return self._relative_params[name]
+        return self.study.sampler.sample_independent(self.study, self, name, distribution)
+
+    def set_relative(self, space: Mapping[str, Distribution], params: Mapping[str, Any]) -> None:
+        """Parameters the sampler chose jointly before the objective ran (used by suggest)."""
+        self._relative_space = dict(space)
+        self._relative_params = dict(params)
+
+    def report(self, value: float, step: int) -> None:
+        """Store an intermediate objective value (e.g. validation accuracy after an epoch)."""
+        self._check_running("report")
+        if len(self.study.directions) > 1:
+            raise TunelabError(
+                "report() is for single-objective studies; a multi-objective trial has no "
+                "single value to compare between trials."
+            )
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise TunelabError(f"report step={step!r} must be a non-negative integer.")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise TunelabError(
+                f"report value={value!r} ({type(value).__name__}) must be a number."
+            ) from None
+        if step in self._reported_steps:
+            warnings.warn(
+                f"trial {self.number} already reported a value at step {step}; the new value "
+                f"{value} is ignored.",
+                stacklevel=2,
+            )
+            return
+        self._reported_steps.add(step)
+        self.flush_params()
+        self.study.storage.set_intermediate_value(self._trial_id, step, value)
+
+    def should_prune(self) -> bool:
+        """Whether the study's pruner says this trial should stop now."""
+        self._check_running("should_prune")
+        if not self._reported_steps:
+            return False
+        record = self.study.storage.get_trial(self._trial_id)
+        return bool(self.study.pruner.prune(self.study, record))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serializable value to the trial (shown in reports and dataframes)."""
+        self._check_running("set_user_attr")
+        self.flush_params()
+        self.study.storage.set_trial_user_attr(self._trial_id, key, value)
+
+    def flush_params(self) -> None:
+        """Write the parameters if any were suggested since the last write.
+
+        Writes are batched (at the first report, user attribute or at the end of the trial)
+        because one write per ``suggest_*`` would dominate the cost of cheap trials.
+        """
+        if self._params_dirty:
+            self.study.storage.set_trial_params(self._trial_id, self._params, self._distributions)
+            self._params_dirty = False
+
+    def take_params_for_final_write(self) -> tuple[dict[str, Any], dict[str, Distribution]] | None:
+        """All parameters if some are unwritten, to be saved with the final state in one write."""
+        if not self._params_dirty:
+            return None
+        self._params_dirty = False
+        return dict(self._params), dict(self._distributions)
+
+    def mark_finished(self) -> None:
+        self._finished = True
+
+    def _check_running(self, what: str) -> None:
+        if self._finished:
+            raise TrialFinishedError(f"trial {self.number} is finished; {what}() is not allowed.")
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self._params!r})"
+
+
+def check_values(values: Any, n_objectives: int) -> tuple[tuple[float, ...] | None, str | None]:
+    """Validate what an objective returned: ``(values, None)`` if usable, else ``(None, reason)``."""
+    raw = values if isinstance(values, (list, tuple)) else [values]
+    if len(raw) != n_objectives:
+        return None, (
+            f"the objective returned {len(raw)} value(s) but the study has {n_objectives} "
+            "objective(s); return one number per objective."
+        )
+    out = []
+    for item in raw:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) and not _is_numeric(item):
+            return None, (
+                f"the objective returned {item!r} ({type(item).__name__}); it must return a "
+                "number (a float)."
+            )
+        number = float(item)
+        if not math.isfinite(number):
+            return None, f"the objective returned {number}; it must return a finite number."
+        out.append(number)
+    return tuple(out), None
+
+
+def _is_numeric(item: Any) -> bool:
+    """numpy scalars and 0-d tensors convert to float; strings and containers do not count."""
+    if isinstance(item, (str, bytes)) or not hasattr(item, "__float__"):
+        return False
+    return getattr(item, "ndim", 0) == 0
+
