@@ -134,7 +134,7 @@ def _make_engine(url: str, engine_kwargs: Mapping[str, Any]) -> Engine:
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError):
-        raise MissingExtraError("psycopg2-binary", "distributed", "PostgreSQL storage") from None
+        raise MissingExtraError("psycopg[binary]", "distributed", "PostgreSQL storage") from None
     if backend == "sqlite":
         _configure_sqlite(engine)
     return engine

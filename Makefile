@@ -1,0 +1,26 @@
+# `make demo` and `make test` do all set-up themselves: a virtual environment in .venv with
+# tunelab and what it needs (the CPU build of torch where constraints.txt pins it).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.tunelab-installed
+
+.PHONY: demo test bench-smoke clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/tunelab run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/overhead.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache
