@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from tunelab.exceptions import ConfigError
+from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.torch.data import load_digits_split
 
 N_DIGITS = 1797
@@ -77,3 +80,26 @@ def test_same_seed_gives_same_split_and_another_seed_does_not(split):
 def test_val_fraction_outside_the_open_unit_interval_is_refused(fraction):
     with pytest.raises(ConfigError, match="val_fraction"):
         load_digits_split(val_fraction=fraction)
+
+
+def forget_tunelab_torch(monkeypatch):
+    for name in list(sys.modules):
+        if name == "tunelab.torch" or name.startswith("tunelab.torch."):
+            monkeypatch.delitem(sys.modules, name)
+
+
+def test_missing_torch_names_the_extra_to_install(monkeypatch):
+    forget_tunelab_torch(monkeypatch)
+    monkeypatch.setitem(sys.modules, "torch", None)
+
+    with pytest.raises(MissingExtraError, match=r"'torch'.*tunelab\[torch\]"):
+        importlib.import_module("tunelab.torch")
+
+
+def test_missing_scikit_learn_names_the_extra_to_install(monkeypatch):
+    forget_tunelab_torch(monkeypatch)
+    for name in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+    with pytest.raises(MissingExtraError, match=r"'scikit-learn'.*tunelab\[torch\]"):
+        importlib.import_module("tunelab.torch.data")

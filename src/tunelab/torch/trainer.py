@@ -21,7 +21,12 @@ from tunelab.torch.data import DataSplit
 
 EpochCallback = Callable[[int, float], None]
 
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "rmsprop": torch.optim.RMSprop,
+}
+MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def train_classifier(
         final_val_accuracy=accuracies[-1],
         val_accuracy=tuple(accuracies),
         val_loss=tuple(losses),
-        epochs_run=epochs,
+        epochs_run=len(accuracies),
     )
 
 
@@ -97,9 +102,10 @@ def _train_one_epoch(
     order = torch.randperm(len(data.x_train), generator=generator)
     for batch in order.split(batch_size):
         loss = F.cross_entropy(model(data.x_train[batch]), data.y_train[batch])
-        if not math.isfinite(loss.item()):
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
             raise FloatingPointError(
-                f"training loss became {loss.item()} in epoch {epoch}; the model diverged, "
+                f"training loss became {loss_value} in epoch {epoch}; the model diverged, "
                 "lower the learning rate."
             )
         opt.zero_grad(set_to_none=True)
@@ -114,19 +120,21 @@ def _make_optimizer(
     momentum: float,
     weight_decay: float,
 ) -> torch.optim.Optimizer:
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        if momentum != 0.0:
-            raise ConfigError(
-                f"momentum applies to 'sgd' and 'rmsprop' only, got momentum={momentum!r} "
-                "with optimizer 'adam'; leave momentum at 0.0 for adam."
-            )
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    choices = ", ".join(repr(choice) for choice in OPTIMIZERS)
-    raise ConfigError(f"optimizer must be one of {choices}, got {name!r}; pick one of those names.")
+    try:
+        optimizer_class = OPTIMIZERS[name]
+    except KeyError:
+        choices = ", ".join(repr(choice) for choice in OPTIMIZERS)
+        raise ConfigError(
+            f"optimizer must be one of {choices}, got {name!r}; pick one of those names."
+        ) from None
+    if momentum == 0.0:
+        return optimizer_class(params, lr=lr, weight_decay=weight_decay)
+    if name not in MOMENTUM_OPTIMIZERS:
+        raise ConfigError(
+            f"momentum applies to {' and '.join(map(repr, MOMENTUM_OPTIMIZERS))} only, got "
+            f"momentum={momentum!r} with optimizer {name!r}; leave momentum at 0.0 for {name}."
+        )
+    return optimizer_class(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
 def _check_training_options(

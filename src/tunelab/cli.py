@@ -1,0 +1,634 @@
+"""The ``tunelab`` command: run a study file (or the built-in quickstart) and look at the results.
+
+A user's mistake (a bad study file, an unknown study, a missing storage file) prints one red
+paragraph and exits with code 2; tracebacks are shown only with ``--debug``, because a
+traceback points at tunelab's code while the fix is in the user's file. Commands that only read
+(``studies``, ``show``, ``export``, ``delete``) never create a storage file: a mistyped path
+should say so rather than leave an empty database behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import json
+import logging
+import shlex
+import sys
+import traceback
+from collections import Counter
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Callable, Iterator, Sequence, TypeVar
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+from rich.text import Text
+
+import tunelab
+from tunelab.config import (
+    DEFAULT_STORAGE,
+    StudyConfig,
+    check_storage_url,
+    load_study_config,
+    resolve_objective,
+    validate_study_config,
+)
+from tunelab.dataframe import trial_rows
+from tunelab.exceptions import MissingExtraError, StorageError, TunelabError
+from tunelab.study import Study
+from tunelab.trial import TrialRecord, TrialState
+
+EXIT_USER_ERROR = 2
+EXIT_UNEXPECTED = 1
+EXIT_INTERRUPTED = 130
+QUICKSTART_BUDGET = 30
+QUICKSTART_OBJECTIVE = "tunelab.torch.quickstart:objective"
+
+_out = Console(highlight=False, markup=False)
+_err = Console(stderr=True, highlight=False, markup=False)
+_COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+
+
+def _examples(*lines: str) -> str:
+    return "[bold]Examples[/bold]\n" + "\n".join(f"  {line}" for line in lines)
+
+
+app = typer.Typer(
+    name="tunelab",
+    help=(
+        "Tune the hyperparameters of a training script: run studies, then inspect, export or "
+        "delete them.\n\n"
+        "Start with [bold]tunelab run[/bold] (a built-in quickstart that tunes a small network on "
+        "the digits data set), then [bold]tunelab run examples/quadratic.yaml[/bold] for a study "
+        "file of your own.\n\n"
+        "Add [bold]--debug[/bold] to any command to see the full traceback of an error."
+    ),
+    epilog=_examples(
+        "tunelab run                             # the quickstart: 30 trials",
+        "tunelab run study.yaml --n-trials 100   # a study file, another budget",
+        "tunelab studies                         # what ./tunelab.db holds",
+        "tunelab show quadratic --top 10",
+        "tunelab export quadratic -o trials.csv",
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+StorageOption = Annotated[
+    str,
+    typer.Option(
+        "--storage",
+        "-s",
+        help="Where the studies are: sqlite:///file.db (relative to the current directory) or "
+        "postgresql://user:password@host/db.",
+    ),
+]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Show the full traceback when something goes wrong.")
+]
+StudyArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The study's name, as `tunelab studies` lists it.", metavar="STUDY", show_default=False
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExportFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+def main() -> None:
+    """Entry point of the ``tunelab`` console script."""
+    app()
+
+
+def _version(value: bool) -> None:
+    if value:
+        _out.print(f"tunelab {tunelab.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Holds the options that come before the command (the app's help is set on ``app``)."""
+
+
+def _user_facing(command: F) -> F:
+    """Turn errors into one readable paragraph and the exit codes the command line promises.
+
+    tunelab errors (the user's to fix) exit 2; anything else is a bug and exits 1. ``--debug``
+    adds the traceback to either.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except TunelabError as error:
+            _print_error(str(error), debug, has_cause=error.__cause__ is not None)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except KeyboardInterrupt:
+            _err.print("Interrupted.", style="yellow")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as error:
+            message = f"unexpected {type(error).__name__}: {error}".replace("\n", " ")
+            _print_error(message, debug, has_cause=True)
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_error(message: str, debug: bool, has_cause: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    elif has_cause:
+        message += " Rerun with --debug to see the traceback."
+    _err.print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
+
+
+# run -----------------------------------------------------------------------------------------
+
+
+@app.command(
+    help=(
+        "Run a study: create it, or resume it with new trials if it already exists.\n\n"
+        "Each trial is saved as it ends, so nothing finished is lost if the run stops, and "
+        "running the same command again continues the study. [bold]--n-trials[/bold] and "
+        "[bold]--timeout[/bold] replace the file's budget (give both to cap both); the other "
+        "options replace the file's field of the same name. Ctrl-C stops cleanly (exit code 130)."
+    ),
+    epilog=_examples(
+        "tunelab run                           # the quickstart; again: 30 more trials",
+        "tunelab run --n-trials 5 --seed 1     # a shorter quickstart",
+        "tunelab run examples/quadratic.yaml",
+        "tunelab run study.yaml --timeout 10m --storage sqlite:///runs.db",
+    ),
+)
+@_user_facing
+def run(
+    study_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A YAML study file (see examples/quadratic.yaml). Without one, the built-in "
+            "quickstart runs: a small network on the digits data set, 30 trials.",
+            metavar="STUDY_FILE",
+            show_default=False,
+        ),
+    ] = None,
+    n_trials: Annotated[
+        int | None,
+        typer.Option("--n-trials", "-n", min=1, help="Run this many trials.", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="Stop starting trials after this long: 600, 90s, 10m, 2h.", show_default=False
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage", "-s", help="Storage URL, instead of the file's.", show_default=False
+        ),
+    ] = None,
+    sampler: Annotated[
+        str | None,
+        typer.Option(
+            help="Sampler name (random, grid, qmc, sobol, halton), instead of the file's.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the sampler, instead of the file's.", show_default=False),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, show_default=False, help="Log every trial (-vv: more)."
+        ),
+    ] = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Options on the command line win over the study file, so one file serves many runs."""
+    overrides: dict[str, Any] = {"storage": storage, "sampler": sampler, "seed": seed}
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if n_trials is not None or timeout is not None:
+        overrides.update(n_trials=n_trials, timeout=timeout)
+    if study_file is None:
+        config, objective = _quickstart(overrides)
+    else:
+        config = load_study_config(study_file, overrides)
+        objective = resolve_objective(config.objective, study_file)
+    resume = ["tunelab", "run"] + ([str(study_file)] if study_file else [])
+    resume += ["--storage", storage] if storage else []
+    with _trial_logging(verbose, debug):
+        _run_study(config, objective, shlex.join(resume))
+
+
+def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., Any]]:
+    """The built-in quickstart as a study config, so that it obeys the same options and checks."""
+    try:
+        from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(error.name or "torch", "torch", "The built-in quickstart") from None
+    data = {
+        "name": QUICKSTART_STUDY_NAME,
+        "objective": QUICKSTART_OBJECTIVE,
+        "direction": "maximize",
+        "metric_names": ["val_accuracy"],
+        "storage": DEFAULT_STORAGE,
+        "sampler": "random",
+        "pruner": "median",
+        "seed": 0,
+        "n_trials": QUICKSTART_BUDGET,
+    }
+    data.update(overrides)
+    config = validate_study_config(data, "quickstart", set(overrides))
+    return config, resolve_objective(config.objective)
+
+
+@contextlib.contextmanager
+def _trial_logging(verbose: int, debug: bool) -> Iterator[None]:
+    """Route tunelab's log through rich so that it prints above the progress bar, not into it.
+
+    Only warnings (a failed trial) show by default: one INFO line per trial would bury the bar.
+    """
+    logger = logging.getLogger("tunelab")
+    level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
+    handler = RichHandler(console=_err, show_path=False, markup=False, show_time=False)
+    saved = (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _run_study(config: StudyConfig, objective: Callable[..., Any], resume: str) -> None:
+    study = tunelab.create_study(
+        name=config.name,
+        storage=config.storage,
+        directions=config.objective_directions,
+        sampler=config.sampler,
+        pruner=config.pruner,
+        load_if_exists=True,
+        seed=config.seed,
+        metric_names=config.metric_names,
+    )
+    before = study.trials
+    first_new = max((r.number for r in before), default=-1) + 1
+    state = f"resuming after {len(before)} trials" if before else "a new study"
+    _out.print(
+        Text.assemble(
+            "Study ",
+            (config.name, "bold"),
+            f" ({_objectives_text(study)}) in {config.storage}: {state}. "
+            f"Running {_budget_text(config)}; Ctrl-C stops cleanly.",
+        )
+    )
+    try:
+        study.optimize(
+            objective, n_trials=config.n_trials, timeout=config.timeout, show_progress_bar=True
+        )
+    except KeyboardInterrupt:
+        _print_interrupted(study, first_new, config.storage, resume)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    new = [r for r in study.trials if r.number >= first_new]
+    _out.print(_best_table(study, 5))
+    _out.print(_run_summary(study, new, config.storage, resume))
+    failed = [r for r in new if r.state is TrialState.FAIL]
+    if new and len(failed) == len(new):
+        raise TunelabError(
+            f"all {len(new)} trials of this run failed; the last one with: "
+            f"{failed[-1].fail_reason}. Fix the objective ({config.objective}); the trials are "
+            "kept in the storage, and -v or --debug shows each failure as it happens."
+        )
+
+
+def _budget_text(config: StudyConfig) -> str:
+    parts = []
+    if config.n_trials is not None:
+        parts.append(f"{config.n_trials} trials")
+    if config.timeout is not None:
+        parts.append(f"for {_duration_text(config.timeout)}")
+    return " or ".join(parts) + (", whichever ends first" if len(parts) > 1 else "")
+
+
+def _print_interrupted(study: Study, first_new: int, storage: str, resume: str) -> None:
+    trials = study.trials
+    finished = sum(r.state.is_finished for r in trials)
+    complete = sum(r.state is TrialState.COMPLETE for r in trials)
+    interrupted = [
+        r.number for r in trials if r.number >= first_new and "interrupt" in (r.fail_reason or "")
+    ]
+    note = f" Trial {interrupted[-1]}, which was running, is marked FAIL." if interrupted else ""
+    _err.print(
+        Text(
+            f"Interrupted. Study {study.study_name!r} keeps all {finished} finished trials "
+            f"({complete} complete) in {storage}.{note} Continue with: {resume}",
+            style="yellow",
+        ),
+        soft_wrap=True,
+    )
+
+
+def _run_summary(study: Study, new: Sequence[TrialRecord], storage: str, resume: str) -> Text:
+    counts = Counter(r.state for r in new)
+    numbers = f" (trials {new[0].number}-{new[-1].number})" if new else ""
+    text = (
+        f"This run: {counts[TrialState.COMPLETE]} complete, {counts[TrialState.PRUNED]} pruned, "
+        f"{counts[TrialState.FAIL]} failed{numbers}. "
+    )
+    best = _best_text(study)
+    text += f"Best so far: {best}. " if best else "No completed trial yet. "
+    text += f"Stored in {storage}; `{resume}` adds more trials, `tunelab show {study.study_name}"
+    text += f"{'' if storage == DEFAULT_STORAGE else ' --storage ' + storage}` shows them."
+    return Text(text)
+
+
+# studies / show ------------------------------------------------------------------------------
+
+
+@app.command(epilog=_examples("tunelab studies", "tunelab studies --storage sqlite:///runs.db"))
+@_user_facing
+def studies(storage: StorageOption = DEFAULT_STORAGE, debug: DebugOption = False) -> None:
+    """List the studies in a storage, with their trial counts and best values."""
+    url = _existing_storage(storage)
+    summaries = tunelab.list_studies(url)
+    if not summaries:
+        _out.print(f"No studies in {url} yet; `tunelab run STUDY_FILE` creates one.")
+        return
+    table = Table(
+        title=f"Studies in {url}", box=None, header_style="bold underline", pad_edge=False
+    )
+    table.add_column("name", overflow="fold")
+    table.add_column("directions")
+    for column in ("trials", "complete", "pruned", "fail", "running", "best"):
+        table.add_column(column, justify="right")
+    table.add_column("created")
+    for s in summaries:
+        best = _number(s.best_value) if len(s.directions) == 1 else "Pareto front"
+        table.add_row(
+            s.name,
+            ", ".join(s.directions),
+            str(s.n_trials),
+            *(str(s.counts.get(state, 0)) for state in _COUNTED_STATES),
+            best,
+            _when(s.created_at),
+        )
+    _out.print(table)
+
+
+@app.command(epilog=_examples("tunelab show quadratic", "tunelab show quadratic --top 3"))
+@_user_facing
+def show(
+    study: StudyArgument,
+    storage: StorageOption = DEFAULT_STORAGE,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=1, help="How many best trials to list.")
+    ] = 10,
+    debug: DebugOption = False,
+) -> None:
+    """Summarise a study and list its best trials (for several objectives: the Pareto front)."""
+    loaded = tunelab.load_study(study, _existing_storage(storage))
+    trials = loaded.trials
+    counts = Counter(r.state for r in trials)
+    created = _when(loaded.storage.get_study(loaded.study_name).created_at)
+    per_state = ", ".join(
+        f"{counts[s]} {s.value.lower()}" for s in (*_COUNTED_STATES, TrialState.WAITING)
+    )
+    best = _best_text(loaded) or "no completed trial yet"
+    _out.print(
+        Text.assemble("Study ", (loaded.study_name, "bold"), f" in {storage}, created {created}")
+    )
+    _out.print(f"Objectives: {_objectives_text(loaded)}")
+    _out.print(f"Trials: {len(trials)} in all: {per_state}")
+    _out.print(f"Best: {best}")
+    if counts[TrialState.COMPLETE]:
+        _out.print(_best_table(loaded, top))
+
+
+def _best_table(study: Study, k: int) -> Table:
+    """The ``k`` best completed trials, or the Pareto front of a multi-objective study."""
+    names = _metric_labels(study)
+    multi = len(names) > 1
+    records = _ranked(study)[:k]
+    title = "Pareto front" if multi else f"Best {len(records)} trials"
+    table = Table(title=title)
+    table.add_column("trial", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("params")
+    table.add_column("duration", justify="right")
+    for record in records:
+        table.add_row(
+            str(record.number),
+            *(_number(v) for v in record.values or ()),
+            _params_text(record),
+            _duration_text(record.duration),
+        )
+    return table
+
+
+def _ranked(study: Study) -> list[TrialRecord]:
+    if len(study.directions) > 1:
+        return sorted(study.best_trials, key=lambda r: r.values or ())
+    completed = study.get_trials((TrialState.COMPLETE,))
+    maximize = study.direction == "maximize"
+    return sorted(completed, key=lambda r: r.values[0] if r.values else 0.0, reverse=maximize)
+
+
+def _best_text(study: Study) -> str | None:
+    ranked = _ranked(study)
+    if not ranked:
+        return None
+    if len(study.directions) > 1:
+        return f"{len(ranked)} trial(s) on the Pareto front"
+    best = ranked[0]
+    value = _number(best.values[0] if best.values else None)
+    return f"{_metric_labels(study)[0]} {value} at trial {best.number} ({_params_text(best)})"
+
+
+def _objectives_text(study: Study) -> str:
+    return ", ".join(f"{d} {n}" for d, n in zip(study.directions, _metric_labels(study)))
+
+
+def _metric_labels(study: Study) -> list[str]:
+    if study.metric_names:
+        return list(study.metric_names)
+    if len(study.directions) == 1:
+        return ["value"]
+    return [f"value {i}" for i in range(len(study.directions))]
+
+
+# export / delete -----------------------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "tunelab export quadratic -o trials.csv",
+        "tunelab export quadratic --format json > trials.json",
+    )
+)
+@_user_facing
+def export(
+    study: StudyArgument,
+    format: Annotated[
+        ExportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv or json; by default, from the output file's suffix, else csv.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write to this file instead of the standard output.",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    debug: DebugOption = False,
+) -> None:
+    """Export every trial of a study, one row each: number, state, values, params, times."""
+    loaded = tunelab.load_study(study, _existing_storage(storage))
+    rows = trial_rows(loaded)
+    chosen = format or (
+        ExportFormat.json if output and output.suffix.lower() == ".json" else ExportFormat.csv
+    )
+    text = _rows_json(rows) if chosen is ExportFormat.json else _rows_csv(rows)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise TunelabError(
+            f"option --output: cannot write {output} ({error.strerror}); choose another path."
+        ) from None
+    _err.print(f"Wrote {len(rows)} trials of study {study!r} to {output} ({chosen.value}).")
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _plain(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], indent=2) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@app.command(epilog=_examples("tunelab delete quadratic", "tunelab delete quadratic --yes"))
+@_user_facing
+def delete(
+    study: StudyArgument,
+    storage: StorageOption = DEFAULT_STORAGE,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Delete a study and all its trials (asks first, unless --yes)."""
+    url = _existing_storage(storage)
+    n_trials = len(tunelab.load_study(study, url).trials)
+    question = (
+        f"Delete study {study!r} and its {n_trials} trials from {url}? This cannot be undone."
+    )
+    if not yes and not typer.confirm(question, default=False):
+        _err.print("Nothing deleted.")
+        raise typer.Exit(EXIT_UNEXPECTED)
+    tunelab.delete_study(study, url)
+    _out.print(f"Deleted study {study!r} and its {n_trials} trials from {url}.")
+
+
+# helpers -------------------------------------------------------------------------------------
+
+
+def _existing_storage(url: str) -> str:
+    """``url`` if it is valid and, for SQLite, its file exists: reading must not create one."""
+    try:
+        check_storage_url(url)
+    except StorageError as error:
+        raise StorageError(f"option --storage: {error}.") from None
+    database = _sqlite_file(url)
+    if database is not None and not database.exists():
+        raise StorageError(
+            f"option --storage: there is no storage file {str(database)!r} ({url}, looked in "
+            f"{database.resolve().parent}). `tunelab run STUDY_FILE` creates it with a study; "
+            "or pass --storage with the URL of an existing database."
+        )
+    return url
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (relative to the current directory); None for other storages."""
+    if not url.lower().startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _params_text(record: TrialRecord) -> str:
+    return ", ".join(
+        f"{k}={_number(v) if isinstance(v, float) else v}" for k, v in record.params.items()
+    )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")

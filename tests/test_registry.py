@@ -1,0 +1,84 @@
+"""make_sampler / make_pruner: building from a name, a mapping or an instance, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import tunelab
+from tunelab.exceptions import ConfigError
+from tunelab.pruners import MedianPruner, NopPruner, make_pruner
+from tunelab.samplers import GridSampler, QMCSampler, RandomSampler, make_sampler
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        (None, RandomSampler),
+        ("random", RandomSampler),
+        ("Random", RandomSampler),
+        ("grid", GridSampler),
+        ("qmc", QMCSampler),
+        ({"name": "halton", "scramble": False}, QMCSampler),
+    ],
+)
+def test_make_sampler_builds_by_name(spec, kind):
+    assert isinstance(make_sampler(spec, seed=0), kind)
+
+
+def test_make_sampler_returns_an_instance_as_is():
+    sampler = RandomSampler(seed=1)
+    assert make_sampler(sampler, seed=2) is sampler and sampler.seed == 1
+
+
+def test_study_seed_seeds_a_sampler_built_by_name():
+    assert make_sampler("random", seed=42).seed == 42
+    assert make_sampler({"name": "qmc", "seed": 1}, seed=42).seed == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("tpee", "sampler: unknown name 'tpee'; choose one of: grid, halton, qmc, quasi-random, random, sobol"),
+        ({"name": "random", "sed": 1}, "sampler 'random' has no option 'sed'; its options are: seed"),
+        ({"name": "sobol", "qmc_type": "halton"}, "sampler 'sobol' has no option 'qmc_type'; its options are: scramble, seed"),
+        ({"seed": 1}, "sampler: give its name"),
+        (42, "sampler=42 must be a name"),
+        ({"name": "grid", "float_points": -1}, "float_points=-1 must be a positive integer"),
+    ],
+)
+def test_make_sampler_errors_name_the_problem(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        make_sampler(spec)
+
+
+def test_create_study_reports_sampler_errors():
+    with pytest.raises(ConfigError, match="unknown name 'tpee'"):
+        tunelab.create_study(sampler="tpee")
+
+
+@pytest.mark.parametrize(("spec", "kind"), [(None, NopPruner), ("none", NopPruner), ("median", MedianPruner)])
+def test_make_pruner_builds_by_name(spec, kind):
+    assert isinstance(make_pruner(spec), kind)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("asha2", "pruner: unknown name 'asha2'; choose one of: median, none, percentile"),
+        ({"name": "none", "patience": 3}, "pruner 'none' has no option 'patience'; its options are: none"),
+    ],
+)
+def test_make_pruner_errors_name_the_problem(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        make_pruner(spec)
+
+
+def test_no_pruner_never_prunes():
+    study = tunelab.create_study()
+    for _ in range(6):
+        trial = study.ask()
+        trial.report(1.0, step=0)
+        study.tell(trial, 1.0)
+    trial = study.ask()
+    trial.report(1e9, step=0)
+    assert trial.should_prune() is False
