@@ -148,11 +148,6 @@ def test_invalid_directions_raise_config_error(options, message):
         tunelab.create_study(**options)
 
 
-@pytest.mark.xfail(
-    reason="study.py:322-328 checks only the number of metric_names; duplicates are accepted "
-    "and their dataframe columns overwrite each other (dataframe.py:22)",
-    strict=True,
-)
 def test_duplicate_metric_names_raise_config_error():
     with pytest.raises(ConfigError, match="metric_names"):
         tunelab.create_study(directions=["minimize", "maximize"], metric_names=["score", "score"])
@@ -515,11 +510,6 @@ def test_enqueuing_a_non_json_value_raises(make_study):
         make_study().enqueue_trial({"units": [8, 16]})
 
 
-@pytest.mark.xfail(
-    reason="trial.py:185 returns the enqueued value as is for a float distribution, so "
-    "suggest_float returns the int 1 (stored as int; grid coverage then misses the point 1.0)",
-    strict=True,
-)
 def test_enqueued_int_for_a_float_parameter_is_returned_as_a_float(make_study):
     study = make_study()
     study.enqueue_trial({"x": 1})

@@ -71,11 +71,6 @@ def test_impossible_range_in_suggest_raises_search_space_error(make_study):
         make_study().ask().suggest_int("units", 10, 1)
 
 
-@pytest.mark.xfail(
-    reason="trial.py:158 converts choices with tuple() before CategoricalDistribution can "
-    "refuse a string, so suggest_categorical('opt', 'sgd') picks one of 's', 'g', 'd'",
-    strict=True,
-)
 def test_suggest_categorical_refuses_a_string_as_choices(make_study):
     with pytest.raises(SearchSpaceError, match="not a single string"):
         make_study().ask().suggest_categorical("opt", "sgd")
@@ -181,28 +176,13 @@ def test_user_attrs_are_stored(make_study):
     }
 
 
-@pytest.mark.xfail(
-    reason="set_user_attr does not check that the value is JSON: storage/memory.py:185 keeps "
-    "any object, storage/sql.py:414 fails with a bare TypeError from json.dumps",
-    strict=True,
-)
 def test_non_json_user_attr_raises_a_tunelab_error_on_every_backend(make_study):
     trial = make_study().ask()
     with pytest.raises(TunelabError, match="'model'"):
         trial.set_user_attr("model", object())
 
 
-def test_changing_a_list_after_set_user_attr_does_not_change_the_stored_value(
-    make_study, storage_url, request
-):
-    if storage_url == "memory":
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="storage/memory.py:185 stores the caller's object and trial.py:91 freeze() "
-                "copies only the top level, so a finished record changes with the caller's list",
-                strict=True,
-            )
-        )
+def test_changing_a_list_after_set_user_attr_does_not_change_the_stored_value(make_study):
     study = make_study()
     trial = study.ask()
     history = [1.0]

@@ -44,12 +44,10 @@ from tunelab.exceptions import ConfigError, StorageError, TunelabError
 from tunelab.pruners import PRUNERS, make_pruner
 from tunelab.registry import option_names
 from tunelab.samplers import SAMPLERS, make_sampler
+from tunelab.storage import DEFAULT_STORAGE, check_storage_url
 from tunelab.storage.base import check_study_name
 
-DEFAULT_STORAGE = "sqlite:///tunelab.db"
 _DIRECTIONS = ("minimize", "maximize")
-_MEMORY_URLS = ("memory", "memory://", ":memory:")
-_SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(h|m|s)", re.IGNORECASE)
 _SECONDS_PER_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
 _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -212,37 +210,6 @@ def _parse_units(text: str, original: str, fix: str) -> float:
     if not parts or _DURATION_PART.sub("", text).strip():
         raise ValueError(f"{original!r} is not a duration; {fix}")
     return sum(float(number) * _SECONDS_PER_UNIT[unit.lower()] for number, unit in parts)
-
-
-def check_storage_url(url: str) -> str:
-    """``url`` if it names a storage tunelab can open; :class:`StorageError` otherwise.
-
-    Nothing is connected to or created: a study file is checked before anything is touched.
-    """
-    if url in _MEMORY_URLS:
-        return url
-    if "://" not in url:
-        hint = f"sqlite:///{url}" if url.strip() else DEFAULT_STORAGE
-        raise StorageError(
-            f"{url!r} is not a storage URL; write a URL such as {hint!r}, "
-            "'postgresql://user:password@host/dbname' or 'memory'"
-        )
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        backend = make_url(url).get_backend_name()
-    except (ArgumentError, ValueError):
-        raise StorageError(
-            f"{url!r} is a malformed URL; write 'sqlite:///path/to/file.db' (three slashes, then "
-            "the file) or 'postgresql://user:password@host:5432/dbname'"
-        ) from None
-    if backend not in _SUPPORTED_BACKENDS:
-        raise StorageError(
-            f"{url!r} uses the database {backend!r}, which tunelab does not support; use "
-            "'sqlite:///path/to/file.db' or 'postgresql://user:password@host/dbname'"
-        )
-    return url
 
 
 def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:

@@ -30,12 +30,12 @@ def _check_finite(name: str, value: float) -> None:
 
 def _step_count(low: float, high: float, step: float, what: str) -> int:
     """Number of steps between low and high; the range must be a whole number of steps."""
-    if step <= 0:
-        raise SearchSpaceError(f"{what}: step={step!r} must be positive.")
+    if not math.isfinite(step) or step <= 0:
+        raise SearchSpaceError(f"{what}: step={step!r} must be a positive finite number.")
     steps = (high - low) / step
     whole = round(steps)
     if abs(steps - whole) > _STEP_TOLERANCE * max(1.0, abs(steps)):
-        fitting_high = low + math.floor(steps + _STEP_TOLERANCE) * step
+        fitting_high = round(low + math.floor(steps + _STEP_TOLERANCE) * step, 12)
         raise SearchSpaceError(
             f"{what}: step={step!r} does not fit the range [{low!r}, {high!r}]: "
             f"high - low must be a multiple of step. Use high={fitting_high!r} or another step."
@@ -195,7 +195,9 @@ class CategoricalDistribution:
     choices: tuple[JsonScalar, ...]
 
     def __post_init__(self) -> None:
-        choices = tuple(self.choices) if not isinstance(self.choices, (str, bytes)) else None
+        choices = None
+        if not isinstance(self.choices, (str, bytes)):
+            choices = tuple(_plain(choice) for choice in self.choices)
         if choices is None:
             raise SearchSpaceError(
                 f"choices={self.choices!r} must be a list of values, not a single string; "
@@ -243,8 +245,14 @@ class CategoricalDistribution:
         return {"type": "categorical", "choices": list(self.choices)}
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars (from np.linspace, say) as the Python scalars that JSON gives back."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def value_key(value: Any) -> tuple[str, Any]:
     """A hashable key that tells True from 1 and 1 from 1.0: compare by type and value."""
+    value = _plain(value)
     return (type(value).__name__, value)
 
 

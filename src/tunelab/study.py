@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence, overload
 
 from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
@@ -68,6 +69,10 @@ class Study:
     @property
     def metric_names(self) -> tuple[str, ...] | None:
         return self._info.metric_names
+
+    @property
+    def created_at(self) -> datetime:
+        return self._info.created_at
 
     # Ask and tell ----------------------------------------------------------------------
 
@@ -326,6 +331,8 @@ def _check_directions(
                 f"metric_names={metric_names!r} must give one name per objective "
                 f"({len(normalised)})."
             )
+        if len(set(names)) != len(names):
+            raise ConfigError(f"metric_names={list(names)!r} has duplicates; name each objective once.")
     return tuple(normalised), names
 
 

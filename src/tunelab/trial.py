@@ -9,7 +9,9 @@ with read-only mappings, so that samplers and pruners can cache finished trials 
 from __future__ import annotations
 
 import enum
+import json
 import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -155,7 +157,7 @@ class Trial:
 
     def suggest_categorical(self, name: str, choices: Sequence[JsonScalar]) -> Any:
         """One of ``choices`` (JSON scalars: None, bool, int, float, str)."""
-        return self._suggest(name, CategoricalDistribution(tuple(choices)))
+        return self._suggest(name, CategoricalDistribution(choices))  # type: ignore[arg-type]
 
     def _suggest(self, name: str, distribution: Distribution) -> Any:
         if not isinstance(name, str) or not name:
@@ -168,7 +170,7 @@ class Trial:
                     "Use a different name for the second one."
                 )
             return self._params[name]
-        value = self._choose(name, distribution)
+        value = _as_declared_type(distribution, self._choose(name, distribution))
         self._params[name] = value
         self._distributions[name] = distribution
         self._params_dirty = True
@@ -182,7 +184,7 @@ class Trial:
                     f"enqueued value {name}={value!r} is outside its distribution {distribution}; "
                     "enqueue a value inside the range the objective declares."
                 )
-            return int(value) if isinstance(distribution, IntDistribution) else value
+            return value
         if distribution.is_single:
             return distribution.from_unit(0.5)
         if name in self._relative_params and self._relative_space.get(name) == distribution:
@@ -202,8 +204,9 @@ class Trial:
                 "report() is for single-objective studies; a multi-objective trial has no "
                 "single value to compare between trials."
             )
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
             raise TunelabError(f"report step={step!r} must be a non-negative integer.")
+        step = int(step)
         try:
             value = float(value)
         except (TypeError, ValueError):
@@ -232,8 +235,15 @@ class Trial:
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serializable value to the trial (shown in reports and dataframes)."""
         self._check_running("set_user_attr")
+        try:
+            stored = json.loads(json.dumps(value))
+        except (TypeError, ValueError) as error:
+            raise TunelabError(
+                f"set_user_attr({key!r}, ...): the value must be JSON (numbers, strings, lists, "
+                f"dicts); {error}. Store a summary of the object instead."
+            ) from None
         self.flush_params()
-        self.study.storage.set_trial_user_attr(self._trial_id, key, value)
+        self.study.storage.set_trial_user_attr(self._trial_id, key, stored)
 
     def flush_params(self) -> None:
         """Write the parameters if any were suggested since the last write.
@@ -261,6 +271,15 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self._params!r})"
+
+
+def _as_declared_type(distribution: Distribution, value: Any) -> Any:
+    """An int parameter is an int and a float one a float, whoever chose the value."""
+    if isinstance(distribution, IntDistribution):
+        return int(value)
+    if isinstance(distribution, FloatDistribution):
+        return float(value)
+    return value
 
 
 def check_values(values: Any, n_objectives: int) -> tuple[tuple[float, ...] | None, str | None]:

@@ -120,12 +120,6 @@ def test_n_min_trials_needs_enough_completed_trials_with_values(n_min_trials, ex
     assert decide(pruner, study, [10.0]) is expected
 
 
-@pytest.mark.xfail(
-    reason="pruners/percentile.py:68-73 counts every completed trial with a value at or before "
-    "the step towards n_min_trials, while its docstring (line 37) says the trials must have "
-    "reached the step",
-    strict=True,
-)
 def test_n_min_trials_counts_only_completed_trials_that_reached_the_step():
     # only the first completed trial reported step 3; n_min_trials=2 asks for two of them
     study = history_study([[1.0, 1.0, 1.0, 1.0], [1.0], [1.0]])
@@ -166,11 +160,6 @@ def test_built_from_a_mapping_with_options():
     assert (pruner.percentile, pruner.n_warmup_steps, pruner.n_startup_trials) == (25.0, 3, 5)
 
 
-@pytest.mark.xfail(
-    reason="pruners/percentile.py:78-79 return numpy.bool_ from the comparison with "
-    "np.percentile, not the bool that BasePruner.prune declares (Trial.should_prune converts)",
-    strict=True,
-)
 @pytest.mark.parametrize("current", [10.0, 0.5])
 def test_prune_returns_a_python_bool(current):
     study = history_study(FINALS)

@@ -68,15 +68,16 @@ class PercentilePruner(BasePruner):
         others = [
             best
             for record in completed
-            if (best := _best_up_to(record, step, maximize)) is not None
+            if (record.last_step or 0) >= step
+            and (best := _best_up_to(record, step, maximize)) is not None
         ]
         if len(others) < max(self.n_min_trials, 1):
             return False
         current = _best_up_to(trial, step, maximize)
         assert current is not None
         if maximize:
-            return current < np.percentile(others, 100.0 - self.percentile)
-        return current > np.percentile(others, self.percentile)
+            return bool(current < np.percentile(others, 100.0 - self.percentile))
+        return bool(current > np.percentile(others, self.percentile))
 
 
 def _best_up_to(record: TrialRecord, step: int, maximize: bool) -> float | None:

@@ -9,12 +9,14 @@ serial path is the batch of one, so population methods need no second code path.
 
 from __future__ import annotations
 
+import numbers
 import random
 import secrets
 import zlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Sequence
 
+from tunelab.exceptions import ConfigError
 from tunelab.space import Distribution
 from tunelab.trial import TrialRecord
 
@@ -58,7 +60,11 @@ class BaseSampler(ABC):
 
 def resolve_seed(seed: int | None) -> int:
     """The given seed, or a fresh random one so that unseeded samplers still differ per run."""
-    return secrets.randbits(63) if seed is None else int(seed)
+    if seed is None:
+        return secrets.randbits(63)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ConfigError(f"seed={seed!r} must be an integer (or None for a random seed).")
+    return int(seed)
 
 
 def trial_rng(seed: int, number: int, name: str) -> random.Random:

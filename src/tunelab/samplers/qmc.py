@@ -13,7 +13,6 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from tunelab.exceptions import ConfigError
 from tunelab.samplers.base import BaseSampler, resolve_seed, trial_rng
@@ -39,7 +38,7 @@ class QMCSampler(BaseSampler):
         self.scramble = scramble
         self.seed = resolve_seed(seed)
         self._space: dict[str, Distribution] = {}
-        self._engine: qmc.QMCEngine | None = None
+        self._engine: Any = None
         self._position = 0
 
     def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
@@ -66,6 +65,8 @@ class QMCSampler(BaseSampler):
     def _point(self, index: int, dimension: int) -> np.ndarray:
         """Point ``index`` of the sequence; consecutive indices reuse the engine's position."""
         if self._engine is None or self._engine.d != dimension or index < self._position:
+            from scipy.stats import qmc  # imported here: it costs a second at `import tunelab`
+
             engine_type = qmc.Sobol if self.qmc_type == "sobol" else qmc.Halton
             self._engine = engine_type(d=dimension, scramble=self.scramble, seed=self.seed)
             self._position = 0

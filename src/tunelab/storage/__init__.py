@@ -6,7 +6,40 @@ from tunelab.exceptions import StorageError
 from tunelab.storage.base import BaseStorage, StudyInfo, StudySummary
 from tunelab.storage.memory import InMemoryStorage
 
-_MEMORY_URLS = ("memory", "memory://", ":memory:")
+DEFAULT_STORAGE = "sqlite:///tunelab.db"
+MEMORY_URLS = ("memory", "memory://", ":memory:")
+SQL_BACKENDS = ("sqlite", "postgresql")
+
+
+def check_storage_url(url: str) -> str:
+    """``url`` if it names a storage tunelab can open; :class:`StorageError` otherwise.
+
+    Nothing is connected to or created, so a study file can be checked before anything is touched.
+    """
+    if url in MEMORY_URLS:
+        return url
+    if not isinstance(url, str) or "://" not in url:
+        hint = f"sqlite:///{url}" if isinstance(url, str) and url.strip() else DEFAULT_STORAGE
+        raise StorageError(
+            f"{url!r} is not a storage URL; write a URL such as {hint!r}, "
+            "'postgresql://user:password@host/dbname' or 'memory'"
+        )
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise StorageError(
+            f"{url!r} is a malformed URL; write 'sqlite:///path/to/file.db' (three slashes, then "
+            "the file) or 'postgresql://user:password@host:5432/dbname'"
+        ) from None
+    if backend not in SQL_BACKENDS:
+        raise StorageError(
+            f"{url!r} uses the database {backend!r}, which tunelab does not support; use "
+            "'sqlite:///path/to/file.db' or 'postgresql://user:password@host/dbname'"
+        )
+    return url
 
 
 def make_storage(storage: str | BaseStorage | None) -> BaseStorage:
@@ -14,19 +47,21 @@ def make_storage(storage: str | BaseStorage | None) -> BaseStorage:
 
     ``None`` gives a new in-memory storage: nothing is kept after the process ends.
     """
-    if storage is None or storage in _MEMORY_URLS:
-        return InMemoryStorage()
     if isinstance(storage, BaseStorage):
         return storage
-    if not isinstance(storage, str) or "://" not in storage:
-        hint = f"sqlite:///{storage}" if isinstance(storage, str) and storage else "sqlite:///tunelab.db"
-        raise StorageError(
-            f"storage={storage!r} is not a storage URL; write a URL such as {hint!r}, "
-            "'postgresql://user:password@host/dbname' or 'memory'."
-        )
+    if storage is None or check_storage_url(storage) in MEMORY_URLS:
+        return InMemoryStorage()
     from tunelab.storage.sql import SQLStorage
 
     return SQLStorage(storage)
 
 
-__all__ = ["BaseStorage", "InMemoryStorage", "StudyInfo", "StudySummary", "make_storage"]
+__all__ = [
+    "DEFAULT_STORAGE",
+    "BaseStorage",
+    "InMemoryStorage",
+    "StudyInfo",
+    "StudySummary",
+    "check_storage_url",
+    "make_storage",
+]

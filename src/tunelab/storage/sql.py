@@ -16,6 +16,7 @@ Design choices:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -26,7 +27,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from tunelab.exceptions import (
@@ -37,6 +38,7 @@ from tunelab.exceptions import (
     TrialFinishedError,
 )
 from tunelab.space import Distribution, distribution_from_json
+from tunelab.storage import check_storage_url
 from tunelab.storage.base import BaseStorage, StudyInfo, StudySummary, best_of, check_study_name
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
@@ -56,6 +58,7 @@ _studies = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("next_number", sa.Integer, nullable=False, default=0),
     sa.Column("system_attrs", sa.Text, nullable=False, default="{}"),
+    sqlite_autoincrement=True,
 )
 _trials = sa.Table(
     "tunelab_trials",
@@ -75,7 +78,8 @@ _trials = sa.Table(
     sa.Column("datetime_complete", sa.Float),
     sa.Column("heartbeat", sa.Float),
     sa.UniqueConstraint("study_id", "number", name="uq_trial_number"),
-    sa.Index("ix_trials_study_state", "study_id", "state"),
+    sa.Index("ix_trials_study_state_number", "study_id", "state", "number"),
+    sqlite_autoincrement=True,
 )
 _intermediate = sa.Table(
     "tunelab_intermediate_values",
@@ -111,19 +115,8 @@ class _StudyCache:
 
 
 def _make_engine(url: str, engine_kwargs: Mapping[str, Any]) -> Engine:
-    try:
-        parsed = sa.engine.make_url(url)
-    except ArgumentError:
-        raise StorageError(
-            f"storage URL {url!r} is malformed; use sqlite:///path/to/file.db or "
-            "postgresql://user:password@host:5432/dbname."
-        ) from None
+    parsed = sa.engine.make_url(check_storage_url(url))
     backend = parsed.get_backend_name()
-    if backend not in ("sqlite", "postgresql"):
-        raise StorageError(
-            f"storage URL {url!r} uses {backend!r}; tunelab supports sqlite:///file.db "
-            "and postgresql://user:password@host/dbname."
-        )
     kwargs: dict[str, Any] = dict(engine_kwargs)
     if backend == "sqlite":
         kwargs.setdefault("connect_args", {"timeout": 60, "check_same_thread": False})
@@ -506,10 +499,13 @@ class SQLStorage(BaseStorage):
         self._engine.dispose()
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_distributions(text: str) -> Mapping[str, Distribution]:
+    """Trials of a study share a few spaces; parse and validate each JSON text once."""
+    return freeze({name: distribution_from_json(d) for name, d in json.loads(text).items()})
+
+
 def _record_from_row(row: Any, intermediate: dict[int, float]) -> TrialRecord:
-    distributions = {
-        name: distribution_from_json(d) for name, d in json.loads(row.distributions).items()
-    }
     values = json.loads(row.objective_values) if row.objective_values else None
     return TrialRecord(
         trial_id=row.trial_id,
@@ -517,7 +513,7 @@ def _record_from_row(row: Any, intermediate: dict[int, float]) -> TrialRecord:
         state=TrialState(row.state),
         values=None if values is None else tuple(values),
         params=freeze(json.loads(row.params)),
-        distributions=freeze(distributions),
+        distributions=_parse_distributions(row.distributions),
         intermediate_values=freeze(intermediate),
         user_attrs=freeze(json.loads(row.user_attrs)),
         system_attrs=freeze(json.loads(row.system_attrs)),
