@@ -38,8 +38,8 @@ def test_prunes_a_trial_worse_than_the_percentile(direction, percentile, current
     ("current", "expected"),
     [([0.5, 10.0], False), ([10.0, 10.0], True), ([3.0, 0.9], False)],
 )
-def test_compares_best_values_so_far_at_the_same_step(current, expected):
-    # the completed trials' best by step 1 is 1.0; a trial is judged by its own best so far
+def test_judges_the_trial_by_its_best_value_so_far(current, expected):
+    # completed running averages at step 1 are 3.0, 5.0 and 1.5 (median 3.0)
     completed = [[5.0, 1.0], [1.0, 9.0], [2.0, 1.0]]
     pruner = PercentilePruner(50.0, n_startup_trials=0)
     assert decide(pruner, history_study(completed), current) is expected
@@ -167,3 +167,24 @@ def test_prune_returns_a_python_bool(current):
     trial.report(current, step=0)
     answer = PercentilePruner(50.0, n_startup_trials=0).prune(study, study.storage.get_trial(trial.trial_id))
     assert type(answer) is bool
+
+
+@pytest.mark.parametrize(("current", "expected"), [(0.8, False), (0.6, True)])
+def test_completed_trials_count_with_their_running_average_not_their_best(current, expected):
+    # Completed trial reached 0.9 at step 1, but its running average there is 0.7.
+    study = history_study([[0.5, 0.9]], direction="maximize")
+    pruner = PercentilePruner(50, n_startup_trials=0)
+    assert decide(pruner, study, [current - 0.1, current]) is expected
+
+
+def test_pruned_trials_that_reached_the_step_are_part_of_the_reference():
+    study = history_study([[1.0, 1.0]], direction="maximize")
+    for _ in range(2):
+        trial = study.ask()
+        trial.report(0.2, step=0)
+        trial.report(0.2, step=1)
+        study.tell(trial, state="PRUNED")
+    pruner = PercentilePruner(50, n_startup_trials=1)
+    # reference averages at step 1: 1.0, 0.2, 0.2 -> median 0.2
+    assert decide(pruner, study, [0.5, 0.5]) is False
+    assert decide(pruner, study, [0.1, 0.1]) is True

@@ -1,6 +1,10 @@
 """Percentile pruning, the rule of Google Vizier's "median stopping" (Golovin et al., KDD 2017)
 generalised to any percentile: stop a trial whose best value so far is worse than the given
-percentile of what completed trials had reached by the same step.
+percentile of the running averages that finished trials had at the same step.
+
+The reference is every finished trial that reached the step, pruned ones included, compared by
+running average: completed trials alone are the survivors of earlier pruning, and judging new
+trials against the survivors' best would ratchet the bar up until nearly everything is pruned.
 
 A reported NaN stops the trial at once: it cannot recover and comparing it is meaningless.
 """
@@ -27,14 +31,14 @@ def _check_count(name: str, value: int, minimum: int) -> int:
 
 
 class PercentilePruner(BasePruner):
-    """Prune when the trial is outside the best ``percentile`` % of completed trials.
+    """Prune when the trial is outside the best ``percentile`` % of finished trials.
 
     Args:
         percentile: keep trials within the best this-many percent (0-100).
         n_startup_trials: no pruning until this many trials completed.
         n_warmup_steps: no pruning of a trial before this step.
         interval_steps: check only every this-many steps after warm-up.
-        n_min_trials: at least this many completed trials must have reached the step.
+        n_min_trials: at least this many finished trials must have reached the step.
     """
 
     def __init__(
@@ -61,15 +65,17 @@ class PercentilePruner(BasePruner):
             return True
         if step < self.n_warmup_steps or (step - self.n_warmup_steps) % self.interval_steps:
             return False
-        completed = study.storage.get_trials(study.study_id, (TrialState.COMPLETE,))
-        if len(completed) < self.n_startup_trials:
+        finished = study.storage.get_trials(
+            study.study_id, (TrialState.COMPLETE, TrialState.PRUNED)
+        )
+        if sum(r.state is TrialState.COMPLETE for r in finished) < self.n_startup_trials:
             return False
         maximize = study.direction == "maximize"
         others = [
-            best
-            for record in completed
+            average
+            for record in finished
             if (record.last_step or 0) >= step
-            and (best := _best_up_to(record, step, maximize)) is not None
+            and (average := _mean_up_to(record, step)) is not None
         ]
         if len(others) < max(self.n_min_trials, 1):
             return False
@@ -80,10 +86,17 @@ class PercentilePruner(BasePruner):
         return bool(current > np.percentile(others, self.percentile))
 
 
+def _values_up_to(record: TrialRecord, step: int) -> list[float]:
+    return [v for s, v in record.intermediate_values.items() if s <= step and not math.isnan(v)]
+
+
 def _best_up_to(record: TrialRecord, step: int, maximize: bool) -> float | None:
-    values = [
-        v for s, v in record.intermediate_values.items() if s <= step and not math.isnan(v)
-    ]
+    values = _values_up_to(record, step)
     if not values:
         return None
     return max(values) if maximize else min(values)
+
+
+def _mean_up_to(record: TrialRecord, step: int) -> float | None:
+    values = _values_up_to(record, step)
+    return sum(values) / len(values) if values else None
