@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/tunelab run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	scripts/run-tests.sh $(BIN)/python
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/overhead.py --quick

@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import sqlalchemy as sa
 
 import tunelab
 from tunelab.storage import BaseStorage, make_storage
 
+POSTGRES_URL_VARIABLE = "TUNELAB_TEST_POSTGRES_URL"
 
-@pytest.fixture(params=["memory", "sqlite"])
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def storage_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """A storage URL: the in-memory backend, or a fresh SQLite file in tmp_path."""
+    """A storage URL: in memory, a fresh SQLite file, or an emptied PostgreSQL database."""
     if request.param == "memory":
         return "memory"
-    return f"sqlite:///{tmp_path / 'tunelab.db'}"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tunelab.db'}"
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        pytest.skip(f"PostgreSQL: set {POSTGRES_URL_VARIABLE} to a database URL to run these.")
+    return _emptied(url)
+
+
+def _emptied(url: str) -> str:
+    """Drop tunelab's tables so that each test starts from an empty database."""
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for table in ("tunelab_intermediate_values", "tunelab_trials", "tunelab_studies", "tunelab_schema"):
+            connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+    engine.dispose()
+    return url
 
 
 @pytest.fixture

@@ -174,7 +174,7 @@ def test_run_twice_resumes_and_counts(workdir: Path) -> None:
     listing = invoke("studies")
     assert listing.exit_code == 0
     row = next(line.split() for line in listing.stdout.splitlines() if line.startswith("demo"))
-    assert row[1:7] == ["minimize", "8", "4", "2", "2", "0"]
+    assert row[1:7] == ["min", "8", "4", "2", "2", "0"]
     best = min(r.value for r in trials if r.value is not None)
     assert row[7] == f"{best:.6g}"
 

@@ -389,20 +389,20 @@ def studies(storage: StorageOption = DEFAULT_STORAGE, debug: DebugOption = False
     table = Table(
         title=f"Studies in {url}", box=None, header_style="bold underline", pad_edge=False
     )
-    table.add_column("name", overflow="fold")
-    table.add_column("directions")
-    for column in ("trials", "complete", "pruned", "fail", "running", "best"):
-        table.add_column(column, justify="right")
-    table.add_column("created")
+    table.add_column("name", no_wrap=True)
+    table.add_column("goal")
+    for column in ("trials", "done", "pruned", "fail", "run", "best"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
     for s in summaries:
         best = _number(s.best_value) if len(s.directions) == 1 else "Pareto front"
         table.add_row(
             s.name,
-            ", ".join(s.directions),
+            ",".join(direction[:3] for direction in s.directions),
             str(s.n_trials),
             *(str(s.counts.get(state, 0)) for state in _COUNTED_STATES),
             best,
-            _when(s.created_at),
+            f"{s.created_at:%Y-%m-%d}",
         )
     _out.print(table)
 
@@ -421,7 +421,7 @@ def show(
     loaded = tunelab.load_study(study, _existing_storage(storage))
     trials = loaded.trials
     counts = Counter(r.state for r in trials)
-    created = _when(loaded.storage.get_study(loaded.study_name).created_at)
+    created = _when(loaded.created_at)
     per_state = ", ".join(
         f"{counts[s]} {s.value.lower()}" for s in (*_COUNTED_STATES, TrialState.WAITING)
     )

@@ -277,17 +277,10 @@ class SQLStorage(BaseStorage):
         return summaries
 
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        where = _studies.c.study_id == study_id
         with self._write() as connection:
-            current = connection.execute(
-                sa.select(_studies.c.system_attrs).where(_studies.c.study_id == study_id)
-            ).scalar_one()
-            attrs = json.loads(current)
-            attrs[key] = value
-            connection.execute(
-                _studies.update()
-                .where(_studies.c.study_id == study_id)
-                .values(system_attrs=_dumps(attrs))
-            )
+            attrs = _with_key(connection, _studies.c.system_attrs, where, key, value)
+            connection.execute(_studies.update().where(where).values(system_attrs=attrs))
 
     # Trials -----------------------------------------------------------------------------
 
@@ -399,15 +392,10 @@ class SQLStorage(BaseStorage):
             )
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        where = _trials.c.trial_id == trial_id
         with self._write() as connection:
-            current = connection.execute(
-                sa.select(_trials.c.user_attrs).where(_trials.c.trial_id == trial_id)
-            ).scalar_one()
-            attrs = json.loads(current)
-            attrs[key] = value
-            self._update_running(
-                connection, trial_id, "set a user attribute", user_attrs=_dumps(attrs)
-            )
+            attrs = _with_key(connection, _trials.c.user_attrs, where, key, value)
+            self._update_running(connection, trial_id, "set a user attribute", user_attrs=attrs)
 
     def finish_trial(
         self,
@@ -497,6 +485,13 @@ class SQLStorage(BaseStorage):
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _with_key(connection: Connection, column: Any, where: Any, key: str, value: Any) -> str:
+    """The JSON object stored in ``column`` with ``key`` set, read inside the write transaction."""
+    attrs = json.loads(connection.execute(sa.select(column).where(where)).scalar_one())
+    attrs[key] = value
+    return _dumps(attrs)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the test suite, with a PostgreSQL server started for the storage tests.
+# In CI (CI=true) the server must start; elsewhere its tests are skipped if it cannot.
+set -uo pipefail
+python=${1:?path to the python of the virtual environment}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+pgdir=$(mktemp -d /tmp/tunelab-pg.XXXXXX)
+chmod 755 "$pgdir"
+trap '"$here/postgres.sh" stop "$pgdir"' EXIT
+
+if url=$("$here/postgres.sh" start "$pgdir"); then
+  export TUNELAB_TEST_POSTGRES_URL="$url"
+elif [ "${CI:-}" = true ]; then
+  echo "error: could not start PostgreSQL for the storage tests" >&2
+  exit 1
+else
+  echo "PostgreSQL could not be started: its tests will be skipped" >&2
+fi
+"$python" -m pytest -q "$@"
