@@ -39,9 +39,12 @@ def test_study_seed_seeds_a_sampler_built_by_name():
     ("spec", "message"),
     [
         ("tpee", "sampler: unknown name 'tpee'; choose one of: grid, halton, qmc, quasi-random, random, sobol"),
-        ({"name": "random", "sed": 1}, "sampler 'random' has no option 'sed'; its options are: seed"),
+        (
+            {"name": "random", "sed": 1},
+            r"sampler 'random' has no option 'sed' \(did you mean 'seed'\?\); its options are: seed",
+        ),
         ({"name": "sobol", "qmc_type": "halton"}, "sampler 'sobol' has no option 'qmc_type'; its options are: scramble, seed"),
-        ({"seed": 1}, "sampler: give its name"),
+        ({"seed": 1}, "sampler: the name is missing"),
         (42, "sampler=42 must be a name"),
         ({"name": "grid", "float_points": -1}, "float_points=-1 must be a positive integer"),
     ],
@@ -49,6 +52,16 @@ def test_study_seed_seeds_a_sampler_built_by_name():
 def test_make_sampler_errors_name_the_problem(spec, message):
     with pytest.raises(ConfigError, match=message):
         make_sampler(spec)
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [("tpee", "name"), ({"seed": 1}, "name"), ({"name": "random", "sed": 1}, "sed")],
+)
+def test_make_sampler_errors_carry_the_field_at_fault(spec, field):
+    with pytest.raises(ConfigError) as caught:
+        make_sampler(spec)
+    assert caught.value.field == field
 
 
 def test_create_study_reports_sampler_errors():

@@ -128,8 +128,8 @@ def test_list_studies_counts_trials_per_state_and_gives_the_best_value(storage):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"direction": "up"}, "direction 'up' is unknown; use 'minimize' or 'maximize'"),
-        ({"directions": ["minimize", "best"]}, "direction 'best' is unknown"),
+        ({"direction": "up"}, "'up' is not a direction; use 'minimize' or 'maximize'"),
+        ({"directions": ["minimize", "best"]}, "'best' is not a direction"),
         (
             {"direction": "minimize", "directions": ["minimize"]},
             "either direction or directions, not both",

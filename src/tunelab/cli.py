@@ -438,7 +438,7 @@ def show(
 
 def _best_table(study: Study, k: int) -> Table:
     """The ``k`` best completed trials, or the Pareto front of a multi-objective study."""
-    names = _metric_labels(study)
+    names = list(study.objective_names)
     multi = len(names) > 1
     records = _ranked(study)[:k]
     title = "Pareto front" if multi else f"Best {len(records)} trials"
@@ -474,19 +474,11 @@ def _best_text(study: Study) -> str | None:
         return f"{len(ranked)} trial(s) on the Pareto front"
     best = ranked[0]
     value = _number(best.values[0] if best.values else None)
-    return f"{_metric_labels(study)[0]} {value} at trial {best.number} ({_params_text(best)})"
+    return f"{study.objective_names[0]} {value} at trial {best.number} ({_params_text(best)})"
 
 
 def _objectives_text(study: Study) -> str:
-    return ", ".join(f"{d} {n}" for d, n in zip(study.directions, _metric_labels(study)))
-
-
-def _metric_labels(study: Study) -> list[str]:
-    if study.metric_names:
-        return list(study.metric_names)
-    if len(study.directions) == 1:
-        return ["value"]
-    return [f"value {i}" for i in range(len(study.directions))]
+    return ", ".join(f"{d} {n}" for d, n in zip(study.directions, study.objective_names))
 
 
 # export / delete -----------------------------------------------------------------------------

@@ -19,7 +19,6 @@ accepts exactly what :func:`tunelab.create_study` accepts.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import re
@@ -40,14 +39,14 @@ from pydantic import (
     model_validator,
 )
 
-from tunelab.exceptions import ConfigError, StorageError, TunelabError
-from tunelab.pruners import PRUNERS, make_pruner
-from tunelab.registry import option_names
-from tunelab.samplers import SAMPLERS, make_sampler
+from tunelab.exceptions import ConfigError, StorageError
+from tunelab.pruners import make_pruner
+from tunelab.registry import did_you_mean
+from tunelab.samplers import make_sampler
 from tunelab.storage import DEFAULT_STORAGE, check_storage_url
 from tunelab.storage.base import check_study_name
+from tunelab.study import check_direction
 
-_DIRECTIONS = ("minimize", "maximize")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(h|m|s)", re.IGNORECASE)
 _SECONDS_PER_UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
 _DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
@@ -119,7 +118,7 @@ class StudyConfig(BaseModel):
     @field_validator("direction")
     @classmethod
     def _check_direction(cls, direction: str) -> str:
-        return _direction(direction)
+        return check_direction(direction)
 
     @field_validator("directions")
     @classmethod
@@ -131,7 +130,7 @@ class StudyConfig(BaseModel):
         checked = []
         for index, item in enumerate(directions):
             try:
-                checked.append(_direction(item))
+                checked.append(check_direction(item))
             except ValueError as error:
                 raise _FieldProblem(f"directions[{index}]", str(error)) from None
         return checked
@@ -140,14 +139,14 @@ class StudyConfig(BaseModel):
     @classmethod
     def _check_sampler(cls, spec: Any) -> str | dict[str, Any]:
         spec = "random" if spec is None else spec
-        _check_by_building("sampler", spec, SAMPLERS, make_sampler)
+        _check_by_building("sampler", spec, "random", make_sampler)
         return spec
 
     @field_validator("pruner", mode="plain")
     @classmethod
     def _check_pruner(cls, spec: Any) -> str | dict[str, Any] | None:
         if spec is not None:
-            _check_by_building("pruner", spec, PRUNERS, make_pruner)
+            _check_by_building("pruner", spec, "median", make_pruner)
         return spec
 
     @field_validator("timeout", mode="plain")
@@ -263,7 +262,7 @@ def resolve_objective(spec: str, study_file: str | Path | None = None) -> Callab
             )
             raise ConfigError(
                 f"{prefix}: {owner!r} ({_origin(module)}) has no attribute {attr!r}"
-                f"{_did_you_mean(attr, [n for n in dir(target) if not n.startswith('_')])}; "
+                f"{did_you_mean(attr, [n for n in dir(target) if not n.startswith('_')])}; "
                 "name a function defined in that module."
             )
         target = getattr(target, attr)
@@ -342,64 +341,33 @@ def _objective_hint(spec: str) -> str:
     return f"{module or 'my_module'}:{attr.strip() or 'objective'}"
 
 
-def _direction(value: str) -> str:
-    if value.lower() in _DIRECTIONS:
-        return value.lower()
-    raise ValueError(
-        f"{value!r} is not a direction{_did_you_mean(value.lower(), _DIRECTIONS)}; use 'minimize' "
-        "or 'maximize'"
-    )
-
-
 def _check_by_building(
-    kind: str,
-    spec: Any,
-    known: Mapping[str, Callable[..., Any]],
-    make: Callable[[Any], Any],
+    kind: str, spec: Any, example: str, make: Callable[[Any], Any]
 ) -> None:
     """Build the sampler or pruner and turn its error into one naming the exact sub-field."""
     if not isinstance(spec, (str, dict)):
         raise _FieldProblem(
             kind,
-            f"{spec!r} is not a {kind}; give a name ({kind}: {next(iter(known))}) or a mapping "
-            f"with a name and options ({kind}: {{name: {next(iter(known))}, ...}})",
+            f"{spec!r} is not a {kind}; give a name ({kind}: {example}) or a mapping "
+            f"with a name and options ({kind}: {{name: {example}, ...}})",
         )
-    options = {} if isinstance(spec, str) else dict(spec)
-    name = spec if isinstance(spec, str) else options.pop("name", None)
-    if not isinstance(name, str) or name.lower() not in known:
-        choices = ", ".join(sorted(known))
-        problem = "is missing" if name is None else f"unknown name {name!r}"
-        raise _FieldProblem(
-            f"{kind}.name",
-            f"{problem}{_did_you_mean(str(name).lower(), known) if name else ''}; "
-            f"choose one of: {choices}",
-        )
-    accepted = option_names(known[name.lower()])
-    for option in options:
-        if option not in accepted:
-            raise _FieldProblem(
-                f"{kind}.{option}",
-                f"{kind} {name!r} has no option {option!r}{_did_you_mean(str(option), accepted)}; "
-                f"its options are: {', '.join(accepted) or 'none'}",
-            )
     try:
         make(spec)
-    except TunelabError as error:
-        blamed = next(
-            (o for o in options if re.search(rf"\b{re.escape(str(o))}\b", str(error))), None
-        )
+    except ConfigError as error:
+        field = error.field or _blamed_option(spec, str(error))
         raise _FieldProblem(
-            f"{kind}.{blamed}" if blamed else kind, _strip_kind(kind, str(error))
+            f"{kind}.{field}" if field else kind, _strip_kind(kind, str(error))
         ) from None
+
+
+def _blamed_option(spec: str | dict[str, Any], message: str) -> str | None:
+    """The option a constructor's message names, for errors raised past the option check."""
+    options = [] if isinstance(spec, str) else [o for o in spec if o != "name"]
+    return next((o for o in options if re.search(rf"\b{re.escape(str(o))}\b", message)), None)
 
 
 def _strip_kind(kind: str, message: str) -> str:
     return re.sub(rf"^{kind}( '[^']*')?: ", "", message).rstrip(".")
-
-
-def _did_you_mean(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
@@ -478,7 +446,7 @@ def _explain(problem: Mapping[str, Any]) -> tuple[str, str]:
     if kind in ("extra_forbidden", "invalid_key"):
         known = list(StudyConfig.model_fields)
         return field, (
-            f"is not a study file field{_did_you_mean(str(loc[-1]), known)}; the fields are: "
+            f"is not a study file field{did_you_mean(str(loc[-1]), known)}; the fields are: "
             f"{', '.join(known)}"
         )
     if kind == "greater_than":

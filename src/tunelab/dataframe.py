@@ -12,16 +12,14 @@ if TYPE_CHECKING:
 
 def trial_rows(study: Study) -> list[dict[str, Any]]:
     """Flat rows: number, state, value(s) named after the metrics, params_*, user_attrs_*."""
-    names = study.metric_names or (
-        ("value",) if len(study.directions) == 1 else tuple(f"value_{i}" for i in range(len(study.directions)))
-    )
+    columns = [
+        f"value_{name}" if study.metric_names else name for name in study.objective_names
+    ]
     rows = []
     for record in study.trials:
         row: dict[str, Any] = {"number": record.number, "state": record.state.value}
-        for i, name in enumerate(names):
-            row[name if name.startswith("value") else f"value_{name}"] = (
-                record.values[i] if record.values else None
-            )
+        for i, column in enumerate(columns):
+            row[column] = record.values[i] if record.values else None
         row["datetime_start"] = record.datetime_start
         row["datetime_complete"] = record.datetime_complete
         row["duration"] = record.duration

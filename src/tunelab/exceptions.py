@@ -37,7 +37,15 @@ class TrialFinishedError(TunelabError, RuntimeError):
 
 
 class ConfigError(TunelabError, ValueError):
-    """A study file or an option given to create_study is invalid."""
+    """A study file or an option given to create_study is invalid.
+
+    ``field`` names the option at fault inside a larger spec (``"name"`` or ``"seed"`` of a
+    sampler, say) so that a study file can point at the exact line.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class MissingExtraError(TunelabError, ImportError):

@@ -6,6 +6,7 @@ gives a message naming the option and the valid ones rather than a bare ``TypeEr
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -33,7 +34,10 @@ def build(
         options = dict(spec)
         name = options.pop("name", None)
         if not isinstance(name, str):
-            raise ConfigError(f"{kind}: give its name, e.g. {{name: {next(iter(factories))}}}.")
+            raise ConfigError(
+                f"{kind}: the name is missing; give it, e.g. {{name: {next(iter(factories))}}}.",
+                field="name",
+            )
     else:
         raise ConfigError(
             f"{kind}={spec!r} must be a name ({', '.join(factories)}), a mapping with 'name' "
@@ -42,14 +46,17 @@ def build(
     factory = factories.get(name.lower())
     if factory is None:
         raise ConfigError(
-            f"{kind}: unknown name {name!r}; choose one of: {', '.join(sorted(factories))}."
+            f"{kind}: unknown name {name!r}{did_you_mean(name.lower(), factories)}; "
+            f"choose one of: {', '.join(sorted(factories))}.",
+            field="name",
         )
     accepted = option_names(factory)
     for option in options:
         if option not in accepted:
             raise ConfigError(
-                f"{kind} '{name}' has no option {option!r}; its options are: "
-                f"{', '.join(accepted) or 'none'}."
+                f"{kind} '{name}' has no option {option!r}{did_you_mean(option, accepted)}; "
+                f"its options are: {', '.join(accepted) or 'none'}.",
+                field=option,
             )
     for option, value in (defaults or {}).items():
         if option in accepted and value is not None:
@@ -60,6 +67,12 @@ def build(
         raise
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{kind} '{name}': {error}") from None
+
+
+def did_you_mean(word: str, candidates: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or nothing if none is close."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def option_names(factory: Callable[..., Any]) -> list[str]:

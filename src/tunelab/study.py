@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, overload
 
 from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
 from tunelab.pruners import BasePruner, make_pruner
+from tunelab.registry import did_you_mean
 from tunelab.samplers import BaseSampler, make_sampler
 from tunelab.storage import BaseStorage, StudySummary, make_storage
 from tunelab.storage.base import FIXED_PARAMS_ATTR, StudyInfo
@@ -24,7 +25,7 @@ logger = logging.getLogger("tunelab")
 
 Objective = Callable[[Trial], Any]
 Callback = Callable[["Study", TrialRecord], None]
-_DIRECTIONS = ("minimize", "maximize")
+DIRECTIONS = ("minimize", "maximize")
 
 
 class Study:
@@ -69,6 +70,15 @@ class Study:
     @property
     def metric_names(self) -> tuple[str, ...] | None:
         return self._info.metric_names
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The metric names, else ``("value",)`` or ``("value_0", "value_1", ...)``."""
+        if self.metric_names:
+            return self.metric_names
+        if len(self.directions) == 1:
+            return ("value",)
+        return tuple(f"value_{i}" for i in range(len(self.directions)))
 
     @property
     def created_at(self) -> datetime:
@@ -310,6 +320,16 @@ def _make_progress(show: bool, n_trials: int | None, timeout: float | None, stud
     return TrialProgress(study, n_trials, timeout)
 
 
+def check_direction(value: Any) -> str:
+    """``"minimize"`` or ``"maximize"`` (in any case); a :class:`ConfigError` otherwise."""
+    if isinstance(value, str) and value.lower() in DIRECTIONS:
+        return value.lower()
+    raise ConfigError(
+        f"{value!r} is not a direction{did_you_mean(str(value).lower(), DIRECTIONS)}; "
+        "use 'minimize' or 'maximize'."
+    )
+
+
 def _check_directions(
     direction: str | None, directions: Sequence[str] | None, metric_names: Sequence[str] | None
 ) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
@@ -318,11 +338,7 @@ def _check_directions(
     chosen = [direction or "minimize"] if directions is None else list(directions)
     if isinstance(directions, str) or not chosen:
         raise ConfigError("directions must be a non-empty list such as ['minimize', 'maximize'].")
-    normalised = []
-    for item in chosen:
-        if not isinstance(item, str) or item.lower() not in _DIRECTIONS:
-            raise ConfigError(f"direction {item!r} is unknown; use 'minimize' or 'maximize'.")
-        normalised.append(item.lower())
+    normalised = [check_direction(item) for item in chosen]
     names = None
     if metric_names is not None:
         names = tuple(metric_names)

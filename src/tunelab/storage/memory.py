@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -101,7 +102,7 @@ class InMemoryStorage(BaseStorage):
             if name not in self._names:
                 raise StudyNotFoundError(f"no study named {name!r} in this in-memory storage.")
             row = self._studies[self._names[name]]
-            return StudyInfo(**{**row.info.__dict__, "system_attrs": freeze(row.system_attrs)})
+            return dataclasses.replace(row.info, system_attrs=freeze(row.system_attrs))
 
     def delete_study(self, study_id: int) -> None:
         with self._lock:
