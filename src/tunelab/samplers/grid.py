@@ -46,6 +46,7 @@ class GridSampler(BaseSampler):
         self.shuffle = shuffle
         self.seed = seed
         self._targets: dict[int, dict[str, Any]] = {}
+        self._checked_point: dict[str, Any] | None = None
 
     def sample_independent(
         self, study: Study, trial: Trial, name: str, distribution: Distribution
@@ -56,11 +57,11 @@ class GridSampler(BaseSampler):
                 f"({', '.join(self._given)}); add it with the values to try."
             )
         if trial.number not in self._targets:
-            point = self._first_uncovered(study)
+            point = self._checked_point or self._first_uncovered(study)
             self._targets[trial.number] = point or {}
-        value = self._targets[trial.number].get(name)
-        if value is None and name not in self._targets[trial.number]:
-            value = self._values(name, distribution)[0]
+            self._checked_point = None
+        target = self._targets[trial.number]
+        value = target[name] if name in target else self._values(name, distribution)[0]
         if not distribution.contains(value):
             raise ConfigError(
                 f"grid value {name}={value!r} is outside the distribution {distribution} the "
@@ -70,11 +71,14 @@ class GridSampler(BaseSampler):
 
     def after_trial(self, study: Study, record: TrialRecord) -> None:
         self._targets.pop(record.number, None)
+        self._checked_point = None
 
     def is_exhausted(self, study: Study) -> bool:
         if self._given is None and not study.storage.count_trials(study.study_id):
             return False
-        return self._first_uncovered(study) is None
+        # Kept for the next trial's first suggestion, which would otherwise search again.
+        self._checked_point = self._first_uncovered(study)
+        return self._checked_point is None
 
     def grid_size(self, study: Study) -> int:
         """How many points the grid has now (a derived grid grows as parameters appear)."""
