@@ -176,6 +176,22 @@ def test_user_attrs_are_stored(make_study):
     }
 
 
+def test_system_attrs_are_stored_apart_from_user_attrs(make_study):
+    study = make_study()
+    trial = study.ask()
+    trial.set_system_attr("telemetry", [{"epoch": 1, "loss": 0.5}])
+    study.tell(trial, 1.0)
+    record = study.trials[0]
+    assert dict(record.system_attrs) == {"telemetry": [{"epoch": 1, "loss": 0.5}]}
+    assert dict(record.user_attrs) == {}
+
+
+def test_non_json_system_attr_raises_a_tunelab_error(make_study):
+    trial = make_study().ask()
+    with pytest.raises(TunelabError, match="'weights'"):
+        trial.set_system_attr("weights", object())
+
+
 def test_non_json_user_attr_raises_a_tunelab_error_on_every_backend(make_study):
     trial = make_study().ask()
     with pytest.raises(TunelabError, match="'model'"):
@@ -198,8 +214,9 @@ def test_changing_a_list_after_set_user_attr_does_not_change_the_stored_value(ma
         lambda t: t.report(1.0, step=5),
         lambda t: t.should_prune(),
         lambda t: t.set_user_attr("late", 1),
+        lambda t: t.set_system_attr("late", 1),
     ],
-    ids=["report", "should_prune", "set_user_attr"],
+    ids=["report", "should_prune", "set_user_attr", "set_system_attr"],
 )
 def test_a_finished_trial_refuses_changes(make_study, call):
     study = make_study()

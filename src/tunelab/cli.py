@@ -36,7 +36,7 @@ from tunelab.config import (
     StudyConfig,
     check_storage_url,
     load_study_config,
-    resolve_objective,
+    prepare_objective,
     validate_study_config,
 )
 from tunelab.dataframe import trial_rows
@@ -48,7 +48,6 @@ EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
 EXIT_INTERRUPTED = 130
 QUICKSTART_BUDGET = 30
-QUICKSTART_OBJECTIVE = "tunelab.torch.quickstart:objective"
 
 _out = Console(highlight=False, markup=False)
 _err = Console(stderr=True, highlight=False, markup=False)
@@ -241,8 +240,9 @@ def run(
     if study_file is None:
         config, objective = _quickstart(overrides)
     else:
-        config = load_study_config(study_file, overrides)
-        objective = resolve_objective(config.objective, study_file)
+        config, objective = prepare_objective(
+            load_study_config(study_file, overrides), study_file
+        )
     resume = ["tunelab", "run"] + ([str(study_file)] if study_file else [])
     resume += ["--storage", storage] if storage else []
     with _trial_logging(verbose, debug):
@@ -252,14 +252,12 @@ def run(
 def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., Any]]:
     """The built-in quickstart as a study config, so that it obeys the same options and checks."""
     try:
-        from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME
+        from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME, QUICKSTART_TASK
     except ModuleNotFoundError as error:
         raise MissingExtraError(error.name or "torch", "torch", "The built-in quickstart") from None
     data = {
         "name": QUICKSTART_STUDY_NAME,
-        "objective": QUICKSTART_OBJECTIVE,
-        "direction": "maximize",
-        "metric_names": ["val_accuracy"],
+        "task": QUICKSTART_TASK,
         "storage": DEFAULT_STORAGE,
         "sampler": "random",
         "pruner": "median",
@@ -268,7 +266,7 @@ def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., A
     }
     data.update(overrides)
     config = validate_study_config(data, "quickstart", set(overrides))
-    return config, resolve_objective(config.objective)
+    return prepare_objective(config, source="quickstart")
 
 
 @contextlib.contextmanager
@@ -328,9 +326,13 @@ def _run_study(config: StudyConfig, objective: Callable[..., Any], resume: str) 
     if new and len(failed) == len(new):
         raise TunelabError(
             f"all {len(new)} trials of this run failed; the last one with: "
-            f"{failed[-1].fail_reason}. Fix the objective ({config.objective}); the trials are "
+            f"{failed[-1].fail_reason}. Fix the {_objective_text(config)}; the trials are "
             "kept in the storage, and -v or --debug shows each failure as it happens."
         )
+
+
+def _objective_text(config: StudyConfig) -> str:
+    return f"objective ({config.objective})" if config.objective else "task"
 
 
 def _budget_text(config: StudyConfig) -> str:

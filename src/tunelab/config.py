@@ -55,6 +55,7 @@ _EXAMPLES = {
     "name": "name: my-study",
     "storage": f"storage: {DEFAULT_STORAGE}",
     "objective": "objective: my_module:objective",
+    "task": "task: {data: {name: digits}, model: {name: mlp}}",
     "direction": "direction: minimize",
     "directions": "directions: [minimize, maximize]",
     "metric_names": "metric_names: [loss]",
@@ -81,7 +82,8 @@ class StudyConfig(BaseModel):
 
     name: StrictStr
     storage: StrictStr = DEFAULT_STORAGE
-    objective: StrictStr
+    objective: StrictStr | None = None
+    task: dict[str, Any] | None = None
     direction: StrictStr | None = None
     directions: list[StrictStr] | None = None
     metric_names: list[StrictStr] | None = None
@@ -156,6 +158,18 @@ class StudyConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> StudyConfig:
+        if self.objective is None and self.task is None:
+            raise _FieldProblem(
+                "objective",
+                "is required: name a function ('objective: my_module:objective') or declare a "
+                "training task under 'task:' (data, model, recipe, search)",
+            )
+        if self.objective is not None and self.task is not None:
+            raise _FieldProblem(
+                "task",
+                "the file gives both 'objective' and 'task'; keep one: a function to call, or a "
+                "declared training task",
+            )
         if self.direction is not None and self.directions is not None:
             raise _FieldProblem(
                 "directions",
@@ -222,8 +236,56 @@ def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = No
     data = _read_mapping(path)
     data.update(overrides or {})
     config = validate_study_config(data, str(path), set(overrides or ()))
-    resolve_objective(config.objective, path)
-    return config
+    return prepare_objective(config, path)[0]
+
+
+def prepare_objective(
+    config: StudyConfig, study_file: str | Path | None = None, source: str | None = None
+) -> tuple[StudyConfig, Callable[..., Any]]:
+    """The function the study optimizes, checked, and the config completed for it.
+
+    A ``task`` is built and validated here (its data loaded, its model built and checked), and
+    gives the study its direction and metric name when the file does not.
+    """
+    if config.objective is not None:
+        return config, resolve_objective(config.objective, study_file)
+    source = source or str(study_file)
+    try:
+        from tunelab.torch.task import Task
+    except ImportError as error:
+        raise ConfigError(f"{source}: field 'task': {error}") from None
+    base_dir = Path(study_file).resolve().parent if study_file is not None else None
+    try:
+        task = Task(config.task or {}, base_dir=base_dir)
+        task.validate()
+    except ConfigError as error:
+        where = f"task.{error.field}" if error.field else "task"
+        raise ConfigError(f"{source}: field '{where}': {error}", field=where) from None
+    return _with_task_direction(config, task, source), task
+
+
+def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyConfig:
+    if config.directions is not None and len(config.directions) != 1:
+        raise ConfigError(
+            f"{source}: field 'directions': a task optimizes one metric ({task.metric}); give "
+            f"'direction: {task.direction}' or leave it out.",
+            field="directions",
+        )
+    given = config.direction or (config.directions or [None])[0]
+    if given is not None and given != task.direction:
+        raise ConfigError(
+            f"{source}: field 'direction': {given} contradicts the task's metric {task.metric!r}, "
+            f"which is best when it is {'high' if task.direction == 'maximize' else 'low'}; "
+            f"write 'direction: {task.direction}' or leave it out.",
+            field="direction",
+        )
+    return config.model_copy(
+        update={
+            "direction": task.direction,
+            "directions": None,
+            "metric_names": config.metric_names or [f"val_{task.metric}"],
+        }
+    )
 
 
 def validate_study_config(
@@ -390,7 +452,7 @@ def _read_mapping(path: Path) -> dict[str, Any]:
             f"{path}: cannot be read ({error.strerror}); check its permissions."
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StudyFileLoader)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: is not valid YAML: {_yaml_problem(error)}.") from None
     if data is None:
@@ -404,6 +466,18 @@ def _read_mapping(path: Path) -> dict[str, Any]:
             "one 'field: value' per line, e.g. 'name: my-study'."
         )
     return data
+
+
+class _StudyFileLoader(yaml.SafeLoader):
+    """YAML as people write it: ``1e-4`` is a number, as in Python, not the string YAML 1.1 makes
+    of an exponent without a decimal point."""
+
+
+_StudyFileLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -69,6 +69,18 @@ def build(
         raise ConfigError(f"{kind} '{name}': {error}") from None
 
 
+def refuse_unknown(options: Mapping[str, Any], known: Any, where: str) -> None:
+    """A ConfigError naming the first key of ``options`` that is not in ``known``."""
+    known = list(known)
+    for key in options:
+        if key not in known:
+            raise ConfigError(
+                f"{where} has no field {key!r}{did_you_mean(str(key), known)}; its fields are: "
+                f"{', '.join(known)}.",
+                field=str(key),
+            )
+
+
 def did_you_mean(word: str, candidates: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest candidate, or nothing if none is close."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)

@@ -235,15 +235,17 @@ class Trial:
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serializable value to the trial (shown in reports and dataframes)."""
         self._check_running("set_user_attr")
-        try:
-            stored = json.loads(json.dumps(value))
-        except (TypeError, ValueError) as error:
-            raise TunelabError(
-                f"set_user_attr({key!r}, ...): the value must be JSON (numbers, strings, lists, "
-                f"dicts); {error}. Store a summary of the object instead."
-            ) from None
         self.flush_params()
-        self.study.storage.set_trial_user_attr(self._trial_id, key, stored)
+        self.study.storage.set_trial_user_attr(self._trial_id, key, _as_json(key, value))
+
+    def set_system_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON value that tunelab's own components read back (telemetry, artifacts).
+
+        Kept apart from user attributes so that dataframes and reports show what the user set.
+        """
+        self._check_running("set_system_attr")
+        self.flush_params()
+        self.study.storage.set_trial_system_attr(self._trial_id, key, _as_json(key, value))
 
     def flush_params(self) -> None:
         """Write the parameters if any were suggested since the last write.
@@ -271,6 +273,17 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self._params!r})"
+
+
+def _as_json(key: str, value: Any) -> Any:
+    """A deep copy of ``value`` through JSON, so that later changes to it are not stored."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as error:
+        raise TunelabError(
+            f"attribute {key!r}: the value must be JSON (numbers, strings, lists, dicts); "
+            f"{error}. Store a summary of the object instead."
+        ) from None
 
 
 def _as_declared_type(distribution: Distribution, value: Any) -> Any:

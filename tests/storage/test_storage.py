@@ -65,8 +65,9 @@ def test_finishing_a_trial_twice_raises_and_keeps_the_first_result(storage, stud
         lambda s, tid: s.set_intermediate_value(tid, 0, 1.0),
         lambda s, tid: s.set_trial_params(tid, {"x": 0.5}, {"x": FloatDistribution(0.0, 1.0)}),
         lambda s, tid: s.set_trial_user_attr(tid, "k", "v"),
+        lambda s, tid: s.set_trial_system_attr(tid, "k", "v"),
     ],
-    ids=["intermediate", "params", "user_attr"],
+    ids=["intermediate", "params", "user_attr", "system_attr"],
 )
 def test_a_finished_trial_cannot_be_changed(storage, study_id, change):
     record = _complete(storage, study_id, 1.0)
@@ -112,9 +113,11 @@ def test_a_running_trial_record_is_refreshed(storage, study_id):
     assert dict(storage.get_trials(study_id)[0].intermediate_values) == {}
     storage.set_intermediate_value(trial_id, 0, 0.5)
     storage.set_trial_user_attr(trial_id, "epoch", 1)
+    storage.set_trial_system_attr(trial_id, "telemetry", [{"epoch": 1}])
     record = storage.get_trials(study_id)[0]
     assert dict(record.intermediate_values) == {0: 0.5}
     assert dict(record.user_attrs) == {"epoch": 1}
+    assert dict(record.system_attrs) == {"telemetry": [{"epoch": 1}]}
     storage.set_intermediate_value(trial_id, 1, 0.25)
     assert dict(storage.get_trials(study_id)[0].intermediate_values) == {0: 0.5, 1: 0.25}
     storage.finish_trial(trial_id, COMPLETE, (0.25,))

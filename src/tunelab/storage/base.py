@@ -119,6 +119,10 @@ class BaseStorage(ABC):
         """Attach a JSON value to a running trial."""
 
     @abstractmethod
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Attach a JSON value that tunelab itself keeps with a running trial (e.g. telemetry)."""
+
+    @abstractmethod
     def finish_trial(
         self,
         trial_id: int,

@@ -185,6 +185,10 @@ class InMemoryStorage(BaseStorage):
         with self._lock:
             self._running(trial_id, "set a user attribute").user_attrs[key] = value
 
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            self._running(trial_id, "set a system attribute").system_attrs[key] = value
+
     def finish_trial(
         self,
         trial_id: int,

@@ -392,10 +392,17 @@ class SQLStorage(BaseStorage):
             )
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._set_trial_attr(trial_id, "user_attrs", key, value)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._set_trial_attr(trial_id, "system_attrs", key, value)
+
+    def _set_trial_attr(self, trial_id: int, column: str, key: str, value: Any) -> None:
         where = _trials.c.trial_id == trial_id
+        what = "set a user attribute" if column == "user_attrs" else "set a system attribute"
         with self._write() as connection:
-            attrs = _with_key(connection, _trials.c.user_attrs, where, key, value)
-            self._update_running(connection, trial_id, "set a user attribute", user_attrs=attrs)
+            attrs = _with_key(connection, _trials.c[column], where, key, value)
+            self._update_running(connection, trial_id, what, **{column: attrs})
 
     def finish_trial(
         self,

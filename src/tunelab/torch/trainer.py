@@ -1,151 +1,437 @@
-"""Training loop for classifiers, built to be called once per trial.
+"""The training loop: one recipe, one model, one data split, reported to one trial.
 
-The loop is seeded and runs on the CPU over in-memory tensors, so that two trials with the same
-hyperparameters and seed give the same numbers and differences between trials come from the
-hyperparameters alone.
+Everything a run could fail on because of its configuration (device, loss for the task, output
+shape, augmentations for the input, transfer-learning patterns, the weights file) is checked
+when the :class:`Trainer` is built, before the first step, so a bad configuration costs
+nothing and leaves the study untouched. Training itself is seeded: the same recipe, model and
+data give the same numbers on the same machine.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from numbers import Integral
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from tunelab.exceptions import ConfigError
-from tunelab.torch.data import DataSplit
+from tunelab.exceptions import ConfigError, TrialPruned
+from tunelab.torch import metrics as metric_functions
+from tunelab.torch.data import DataSplit, normalize
+from tunelab.torch.init import initialize
+from tunelab.torch.optim import (
+    build_optimizer,
+    l1_penalty,
+    loss_function,
+    resolve_loss,
+    set_learning_rates,
+)
+from tunelab.torch.recipe import Recipe
+from tunelab.torch.schedules import PlateauReducer, lr_factor
+from tunelab.torch.telemetry import (
+    ARTIFACT_ATTR,
+    TELEMETRY_ATTR,
+    EpochTelemetry,
+    GradientMonitor,
+    activation_stats,
+    peak_memory_mb,
+    probe_batch,
+    telemetry_json,
+)
+from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
-EpochCallback = Callable[[int, float], None]
+EVAL_CHUNK = 4096
+WEIGHTS_FILE = "best.pt"
 
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "sgd": torch.optim.SGD,
-    "adam": torch.optim.Adam,
-    "rmsprop": torch.optim.RMSprop,
-}
-MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
+
+class ReportingTrial(Protocol):
+    """The part of a trial the trainer reports to."""
+
+    def report(self, value: float, step: int) -> None: ...
+
+    def should_prune(self) -> bool: ...
+
+    def set_system_attr(self, key: str, value: Any) -> None: ...
 
 
 @dataclass(frozen=True)
-class TrainResult:
-    """What a training run achieved on the validation split, epoch by epoch."""
+class FitResult:
+    """The outcome of :meth:`Trainer.fit`."""
 
-    best_val_accuracy: float
-    final_val_accuracy: float
-    val_accuracy: tuple[float, ...]
-    val_loss: tuple[float, ...]
+    metric: str
+    best_value: float
+    best_epoch: int
     epochs_run: int
+    stopped_early: bool
+    history: tuple[EpochTelemetry, ...]
+    test: dict[str, float] = field(default_factory=dict)
 
 
-def train_classifier(
-    model: nn.Module,
-    data: DataSplit,
-    *,
-    optimizer: str,
-    lr: float,
-    batch_size: int,
-    epochs: int,
-    seed: int,
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    on_epoch: EpochCallback | None = None,
-) -> TrainResult:
-    """Train ``model`` with cross-entropy and measure it on the validation split after each epoch.
+class Trainer:
+    """Train ``model`` on ``data`` as ``recipe`` says, reporting each epoch to ``trial``.
 
-    Epochs count from 1. ``on_epoch(epoch, val_accuracy)`` runs after each epoch so that an
-    objective can report to its trial and stop a hopeless one by raising; whatever it raises
-    propagates to the caller. A non-finite training loss raises ``FloatingPointError`` at once,
-    because further epochs of a diverged model would only waste the trial's time.
+    ``artifact_dir``, when given, receives the best weights (``best.pt``) and the recipe
+    (``recipe.json``) at the end of :meth:`fit`; its path is stored on the trial.
     """
-    _check_training_options(lr, batch_size, epochs, momentum, weight_decay)
-    torch.manual_seed(seed)
-    shuffle_generator = torch.Generator().manual_seed(seed)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    accuracies: list[float] = []
-    losses: list[float] = []
-    for epoch in range(1, epochs + 1):
-        _train_one_epoch(model, data, opt, batch_size, shuffle_generator, epoch)
-        accuracy, loss = _evaluate(model, data.x_val, data.y_val)
-        accuracies.append(accuracy)
-        losses.append(loss)
-        if on_epoch is not None:
-            on_epoch(epoch, accuracy)
-    return TrainResult(
-        best_val_accuracy=max(accuracies),
-        final_val_accuracy=accuracies[-1],
-        val_accuracy=tuple(accuracies),
-        val_loss=tuple(losses),
-        epochs_run=len(accuracies),
-    )
 
+    def __init__(
+        self,
+        model: nn.Module,
+        data: DataSplit,
+        recipe: Recipe | None = None,
+        *,
+        trial: ReportingTrial | None = None,
+        artifact_dir: str | Path | None = None,
+        telemetry: bool = True,
+    ) -> None:
+        self.recipe = recipe = recipe or Recipe()
+        self.trial = trial
+        self.artifact_dir = None if artifact_dir is None else Path(artifact_dir)
+        self.telemetry = telemetry
+        self.device = resolve_device(recipe.device)
+        self.data, self.target_scale = _standardize_targets(normalize(data, recipe.normalization))
+        self.data = _to_device(self.data, self.device)
+        self.task = data.task
+        self.loss_name = resolve_loss(recipe, data.task)
+        self.loss = loss_function(self.loss_name, recipe.label_smoothing)
+        self.metric = resolve_metric(recipe.metric, data.task)
+        self.higher_is_better = metric_functions.HIGHER_IS_BETTER[self.metric]
+        self.augmenter = recipe.augmenter()
+        self.augmenter.check_input_shape(tuple(data.input_shape))
+        torch.manual_seed(recipe.seed)
+        initialize(model, recipe.init, scale=recipe.init_scale)
+        if recipe.pretrained is not None:
+            load_pretrained(model, recipe.pretrained)
+        self.model = model.to(self.device)
+        self.frozen = matching_parameters(model, recipe.freeze, "freeze")
+        set_frozen(self.frozen.values(), True)
+        self._check_output_shape()
+        self.optimizer = build_optimizer(model, recipe)
+        self.autocast_dtype = _autocast_dtype(self.device) if recipe.mixed_precision else None
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+        needs_scaling = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if needs_scaling else None
 
-@torch.no_grad()
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    model.eval()
-    logits = model(x)
-    accuracy = (logits.argmax(dim=1) == y).sum().item() / len(y)
-    return accuracy, F.cross_entropy(logits, y).item()
+    def fit(self) -> FitResult:
+        """Train for ``recipe.epochs`` (or until early stopping or pruning); see :class:`FitResult`.
 
+        Raises :class:`~tunelab.exceptions.TrialPruned` when the trial's pruner says so, and
+        ``FloatingPointError`` at the first non-finite training loss.
+        """
+        recipe = self.recipe
+        generator = torch.Generator().manual_seed(recipe.seed)
+        steps_per_epoch = math.ceil(len(self.data.x_train) / recipe.batch_size)
+        plateau = PlateauReducer(recipe, self.higher_is_better)
+        gradients = GradientMonitor(self.model) if self.telemetry else None
+        tracker = _BestTracker(self.higher_is_better, recipe.early_stopping_min_delta)
+        history: list[EpochTelemetry] = []
+        for epoch in range(1, recipe.epochs + 1):
+            if recipe.unfreeze_after and epoch == recipe.unfreeze_after + 1:
+                set_frozen(self.frozen.values(), False)
+            started = time.perf_counter()
+            train = self._train_epoch(epoch, generator, steps_per_epoch, plateau.factor, gradients)
+            val = self.evaluate("val")
+            seconds = time.perf_counter() - started
+            history.append(self._telemetry(epoch, train, val, seconds, gradients))
+            improved = tracker.update(val[self.metric], epoch, self.model)
+            plateau.end_epoch(val[self.metric])
+            self._report(epoch, val[self.metric], history)
+            if not improved and _patience_ran_out(recipe, epoch - tracker.best_epoch):
+                break
+        return self._finish(tracker, history)
 
-def _train_one_epoch(
-    model: nn.Module,
-    data: DataSplit,
-    opt: torch.optim.Optimizer,
-    batch_size: int,
-    generator: torch.Generator,
-    epoch: int,
-) -> None:
-    model.train()
-    order = torch.randperm(len(data.x_train), generator=generator)
-    for batch in order.split(batch_size):
-        loss = F.cross_entropy(model(data.x_train[batch]), data.y_train[batch])
+    @torch.no_grad()
+    def evaluate(self, split: str = "val") -> dict[str, float]:
+        """Loss and every metric of the task on the ``"train"``, ``"val"`` or ``"test"`` split."""
+        assert split in ("train", "val", "test")
+        x, y = getattr(self.data, f"x_{split}"), getattr(self.data, f"y_{split}")
+        outputs = self._model_outputs(x)
+        results = self._metrics(outputs, y)
+        results["loss"] = self.loss(outputs, y).item()
+        return results
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs for inputs normalized like ``self.data``: logits for classification,
+        predictions in the targets' own units for regression."""
+        return self._in_target_units(self._model_outputs(x))
+
+    def _model_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                chunks = [self.model(chunk) for chunk in x.to(self.device).split(EVAL_CHUNK)]
+        finally:
+            self.model.train(was_training)
+        return torch.cat(chunks).float()
+
+    def _metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        return metric_functions.compute_metrics(
+            self.task,
+            self._in_target_units(outputs),
+            self._in_target_units(targets),
+            self.data.n_classes,
+        )
+
+    def _in_target_units(self, values: torch.Tensor) -> torch.Tensor:
+        if self.target_scale is None:
+            return values
+        mean, std = (t.to(values.device) for t in self.target_scale)
+        return values * std + mean
+
+    def _train_epoch(
+        self,
+        epoch: int,
+        generator: torch.Generator,
+        steps_per_epoch: int,
+        plateau_factor: float,
+        gradients: GradientMonitor | None,
+    ) -> dict[str, float]:
+        recipe, data = self.recipe, self.data
+        self.model.train()
+        order = torch.randperm(len(data.x_train), generator=generator).to(self.device)
+        first_step = (epoch - 1) * steps_per_epoch
+        loss_sum, outputs_seen = 0.0, []
+        for index, batch in enumerate(order.split(recipe.batch_size)):
+            lr_now = lr_factor(recipe, first_step + index, steps_per_epoch) * plateau_factor
+            set_learning_rates(self.optimizer, lr_now)
+            inputs, targets = data.x_train[batch], data.y_train[batch]
+            if self.augmenter.active:
+                inputs = self.augmenter(inputs, generator)
+            outputs, loss = self._step(inputs, targets, epoch, index, gradients)
+            loss_sum += loss * len(batch)
+            outputs_seen.append(outputs)
+        results = self._metrics(torch.cat(outputs_seen).float(), data.y_train[order])
+        results["loss"] = loss_sum / len(order)
+        return results
+
+    def _step(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        epoch: int,
+        index: int,
+        gradients: GradientMonitor | None,
+    ) -> tuple[torch.Tensor, float]:
+        recipe = self.recipe
+        with self._autocast():
+            outputs = self.model(inputs)
+            loss = self.loss(outputs, targets)
+            objective = loss + recipe.l1 * l1_penalty(self.model) if recipe.l1 > 0 else loss
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise FloatingPointError(
-                f"training loss became {loss_value} in epoch {epoch}; the model diverged, "
-                "lower the learning rate."
+                f"training loss became {loss_value} in epoch {epoch}, step {index + 1}; the "
+                f"model diverged: lower the learning rate (lr={recipe.lr:g}) or clip gradients "
+                "(grad_clip_norm: 1.0)."
             )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(objective).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            objective.backward()
+        if gradients is not None:
+            gradients.record()
+        self._clip_gradients()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        return outputs.detach(), loss_value
 
+    def _clip_gradients(self) -> None:
+        parameters = [p for p in self.model.parameters() if p.grad is not None]
+        if self.recipe.grad_clip_value > 0:
+            nn.utils.clip_grad_value_(parameters, self.recipe.grad_clip_value)
+        if self.recipe.grad_clip_norm > 0:
+            nn.utils.clip_grad_norm_(parameters, self.recipe.grad_clip_norm)
 
-def _make_optimizer(
-    name: str,
-    params: Iterable[nn.Parameter],
-    lr: float,
-    momentum: float,
-    weight_decay: float,
-) -> torch.optim.Optimizer:
-    try:
-        optimizer_class = OPTIMIZERS[name]
-    except KeyError:
-        choices = ", ".join(repr(choice) for choice in OPTIMIZERS)
-        raise ConfigError(
-            f"optimizer must be one of {choices}, got {name!r}; pick one of those names."
-        ) from None
-    if momentum == 0.0:
-        return optimizer_class(params, lr=lr, weight_decay=weight_decay)
-    if name not in MOMENTUM_OPTIMIZERS:
-        raise ConfigError(
-            f"momentum applies to {' and '.join(map(repr, MOMENTUM_OPTIMIZERS))} only, got "
-            f"momentum={momentum!r} with optimizer {name!r}; leave momentum at 0.0 for {name}."
+    def _autocast(self) -> Any:
+        if self.autocast_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _telemetry(
+        self,
+        epoch: int,
+        train: dict[str, float],
+        val: dict[str, float],
+        seconds: float,
+        gradients: GradientMonitor | None,
+    ) -> EpochTelemetry:
+        return EpochTelemetry(
+            epoch=epoch,
+            train_loss=train["loss"],
+            val_loss=val["loss"],
+            train_metric=train[self.metric],
+            val_metric=val[self.metric],
+            lr=self.optimizer.param_groups[0]["lr"],
+            epoch_time=seconds,
+            peak_memory_mb=peak_memory_mb(self.device),
+            grad_norm=gradients.epoch_means() if gradients is not None else {},
+            activations=(
+                activation_stats(self.model, probe_batch(self.data.x_val))
+                if self.telemetry
+                else {}
+            ),
         )
-    return optimizer_class(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+    def _report(self, epoch: int, value: float, history: list[EpochTelemetry]) -> None:
+        if self.trial is None:
+            return
+        if self.telemetry:
+            self.trial.set_system_attr(TELEMETRY_ATTR, telemetry_json(history))
+        self.trial.report(value, step=epoch)
+        if self.trial.should_prune():
+            raise TrialPruned(f"pruned after epoch {epoch} with {self.metric}={value:.4g}")
+
+    def _finish(self, tracker: _BestTracker, history: list[EpochTelemetry]) -> FitResult:
+        if self.recipe.restore_best and tracker.best_state is not None:
+            self.model.load_state_dict(tracker.best_state)
+        if self.artifact_dir is not None:
+            self._save_artifacts(tracker)
+        test = self.evaluate("test") if len(self.data.x_test) else {}
+        return FitResult(
+            metric=self.metric,
+            best_value=tracker.best_value,
+            best_epoch=tracker.best_epoch,
+            epochs_run=len(history),
+            stopped_early=len(history) < self.recipe.epochs,
+            history=tuple(history),
+            test=test,
+        )
+
+    def _save_artifacts(self, tracker: _BestTracker) -> None:
+        assert self.artifact_dir is not None
+        self.artifact_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(tracker.best_state or self.model.state_dict(), self.artifact_dir / WEIGHTS_FILE)
+        recipe_json = json.dumps(self.recipe.to_json(), indent=2)
+        (self.artifact_dir / "recipe.json").write_text(recipe_json, encoding="utf-8")
+        if self.trial is not None:
+            self.trial.set_system_attr(ARTIFACT_ATTR, str(self.artifact_dir.resolve()))
+
+    def _check_output_shape(self) -> None:
+        """One forward pass on two samples, so a shape mismatch fails before training."""
+        sample = self.data.x_train[:2]
+        expected = 1 if self.loss_name == "bce" else self.data.n_outputs
+        try:
+            with torch.no_grad():
+                self.model.eval()
+                outputs = self.model(sample)
+        except RuntimeError as error:
+            raise ConfigError(
+                f"model: it cannot take inputs of shape {tuple(self.data.input_shape)} (per "
+                f"sample): {str(error).splitlines()[0]}; choose a model for this data (a CNN "
+                "needs (C, H, W) images, an MLP takes anything).",
+                field="model",
+            ) from None
+        finally:
+            self.model.train()
+        if outputs.dim() != 2 or outputs.shape[1] != expected:
+            raise ConfigError(
+                f"model: it gives outputs of shape {tuple(outputs.shape[1:])} per sample, but "
+                f"the {self.loss_name} loss on this data needs ({expected},); build the model "
+                f"with n_outputs={expected}.",
+                field="model",
+            )
 
 
-def _check_training_options(
-    lr: float, batch_size: int, epochs: int, momentum: float, weight_decay: float
-) -> None:
-    if not lr > 0.0:
-        raise ConfigError(f"lr must be positive, got {lr!r}; use e.g. 1e-3.")
-    for field, value in (("batch_size", batch_size), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ConfigError(f"{field} must be a positive integer, got {value!r}; use 1 or more.")
-    if not 0.0 <= momentum < 1.0:
-        raise ConfigError(f"momentum must lie in [0, 1), got {momentum!r}; use e.g. 0.9.")
-    if not weight_decay >= 0.0:
-        raise ConfigError(f"weight_decay must be 0 or positive, got {weight_decay!r}.")
+class _BestTracker:
+    """The best validation value so far, its epoch and a copy of the weights that gave it."""
+
+    def __init__(self, higher_is_better: bool, min_delta: float) -> None:
+        self.sign = 1.0 if higher_is_better else -1.0
+        self.min_delta = min_delta
+        self.best_value = -math.inf * self.sign
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def update(self, value: float, epoch: int, model: nn.Module) -> bool:
+        if self.best_state is not None and not (
+            self.sign * (value - self.best_value) > self.min_delta
+        ):
+            return False
+        self.best_value, self.best_epoch = value, epoch
+        self.best_state = copy.deepcopy(model.state_dict())
+        return True
+
+
+def _patience_ran_out(recipe: Recipe, epochs_since_best: int) -> bool:
+    patience = recipe.early_stopping_patience
+    return patience > 0 and epochs_since_best >= patience
+
+
+def resolve_metric(metric: str, task: str) -> str:
+    if metric == "auto":
+        return metric_functions.default_metric(task)
+    if metric != "loss" and metric not in metric_functions.metric_names(task):
+        raise ConfigError(
+            f"recipe field 'metric': {metric!r} does not fit a {task} task; use one of: "
+            f"{', '.join(metric_functions.metric_names(task))}, loss (or auto).",
+            field="metric",
+        )
+    return metric
+
+
+def resolve_device(name: str) -> torch.device:
+    """The device ``name`` means here; asking for one this machine lacks is a ConfigError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available()
+        and (device.index is None or device.index < torch.cuda.device_count()),
+        "mps": torch.backends.mps.is_available(),
+    }[device.type]
+    if not available:
+        raise ConfigError(
+            f"recipe field 'device': {name!r} is not available on this machine; use "
+            "device: auto (picks cuda, then mps, then cpu) or device: cpu.",
+            field="device",
+        )
+    return device
+
+
+def _autocast_dtype(device: torch.device) -> torch.dtype:
+    """float16 on accelerators; bfloat16 on the CPU, the half type its autocast supports."""
+    return torch.bfloat16 if device.type == "cpu" else torch.float16
+
+
+def _standardize_targets(
+    data: DataSplit,
+) -> tuple[DataSplit, tuple[torch.Tensor, torch.Tensor] | None]:
+    """Regression targets scaled to zero mean and unit variance with training statistics.
+
+    The loss then has the same scale whatever the targets' units, so one learning-rate range
+    suits every regression task; metrics and predictions are mapped back to the units.
+    """
+    if data.task != "regression":
+        return data, None
+    mean = data.y_train.mean(dim=0)
+    std = data.y_train.std(dim=0).nan_to_num(1.0).clamp_min(1e-12)
+    scaled = {f"y_{s}": (getattr(data, f"y_{s}") - mean) / std for s in ("train", "val", "test")}
+    return dataclasses.replace(data, **scaled), (mean, std)
+
+
+def _to_device(data: DataSplit, device: torch.device) -> DataSplit:
+    if device.type == "cpu":
+        return data
+    moved = {
+        name: getattr(data, name).to(device)
+        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+    }
+    return dataclasses.replace(data, **moved)

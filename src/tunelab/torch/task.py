@@ -1,0 +1,330 @@
+"""Declarative training tasks: data, model, recipe and a search space, without writing Python.
+
+A task is what a study file's ``task:`` section holds::
+
+    task:
+      data: {name: digits_images}
+      model: {name: cnn, depth: 2}
+      recipe: {epochs: 15, batch_size: 64}
+      search:
+        lr: {low: 1.0e-4, high: 1.0e-2, log: true}
+        optimizer: [adam, sgd]
+        momentum: {low: 0.0, high: 0.95, when: {optimizer: sgd}}
+        model.channels: [16, 32, 64]
+
+Search entries name a recipe field (``lr``) or a model option (``model.channels``); a list is
+a categorical choice, a mapping with ``low``/``high`` a number range (``int`` when both bounds
+are integers or ``type: int``), ``when`` makes an entry conditional on earlier ones. A task is
+called like an objective: it suggests the parameters, builds the model, trains it with
+:class:`~tunelab.torch.trainer.Trainer` and returns the best validation metric.
+
+:meth:`Task.validate` loads the data and builds and checks the model and recipe once, so that a
+study file with a mistake fails before the first trial and before the storage is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from tunelab.exceptions import ConfigError, SearchSpaceError
+from tunelab.registry import did_you_mean, refuse_unknown
+from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
+from tunelab.torch.data import DataSplit, load_data
+from tunelab.torch.metrics import HIGHER_IS_BETTER
+from tunelab.torch.models import build_model
+from tunelab.torch.recipe import Recipe, field_names
+from tunelab.torch.trainer import FitResult, Trainer, resolve_metric
+
+TASK_FIELDS = ("data", "model", "recipe", "search", "pretrain", "artifacts", "threads")
+PRETRAIN_FIELDS = ("data", "model", "recipe")
+DEFAULT_ARTIFACTS = "tunelab-artifacts"
+MODEL_PREFIX = "model."
+
+
+@dataclass(frozen=True)
+class SearchParameter:
+    """One searched field: its distribution and the earlier choices it depends on."""
+
+    name: str
+    distribution: Distribution
+    when: Mapping[str, tuple[Any, ...]]
+
+    def applies(self, chosen: Mapping[str, Any]) -> bool:
+        return all(chosen.get(name) in allowed for name, allowed in self.when.items())
+
+    def suggest(self, trial: Any) -> Any:
+        d = self.distribution
+        if isinstance(d, CategoricalDistribution):
+            return trial.suggest_categorical(self.name, list(d.choices))
+        if isinstance(d, IntDistribution):
+            return trial.suggest_int(self.name, d.low, d.high, step=d.step, log=d.log)
+        return trial.suggest_float(self.name, d.low, d.high, step=d.step, log=d.log)
+
+
+class Task:
+    """A training task built from a study file's ``task:`` mapping (see the module docstring)."""
+
+    def __init__(self, spec: Mapping[str, Any], *, base_dir: str | Path | None = None) -> None:
+        spec = _mapping(spec, "task")
+        refuse_unknown(spec, TASK_FIELDS, "task")
+        if "data" not in spec:
+            raise ConfigError(
+                "task: 'data' is missing; name a data set, e.g. data: {name: digits}.",
+                field="data",
+            )
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self.data_spec = spec["data"]
+        self.model_spec = _model_mapping(spec.get("model", "mlp"))
+        self.recipe = _recipe(spec.get("recipe", {}), "recipe")
+        self.search = _parse_search(spec.get("search", {}))
+        self.pretrain = _parse_pretrain(spec.get("pretrain"))
+        self.artifacts = _artifacts(spec.get("artifacts", DEFAULT_ARTIFACTS))
+        self.threads = _threads(spec.get("threads"))
+
+    @property
+    def data(self) -> DataSplit:
+        return _load_cached(_json_key(self.data_spec), str(self.base_dir))
+
+    @property
+    def metric(self) -> str:
+        return resolve_metric(self.recipe.metric, self.data.task)
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if HIGHER_IS_BETTER[self.metric] else "minimize"
+
+    def validate(self) -> None:
+        """Load the data and check model and recipe together with one value of every search
+        entry (its lowest), so that mistakes surface before any trial runs."""
+        options: dict[str, Any] = {}
+        for parameter in self.search:
+            if parameter.applies(options):
+                options[parameter.name] = _lowest(parameter.distribution)
+        recipe, model_options = self._split(options)
+        model = self._build_model(model_options)
+        Trainer(model, self.data, recipe, telemetry=False)
+
+    def __call__(self, trial: Any) -> float:
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        chosen: dict[str, Any] = {}
+        for parameter in self.search:
+            if parameter.applies(chosen):
+                chosen[parameter.name] = parameter.suggest(trial)
+        recipe, model_options = self._split(chosen)
+        recipe = recipe.replace(seed=recipe.seed + trial.number)
+        if self.pretrain is not None and recipe.pretrained is None:
+            recipe = recipe.replace(pretrained=str(self.pretrained_weights()))
+        torch.manual_seed(recipe.seed)
+        model = self._build_model(model_options)
+        result = Trainer(
+            model, self.data, recipe, trial=trial, artifact_dir=self._artifact_dir(trial)
+        ).fit()
+        _store_summary(trial, result)
+        return result.best_value
+
+    def pretrained_weights(self) -> Path:
+        """Train the ``pretrain`` model once and cache its weights under the artifacts folder."""
+        assert self.pretrain is not None
+        key = hashlib.sha1(
+            _json_key({"pretrain": self.pretrain, "model": self.model_spec}).encode()
+        ).hexdigest()[:16]
+        path = Path(self.artifacts or DEFAULT_ARTIFACTS) / "pretrained" / f"{key}.pt"
+        if path.is_file():
+            return path
+        data = _load_cached(_json_key(self.pretrain["data"]), str(self.base_dir))
+        model_spec = {**self.model_spec, **self.pretrain.get("model", {})}
+        torch.manual_seed(self.pretrain["recipe"].seed)
+        model = build_model(model_spec, data.input_shape, data.n_outputs)
+        Trainer(model, data, self.pretrain["recipe"], telemetry=False).fit()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(model.state_dict(), partial)
+        partial.replace(path)  # atomic, so that parallel workers never read half a file
+        return path
+
+    def _split(self, chosen: Mapping[str, Any]) -> tuple[Recipe, dict[str, Any]]:
+        recipe_changes = {k: v for k, v in chosen.items() if not k.startswith(MODEL_PREFIX)}
+        model_options = {
+            k.removeprefix(MODEL_PREFIX): v for k, v in chosen.items() if k.startswith(MODEL_PREFIX)
+        }
+        return self.recipe.replace(**recipe_changes), model_options
+
+    def _build_model(self, model_options: Mapping[str, Any]) -> torch.nn.Module:
+        data = self.data
+        n_outputs = 1 if self.recipe.loss == "bce" else data.n_outputs
+        return build_model({**self.model_spec, **model_options}, data.input_shape, n_outputs)
+
+    def _artifact_dir(self, trial: Any) -> Path | None:
+        if self.artifacts is None:
+            return None
+        study = getattr(getattr(trial, "study", None), "study_name", "study")
+        return Path(self.artifacts) / study / f"trial-{trial.number}"
+
+
+def _store_summary(trial: Any, result: FitResult) -> None:
+    """Keep what a user looks for first as user attributes: the epoch and the test scores."""
+    set_user_attr = getattr(trial, "set_user_attr", None)
+    if set_user_attr is None:
+        return
+    set_user_attr("best_epoch", result.best_epoch)
+    set_user_attr("epochs_run", result.epochs_run)
+    for name, value in result.test.items():
+        set_user_attr(f"test_{name}", value)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(spec_json: str, base_dir: str) -> DataSplit:
+    """Trials of one process share the loaded data instead of reading it again."""
+    return load_data(json.loads(spec_json), base_dir=base_dir)
+
+
+def _json_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Recipe):
+        return value.to_json()
+    raise TypeError(f"{value!r} is not JSON")
+
+
+def _mapping(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"{field}: {value!r} must be a mapping of fields, e.g. {field}: {{...}}.", field=field
+        )
+    return dict(value)
+
+
+def _model_mapping(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, str):
+        return {"name": spec}
+    return _mapping(spec, "model")
+
+
+def _recipe(spec: Any, field: str) -> Recipe:
+    try:
+        return Recipe.from_mapping(_mapping(spec, field))
+    except ConfigError as error:
+        raise ConfigError(str(error), field=f"{field}.{error.field}") from None
+
+
+def _parse_pretrain(spec: Any) -> dict[str, Any] | None:
+    if spec is None:
+        return None
+    spec = _mapping(spec, "pretrain")
+    refuse_unknown(spec, PRETRAIN_FIELDS, "pretrain")
+    if "data" not in spec:
+        raise ConfigError(
+            "pretrain: 'data' is missing; name the data to pre-train on, e.g. "
+            "data: {name: digits_images, classes: [0, 1, 2, 3, 4]}.",
+            field="pretrain.data",
+        )
+    return {
+        "data": spec["data"],
+        "model": _mapping(spec.get("model", {}), "pretrain.model"),
+        "recipe": _recipe(spec.get("recipe", {}), "pretrain.recipe"),
+    }
+
+
+def _artifacts(value: Any) -> str | None:
+    if value is None or value is False:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"artifacts: {value!r} must be a folder path (or false to keep no weights).",
+            field="artifacts",
+        )
+    return value
+
+
+def _threads(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"threads: {value!r} must be a positive number of CPU threads per trial, e.g. 1.",
+            field="threads",
+        )
+    return value
+
+
+def _parse_search(spec: Any) -> tuple[SearchParameter, ...]:
+    parameters: list[SearchParameter] = []
+    for name, entry in _mapping(spec, "search").items():
+        field = f"search.{name}"
+        _check_searchable(str(name), field)
+        try:
+            distribution, when = _entry(entry, field)
+        except SearchSpaceError as error:
+            raise ConfigError(f"{field}: {error}", field=field) from None
+        for earlier in when:
+            if earlier not in {p.name for p in parameters}:
+                raise ConfigError(
+                    f"{field}: 'when' refers to {earlier!r}, which is not an earlier search "
+                    "entry; list the entry it depends on above it.",
+                    field=f"{field}.when",
+                )
+        parameters.append(SearchParameter(str(name), distribution, when))
+    return tuple(parameters)
+
+
+def _check_searchable(name: str, field: str) -> None:
+    if name.startswith(MODEL_PREFIX) and len(name) > len(MODEL_PREFIX):
+        return  # model options are checked when the model is built in validate()
+    recipe_fields = field_names()
+    if name not in recipe_fields:
+        raise ConfigError(
+            f"{field}: {name!r} is neither a recipe field{did_you_mean(name, recipe_fields)} "
+            "nor a model option (write model.<option>, e.g. model.width).",
+            field=field,
+        )
+
+
+def _entry(entry: Any, field: str) -> tuple[Distribution, dict[str, tuple[Any, ...]]]:
+    if isinstance(entry, list):
+        return CategoricalDistribution(tuple(entry)), {}
+    entry = _mapping(entry, field)
+    when = _when(entry.pop("when", {}), field)
+    if "choices" in entry:
+        refuse_unknown(entry, ("choices",), field)
+        return CategoricalDistribution(tuple(entry["choices"])), when
+    refuse_unknown(entry, ("low", "high", "log", "step", "type"), field)
+    if "low" not in entry or "high" not in entry:
+        raise ConfigError(
+            f"{field}: give a list of choices or a range with low and high, e.g. "
+            "{low: 1.0e-4, high: 1.0e-1, log: true}.",
+            field=field,
+        )
+    kind = entry.pop("type", None)
+    if kind not in (None, "int", "float"):
+        raise ConfigError(f"{field}: type {kind!r} must be int or float.", field=f"{field}.type")
+    integral = all(
+        isinstance(entry[k], int) and not isinstance(entry[k], bool) for k in ("low", "high")
+    )
+    if kind == "int" or (kind is None and integral):
+        return IntDistribution(**entry), when
+    return FloatDistribution(**entry), when
+
+
+def _when(spec: Any, field: str) -> dict[str, tuple[Any, ...]]:
+    conditions = _mapping(spec, f"{field}.when")
+    return {
+        name: tuple(allowed) if isinstance(allowed, list) else (allowed,)
+        for name, allowed in conditions.items()
+    }
+
+
+def _lowest(distribution: Distribution) -> Any:
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.choices[0]
+    return distribution.low
