@@ -147,8 +147,8 @@ class ScriptedValidation:
         self.weights: list[torch.Tensor] = []
         evaluate = trainer.evaluate
 
-        def scripted(split="val"):
-            results = evaluate(split)
+        def scripted(split="val", metrics=None):
+            results = evaluate(split, metrics)
             if split == "val":
                 results["accuracy"] = next(self.accuracies)
                 self.weights.append(trainer.model.head.weight.detach().clone())

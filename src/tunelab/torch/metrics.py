@@ -29,23 +29,34 @@ def predicted_classes(outputs: torch.Tensor) -> torch.Tensor:
 
 
 def compute_metrics(
-    task: str, outputs: torch.Tensor, targets: torch.Tensor, n_classes: int | None = None
+    task: str,
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    n_classes: int | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, float]:
-    """Every metric of ``task`` for ``outputs`` against ``targets``, as Python floats."""
+    """Metrics of ``task`` (all of them, or those in ``names``) as Python floats."""
+    names = metric_names(task) if names is None else names
     if task == "classification":
         assert n_classes is not None
         predicted = predicted_classes(outputs)
-        return {
-            "accuracy": (predicted == targets).float().mean().item(),
-            "f1": macro_f1(predicted, targets, n_classes),
+        classification = {
+            "accuracy": lambda: (predicted == targets).float().mean().item(),
+            "f1": lambda: macro_f1(predicted, targets, n_classes),
         }
+        return {name: classification[name]() for name in names if name in classification}
     errors = outputs.float() - targets
-    total_variance = ((targets - targets.mean(dim=0)) ** 2).sum()
-    return {
-        "mse": errors.pow(2).mean().item(),
-        "mae": errors.abs().mean().item(),
-        "r2": (1.0 - errors.pow(2).sum() / total_variance.clamp_min(1e-12)).item(),
+    regression = {
+        "mse": lambda: errors.pow(2).mean().item(),
+        "mae": lambda: errors.abs().mean().item(),
+        "r2": lambda: _r2(errors, targets),
     }
+    return {name: regression[name]() for name in names if name in regression}
+
+
+def _r2(errors: torch.Tensor, targets: torch.Tensor) -> float:
+    total_variance = ((targets - targets.mean(dim=0)) ** 2).sum()
+    return (1.0 - errors.pow(2).sum() / total_variance.clamp_min(1e-12)).item()
 
 
 def macro_f1(predicted: torch.Tensor, targets: torch.Tensor, n_classes: int) -> float:

@@ -9,7 +9,7 @@ data give the same numbers on the same machine.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import dataclasses
 import json
 import math
@@ -37,11 +37,10 @@ from tunelab.torch.schedules import PlateauReducer, lr_factor
 from tunelab.torch.telemetry import (
     ARTIFACT_ATTR,
     TELEMETRY_ATTR,
+    ActivationRecorder,
     EpochTelemetry,
     GradientMonitor,
-    activation_stats,
     peak_memory_mb,
-    probe_batch,
     telemetry_json,
 )
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
@@ -113,6 +112,7 @@ class Trainer:
         set_frozen(self.frozen.values(), True)
         self._check_output_shape()
         self.optimizer = build_optimizer(model, recipe)
+        self.lr_factor_now = 1.0  # the optimizer starts at its base learning rates
         self.autocast_dtype = _autocast_dtype(self.device) if recipe.mixed_precision else None
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
         needs_scaling = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
@@ -128,7 +128,8 @@ class Trainer:
         generator = torch.Generator().manual_seed(recipe.seed)
         steps_per_epoch = math.ceil(len(self.data.x_train) / recipe.batch_size)
         plateau = PlateauReducer(recipe, self.higher_is_better)
-        gradients = GradientMonitor(self.model) if self.telemetry else None
+        gradients = GradientMonitor(self.model, steps_per_epoch) if self.telemetry else None
+        activations = ActivationRecorder(self.model if self.telemetry else nn.Identity())
         tracker = _BestTracker(self.higher_is_better, recipe.early_stopping_min_delta)
         history: list[EpochTelemetry] = []
         for epoch in range(1, recipe.epochs + 1):
@@ -136,9 +137,10 @@ class Trainer:
                 set_frozen(self.frozen.values(), False)
             started = time.perf_counter()
             train = self._train_epoch(epoch, generator, steps_per_epoch, plateau.factor, gradients)
-            val = self.evaluate("val")
+            with activations:
+                val = self.evaluate("val", (self.metric,))
             seconds = time.perf_counter() - started
-            history.append(self._telemetry(epoch, train, val, seconds, gradients))
+            history.append(self._telemetry(epoch, train, val, seconds, gradients, activations))
             improved = tracker.update(val[self.metric], epoch, self.model)
             plateau.end_epoch(val[self.metric])
             self._report(epoch, val[self.metric], history)
@@ -147,12 +149,13 @@ class Trainer:
         return self._finish(tracker, history)
 
     @torch.no_grad()
-    def evaluate(self, split: str = "val") -> dict[str, float]:
-        """Loss and every metric of the task on the ``"train"``, ``"val"`` or ``"test"`` split."""
+    def evaluate(self, split: str = "val", metrics: tuple[str, ...] | None = None) -> dict[str, float]:
+        """Loss and the task's metrics (all, or ``metrics``) on the ``"train"``, ``"val"`` or
+        ``"test"`` split."""
         assert split in ("train", "val", "test")
         x, y = getattr(self.data, f"x_{split}"), getattr(self.data, f"y_{split}")
         outputs = self._model_outputs(x)
-        results = self._metrics(outputs, y)
+        results = self._metrics(outputs, y, metrics)
         results["loss"] = self.loss(outputs, y).item()
         return results
 
@@ -172,12 +175,15 @@ class Trainer:
             self.model.train(was_training)
         return torch.cat(chunks).float()
 
-    def _metrics(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    def _metrics(
+        self, outputs: torch.Tensor, targets: torch.Tensor, names: tuple[str, ...] | None
+    ) -> dict[str, float]:
         return metric_functions.compute_metrics(
             self.task,
             self._in_target_units(outputs),
             self._in_target_units(targets),
             self.data.n_classes,
+            names,
         )
 
     def _in_target_units(self, values: torch.Tensor) -> torch.Tensor:
@@ -199,16 +205,20 @@ class Trainer:
         order = torch.randperm(len(data.x_train), generator=generator).to(self.device)
         first_step = (epoch - 1) * steps_per_epoch
         loss_sum, outputs_seen = 0.0, []
+        augment = self.augmenter if self.augmenter.active else None
         for index, batch in enumerate(order.split(recipe.batch_size)):
-            lr_now = lr_factor(recipe, first_step + index, steps_per_epoch) * plateau_factor
-            set_learning_rates(self.optimizer, lr_now)
+            factor = lr_factor(recipe, first_step + index, steps_per_epoch) * plateau_factor
+            if factor != self.lr_factor_now:
+                set_learning_rates(self.optimizer, factor)
+                self.lr_factor_now = factor
             inputs, targets = data.x_train[batch], data.y_train[batch]
-            if self.augmenter.active:
-                inputs = self.augmenter(inputs, generator)
+            if augment is not None:
+                inputs = augment(inputs, generator)
             outputs, loss = self._step(inputs, targets, epoch, index, gradients)
             loss_sum += loss * len(batch)
             outputs_seen.append(outputs)
-        results = self._metrics(torch.cat(outputs_seen).float(), data.y_train[order])
+        outputs = torch.cat(outputs_seen).float()
+        results = self._metrics(outputs, data.y_train[order], (self.metric,))
         results["loss"] = loss_sum / len(order)
         return results
 
@@ -238,7 +248,7 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
         else:
             objective.backward()
-        if gradients is not None:
+        if gradients is not None and index % gradients.every == 0:
             gradients.record()
         self._clip_gradients()
         if self.scaler is not None:
@@ -249,15 +259,15 @@ class Trainer:
         return outputs.detach(), loss_value
 
     def _clip_gradients(self) -> None:
-        parameters = [p for p in self.model.parameters() if p.grad is not None]
         if self.recipe.grad_clip_value > 0:
-            nn.utils.clip_grad_value_(parameters, self.recipe.grad_clip_value)
+            nn.utils.clip_grad_value_(self.model.parameters(), self.recipe.grad_clip_value)
         if self.recipe.grad_clip_norm > 0:
-            nn.utils.clip_grad_norm_(parameters, self.recipe.grad_clip_norm)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.grad_clip_norm)
 
     def _autocast(self) -> Any:
+        # A disabled autocast context still costs time on every step; skip it entirely.
         if self.autocast_dtype is None:
-            return torch.autocast(self.device.type, enabled=False)
+            return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _telemetry(
@@ -267,6 +277,7 @@ class Trainer:
         val: dict[str, float],
         seconds: float,
         gradients: GradientMonitor | None,
+        activations: ActivationRecorder,
     ) -> EpochTelemetry:
         return EpochTelemetry(
             epoch=epoch,
@@ -278,11 +289,7 @@ class Trainer:
             epoch_time=seconds,
             peak_memory_mb=peak_memory_mb(self.device),
             grad_norm=gradients.epoch_means() if gradients is not None else {},
-            activations=(
-                activation_stats(self.model, probe_batch(self.data.x_val))
-                if self.telemetry
-                else {}
-            ),
+            activations=activations.stats(),
         )
 
     def _report(self, epoch: int, value: float, history: list[EpochTelemetry]) -> None:
@@ -361,7 +368,7 @@ class _BestTracker:
         ):
             return False
         self.best_value, self.best_epoch = value, epoch
-        self.best_state = copy.deepcopy(model.state_dict())
+        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return True
 
 
