@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
 import statistics
 import time
 from datetime import datetime, timezone
@@ -97,7 +97,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     names = list(MODELS) if args.model == "both" else [args.model]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor()}"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs"
           f" | {args.epochs} epochs x {args.repeat} runs, batch {args.batch_size}, telemetry on")
     print(f"{'model':6} {'plain ms/epoch':>15} {'trainer ms/epoch':>17} {'ratio':>7}")
     rows = []

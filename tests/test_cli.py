@@ -248,6 +248,86 @@ def test_quickstart_runs_with_its_defaults(workdir: Path) -> None:
     assert tunelab.load_study(QUICKSTART_STUDY_NAME, "sqlite:///tunelab.db").direction == "maximize"
 
 
+# Declarative training tasks ------------------------------------------------------------------
+
+TASK_STUDY = """\
+name: csv-task
+n_trials: {n_trials}
+seed: 0
+task:
+  data: {{name: csv, path: {csv}, target: label}}
+  model: {{name: mlp, depth: 1, width: 8}}
+  recipe: {{epochs: 2, batch_size: 8}}
+  artifacts: false
+  search:
+    lr: {{low: 1e-3, high: 1e-1, log: true}}
+"""
+
+
+def write_csv(path: Path, rows: int = 40, bad_row: int | None = None) -> Path:
+    lines = ["a,b,label"]
+    for i in range(rows):
+        a = "nan" if i == bad_row else str(i % 7)
+        lines.append(f"{a},{(i * 3) % 5},{i % 2}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_task_file_runs_and_infers_direction_and_metric(workdir: Path) -> None:
+    pytest.importorskip("torch")
+    write_csv(workdir / "data.csv")
+    (workdir / "task.yaml").write_text(TASK_STUDY.format(n_trials=2, csv="data.csv"))
+
+    result = invoke("run", "task.yaml")
+
+    assert result.exit_code == 0, result.output
+    study = tunelab.load_study("csv-task", "sqlite:///tunelab.db")
+    assert study.direction == "maximize"
+    assert study.metric_names == ("val_accuracy",)
+    assert states(study.trials) == ["COMPLETE", "COMPLETE"]
+
+
+@pytest.mark.parametrize(
+    ("make_data", "fragments"),
+    [
+        (lambda d: None, ["field 'task.data.path'", "does not exist", "missing.csv"]),
+        (lambda d: write_csv(d / "missing.csv", bad_row=3), ["NaN", "line 5", "column 'a'"]),
+    ],
+    ids=["missing-file", "nan-in-features"],
+)
+def test_bad_task_data_exits_2_before_training_and_keeps_what_is_stored(
+    workdir: Path, make_data: Any, fragments: list[str]
+) -> None:
+    pytest.importorskip("torch")
+    write_csv(workdir / "data.csv")
+    (workdir / "task.yaml").write_text(TASK_STUDY.format(n_trials=2, csv="data.csv"))
+    assert invoke("run", "task.yaml").exit_code == 0
+    before = stored_trials("csv-task")
+    make_data(workdir)
+    (workdir / "task.yaml").write_text(TASK_STUDY.format(n_trials=2, csv="missing.csv"))
+
+    result = invoke("run", "task.yaml")
+
+    assert result.exit_code == 2, result.output
+    for fragment in fragments:
+        assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert stored_trials("csv-task") == before
+
+
+@pytest.mark.parametrize(
+    "example", sorted(p.name for p in (Path(__file__).parent.parent / "examples").glob("*.yaml"))
+)
+def test_every_example_study_file_is_valid(example: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from tunelab.config import load_study_config
+
+    examples = Path(__file__).parent.parent / "examples"
+    monkeypatch.setattr("sys.path", list(sys.path))
+    config = load_study_config(examples / example)
+    assert config.n_trials or config.timeout
+
+
 # Export and delete ----------------------------------------------------------------------------
 
 

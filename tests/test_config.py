@@ -19,6 +19,7 @@ import pytest
 from tunelab.config import (
     StudyConfig,
     load_study_config,
+    read_study_file,
     parse_duration,
     resolve_objective,
     validate_study_config,
@@ -448,3 +449,42 @@ def test_objective_is_found_in_the_current_directory(
 def test_resolve_objective_without_a_file_names_the_field() -> None:
     with pytest.raises(ConfigError, match=r"^field 'objective': 'math' .* no attribute 'nope'"):
         resolve_objective("math:nope")
+
+
+# Declarative tasks -----------------------------------------------------------------------------
+
+TASK = "name: t\nn_trials: 1\ntask:\n  data: {name: iris}\n  model: {name: mlp, width: 8}\n"
+
+
+def test_a_task_gives_the_study_its_direction_and_metric_name(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(TASK)
+    config = load_study_config(path)
+    assert config.objective_directions == ["maximize"]
+    assert config.metric_names == ["val_accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ("objective: m:f\n", ["field 'task'", "both 'objective' and 'task'"]),
+        ("direction: minimize\n", ["field 'direction'", "contradicts", "'accuracy'"]),
+        ("directions: [maximize, minimize]\n", ["field 'directions'", "one metric"]),
+    ],
+)
+def test_a_task_refuses_what_contradicts_it(tmp_path: Path, extra: str, fragments: list[str]) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(TASK + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_study_config(path)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+def test_exponents_without_a_decimal_point_are_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "study.yaml"
+    path.write_text("name: t\nobjective: m:f\nn_trials: 1\ntask_lr: 1e-4\nx: -2E+3\n")
+    data = read_study_file(path)
+    assert data["task_lr"] == 1e-4 and data["x"] == -2000.0

@@ -233,7 +233,7 @@ def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = No
     raises one :class:`ConfigError` naming the file and the field.
     """
     path = Path(path)
-    data = _read_mapping(path)
+    data = read_study_file(path)
     data.update(overrides or {})
     config = validate_study_config(data, str(path), set(overrides or ()))
     return prepare_objective(config, path)[0]
@@ -260,7 +260,8 @@ def prepare_objective(
         task.validate()
     except ConfigError as error:
         where = f"task.{error.field}" if error.field else "task"
-        raise ConfigError(f"{source}: field '{where}': {error}", field=where) from None
+        message = str(error).removeprefix(f"{error.field}: ")
+        raise ConfigError(f"{source}: field '{where}': {message}", field=where) from None
     return _with_task_direction(config, task, source), task
 
 
@@ -432,7 +433,7 @@ def _strip_kind(kind: str, message: str) -> str:
     return re.sub(rf"^{kind}( '[^']*')?: ", "", message).rstrip(".")
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
+def read_study_file(path: Path) -> dict[str, Any]:
     """The file's top-level mapping, or a ConfigError saying what the file is instead."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -265,7 +265,7 @@ def _parse_search(spec: Any) -> tuple[SearchParameter, ...]:
         _check_searchable(str(name), field)
         try:
             distribution, when = _entry(entry, field)
-        except SearchSpaceError as error:
+        except (SearchSpaceError, TypeError) as error:
             raise ConfigError(f"{field}: {error}", field=field) from None
         for earlier in when:
             if earlier not in {p.name for p in parameters}:

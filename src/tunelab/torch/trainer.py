@@ -46,6 +46,7 @@ from tunelab.torch.telemetry import (
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
 EVAL_CHUNK = 4096
+SPLITS = ("train", "val", "test")
 WEIGHTS_FILE = "best.pt"
 
 
@@ -149,10 +150,13 @@ class Trainer:
         return self._finish(tracker, history)
 
     @torch.no_grad()
-    def evaluate(self, split: str = "val", metrics: tuple[str, ...] | None = None) -> dict[str, float]:
+    def evaluate(
+        self, split: str = "val", metrics: tuple[str, ...] | None = None
+    ) -> dict[str, float]:
         """Loss and the task's metrics (all, or ``metrics``) on the ``"train"``, ``"val"`` or
         ``"test"`` split."""
-        assert split in ("train", "val", "test")
+        if split not in SPLITS:
+            raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}.", field="split")
         x, y = getattr(self.data, f"x_{split}"), getattr(self.data, f"y_{split}")
         outputs = self._model_outputs(x)
         results = self._metrics(outputs, y, metrics)
