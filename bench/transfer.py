@@ -25,7 +25,6 @@ import torch
 
 from tunelab.config import read_study_file
 from tunelab.space import CategoricalDistribution, Distribution
-from tunelab.torch.models import build_model
 from tunelab.torch.task import Task
 from tunelab.torch.trainer import Trainer
 
@@ -45,16 +44,15 @@ def fine_tune(task_spec: dict[str, Any], seed: int, pretrained: bool, artifacts:
     spec["data"] = {**spec["data"], "seed": seed}
     spec["pretrain"] = {**spec["pretrain"], "data": {**spec["pretrain"]["data"], "seed": seed}}
     task = Task(spec, base_dir=EXAMPLE.parent)
-    recipe, model_options = task._split({p.name: middle(p.distribution) for p in task.search})
+    recipe, model_options = task.resolve({p.name: middle(p.distribution) for p in task.search})
     recipe = recipe.replace(seed=seed)
     if pretrained:
         recipe = recipe.replace(pretrained=str(task.pretrained_weights()))
     else:
         recipe = recipe.replace(freeze=(), unfreeze_after=0)
     torch.manual_seed(seed)
-    data = task.data
-    model = build_model({**task.model_spec, **model_options}, data.input_shape, data.n_outputs)
-    return Trainer(model, data, recipe, telemetry=False).fit().best_value
+    model = task.build_model(model_options, recipe)
+    return Trainer(model, task.data, recipe, telemetry=False).fit().best_value
 
 
 def main() -> None:

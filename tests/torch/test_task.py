@@ -83,10 +83,17 @@ def test_a_pruned_trial_stops_after_the_epoch_the_pruner_refused(tmp_path):
 
 def test_model_options_reach_the_model_builder(tmp_path):
     task = quick_task(tmp_path, artifacts=False)
-    recipe, options = task._split({"lr": 0.01, "model.width": 24})
+    recipe, options = task.resolve({"lr": 0.01, "model.width": 24})
     assert recipe.lr == 0.01
-    model = task._build_model(options)
+    model = task.build_model(options, recipe)
     assert model.blocks[0].linear.out_features == 24
+
+
+def test_a_searched_binary_loss_gets_a_single_output(tmp_path):
+    task = Task({"data": "breast_cancer", "recipe": {"epochs": 2}, "artifacts": False,
+                 "search": {"loss": ["bce", "cross_entropy"]}})
+    study = run(task, {"loss": "bce"}, {"loss": "cross_entropy"})
+    assert [t.state for t in study.trials] == [tunelab.TrialState.COMPLETE] * 2
 
 
 def test_pretraining_runs_once_and_is_reused(tmp_path):

@@ -108,8 +108,8 @@ class Task:
         for parameter in self.search:
             if parameter.applies(options):
                 options[parameter.name] = _lowest(parameter.distribution)
-        recipe, model_options = self._split(options)
-        model = self._build_model(model_options)
+        recipe, model_options = self.resolve(options)
+        model = self.build_model(model_options, recipe)
         Trainer(model, self.data, recipe, telemetry=False)
 
     def __call__(self, trial: Any) -> float:
@@ -119,12 +119,12 @@ class Task:
         for parameter in self.search:
             if parameter.applies(chosen):
                 chosen[parameter.name] = parameter.suggest(trial)
-        recipe, model_options = self._split(chosen)
+        recipe, model_options = self.resolve(chosen)
         recipe = recipe.replace(seed=recipe.seed + trial.number)
         if self.pretrain is not None and recipe.pretrained is None:
             recipe = recipe.replace(pretrained=str(self.pretrained_weights()))
         torch.manual_seed(recipe.seed)
-        model = self._build_model(model_options)
+        model = self.build_model(model_options, recipe)
         result = Trainer(
             model, self.data, recipe, trial=trial, artifact_dir=self._artifact_dir(trial)
         ).fit()
@@ -151,16 +151,18 @@ class Task:
         partial.replace(path)  # atomic, so that parallel workers never read half a file
         return path
 
-    def _split(self, chosen: Mapping[str, Any]) -> tuple[Recipe, dict[str, Any]]:
+    def resolve(self, chosen: Mapping[str, Any]) -> tuple[Recipe, dict[str, Any]]:
+        """The recipe and model options for chosen search values (``model.x`` go to the model)."""
         recipe_changes = {k: v for k, v in chosen.items() if not k.startswith(MODEL_PREFIX)}
         model_options = {
             k.removeprefix(MODEL_PREFIX): v for k, v in chosen.items() if k.startswith(MODEL_PREFIX)
         }
         return self.recipe.replace(**recipe_changes), model_options
 
-    def _build_model(self, model_options: Mapping[str, Any]) -> torch.nn.Module:
+    def build_model(self, model_options: Mapping[str, Any], recipe: Recipe) -> torch.nn.Module:
+        """The task's model with ``model_options`` applied, sized for its data and loss."""
         data = self.data
-        n_outputs = 1 if self.recipe.loss == "bce" else data.n_outputs
+        n_outputs = 1 if recipe.loss == "bce" else data.n_outputs
         return build_model({**self.model_spec, **model_options}, data.input_shape, n_outputs)
 
     def _artifact_dir(self, trial: Any) -> Path | None:
