@@ -1,4 +1,4 @@
-"""PyTorch training engine behind tunelab's built-in quickstart.
+"""The PyTorch training engine: recipes, model builders, data, the trainer and declarative tasks.
 
 Everything here needs the ``torch`` extra; importing the package without PyTorch fails with
 an error that says which extra to install rather than a bare ``ModuleNotFoundError``.
@@ -12,3 +12,26 @@ try:
     import torch  # noqa: F401
 except ImportError as exc:
     raise MissingExtraError("torch", "torch", "tunelab.torch") from exc
+
+from tunelab.torch.data import DataSplit, load_data, normalize  # noqa: E402
+from tunelab.torch.models import build_cnn, build_mlp, build_model  # noqa: E402
+from tunelab.torch.recipe import Recipe  # noqa: E402
+from tunelab.torch.task import Task  # noqa: E402
+from tunelab.torch.telemetry import EpochTelemetry, artifact_dir, read_telemetry  # noqa: E402
+from tunelab.torch.trainer import FitResult, Trainer  # noqa: E402
+
+__all__ = [
+    "DataSplit",
+    "EpochTelemetry",
+    "FitResult",
+    "Recipe",
+    "Task",
+    "Trainer",
+    "artifact_dir",
+    "build_cnn",
+    "build_mlp",
+    "build_model",
+    "load_data",
+    "normalize",
+    "read_telemetry",
+]
