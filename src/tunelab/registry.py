@@ -51,13 +51,7 @@ def build(
             field="name",
         )
     accepted = option_names(factory)
-    for option in options:
-        if option not in accepted:
-            raise ConfigError(
-                f"{kind} '{name}' has no option {option!r}{did_you_mean(option, accepted)}; "
-                f"its options are: {', '.join(accepted) or 'none'}.",
-                field=option,
-            )
+    refuse_unknown(options, accepted, f"{kind} '{name}'", noun="option")
     for option, value in (defaults or {}).items():
         if option in accepted and value is not None:
             options.setdefault(option, value)
@@ -69,14 +63,16 @@ def build(
         raise ConfigError(f"{kind} '{name}': {error}") from None
 
 
-def refuse_unknown(options: Mapping[str, Any], known: Any, where: str) -> None:
+def refuse_unknown(
+    options: Mapping[str, Any], known: Any, where: str, noun: str = "field"
+) -> None:
     """A ConfigError naming the first key of ``options`` that is not in ``known``."""
     known = list(known)
     for key in options:
         if key not in known:
             raise ConfigError(
-                f"{where} has no field {key!r}{did_you_mean(str(key), known)}; its fields are: "
-                f"{', '.join(known)}.",
+                f"{where} has no {noun} {key!r}{did_you_mean(str(key), known)}; its {noun}s "
+                f"are: {', '.join(known) or 'none'}.",
                 field=str(key),
             )
 
