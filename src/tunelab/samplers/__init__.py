@@ -10,6 +10,7 @@ from tunelab.samplers.base import BaseSampler
 from tunelab.samplers.grid import GridSampler
 from tunelab.samplers.qmc import QMCSampler
 from tunelab.samplers.random import RandomSampler
+from tunelab.samplers.tpe import TPESampler
 
 SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "random": RandomSampler,
@@ -18,6 +19,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "quasi-random": QMCSampler,
     "sobol": partial(QMCSampler, qmc_type="sobol"),
     "halton": partial(QMCSampler, qmc_type="halton"),
+    "tpe": TPESampler,
 }
 
 DEFAULT_SAMPLER = "random"
@@ -34,4 +36,12 @@ def make_sampler(
     return build("sampler", spec, SAMPLERS, BaseSampler, defaults={"seed": seed})
 
 
-__all__ = ["SAMPLERS", "BaseSampler", "GridSampler", "QMCSampler", "RandomSampler", "make_sampler"]
+__all__ = [
+    "SAMPLERS",
+    "BaseSampler",
+    "GridSampler",
+    "QMCSampler",
+    "RandomSampler",
+    "TPESampler",
+    "make_sampler",
+]
