@@ -165,8 +165,8 @@ MALFORMED: list[Case] = [
         "unknown-sampler",
         HEADER + "sampler: tpx\n",
         (
-            "field 'sampler.name': unknown name 'tpx'; "
-            "choose one of: grid, halton, qmc, quasi-random, random, sobol.",
+            "field 'sampler.name': unknown name 'tpx' (did you mean 'tpe'?); "
+            "choose one of: grid, halton, qmc, quasi-random, random, sobol, tpe.",
         ),
     ),
     Case(
