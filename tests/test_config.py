@@ -166,7 +166,7 @@ MALFORMED: list[Case] = [
         HEADER + "sampler: tpx\n",
         (
             "field 'sampler.name': unknown name 'tpx' (did you mean 'tpe'?); "
-            "choose one of: grid, halton, qmc, quasi-random, random, sobol, tpe.",
+            "choose one of: annealing, grid, halton, qmc, quasi-random, random, sobol, tabu, tpe.",
         ),
     ),
     Case(

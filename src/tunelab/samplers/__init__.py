@@ -6,10 +6,12 @@ from functools import partial
 from typing import Any, Callable, Mapping
 
 from tunelab.registry import build
+from tunelab.samplers.annealing import SimulatedAnnealingSampler
 from tunelab.samplers.base import BaseSampler
 from tunelab.samplers.grid import GridSampler
 from tunelab.samplers.qmc import QMCSampler
 from tunelab.samplers.random import RandomSampler
+from tunelab.samplers.tabu import TabuSearchSampler
 from tunelab.samplers.tpe import TPESampler
 
 SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
@@ -20,6 +22,8 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "sobol": partial(QMCSampler, qmc_type="sobol"),
     "halton": partial(QMCSampler, qmc_type="halton"),
     "tpe": TPESampler,
+    "annealing": SimulatedAnnealingSampler,
+    "tabu": TabuSearchSampler,
 }
 
 DEFAULT_SAMPLER = "random"
@@ -42,6 +46,8 @@ __all__ = [
     "GridSampler",
     "QMCSampler",
     "RandomSampler",
+    "SimulatedAnnealingSampler",
     "TPESampler",
+    "TabuSearchSampler",
     "make_sampler",
 ]
