@@ -8,7 +8,9 @@ from typing import Any, Callable, Mapping
 from tunelab.registry import build
 from tunelab.samplers.annealing import SimulatedAnnealingSampler
 from tunelab.samplers.base import BaseSampler
+from tunelab.samplers.genetic import GeneticSampler
 from tunelab.samplers.grid import GridSampler
+from tunelab.samplers.pso import ParticleSwarmSampler
 from tunelab.samplers.qmc import QMCSampler
 from tunelab.samplers.random import RandomSampler
 from tunelab.samplers.tabu import TabuSearchSampler
@@ -24,6 +26,8 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "tpe": TPESampler,
     "annealing": SimulatedAnnealingSampler,
     "tabu": TabuSearchSampler,
+    "genetic": GeneticSampler,
+    "pso": ParticleSwarmSampler,
 }
 
 DEFAULT_SAMPLER = "random"
@@ -43,7 +47,9 @@ def make_sampler(
 __all__ = [
     "SAMPLERS",
     "BaseSampler",
+    "GeneticSampler",
     "GridSampler",
+    "ParticleSwarmSampler",
     "QMCSampler",
     "RandomSampler",
     "SimulatedAnnealingSampler",
