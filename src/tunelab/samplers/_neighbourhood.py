@@ -401,27 +401,56 @@ class HistoryReplay(Generic[S]):
 # The sampler -----------------------------------------------------------------------------
 
 
-class LocalSearchSampler(BaseSampler, Generic[S]):
+class JointSampler(BaseSampler):
+    """What every sampler that proposes a joint point per trial from the replayed history shares.
+
+    It infers the joint space from COMPLETE trials (single objective only), remembers the
+    points it proposed to this process's running trials until they finish, and draws the
+    parameters outside the joint space (conditional ones) at random.
+    """
+
+    display_name = "joint"  # how messages name the algorithm
+
+    def __init__(self, seed: int | None) -> None:
+        self.seed = check_seed(seed)
+        self._space = JointSpace()
+        # Points proposed to this process's running trials, whose parameters the storage may
+        # not hold yet: (study key, trial number) -> params.
+        self._proposed: dict[tuple[tuple[int, int], int], dict[str, Any]] = {}
+
+    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+        check_single_objective(study, self.display_name)
+        return self._space.infer(study)
+
+    def sample_independent(
+        self, study: Study, trial: Trial, name: str, distribution: Distribution
+    ) -> Any:
+        return distribution.from_unit(trial_rng(self.seed, trial.number, name).random())
+
+    def after_trial(self, study: Study, record: TrialRecord) -> None:
+        self._proposed.pop((study_key(study), record.number), None)
+
+    def is_exhausted(self, study: Study) -> bool:
+        check_single_objective(study, self.display_name)  # before optimize() starts a trial
+        return False
+
+
+class LocalSearchSampler(JointSampler, Generic[S]):
     """A sampler that walks: random start-up trials, then neighbours of the replayed walk.
 
     Subclasses build the walk's state (:meth:`_new_state`) and choose a batch of neighbours
-    (:meth:`_propose`); this class infers the joint space, replays the history, keeps the
-    points of running trials out of proposals and draws conditional parameters at random.
+    (:meth:`_propose`); :class:`JointSampler` does the rest.
     """
 
-    display_name = "local search"  # how messages name the algorithm
+    display_name = "local search"
 
     def __init__(self, seed: int | None, n_startup_trials: int) -> None:
-        self.seed = check_seed(seed)
+        super().__init__(seed)
         self.n_startup_trials = check_int(
             self.display_name, "n_startup_trials", n_startup_trials, 1,
             "the walk starts from the best of them.",
         )
-        self._space = JointSpace()
         self._replay: HistoryReplay[S] = HistoryReplay(self._new_state)
-        # Points proposed to this process's running trials, whose parameters the storage may
-        # not hold yet: (study key, trial number) -> params.
-        self._proposed: dict[tuple[tuple[int, int], int], dict[str, Any]] = {}
 
     @abstractmethod
     def _new_state(self, space: dict[str, Distribution], sign: float) -> S:
@@ -432,10 +461,6 @@ class LocalSearchSampler(BaseSampler, Generic[S]):
         self, state: S, trials: Sequence[Trial], taken: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """One point per trial: distinct, and none of the ``taken`` ones where possible."""
-
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
-        check_single_objective(study, self.display_name)
-        return self._space.infer(study)
 
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
@@ -449,18 +474,6 @@ class LocalSearchSampler(BaseSampler, Generic[S]):
         for trial, params in zip(trials, batch):
             self._proposed[(key, trial.number)] = params
         return batch
-
-    def sample_independent(
-        self, study: Study, trial: Trial, name: str, distribution: Distribution
-    ) -> Any:
-        return distribution.from_unit(trial_rng(self.seed, trial.number, name).random())
-
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
-        self._proposed.pop((study_key(study), record.number), None)
-
-    def is_exhausted(self, study: Study) -> bool:
-        check_single_objective(study, self.display_name)  # before optimize() starts a trial
-        return False
 
     def search_state(self, study: Study) -> S:
         """A copy of the walk as the study's finished trials give it now (for inspection)."""

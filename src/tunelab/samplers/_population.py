@@ -35,24 +35,22 @@ import numpy as np
 
 from tunelab.exceptions import ConfigError
 from tunelab.samplers._neighbourhood import (
-    JointSpace,
+    JointSampler,
     Key,
     check_int,
-    check_seed,
-    check_single_objective,
     point_key,
     point_of,
     running_points,
     study_key,
 )
-from tunelab.samplers.base import BaseSampler, trial_rng
+from tunelab.samplers.base import trial_rng
 from tunelab.space import (
     CategoricalDistribution,
     Distribution,
     from_unit_vector,
     to_unit_vector,
 )
-from tunelab.trial import TrialRecord, TrialState
+from tunelab.trial import TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -177,7 +175,7 @@ class UnitSpace:
         return u
 
 
-class PopulationSampler(BaseSampler):
+class PopulationSampler(JointSampler):
     """A sampler whose trials are members of a population that moves in steps of ``size``.
 
     A subclass proposes the unit point of one member of a later step (:meth:`_propose`);
@@ -190,14 +188,10 @@ class PopulationSampler(BaseSampler):
     _stream = "<population>"  # the name of the trial_rng stream of proposals
 
     def __init__(self, seed: int | None, size: int, size_field: str) -> None:
-        self.seed = check_seed(seed)
+        super().__init__(seed)
         self.size = check_int(
             self.display_name, size_field, size, 2, "it is the number of trials in one step."
         )
-        self._space = JointSpace()
-        # Points proposed to this process's running trials, whose parameters the storage may
-        # not hold yet: (study key, trial number) -> params.
-        self._proposed: dict[tuple[tuple[int, int], int], dict[str, Any]] = {}
 
     @abstractmethod
     def _propose(
@@ -226,10 +220,6 @@ class PopulationSampler(BaseSampler):
             members.append(Member(record.number, point, loss))
         return History(members)
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
-        check_single_objective(study, self.display_name)
-        return self._space.infer(study)
-
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
     ) -> list[dict[str, Any]]:
@@ -256,14 +246,3 @@ class PopulationSampler(BaseSampler):
             batch.append(params)
         return batch
 
-    def sample_independent(
-        self, study: Study, trial: Trial, name: str, distribution: Distribution
-    ) -> Any:
-        return distribution.from_unit(trial_rng(self.seed, trial.number, name).random())
-
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
-        self._proposed.pop((study_key(study), record.number), None)
-
-    def is_exhausted(self, study: Study) -> bool:
-        check_single_objective(study, self.display_name)  # before optimize() starts a trial
-        return False
