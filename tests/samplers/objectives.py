@@ -55,3 +55,15 @@ def run(objective, sampler, n_trials=30, **options):
 
 def params_of(study):
     return [dict(r.params) for r in study.trials]
+
+
+def assert_valid_mixed_run(study, sampler):
+    """Every trial of a run of :func:`mixed` completed inside its distributions, the conditional
+    parameter exactly where its condition holds, and the joint space without it."""
+    assert list(sampler.infer_relative_search_space(study)) == ["act", "batch", "lr", "model"]
+    for record in study.trials:
+        assert record.state is tunelab.TrialState.COMPLETE
+        for name, value in record.params.items():
+            assert record.distributions[name].contains(value), (name, value)
+        assert ("depth" in record.params) == (record.params["model"] == "tree")
+        assert type(record.params["batch"]) is int
