@@ -217,7 +217,7 @@ def run(
         str | None,
         typer.Option(
             help="Sampler name (random, tpe, grid, qmc, sobol, halton, annealing, tabu, genetic, "
-            "pso), instead of the file's.",
+            "pso, nsga2), instead of the file's.",
             show_default=False,
         ),
     ] = None,

@@ -10,6 +10,7 @@ from tunelab.samplers.annealing import SimulatedAnnealingSampler
 from tunelab.samplers.base import BaseSampler
 from tunelab.samplers.genetic import GeneticSampler
 from tunelab.samplers.grid import GridSampler
+from tunelab.samplers.nsga2 import NSGA2Sampler
 from tunelab.samplers.pso import ParticleSwarmSampler
 from tunelab.samplers.qmc import QMCSampler
 from tunelab.samplers.random import RandomSampler
@@ -28,6 +29,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "tabu": TabuSearchSampler,
     "genetic": GeneticSampler,
     "pso": ParticleSwarmSampler,
+    "nsga2": NSGA2Sampler,
 }
 
 DEFAULT_SAMPLER = "random"
@@ -49,6 +51,7 @@ __all__ = [
     "BaseSampler",
     "GeneticSampler",
     "GridSampler",
+    "NSGA2Sampler",
     "ParticleSwarmSampler",
     "QMCSampler",
     "RandomSampler",

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Seq
 import numpy as np
 
 from tunelab.exceptions import ConfigError
+from tunelab.registry import did_you_mean
 from tunelab.samplers.base import BaseSampler, resolve_seed, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, value_key
 from tunelab.trial import TrialRecord, TrialState
@@ -80,18 +81,33 @@ def check_number(
     high: float,
     hint: str,
     *,
+    low_open: bool = True,
     high_open: bool = False,
 ) -> float:
-    """A finite real in ``(low, high]`` (``(low, high)`` with ``high_open``); a ConfigError
+    """A finite real between ``low`` and ``high`` (each end excluded when open); a ConfigError
     naming ``field`` if not."""
     ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-    if not (ok and low < value and (value < high if high_open else value <= high)):
+    above = ok and (low < value if low_open else low <= value)
+    below = ok and (value < high if high_open else value <= high)
+    if not (above and below):
         if math.isinf(high):
-            wanted = f"a finite number > {low:g}"
+            wanted = f"a finite number {'>' if low_open else '>='} {low:g}"
         else:
-            wanted = f"a number in ({low:g}, {high:g}{')' if high_open else ']'}"
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            wanted = f"a number in {left}{low:g}, {high:g}{right}"
         raise ConfigError(f"{where}: {field}={value!r} must be {wanted}; {hint}", field=field)
     return float(value)
+
+
+def check_choice(where: str, field: str, value: Any, choices: Sequence[str]) -> str:
+    """One of ``choices`` (case-insensitive), lower-cased; a ConfigError naming ``field`` if not."""
+    if not isinstance(value, str) or value.lower() not in choices:
+        hint = did_you_mean(value.lower(), choices) if isinstance(value, str) else ""
+        raise ConfigError(
+            f"{where}: {field}={value!r} is unknown{hint}; use one of: {', '.join(choices)}.",
+            field=field,
+        )
+    return value.lower()
 
 
 def check_single_objective(study: Study, where: str) -> None:
@@ -410,6 +426,7 @@ class JointSampler(BaseSampler):
     """
 
     display_name = "joint"  # how messages name the algorithm
+    single_objective = True  # False for samplers that rank several objectives (NSGA-II)
 
     def __init__(self, seed: int | None) -> None:
         self.seed = check_seed(seed)
@@ -419,7 +436,8 @@ class JointSampler(BaseSampler):
         self._proposed: dict[tuple[tuple[int, int], int], dict[str, Any]] = {}
 
     def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
-        check_single_objective(study, self.display_name)
+        if self.single_objective:
+            check_single_objective(study, self.display_name)
         return self._space.infer(study)
 
     def sample_independent(
@@ -431,7 +449,8 @@ class JointSampler(BaseSampler):
         self._proposed.pop((study_key(study), record.number), None)
 
     def is_exhausted(self, study: Study) -> bool:
-        check_single_objective(study, self.display_name)  # before optimize() starts a trial
+        if self.single_objective:  # refuse before optimize() starts a trial
+            check_single_objective(study, self.display_name)
         return False
 
 

@@ -38,6 +38,7 @@ from tunelab.samplers._neighbourhood import (
     JointSampler,
     Key,
     check_int,
+    check_number,
     point_key,
     point_of,
     running_points,
@@ -62,11 +63,7 @@ _RANDOM_TRIES = 64
 
 def check_probability(where: str, field: str, value: Any, hint: str) -> float:
     """A number in ``[0, 1]``; a ConfigError naming ``field`` if not."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-    if not (ok and 0.0 <= value <= 1.0):
-        raise ConfigError(f"{where}: {field}={value!r} must be a number in [0, 1]; {hint}",
-                          field=field)
-    return float(value)
+    return check_number(where, field, value, 0.0, 1.0, hint, low_open=False)
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,11 @@ ones) are drawn at random.
 from __future__ import annotations
 
 import random
+
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.registry import did_you_mean
-from tunelab.samplers._neighbourhood import check_int, check_number
+from tunelab.samplers._neighbourhood import check_choice, check_int, check_number
 from tunelab.samplers._population import (
     History,
     Member,
@@ -85,14 +85,7 @@ class GeneticSampler(PopulationSampler):
                 "give a probability, or None for 1 / number of parameters.",
             )
         self.mutation_rate = mutation_rate
-        if not isinstance(crossover, str) or crossover.lower() not in CROSSOVERS:
-            hint = did_you_mean(crossover.lower(), CROSSOVERS) if isinstance(crossover, str) else ""
-            raise ConfigError(
-                f"{_WHERE}: crossover={crossover!r} is unknown{hint}; give one of: "
-                f"{', '.join(CROSSOVERS)}.",
-                field="crossover",
-            )
-        self.crossover = crossover.lower()
+        self.crossover = check_choice(_WHERE, "crossover", crossover, CROSSOVERS)
         self.crossover_rate = check_probability(
             _WHERE, "crossover_rate", crossover_rate, "0 makes every child a mutated copy."
         )

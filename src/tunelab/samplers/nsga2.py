@@ -1,0 +1,541 @@
+"""NSGA-II, the elitist non-dominated sorting genetic algorithm of Deb, Pratap, Agarwal &
+Meyarivan ("A fast and elitist multiobjective genetic algorithm: NSGA-II", IEEE Transactions on
+Evolutionary Computation 6(2), 2002), with the constrained domination of Deb ("An efficient
+constraint handling method for genetic algorithms", Computer Methods in Applied Mechanics and
+Engineering 186, 2000).
+
+Generations. Trials are grouped by number: trial ``n`` belongs to generation
+``n // population_size``. Generation 0 is drawn at random. The *parents* of generation ``g`` are
+the best ``population_size`` members of the parents of generation ``g - 1`` together with the
+completed trials of generation ``g - 1`` (elitism), ranked by non-dominated sorting and, within
+the last front that fits, by crowding distance. Each trial of generation ``g`` is one child of
+two parents, each picked by a binary tournament on (rank, then larger crowding distance):
+
+* numeric parameters (floats, ints, stepped floats; log ranges in log space) are recombined in
+  their unit mapping with simulated binary crossover (``crossover="sbx"``, spread
+  ``eta_crossover``) or by taking each value from either parent (``crossover="uniform"``), then
+  mutated with the bounded polynomial mutation (spread ``eta_mutation``);
+* categorical parameters take each value from either parent (uniform crossover) and are reset
+  to another choice at random on mutation.
+
+Crossover happens with probability ``crossover_prob`` (otherwise the child starts as a copy of
+its first parent), and each parameter mutates with probability ``mutation_prob`` (``1 / d`` for
+a joint space of ``d`` parameters by default). A child that repeats a configuration already
+tried, held by a running trial or given to another trial of the same batch is drawn again, so
+that ``study.ask(population_size)`` returns a whole generation of distinct configurations.
+
+Objectives. Any number of objectives, each minimized or maximized as the study's directions
+say. A single-objective study is ranked by its value (each distinct value is its own front).
+
+Constraints. A trial's constraint values come from ``constraints_func(record)`` when that is
+given, else from the trial's system attribute ``"constraints"`` (set by the objective with
+``trial.set_system_attr("constraints", [c1, c2, ...])``); a trial with neither is feasible.
+A value ``c <= 0`` is satisfied; the trial's *violation* is the sum of ``max(c, 0)`` (a value
+that is not a finite number counts as an infinite violation). Sorting uses constrained
+domination: a feasible trial dominates an infeasible one, of two infeasible trials the one with
+the smaller violation dominates, and two feasible trials compare by Pareto domination. Note that
+``study.best_trials`` knows nothing of constraints; :func:`feasible_best_trials` gives the
+Pareto front of the feasible trials.
+
+Failed and pruned trials, and trials lacking a parameter of the joint space, are ignored.
+
+State. Nothing of the search lives in the sampler object: the parents of each generation are
+rebuilt from the study's trials, and every random draw comes from a generator seeded with the
+sampler's seed and the trial's number, so that a seeded study is reproducible, a resumed study
+goes on the same way and several processes agree. The parents of a generation are cached once
+every trial before that generation is finished (they cannot change any more); per-trial data is
+cached by trial number.
+
+Parameters outside the joint space (conditional ones) are drawn at random.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from tunelab.exceptions import ConfigError
+from tunelab.samplers._neighbourhood import (
+    JointSampler,
+    Key,
+    check_choice,
+    check_int,
+    check_number,
+    point_key,
+    point_of,
+    study_key,
+)
+from tunelab.samplers.base import trial_rng
+from tunelab.space import CategoricalDistribution, Distribution
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+    from tunelab.trial import Trial
+
+CROSSOVERS = ("sbx", "uniform")
+CONSTRAINTS_ATTR = "constraints"
+_WHERE = "NSGA-II"
+_OFFSPRING = "<nsga2:offspring>"
+_ATTEMPTS = 16  # children drawn before a duplicate is replaced by a random point
+_RANDOM_ATTEMPTS = 64
+_EPS = 1e-14
+
+ConstraintsFunc = Callable[[TrialRecord], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A completed trial as the algorithm sees it: ``loss`` holds its values signed so that
+    lower is better; ``violation`` is 0 for a feasible trial."""
+
+    number: int
+    params: Mapping[str, Any]
+    loss: tuple[float, ...]
+    violation: float
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A member of a population with its front (0 is the best) and crowding distance."""
+
+    member: Member
+    rank: int
+    crowding: float
+
+
+class NSGA2Sampler(JointSampler):
+    """The NSGA-II genetic algorithm, for one or more objectives, with constraints.
+
+    Args:
+        seed: makes the search reproducible; None draws one.
+        population_size: trials per generation, and parents kept between generations (>= 2).
+        mutation_prob: chance that each parameter of a child mutates; None uses ``1 / d`` for a
+            joint space of ``d`` parameters.
+        crossover: ``"sbx"`` (simulated binary crossover of numeric parameters) or
+            ``"uniform"`` (each value from either parent); categoricals always use uniform.
+        crossover_prob: chance that a child mixes its two parents rather than copying one.
+        eta_crossover: distribution index of SBX; larger keeps children closer to the parents.
+        eta_mutation: distribution index of the polynomial mutation; larger means smaller steps.
+        constraints_func: ``record -> sequence of floats``, each ``<= 0`` when satisfied; None
+            reads the trial's system attribute ``"constraints"`` if it has one.
+    """
+
+    display_name = "NSGA-II"
+    single_objective = False
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        population_size: int = 50,
+        mutation_prob: float | None = None,
+        crossover: str = "sbx",
+        crossover_prob: float = 0.9,
+        eta_crossover: float = 15.0,
+        eta_mutation: float = 20.0,
+        constraints_func: ConstraintsFunc | None = None,
+    ) -> None:
+        super().__init__(seed)
+        self.population_size = check_int(
+            _WHERE, "population_size", population_size, 2,
+            "a tournament needs two parents to choose from.",
+        )
+        if mutation_prob is not None:
+            mutation_prob = check_number(
+                _WHERE, "mutation_prob", mutation_prob, 0.0, 1.0,
+                "give a probability in (0, 1], or None for 1 / number of parameters.",
+            )
+        self.mutation_prob = mutation_prob
+        self.crossover = check_choice(_WHERE, "crossover", crossover, CROSSOVERS)
+        self.crossover_prob = check_number(
+            _WHERE, "crossover_prob", crossover_prob, 0.0, 1.0, "give a probability in [0, 1].",
+            low_open=False,
+        )
+        self.eta_crossover = check_number(
+            _WHERE, "eta_crossover", eta_crossover, 0.0, math.inf,
+            "give a non-negative distribution index such as 15.", low_open=False,
+        )
+        self.eta_mutation = check_number(
+            _WHERE, "eta_mutation", eta_mutation, 0.0, math.inf,
+            "give a non-negative distribution index such as 20.", low_open=False,
+        )
+        if constraints_func is not None and not callable(constraints_func):
+            raise ConfigError(
+                f"{_WHERE}: constraints_func={constraints_func!r} must be a function of a trial "
+                "record returning a sequence of floats (<= 0 when satisfied), or None.",
+                field="constraints_func",
+            )
+        self.constraints_func = constraints_func
+        self._key: tuple[Any, ...] | None = None
+        self._members: dict[int, Member | None] = {}  # finished trials, by number
+        self._parents: dict[int, list[Ranked]] = {0: []}  # generation -> parents, once settled
+
+    # The sampler contract ----------------------------------------------------------------
+
+    def sample_relative_batch(
+        self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
+    ) -> list[dict[str, Any]]:
+        records = study.storage.get_trials(study.study_id)
+        self._reset_if_needed(study, search_space)
+        key = study_key(study)
+        blocked = self._blocked(records, search_space, key)
+        batch: list[dict[str, Any]] = []
+        cache: dict[int, list[Ranked]] = {}
+        for trial in trials:
+            generation = trial.number // self.population_size
+            if generation not in cache:
+                cache[generation] = self._parents_of(generation, records, search_space)
+            parents = cache[generation]
+            if not parents:
+                batch.append({})  # generation 0 (or no usable parent): sample_independent
+                continue
+            params = self._child(parents, trial.number, search_space, blocked)
+            blocked.add(point_key(params, search_space))
+            self._proposed[(key, trial.number)] = params
+            batch.append(params)
+        return batch
+
+    # Inspection --------------------------------------------------------------------------
+
+    def parents(self, study: Study, generation: int) -> list[Ranked]:
+        """The parents of ``generation`` as the study's trials give them now (generation 0 has
+        none), best first."""
+        space = self.infer_relative_search_space(study)
+        self._reset_if_needed(study, space)
+        records = study.storage.get_trials(study.study_id)
+        return list(self._parents_of(generation, records, space))
+
+    def violation(self, record: TrialRecord) -> float:
+        """The trial's total constraint violation (0 when feasible or unconstrained)."""
+        return _violation(self._constraints(record))
+
+    # Rebuilding the generations ----------------------------------------------------------
+
+    def _reset_if_needed(self, study: Study, space: dict[str, Distribution]) -> None:
+        signs = tuple(-1.0 if d == "maximize" else 1.0 for d in study.directions)
+        key = (study_key(study), signs, tuple(space.items()))
+        if key != self._key:
+            self._key, self._members, self._parents = key, {}, {0: []}
+
+    def _parents_of(
+        self, generation: int, records: list[TrialRecord], space: dict[str, Distribution]
+    ) -> list[Ranked]:
+        """Parents of ``generation``: built forward from the last cached generation."""
+        if generation in self._parents:
+            return self._parents[generation]
+        start = max(g for g in self._parents if g <= generation)
+        parents = self._parents[start]
+        by_number = {record.number: record for record in records}
+        size = self.population_size
+        settled = True
+        for g in range(start, generation):
+            offspring = []
+            for number in range(g * size, (g + 1) * size):
+                record = by_number.get(number)
+                if record is None or not record.state.is_finished:
+                    settled = False
+                    continue
+                member = self._member(record, space)
+                if member is not None:
+                    offspring.append(member)
+            parents = select([r.member for r in parents] + offspring, size)
+            if settled:
+                self._parents[g + 1] = parents
+        return parents
+
+    def _member(self, record: TrialRecord, space: dict[str, Distribution]) -> Member | None:
+        if record.number in self._members:
+            return self._members[record.number]
+        assert self._key is not None
+        member = None
+        params = point_of(record, space)
+        if record.state is TrialState.COMPLETE and record.values and params is not None:
+            signs = self._key[1]
+            loss = tuple(s * v for s, v in zip(signs, record.values))
+            member = Member(record.number, params, loss, self.violation(record))
+        self._members[record.number] = member
+        return member
+
+    def _constraints(self, record: TrialRecord) -> list[float] | None:
+        if self.constraints_func is not None:
+            values = self.constraints_func(record)
+            source = field = "constraints_func"
+        elif CONSTRAINTS_ATTR in record.system_attrs:
+            values = record.system_attrs[CONSTRAINTS_ATTR]
+            source, field = f"system attribute {CONSTRAINTS_ATTR!r}", CONSTRAINTS_ATTR
+        else:
+            return None
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+            raise ConfigError(
+                f"{_WHERE}: {source} gave {values!r} for trial {record.number}; it must be a "
+                "sequence of floats, each <= 0 when the constraint is satisfied.",
+                field=field,
+            )
+        out = []
+        for value in values:
+            try:
+                if isinstance(value, bool):
+                    raise TypeError
+                out.append(float(value))
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"{_WHERE}: {source} gave {value!r} ({type(value).__name__}) for trial "
+                    f"{record.number}; each constraint value must be a number.",
+                    field=field,
+                ) from None
+        return out
+
+    # Offspring ---------------------------------------------------------------------------
+
+    def _blocked(
+        self, records: list[TrialRecord], space: dict[str, Distribution], key: tuple[int, int]
+    ) -> set[Key]:
+        """Keys of every configuration tried or held by a running trial."""
+        blocked = set()
+        for record in records:
+            params = point_of(record, space)
+            if params is not None:
+                blocked.add(point_key(params, space))
+            elif record.state is TrialState.RUNNING:
+                mine = self._proposed.get((key, record.number))
+                if mine is not None:
+                    blocked.add(point_key(mine, space))
+        return blocked
+
+    def _child(
+        self,
+        parents: list[Ranked],
+        number: int,
+        space: dict[str, Distribution],
+        blocked: set[Key],
+    ) -> dict[str, Any]:
+        rng = trial_rng(self.seed, number, _OFFSPRING)
+        mutation = self.mutation_prob or 1.0 / len(space)
+        child: dict[str, Any] = {}
+        for _ in range(_ATTEMPTS):
+            first = _tournament(parents, rng)
+            second = _tournament(parents, rng, avoid=first)
+            child = self._mate(first.params, second.params, space, mutation, rng)
+            if point_key(child, space) not in blocked:
+                return child
+        for _ in range(_RANDOM_ATTEMPTS):  # a small discrete space, crowded with trials
+            child = {name: d.from_unit(rng.random()) for name, d in space.items()}
+            if point_key(child, space) not in blocked:
+                return child
+        return child
+
+    def _mate(
+        self,
+        first: Mapping[str, Any],
+        second: Mapping[str, Any],
+        space: dict[str, Distribution],
+        mutation: float,
+        rng: random.Random,
+    ) -> dict[str, Any]:
+        cross = rng.random() < self.crossover_prob
+        child = {}
+        for name, distribution in space.items():
+            a, b = first[name], second[name]
+            if isinstance(distribution, CategoricalDistribution):
+                value = (b if rng.random() < 0.5 else a) if cross else a
+                if rng.random() < mutation:
+                    here = distribution.index(value)
+                    others = [c for i, c in enumerate(distribution.choices) if i != here]
+                    value = others[rng.randrange(len(others))]
+                child[name] = value
+                continue
+            u = distribution.to_unit(a)
+            if cross:
+                v = distribution.to_unit(b)
+                if self.crossover == "sbx":
+                    u = sbx(u, v, self.eta_crossover, rng)
+                elif rng.random() < 0.5:
+                    u = v
+            if rng.random() < mutation:
+                u = polynomial_mutation(u, self.eta_mutation, rng)
+            child[name] = distribution.from_unit(min(max(u, 0.0), 1.0))
+        return child
+
+
+# Sorting and selection -------------------------------------------------------------------
+
+
+def dominance_matrix(losses: np.ndarray, violations: np.ndarray) -> np.ndarray:
+    """``D[i, j]``: member ``i`` dominates member ``j`` under constrained domination (losses
+    minimized; a positive violation makes a member infeasible)."""
+    feasible = violations <= 0
+    less_equal = np.all(losses[:, None, :] <= losses[None, :, :], axis=2)
+    less = np.any(losses[:, None, :] < losses[None, :, :], axis=2)
+    pareto = less_equal & less & feasible[:, None] & feasible[None, :]
+    over_infeasible = feasible[:, None] & ~feasible[None, :]
+    both_infeasible = ~feasible[:, None] & ~feasible[None, :]
+    smaller_violation = both_infeasible & (violations[:, None] < violations[None, :])
+    return pareto | over_infeasible | smaller_violation
+
+
+def non_dominated_fronts(losses: np.ndarray, violations: np.ndarray) -> list[list[int]]:
+    """Indices of the members, front by front (the first front is dominated by none)."""
+    n = len(losses)
+    if n == 0:
+        return []
+    dominates = dominance_matrix(losses, violations)
+    counts = dominates.sum(axis=0)  # how many members dominate each one
+    fronts = []
+    current = [int(i) for i in np.flatnonzero(counts == 0)]
+    while current:
+        fronts.append(current)
+        counts = counts - dominates[current].sum(axis=0)
+        counts[current] = -1  # placed
+        current = [int(i) for i in np.flatnonzero(counts == 0)]
+    return fronts
+
+
+def crowding_distance(losses: np.ndarray) -> np.ndarray:
+    """Crowding distance of each point of one front: the normalised perimeter of the box its
+    neighbours span along each objective; the extremes of an objective get infinity."""
+    n, m = losses.shape
+    distance = np.zeros(n)
+    if n <= 2:
+        distance[:] = math.inf
+        return distance
+    for k in range(m):
+        order = np.argsort(losses[:, k], kind="stable")
+        values = losses[order, k]
+        distance[order[0]] = distance[order[-1]] = math.inf
+        span = values[-1] - values[0]
+        if span <= 0:
+            continue
+        distance[order[1:-1]] += (values[2:] - values[:-2]) / span
+    return distance
+
+
+def select(pool: list[Member], size: int) -> list[Ranked]:
+    """The best ``size`` members of ``pool``, by front and then by crowding distance (ties by
+    trial number), with the rank and crowding distance the tournament uses."""
+    if not pool:
+        return []
+    pool = sorted(pool, key=lambda m: m.number)
+    losses = np.array([m.loss for m in pool], dtype=float)
+    violations = np.array([m.violation for m in pool], dtype=float)
+    ranked = []
+    for rank, front in enumerate(non_dominated_fronts(losses, violations)):
+        crowding = crowding_distance(losses[front])
+        ranked += [Ranked(pool[i], rank, float(c)) for i, c in zip(front, crowding)]
+        if len(ranked) >= size:
+            break
+    ranked.sort(key=lambda r: (r.rank, -r.crowding, r.member.number))
+    return ranked[:size]
+
+
+def _better(a: Ranked, b: Ranked) -> bool:
+    return (a.rank, -a.crowding, a.member.number) < (b.rank, -b.crowding, b.member.number)
+
+
+def _tournament(parents: list[Ranked], rng: random.Random, avoid: Member | None = None) -> Member:
+    """The better of two parents drawn at random (the one in ``avoid`` is left out if another
+    parent exists)."""
+    choices = [p for p in parents if p.member is not avoid] if avoid is not None else parents
+    if not choices:
+        choices = parents
+    if len(choices) == 1:
+        return choices[0].member
+    i, j = rng.sample(range(len(choices)), 2)
+    a, b = choices[i], choices[j]
+    return (a if _better(a, b) else b).member
+
+
+# Variation operators (in the unit interval) ----------------------------------------------
+
+
+def sbx(u: float, v: float, eta: float, rng: random.Random) -> float:
+    """One child of the simulated binary crossover of ``u`` and ``v`` in ``[0, 1]``, in the
+    bounded form: the spread factor's distribution is cut so the child stays in bounds."""
+    if rng.random() < 0.5 or abs(u - v) <= _EPS:
+        return u  # this variable is inherited unchanged (Deb's per-variable 0.5)
+    low, high = min(u, v), max(u, v)
+    gap = high - low
+    r = rng.random()
+    if rng.random() < 0.5:  # the child near the lower parent
+        beta = 1.0 + 2.0 * low / gap
+        return min(max(0.5 * (low + high - _spread(beta, eta, r) * gap), 0.0), 1.0)
+    beta = 1.0 + 2.0 * (1.0 - high) / gap
+    return min(max(0.5 * (low + high + _spread(beta, eta, r) * gap), 0.0), 1.0)
+
+
+def _spread(beta: float, eta: float, r: float) -> float:
+    alpha = 2.0 - beta ** (-(eta + 1.0))
+    if r <= 1.0 / alpha:
+        return (r * alpha) ** (1.0 / (eta + 1.0))
+    return (1.0 / (2.0 - r * alpha)) ** (1.0 / (eta + 1.0))
+
+
+def polynomial_mutation(u: float, eta: float, rng: random.Random) -> float:
+    """``u`` in ``[0, 1]`` moved by the bounded polynomial mutation: small steps are likely and
+    the step's distribution is scaled to the distance to the nearer border it heads to."""
+    r = rng.random()
+    power = 1.0 / (eta + 1.0)
+    if r < 0.5:
+        base = 2.0 * r + (1.0 - 2.0 * r) * (1.0 - u) ** (eta + 1.0)
+        step = base**power - 1.0
+    else:
+        base = 2.0 * (1.0 - r) + 2.0 * (r - 0.5) * u ** (eta + 1.0)
+        step = 1.0 - base**power
+    return min(max(u + step, 0.0), 1.0)
+
+
+# Results ---------------------------------------------------------------------------------
+
+
+def _violation(constraints: Sequence[float] | None) -> float:
+    if not constraints:
+        return 0.0
+    total = 0.0
+    for c in constraints:
+        if not math.isfinite(c):
+            return math.inf
+        total += max(c, 0.0)
+    return total
+
+
+def feasible_best_trials(
+    study: Study, constraints_func: ConstraintsFunc | None = None
+) -> list[TrialRecord]:
+    """The Pareto front of the completed trials that satisfy every constraint (constraint values
+    from ``constraints_func`` or the trials' ``"constraints"`` system attribute, as in
+    :class:`NSGA2Sampler`)."""
+    reader = NSGA2Sampler(seed=0, constraints_func=constraints_func)
+    feasible = [
+        r for r in study.get_trials((TrialState.COMPLETE,)) if reader.violation(r) <= 0
+    ]
+    if not feasible:
+        return []
+    signs = [-1.0 if d == "maximize" else 1.0 for d in study.directions]
+    losses = np.array([[s * v for s, v in zip(signs, r.values or ())] for r in feasible])
+    front = non_dominated_fronts(losses, np.zeros(len(feasible)))[0]
+    return [feasible[i] for i in sorted(front)]
+
+
+def hypervolume_2d(points: Iterable[Sequence[float]], reference: Sequence[float]) -> float:
+    """The area that ``points`` dominate and that dominates ``reference``, both objectives
+    minimized. Points not strictly better than the reference in both objectives add nothing."""
+    ref = tuple(float(x) for x in reference)
+    if len(ref) != 2:
+        raise ValueError(f"hypervolume_2d: reference={reference!r} must have two coordinates.")
+    inside = []
+    for point in points:
+        p = tuple(float(x) for x in point)
+        if len(p) != 2:
+            raise ValueError(f"hypervolume_2d: point {point!r} must have two coordinates.")
+        if p[0] < ref[0] and p[1] < ref[1]:
+            inside.append(p)
+    area = 0.0
+    ceiling = ref[1]
+    for x, y in sorted(inside):
+        if y < ceiling:
+            area += (ref[0] - x) * (ceiling - y)
+            ceiling = y
+    return area
