@@ -216,8 +216,8 @@ def run(
     sampler: Annotated[
         str | None,
         typer.Option(
-            help="Sampler name (random, tpe, grid, qmc, sobol, halton, annealing, tabu, genetic, "
-            "pso, nsga2), instead of the file's.",
+            help="Sampler name (auto, random, tpe, grid, qmc, sobol, halton, annealing, tabu, "
+            "genetic, pso, nsga2), instead of the file's.",
             show_default=False,
         ),
     ] = None,

@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping
 
 from tunelab.registry import build
 from tunelab.samplers.annealing import SimulatedAnnealingSampler
+from tunelab.samplers.auto import AutoSampler
 from tunelab.samplers.base import BaseSampler
 from tunelab.samplers.genetic import GeneticSampler
 from tunelab.samplers.grid import GridSampler
@@ -30,6 +31,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "genetic": GeneticSampler,
     "pso": ParticleSwarmSampler,
     "nsga2": NSGA2Sampler,
+    "auto": AutoSampler,
 }
 
 DEFAULT_SAMPLER = "random"
@@ -48,6 +50,7 @@ def make_sampler(
 
 __all__ = [
     "SAMPLERS",
+    "AutoSampler",
     "BaseSampler",
     "GeneticSampler",
     "GridSampler",
