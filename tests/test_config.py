@@ -300,7 +300,7 @@ def test_minimal_file_gets_the_defaults(tmp_path: Path) -> None:
     config = load_study_config(path)
 
     assert config.storage == "sqlite:///tunelab.db"
-    assert config.sampler == "random"
+    assert config.sampler == "auto"
     assert config.pruner is None
     assert config.timeout is None
     assert config.seed is None

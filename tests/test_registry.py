@@ -7,13 +7,13 @@ import pytest
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.pruners import MedianPruner, NopPruner, make_pruner
-from tunelab.samplers import GridSampler, QMCSampler, RandomSampler, make_sampler
+from tunelab.samplers import AutoSampler, GridSampler, QMCSampler, RandomSampler, make_sampler
 
 
 @pytest.mark.parametrize(
     ("spec", "kind"),
     [
-        (None, RandomSampler),
+        (None, AutoSampler),
         ("random", RandomSampler),
         ("Random", RandomSampler),
         ("grid", GridSampler),

@@ -41,6 +41,7 @@ from tunelab.config import (
 )
 from tunelab.dataframe import trial_rows
 from tunelab.exceptions import MissingExtraError, StorageError, TunelabError
+from tunelab.samplers import DEFAULT_SAMPLER
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
 
@@ -260,7 +261,7 @@ def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., A
         "name": QUICKSTART_STUDY_NAME,
         "task": QUICKSTART_TASK,
         "storage": DEFAULT_STORAGE,
-        "sampler": "random",
+        "sampler": DEFAULT_SAMPLER,
         "pruner": "median",
         "seed": 0,
         "n_trials": QUICKSTART_BUDGET,

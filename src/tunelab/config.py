@@ -42,7 +42,7 @@ from pydantic import (
 from tunelab.exceptions import ConfigError, StorageError
 from tunelab.pruners import make_pruner
 from tunelab.registry import did_you_mean
-from tunelab.samplers import make_sampler
+from tunelab.samplers import DEFAULT_SAMPLER, make_sampler
 from tunelab.storage import DEFAULT_STORAGE, check_storage_url
 from tunelab.storage.base import check_study_name
 from tunelab.study import check_direction
@@ -87,7 +87,7 @@ class StudyConfig(BaseModel):
     direction: StrictStr | None = None
     directions: list[StrictStr] | None = None
     metric_names: list[StrictStr] | None = None
-    sampler: str | dict[str, Any] = "random"
+    sampler: str | dict[str, Any] = DEFAULT_SAMPLER
     pruner: str | dict[str, Any] | None = None
     n_trials: Annotated[StrictInt, Field(gt=0)] | None = None
     timeout: float | None = None
@@ -140,7 +140,7 @@ class StudyConfig(BaseModel):
     @field_validator("sampler", mode="plain")
     @classmethod
     def _check_sampler(cls, spec: Any) -> str | dict[str, Any]:
-        spec = "random" if spec is None else spec
+        spec = DEFAULT_SAMPLER if spec is None else spec
         _check_by_building("sampler", spec, "random", make_sampler)
         return spec
 

@@ -371,8 +371,8 @@ def create_study(
             in memory if omitted.
         direction: ``"minimize"`` (default) or ``"maximize"``.
         directions: one per objective, for multi-objective studies.
-        sampler: a name (``"random"``, ``"grid"``, ``"qmc"``), ``{"name": ..., options}``
-            or a sampler object.
+        sampler: a name (``"auto"``, the default; ``"tpe"``, ``"random"``, ``"grid"``, ...),
+            ``{"name": ..., options}`` or a sampler object.
         pruner: a name (``"none"``, ``"median"``, ``"percentile"``), a mapping or an object.
         seed: seeds a sampler built from a name.
         metric_names: names of the objectives, shown in tables and plots.

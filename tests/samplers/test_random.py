@@ -27,7 +27,7 @@ def params_of(study):
 
 
 def run(objective, n_trials=20, **options):
-    study = tunelab.create_study(**options)
+    study = tunelab.create_study(**{"sampler": "random", **options})
     study.optimize(objective, n_trials=n_trials, catch=())
     return study
 

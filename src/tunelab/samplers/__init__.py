@@ -34,7 +34,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "auto": AutoSampler,
 }
 
-DEFAULT_SAMPLER = "random"
+DEFAULT_SAMPLER = "auto"
 
 
 def make_sampler(
