@@ -166,8 +166,8 @@ MALFORMED: list[Case] = [
         HEADER + "sampler: tpx\n",
         (
             "field 'sampler.name': unknown name 'tpx' (did you mean 'tpe'?); "
-            "choose one of: annealing, auto, genetic, grid, halton, nsga2, pso, qmc, quasi-random, "
-            "random, sobol, tabu, tpe.",
+            "choose one of: annealing, auto, cmaes, genetic, grid, halton, nsga2, pso, qmc, "
+            "quasi-random, random, reinforce, sobol, tabu, tpe.",
         ),
     ),
     Case(

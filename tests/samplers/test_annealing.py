@@ -161,17 +161,6 @@ def test_failed_and_pruned_trials_are_rejected_moves():
     assert failed and not any(d.accepted for d in failed)
 
 
-def test_a_multi_objective_study_is_refused_naming_directions():
-    two = ["minimize", "maximize"]
-    study = tunelab.create_study(directions=two, sampler=Annealing(seed=0))
-    with pytest.raises(ConfigError, match="directions") as error:
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=3)
-    assert error.value.field == "directions"
-    assert study.trials == []  # refused before a trial started
-    with pytest.raises(ConfigError, match="directions"):
-        study.ask()
-
-
 @pytest.mark.parametrize(
     ("option", "value"),
     [

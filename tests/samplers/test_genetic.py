@@ -94,13 +94,6 @@ def test_the_pool_is_the_previous_generation_and_the_elite_and_failures_rank_las
     assert failed and all(m.loss == float("inf") for m in failed)
 
 
-def test_a_multi_objective_study_is_refused_naming_directions():
-    study = tunelab.create_study(directions=["minimize", "maximize"], sampler=Genetic(seed=0))
-    with pytest.raises(ConfigError, match="directions") as error:
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=3)
-    assert error.value.field == "directions"
-
-
 @pytest.mark.parametrize(
     ("option", "value"),
     [

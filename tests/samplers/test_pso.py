@@ -89,13 +89,6 @@ def test_a_resumed_study_follows_the_same_swarm(sqlite_url):
     assert params_of(resumed) == params_of(whole)
 
 
-def test_a_multi_objective_study_is_refused_naming_directions():
-    study = tunelab.create_study(directions=["minimize", "maximize"], sampler=Swarm(seed=0))
-    with pytest.raises(ConfigError, match="directions") as error:
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=3)
-    assert error.value.field == "directions"
-
-
 @pytest.mark.parametrize(
     ("option", "value"),
     [

@@ -149,13 +149,6 @@ def test_failed_and_pruned_trials_do_not_stop_the_walk():
     assert len(set(points)) == len(points)
 
 
-def test_a_multi_objective_study_is_refused_naming_directions():
-    study = tunelab.create_study(directions=["minimize", "maximize"], sampler=Tabu(seed=0))
-    with pytest.raises(ConfigError, match="directions") as error:
-        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 0.0), n_trials=3)
-    assert error.value.field == "directions"
-
-
 @pytest.mark.parametrize(
     ("option", "value"),
     [

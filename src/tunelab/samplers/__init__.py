@@ -9,12 +9,14 @@ from tunelab.registry import build
 from tunelab.samplers.annealing import SimulatedAnnealingSampler
 from tunelab.samplers.auto import AutoSampler
 from tunelab.samplers.base import BaseSampler
+from tunelab.samplers.cma import CmaEsSampler
 from tunelab.samplers.genetic import GeneticSampler
 from tunelab.samplers.grid import GridSampler
 from tunelab.samplers.nsga2 import NSGA2Sampler
 from tunelab.samplers.pso import ParticleSwarmSampler
 from tunelab.samplers.qmc import QMCSampler
 from tunelab.samplers.random import RandomSampler
+from tunelab.samplers.reinforce import ReinforceSampler
 from tunelab.samplers.tabu import TabuSearchSampler
 from tunelab.samplers.tpe import TPESampler
 
@@ -32,6 +34,8 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "pso": ParticleSwarmSampler,
     "nsga2": NSGA2Sampler,
     "auto": AutoSampler,
+    "cmaes": CmaEsSampler,
+    "reinforce": ReinforceSampler,
 }
 
 DEFAULT_SAMPLER = "auto"
@@ -52,12 +56,14 @@ __all__ = [
     "SAMPLERS",
     "AutoSampler",
     "BaseSampler",
+    "CmaEsSampler",
     "GeneticSampler",
     "GridSampler",
     "NSGA2Sampler",
     "ParticleSwarmSampler",
     "QMCSampler",
     "RandomSampler",
+    "ReinforceSampler",
     "SimulatedAnnealingSampler",
     "TPESampler",
     "TabuSearchSampler",

@@ -1,0 +1,399 @@
+"""CMA-ES, the covariance matrix adaptation evolution strategy (Hansen & Ostermeier,
+"Completely Derandomized Self-Adaptation in Evolution Strategies", Evolutionary Computation
+9(2), 2001; Hansen, "The CMA Evolution Strategy: A Tutorial", arXiv:1604.00772, 2016), with
+the IPOP restart strategy (Auger & Hansen, CEC 2005) and, for integer and other discrete
+parameters, CMA-ES with margin (Hamano, Saito, Nomura & Shirakawa, "CMA-ES with Margin:
+Lower-Bounding Marginal Probability for Mixed-Integer Black-Box Optimization", GECCO 2022).
+
+The optimizer itself comes from the optional ``cmaes`` package (``pip install 'tunelab[cmaes]'``),
+imported only when a :class:`CmaEsSampler` is built.
+
+The search runs in the unit cube ``[0, 1]^d`` of the joint space (the parameters every completed
+trial used; see :mod:`tunelab.samplers._neighbourhood`), so that log ranges are searched in log
+space and ``sigma0`` is a fraction of every parameter's range. How each kind of parameter is
+handled:
+
+* a float without step, and an int on a log scale: a continuous axis of ``[0, 1]``;
+* an int, or a float with a step, of ``n`` values: with ``with_margin=True`` a discrete axis
+  whose values are the centres ``(i + 0.5) / n`` of the ``n`` bins of the unit mapping, which
+  CMA-ES with margin keeps from collapsing onto one value; with ``with_margin=False`` a
+  continuous axis read through the bins;
+* a categorical of ``n`` choices: the same as a discrete axis, its choices taken as the values
+  ``0 .. n-1`` in the order they were declared. That order means nothing to the objective, so
+  CMA-ES treats categoricals as an (arbitrary) ordinal; it works for a few choices, but a
+  space made mostly of unordered categoricals is better served by TPE or the genetic sampler.
+
+The optimizer is not kept as the truth: it is rebuilt from the study's finished trials, so that
+a resumed study and every process sharing the study see the same search. The first
+``n_startup_trials`` trials are random; the optimizer then starts from the best of them (the
+centre of the cube if there are none). From trial number ``n_startup_trials`` on, the trials
+are cut into generations of ``population_size`` consecutive numbers. A generation is told to
+the optimizer once all its trials are finished, in number order: a trial that evaluated the
+point the optimizer proposed is told that point; one that evaluated another point (an enqueued
+trial, say) is told the point it evaluated; a failed or pruned trial is told the worst value
+seen so far, so that the generation still completes. The state after the last told generation
+is cached, so a serial run only tells each generation once. ``study.ask(population_size)`` at a
+generation's start returns the whole generation, the same points that ``optimize`` would
+propose one at a time. Trials asked beyond the generation in progress (before it is told) are
+drawn from the current search distribution with a generator seeded by their number.
+
+With ``restart="ipop"``, when the optimizer reports that it should stop (the distribution
+has collapsed or the values no longer change), it restarts from a random mean with the
+population multiplied by ``inc_popsize``. Every optimizer's seed is derived from the sampler's
+seed and the restart index, so a seeded run is reproducible. Single objective only.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from tunelab.exceptions import ConfigError, MissingExtraError
+from tunelab.samplers._neighbourhood import (
+    JointSampler,
+    Key,
+    check_choice,
+    check_int,
+    check_number,
+    point_key,
+    point_of,
+    study_key,
+)
+from tunelab.samplers._population import UnitSpace
+from tunelab.samplers.base import trial_rng
+from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+    from tunelab.trial import Trial
+
+_WHERE = "CMA-ES"
+RESTARTS = ("ipop",)
+_STREAM = "<cma-es>"
+
+
+def _import_cmaes() -> Any:
+    """The ``cmaes`` module, or a MissingExtraError that says how to install it."""
+    try:
+        import cmaes
+    except ImportError:
+        raise MissingExtraError("cmaes", "cmaes", "the CMA-ES sampler") from None
+    return cmaes
+
+
+def _derived_seed(seed: int, *keys: int) -> int:
+    """A 32-bit seed for numpy that depends only on ``seed`` and ``keys``."""
+    entropy = [int(seed) % (1 << 63)] + [int(k) % (1 << 63) for k in keys]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def _n_values(distribution: Distribution) -> int:
+    """How many values a discrete axis has (0 for a continuous one)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return len(distribution.choices)
+    if isinstance(distribution, IntDistribution) and not distribution.log:
+        return (distribution.high - distribution.low) // distribution.step + 1
+    if isinstance(distribution, FloatDistribution) and distribution.step is not None:
+        return int(round((distribution.high - distribution.low) / distribution.step)) + 1
+    return 0
+
+
+class _Optimizer:
+    """A ``cmaes`` optimizer over the unit cube: plain CMA, or CMA with margin when discrete
+    axes are present; ``ask`` gives (point to evaluate, point to tell)."""
+
+    def __init__(
+        self,
+        cmaes: Any,
+        space: dict[str, Distribution],
+        mean: np.ndarray,
+        sigma: float,
+        population_size: int | None,
+        seed: int,
+        with_margin: bool,
+    ) -> None:
+        n_values = [_n_values(d) for d in space.values()]
+        self.discrete = with_margin and any(n >= 2 for n in n_values)
+        dim = len(n_values)
+        if self.discrete:
+            bounds = np.tile([0.0, 1.0], (dim, 1))
+            steps = np.zeros(dim)
+            for i, n in enumerate(n_values):
+                if n >= 2:
+                    bounds[i] = (0.5 / n, 1.0 - 0.5 / n)
+                    steps[i] = 1.0 / n
+            self.impl = cmaes.CMAwM(
+                mean=mean, sigma=sigma, bounds=bounds, steps=steps, seed=seed,
+                population_size=population_size,
+            )
+        else:
+            self.impl = cmaes.CMA(
+                mean=mean, sigma=sigma, bounds=np.tile([0.0, 1.0], (dim, 1)), seed=seed,
+                population_size=population_size,
+            )
+
+    @property
+    def population_size(self) -> int:
+        return int(self.impl.population_size)
+
+    def ask(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.discrete:
+            evaluated, told = self.impl.ask()
+            return evaluated, told
+        x = self.impl.ask()
+        return x, x
+
+    def tell(self, solutions: list[tuple[np.ndarray, float]]) -> None:
+        self.impl.tell(solutions)
+
+    def should_stop(self) -> bool:
+        return bool(self.impl.should_stop())
+
+    def sample(self, seed: int) -> np.ndarray:
+        """A point to evaluate from the current distribution, without touching its state."""
+        clone = copy.deepcopy(self.impl)
+        clone.reseed_rng(seed)
+        x = clone.ask()
+        return x[0] if self.discrete else x
+
+
+@dataclass
+class _Proposal:
+    params: dict[str, Any]
+    told: np.ndarray  # the point to tell if the trial evaluated ``params``
+    key: Key = field(default=())
+
+
+@dataclass
+class CmaState:
+    """The search as the finished trials give it: the optimizer, the generation in progress
+    (its first trial number and its proposals) and the restarts so far."""
+
+    optimizer: _Optimizer
+    restart: int
+    start: int  # number of the first trial of the generation in progress
+    proposals: list[_Proposal]
+    worst: float | None  # worst loss of a completed trial told so far
+    generations: int = 0  # generations told (over all restarts)
+
+    @property
+    def population_size(self) -> int:
+        return self.optimizer.population_size
+
+
+class CmaEsSampler(JointSampler):
+    """CMA-ES over the unit cube of the joint space, with optional IPOP restarts.
+
+    Args:
+        seed: makes the search reproducible; None draws one.
+        sigma0: the initial step size, as a fraction of each parameter's (unit-mapped) range.
+        population_size: trials per generation; None uses the ``cmaes`` default
+            ``4 + floor(3 ln d)`` for ``d`` parameters.
+        n_startup_trials: random trials before the search; it starts from the best of them.
+        restart: None, or ``"ipop"`` to restart with a larger population when the search
+            stalls.
+        inc_popsize: factor by which each IPOP restart multiplies the population.
+        with_margin: search int, stepped float and categorical parameters as discrete axes
+            with CMA-ES with margin; False treats them as continuous axes read through bins.
+    """
+
+    display_name = _WHERE
+
+    def __init__(
+        self,
+        seed: int | None = None,
+        sigma0: float = 0.2,
+        population_size: int | None = None,
+        n_startup_trials: int = 0,
+        restart: str | None = None,
+        inc_popsize: int = 2,
+        with_margin: bool = True,
+    ) -> None:
+        super().__init__(seed)
+        self.sigma0 = check_number(
+            _WHERE, "sigma0", sigma0, 0.0, 1.0,
+            "it is the initial step size as a fraction of each parameter's range.",
+        )
+        if population_size is not None:
+            population_size = check_int(
+                _WHERE, "population_size", population_size, 2,
+                "it is the number of trials in one generation (None for the default).",
+            )
+        self.population_size = population_size
+        self.n_startup_trials = check_int(
+            _WHERE, "n_startup_trials", n_startup_trials, 0,
+            "they are random trials, and the search starts from the best of them.",
+        )
+        if restart is not None:
+            restart = check_choice(_WHERE, "restart", restart, RESTARTS)
+        self.restart = restart
+        self.inc_popsize = check_int(
+            _WHERE, "inc_popsize", inc_popsize, 2,
+            "each IPOP restart multiplies the population by it.",
+        )
+        if not isinstance(with_margin, bool):
+            raise ConfigError(
+                f"{_WHERE}: with_margin={with_margin!r} must be true or false.", field="with_margin"
+            )
+        self.with_margin = with_margin
+        self._cmaes = _import_cmaes()
+        self._cache_key: tuple[Any, ...] | None = None
+        self._cache: CmaState | None = None
+
+    # The replay ----------------------------------------------------------------------------
+
+    def search_state(self, study: Study) -> CmaState | None:
+        """The search as the study's finished trials give it now (None during the start-up).
+
+        The object is the cached state: read it, do not change it.
+        """
+        space = self.infer_relative_search_space(study)
+        return self._replay(study, space, study.storage.get_trials(study.study_id))
+
+    def _replay(
+        self, study: Study, space: dict[str, Distribution], records: list[TrialRecord]
+    ) -> CmaState | None:
+        if not space:
+            return None
+        sign = -1.0 if study.directions[0] == "maximize" else 1.0
+        key = (study_key(study), sign, tuple(space.items()))
+        if key != self._cache_key:
+            self._cache_key, self._cache = key, None
+        by_number = {record.number: record for record in records}
+        state = self._cache
+        if state is None:
+            state = self._begin(space, sign, by_number)
+            if state is None:
+                return None
+        while True:
+            numbers = range(state.start, state.start + state.population_size)
+            generation = [by_number.get(n) for n in numbers]
+            if any(r is None or not r.state.is_finished for r in generation):
+                break
+            self._tell(state, space, sign, generation)  # type: ignore[arg-type]
+        self._cache = state
+        return state
+
+    def _begin(
+        self, space: dict[str, Distribution], sign: float, by_number: dict[int, TrialRecord]
+    ) -> CmaState | None:
+        """The state before the first generation, once the start-up trials are finished."""
+        startup = [by_number.get(n) for n in range(self.n_startup_trials)]
+        if any(r is None or not r.state.is_finished for r in startup):
+            return None
+        unit = UnitSpace(space)
+        mean, best, worst = np.full(len(space), 0.5), math.inf, None
+        for record in startup:
+            loss = self._loss(record, space, sign)  # type: ignore[arg-type]
+            if loss is None:
+                continue
+            worst = loss if worst is None else max(worst, loss)
+            if loss < best:
+                best = loss
+                mean = unit.encode(point_of(record, space))  # type: ignore[arg-type]
+        optimizer = self._optimizer(space, mean, 0)
+        state = CmaState(optimizer, 0, self.n_startup_trials, [], worst)
+        state.proposals = self._generation(state, unit)
+        return state
+
+    def _optimizer(self, space: dict[str, Distribution], mean: np.ndarray, restart: int) -> _Optimizer:
+        size = self.population_size
+        if restart and size is None:
+            size = 4 + math.floor(3 * math.log(len(space)))
+        if size is not None:
+            size *= self.inc_popsize**restart
+        return _Optimizer(
+            self._cmaes, space, mean, self.sigma0, size,
+            _derived_seed(self.seed, restart), self.with_margin,
+        )
+
+    def _generation(self, state: CmaState, unit: UnitSpace) -> list[_Proposal]:
+        """The proposals of the generation in progress: one ask per member, moved aside when a
+        discrete space makes two members decode to the same point."""
+        proposals: list[_Proposal] = []
+        blocked: set[Key] = set()
+        for member in range(state.population_size):
+            evaluated, told = state.optimizer.ask()
+            u = np.clip(evaluated, 0.0, 1.0)
+            params = unit.decode(u)
+            key = point_key(params, unit.space)
+            if key in blocked:
+                rng = trial_rng(self.seed, state.start + member, _STREAM)
+                u = unit.distinct(u, blocked, rng)
+                params = unit.decode(u)
+                told = u  # tell the point the trial evaluates
+                key = point_key(params, unit.space)
+            blocked.add(key)
+            proposals.append(_Proposal(params, np.array(told, dtype=float), key))
+        return proposals
+
+    @staticmethod
+    def _loss(record: TrialRecord, space: dict[str, Distribution], sign: float) -> float | None:
+        if record.state is not TrialState.COMPLETE or not record.values:
+            return None
+        if point_of(record, space) is None or not math.isfinite(record.values[0]):
+            return None
+        return sign * float(record.values[0])
+
+    def _tell(
+        self,
+        state: CmaState,
+        space: dict[str, Distribution],
+        sign: float,
+        generation: list[TrialRecord],
+    ) -> None:
+        unit = UnitSpace(space)
+        points, losses = [], []
+        for record, proposal in zip(generation, state.proposals):
+            params = point_of(record, space)
+            if params is None or point_key(params, space) == proposal.key:
+                points.append(proposal.told)
+            else:
+                points.append(unit.encode(params))
+            loss = self._loss(record, space, sign)
+            if loss is not None:
+                state.worst = loss if state.worst is None else max(state.worst, loss)
+            losses.append(loss)
+        fill = state.worst if state.worst is not None else 0.0
+        state.optimizer.tell(
+            [(x, fill if loss is None else loss) for x, loss in zip(points, losses)]
+        )
+        state.start += len(generation)
+        state.generations += 1
+        if self.restart == "ipop" and state.optimizer.should_stop():
+            state.restart += 1
+            rng = np.random.RandomState(_derived_seed(self.seed, state.restart, 1))
+            state.optimizer = self._optimizer(space, rng.uniform(0.0, 1.0, len(space)), state.restart)
+        state.proposals = self._generation(state, unit)
+
+    # The sampler ---------------------------------------------------------------------------
+
+    def sample_relative_batch(
+        self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
+    ) -> list[dict[str, Any]]:
+        records = study.storage.get_trials(study.study_id)
+        state = self._replay(study, search_space, records)
+        if state is None:
+            return [{} for _ in trials]  # start-up: every parameter from sample_independent
+        unit = UnitSpace(search_space)
+        key = study_key(study)
+        batch = []
+        for trial in trials:
+            member = trial.number - state.start
+            if trial.number < self.n_startup_trials:
+                params: dict[str, Any] = {}
+            elif 0 <= member < len(state.proposals):
+                params = dict(state.proposals[member].params)
+            else:
+                # Beyond the generation in progress: a draw from the current distribution.
+                x = state.optimizer.sample(_derived_seed(self.seed, trial.number, 2))
+                params = unit.decode(np.clip(x, 0.0, 1.0))
+            if params:
+                self._proposed[(key, trial.number)] = params
+            batch.append(params)
+        return batch
