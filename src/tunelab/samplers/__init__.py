@@ -11,6 +11,7 @@ from tunelab.samplers.auto import AutoSampler
 from tunelab.samplers.base import BaseSampler
 from tunelab.samplers.cma import CmaEsSampler
 from tunelab.samplers.genetic import GeneticSampler
+from tunelab.samplers.gp import GPSampler
 from tunelab.samplers.grid import GridSampler
 from tunelab.samplers.nsga2 import NSGA2Sampler
 from tunelab.samplers.pso import ParticleSwarmSampler
@@ -36,6 +37,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "auto": AutoSampler,
     "cmaes": CmaEsSampler,
     "reinforce": ReinforceSampler,
+    "gp": GPSampler,
 }
 
 DEFAULT_SAMPLER = "auto"
@@ -57,6 +59,7 @@ __all__ = [
     "AutoSampler",
     "BaseSampler",
     "CmaEsSampler",
+    "GPSampler",
     "GeneticSampler",
     "GridSampler",
     "NSGA2Sampler",
