@@ -29,14 +29,11 @@ import argparse
 import functools
 import json
 import os
-import platform
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,7 +41,8 @@ import optuna
 import sqlalchemy
 
 import tunelab
-from report import markdown_table  # bench/report.py, next to this script
+from report import environment as report_environment  # bench/report.py, beside this file
+from report import markdown_table
 
 STORAGE_KINDS: dict[str, str] = {
     "memory": "in-memory",
@@ -206,27 +204,13 @@ def measure_history(
 # Report -----------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or "unknown"
-    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return models[0] if models else platform.processor() or "unknown"
-
-
 def environment() -> dict[str, Any]:
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python " + " ".join(sys.argv),
-        "tunelab": tunelab.__version__,
-        "optuna": optuna.__version__,
-        "sqlalchemy": sqlalchemy.__version__,
-        "sqlite": sqlite3.sqlite_version,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
+        **report_environment(
+            optuna=optuna.__version__,
+            sqlalchemy=sqlalchemy.__version__,
+            sqlite=sqlite3.sqlite_version,
+        ),
         "load_average_1min_at_start": round(os.getloadavg()[0], 2),
     }
 

