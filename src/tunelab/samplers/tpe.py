@@ -17,16 +17,20 @@ Details:
 
 * Unit space makes log-scaled, integer and stepped ranges one case. A discrete parameter is
   scored by the mass its kernels put on the value's bin (not by a density at a point), and the
-  proposal is snapped to a bin by ``from_unit``. A categorical parameter uses a categorical
-  kernel: weighted counts of the observed choices plus the prior spread evenly over all choices.
-* Bandwidths: univariate kernels take the larger gap to their sorted neighbours (Bergstra et
-  al.; the outermost kernels ignore the range ends); joint kernels use Scott's rule,
-  ``0.2 * n ** (-1 / (d + 4))``. Both are clipped to ``[1 / min(100, n + 2), 1]``, the "magic
-  clip" of Bergstra et al. Every observation weighs the same.
-* Univariate by default: each parameter is proposed alone from the trials that have it, so
-  conditional spaces need nothing special. ``multivariate=True`` proposes the parameters every
-  COMPLETE trial shares (with identical distributions) jointly, from product kernels; the other
-  parameters are still proposed one at a time.
+  proposal is snapped to a bin by ``from_unit``. A categorical parameter uses categorical
+  kernels: each observation's kernel puts weight 1 on its choice and ``prior_weight / (n + 1)``
+  on every choice (so a choice seen in only one group is not scored as infinitely good or
+  bad), and the prior kernel spreads its weight evenly over all choices.
+* Bandwidths, in every coordinate and in both modes: each kernel takes the larger gap to its
+  sorted neighbours (Bergstra et al.; the outermost kernels ignore the range ends), clipped to
+  ``[1 / min(100, n + 2), 1]``, the "magic clip" of Bergstra et al. These adapt to where the
+  observations cluster, which a single Scott-rule width per coordinate does not. Every
+  observation weighs the same.
+* Multivariate by default (as Optuna's ``TPESampler`` is for a single objective): the
+  parameters every COMPLETE trial shares (with identical distributions) are proposed jointly,
+  from product kernels, which captures interactions; the other parameters (conditional ones,
+  say) are proposed one at a time from the trials that have them. ``multivariate=False``
+  proposes every parameter alone.
 * COMPLETE trials are ranked by value (the study's direction), PRUNED trials always count as
   bad observations, FAIL trials are ignored. The first ``n_startup_trials`` COMPLETE trials are
   drawn at random, exactly as :class:`~tunelab.samplers.random.RandomSampler` draws them.
@@ -64,7 +68,6 @@ if TYPE_CHECKING:
 _FETCHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 _RELATIVE_STREAM = "\x00tpe-joint"  # the random stream of a joint proposal
 _ASKED = -1  # sync key of a joint proposal, read when ask() infers the space
-_SCOTT_FACTOR = 0.2
 _MAGIC_CLIP_KERNELS = 100.0
 _PRIOR_MEAN = 0.5
 _PRIOR_SIGMA = 1.0
@@ -87,8 +90,8 @@ class TPESampler(BaseSampler):
         gamma: ``gamma(n) -> int``, the size of the good group among ``n`` observations;
             None for :func:`default_gamma`.
         prior_weight: weight of the wide prior kernel, relative to one observation.
-        multivariate: propose the parameters every trial shares jointly (captures
-            interactions) instead of one at a time.
+        multivariate: propose the parameters every trial shares jointly (the default;
+            captures interactions); False proposes each one alone.
         constant_liar: count values of running trials as bad, so that batches and parallel
             workers do not propose the same point.
     """
@@ -100,7 +103,7 @@ class TPESampler(BaseSampler):
         n_ei_candidates: int = 24,
         gamma: Callable[[int], int] | None = None,
         prior_weight: float = 1.0,
-        multivariate: bool = False,
+        multivariate: bool = True,
         constant_liar: bool = True,
     ) -> None:
         try:
@@ -155,7 +158,7 @@ class TPESampler(BaseSampler):
             proposals = []
             for trial in trials:
                 rng = self._numpy_rng(trial.number, _RELATIVE_STREAM)
-                point, values = self._propose(rng, dims, good, np.vstack([bad, pending]), joint=True)
+                point, values = self._propose(rng, dims, good, np.vstack([bad, pending]))
                 params = dict(zip(names, values))
                 proposals.append(params)
                 if self.constant_liar:
@@ -199,7 +202,7 @@ class TPESampler(BaseSampler):
         good, bad = self._split(points, scores, complete)
         if self.constant_liar:
             bad = np.vstack([bad, self._pending_points(state, [name], dims, exclude={number})])
-        _, values = self._propose(self._numpy_rng(number, name), dims, good, bad, joint=False)
+        _, values = self._propose(self._numpy_rng(number, name), dims, good, bad)
         return values[0]
 
     def _split(
@@ -234,11 +237,10 @@ class TPESampler(BaseSampler):
         dims: list[_Dim],
         good: np.ndarray,
         bad: np.ndarray,
-        joint: bool,
     ) -> tuple[np.ndarray, list[Any]]:
         """The candidate from ``l`` with the largest ``log l - log g``: its point and values."""
-        below = _Parzen(dims, good, self.prior_weight, joint)
-        above = _Parzen(dims, bad, self.prior_weight, joint)
+        below = _Parzen(dims, good, self.prior_weight)
+        above = _Parzen(dims, bad, self.prior_weight)
         candidates = below.sample(rng, self.n_ei_candidates)
         snapped = [dim.snap(candidates[:, j]) for j, dim in enumerate(dims)]
         gain = below.log_pdf(snapped) - above.log_pdf(snapped)
@@ -488,16 +490,19 @@ class _Dim:
 class _Parzen:
     """A mixture with one kernel per observation plus the prior kernel (the last component).
 
-    Numeric coordinates get Gaussian kernels truncated to [0, 1]; categorical ones put all
-    the mass of an observation's kernel on its choice, and the prior's evenly on all choices.
-    Joint (multivariate) mixtures multiply the kernels of each coordinate.
+    Numeric coordinates get Gaussian kernels truncated to [0, 1], as wide as the gaps to their
+    neighbours (:func:`_gap_sigmas`). Categorical ones put an observation's mass on its choice
+    plus ``prior_weight / (n + 1)`` (before normalizing) on every choice, and the prior's mass
+    evenly on all choices. Joint (multivariate) mixtures multiply the kernels of each coordinate.
     """
 
-    def __init__(self, dims: list[_Dim], points: np.ndarray, prior_weight: float, joint: bool) -> None:
+    def __init__(self, dims: list[_Dim], points: np.ndarray, prior_weight: float) -> None:
         from scipy.special import ndtr  # imported here: scipy.special costs 0.4 s to import
 
         n = len(points)
         weights = np.append(np.ones(n), prior_weight)
+        # Each observation's categorical kernel also spreads this much on every choice.
+        self.cat_smoothing = prior_weight / (n + 1)
         self.weights = weights / weights.sum()
         self.log_weights = np.log(self.weights)
         self.dims = dims
@@ -509,7 +514,7 @@ class _Parzen:
             if dim.kind == "cat":
                 self.kernels.append(np.append(column.astype(np.int64), -1))
                 continue
-            sigmas = _scott_sigmas(n, len(dims)) if joint else _gap_sigmas(column)
+            sigmas = _gap_sigmas(column)
             mus = np.append(column, _PRIOR_MEAN)
             sigmas = np.append(sigmas, _PRIOR_SIGMA)
             offset = -np.log(ndtr((1.0 - mus) / sigmas) - ndtr(-mus / sigmas))
@@ -524,7 +529,9 @@ class _Parzen:
         out = np.empty((size, len(self.dims)))
         for j, (dim, kernel) in enumerate(zip(self.dims, self.kernels)):
             if dim.kind == "cat":
-                chosen = kernel[components]
+                # An observation's kernel is a mixture of its choice and the uniform spread.
+                spread = dim.n_bins * self.cat_smoothing
+                chosen = np.where(rng.random(size) < spread / (1.0 + spread), -1, kernel[components])
                 uniform = rng.integers(dim.n_bins, size=size)
                 out[:, j] = np.where(chosen < 0, uniform, chosen)
                 continue
@@ -540,7 +547,7 @@ class _Parzen:
         """Log density (log mass for discrete coordinates) of each candidate."""
         total = None
         for dim, kernel, where in zip(self.dims, self.kernels, snapped):
-            term = _log_kernels(dim, kernel, *where)
+            term = _log_kernels(dim, kernel, *where, smoothing=self.cat_smoothing)
             if total is None:
                 total = term
             else:
@@ -554,12 +561,20 @@ class _Parzen:
 
 
 def _log_kernels(
-    dim: _Dim, kernel: Any, x: np.ndarray, low: np.ndarray | None, high: np.ndarray | None
+    dim: _Dim,
+    kernel: Any,
+    x: np.ndarray,
+    low: np.ndarray | None,
+    high: np.ndarray | None,
+    smoothing: float,
 ) -> np.ndarray:
     """Matrix (candidates x kernels) of the log density (or log bin mass) of one coordinate."""
     if dim.kind == "cat":
         hit = kernel[None, :] == x.astype(np.int64)[:, None]
-        log_hit = np.where(hit, 0.0, -np.inf)
+        total = 1.0 + dim.n_bins * smoothing
+        log_hit = np.where(
+            hit, math.log((1.0 + smoothing) / total), math.log(smoothing / total)
+        )
         log_hit[:, kernel < 0] = -math.log(dim.n_bins)
         return log_hit
     mus, sigmas, offset = kernel
@@ -600,10 +615,6 @@ def _gap_sigmas(mus: np.ndarray) -> np.ndarray:
     sigmas = np.empty(n)
     sigmas[order] = widths
     return _magic_clip(sigmas, n)
-
-
-def _scott_sigmas(n: int, dimension: int) -> np.ndarray:
-    return _magic_clip(np.full(n, _SCOTT_FACTOR * max(n, 1) ** (-1.0 / (dimension + 4))), n)
 
 
 # Option checks ---------------------------------------------------------------------------
