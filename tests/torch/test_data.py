@@ -282,7 +282,7 @@ def test_image_folder_grayscale_takes_the_size_of_the_first_image(tmp_path):
 
 
 def test_image_folder_rgb_resized(tmp_path):
-    root = image_folder(tmp_path / "shapes")
+    image_folder(tmp_path / "shapes")
 
     data = load_data({"name": "image_folder", "path": "shapes", "grayscale": False,
                       "size": [3, 2], "val_fraction": 0.34}, base_dir=tmp_path)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import random
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
@@ -35,8 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Seq
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.registry import did_you_mean
-from tunelab.samplers.base import BaseSampler, resolve_seed, trial_rng
+from tunelab.samplers._options import check_int, check_seed
+from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, value_key
 from tunelab.trial import TrialRecord, TrialState
 
@@ -51,63 +50,6 @@ Move = tuple[int, int]  # (dimension, index of the value the dimension takes)
 _RANDOM_TRIES = 256
 _ENUMERATE_LIMIT = 20_000
 _RING_LIMIT = 5_000
-
-
-# Options ---------------------------------------------------------------------------------
-
-
-def check_seed(seed: Any) -> int:
-    """``resolve_seed`` with the option named, for study files."""
-    try:
-        return resolve_seed(seed)
-    except ConfigError as error:
-        raise ConfigError(str(error), field="seed") from None
-
-
-def check_int(where: str, field: str, value: Any, minimum: int, hint: str) -> int:
-    """An integer (not a bool) of at least ``minimum``; a ConfigError naming ``field`` if not."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ConfigError(
-            f"{where}: {field}={value!r} must be an integer >= {minimum}; {hint}", field=field
-        )
-    return int(value)
-
-
-def check_number(
-    where: str,
-    field: str,
-    value: Any,
-    low: float,
-    high: float,
-    hint: str,
-    *,
-    low_open: bool = True,
-    high_open: bool = False,
-) -> float:
-    """A finite real between ``low`` and ``high`` (each end excluded when open); a ConfigError
-    naming ``field`` if not."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-    above = ok and (low < value if low_open else low <= value)
-    below = ok and (value < high if high_open else value <= high)
-    if not (above and below):
-        if math.isinf(high):
-            wanted = f"a finite number {'>' if low_open else '>='} {low:g}"
-        else:
-            left, right = "(" if low_open else "[", ")" if high_open else "]"
-            wanted = f"a number in {left}{low:g}, {high:g}{right}"
-        raise ConfigError(f"{where}: {field}={value!r} must be {wanted}; {hint}", field=field)
-    return float(value)
-
-
-def check_choice(where: str, field: str, value: Any, choices: Sequence[str]) -> str:
-    """One of ``choices`` (case-insensitive), lower-cased; a ConfigError naming ``field`` if not."""
-    if not isinstance(value, str) or value.lower() not in choices:
-        hint = did_you_mean(value.lower(), choices) if isinstance(value, str) else ""
-        raise ConfigError(
-            f"{where}: {field}={value!r} is unknown{hint}; use one of: {', '.join(choices)}.",
-            field=field,
-        )
-    return value.lower()
 
 
 def check_single_objective(study: Study, where: str) -> None:

@@ -25,7 +25,6 @@ This module holds:
 from __future__ import annotations
 
 import math
-import numbers
 import random
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -33,12 +32,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError
+from tunelab.samplers._options import check_int
 from tunelab.samplers._neighbourhood import (
     JointSampler,
     Key,
-    check_int,
-    check_number,
     point_key,
     point_of,
     running_points,
@@ -59,11 +56,6 @@ if TYPE_CHECKING:
 
 _DISTINCT_TRIES = 12  # perturbations (widening) before random points are tried
 _RANDOM_TRIES = 64
-
-
-def check_probability(where: str, field: str, value: Any, hint: str) -> float:
-    """A number in ``[0, 1]``; a ConfigError naming ``field`` if not."""
-    return check_number(where, field, value, 0.0, 1.0, hint, low_open=False)
 
 
 @dataclass(frozen=True)

@@ -52,17 +52,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError, MissingExtraError
-from tunelab.samplers._neighbourhood import (
-    JointSampler,
-    Key,
-    check_choice,
-    check_int,
-    check_number,
-    point_key,
-    point_of,
-    study_key,
-)
+from tunelab.exceptions import MissingExtraError
+from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
+from tunelab.samplers._options import check_choice, check_flag, check_int, check_number
 from tunelab.samplers._population import UnitSpace
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
@@ -236,11 +228,7 @@ class CmaEsSampler(JointSampler):
             _WHERE, "inc_popsize", inc_popsize, 2,
             "each IPOP restart multiplies the population by it.",
         )
-        if not isinstance(with_margin, bool):
-            raise ConfigError(
-                f"{_WHERE}: with_margin={with_margin!r} must be true or false.", field="with_margin"
-            )
-        self.with_margin = with_margin
+        self.with_margin = check_flag(_WHERE, "with_margin", with_margin)
         self._cmaes = _import_cmaes()
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: CmaState | None = None

@@ -32,13 +32,12 @@ import random
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._neighbourhood import check_choice, check_int, check_number
+from tunelab.samplers._options import check_choice, check_int, check_number, check_probability
 from tunelab.samplers._population import (
     History,
     Member,
     PopulationSampler,
     UnitSpace,
-    check_probability,
 )
 
 CROSSOVERS = ("uniform", "blend")

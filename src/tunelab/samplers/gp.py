@@ -53,10 +53,9 @@ from scipy.linalg import lapack
 from scipy.special import erfcx, log_ndtr
 from scipy.stats import qmc
 
-from tunelab.exceptions import ConfigError
+from tunelab.samplers._options import check_flag, check_int
 from tunelab.samplers._neighbourhood import (
     JointSampler,
-    check_int,
     point_key,
     point_of,
     running_points,
@@ -394,13 +393,9 @@ class GPSampler(JointSampler):
             _WHERE, "n_candidates", n_candidates, 16,
             "it is the number of quasi-random points scored per proposal.",
         )
-        if not isinstance(deterministic_objective, bool):
-            raise ConfigError(
-                f"{_WHERE}: deterministic_objective={deterministic_objective!r} must be true or "
-                "false.",
-                field="deterministic_objective",
-            )
-        self.deterministic_objective = deterministic_objective
+        self.deterministic_objective = check_flag(
+            _WHERE, "deterministic_objective", deterministic_objective
+        )
         # Last fitted log-hyperparameters per (study, space), the start of the next fit.
         self._fits: dict[tuple[Any, ...], np.ndarray] = {}
         # Encoded completed trials of one (study, space): number -> (unit point, value) or None.

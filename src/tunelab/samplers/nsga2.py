@@ -59,16 +59,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._neighbourhood import (
-    JointSampler,
-    Key,
-    check_choice,
-    check_int,
-    check_number,
-    point_key,
-    point_of,
-    study_key,
-)
+from tunelab.samplers._options import check_choice, check_int, check_number
+from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution
 from tunelab.trial import TrialRecord, TrialState

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._neighbourhood import check_int, check_number
+from tunelab.samplers._options import check_int, check_number
 from tunelab.samplers._population import History, PopulationSampler, UnitSpace
 
 _WHERE = "particle swarm"
@@ -76,8 +76,10 @@ class ParticleSwarmSampler(PopulationSampler):
         super().__init__(seed, n_particles, "n_particles")
         self.n_particles = self.size
         self.inertia = _check_inertia(inertia)
-        self.cognitive = _check_weight("cognitive", cognitive)
-        self.social = _check_weight("social", social)
+        self.cognitive, self.social = (
+            check_number(_WHERE, name, value, 0.0, math.inf, "1.5 to 2 is usual.", low_open=False)
+            for name, value in (("cognitive", cognitive), ("social", social))
+        )
         self.max_velocity = check_number(
             _WHERE, "max_velocity", max_velocity, 0.0, 1.0,
             "it is a fraction of each parameter's range.",
@@ -120,16 +122,6 @@ class ParticleSwarmSampler(PopulationSampler):
         )
         v = np.clip(v, -self.max_velocity, self.max_velocity)
         return np.clip(x + v, 0.0, 1.0)
-
-
-def _check_weight(field: str, value: Any) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-    if not (ok and value >= 0):
-        raise ConfigError(
-            f"{_WHERE}: {field}={value!r} must be a finite number >= 0; 1.5 to 2 is usual.",
-            field=field,
-        )
-    return float(value)
 
 
 def _check_inertia(inertia: Any) -> tuple[float, float]:

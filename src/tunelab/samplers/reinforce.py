@@ -62,11 +62,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from tunelab.samplers._options import check_int, check_number
 from tunelab.samplers._neighbourhood import (
     HistoryReplay,
     JointSampler,
-    check_int,
-    check_number,
     point_of,
     running_points,
     study_key,

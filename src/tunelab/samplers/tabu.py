@@ -40,13 +40,13 @@ import random
 from collections import deque
 from typing import TYPE_CHECKING, Any, Sequence
 
+from tunelab.samplers._options import check_int
 from tunelab.samplers._neighbourhood import (
     Lattice,
     LatticePoint,
     LocalSearchSampler,
     Move,
     WalkState,
-    check_int,
     merge_loss,
     nearest_free,
 )

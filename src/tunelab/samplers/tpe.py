@@ -57,7 +57,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers.base import BaseSampler, resolve_seed, trial_rng
+from tunelab.samplers._options import check_flag, check_int, check_number, check_seed
+from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
 
@@ -73,6 +74,9 @@ _PRIOR_MEAN = 0.5
 _PRIOR_SIGMA = 1.0
 _TINY = 1e-300
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+_WHERE = "TPE"
 
 
 def default_gamma(n: int) -> int:
@@ -106,16 +110,19 @@ class TPESampler(BaseSampler):
         multivariate: bool = True,
         constant_liar: bool = True,
     ) -> None:
-        try:
-            self.seed = resolve_seed(seed)
-        except ConfigError as error:
-            raise ConfigError(str(error), field="seed") from None
-        self.n_startup_trials = _check_count("n_startup_trials", n_startup_trials, minimum=0)
-        self.n_ei_candidates = _check_count("n_ei_candidates", n_ei_candidates, minimum=1)
+        self.seed = check_seed(seed)
+        self.n_startup_trials = check_int(
+            _WHERE, "n_startup_trials", n_startup_trials, 0, "e.g. n_startup_trials=10."
+        )
+        self.n_ei_candidates = check_int(
+            _WHERE, "n_ei_candidates", n_ei_candidates, 1, "e.g. n_ei_candidates=24."
+        )
         self.gamma = _check_gamma(gamma)
-        self.prior_weight = _check_prior_weight(prior_weight)
-        self.multivariate = _check_flag("multivariate", multivariate)
-        self.constant_liar = _check_flag("constant_liar", constant_liar)
+        self.prior_weight = check_number(
+            _WHERE, "prior_weight", prior_weight, 0.0, math.inf, "1.0 is the usual choice."
+        )
+        self.multivariate = check_flag(_WHERE, "multivariate", multivariate)
+        self.constant_liar = check_flag(_WHERE, "constant_liar", constant_liar)
         self._states: dict[tuple[int, int], _StudyState] = {}
         self._lock = threading.RLock()
         self._warned_multi_objective = False
@@ -618,36 +625,6 @@ def _gap_sigmas(mus: np.ndarray) -> np.ndarray:
 
 
 # Option checks ---------------------------------------------------------------------------
-
-
-def _check_count(option: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ConfigError(
-            f"{option}={value!r} must be an integer >= {minimum}; e.g. "
-            f"{option}={10 if option == 'n_startup_trials' else 24}.",
-            field=option,
-        )
-    return int(value)
-
-
-def _check_flag(option: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{option}={value!r} must be true or false.", field=option)
-    return value
-
-
-def _check_prior_weight(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigError(
-            f"prior_weight={value!r} must be a positive finite number; 1.0 is the usual choice.",
-            field="prior_weight",
-        )
-    return float(value)
 
 
 def _check_gamma(gamma: Any) -> Callable[[int], int]:
