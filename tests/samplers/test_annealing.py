@@ -15,12 +15,6 @@ from tunelab.samplers.annealing import SimulatedAnnealingSampler as Annealing
 from tunelab.trial import TrialState
 from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small, small_point
 
-def test_same_seed_gives_the_same_trials_and_other_seeds_differ():
-    first = params_of(run(mixed, Annealing(seed=3)))
-    assert first == params_of(run(mixed, Annealing(seed=3)))
-    assert first != params_of(run(mixed, Annealing(seed=4)))
-
-
 def test_a_resumed_study_follows_the_same_walk(sqlite_url):
     """The walk lives in the storage, not in the sampler: a fresh sampler goes on the same way."""
     whole = run(bowl_2d, Annealing(seed=5), n_trials=30)
@@ -91,13 +85,6 @@ def test_trials_finishing_out_of_order_give_the_state_a_fresh_sampler_replays():
     study.tell(second, bowl_2d(second))
     study.optimize(bowl_2d, n_trials=10)
     assert summary(sampler.search_state(study)) == summary(Annealing(seed=3).search_state(study))
-
-
-def test_maximizing_follows_the_same_walk_as_minimizing_the_negation():
-    minimized = run(bowl_2d, Annealing(seed=7), n_trials=40)
-    maximized = run(lambda t: -bowl_2d(t), Annealing(seed=7), 40, direction="maximize")
-    assert params_of(maximized) == params_of(minimized)
-    assert maximized.best_value == -minimized.best_value
 
 
 def test_temperature_falls_and_worse_moves_are_accepted_early_not_late():

@@ -14,13 +14,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.gp import GPSampler as GP
 from tunelab.samplers.gp import log_expected_improvement, log_h
-from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, mixed, params_of, run
-
-
-def test_same_seed_gives_the_same_trials_and_other_seeds_differ():
-    first = params_of(run(bowl_2d, GP(seed=3, n_startup_trials=5), 15))
-    assert first == params_of(run(bowl_2d, GP(seed=3, n_startup_trials=5), 15))
-    assert first != params_of(run(bowl_2d, GP(seed=4, n_startup_trials=5), 15))
+from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, mixed, run
 
 
 def test_beats_random_search_on_a_smooth_2d_bowl():

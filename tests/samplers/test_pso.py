@@ -19,12 +19,6 @@ from tests.samplers.objectives import (
 )
 
 
-def test_same_seed_gives_the_same_trials_and_other_seeds_differ():
-    first = params_of(run(mixed, Swarm(seed=3, n_particles=8), 30))
-    assert first == params_of(run(mixed, Swarm(seed=3, n_particles=8), 30))
-    assert first != params_of(run(mixed, Swarm(seed=4, n_particles=8), 30))
-
-
 @pytest.mark.parametrize("inertia", [0.7, (0.9, 0.4)], ids=["constant", "falling"])
 def test_beats_random_search_on_a_smooth_4d_bowl(inertia):
     # At 100 trials with n_particles=10, over seeds 0-19 taken five at a time, random search's
@@ -71,13 +65,6 @@ def test_ask_gives_distinct_untried_points_in_a_small_discrete_space():
     points = {small_point(trial) for trial in study.ask(4)}
     assert len(points) == 4 and not points & tried
     assert not {small_point(trial) for trial in study.ask(2)} & points
-
-
-def test_maximizing_follows_the_same_search_as_minimizing_the_negation():
-    minimized = run(bowl_2d, Swarm(seed=7, n_particles=8), 40)
-    maximized = run(lambda t: -bowl_2d(t), Swarm(seed=7, n_particles=8), 40, direction="maximize")
-    assert params_of(maximized) == params_of(minimized)
-    assert maximized.best_value == -minimized.best_value
 
 
 def test_a_resumed_study_follows_the_same_swarm(sqlite_url):

@@ -21,12 +21,6 @@ from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, 
 # Through studies -------------------------------------------------------------------------
 
 
-def test_same_seed_gives_the_same_trials_and_other_seeds_differ():
-    first = params_of(run(mixed, Tabu(seed=3)))
-    assert first == params_of(run(mixed, Tabu(seed=3)))
-    assert first != params_of(run(mixed, Tabu(seed=4)))
-
-
 def test_a_resumed_study_follows_the_same_walk(sqlite_url):
     """The walk lives in the storage, not in the sampler: a fresh sampler goes on the same way."""
     whole = run(bowl_2d, Tabu(seed=5), n_trials=30)
@@ -116,13 +110,6 @@ def test_trials_finishing_out_of_order_give_the_state_a_fresh_sampler_replays():
     study.tell(second, bowl_2d(second))
     study.optimize(bowl_2d, n_trials=10)
     assert summary(sampler.search_state(study)) == summary(Tabu(seed=3).search_state(study))
-
-
-def test_maximizing_follows_the_same_walk_as_minimizing_the_negation():
-    minimized = run(bowl_2d, Tabu(seed=7), n_trials=40)
-    maximized = run(lambda t: -bowl_2d(t), Tabu(seed=7), 40, direction="maximize")
-    assert params_of(maximized) == params_of(minimized)
-    assert maximized.best_value == -minimized.best_value
 
 
 def test_the_whole_small_lattice_is_visited_before_any_point_is_repeated():
