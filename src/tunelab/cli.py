@@ -35,7 +35,7 @@ from tunelab.config import (
     DEFAULT_STORAGE,
     StudyConfig,
     check_storage_url,
-    load_study_config,
+    load_study_file,
     prepare_objective,
     validate_study_config,
 )
@@ -242,9 +242,7 @@ def run(
     if study_file is None:
         config, objective = _quickstart(overrides)
     else:
-        config, objective = prepare_objective(
-            load_study_config(study_file, overrides), study_file
-        )
+        config, objective = load_study_file(study_file, overrides)
     resume = ["tunelab", "run"] + ([str(study_file)] if study_file else [])
     resume += ["--storage", storage] if storage else []
     with _trial_logging(verbose, debug):

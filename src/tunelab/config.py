@@ -232,11 +232,19 @@ def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = No
     unsets a field) before validation, so that they are checked by the same rules. Every problem
     raises one :class:`ConfigError` naming the file and the field.
     """
+    return load_study_file(path, overrides)[0]
+
+
+def load_study_file(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> tuple[StudyConfig, Callable[..., Any]]:
+    """:func:`load_study_config` and the objective it names (or the task it declares), built
+    once."""
     path = Path(path)
     data = read_study_file(path)
     data.update(overrides or {})
     config = validate_study_config(data, str(path), set(overrides or ()))
-    return prepare_objective(config, path)[0]
+    return prepare_objective(config, path)
 
 
 def prepare_objective(

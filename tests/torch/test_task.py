@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
 import tunelab
+from tunelab.config import read_study_file
 from tunelab.exceptions import ConfigError
 from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
 from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME, QUICKSTART_TASK
@@ -166,3 +169,8 @@ def test_validate_catches_what_only_data_and_model_reveal(changes, field):
 
 def test_the_quickstart_study_name_is_stable():
     assert QUICKSTART_STUDY_NAME == "quickstart-digits-mlp"
+
+
+def test_the_digits_mlp_example_is_the_quickstart_task():
+    example = Path(__file__).parents[2] / "examples" / "digits_mlp.yaml"
+    assert read_study_file(example)["task"] == QUICKSTART_TASK

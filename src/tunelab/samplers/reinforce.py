@@ -104,10 +104,6 @@ class ChoiceAxis:
             {value_key(v): i for i, v in enumerate(self.values)} if self.values is not None else {}
         )
 
-    @property
-    def binned(self) -> bool:
-        return self.values is None
-
     def index(self, value: Any) -> int:
         """The choice a value of the parameter counts as."""
         if self.values is not None:

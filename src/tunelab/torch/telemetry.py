@@ -13,7 +13,7 @@ import math
 import resource
 import sys
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -198,7 +198,3 @@ def peak_memory_mb(device: torch.device) -> float:
     # ru_maxrss is in kilobytes on Linux and in bytes on macOS.
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return maxrss / (2**20 if sys.platform == "darwin" else 2**10)
-
-
-def telemetry_json(history: Sequence[EpochTelemetry]) -> list[dict[str, Any]]:
-    return [epoch.to_json() for epoch in history]

@@ -41,7 +41,6 @@ from tunelab.torch.telemetry import (
     EpochTelemetry,
     GradientMonitor,
     peak_memory_mb,
-    telemetry_json,
 )
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
@@ -300,7 +299,7 @@ class Trainer:
         if self.trial is None:
             return
         if self.telemetry:
-            self.trial.set_system_attr(TELEMETRY_ATTR, telemetry_json(history))
+            self.trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
         self.trial.report(value, step=epoch)
         if self.trial.should_prune():
             raise TrialPruned(f"pruned after epoch {epoch} with {self.metric}={value:.4g}")
