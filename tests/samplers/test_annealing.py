@@ -68,25 +68,6 @@ def test_ask_n_in_a_continuous_space_gives_one_trial_per_point():
     assert len({tuple(sorted(r.params.items())) for r in study.trials}) == 18
 
 
-def test_trials_finishing_out_of_order_give_the_state_a_fresh_sampler_replays():
-    """Workers finish trials out of number order; the walk is always the one that the finished
-    trials taken in number order give, which a fresh sampler rebuilds from the storage."""
-
-    def summary(state):
-        return state.current, state.current_loss, state.best, state.tried, state.decisions
-
-    sampler = Annealing(seed=3)
-    study = run(bowl_2d, sampler, n_trials=8)
-    first, second, third = study.ask(3)
-    for trial in (third, first):
-        study.tell(trial, bowl_2d(trial))
-    # Trial 9 is still running: 8 and 10 are replayed on a copy of the cached state.
-    assert summary(sampler.search_state(study)) == summary(Annealing(seed=3).search_state(study))
-    study.tell(second, bowl_2d(second))
-    study.optimize(bowl_2d, n_trials=10)
-    assert summary(sampler.search_state(study)) == summary(Annealing(seed=3).search_state(study))
-
-
 def test_temperature_falls_and_worse_moves_are_accepted_early_not_late():
     early, late = [], []
     for seed in range(5):

@@ -93,25 +93,6 @@ def test_ask_n_in_a_continuous_space_gives_distinct_lattice_points():
     assert len({tuple(sorted(r.params.items())) for r in study.trials}) == 18
 
 
-def test_trials_finishing_out_of_order_give_the_state_a_fresh_sampler_replays():
-    """Workers finish trials out of number order; the walk is always the one that the finished
-    trials taken in number order give, which a fresh sampler rebuilds from the storage."""
-
-    def summary(state):
-        return (state.current_loss, state.best, state.tried, state.position, list(state.tabu))
-
-    sampler = Tabu(seed=3)
-    study = run(bowl_2d, sampler, n_trials=8)
-    first, second, third = study.ask(3)
-    for trial in (third, first):
-        study.tell(trial, bowl_2d(trial))
-    # Trial 9 is still running: 8 and 10 are replayed on a copy of the cached state.
-    assert summary(sampler.search_state(study)) == summary(Tabu(seed=3).search_state(study))
-    study.tell(second, bowl_2d(second))
-    study.optimize(bowl_2d, n_trials=10)
-    assert summary(sampler.search_state(study)) == summary(Tabu(seed=3).search_state(study))
-
-
 def test_the_whole_small_lattice_is_visited_before_any_point_is_repeated():
     def tiny(trial):
         n, c = small_point(trial, n_high=3, choices=("a", "b"))
