@@ -52,11 +52,15 @@ Metrics, per sampler and task:
   spent in the objective, divided by the number of trials.
 
 Usage: ``python bench/samplers.py [--seeds S] [--trials N] [--samplers A,B,...]
-[--tasks X,Y,...] [--quick] [--list] [--json FILE]``. Sampler names are ``library:name``
+[--tasks X,Y,...] [--jobs J] [--quick] [--list] [--json FILE]``. Sampler names are ``library:name``
 (``tunelab:tpe``, ``optuna:cmaes``, ``hyperopt:tpe``), task names as listed by ``--list``; both
 filters take comma-separated names. Defaults: 10 seeds, 100 trials, every sampler and task; the
 GP samplers dominate the run time of a full run. ``--quick`` (2 seeds, 20 trials, ``branin``,
 ``mixed`` and ``hpobench-vehicle``, six samplers) takes well under two minutes on 2 cores.
+``--jobs J`` runs J (task, sampler) pairs at once in forked processes; the search results do not
+change, but times per suggestion then include contention for the cores (and for BLAS threads:
+set ``OMP_NUM_THREADS=1`` with ``--jobs``), so compare times only within one run. Dedicated
+time-per-suggestion measurements are in ``bench/suggestion_time.py``.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ import argparse
 import json
 import logging
 import math
+import multiprocessing
 import statistics
 import time
 import warnings
@@ -541,6 +546,41 @@ def evaluate(task: Task, sampler: Sampler, seeds: int, n_trials: int) -> dict[st
     }
 
 
+_RESOLVED: dict[str, Task] = {}  # the tasks of this run, inherited by forked workers
+
+
+def _evaluate_pair(pair: tuple[str, str], seeds: int, n_trials: int) -> dict[str, Any]:
+    silence()
+    return evaluate(_RESOLVED[pair[0]], SAMPLERS[pair[1]], seeds, n_trials)
+
+
+def evaluate_all(
+    tasks: list[Task], samplers: list[str], seeds: int, n_trials: int, jobs: int, started: float
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every applicable (task, sampler) pair, in ``jobs`` processes; each pair runs all its
+    seeds in one process, so its time per suggestion is measured under one load."""
+    _RESOLVED.update((t.name, t) for t in tasks)
+    pairs = [(t.name, key) for t in tasks for key in samplers if SAMPLERS[key].applies_to(t)]
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def done(pair: tuple[str, str], result: dict[str, Any]) -> None:
+        results[pair] = result
+        print(f"<!-- {pair[0]} / {pair[1]} done at {time.perf_counter() - started:.0f} s -->",
+              flush=True)
+
+    if jobs == 1:
+        for pair in pairs:
+            done(pair, _evaluate_pair(pair, seeds, n_trials))
+        return results
+    # fork: workers inherit the resolved tasks (their functions are closures, not picklable)
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        pending = {pair: pool.apply_async(_evaluate_pair, (pair, seeds, n_trials))
+                   for pair in pairs}
+        for pair, result in pending.items():
+            done(pair, result.get())
+    return results
+
+
 # Report -----------------------------------------------------------------------------------
 
 
@@ -611,6 +651,8 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
                         help="smoke run: 2 seeds, 20 trials, 3 tasks, 6 samplers")
     parser.add_argument("--list", action="store_true", help="list samplers and tasks and exit")
     parser.add_argument("--json", type=str, help="save the figures to this file")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes running (task, sampler) pairs side by side")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.trials = 2, 20
@@ -622,8 +664,8 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
     unknown += [s for s in args.samplers if s not in SAMPLERS]
     if unknown:
         parser.error(f"unknown names {unknown}; see --list")
-    if args.seeds < 1 or args.trials < 2:
-        parser.error("need --seeds >= 1 and --trials >= 2")
+    if args.seeds < 1 or args.trials < 2 or args.jobs < 1:
+        parser.error("need --seeds >= 1, --trials >= 2 and --jobs >= 1")
     return args
 
 
@@ -646,13 +688,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"- seeds: {args.seeds}, trials per run: {args.trials}\n")
     print("## Tasks\n\n" + tasks_table(tasks) + "\n", flush=True)
 
-    results: dict[tuple[str, str], dict[str, Any]] = {}
-    for task in tasks:
-        for key in args.samplers:
-            sampler = SAMPLERS[key]
-            if sampler.applies_to(task):
-                results[(task.name, key)] = evaluate(task, sampler, args.seeds, args.trials)
-        print(f"<!-- {task.name} done at {time.perf_counter() - started:.0f} s -->", flush=True)
+    results = evaluate_all(tasks, args.samplers, args.seeds, args.trials, args.jobs, started)
 
     single = [t for t in tasks if t.n_objectives == 1]
     multi = [t for t in tasks if t.n_objectives > 1]
@@ -672,7 +708,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.json is not None:
         figures = {
             "environment": env,
-            "settings": {"seeds": args.seeds, "trials": args.trials, "samplers": args.samplers,
+            "settings": {"seeds": args.seeds, "trials": args.trials, "jobs": args.jobs,
+                         "samplers": args.samplers,
                          "tasks": args.tasks, "reference_samples": REF_SAMPLES,
                          "hv_reference": list(HV_REFERENCE)},
             "tasks": [{"name": t.name, "family": t.family, "optimum": t.optimum,

@@ -542,7 +542,7 @@ def test_best_trial_ignores_failed_and_pruned_trials(make_study):
 def test_best_trial_without_a_completed_trial_raises(make_study):
     study = make_study()
     study.tell(study.ask(), state=TrialState.FAIL)
-    with pytest.raises(TunelabError, match="has no completed trial yet"):
+    with pytest.raises(TunelabError, match="has no completed trial that satisfies"):
         _ = study.best_trial
 
 
@@ -555,6 +555,39 @@ def test_best_trials_is_the_pareto_front(make_study):
     study.tell(study.ask(), state=TrialState.FAIL)
     # 2 is dominated by 1; 4 by 1 (same accuracy, higher loss); 6 by 0 and 5; 0 and 5 tie.
     assert [r.number for r in study.best_trials] == [0, 1, 3, 5]
+
+
+def _tell_constrained(study, values, constraints):
+    trial = study.ask()
+    if constraints is not None:
+        trial.set_constraints(constraints)
+    study.tell(trial, values)
+
+
+def test_best_trials_leave_out_trials_that_violate_a_constraint(make_study):
+    study = make_study(directions=["minimize", "minimize"])
+    _tell_constrained(study, (0.0, 0.0), [0.1])  # dominates all, but infeasible
+    _tell_constrained(study, (1.0, 2.0), [0.0, -1.0])  # on the boundary: feasible
+    _tell_constrained(study, (2.0, 1.0), None)  # no constraints: feasible
+    _tell_constrained(study, (3.0, 3.0), [-5.0])  # feasible but dominated
+    assert [r.number for r in study.best_trials] == [1, 2]
+
+
+def test_best_trial_is_the_best_feasible_one(make_study):
+    study = make_study()
+    _tell_constrained(study, 0.0, [float("nan")])  # a constraint that is not a number fails
+    _tell_constrained(study, 1.0, [2.0])
+    _tell_constrained(study, 3.0, [-1.0])
+    assert study.best_value == 3.0
+    assert [r.number for r in study.best_trials] == [2]
+
+
+def test_best_trial_when_no_trial_is_feasible_raises(make_study):
+    study = make_study()
+    _tell_constrained(study, 1.0, [1.0])
+    assert study.best_trials == []
+    with pytest.raises(TunelabError, match="satisfies its constraints"):
+        _ = study.best_trial
 
 
 def test_best_trials_of_a_single_objective_study_are_the_ties_for_best(make_study):

@@ -9,6 +9,7 @@ import warnings
 import pytest
 
 from tunelab.exceptions import (
+    ConfigError,
     ParameterConflictError,
     SearchSpaceError,
     TrialFinishedError,
@@ -184,6 +185,22 @@ def test_system_attrs_are_stored_apart_from_user_attrs(make_study):
     record = study.trials[0]
     assert dict(record.system_attrs) == {"telemetry": [{"epoch": 1, "loss": 0.5}]}
     assert dict(record.user_attrs) == {}
+
+
+def test_constraints_are_stored_as_floats_in_the_constraints_attribute(make_study):
+    study = make_study()
+    trial = study.ask()
+    trial.set_constraints((1, -0.5))
+    study.tell(trial, 1.0)
+    assert study.trials[0].system_attrs["constraints"] == [1.0, -0.5]
+
+
+@pytest.mark.parametrize("values", [0.5, "abc", [1.0, "x"], [True]])
+def test_constraints_that_are_not_numbers_raise_a_config_error(make_study, values):
+    trial = make_study().ask()
+    with pytest.raises(ConfigError, match="constraint") as caught:
+        trial.set_constraints(values)
+    assert caught.value.field == "constraints"
 
 
 def test_non_json_system_attr_raises_a_tunelab_error(make_study):

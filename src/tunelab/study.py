@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping, Sequence, overload
 
+from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
 from tunelab.pruners import BasePruner, make_pruner
 from tunelab.registry import did_you_mean
@@ -250,11 +251,14 @@ class Study:
 
     @property
     def best_trial(self) -> TrialRecord:
-        """The completed trial with the best value (single objective)."""
+        """The feasible completed trial with the best value (single objective)."""
         maximize = self.direction == "maximize"
-        completed = self.get_trials((TrialState.COMPLETE,))
+        completed = self._feasible_completed()
         if not completed:
-            raise TunelabError(f"study {self.study_name!r} has no completed trial yet.")
+            raise TunelabError(
+                f"study {self.study_name!r} has no completed trial that satisfies its "
+                "constraints yet."
+            )
         pick = max if maximize else min
         return pick(completed, key=lambda r: r.values[0])  # type: ignore[index]
 
@@ -270,8 +274,9 @@ class Study:
 
     @property
     def best_trials(self) -> list[TrialRecord]:
-        """The completed trials no other completed trial dominates (the Pareto front)."""
-        completed = self.get_trials((TrialState.COMPLETE,))
+        """The Pareto front: feasible completed trials that no other feasible completed trial
+        dominates. Trials without constraint values are feasible."""
+        completed = self._feasible_completed()
         signs = [1.0 if d == "minimize" else -1.0 for d in self.directions]
         points = [tuple(s * v for s, v in zip(signs, r.values or ())) for r in completed]
         return [
@@ -279,6 +284,9 @@ class Study:
             for record, point in zip(completed, points)
             if not any(_dominates(other, point) for other in points)
         ]
+
+    def _feasible_completed(self) -> list[TrialRecord]:
+        return [r for r in self.get_trials((TrialState.COMPLETE,)) if is_feasible(r)]
 
     def trials_dataframe(self) -> Any:
         """A pandas DataFrame with one row per trial: number, state, values, params, attrs."""

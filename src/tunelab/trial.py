@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from tunelab.constraints import CONSTRAINTS_ATTR, check_constraints
 from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
 from tunelab.space import (
     CategoricalDistribution,
@@ -246,6 +247,15 @@ class Trial:
         self._check_running("set_system_attr")
         self.flush_params()
         self.study.storage.set_trial_system_attr(self._trial_id, key, _as_json(key, value))
+
+    def set_constraints(self, values: Sequence[float]) -> None:
+        """Constraint values of this trial, each ``<= 0`` when satisfied.
+
+        A trial that violates one is never among the study's best trials, and constrained
+        samplers (NSGA-II) rank it behind every feasible trial.
+        """
+        checked = check_constraints(values, "set_constraints", self.number)
+        self.set_system_attr(CONSTRAINTS_ATTR, checked)
 
     def flush_params(self) -> None:
         """Write the parameters if any were suggested since the last write.
