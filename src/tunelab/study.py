@@ -44,6 +44,9 @@ class Study:
         self.pruner = pruner
         self._live: dict[int, Trial] = {}
         self._stop_requested = False
+        self.trial_budget: int | None = None
+        """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
+        when it ends (those before the call included); None otherwise. Samplers may read it."""
 
     # Identity --------------------------------------------------------------------------
 
@@ -198,6 +201,8 @@ class Study:
         self._stop_requested = False
         started = time.monotonic()
         done = 0
+        if n_trials is not None:
+            self.trial_budget = len(self.trials) + n_trials
         try:
             while not self._stop_requested:
                 if n_trials is not None and done >= n_trials:
@@ -214,6 +219,7 @@ class Study:
                 if progress is not None:
                     progress.advance(record)
         finally:
+            self.trial_budget = None
             if progress is not None:
                 progress.close()
 

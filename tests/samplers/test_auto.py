@@ -1,4 +1,5 @@
-"""The auto sampler: TPE for one objective, NSGA-II for several, the choice logged and stored."""
+"""The auto sampler: NSGA-II for several objectives; GP for a small numeric space and budget,
+TPE otherwise; random until the space is known; the choice logged, stored and shared."""
 
 from __future__ import annotations
 
@@ -6,17 +7,73 @@ import logging
 
 import tunelab
 from tunelab.samplers import make_sampler
-from tunelab.samplers.auto import AutoSampler
+from tunelab.samplers.auto import GP_MAX_TRIALS, STARTUP_TRIALS, AutoSampler
+from tunelab.samplers.gp import GPSampler
+from tunelab.samplers.random import RandomSampler
+from tunelab.samplers.tpe import TPESampler
 from tests.samplers.objectives import bowl_2d, mixed, params_of, run
 
 
-def test_one_objective_gets_tpe_and_the_choice_is_stored_and_logged(caplog):
+def stored_choice(study):
+    return study.storage.get_study(study.study_name).system_attrs.get("sampler")
+
+
+def test_a_small_numeric_space_with_a_small_budget_gets_gp_and_the_choice_is_logged(caplog):
     sampler = AutoSampler(seed=0)
     with caplog.at_level(logging.INFO, logger="tunelab"):
         study = run(bowl_2d, sampler, n_trials=15)
+    assert sampler.chosen(study) == "gp"
+    assert stored_choice(study) == "auto: gp"
+    assert sum("sampler 'auto' chose gp" in m for m in caplog.messages) == 1
+
+
+def test_categorical_and_conditional_parameters_get_tpe():
+    sampler = AutoSampler(seed=0)
+    study = run(mixed, sampler, n_trials=STARTUP_TRIALS + 1)
     assert sampler.chosen(study) == "tpe"
-    assert study.storage.get_study(study.study_name).system_attrs["sampler"] == "auto: tpe"
-    assert sum("sampler 'auto' chose tpe" in m for m in caplog.messages) == 1
+
+
+def test_a_budget_too_large_for_a_gp_gets_tpe():
+    sampler = AutoSampler(seed=0)
+    study = tunelab.create_study(sampler=sampler)
+
+    def stop_once_decided(study, record):
+        if record.number >= STARTUP_TRIALS:
+            study.stop()
+
+    study.optimize(bowl_2d, n_trials=GP_MAX_TRIALS + 1, callbacks=[stop_once_decided])
+    assert sampler.chosen(study) == "tpe"
+
+
+def test_ask_and_tell_without_a_budget_gets_tpe():
+    sampler = AutoSampler(seed=0)
+    study = tunelab.create_study(sampler=sampler)
+    for _ in range(STARTUP_TRIALS + 1):
+        trial = study.ask()
+        study.tell(trial, bowl_2d(trial))
+    assert sampler.chosen(study) == "tpe"
+
+
+def test_the_startup_trials_are_random_and_the_choice_waits_for_them():
+    sampler = AutoSampler(seed=3)
+    study = run(bowl_2d, sampler, n_trials=STARTUP_TRIALS - 1)
+    assert sampler.chosen(study) is None
+    assert stored_choice(study) is None
+    random_study = run(bowl_2d, RandomSampler(seed=3), n_trials=STARTUP_TRIALS - 1)
+    assert params_of(study) == params_of(random_study)
+
+
+def test_a_stored_choice_is_followed_by_another_process():
+    first = AutoSampler(seed=0)
+    study = run(bowl_2d, first, n_trials=STARTUP_TRIALS + 1)
+    assert first.chosen(study) == "gp"
+    # A second worker with an unknown budget would pick TPE on its own; it follows the study.
+    second = AutoSampler(seed=1)
+    again = tunelab.load_study(study.study_name, storage=study.storage, sampler=second)
+    trial = again.ask()
+    again.tell(trial, bowl_2d(trial))
+    assert second.chosen(again) == "gp"
+    assert isinstance(second._delegate(again)[1], GPSampler)
 
 
 def test_several_objectives_get_nsga2():
@@ -37,5 +94,9 @@ def test_it_is_reproducible_handles_conditional_spaces_and_improves_on_its_start
     assert first.best_value < min(r.value for r in first.trials[:10])
 
 
-def test_auto_is_a_sampler_name():
-    assert isinstance(make_sampler("auto", seed=1), AutoSampler)
+def test_auto_is_a_sampler_name_and_tpe_is_built_multivariate():
+    sampler = make_sampler("auto", seed=1)
+    assert isinstance(sampler, AutoSampler)
+    study = run(mixed, sampler, n_trials=STARTUP_TRIALS)
+    delegate = sampler._delegate(study)[1]
+    assert isinstance(delegate, TPESampler) and delegate.multivariate
