@@ -1,6 +1,7 @@
 """GP Bayesian optimization: reproducible, better than random search on a smooth bowl, mixed,
 stepped and conditional spaces, distinct batches from ask(n), maximization, a log EI that
-stays finite far below the incumbent, and validated options."""
+stays finite far below the incumbent, large categoricals left to random, and validated
+options."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ def test_log_ei_is_finite_and_monotone_far_below_the_incumbent():
         ({"n_candidates": 3}, "n_candidates"),
         ({"n_candidates": True}, "n_candidates"),
         ({"deterministic_objective": "yes"}, "deterministic_objective"),
+        ({"max_choices": 1}, "max_choices"),
         ({"seed": "seven"}, "seed"),
     ],
 )
@@ -130,3 +132,20 @@ def test_deterministic_objective_and_multi_objective_refusal():
     assert study.best_value < 1.0
     with pytest.raises(ConfigError):
         run(bowl_2d, GP(seed=0), 5, directions=["minimize", "minimize"])
+
+
+def test_a_categorical_with_too_many_choices_is_drawn_at_random_with_one_warning():
+    words = [f"w{i}" for i in range(40)]
+
+    def objective(trial):
+        word = trial.suggest_categorical("word", words)
+        x = trial.suggest_float("x", -5.0, 5.0)
+        return (x - 1.0) ** 2 + words.index(word) / 40
+
+    with pytest.warns(UserWarning, match="'word' has 40 choices, more than max_choices=32") as w:
+        study = run(objective, GP(seed=0, n_startup_trials=5), 15)
+    assert sum("max_choices" in str(item.message) for item in w) == 1
+    with pytest.warns(UserWarning, match="'word'"):  # a fresh sampler warns again, once
+        assert set(GP(seed=0).infer_relative_search_space(study)) == {"x"}
+    assert GP(seed=0, max_choices=40).infer_relative_search_space(study).keys() == {"word", "x"}
+    assert study.best_value < 1.0

@@ -20,8 +20,10 @@ distribution. A float without step is one continuous input in ``[0, 1]`` (log ra
 space). An int or a stepped float is one input, snapped to the centre of its value's bin, so
 that the acquisition is evaluated at the point that will actually run. A categorical of ``n``
 choices is ``n`` one-hot inputs scaled so that two different choices are at distance 1, with
-one lengthscale for the parameter. Conditional parameters fall outside the joint space and are
-drawn at random.
+one lengthscale for the parameter; a categorical with more than ``max_choices`` choices would
+add that many inputs and swamp the model, so it is left out of the joint space and drawn at
+random, with a warning that names it. Conditional parameters fall outside the joint space and
+are drawn at random.
 
 The model: the objective (signed so that higher is better) is standardized and modelled by a
 zero-mean GP with kernel ``s2 * Matern52(r) + noise``, ``r`` the distance scaled by one
@@ -45,6 +47,7 @@ every random draw for a trial comes from a generator seeded by (seed, trial numb
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -373,6 +376,8 @@ class GPSampler(JointSampler):
             (perturbations of the best trials and a gradient refinement come on top).
         deterministic_objective: True when the objective returns the same value for the same
             parameters; the noise is then fixed at a tiny value instead of being fitted.
+        max_choices: categorical parameters with more choices are drawn at random (with a
+            warning) rather than modelled; TPE handles large categoricals better.
     """
 
     display_name = _WHERE
@@ -383,6 +388,7 @@ class GPSampler(JointSampler):
         n_startup_trials: int = 10,
         n_candidates: int = 2048,
         deterministic_objective: bool = False,
+        max_choices: int = 32,
     ) -> None:
         super().__init__(seed)
         self.n_startup_trials = check_int(
@@ -396,6 +402,11 @@ class GPSampler(JointSampler):
         self.deterministic_objective = check_flag(
             _WHERE, "deterministic_objective", deterministic_objective
         )
+        self.max_choices = check_int(
+            _WHERE, "max_choices", max_choices, 2,
+            "categoricals with more choices than this are drawn at random.",
+        )
+        self._warned_choices: set[str] = set()
         # Last fitted log-hyperparameters per (study, space), the start of the next fit.
         self._fits: dict[tuple[Any, ...], np.ndarray] = {}
         # Encoded completed trials of one (study, space): number -> (unit point, value) or None.
@@ -514,6 +525,25 @@ class GPSampler(JointSampler):
         return ranked[0][1]
 
     # The sampler -----------------------------------------------------------------------------
+
+    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+        space = super().infer_relative_search_space(study)
+        too_large = [
+            name for name, d in space.items()
+            if isinstance(d, CategoricalDistribution) and len(d.choices) > self.max_choices
+        ]
+        for name in too_large:
+            if name not in self._warned_choices:
+                self._warned_choices.add(name)
+                warnings.warn(
+                    f"GP: parameter {name!r} has {len(space[name].choices)} choices, more than "  # type: ignore[union-attr]
+                    f"max_choices={self.max_choices}; it is drawn at random. Use the 'tpe' "
+                    "sampler for large categoricals, or raise max_choices.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            del space[name]
+        return space
 
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
