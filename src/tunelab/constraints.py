@@ -20,13 +20,15 @@ if TYPE_CHECKING:
 CONSTRAINTS_ATTR = "constraints"
 
 
-def check_constraints(values: Any, source: str, number: int) -> list[float]:
-    """``values`` as a list of floats, or ConfigError naming ``source`` and the trial."""
+def check_constraints(
+    values: Any, source: str, number: int, field: str = CONSTRAINTS_ATTR
+) -> list[float]:
+    """``values`` as a list of floats, or ConfigError naming ``source``, the trial and ``field``."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ConfigError(
             f"{source} gave {values!r} for trial {number}; it must be a sequence of floats, "
             "each <= 0 when the constraint is satisfied.",
-            field=CONSTRAINTS_ATTR,
+            field=field,
         )
     out = []
     for value in values:
@@ -34,7 +36,7 @@ def check_constraints(values: Any, source: str, number: int) -> list[float]:
             raise ConfigError(
                 f"{source} gave {value!r} ({type(value).__name__}) for trial {number}; each "
                 "constraint value must be a number (<= 0 when satisfied).",
-                field=CONSTRAINTS_ATTR,
+                field=field,
             )
         out.append(float(value))
     return out

@@ -138,9 +138,24 @@ class Study:
             checked, problem = check_values(values, len(self.directions))
             if problem is not None:
                 state, fail_reason = TrialState.FAIL, problem
+        try:
+            self.sampler.before_finish(self, live, state, checked)
+        except Exception as error:
+            # A broken constraints function, say: the trial must not stay RUNNING forever.
+            self._finish(live, TrialState.FAIL, None, f"{type(error).__name__}: {error}")
+            raise
+        return self._finish(live, state, checked, fail_reason)
+
+    def _finish(
+        self,
+        live: Trial | int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+        fail_reason: str | None,
+    ) -> TrialRecord:
         params = live.take_params_for_final_write() if isinstance(live, Trial) else None
         trial_id = live.trial_id if isinstance(live, Trial) else live
-        record = self.storage.finish_trial(trial_id, state, checked, fail_reason, params)
+        record = self.storage.finish_trial(trial_id, state, values, fail_reason, params)
         if isinstance(live, Trial):
             live.mark_finished()
         self._live.pop(record.number, None)

@@ -72,6 +72,15 @@ class AutoSampler(BaseSampler):
     ) -> Any:
         return self._delegate(study)[1].sample_independent(study, trial, name, distribution)
 
+    def before_finish(
+        self,
+        study: Study,
+        trial: Trial | int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+    ) -> None:
+        self._delegate(study)[1].before_finish(study, trial, state, values)
+
     def after_trial(self, study: Study, record: TrialRecord) -> None:
         self._delegate(study)[1].after_trial(study, record)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from tunelab.exceptions import ConfigError
 from tunelab.space import Distribution
-from tunelab.trial import TrialRecord
+from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -49,6 +49,17 @@ class BaseSampler(ABC):
         self, study: Study, trial: Trial, name: str, distribution: Distribution
     ) -> Any:
         """A value for one parameter, chosen when the objective asks for it."""
+
+    def before_finish(
+        self,
+        study: Study,
+        trial: Trial | int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+    ) -> None:
+        """Called as ``study.tell`` is about to finish ``trial`` (the live trial, or the id of
+        one asked elsewhere) with ``state`` and ``values``, while the trial can still be
+        written to; e.g. to store derived system attributes with it."""
 
     def after_trial(self, study: Study, record: TrialRecord) -> None:
         """Called once a trial is finished (any state)."""

@@ -9,32 +9,47 @@ Generations. Trials are grouped by number: trial ``n`` belongs to generation
 the best ``population_size`` members of the parents of generation ``g - 1`` together with the
 completed trials of generation ``g - 1`` (elitism), ranked by non-dominated sorting and, within
 the last front that fits, by crowding distance. Each trial of generation ``g`` is one child of
-two parents, each picked by a binary tournament on (rank, then larger crowding distance):
+two parents, each picked by a binary tournament on (rank, then larger crowding distance).
 
-* numeric parameters (floats, ints, stepped floats; log ranges in log space) are recombined in
-  their unit mapping with simulated binary crossover (``crossover="sbx"``, spread
-  ``eta_crossover``) or by taking each value from either parent (``crossover="uniform"``), then
-  mutated with the bounded polynomial mutation (spread ``eta_mutation``);
-* categorical parameters take each value from either parent (uniform crossover) and are reset
-  to another choice at random on mutation.
+Variation. With probability ``crossover_prob`` (0.9) the child mixes its two parents, otherwise
+it starts as a copy of its first parent; then each parameter mutates with probability
+``mutation_prob`` (``1 / d`` for a joint space of ``d`` parameters by default).
 
-Crossover happens with probability ``crossover_prob`` (otherwise the child starts as a copy of
-its first parent), and each parameter mutates with probability ``mutation_prob`` (``1 / d`` for
-a joint space of ``d`` parameters by default). A child that repeats a configuration already
-tried, held by a running trial or given to another trial of the same batch is drawn again, so
-that ``study.ask(population_size)`` returns a whole generation of distinct configurations.
+* Numeric parameters (floats, ints, stepped floats; log ranges in log space) work in their unit
+  mapping. The default crossover, ``crossover="uniform"``, takes each value from either parent
+  with probability 1/2 (the default of Optuna's NSGA-II). ``crossover="sbx"`` is Deb & Agrawal's
+  simulated binary crossover as in Deb's NSGA-II code: each variable is recombined with
+  probability 1/2 (else kept from the first parent) into the child near one parent or the other,
+  with the spread distribution cut at the bounds; ``eta_crossover`` (15) sets the spread.
+  Mutation is Deb's bounded polynomial mutation (the form of his NSGA-II code), whose step
+  distribution is scaled to the distance to the border it heads to; ``eta_mutation`` (2) sets
+  the spread, small enough that one step can cover much of that distance.
+* Categorical parameters always take each value from either parent (uniform crossover) and are
+  reset to another choice at random on mutation.
+
+A child that repeats a configuration already tried, held by a running trial or given to
+another trial of the same batch is drawn again, so that ``study.ask(population_size)`` returns a
+whole generation of distinct configurations.
+
+Why these defaults (``population_size=12``, uniform crossover, ``eta_mutation=2``): budgets of
+hyperparameter search are small, and a small population runs more generations in them, while
+uniform crossover and wide mutation steps move faster than SBX's blending and short steps. On
+30-D ZDT1 with 2000 evaluations they reach 0.91 to 0.94 of the true front's hypervolume (seeds
+0-9), where the former defaults, close to pymoo's (50 per generation, SBX with eta 15,
+``eta_mutation=20``), reach 0.00 to 0.56. Uniform crossover suits parameters that act nearly independently, as many
+tuning problems do; ``crossover="sbx"`` may suit strongly coupled ones better.
 
 Objectives. Any number of objectives, each minimized or maximized as the study's directions
 say. A single-objective study is ranked by its value (each distinct value is its own front).
 
-Constraints. A trial's constraint values come from ``constraints_func(record)`` when that is
-given, else from the trial's system attribute ``"constraints"`` (set by the objective with
-``trial.set_system_attr("constraints", [c1, c2, ...])``); a trial with neither is feasible.
-A value ``c <= 0`` is satisfied; the trial's *violation* is the sum of ``max(c, 0)`` (a value
-that is not a finite number counts as an infinite violation). Sorting uses constrained
-domination: a feasible trial dominates an infeasible one, of two infeasible trials the one with
-the smaller violation dominates, and two feasible trials compare by Pareto domination. Note that
-``study.best_trials`` knows nothing of constraints; :func:`feasible_best_trials` gives the
+Constraints (:mod:`tunelab.constraints`). A trial's constraint values are those the objective
+set with ``trial.set_constraints([c1, c2, ...])``, or, when ``constraints_func`` is given, what
+it returns for the trial as it completes (stored with the trial, so that ``study.best_trials``
+and other processes see the same values); a trial with none is feasible. A value ``c <= 0`` is
+satisfied; the trial's *violation* is the sum of ``max(c, 0)`` (a value that is not a finite
+number counts as an infinite violation). Sorting uses constrained domination: a feasible trial
+dominates an infeasible one, of two infeasible trials the one with the smaller violation
+dominates, and two feasible trials compare by Pareto domination. ``study.best_trials`` is the
 Pareto front of the feasible trials.
 
 Failed and pruned trials, and trials lacking a parameter of the joint space, are ignored.
@@ -51,6 +66,7 @@ Parameters outside the joint space (conditional ones) are drawn at random.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from dataclasses import dataclass
@@ -58,6 +74,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from tunelab.constraints import CONSTRAINTS_ATTR, check_constraints, constraint_values, violation
 from tunelab.exceptions import ConfigError
 from tunelab.samplers._options import check_choice, check_int, check_number
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
@@ -70,7 +87,6 @@ if TYPE_CHECKING:
     from tunelab.trial import Trial
 
 CROSSOVERS = ("sbx", "uniform")
-CONSTRAINTS_ATTR = "constraints"
 _WHERE = "NSGA-II"
 _OFFSPRING = "<nsga2:offspring>"
 _ATTEMPTS = 16  # children drawn before a duplicate is replaced by a random point
@@ -105,16 +121,22 @@ class NSGA2Sampler(JointSampler):
 
     Args:
         seed: makes the search reproducible; None draws one.
-        population_size: trials per generation, and parents kept between generations (>= 2).
+        population_size: trials per generation, and parents kept between generations (>= 2);
+            12 by default, so that a budget of a few thousand trials runs many generations.
         mutation_prob: chance that each parameter of a child mutates; None uses ``1 / d`` for a
             joint space of ``d`` parameters.
-        crossover: ``"sbx"`` (simulated binary crossover of numeric parameters) or
-            ``"uniform"`` (each value from either parent); categoricals always use uniform.
-        crossover_prob: chance that a child mixes its two parents rather than copying one.
-        eta_crossover: distribution index of SBX; larger keeps children closer to the parents.
-        eta_mutation: distribution index of the polynomial mutation; larger means smaller steps.
-        constraints_func: ``record -> sequence of floats``, each ``<= 0`` when satisfied; None
-            reads the trial's system attribute ``"constraints"`` if it has one.
+        crossover: ``"uniform"`` (the default: each value from either parent) or ``"sbx"``
+            (simulated binary crossover of numeric parameters, each recombined with probability
+            1/2); categoricals always use uniform.
+        crossover_prob: chance that a child mixes its two parents rather than copying the first
+            (0.9).
+        eta_crossover: distribution index of SBX (15); larger keeps children closer to the
+            parents. Unused with uniform crossover.
+        eta_mutation: distribution index of the bounded polynomial mutation (2); larger means
+            smaller steps.
+        constraints_func: ``record -> sequence of floats``, each ``<= 0`` when satisfied, called
+            once per completed trial (its record with values and parameters) and stored with
+            it; None uses the values the objective set with ``trial.set_constraints``.
     """
 
     display_name = "NSGA-II"
@@ -123,12 +145,12 @@ class NSGA2Sampler(JointSampler):
     def __init__(
         self,
         seed: int | None = None,
-        population_size: int = 50,
+        population_size: int = 12,
         mutation_prob: float | None = None,
-        crossover: str = "sbx",
+        crossover: str = "uniform",
         crossover_prob: float = 0.9,
         eta_crossover: float = 15.0,
-        eta_mutation: float = 20.0,
+        eta_mutation: float = 2.0,
         constraints_func: ConstraintsFunc | None = None,
     ) -> None:
         super().__init__(seed)
@@ -153,7 +175,7 @@ class NSGA2Sampler(JointSampler):
         )
         self.eta_mutation = check_number(
             _WHERE, "eta_mutation", eta_mutation, 0.0, math.inf,
-            "give a non-negative distribution index such as 20.", low_open=False,
+            "give a non-negative distribution index such as 2.", low_open=False,
         )
         if constraints_func is not None and not callable(constraints_func):
             raise ConfigError(
@@ -164,6 +186,7 @@ class NSGA2Sampler(JointSampler):
         self.constraints_func = constraints_func
         self._key: tuple[Any, ...] | None = None
         self._members: dict[int, Member | None] = {}  # finished trials, by number
+        self._keys: dict[int, Key | None] = {}  # point keys of finished trials, by number
         self._parents: dict[int, list[Ranked]] = {0: []}  # generation -> parents, once settled
 
     # The sampler contract ----------------------------------------------------------------
@@ -201,9 +224,26 @@ class NSGA2Sampler(JointSampler):
         records = study.storage.get_trials(study.study_id)
         return list(self._parents_of(generation, records, space))
 
-    def violation(self, record: TrialRecord) -> float:
-        """The trial's total constraint violation (0 when feasible or unconstrained)."""
-        return _violation(self._constraints(record))
+    def before_finish(
+        self,
+        study: Study,
+        trial: Trial | int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+    ) -> None:
+        if self.constraints_func is None or state is not TrialState.COMPLETE:
+            return
+        if isinstance(trial, int):
+            trial_id = trial
+        else:
+            trial.flush_params()  # the function may read them
+            trial_id = trial.trial_id
+        record = dataclasses.replace(study.storage.get_trial(trial_id), state=state, values=values)
+        constraints = check_constraints(
+            self.constraints_func(record), f"{_WHERE}: constraints_func", record.number,
+            field="constraints_func",
+        )
+        study.storage.set_trial_system_attr(trial_id, CONSTRAINTS_ATTR, constraints)
 
     # Rebuilding the generations ----------------------------------------------------------
 
@@ -212,6 +252,7 @@ class NSGA2Sampler(JointSampler):
         key = (study_key(study), signs, tuple(space.items()))
         if key != self._key:
             self._key, self._members, self._parents = key, {}, {0: []}
+            self._keys = {}
 
     def _parents_of(
         self, generation: int, records: list[TrialRecord], space: dict[str, Distribution]
@@ -248,38 +289,9 @@ class NSGA2Sampler(JointSampler):
         if record.state is TrialState.COMPLETE and record.values and params is not None:
             signs = self._key[1]
             loss = tuple(s * v for s, v in zip(signs, record.values))
-            member = Member(record.number, params, loss, self.violation(record))
+            member = Member(record.number, params, loss, violation(constraint_values(record)))
         self._members[record.number] = member
         return member
-
-    def _constraints(self, record: TrialRecord) -> list[float] | None:
-        if self.constraints_func is not None:
-            values = self.constraints_func(record)
-            source = field = "constraints_func"
-        elif CONSTRAINTS_ATTR in record.system_attrs:
-            values = record.system_attrs[CONSTRAINTS_ATTR]
-            source, field = f"system attribute {CONSTRAINTS_ATTR!r}", CONSTRAINTS_ATTR
-        else:
-            return None
-        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-            raise ConfigError(
-                f"{_WHERE}: {source} gave {values!r} for trial {record.number}; it must be a "
-                "sequence of floats, each <= 0 when the constraint is satisfied.",
-                field=field,
-            )
-        out = []
-        for value in values:
-            try:
-                if isinstance(value, bool):
-                    raise TypeError
-                out.append(float(value))
-            except (TypeError, ValueError):
-                raise ConfigError(
-                    f"{_WHERE}: {source} gave {value!r} ({type(value).__name__}) for trial "
-                    f"{record.number}; each constraint value must be a number.",
-                    field=field,
-                ) from None
-        return out
 
     # Offspring ---------------------------------------------------------------------------
 
@@ -289,6 +301,11 @@ class NSGA2Sampler(JointSampler):
         """Keys of every configuration tried or held by a running trial."""
         blocked = set()
         for record in records:
+            if record.state.is_finished:
+                finished = self._finished_key(record, space)
+                if finished is not None:
+                    blocked.add(finished)
+                continue
             params = point_of(record, space)
             if params is not None:
                 blocked.add(point_key(params, space))
@@ -297,6 +314,14 @@ class NSGA2Sampler(JointSampler):
                 if mine is not None:
                     blocked.add(point_key(mine, space))
         return blocked
+
+    def _finished_key(self, record: TrialRecord, space: dict[str, Distribution]) -> Key | None:
+        # A finished trial's parameters cannot change, and rebuilding every key on every ask
+        # would make a long study quadratic.
+        if record.number not in self._keys:
+            params = point_of(record, space)
+            self._keys[record.number] = None if params is None else point_key(params, space)
+        return self._keys[record.number]
 
     def _child(
         self,
@@ -480,35 +505,6 @@ def polynomial_mutation(u: float, eta: float, rng: random.Random) -> float:
 
 
 # Results ---------------------------------------------------------------------------------
-
-
-def _violation(constraints: Sequence[float] | None) -> float:
-    if not constraints:
-        return 0.0
-    total = 0.0
-    for c in constraints:
-        if not math.isfinite(c):
-            return math.inf
-        total += max(c, 0.0)
-    return total
-
-
-def feasible_best_trials(
-    study: Study, constraints_func: ConstraintsFunc | None = None
-) -> list[TrialRecord]:
-    """The Pareto front of the completed trials that satisfy every constraint (constraint values
-    from ``constraints_func`` or the trials' ``"constraints"`` system attribute, as in
-    :class:`NSGA2Sampler`)."""
-    reader = NSGA2Sampler(seed=0, constraints_func=constraints_func)
-    feasible = [
-        r for r in study.get_trials((TrialState.COMPLETE,)) if reader.violation(r) <= 0
-    ]
-    if not feasible:
-        return []
-    signs = [-1.0 if d == "maximize" else 1.0 for d in study.directions]
-    losses = np.array([[s * v for s, v in zip(signs, r.values or ())] for r in feasible])
-    front = non_dominated_fronts(losses, np.zeros(len(feasible)))[0]
-    return [feasible[i] for i in sorted(front)]
 
 
 def hypervolume_2d(points: Iterable[Sequence[float]], reference: Sequence[float]) -> float:
