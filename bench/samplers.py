@@ -52,11 +52,15 @@ Metrics, per sampler and task:
   spent in the objective, divided by the number of trials.
 
 Usage: ``python bench/samplers.py [--seeds S] [--trials N] [--samplers A,B,...]
-[--tasks X,Y,...] [--jobs J] [--quick] [--list] [--json FILE]``. Sampler names are ``library:name``
+[--tasks X,Y,...] [--jobs J] [--common-startup K] [--quick] [--list] [--json FILE]``. Sampler names are ``library:name``
 (``tunelab:tpe``, ``optuna:cmaes``, ``hyperopt:tpe``), task names as listed by ``--list``; both
 filters take comma-separated names. Defaults: 10 seeds, 100 trials, every sampler and task; the
 GP samplers dominate the run time of a full run. ``--quick`` (2 seeds, 20 trials, ``branin``,
 ``mixed`` and ``hpobench-vehicle``, six samplers) takes well under two minutes on 2 cores.
+``--common-startup K`` enqueues the same K random configurations (drawn from the seed) as the
+first trials of every sampler's run with that seed (Optuna/tunelab ``enqueue_trial``, Hyperopt
+``points_to_evaluate``): the comparison is then paired, and the luck of a seed's random start-up,
+a large part of the spread between runs of the model-based samplers, is the same for all.
 ``--jobs J`` runs J (task, sampler) pairs at once in forked processes; the search results do not
 change, but times per suggestion then include contention for the cores (and for BLAS threads:
 set ``OMP_NUM_THREADS=1`` with ``--jobs``), so compare times only within one run. Dedicated
@@ -73,7 +77,7 @@ import multiprocessing
 import statistics
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import hyperopt
@@ -89,7 +93,9 @@ from tunelab.samplers.nsga2 import hypervolume_2d
 
 REF_SAMPLES = 1000
 REF_SEED = 12345
+STARTUP_SEED = 2024
 HV_REFERENCE = (1.1, 1.1)
+Startup = list[dict[str, Any]]  # configurations enqueued before a run
 QUICK_TASKS = ("branin", "mixed", "hpobench-vehicle")
 QUICK_SAMPLERS = (
     "tunelab:random",
@@ -328,6 +334,12 @@ def random_params(params: Sequence[Param], rng: np.random.Generator) -> dict[str
     return out
 
 
+def startup_points(task: Task, seed: int, k: int) -> Startup:
+    """``k`` random points shared by every sampler's run with this seed (``--common-startup``)."""
+    rng = np.random.default_rng([STARTUP_SEED, seed])
+    return [random_params(task.params, rng) for _ in range(k)]
+
+
 def resolve_reference(task: Task) -> None:
     """f_ref: the median of REF_SAMPLES seeded random evaluations."""
     if task.reference is not None or task.n_objectives > 1:
@@ -371,6 +383,19 @@ def hyperopt_space(params: Sequence[Param]) -> dict[str, Any]:
         else:
             space[p.name] = hp.uniform(p.name, p.low, p.high)
     return space
+
+
+def to_hyperopt(
+    params: Sequence[Param], point: dict[str, Any], fill: np.random.Generator
+) -> dict[str, Any]:
+    """A point as Hyperopt's ``points_to_evaluate`` takes it: choice indices, and a value
+    (drawn from ``fill``) for every inactive parameter of the flat space."""
+    drawn = random_params([replace(p, condition=None) for p in params], fill)
+    out = {}
+    for p in params:
+        value = point.get(p.name, drawn[p.name])
+        out[p.name] = p.choices.index(value) if p.kind == "categorical" else value
+    return out
 
 
 def from_hyperopt(params: Sequence[Param], sample: dict[str, Any]) -> dict[str, Any]:
@@ -419,10 +444,12 @@ def directions(task: Task) -> list[str]:
     return ["minimize"] * task.n_objectives
 
 
-def run_tunelab(name: str, task: Task, seed: int, n_trials: int) -> Run:
+def run_tunelab(name: str, task: Task, seed: int, n_trials: int, startup: Startup) -> Run:
     timed = Timed(task.objective_for(seed))
     started = time.perf_counter()
     study = tunelab.create_study(sampler={"name": name, "seed": seed}, directions=directions(task))
+    for point in startup:
+        study.enqueue_trial(point)
     study.optimize(lambda trial: timed(suggest(trial, task.params)), n_trials=n_trials)
     return Run(timed.values, timed.params, time.perf_counter() - started, timed.seconds)
 
@@ -436,26 +463,30 @@ OPTUNA_SAMPLERS: dict[str, Callable[[int], optuna.samplers.BaseSampler]] = {
 }
 
 
-def run_optuna(name: str, task: Task, seed: int, n_trials: int) -> Run:
+def run_optuna(name: str, task: Task, seed: int, n_trials: int, startup: Startup) -> Run:
     timed = Timed(task.objective_for(seed))
     started = time.perf_counter()
     study = optuna.create_study(sampler=OPTUNA_SAMPLERS[name](seed), directions=directions(task))
+    for point in startup:
+        study.enqueue_trial(point)
     study.optimize(lambda trial: timed(suggest(trial, task.params)), n_trials=n_trials)
     return Run(timed.values, timed.params, time.perf_counter() - started, timed.seconds)
 
 
-def run_hyperopt(name: str, task: Task, seed: int, n_trials: int) -> Run:
+def run_hyperopt(name: str, task: Task, seed: int, n_trials: int, startup: Startup) -> Run:
     assert name == "tpe"
     timed = Timed(task.objective_for(seed))
+    fill = np.random.default_rng([STARTUP_SEED, seed, 1])
     started = time.perf_counter()
     hyperopt.fmin(
         lambda sample: timed(from_hyperopt(task.params, sample)),
         hyperopt_space(task.params),
         algo=hyperopt.tpe.suggest,
         max_evals=n_trials,
-        trials=hyperopt.Trials(),
+        trials=None,  # Hyperopt reads points_to_evaluate only when it makes the Trials
         rstate=np.random.default_rng(seed),
         show_progressbar=False,
+        points_to_evaluate=[to_hyperopt(task.params, point, fill) for point in startup] or None,
     )
     return Run(timed.values, timed.params, time.perf_counter() - started, timed.seconds)
 
@@ -464,7 +495,7 @@ def run_hyperopt(name: str, task: Task, seed: int, n_trials: int) -> Run:
 class Sampler:
     library: str
     name: str
-    run: Callable[[str, Task, int, int], Run]
+    run: Callable[[str, Task, int, int, Startup], Run]
     objectives: str  # "single", "multi" or "both"
 
     @property
@@ -525,10 +556,20 @@ def ranks(scores: dict[str, float], higher_is_better: bool) -> dict[str, float]:
     return out
 
 
-def evaluate(task: Task, sampler: Sampler, seeds: int, n_trials: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Budget:
+    """Runs per (task, sampler), trials per run, and random start-up trials shared by all."""
+
+    seeds: int
+    trials: int
+    common_startup: int
+
+
+def evaluate(task: Task, sampler: Sampler, budget: Budget) -> dict[str, Any]:
     scores, per_suggestion_ms = [], []
-    for seed in range(seeds):
-        run = sampler.run(sampler.name, task, seed, n_trials)
+    for seed in range(budget.seeds):
+        startup = startup_points(task, seed, budget.common_startup)
+        run = sampler.run(sampler.name, task, seed, budget.trials, startup)
         if task.n_objectives > 1:
             scores.append(hypervolume_fraction(task, run.values))
         else:
@@ -549,13 +590,13 @@ def evaluate(task: Task, sampler: Sampler, seeds: int, n_trials: int) -> dict[st
 _RESOLVED: dict[str, Task] = {}  # the tasks of this run, inherited by forked workers
 
 
-def _evaluate_pair(pair: tuple[str, str], seeds: int, n_trials: int) -> dict[str, Any]:
+def _evaluate_pair(pair: tuple[str, str], budget: Budget) -> dict[str, Any]:
     silence()
-    return evaluate(_RESOLVED[pair[0]], SAMPLERS[pair[1]], seeds, n_trials)
+    return evaluate(_RESOLVED[pair[0]], SAMPLERS[pair[1]], budget)
 
 
 def evaluate_all(
-    tasks: list[Task], samplers: list[str], seeds: int, n_trials: int, jobs: int, started: float
+    tasks: list[Task], samplers: list[str], budget: Budget, jobs: int, started: float
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Every applicable (task, sampler) pair, in ``jobs`` processes; each pair runs all its
     seeds in one process, so its time per suggestion is measured under one load."""
@@ -570,11 +611,11 @@ def evaluate_all(
 
     if jobs == 1:
         for pair in pairs:
-            done(pair, _evaluate_pair(pair, seeds, n_trials))
+            done(pair, _evaluate_pair(pair, budget))
         return results
     # fork: workers inherit the resolved tasks (their functions are closures, not picklable)
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        pending = {pair: pool.apply_async(_evaluate_pair, (pair, seeds, n_trials))
+        pending = {pair: pool.apply_async(_evaluate_pair, (pair, budget))
                    for pair in pairs}
         for pair, result in pending.items():
             done(pair, result.get())
@@ -653,6 +694,8 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
     parser.add_argument("--json", type=str, help="save the figures to this file")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes running (task, sampler) pairs side by side")
+    parser.add_argument("--common-startup", type=int, default=0, metavar="K",
+                        help="start every run with the same K random trials per seed")
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.trials = 2, 20
@@ -666,6 +709,8 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
         parser.error(f"unknown names {unknown}; see --list")
     if args.seeds < 1 or args.trials < 2 or args.jobs < 1:
         parser.error("need --seeds >= 1, --trials >= 2 and --jobs >= 1")
+    if not 0 <= args.common_startup < args.trials:
+        parser.error("need 0 <= --common-startup < --trials")
     return args
 
 
@@ -685,10 +730,12 @@ def main(argv: list[str] | None = None) -> None:
         resolve_reference(task)
     print("# Sampler comparison: tunelab, Optuna, Hyperopt\n")
     print("\n".join(f"- {key}: {value}" for key, value in env.items()))
-    print(f"- seeds: {args.seeds}, trials per run: {args.trials}\n")
+    print(f"- seeds: {args.seeds}, trials per run: {args.trials}, shared random start-up "
+          f"trials: {args.common_startup}\n")
     print("## Tasks\n\n" + tasks_table(tasks) + "\n", flush=True)
 
-    results = evaluate_all(tasks, args.samplers, args.seeds, args.trials, args.jobs, started)
+    budget = Budget(args.seeds, args.trials, args.common_startup)
+    results = evaluate_all(tasks, args.samplers, budget, args.jobs, started)
 
     single = [t for t in tasks if t.n_objectives == 1]
     multi = [t for t in tasks if t.n_objectives > 1]
@@ -709,6 +756,7 @@ def main(argv: list[str] | None = None) -> None:
         figures = {
             "environment": env,
             "settings": {"seeds": args.seeds, "trials": args.trials, "jobs": args.jobs,
+                         "common_startup": args.common_startup,
                          "samplers": args.samplers,
                          "tasks": args.tasks, "reference_samples": REF_SAMPLES,
                          "hv_reference": list(HV_REFERENCE)},
