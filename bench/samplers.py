@@ -45,14 +45,18 @@ Metrics, per sampler and task:
   f_ref is the median of 1,000 random evaluations (drawn with a fixed seed from the same specs,
   conditions applied): 0 is the optimum, 1 is as good as a typical random point; mean over
   seeds (and its standard error);
-- the rank of each sampler on each task by mean regret (1 = best, ties share the mean rank) and
-  the mean rank over the single-objective tasks it ran on;
+- the rank of each sampler on each task by mean regret (1 = best, ties share the mean rank),
+  the mean rank over the single-objective tasks it ran on, and the mean of its mean regrets
+  over those tasks;
+- the median regret over the seeds on each synthetic task, and on how many of them it is below
+  the median of random search (``tunelab:random``, when it is part of the run);
 - the hypervolume fraction for multi-objective tasks (1 = the true front), ranked likewise;
 - per-suggestion time: wall time of the run (study creation and optimization) minus the time
   spent in the objective, divided by the number of trials.
 
 Usage: ``python bench/samplers.py [--seeds S] [--trials N] [--samplers A,B,...]
-[--tasks X,Y,...] [--jobs J] [--common-startup K] [--quick] [--list] [--json FILE]``. Sampler names are ``library:name``
+[--tasks X,Y,...] [--jobs J] [--common-startup K] [--quick] [--list] [--json FILE]
+[--report FILE]``. Sampler names are ``library:name``
 (``tunelab:tpe``, ``optuna:cmaes``, ``hyperopt:tpe``), task names as listed by ``--list``; both
 filters take comma-separated names. Defaults: 10 seeds, 100 trials, every sampler and task; the
 GP samplers dominate the run time of a full run. ``--quick`` (2 seeds, 20 trials, ``branin``,
@@ -96,6 +100,7 @@ REF_SEED = 12345
 STARTUP_SEED = 2024
 HV_REFERENCE = (1.1, 1.1)
 Startup = list[dict[str, Any]]  # configurations enqueued before a run
+RANDOM = "tunelab:random"  # the baseline of the median comparison
 QUICK_TASKS = ("branin", "mixed", "hpobench-vehicle")
 QUICK_SAMPLERS = (
     "tunelab:random",
@@ -642,7 +647,8 @@ def score_table(
     tasks: list[Task], samplers: list[str], results: dict[tuple[str, str], dict[str, Any]],
     higher_is_better: bool,
 ) -> tuple[str, dict[str, list[float]]]:
-    """Samplers as rows, tasks as columns (mean ± sem, rank), then the mean rank and time."""
+    """Samplers as rows, tasks as columns (mean ± sem, rank), then the mean of the task means
+    (over the tasks the sampler ran), the mean rank and the time per suggestion."""
     task_ranks: dict[str, list[float]] = {s: [] for s in samplers}
     cells: dict[tuple[str, str], str] = {}
     for task in tasks:
@@ -655,11 +661,14 @@ def score_table(
     for s in sorted(samplers, key=lambda s: statistics.fmean(task_ranks[s] or [math.inf])):
         if not task_ranks[s]:
             continue
-        times = [results[(t.name, s)]["ms_per_suggestion"] for t in tasks
-                 if (t.name, s) in results]
+        ran = [t for t in tasks if (t.name, s) in results]
+        times = [results[(t.name, s)]["ms_per_suggestion"] for t in ran]
+        means = [results[(t.name, s)]["mean"] for t in ran]
         rows.append([s, *(cells.get((t.name, s), "n/a") for t in tasks),
-                     f"{statistics.fmean(task_ranks[s]):.2f}", f"{statistics.fmean(times):.2f}"])
-    headers = ["sampler", *(t.name for t in tasks), "mean rank", "ms/suggestion"]
+                     f"{statistics.fmean(means):.3f}", f"{statistics.fmean(task_ranks[s]):.2f}",
+                     f"{statistics.fmean(times):.2f}"])
+    headers = ["sampler", *(t.name for t in tasks), "mean over tasks", "mean rank",
+               "ms/suggestion"]
     return markdown_table(headers, rows), task_ranks
 
 
@@ -692,6 +701,8 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
                         help="smoke run: 2 seeds, 20 trials, 3 tasks, 6 samplers")
     parser.add_argument("--list", action="store_true", help="list samplers and tasks and exit")
     parser.add_argument("--json", type=str, help="save the figures to this file")
+    parser.add_argument("--report", type=str, metavar="FILE",
+                        help="print the tables of a run saved with --json, and exit")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes running (task, sampler) pairs side by side")
     parser.add_argument("--common-startup", type=int, default=0, metavar="K",
@@ -714,12 +725,79 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
     return args
 
 
+def beats_random_table(
+    tasks: list[Task], samplers: list[str], results: dict[tuple[str, str], dict[str, Any]]
+) -> str:
+    """Median regret over the seeds per synthetic task, and on how many tasks it is below
+    random search's (``tunelab:random``) median."""
+    synthetic = [t for t in tasks if t.family == "synthetic" and t.n_objectives == 1]
+    baseline = {t.name: statistics.median(results[(t.name, RANDOM)]["per_seed"])
+                for t in synthetic if (t.name, RANDOM) in results}
+    rows = []
+    for s in samplers:
+        medians = {t.name: statistics.median(results[(t.name, s)]["per_seed"])
+                   for t in synthetic if (t.name, s) in results and t.name in baseline}
+        if s == RANDOM or not medians:
+            continue
+        wins = sum(m < baseline[name] for name, m in medians.items())
+        rows.append([s, *(f"{medians[t.name]:.3f}" if t.name in medians else "n/a"
+                          for t in synthetic), f"{wins} of {len(medians)}"])
+    headers = ["sampler", *(t.name for t in synthetic), "tasks below random's median"]
+    random_row = [RANDOM, *(f"{baseline[t.name]:.3f}" for t in synthetic), ""]
+    return markdown_table(headers, [random_row, *rows])
+
+
+def report(
+    tasks: list[Task], samplers: list[str], results: dict[tuple[str, str], dict[str, Any]],
+    budget: Budget,
+) -> dict[str, dict[str, float]]:
+    """Print the result tables; return the mean ranks per kind of task."""
+    single = [t for t in tasks if t.n_objectives == 1]
+    multi = [t for t in tasks if t.n_objectives > 1]
+    mean_ranks: dict[str, dict[str, float]] = {}
+    if single:
+        table, task_ranks = score_table(single, samplers, results, higher_is_better=False)
+        print(f"\n## Normalized regret after {budget.trials} trials "
+              f"(mean ± sem over {budget.seeds} seeds, rank; lower is better)\n\n{table}\n")
+        mean_ranks["single"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
+        if any(key[1] == RANDOM for key in results):
+            print(f"\n## Median normalized regret over {budget.seeds} seeds on the synthetic "
+                  f"tasks, beside random search\n\n{beats_random_table(tasks, samplers, results)}\n")
+    if multi:
+        table, task_ranks = score_table(multi, samplers, results, higher_is_better=True)
+        print(f"\n## Hypervolume fraction after {budget.trials} trials, reference "
+              f"{HV_REFERENCE} (mean ± sem over {budget.seeds} seeds, rank; higher is better)"
+              f"\n\n{table}\n")
+        mean_ranks["multi"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
+    return mean_ranks
+
+
+def report_saved(path: str, all_tasks: dict[str, Task]) -> None:
+    """The tables of a run saved with ``--json``, without running anything."""
+    with open(path) as handle:
+        figures = json.load(handle)
+    settings = figures["settings"]
+    tasks = []
+    for saved in figures["tasks"]:
+        task = all_tasks[saved["name"]]
+        task.optimum, task.reference = saved["optimum"], saved["reference"]
+        tasks.append(task)
+    results = {(r["task"], r["sampler"]): r for r in figures["results"]}
+    print(f"# Sampler comparison (from {path})\n")
+    print("\n".join(f"- {key}: {value}" for key, value in figures["environment"].items()))
+    budget = Budget(settings["seeds"], settings["trials"], settings.get("common_startup", 0))
+    report(tasks, settings["samplers"], results, budget)
+
+
 def main(argv: list[str] | None = None) -> None:
     all_tasks = make_tasks()
     args = parse_args(argv, all_tasks)
     if args.list:
         print("samplers:", ", ".join(SAMPLERS))
         print("tasks:", ", ".join(all_tasks))
+        return
+    if args.report is not None:
+        report_saved(args.report, all_tasks)
         return
     silence()
     env = environment()
@@ -736,21 +814,7 @@ def main(argv: list[str] | None = None) -> None:
 
     budget = Budget(args.seeds, args.trials, args.common_startup)
     results = evaluate_all(tasks, args.samplers, budget, args.jobs, started)
-
-    single = [t for t in tasks if t.n_objectives == 1]
-    multi = [t for t in tasks if t.n_objectives > 1]
-    mean_ranks: dict[str, dict[str, float]] = {}
-    if single:
-        table, task_ranks = score_table(single, args.samplers, results, higher_is_better=False)
-        print(f"\n## Normalized regret after {args.trials} trials "
-              f"(mean ± sem over {args.seeds} seeds, rank; lower is better)\n\n{table}\n")
-        mean_ranks["single"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
-    if multi:
-        table, task_ranks = score_table(multi, args.samplers, results, higher_is_better=True)
-        print(f"\n## Hypervolume fraction after {args.trials} trials, reference "
-              f"{HV_REFERENCE} (mean ± sem over {args.seeds} seeds, rank; higher is better)"
-              f"\n\n{table}\n")
-        mean_ranks["multi"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
+    mean_ranks = report(tasks, args.samplers, results, budget)
     print(f"- total time: {time.perf_counter() - started:.1f} s")
     if args.json is not None:
         figures = {
