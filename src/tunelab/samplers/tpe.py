@@ -5,9 +5,11 @@ Follows Bergstra, Bardenet, Bengio & Kégl, "Algorithms for Hyper-Parameter Opti
 Estimator: Understanding Its Algorithm Components and Their Roles for Better Empirical
 Performance" (2023). The options carry the names of Optuna's ``TPESampler``.
 
-The finished observations of a parameter are split by objective value into a small *good*
-group (``gamma(n)`` of them, by default ``min(ceil(0.1 n), 25)``) and the *bad* rest. Each
-group becomes a Parzen density in the parameter's unit space ``[0, 1]`` (see
+The ``n`` finished trials are split by objective value into a small *good* group (the best
+``gamma(n)``, by default ``min(ceil(0.1 n), 25)``) and the *bad* rest; a parameter's good and
+bad observations are its values in the good and the bad trials that have it (one split for the
+whole study, as in Bergstra et al.'s tree, so that a conditional parameter is judged by the same
+standard as the others). Each group becomes a Parzen density in the parameter's unit space ``[0, 1]`` (see
 :mod:`tunelab.space`): one Gaussian kernel per observation, truncated to ``[0, 1]``, plus a wide
 prior kernel (mean 0.5, width 1, weight ``prior_weight``). ``n_ei_candidates`` points are drawn
 from the good density ``l`` and the one with the largest ``log l(x) - log g(x)`` is proposed,
@@ -152,10 +154,9 @@ class TPESampler(BaseSampler):
             names = list(search_space)
             dims = [_Dim(search_space[name]) for name in names]
             column = state.column(tuple(search_space.items()), dims, self._maximize(study))
-            points, scores, complete = column.arrays()
-            if len(points) == 0:
+            if len(column.numbers) == 0:
                 return [{} for _ in trials]
-            good, bad = self._split(points, scores, complete)
+            good, bad = self._split(state, column, self._maximize(study))
             batch_numbers = {trial.number for trial in trials}
             pending = (
                 self._pending_points(state, names, dims, exclude=batch_numbers)
@@ -203,30 +204,36 @@ class TPESampler(BaseSampler):
             return self._random(number, name, distribution)
         dims = [_Dim(distribution)]
         column = state.column(((name, distribution),), dims, self._maximize(study))
-        points, scores, complete = column.arrays()
-        if len(points) == 0:  # first time this parameter is met: nothing to model yet
+        if len(column.numbers) == 0:  # first time this parameter is met: nothing to model yet
             return self._random(number, name, distribution)
-        good, bad = self._split(points, scores, complete)
+        good, bad = self._split(state, column, self._maximize(study))
         if self.constant_liar:
             bad = np.vstack([bad, self._pending_points(state, [name], dims, exclude={number})])
         _, values = self._propose(self._numpy_rng(number, name), dims, good, bad)
         return values[0]
 
     def _split(
-        self, points: np.ndarray, scores: np.ndarray, complete: np.ndarray
+        self, state: _StudyState, column: _Columns, maximize: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Good and bad observations; rows are in trial-number order, ties go to the older."""
-        candidates = np.flatnonzero(complete)
-        n_good = min(self._gamma(len(points)), len(candidates))
-        is_good = np.zeros(len(points), dtype=bool)
+        """The column's good and bad observations, in trial-number order.
+
+        The split is the study's, not the column's: the good trials are the best ``gamma(n)``
+        of all ``n`` finished trials (ties go to the older), and a parameter's good
+        observations are those of the good trials that have it, as in Bergstra et al.'s tree.
+        A conditional parameter is thus judged by the same standard as every other.
+        """
+        everyone = state.column((), [], maximize)
+        candidates = np.flatnonzero(everyone.complete)
+        n_good = min(self._gamma(len(everyone.numbers)), len(candidates))
+        good_numbers = everyone.numbers[:0]
         if n_good > 0:
-            values = scores[candidates]
+            values = everyone.scores[candidates]
             threshold = np.partition(values, n_good - 1)[n_good - 1]
             better = candidates[values < threshold]
             tied = candidates[values == threshold]
-            is_good[better] = True
-            is_good[tied[: n_good - len(better)]] = True
-        return points[is_good], points[~is_good]
+            good_numbers = everyone.numbers[np.concatenate([better, tied[: n_good - len(better)]])]
+        is_good = np.isin(column.numbers, good_numbers)
+        return column.points[is_good], column.points[~is_good]
 
     def _gamma(self, n: int) -> int:
         size = self.gamma(n)
@@ -415,10 +422,6 @@ class _Columns:
             order = np.argsort(self.numbers, kind="stable")
             self.numbers, self.points = self.numbers[order], self.points[order]
             self.scores, self.complete = self.scores[order], self.complete[order]
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Points, scores (lower is better) and COMPLETE flags, in trial-number order."""
-        return self.points, self.scores, self.complete
 
 
 def _observe(
