@@ -186,7 +186,8 @@ class NSGA2Sampler(JointSampler):
         self.constraints_func = constraints_func
         self._key: tuple[Any, ...] | None = None
         self._members: dict[int, Member | None] = {}  # finished trials, by number
-        self._keys: dict[int, Key | None] = {}  # point keys of finished trials, by number
+        self._noted: set[int] = set()  # numbers of the finished trials whose key is kept
+        self._finished_keys: set[Key] = set()
         self._parents: dict[int, list[Ranked]] = {0: []}  # generation -> parents, once settled
 
     # The sampler contract ----------------------------------------------------------------
@@ -252,7 +253,7 @@ class NSGA2Sampler(JointSampler):
         key = (study_key(study), signs, tuple(space.items()))
         if key != self._key:
             self._key, self._members, self._parents = key, {}, {0: []}
-            self._keys = {}
+            self._noted, self._finished_keys = set(), set()
 
     def _parents_of(
         self, generation: int, records: list[TrialRecord], space: dict[str, Distribution]
@@ -301,10 +302,10 @@ class NSGA2Sampler(JointSampler):
         """Keys of every configuration tried or held by a running trial."""
         blocked = set()
         for record in records:
+            if record.number in self._noted:
+                continue
             if record.state.is_finished:
-                finished = self._finished_key(record, space)
-                if finished is not None:
-                    blocked.add(finished)
+                self._note_finished(record, space)
                 continue
             params = point_of(record, space)
             if params is not None:
@@ -313,15 +314,15 @@ class NSGA2Sampler(JointSampler):
                 mine = self._proposed.get((key, record.number))
                 if mine is not None:
                     blocked.add(point_key(mine, space))
-        return blocked
+        return blocked | self._finished_keys
 
-    def _finished_key(self, record: TrialRecord, space: dict[str, Distribution]) -> Key | None:
-        # A finished trial's parameters cannot change, and rebuilding every key on every ask
-        # would make a long study quadratic.
-        if record.number not in self._keys:
-            params = point_of(record, space)
-            self._keys[record.number] = None if params is None else point_key(params, space)
-        return self._keys[record.number]
+    def _note_finished(self, record: TrialRecord, space: dict[str, Distribution]) -> None:
+        # A finished trial's parameters cannot change: its key is built once and kept, since
+        # rebuilding every key on every ask would make a long study quadratic.
+        self._noted.add(record.number)
+        params = point_of(record, space)
+        if params is not None:
+            self._finished_keys.add(point_key(params, space))
 
     def _child(
         self,
