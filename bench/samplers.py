@@ -20,6 +20,10 @@ as its documentation says; tunelab's cmaes puts them on an ordinal axis of the s
   on [-5, 10]^10 (f* = 0), Ackley-10 on [-32.768, 32.768]^10 (f* = 0), and ``mixed``: a
   categorical branch with one conditional parameter per branch, a second categorical, a
   log-scaled float, a float and an int (f* = 0 by construction).
+- Validation, minimized, f* = 0: Styblinski-Tang (shifted), Levy, Rastrigin, Griewank and
+  Schwefel 1.2 (the rotated hyper-ellipsoid), each in 5 and 10 dimensions on their usual boxes.
+  No sampler default was chosen on them: they check whether a change chosen on the tasks above
+  carries over (``tunelab:tpe-flat`` is TPE with ``improvement_weights=False``, for that check).
 - Multi-objective: ZDT1 and ZDT2, 30-D on [0, 1]^30, both minimized. Quality is the hypervolume
   of the non-dominated trials with reference point (1.1, 1.1) as a fraction of the true Pareto
   front's (computed with ``tunelab.samplers.nsga2.hypervolume_2d`` on a dense sampling of it).
@@ -225,6 +229,57 @@ def mixed(p: dict[str, Any]) -> float:
     return branch + ACTIVATION_COST[p["activation"]] + smooth + abs(p["k"] - 13) / 12
 
 
+def vector(p: dict[str, Any]) -> np.ndarray:
+    return np.array([p[f"x{i}"] for i in range(len(p))])
+
+
+def styblinski_tang(p: dict[str, Any]) -> float:
+    """Shifted by 39.16617 per dimension so that f* is 0 (to within 5e-6 per dimension)."""
+    x = vector(p)
+    return float(0.5 * np.sum(x**4 - 16 * x**2 + 5 * x)) + 39.16617 * len(x)
+
+
+def levy(p: dict[str, Any]) -> float:
+    w = 1 + (vector(p) - 1) / 4
+    head = math.sin(math.pi * w[0]) ** 2
+    body = np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(math.pi * w[:-1] + 1) ** 2))
+    tail = (w[-1] - 1) ** 2 * (1 + math.sin(2 * math.pi * w[-1]) ** 2)
+    return float(head + body + tail)
+
+
+def rastrigin(p: dict[str, Any]) -> float:
+    x = vector(p)
+    return float(10 * len(x) + np.sum(x**2 - 10 * np.cos(2 * math.pi * x)))
+
+
+def griewank(p: dict[str, Any]) -> float:
+    x = vector(p)
+    return float(np.sum(x**2) / 4000 - np.prod(np.cos(x / np.sqrt(np.arange(1, len(x) + 1)))) + 1)
+
+
+def schwefel_1_2(p: dict[str, Any]) -> float:
+    """The rotated hyper-ellipsoid: squared partial sums, strongly coupled coordinates."""
+    return float(np.sum(np.cumsum(vector(p)) ** 2))
+
+
+VALIDATION = {  # name: (function, low, high); f* = 0 for each
+    "styblinski": (styblinski_tang, -5.0, 5.0),
+    "levy": (levy, -10.0, 10.0),
+    "rastrigin": (rastrigin, -5.12, 5.12),
+    "griewank": (griewank, -600.0, 600.0),
+    "schwefel12": (schwefel_1_2, -10.0, 10.0),
+}
+
+
+def validation_tasks() -> list[Task]:
+    note = "validation: not used to choose defaults"
+    return [
+        Task(f"{name}{d}", "validation", floats([f"x{i}" for i in range(d)], low, high),
+             function, 0.0, note=note)
+        for name, (function, low, high) in VALIDATION.items() for d in (5, 10)
+    ]
+
+
 def zdt(front: Callable[[float, float], float]) -> Callable[[dict[str, Any]], tuple[float, float]]:
     def function(p: dict[str, Any]) -> tuple[float, float]:
         x = [p[f"x{i}"] for i in range(30)]
@@ -306,6 +361,7 @@ def make_tasks() -> dict[str, Task]:
              math.nan, n_objectives=2),
     ]
     tasks += [hpobench_task(name) for name in HPOBench.available_dataset_names]
+    tasks += validation_tasks()
     return {task.name: task for task in tasks}
 
 
@@ -448,10 +504,16 @@ def directions(task: Task) -> list[str]:
     return ["minimize"] * task.n_objectives
 
 
+TUNELAB_VARIANTS = {  # bench name: sampler spec, for samplers with non-default options
+    "tpe-flat": {"name": "tpe", "improvement_weights": False},
+}
+
+
 def run_tunelab(name: str, task: Task, seed: int, n_trials: int, startup: Startup) -> Run:
     timed = Timed(task.objective_for(seed))
     started = time.perf_counter()
-    study = tunelab.create_study(sampler={"name": name, "seed": seed}, directions=directions(task))
+    spec = {**TUNELAB_VARIANTS.get(name, {"name": name}), "seed": seed}
+    study = tunelab.create_study(sampler=spec, directions=directions(task))
     for point in startup:
         study.enqueue_trial(point)
     study.optimize(lambda trial: timed(suggest(trial, task.params)), n_trials=n_trials)
@@ -518,6 +580,7 @@ SAMPLERS: dict[str, Sampler] = {
         *(Sampler("tunelab", n, run_tunelab, "both" if n == "random" else "single")
           for n in TUNELAB_SINGLE),
         Sampler("tunelab", "nsga2", run_tunelab, "multi"),
+        *(Sampler("tunelab", n, run_tunelab, "single") for n in TUNELAB_VARIANTS),
         *(Sampler("optuna", n, run_optuna, "single") for n in ("tpe", "gp", "cmaes", "random")),
         Sampler("optuna", "nsga2", run_optuna, "multi"),
         Sampler("hyperopt", "tpe", run_hyperopt, "single"),
