@@ -764,7 +764,8 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
     parser.add_argument("--list", action="store_true", help="list samplers and tasks and exit")
     parser.add_argument("--json", type=str, help="save the figures to this file")
     parser.add_argument("--report", type=str, metavar="FILE",
-                        help="print the tables of a run saved with --json, and exit")
+                        help="print the tables of a run saved with --json (of --tasks, if "
+                        "given), and exit")
     parser.add_argument("--jobs", type=int, default=1,
                         help="processes running (task, sampler) pairs side by side")
     parser.add_argument("--common-startup", type=int, default=0, metavar="K",
@@ -774,6 +775,7 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
         args.seeds, args.trials = 2, 20
         args.tasks = args.tasks or list(QUICK_TASKS)
         args.samplers = args.samplers or list(QUICK_SAMPLERS)
+    args.chosen_tasks = args.tasks  # None unless --tasks was given (--report filters by it)
     args.tasks = args.tasks or list(all_tasks)
     args.samplers = args.samplers or list(SAMPLERS)
     unknown = [t for t in args.tasks if t not in all_tasks]
@@ -834,13 +836,16 @@ def report(
     return mean_ranks
 
 
-def report_saved(path: str, all_tasks: dict[str, Task]) -> None:
-    """The tables of a run saved with ``--json``, without running anything."""
+def report_saved(path: str, all_tasks: dict[str, Task], only: list[str] | None) -> None:
+    """The tables of a run saved with ``--json`` (for the tasks in ``only``, if given), without
+    running anything."""
     with open(path) as handle:
         figures = json.load(handle)
     settings = figures["settings"]
     tasks = []
     for saved in figures["tasks"]:
+        if only is not None and saved["name"] not in only:
+            continue
         task = all_tasks[saved["name"]]
         task.optimum, task.reference = saved["optimum"], saved["reference"]
         tasks.append(task)
@@ -859,7 +864,7 @@ def main(argv: list[str] | None = None) -> None:
         print("tasks:", ", ".join(all_tasks))
         return
     if args.report is not None:
-        report_saved(args.report, all_tasks)
+        report_saved(args.report, all_tasks, args.chosen_tasks)
         return
     silence()
     env = environment()
