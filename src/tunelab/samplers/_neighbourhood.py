@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Seq
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._options import check_int, check_seed
+from tunelab._options import check_int
+from tunelab.samplers._options import check_seed
 from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, value_key
 from tunelab.trial import TrialRecord, TrialState

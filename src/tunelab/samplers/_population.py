@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from tunelab.samplers._options import check_int
+from tunelab._options import check_int
 from tunelab.samplers._neighbourhood import (
     JointSampler,
     Key,

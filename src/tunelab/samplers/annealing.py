@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
-from tunelab.samplers._options import check_int, check_number
+from tunelab._options import check_int, check_number
 from tunelab.samplers._neighbourhood import (
     Key,
     Lattice,

@@ -54,7 +54,7 @@ import numpy as np
 
 from tunelab.exceptions import MissingExtraError
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
-from tunelab.samplers._options import check_choice, check_flag, check_int, check_number
+from tunelab._options import check_choice, check_flag, check_int, check_number
 from tunelab.samplers._population import UnitSpace
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution

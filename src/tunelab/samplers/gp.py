@@ -56,7 +56,7 @@ from scipy.linalg import lapack
 from scipy.special import erfcx, log_ndtr
 from scipy.stats import qmc
 
-from tunelab.samplers._options import check_flag, check_int
+from tunelab._options import check_flag, check_int
 from tunelab.samplers._neighbourhood import (
     JointSampler,
     point_key,

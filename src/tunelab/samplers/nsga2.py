@@ -76,7 +76,7 @@ import numpy as np
 
 from tunelab.constraints import CONSTRAINTS_ATTR, check_constraints, constraint_values, violation
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._options import check_choice, check_int, check_number
+from tunelab._options import check_choice, check_int, check_number
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution

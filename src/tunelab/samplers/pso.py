@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._options import check_int, check_number
+from tunelab._options import check_int, check_number
 from tunelab.samplers._population import History, PopulationSampler, UnitSpace
 
 _WHERE = "particle swarm"

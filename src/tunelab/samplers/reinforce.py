@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from tunelab.samplers._options import check_int, check_number
+from tunelab._options import check_int, check_number
 from tunelab.samplers._neighbourhood import (
     HistoryReplay,
     JointSampler,

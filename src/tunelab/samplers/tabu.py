@@ -40,7 +40,7 @@ import random
 from collections import deque
 from typing import TYPE_CHECKING, Any, Sequence
 
-from tunelab.samplers._options import check_int
+from tunelab._options import check_int
 from tunelab.samplers._neighbourhood import (
     Lattice,
     LatticePoint,

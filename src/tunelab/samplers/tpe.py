@@ -63,7 +63,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import numpy as np
 
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._options import check_flag, check_int, check_number, check_seed
+from tunelab._options import check_flag, check_int, check_number
+from tunelab.samplers._options import check_seed
 from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
