@@ -41,7 +41,9 @@ def check_number(
     above = ok and (low < value if low_open else low <= value)
     below = ok and (value < high if high_open else value <= high)
     if not (above and below):
-        if math.isinf(high):
+        if math.isinf(high) and math.isinf(low):
+            wanted = "a finite number"
+        elif math.isinf(high):
             wanted = f"a finite number {'>' if low_open else '>='} {low:g}"
         else:
             left, right = "(" if low_open else "[", ")" if high_open else "]"

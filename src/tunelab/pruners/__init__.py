@@ -7,13 +7,17 @@ from typing import Any, Callable, Mapping
 from tunelab.pruners.base import BasePruner
 from tunelab.pruners.median import MedianPruner
 from tunelab.pruners.nop import NopPruner
+from tunelab.pruners.patience import PatiencePruner
 from tunelab.pruners.percentile import PercentilePruner
+from tunelab.pruners.threshold import ThresholdPruner
 from tunelab.registry import build
 
 PRUNERS: dict[str, Callable[..., BasePruner]] = {
     "none": NopPruner,
     "median": MedianPruner,
     "percentile": PercentilePruner,
+    "patience": PatiencePruner,
+    "threshold": ThresholdPruner,
 }
 
 
@@ -22,4 +26,13 @@ def make_pruner(spec: str | Mapping[str, Any] | BasePruner | None) -> BasePruner
     return build("pruner", "none" if spec is None else spec, PRUNERS, BasePruner)
 
 
-__all__ = ["PRUNERS", "BasePruner", "MedianPruner", "NopPruner", "PercentilePruner", "make_pruner"]
+__all__ = [
+    "PRUNERS",
+    "BasePruner",
+    "MedianPruner",
+    "NopPruner",
+    "PatiencePruner",
+    "PercentilePruner",
+    "ThresholdPruner",
+    "make_pruner",
+]
