@@ -67,8 +67,8 @@ def test_built_by_name_with_options():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"n_startup_trials": -1}, "pruner option n_startup_trials=-1 must be an integer >= 0"),
-        ({"interval_steps": 0}, "pruner option interval_steps=0 must be an integer >= 1"),
+        ({"n_startup_trials": -1}, "median pruner: n_startup_trials=-1 must be an integer >= 0"),
+        ({"interval_steps": 0}, "median pruner: interval_steps=0 must be an integer >= 1"),
         ({"percentile": 10}, "pruner 'median' has no option 'percentile'; its options are: n_startup_trials"),
     ],
 )

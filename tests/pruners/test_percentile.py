@@ -130,10 +130,10 @@ def test_n_min_trials_counts_only_completed_trials_that_reached_the_step():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"percentile": -1.0}, "percentile=-1.0 must be between 0 and 100"),
-        ({"percentile": 100.5}, "percentile=100.5 must be between 0 and 100"),
-        ({"percentile": True}, "percentile=True must be between 0 and 100"),
-        ({"percentile": float("nan")}, "percentile=nan must be between 0 and 100"),
+        ({"percentile": -1.0}, r"percentile=-1.0 must be a number in \[0, 100\]"),
+        ({"percentile": 100.5}, r"percentile=100.5 must be a number in \[0, 100\]"),
+        ({"percentile": True}, r"percentile=True must be a number in \[0, 100\]"),
+        ({"percentile": float("nan")}, r"percentile=nan must be a number in \[0, 100\]"),
         ({"percentile": 50, "n_startup_trials": -1}, "n_startup_trials=-1 must be an integer >= 0"),
         ({"percentile": 50, "n_startup_trials": 2.5}, "n_startup_trials=2.5 must be an integer >= 0"),
         ({"percentile": 50, "n_warmup_steps": "3"}, "n_warmup_steps='3' must be an integer >= 0"),
@@ -143,8 +143,9 @@ def test_n_min_trials_counts_only_completed_trials_that_reached_the_step():
     ],
 )
 def test_invalid_options_raise_config_error_naming_the_option(options, message):
-    with pytest.raises(ConfigError, match=f"pruner option {message}"):
+    with pytest.raises(ConfigError, match=f"percentile pruner: {message}") as caught:
         PercentilePruner(**options)
+    assert caught.value.field == message.split("=")[0]
     with pytest.raises(ConfigError, match=message):
         make_pruner({"name": "percentile", **options})
 

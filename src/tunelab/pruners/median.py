@@ -9,6 +9,8 @@ from tunelab.pruners.percentile import PercentilePruner
 class MedianPruner(PercentilePruner):
     """The 50th-percentile rule; see :class:`PercentilePruner` for the options."""
 
+    display_name = "median pruner"
+
     def __init__(
         self,
         n_startup_trials: int = 5,

@@ -16,18 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError
+from tunelab._options import check_int, check_number
 from tunelab.pruners.base import BasePruner
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
-
-
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"pruner option {name}={value!r} must be an integer >= {minimum}.")
-    return value
 
 
 class PercentilePruner(BasePruner):
@@ -41,6 +35,8 @@ class PercentilePruner(BasePruner):
         n_min_trials: at least this many finished trials must have reached the step.
     """
 
+    display_name = "percentile pruner"  # how option errors name the rule
+
     def __init__(
         self,
         percentile: float,
@@ -49,13 +45,21 @@ class PercentilePruner(BasePruner):
         interval_steps: int = 1,
         n_min_trials: int = 1,
     ) -> None:
-        if isinstance(percentile, bool) or not 0.0 <= float(percentile) <= 100.0:
-            raise ConfigError(f"pruner option percentile={percentile!r} must be between 0 and 100.")
-        self.percentile = float(percentile)
-        self.n_startup_trials = _check_count("n_startup_trials", n_startup_trials, 0)
-        self.n_warmup_steps = _check_count("n_warmup_steps", n_warmup_steps, 0)
-        self.interval_steps = _check_count("interval_steps", interval_steps, 1)
-        self.n_min_trials = _check_count("n_min_trials", n_min_trials, 1)
+        self.percentile = check_number(
+            self.display_name, "percentile", percentile, 0.0, 100.0, "50 is the median rule.", low_open=False
+        )
+        self.n_startup_trials = check_int(
+            self.display_name, "n_startup_trials", n_startup_trials, 0, "completed trials before pruning."
+        )
+        self.n_warmup_steps = check_int(
+            self.display_name, "n_warmup_steps", n_warmup_steps, 0, "steps of a trial before pruning."
+        )
+        self.interval_steps = check_int(
+            self.display_name, "interval_steps", interval_steps, 1, "1 checks at every step."
+        )
+        self.n_min_trials = check_int(
+            self.display_name, "n_min_trials", n_min_trials, 1, "finished trials that reached the step."
+        )
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         step = trial.last_step
