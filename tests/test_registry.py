@@ -77,7 +77,7 @@ def test_make_pruner_builds_by_name(spec, kind):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("asha2", "pruner: unknown name 'asha2'; choose one of: median, none, patience, percentile, threshold"),
+        ("ashaa", r"pruner: unknown name 'ashaa' \(did you mean 'asha'\?\); choose one of: asha,"),
         ({"name": "none", "patience": 3}, "pruner 'none' has no option 'patience'; its options are: none"),
     ],
 )

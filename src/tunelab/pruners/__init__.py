@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from tunelab.pruners.asha import SuccessiveHalvingPruner
 from tunelab.pruners.base import BasePruner
 from tunelab.pruners.median import MedianPruner
 from tunelab.pruners.nop import NopPruner
@@ -18,6 +19,7 @@ PRUNERS: dict[str, Callable[..., BasePruner]] = {
     "percentile": PercentilePruner,
     "patience": PatiencePruner,
     "threshold": ThresholdPruner,
+    "asha": SuccessiveHalvingPruner,
 }
 
 
@@ -33,6 +35,7 @@ __all__ = [
     "NopPruner",
     "PatiencePruner",
     "PercentilePruner",
+    "SuccessiveHalvingPruner",
     "ThresholdPruner",
     "make_pruner",
 ]

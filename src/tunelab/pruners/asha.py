@@ -1,0 +1,97 @@
+"""Asynchronous successive halving (ASHA; Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt,
+Recht & Talwalkar, "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020).
+
+Rungs sit at the steps ``min_resource * reduction_factor ** (min_early_stopping_rate + k)``,
+``k = 0, 1, ...``. When a trial first reports at or past a rung, its value there is ranked
+among the values of every trial that reached that rung (running, pruned and completed ones,
+itself included): it goes on only if it is among the best ``1 / reduction_factor`` of them.
+Between rungs a trial is never stopped. Nothing waits for a rung to fill, which is what makes
+the halving asynchronous: the first trials to reach a rung are judged against fewer peers, and
+while a rung holds fewer than ``reduction_factor`` values only the best of them goes on.
+
+A trial's value at a rung is the one it reported at the first step at or past the rung. A
+reported NaN stops the trial at once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from tunelab._options import check_int
+from tunelab.pruners.base import BasePruner
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+_WHERE = "ASHA pruner"
+_COMPETING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+
+
+class SuccessiveHalvingPruner(BasePruner):
+    """Asynchronous successive halving.
+
+    Args:
+        min_resource: the step of the first rung (with ``min_early_stopping_rate=0``).
+        reduction_factor: each rung keeps the best ``1 / reduction_factor`` of the trials that
+            reach it, and rungs are this factor apart.
+        min_early_stopping_rate: shifts the first rung to ``min_resource * reduction_factor **
+            min_early_stopping_rate`` (Hyperband's brackets differ by it).
+    """
+
+    def __init__(
+        self, min_resource: int = 1, reduction_factor: int = 3, min_early_stopping_rate: int = 0
+    ) -> None:
+        self.min_resource = check_int(
+            _WHERE, "min_resource", min_resource, 1, "the step of the first rung, e.g. 1 epoch."
+        )
+        self.reduction_factor = check_int(
+            _WHERE, "reduction_factor", reduction_factor, 2, "3 keeps a third at each rung."
+        )
+        self.min_early_stopping_rate = check_int(
+            _WHERE, "min_early_stopping_rate", min_early_stopping_rate, 0, "0 starts at once."
+        )
+
+    def rung_steps(self, up_to: int) -> list[int]:
+        """The steps of the rungs, in order, up to ``up_to`` included."""
+        steps = []
+        k = self.min_early_stopping_rate
+        while (step := self.min_resource * self.reduction_factor**k) <= up_to:
+            steps.append(step)
+            k += 1
+        return steps
+
+    def prune(self, study: Study, trial: TrialRecord) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        if math.isnan(trial.intermediate_values[step]):
+            return True
+        rung = self._rung_just_reached(trial, step)
+        if rung is None:
+            return False
+        sign = -1.0 if study.direction == "maximize" else 1.0
+        competing = []
+        for record in study.storage.get_trials(study.study_id, _COMPETING):
+            value = _value_at(record, rung)
+            if value is not None and not math.isnan(value):
+                competing.append(sign * value)
+        mine = _value_at(trial, rung)
+        assert mine is not None
+        kept = max(len(competing) // self.reduction_factor, 1)
+        return sign * mine > sorted(competing)[kept - 1]
+
+    def _rung_just_reached(self, trial: TrialRecord, step: int) -> int | None:
+        """The rung that ``step`` is the trial's first report at or past, if any."""
+        earlier = [s for s in trial.intermediate_values if s < step]
+        previous = max(earlier) if earlier else -1
+        reached = [r for r in self.rung_steps(step) if previous < r <= step]
+        return reached[-1] if reached else None
+
+
+def _value_at(record: TrialRecord, rung: int) -> float | None:
+    """The value the trial reported at its first step at or past ``rung``; None if it has not
+    got there."""
+    steps = [s for s in record.intermediate_values if s >= rung]
+    return record.intermediate_values[min(steps)] if steps else None
