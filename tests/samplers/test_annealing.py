@@ -13,7 +13,10 @@ from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.annealing import SimulatedAnnealingSampler as Annealing
 from tunelab.trial import TrialState
-from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small, small_point
+from tests.samplers.objectives import (
+    assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small,
+)
+
 
 def test_a_resumed_study_follows_the_same_walk(sqlite_url):
     """The walk lives in the storage, not in the sampler: a fresh sampler goes on the same way."""
@@ -45,27 +48,11 @@ def test_every_kind_of_parameter_lies_in_its_distribution_and_conditional_ones_a
     assert study.best_value < min(r.value for r in study.trials[:5])
 
 
-def test_ask_n_returns_distinct_untried_points_even_in_a_small_discrete_space():
-    study = run(small, Annealing(seed=2), n_trials=5)  # the start-up
-    tried = {nc(r) for r in study.trials}
-    points = {small_point(trial) for trial in study.ask(8)}
-    assert len(points) == 8 and not points & tried
-    # A second batch while the first is running avoids its points too.
-    assert not {small_point(trial) for trial in study.ask(2)} & points
-
-
 def test_no_point_is_tried_twice_while_untried_ones_remain_in_a_small_discrete_space():
     study = run(small, Annealing(seed=0), n_trials=15)
     points = [nc(r) for r in study.trials]
     walked = points[5:]
     assert len(set(walked)) == len(walked) and not set(walked) & set(points[:5])
-
-
-def test_ask_n_in_a_continuous_space_gives_one_trial_per_point():
-    study = run(bowl_4d, Annealing(seed=1), n_trials=10)
-    for trial in study.ask(8):
-        study.tell(trial, bowl_4d(trial))
-    assert len({tuple(sorted(r.params.items())) for r in study.trials}) == 18
 
 
 def test_temperature_falls_and_worse_moves_are_accepted_early_not_late():

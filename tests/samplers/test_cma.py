@@ -58,15 +58,6 @@ def test_ints_with_a_step_stay_on_their_grid():
     assert study.best_params["a"] in (19, 23)
 
 
-def test_ask_returns_a_whole_generation_equal_to_the_serial_one():
-    serial = run(bowl_2d, Cma(seed=1, population_size=8), n_trials=16)
-    study = run(bowl_2d, Cma(seed=1, population_size=8), n_trials=8)
-    batch = study.ask(8)
-    points = [(t.suggest_float("x", -5.0, 5.0), t.suggest_float("y", -5.0, 5.0)) for t in batch]
-    assert len(set(points)) == 8
-    assert points == [(r.params["x"], r.params["y"]) for r in serial.trials[8:]]
-
-
 def test_a_generation_is_distinct_in_a_small_discrete_space():
     study = run(small, Cma(seed=2, population_size=6), n_trials=6)
     points = [small_point(trial) for trial in study.ask(6)]

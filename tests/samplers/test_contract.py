@@ -1,7 +1,9 @@
 """What every seeded search algorithm promises, checked for each: the same seed gives the same
 trials and another seed other ones, conditional spaces work and ``ask(8)`` gives 8 distinct
 configurations (every registered sampler), maximizing f follows exactly the search that
-minimizing -f does, and a walk rebuilt from the storage is the walk the running sampler holds."""
+minimizing -f does, batches avoid tried and running points, a batch of a population method is
+the generation the serial search would run, and a walk rebuilt from the storage is the walk the
+running sampler holds."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from tunelab.samplers import (
     SimulatedAnnealingSampler,
     TabuSearchSampler,
 )
-from tests.samplers.objectives import assert_valid_mixed_trials, bowl_2d, mixed, params_of, run
+from tests.samplers.objectives import (
+    assert_valid_mixed_trials, bowl_2d, mixed, nc, params_of, run, small, small_point,
+)
 
 SAMPLERS = {
     "annealing": SimulatedAnnealingSampler,
@@ -75,6 +79,45 @@ def test_maximizing_follows_the_same_search_as_minimizing_the_negation(name):
     maximized = run(lambda t: -bowl_2d(t), make(name, 7), 30, direction="maximize")
     assert params_of(maximized) == params_of(minimized)
     assert maximized.best_value == -minimized.best_value
+
+
+# (sampler, start-up trials, batch): the start-up and the batch fill less than the 15 points.
+UNTRIED_BATCHES = {
+    "annealing": (lambda: SimulatedAnnealingSampler(seed=2), 5, 8),
+    "tabu": (lambda: TabuSearchSampler(seed=2), 5, 8),
+    "genetic": (lambda: GeneticSampler(seed=2, population_size=4), 4, 4),
+    "pso": (lambda: ParticleSwarmSampler(seed=2, n_particles=4), 4, 4),
+}
+
+
+@pytest.mark.parametrize("name", UNTRIED_BATCHES)
+def test_a_batch_in_a_small_discrete_space_avoids_tried_and_running_points(name):
+    factory, startup, size = UNTRIED_BATCHES[name]
+    study = run(small, factory(), n_trials=startup)
+    tried = {nc(r) for r in study.trials}
+    points = {small_point(trial) for trial in study.ask(size)}
+    assert len(points) == size and not points & tried
+    # A second batch while the first is running avoids its points too.
+    assert not {small_point(trial) for trial in study.ask(2)} & points
+
+
+# (sampler, trials before the batch): the batch is the next whole generation.
+GENERATIONS = {
+    "genetic": (lambda: GeneticSampler(seed=1, population_size=8), 8),
+    "pso": (lambda: ParticleSwarmSampler(seed=1, n_particles=8), 16),
+    "cmaes": (lambda: CmaEsSampler(seed=1, population_size=8), 8),
+}
+
+
+@pytest.mark.parametrize("name", GENERATIONS)
+def test_ask_returns_the_generation_the_serial_search_runs(name):
+    factory, before = GENERATIONS[name]
+    serial = run(bowl_2d, factory(), n_trials=before + 8)
+    study = run(bowl_2d, factory(), n_trials=before)
+    batch = study.ask(8)
+    points = [(t.suggest_float("x", -5.0, 5.0), t.suggest_float("y", -5.0, 5.0)) for t in batch]
+    assert len(set(points)) == 8
+    assert points == [(r.params["x"], r.params["y"]) for r in serial.trials[before:]]
 
 
 WALK_SUMMARIES = {

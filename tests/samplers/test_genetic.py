@@ -12,10 +12,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.genetic import GeneticSampler as Genetic
 from tunelab.trial import TrialState
-from tests.samplers.objectives import (
-    assert_valid_mixed_run,
-    bowl_2d, bowl_4d, mixed, nc, run, small, small_point,
-)
+from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, run
 
 
 @pytest.mark.parametrize("crossover", ["uniform", "blend"])
@@ -40,24 +37,6 @@ def test_mixed_space_with_a_conditional_parameter():
     assert len({r.params["act"] for r in later}) >= 2
     assert len({r.params["batch"] for r in later}) >= 3
     assert study.best_value < min(r.value for r in study.trials[:10])
-
-
-def test_ask_returns_a_whole_generation_equal_to_the_serial_one():
-    serial = run(bowl_2d, Genetic(seed=1, population_size=8), n_trials=16)
-    study = run(bowl_2d, Genetic(seed=1, population_size=8), n_trials=8)
-    batch = study.ask(8)
-    points = [(t.suggest_float("x", -5.0, 5.0), t.suggest_float("y", -5.0, 5.0)) for t in batch]
-    assert len(set(points)) == 8
-    assert points == [(r.params["x"], r.params["y"]) for r in serial.trials[8:]]
-
-
-def test_ask_gives_distinct_untried_points_in_a_small_discrete_space():
-    study = run(small, Genetic(seed=2, population_size=4), n_trials=4)
-    tried = {nc(r) for r in study.trials}
-    points = {small_point(trial) for trial in study.ask(4)}
-    assert len(points) == 4 and not points & tried
-    # A second batch while the first is running avoids its points too.
-    assert not {small_point(trial) for trial in study.ask(2)} & points
 
 
 def test_the_pool_is_the_previous_generation_and_the_elite_and_failures_rank_last():

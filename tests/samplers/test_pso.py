@@ -14,8 +14,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.pso import ParticleSwarmSampler as Swarm
 from tests.samplers.objectives import (
-    assert_valid_mixed_run,
-    bowl_2d, bowl_4d, mixed, nc, params_of, run, small, small_point,
+    assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, params_of, run,
 )
 
 
@@ -48,23 +47,6 @@ def test_particle_i_moves_through_trials_k_n_plus_i_by_at_most_max_velocity():
     units = [np.array([space[n].to_unit(r.params[n]) for n in space]) for r in study.trials]
     for number in range(5, 40):
         assert np.all(np.abs(units[number] - units[number - 5]) <= 0.05 + 1e-9), number
-
-
-def test_ask_returns_a_whole_swarm_step_equal_to_the_serial_one():
-    serial = run(bowl_2d, Swarm(seed=1, n_particles=8), n_trials=24)
-    study = run(bowl_2d, Swarm(seed=1, n_particles=8), n_trials=16)
-    batch = study.ask(8)
-    points = [(t.suggest_float("x", -5.0, 5.0), t.suggest_float("y", -5.0, 5.0)) for t in batch]
-    assert len(set(points)) == 8
-    assert points == [(r.params["x"], r.params["y"]) for r in serial.trials[16:]]
-
-
-def test_ask_gives_distinct_untried_points_in_a_small_discrete_space():
-    study = run(small, Swarm(seed=2, n_particles=4), n_trials=4)
-    tried = {nc(r) for r in study.trials}
-    points = {small_point(trial) for trial in study.ask(4)}
-    assert len(points) == 4 and not points & tried
-    assert not {small_point(trial) for trial in study.ask(2)} & points
 
 
 def test_a_resumed_study_follows_the_same_swarm(sqlite_url):

@@ -16,7 +16,10 @@ from tunelab.samplers.tabu import TabuSearchSampler as Tabu
 from tunelab.samplers.tabu import TabuState
 from tunelab.space import FloatDistribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
-from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small, small_point
+from tests.samplers.objectives import (
+    assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small_point,
+)
+
 
 # Through studies -------------------------------------------------------------------------
 
@@ -75,22 +78,6 @@ def test_proposals_are_never_tabu_nor_tried_and_are_neighbours_while_some_are_fr
             escapes += state.current_loss > state.best_loss
         study.tell(trial, value)
     assert blocked_by_tabu > 0 and escapes > 0  # the rules above were put to the test
-
-
-def test_ask_n_returns_distinct_untried_points_even_in_a_small_discrete_space():
-    study = run(small, Tabu(seed=2), n_trials=5)  # the start-up
-    tried = {nc(r) for r in study.trials}
-    points = {small_point(trial) for trial in study.ask(8)}
-    assert len(points) == 8 and not points & tried
-    # A second batch while the first is running avoids its points too.
-    assert not {small_point(trial) for trial in study.ask(2)} & points
-
-
-def test_ask_n_in_a_continuous_space_gives_distinct_lattice_points():
-    study = run(bowl_4d, Tabu(seed=1), n_trials=10)
-    for trial in study.ask(8):
-        study.tell(trial, bowl_4d(trial))
-    assert len({tuple(sorted(r.params.items())) for r in study.trials}) == 18
 
 
 def test_the_whole_small_lattice_is_visited_before_any_point_is_repeated():
