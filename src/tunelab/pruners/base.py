@@ -17,3 +17,8 @@ class BasePruner(ABC):
     @abstractmethod
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         """True if ``trial`` (running, with at least one reported value) should stop now."""
+
+
+def is_checked_step(step: int, n_warmup_steps: int, interval_steps: int) -> bool:
+    """Whether a rule with a warm-up and an interval looks at ``step`` at all."""
+    return step >= n_warmup_steps and (step - n_warmup_steps) % interval_steps == 0

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunelab._options import check_int, check_number
-from tunelab.pruners.base import BasePruner
+from tunelab.pruners.base import BasePruner, is_checked_step
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class PercentilePruner(BasePruner):
             return False
         if math.isnan(trial.intermediate_values[step]):
             return True
-        if step < self.n_warmup_steps or (step - self.n_warmup_steps) % self.interval_steps:
+        if not is_checked_step(step, self.n_warmup_steps, self.interval_steps):
             return False
         finished = study.storage.get_trials(
             study.study_id, (TrialState.COMPLETE, TrialState.PRUNED)

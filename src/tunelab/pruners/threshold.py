@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tunelab._options import check_int, check_number
 from tunelab.exceptions import ConfigError
-from tunelab.pruners.base import BasePruner
+from tunelab.pruners.base import BasePruner, is_checked_step
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class ThresholdPruner(BasePruner):
         value = trial.intermediate_values[step]
         if not math.isfinite(value):
             return True
-        if step < self.n_warmup_steps or (step - self.n_warmup_steps) % self.interval_steps:
+        if not is_checked_step(step, self.n_warmup_steps, self.interval_steps):
             return False
         below = self.lower is not None and value < self.lower
         above = self.upper is not None and value > self.upper
