@@ -23,7 +23,9 @@ as its documentation says; tunelab's cmaes puts them on an ordinal axis of the s
 - Validation, minimized, f* = 0: Styblinski-Tang (shifted), Levy, Rastrigin, Griewank and
   Schwefel 1.2 (the rotated hyper-ellipsoid), each in 5 and 10 dimensions on their usual boxes.
   No sampler default was chosen on them: they check whether a change chosen on the tasks above
-  carries over (``tunelab:tpe-flat`` is TPE with ``improvement_weights=False``, for that check).
+  carries over (``tunelab:tpe-flat`` is TPE with ``improvement_weights=False``, for that check;
+  ``tunelab:nsga2-former`` is NSGA-II with its former defaults: 50 per generation, SBX,
+  mutation index 20).
 - Multi-objective: ZDT1 and ZDT2, 30-D on [0, 1]^30, both minimized. Quality is the hypervolume
   of the non-dominated trials with reference point (1.1, 1.1) as a fraction of the true Pareto
   front's (computed with ``tunelab.samplers.nsga2.hypervolume_2d`` on a dense sampling of it).
@@ -504,15 +506,20 @@ def directions(task: Task) -> list[str]:
     return ["minimize"] * task.n_objectives
 
 
-TUNELAB_VARIANTS = {  # bench name: sampler spec, for samplers with non-default options
-    "tpe-flat": {"name": "tpe", "improvement_weights": False},
+# Bench name: (sampler spec, kind of task), for samplers with non-default options.
+TUNELAB_VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
+    "tpe-flat": ({"name": "tpe", "improvement_weights": False}, "single"),
+    "nsga2-former": (
+        {"name": "nsga2", "population_size": 50, "crossover": "sbx", "eta_mutation": 20.0},
+        "multi",
+    ),
 }
 
 
 def run_tunelab(name: str, task: Task, seed: int, n_trials: int, startup: Startup) -> Run:
     timed = Timed(task.objective_for(seed))
     started = time.perf_counter()
-    spec = {**TUNELAB_VARIANTS.get(name, {"name": name}), "seed": seed}
+    spec = {**TUNELAB_VARIANTS.get(name, ({"name": name}, ""))[0], "seed": seed}
     study = tunelab.create_study(sampler=spec, directions=directions(task))
     for point in startup:
         study.enqueue_trial(point)
@@ -580,7 +587,7 @@ SAMPLERS: dict[str, Sampler] = {
         *(Sampler("tunelab", n, run_tunelab, "both" if n == "random" else "single")
           for n in TUNELAB_SINGLE),
         Sampler("tunelab", "nsga2", run_tunelab, "multi"),
-        *(Sampler("tunelab", n, run_tunelab, "single") for n in TUNELAB_VARIANTS),
+        *(Sampler("tunelab", n, run_tunelab, kind) for n, (_, kind) in TUNELAB_VARIANTS.items()),
         *(Sampler("optuna", n, run_optuna, "single") for n in ("tpe", "gp", "cmaes", "random")),
         Sampler("optuna", "nsga2", run_optuna, "multi"),
         Sampler("hyperopt", "tpe", run_hyperopt, "single"),
