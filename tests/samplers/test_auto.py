@@ -98,5 +98,5 @@ def test_auto_is_a_sampler_name_and_tpe_is_built_multivariate():
     sampler = make_sampler("auto", seed=1)
     assert isinstance(sampler, AutoSampler)
     study = run(mixed, sampler, n_trials=STARTUP_TRIALS)
-    delegate = sampler._delegate(study)[1]
+    delegate = sampler._delegate(study, decide=True)[1]
     assert isinstance(delegate, TPESampler) and delegate.multivariate

@@ -56,11 +56,12 @@ class AutoSampler(BaseSampler):
 
     def chosen(self, study: Study) -> str | None:
         """The name of the algorithm used for ``study``; None while it is still undecided."""
-        name, _ = self._delegate(study)
+        name, _ = self._delegate(study, decide=True)
         return name
 
     def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
-        return self._delegate(study)[1].infer_relative_search_space(study)
+        # Called once as each trial starts: the one place an undecided study is looked at again.
+        return self._delegate(study, decide=True)[1].infer_relative_search_space(study)
 
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
@@ -87,9 +88,13 @@ class AutoSampler(BaseSampler):
     def is_exhausted(self, study: Study) -> bool:
         return self._delegate(study)[1].is_exhausted(study)
 
-    def _delegate(self, study: Study) -> tuple[str | None, BaseSampler]:
+    def _delegate(self, study: Study, decide: bool = False) -> tuple[str | None, BaseSampler]:
+        """The chosen algorithm, or (None, random search) while undecided; the storage is read
+        for a choice only with ``decide``, so the calls within one trial cost nothing."""
         if study.study_id in self._chosen:
             return self._chosen[study.study_id]
+        if not decide:
+            return None, self._startup
         stored = study.storage.get_study(study.study_name).system_attrs.get(CHOICE_ATTR, "")
         if stored.startswith(_CHOICE_PREFIX):
             name: str | None = stored[len(_CHOICE_PREFIX) :]
