@@ -23,6 +23,7 @@ from .helpers import decide, history_study
         ({"reduction_factor": 2}, 16, [1, 2, 4, 8, 16]),
         ({"min_resource": 2, "reduction_factor": 3}, 20, [2, 6, 18]),
         ({"min_early_stopping_rate": 1}, 30, [3, 9, 27]),
+        ({"max_resource": 9}, 30, [1, 3]),  # a trial at its full budget completes
     ],
 )
 def test_rungs_sit_at_min_resource_times_powers_of_the_reduction_factor(options, up_to, steps):
@@ -100,7 +101,8 @@ def test_in_a_study_the_best_trial_runs_to_the_end_and_few_others_do():
 @pytest.mark.parametrize(
     ("options", "field"),
     [({"min_resource": 0}, "min_resource"), ({"reduction_factor": 1}, "reduction_factor"),
-     ({"min_early_stopping_rate": -1}, "min_early_stopping_rate")],
+     ({"min_early_stopping_rate": -1}, "min_early_stopping_rate"),
+     ({"max_resource": 0}, "max_resource")],
 )
 def test_bad_options_raise_a_config_error_naming_the_field(options, field):
     with pytest.raises(ConfigError) as caught:

@@ -6,6 +6,7 @@ from typing import Any, Callable, Mapping
 
 from tunelab.pruners.asha import SuccessiveHalvingPruner
 from tunelab.pruners.base import BasePruner
+from tunelab.pruners.hyperband import HyperbandPruner
 from tunelab.pruners.median import MedianPruner
 from tunelab.pruners.nop import NopPruner
 from tunelab.pruners.patience import PatiencePruner
@@ -20,6 +21,7 @@ PRUNERS: dict[str, Callable[..., BasePruner]] = {
     "patience": PatiencePruner,
     "threshold": ThresholdPruner,
     "asha": SuccessiveHalvingPruner,
+    "hyperband": HyperbandPruner,
 }
 
 
@@ -31,6 +33,7 @@ def make_pruner(spec: str | Mapping[str, Any] | BasePruner | None) -> BasePruner
 __all__ = [
     "PRUNERS",
     "BasePruner",
+    "HyperbandPruner",
     "MedianPruner",
     "NopPruner",
     "PatiencePruner",

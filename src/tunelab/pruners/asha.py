@@ -16,7 +16,7 @@ reported NaN stops the trial at once.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from tunelab._options import check_int
 from tunelab.pruners.base import BasePruner
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 _WHERE = "ASHA pruner"
-_COMPETING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
+COMPETING_STATES = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
 class SuccessiveHalvingPruner(BasePruner):
@@ -38,10 +38,17 @@ class SuccessiveHalvingPruner(BasePruner):
             reach it, and rungs are this factor apart.
         min_early_stopping_rate: shifts the first rung to ``min_resource * reduction_factor **
             min_early_stopping_rate`` (Hyperband's brackets differ by it).
+        max_resource: the step at which a trial has its full budget (the last epoch), if known:
+            no rung sits there or later, so that a trial that got that far completes rather
+            than being stopped with nothing left to save.
     """
 
     def __init__(
-        self, min_resource: int = 1, reduction_factor: int = 3, min_early_stopping_rate: int = 0
+        self,
+        min_resource: int = 1,
+        reduction_factor: int = 3,
+        min_early_stopping_rate: int = 0,
+        max_resource: int | None = None,
     ) -> None:
         self.min_resource = check_int(
             _WHERE, "min_resource", min_resource, 1, "the step of the first rung, e.g. 1 epoch."
@@ -52,9 +59,15 @@ class SuccessiveHalvingPruner(BasePruner):
         self.min_early_stopping_rate = check_int(
             _WHERE, "min_early_stopping_rate", min_early_stopping_rate, 0, "0 starts at once."
         )
+        self.max_resource = None if max_resource is None else check_int(
+            _WHERE, "max_resource", max_resource, 1, "the last step a trial reports, e.g. 20 epochs."
+        )
 
     def rung_steps(self, up_to: int) -> list[int]:
-        """The steps of the rungs, in order, up to ``up_to`` included."""
+        """The steps of the rungs, in order, up to ``up_to`` included (and before
+        ``max_resource``)."""
+        if self.max_resource is not None:
+            up_to = min(up_to, self.max_resource - 1)
         steps = []
         k = self.min_early_stopping_rate
         while (step := self.min_resource * self.reduction_factor**k) <= up_to:
@@ -68,12 +81,19 @@ class SuccessiveHalvingPruner(BasePruner):
             return False
         if math.isnan(trial.intermediate_values[step]):
             return True
+        return self.judge(study, trial, study.storage.get_trials(study.study_id, COMPETING_STATES))
+
+    def judge(self, study: Study, trial: TrialRecord, peers: Iterable[TrialRecord]) -> bool:
+        """The rule against ``peers`` (RUNNING, COMPLETE and PRUNED trials, ``trial`` among
+        them) rather than every trial of the study: Hyperband's brackets compete apart."""
+        step = trial.last_step
+        assert step is not None
         rung = self._rung_just_reached(trial, step)
         if rung is None:
             return False
         sign = -1.0 if study.direction == "maximize" else 1.0
         competing = []
-        for record in study.storage.get_trials(study.study_id, _COMPETING):
+        for record in peers:
             value = _value_at(record, rung)
             if value is not None and not math.isnan(value):
                 competing.append(sign * value)

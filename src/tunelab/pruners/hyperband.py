@@ -1,0 +1,172 @@
+"""Hyperband (Li, Jamieson, DeSalvo, Rostamizadeh & Talwalkar, "Hyperband: A Novel Bandit-Based
+Approach to Hyperparameter Optimization", JMLR 2018), run asynchronously.
+
+Successive halving must guess how early a trial can be judged: too early and slow starters are
+lost, too late and little is saved. Hyperband hedges by running several brackets side by side,
+from the most aggressive (first judged at ``min_resource``) to one that never stops a trial.
+With ``R = max_resource / min_resource`` and ``s_max = floor(log_eta R)``, bracket ``s``
+(``s_max`` down to 0) starts ``n = ceil((s_max + 1) / (s + 1) * eta ** s)`` trials and keeps
+``floor(n * eta ** -i)`` of them at budget ``max_resource * eta ** (i - s)``, ``i = 0 .. s``
+(:meth:`HyperbandPruner.brackets` gives this table). Budgets are steps, so when ``R`` is not a
+power of ``eta`` the rounds before the last sit at ``min_resource * eta ** (s_max - s + i)``,
+the steps the paper's budgets round down to in units of ``min_resource``; the last is always
+``max_resource``.
+
+Trials are dealt to the brackets in proportion to their sizes (a smooth weighted round-robin on
+the trial number, so that any stretch of trials is spread like the whole) and each bracket runs
+asynchronous successive halving (:mod:`tunelab.pruners.asha`) among its own trials only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tunelab._options import check_int
+from tunelab.pruners.asha import COMPETING_STATES, SuccessiveHalvingPruner
+from tunelab.pruners.base import BasePruner
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+_WHERE = "Hyperband pruner"
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """One bracket of Hyperband: ``rounds[i]`` is (trials kept, budget) of round ``i``."""
+
+    index: int  # s in the paper: the number of halvings
+    n_trials: int
+    rounds: tuple[tuple[int, int], ...]
+
+
+class HyperbandPruner(BasePruner):
+    """Hyperband over brackets of asynchronous successive halving.
+
+    Args:
+        min_resource: the smallest budget (step) a trial is judged at, e.g. 1 epoch.
+        max_resource: the full budget, the last step a trial reports (e.g. the number of
+            epochs); ``"auto"`` takes the last step of the first trial that completes, and
+            prunes nothing until then.
+        reduction_factor: ``eta``: each round keeps ``1 / eta`` of a bracket's trials and
+            gives them ``eta`` times the budget.
+    """
+
+    def __init__(
+        self, min_resource: int = 1, max_resource: int | str = "auto", reduction_factor: int = 3
+    ) -> None:
+        self.min_resource = check_int(
+            _WHERE, "min_resource", min_resource, 1, "the first budget, e.g. 1 epoch."
+        )
+        self.reduction_factor = check_int(
+            _WHERE, "reduction_factor", reduction_factor, 2, "3 keeps a third at each round."
+        )
+        self.max_resource: int | None = None
+        if max_resource != "auto":
+            self.max_resource = check_int(
+                _WHERE, "max_resource", max_resource, self.min_resource,
+                "the number of steps (epochs) of a full trial, at least min_resource; or auto.",
+            )
+        self._plan: _Plan | None = None
+
+    def brackets(self, max_resource: int | None = None) -> list[Bracket]:
+        """Li et al.'s brackets for ``max_resource`` (default: the pruner's), largest ``s``
+        first."""
+        resource = max_resource if max_resource is not None else self.max_resource
+        if resource is None:
+            raise ValueError("brackets(): max_resource is 'auto' and no trial has completed yet")
+        eta = self.reduction_factor
+        s_max = _halvings(self.min_resource, resource, eta)
+        result = []
+        for s in range(s_max, -1, -1):
+            n = -(-(s_max + 1) * eta**s // (s + 1))  # ceil without float rounding
+            budgets = [self.min_resource * eta ** (s_max - s + i) for i in range(s)] + [resource]
+            rounds = tuple((n // eta**i, budget) for i, budget in enumerate(budgets))
+            result.append(Bracket(index=s, n_trials=n, rounds=rounds))
+        return result
+
+    def bracket_of(self, number: int, max_resource: int | None = None) -> Bracket:
+        """The bracket trial ``number`` runs in (with ``max_resource="auto"``, once a trial
+        has completed and the pruner has judged another)."""
+        plan = self._plan_for(max_resource or self.max_resource) or self._plan
+        if plan is None:
+            raise ValueError("bracket_of(): max_resource is 'auto' and no trial has completed yet")
+        return plan.brackets[plan.cycle[number % len(plan.cycle)]]
+
+    def prune(self, study: Study, trial: TrialRecord) -> bool:
+        step = trial.last_step
+        if step is None:
+            return False
+        if math.isnan(trial.intermediate_values[step]):
+            return True
+        plan = self._plan or self._plan_for(self.max_resource or _auto_max_resource(study))
+        if plan is None:
+            return False
+        position = plan.cycle[trial.number % len(plan.cycle)]
+        peers = [
+            record
+            for record in study.storage.get_trials(study.study_id, COMPETING_STATES)
+            if plan.cycle[record.number % len(plan.cycle)] == position
+        ]
+        return plan.rules[position].judge(study, trial, peers)
+
+    def _plan_for(self, max_resource: int | None) -> _Plan | None:
+        if max_resource is None:
+            return None
+        if self._plan is None or self._plan.max_resource != max_resource:
+            self._plan = _Plan(self, max_resource)
+        return self._plan
+
+
+class _Plan:
+    """The brackets for one ``max_resource``, their successive-halving rules and the order in
+    which trials are dealt to them."""
+
+    def __init__(self, pruner: HyperbandPruner, max_resource: int) -> None:
+        self.max_resource = max_resource
+        self.brackets = pruner.brackets(max_resource)
+        s_max = self.brackets[0].index
+        self.rules = [
+            SuccessiveHalvingPruner(
+                min_resource=pruner.min_resource,
+                reduction_factor=pruner.reduction_factor,
+                min_early_stopping_rate=s_max - bracket.index,
+                max_resource=max_resource,
+            )
+            for bracket in self.brackets
+        ]
+        self.cycle = _smooth_round_robin([b.n_trials for b in self.brackets])
+
+
+def _halvings(min_resource: int, max_resource: int, eta: int) -> int:
+    """``floor(log_eta(max_resource / min_resource))``, in integers."""
+    s = 0
+    while min_resource * eta ** (s + 1) <= max_resource:
+        s += 1
+    return s
+
+
+def _smooth_round_robin(weights: list[int]) -> list[int]:
+    """A cycle of ``sum(weights)`` positions where position ``j`` appears ``weights[j]`` times,
+    spread evenly (nginx's smooth weighted round-robin)."""
+    total = sum(weights)
+    current = [0] * len(weights)
+    cycle = []
+    for _ in range(total):
+        current = [c + w for c, w in zip(current, weights)]
+        chosen = max(range(len(weights)), key=lambda j: current[j])
+        current[chosen] -= total
+        cycle.append(chosen)
+    return cycle
+
+
+def _auto_max_resource(study: Study) -> int | None:
+    """The last step of the lowest-numbered completed trial that reported, if any."""
+    for record in study.storage.get_trials(study.study_id, (TrialState.COMPLETE,)):
+        if record.last_step is not None:
+            return record.last_step
+    return None
+
