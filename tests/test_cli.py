@@ -54,6 +54,18 @@ def objective(trial):
     return x * x
 """
 
+STEPPED_OBJECTIVE = """\
+import tunelab
+
+def objective(trial):
+    x = trial.suggest_float("x", -5.0, 5.0)
+    for step in range(1, 11):
+        trial.report(x * x, step=step)
+        if trial.number % 2 == 1 and step == 2:
+            raise tunelab.TrialPruned()
+    return x * x
+"""
+
 MIXED_STUDY = "name: demo\nobjective: {mod}:objective\nn_trials: 4\nseed: 0\n"
 CLI = "import sys; sys.argv[0] = 'tunelab'; from tunelab.cli import main; main()"
 
@@ -151,6 +163,18 @@ def test_unexpected_error_exits_1_with_a_hint(
 
 
 # Running and resuming -------------------------------------------------------------------------
+
+
+def test_the_run_summary_says_how_many_steps_pruning_saved(workdir: Path) -> None:
+    path = write_study(workdir, MIXED_STUDY, STEPPED_OBJECTIVE)
+
+    result = invoke("run", str(path))
+
+    assert result.exit_code == 0, result.output
+    assert "This run: 2 complete, 2 pruned, 0 failed" in result.stdout
+    # 2 x 10 steps complete and 2 x 2 pruned: 24 run of 40
+    assert "Pruning saved 40% of the steps: 24 run where 40 would have run every trial to " \
+        "step 10." in " ".join(result.stdout.split())
 
 
 def test_run_twice_resumes_and_counts(workdir: Path) -> None:

@@ -1,5 +1,6 @@
 """tunelab: find the best way to train a deep-learning model."""
 
+from tunelab import cv
 from tunelab.exceptions import (
     ConfigError,
     DuplicatedStudyError,
@@ -31,6 +32,7 @@ __all__ = [
     "TrialState",
     "TunelabError",
     "create_study",
+    "cv",
     "delete_study",
     "list_studies",
     "load_study",

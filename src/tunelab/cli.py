@@ -41,6 +41,7 @@ from tunelab.config import (
 )
 from tunelab.dataframe import trial_rows
 from tunelab.exceptions import MissingExtraError, StorageError, TunelabError
+from tunelab.pruners.savings import step_savings
 from tunelab.samplers import DEFAULT_SAMPLER
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
@@ -369,6 +370,13 @@ def _run_summary(study: Study, new: Sequence[TrialRecord], storage: str, resume:
         f"This run: {counts[TrialState.COMPLETE]} complete, {counts[TrialState.PRUNED]} pruned, "
         f"{counts[TrialState.FAIL]} failed{numbers}. "
     )
+    savings = step_savings(new)
+    if counts[TrialState.PRUNED] and savings is not None:
+        text += (
+            f"Pruning saved {savings.saved_fraction:.0%} of the steps: {savings.run} run where "
+            f"{savings.without_pruning} would have run every trial to step "
+            f"{savings.full_steps}. "
+        )
     best = _best_text(study)
     text += f"Best so far: {best}. " if best else "No completed trial yet. "
     text += f"Stored in {storage}; `{resume}` adds more trials, `tunelab show {study.study_name}"

@@ -20,7 +20,7 @@ from tunelab.registry import did_you_mean
 from tunelab.samplers import BaseSampler, make_sampler
 from tunelab.storage import BaseStorage, StudySummary, make_storage
 from tunelab.storage.base import FIXED_PARAMS_ATTR, StudyInfo
-from tunelab.trial import Trial, TrialRecord, TrialState, check_values
+from tunelab.trial import Resume, Trial, TrialRecord, TrialState, check_values
 
 logger = logging.getLogger("tunelab")
 
@@ -112,8 +112,21 @@ class Study:
         return trials if n is not None else trials[0]
 
     def _start_trial(self) -> Trial:
-        record = self.storage.start_trial(self.study_id)
-        trial = Trial(self, record.trial_id, record.number, record.system_attrs.get(FIXED_PARAMS_ATTR))
+        continuation = self.pruner.next_trial(self)
+        if continuation is not None:  # ahead of enqueued trials: it carries trained weights
+            record = self.storage.create_trial(
+                self.study_id, TrialState.RUNNING, system_attrs=continuation.system_attrs()
+            )
+        else:
+            record = self.storage.start_trial(self.study_id)
+        resume = Resume.of(record)
+        fixed = record.system_attrs.get(FIXED_PARAMS_ATTR)
+        trial = Trial(self, record.trial_id, record.number, fixed, resume)
+        if resume is not None and not record.intermediate_values:
+            source = self.storage.get_trial(resume.trial_id)
+            trial.inherit_curve(
+                {s: v for s, v in source.intermediate_values.items() if s <= resume.step}
+            )
         self._live[record.number] = trial
         return trial
 
@@ -242,8 +255,8 @@ class Study:
         trial = self.ask()
         try:
             returned = objective(trial)
-        except TrialPruned:
-            return self.tell(trial, state=TrialState.PRUNED)
+        except TrialPruned as pruned:
+            return self.tell(trial, state=TrialState.PRUNED, fail_reason=str(pruned) or None)
         except KeyboardInterrupt:
             self.tell(trial, state=TrialState.FAIL, fail_reason="interrupted by the user (Ctrl-C)")
             raise

@@ -47,6 +47,28 @@ class TrialState(str, enum.Enum):
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+RESUME_ATTR = "resume"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a continuation trial picks up: it loads the checkpoint that trial ``trial`` (id
+    ``trial_id``) left at ``step`` and trains on from there. ``root`` is the first trial of
+    the lineage, which keeps its place (e.g. its Hyperband bracket) for every continuation."""
+
+    trial: int
+    trial_id: int
+    step: int
+    root: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"trial": self.trial, "trial_id": self.trial_id, "step": self.step, "root": self.root}
+
+    @classmethod
+    def of(cls, record: TrialRecord) -> Resume | None:
+        """The resume point stored on ``record``, if it continues another trial."""
+        data = record.system_attrs.get(RESUME_ATTR)
+        return None if data is None else cls(**data)
 
 
 @dataclass(frozen=True)
@@ -111,8 +133,10 @@ class Trial:
         trial_id: int,
         number: int,
         fixed_params: Mapping[str, Any] | None = None,
+        resume: Resume | None = None,
     ) -> None:
         self.study = study
+        self._resume = resume
         self._trial_id = trial_id
         self._number = number
         self._fixed_params = dict(fixed_params or {})
@@ -140,6 +164,14 @@ class Trial:
     @property
     def distributions(self) -> dict[str, Distribution]:
         return dict(self._distributions)
+
+    @property
+    def resume(self) -> Resume | None:
+        """Set when this trial continues another one's training from its checkpoint (a trial
+        promoted to a larger budget, a population-based training member): load that
+        checkpoint and train on from ``resume.step + 1``. The steps up to ``resume.step`` are
+        already reported (copied from the trial it continues)."""
+        return self._resume
 
     @property
     def fixed_params(self) -> dict[str, Any]:
@@ -205,15 +237,7 @@ class Trial:
                 "report() is for single-objective studies; a multi-objective trial has no "
                 "single value to compare between trials."
             )
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-            raise TunelabError(f"report step={step!r} must be a non-negative integer.")
-        step = int(step)
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise TunelabError(
-                f"report value={value!r} ({type(value).__name__}) must be a number."
-            ) from None
+        step, value = check_report(step, value)
         if step in self._reported_steps:
             warnings.warn(
                 f"trial {self.number} already reported a value at step {step}; the new value "
@@ -224,6 +248,12 @@ class Trial:
         self._reported_steps.add(step)
         self.flush_params()
         self.study.storage.set_intermediate_value(self._trial_id, step, value)
+
+    def inherit_curve(self, values: Mapping[int, float]) -> None:
+        """Store the intermediate values of the trial this one continues, as its own."""
+        for step, value in sorted(values.items()):
+            self._reported_steps.add(step)
+            self.study.storage.set_intermediate_value(self._trial_id, step, value)
 
     def should_prune(self) -> bool:
         """Whether the study's pruner says this trial should stop now."""
@@ -283,6 +313,18 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self._params!r})"
+
+
+def check_report(step: Any, value: Any) -> tuple[int, float]:
+    """A reported ``(step, value)`` as numbers; a TunelabError saying what is wrong if not."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+        raise TunelabError(f"report step={step!r} must be a non-negative integer.")
+    try:
+        return int(step), float(value)
+    except (TypeError, ValueError):
+        raise TunelabError(
+            f"report value={value!r} ({type(value).__name__}) must be a number."
+        ) from None
 
 
 def _as_json(key: str, value: Any) -> Any:

@@ -108,3 +108,36 @@ def test_bad_options_raise_a_config_error_naming_the_field(options, field):
     with pytest.raises(ConfigError) as caught:
         make_pruner({"name": "asha", **options})
     assert caught.value.field == field
+
+
+def test_promote_paused_continues_a_paused_trial_once_its_rung_ranks_it_among_the_best():
+    # At step 1 trial i reports firsts[i]; with 9 trials at the rung the best 3 go on, so
+    # trial 2 (4.0), paused when only 3 trials had reported, is promoted then.
+    firsts = [3.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    trained: list[tuple[int, int]] = []
+    study = tunelab.create_study(
+        pruner={"name": "asha", "min_resource": 1, "reduction_factor": 3, "max_resource": 3,
+                "promote_paused": True}
+    )
+    for number in range(len(firsts) + 1):
+        if number < len(firsts):
+            study.enqueue_trial({"x": firsts[number]})
+        trial = study.ask()
+        x = trial.suggest_float("x", 0.0, 100.0)
+        start = trial.resume.step + 1 if trial.resume is not None else 1
+        for step in range(start, 4):
+            trained.append((trial.number, step))
+            trial.report(x - step + 1, step=step)
+            if trial.should_prune():
+                study.tell(trial, state=TrialState.PRUNED)
+                break
+        else:
+            study.tell(trial, x - 2)
+    continuation = study.trials[9]
+    assert continuation.system_attrs["resume"] == {
+        "trial": 2, "trial_id": study.trials[2].trial_id, "step": 1, "root": 2}
+    assert continuation.params == {"x": 4.0}
+    assert dict(continuation.intermediate_values) == {1: 4.0, 2: 3.0, 3: 2.0}
+    assert (9, 1) not in trained and (9, 2) in trained  # step 1 is inherited, not retrained
+    assert continuation.state is TrialState.COMPLETE
+    assert study.pruner.next_trial(study) is None  # trial 2 is promoted only once

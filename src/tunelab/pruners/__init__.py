@@ -10,6 +10,7 @@ from tunelab.pruners.hyperband import HyperbandPruner
 from tunelab.pruners.median import MedianPruner
 from tunelab.pruners.nop import NopPruner
 from tunelab.pruners.patience import PatiencePruner
+from tunelab.pruners.pbt import PopulationBasedTraining
 from tunelab.pruners.percentile import PercentilePruner
 from tunelab.pruners.threshold import ThresholdPruner
 from tunelab.registry import build
@@ -22,6 +23,7 @@ PRUNERS: dict[str, Callable[..., BasePruner]] = {
     "threshold": ThresholdPruner,
     "asha": SuccessiveHalvingPruner,
     "hyperband": HyperbandPruner,
+    "pbt": PopulationBasedTraining,
 }
 
 
@@ -38,6 +40,7 @@ __all__ = [
     "NopPruner",
     "PatiencePruner",
     "PercentilePruner",
+    "PopulationBasedTraining",
     "SuccessiveHalvingPruner",
     "ThresholdPruner",
     "make_pruner",

@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterable
 
-from tunelab._options import check_int
-from tunelab.pruners.base import BasePruner
+from tunelab._options import check_flag, check_int
+from tunelab.pruners.base import BasePruner, Continuation, continued_trials, value_at
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -41,6 +41,10 @@ class SuccessiveHalvingPruner(BasePruner):
         max_resource: the step at which a trial has its full budget (the last epoch), if known:
             no rung sits there or later, so that a trial that got that far completes rather
             than being stopped with nothing left to save.
+        promote_paused: treat a stopped trial as paused: when later trials leave it among the
+            best ``1 / reduction_factor`` of its rung, the study's next trial continues it from
+            its checkpoint (ASHA's promotion). Only for objectives that resume from
+            ``trial.resume``, as tunelab's training engine does.
     """
 
     def __init__(
@@ -49,6 +53,7 @@ class SuccessiveHalvingPruner(BasePruner):
         reduction_factor: int = 3,
         min_early_stopping_rate: int = 0,
         max_resource: int | None = None,
+        promote_paused: bool = False,
     ) -> None:
         self.min_resource = check_int(
             _WHERE, "min_resource", min_resource, 1, "the step of the first rung, e.g. 1 epoch."
@@ -62,6 +67,7 @@ class SuccessiveHalvingPruner(BasePruner):
         self.max_resource = None if max_resource is None else check_int(
             _WHERE, "max_resource", max_resource, 1, "the last step a trial reports, e.g. 20 epochs."
         )
+        self.promote_paused = check_flag(_WHERE, "promote_paused", promote_paused)
 
     def rung_steps(self, up_to: int) -> list[int]:
         """The steps of the rungs, in order, up to ``up_to`` included (and before
@@ -91,16 +97,54 @@ class SuccessiveHalvingPruner(BasePruner):
         rung = self._rung_just_reached(trial, step)
         if rung is None:
             return False
-        sign = -1.0 if study.direction == "maximize" else 1.0
-        competing = []
-        for record in peers:
-            value = _value_at(record, rung)
-            if value is not None and not math.isnan(value):
-                competing.append(sign * value)
-        mine = _value_at(trial, rung)
+        ranked = self._ranked(study, list(peers), rung)
+        mine = value_at(trial, rung)
         assert mine is not None
-        kept = max(len(competing) // self.reduction_factor, 1)
-        return sign * mine > sorted(competing)[kept - 1]
+        kept = max(len(ranked) // self.reduction_factor, 1)
+        return _signed(study, mine) > ranked[kept - 1][0]
+
+    def next_trial(self, study: Study) -> Continuation | None:
+        if not self.promote_paused:
+            return None
+        return self.promotion(study, study.storage.get_trials(study.study_id))
+
+    def promotion(self, study: Study, records: list[TrialRecord]) -> Continuation | None:
+        """A paused trial of ``records`` that its rung now ranks among the best
+        ``1 / reduction_factor``, highest rung first; None if there is none."""
+        continued = continued_trials(records)
+        paused = {
+            r.number: rung
+            for r in records
+            if r.state is TrialState.PRUNED
+            and r.number not in continued
+            and r.last_step is not None
+            and (rung := self._rung_just_reached(r, r.last_step)) is not None
+        }
+        if not paused:
+            return None
+        for rung in reversed(self.rung_steps(max(paused.values()))):
+            ranked = self._ranked(study, records, rung)
+            for _, record in ranked[: max(len(ranked) // self.reduction_factor, 1)]:
+                if paused.get(record.number) == rung:
+                    assert record.last_step is not None
+                    return Continuation(record, record.last_step, record.params)
+        return None
+
+    def _ranked(
+        self, study: Study, records: list[TrialRecord], rung: int
+    ) -> list[tuple[float, TrialRecord]]:
+        """(signed value at ``rung``, record) of the competing trials that reached it, best
+        first; a trial another one continues is represented by its continuation."""
+        continued = continued_trials(records)
+        ranked = []
+        for record in records:
+            if record.state not in COMPETING_STATES or record.number in continued:
+                continue
+            value = value_at(record, rung)
+            if value is not None and not math.isnan(value):
+                ranked.append((_signed(study, value), record))
+        ranked.sort(key=lambda pair: (pair[0], pair[1].number))
+        return ranked
 
     def _rung_just_reached(self, trial: TrialRecord, step: int) -> int | None:
         """The rung that ``step`` is the trial's first report at or past, if any."""
@@ -110,8 +154,6 @@ class SuccessiveHalvingPruner(BasePruner):
         return reached[-1] if reached else None
 
 
-def _value_at(record: TrialRecord, rung: int) -> float | None:
-    """The value the trial reported at its first step at or past ``rung``; None if it has not
-    got there."""
-    steps = [s for s in record.intermediate_values if s >= rung]
-    return record.intermediate_values[min(steps)] if steps else None
+def _signed(study: Study, value: float) -> float:
+    """``value`` turned so that lower is better."""
+    return -value if study.direction == "maximize" else value

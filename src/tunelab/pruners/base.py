@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
-from tunelab.trial import TrialRecord
+from tunelab.storage.base import FIXED_PARAMS_ATTR
+from tunelab.trial import RESUME_ATTR, Resume, TrialRecord
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -18,7 +20,44 @@ class BasePruner(ABC):
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         """True if ``trial`` (running, with at least one reported value) should stop now."""
 
+    def next_trial(self, study: Study) -> Continuation | None:
+        """A trial to run next that continues a stopped one from its checkpoint (a promotion,
+        a population member's next interval), or None to let the sampler start a new one.
+
+        Called whenever the study starts a trial; rules that never resume return None.
+        """
+        return None
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A trial that picks up ``source``'s training at ``step`` with ``params`` (the same, or
+    changed ones for population-based training) and extra system attributes (lineage)."""
+
+    source: TrialRecord
+    step: int
+    params: Mapping[str, Any]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    def system_attrs(self) -> dict[str, Any]:
+        source_resume = Resume.of(self.source)
+        root = source_resume.root if source_resume is not None else self.source.number
+        resume = Resume(self.source.number, self.source.trial_id, self.step, root)
+        return {FIXED_PARAMS_ATTR: dict(self.params), RESUME_ATTR: resume.to_json(), **self.attrs}
+
+
+def continued_trials(records: list[TrialRecord]) -> set[int]:
+    """Numbers of the trials that some trial of ``records`` continues."""
+    return {resume.trial for r in records if (resume := Resume.of(r)) is not None}
+
 
 def is_checked_step(step: int, n_warmup_steps: int, interval_steps: int) -> bool:
     """Whether a rule with a warm-up and an interval looks at ``step`` at all."""
     return step >= n_warmup_steps and (step - n_warmup_steps) % interval_steps == 0
+
+
+def value_at(record: TrialRecord, step: int) -> float | None:
+    """The value the trial reported at its first step at or past ``step``; None if it has not
+    got there. Successive halving judges a trial at a rung by it; BOHB models a budget by it."""
+    steps = [s for s in record.intermediate_values if s >= step]
+    return record.intermediate_values[min(steps)] if steps else None

@@ -23,10 +23,10 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunelab._options import check_int
+from tunelab._options import check_flag, check_int
 from tunelab.pruners.asha import COMPETING_STATES, SuccessiveHalvingPruner
-from tunelab.pruners.base import BasePruner
-from tunelab.trial import TrialRecord, TrialState
+from tunelab.pruners.base import BasePruner, Continuation
+from tunelab.trial import Resume, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -53,10 +53,17 @@ class HyperbandPruner(BasePruner):
             prunes nothing until then.
         reduction_factor: ``eta``: each round keeps ``1 / eta`` of a bracket's trials and
             gives them ``eta`` times the budget.
+        promote_paused: stopped trials are paused and promoted later from their checkpoints,
+            as in :class:`~tunelab.pruners.asha.SuccessiveHalvingPruner`; a continuation stays
+            in the bracket of the trial it continues.
     """
 
     def __init__(
-        self, min_resource: int = 1, max_resource: int | str = "auto", reduction_factor: int = 3
+        self,
+        min_resource: int = 1,
+        max_resource: int | str = "auto",
+        reduction_factor: int = 3,
+        promote_paused: bool = False,
     ) -> None:
         self.min_resource = check_int(
             _WHERE, "min_resource", min_resource, 1, "the first budget, e.g. 1 epoch."
@@ -70,6 +77,7 @@ class HyperbandPruner(BasePruner):
                 _WHERE, "max_resource", max_resource, self.min_resource,
                 "the number of steps (epochs) of a full trial, at least min_resource; or auto.",
             )
+        self.promote_paused = check_flag(_WHERE, "promote_paused", promote_paused)
         self._plan: _Plan | None = None
 
     def brackets(self, max_resource: int | None = None) -> list[Bracket]:
@@ -105,13 +113,27 @@ class HyperbandPruner(BasePruner):
         plan = self._plan or self._plan_for(self.max_resource or _auto_max_resource(study))
         if plan is None:
             return False
-        position = plan.cycle[trial.number % len(plan.cycle)]
+        position = plan.position(trial)
         peers = [
             record
             for record in study.storage.get_trials(study.study_id, COMPETING_STATES)
-            if plan.cycle[record.number % len(plan.cycle)] == position
+            if plan.position(record) == position
         ]
         return plan.rules[position].judge(study, trial, peers)
+
+    def next_trial(self, study: Study) -> Continuation | None:
+        if not self.promote_paused:
+            return None
+        plan = self._plan or self._plan_for(self.max_resource or _auto_max_resource(study))
+        if plan is None:
+            return None
+        by_bracket: dict[int, list[TrialRecord]] = {}
+        for record in study.storage.get_trials(study.study_id):
+            by_bracket.setdefault(plan.position(record), []).append(record)
+        for position, records in sorted(by_bracket.items()):
+            if (promotion := plan.rules[position].promotion(study, records)) is not None:
+                return promotion
+        return None
 
     def _plan_for(self, max_resource: int | None) -> _Plan | None:
         if max_resource is None:
@@ -135,10 +157,17 @@ class _Plan:
                 reduction_factor=pruner.reduction_factor,
                 min_early_stopping_rate=s_max - bracket.index,
                 max_resource=max_resource,
+                promote_paused=pruner.promote_paused,
             )
             for bracket in self.brackets
         ]
         self.cycle = _smooth_round_robin([b.n_trials for b in self.brackets])
+
+    def position(self, record: TrialRecord) -> int:
+        """The index of the bracket ``record`` runs in: its lineage's first trial decides."""
+        resume = Resume.of(record)
+        number = resume.root if resume is not None else record.number
+        return self.cycle[number % len(self.cycle)]
 
 
 def _halvings(min_resource: int, max_resource: int, eta: int) -> int:

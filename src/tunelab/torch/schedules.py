@@ -89,3 +89,16 @@ class PlateauReducer:
                 self.factor *= self.gamma
                 self.epochs_without_progress = 0
         return self.factor
+
+    def state(self) -> dict[str, float]:
+        """What a checkpoint keeps of the reducer."""
+        return {
+            "best": self.best,
+            "epochs_without_progress": self.epochs_without_progress,
+            "factor": self.factor,
+        }
+
+    def restore(self, state: dict[str, float]) -> None:
+        self.best = state["best"]
+        self.epochs_without_progress = int(state["epochs_without_progress"])
+        self.factor = state["factor"]

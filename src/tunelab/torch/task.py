@@ -18,12 +18,20 @@ are integers or ``type: int``), ``when`` makes an entry conditional on earlier o
 called like an objective: it suggests the parameters, builds the model, trains it with
 :class:`~tunelab.torch.trainer.Trainer` and returns the best validation metric.
 
+``cv: 5`` or ``cv: {folds: 5, stratified: true, seed: 0}`` cross-validates instead (see
+:mod:`tunelab.cv`): the data's training and validation parts are merged and split into folds
+(by class for classification, unless ``stratified: false``), a fresh model is trained per fold
+with the same parameters, and the trial's value is the mean of the folds' best validation
+metrics. The trial is reported to, and may be pruned, after each fold; the test part stays out
+of every fold.
+
 :meth:`Task.validate` loads the data and builds and checks the model and recipe once, so that a
 study file with a mistake fails before the first trial and before the storage is touched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -32,8 +40,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
+from tunelab._options import check_flag, check_int
+from tunelab.cv import Fold, FoldTrial, cross_validate, k_fold_indices, stratified_k_fold_indices
 from tunelab.exceptions import ConfigError, SearchSpaceError
 from tunelab.registry import did_you_mean, refuse_unknown
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
@@ -43,8 +54,9 @@ from tunelab.torch.models import build_model
 from tunelab.torch.recipe import Recipe, field_names
 from tunelab.torch.trainer import FitResult, Trainer, resolve_metric
 
-TASK_FIELDS = ("data", "model", "recipe", "search", "pretrain", "artifacts", "threads")
+TASK_FIELDS = ("data", "model", "recipe", "search", "pretrain", "artifacts", "threads", "cv")
 PRETRAIN_FIELDS = ("data", "model", "recipe")
+CV_FIELDS = ("folds", "stratified", "seed")
 DEFAULT_ARTIFACTS = "tunelab-artifacts"
 MODEL_PREFIX = "model."
 
@@ -69,6 +81,16 @@ class SearchParameter:
         return trial.suggest_float(self.name, d.low, d.high, step=d.step, log=d.log)
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """A task's ``cv`` entry: the number of folds, whether they are stratified by class (None:
+    for classification tasks) and the seed that deals the rows to the folds."""
+
+    folds: int = 5
+    stratified: bool | None = None
+    seed: int = 0
+
+
 class Task:
     """A training task built from a study file's ``task:`` mapping (see the module docstring)."""
 
@@ -88,6 +110,7 @@ class Task:
         self.pretrain = _parse_pretrain(spec.get("pretrain"))
         self.artifacts = _artifacts(spec.get("artifacts", DEFAULT_ARTIFACTS))
         self.threads = _threads(spec.get("threads"))
+        self.cv = _parse_cv(spec.get("cv"))
 
     @property
     def data(self) -> DataSplit:
@@ -111,6 +134,8 @@ class Task:
         recipe, model_options = self.resolve(options)
         model = self.build_model(model_options, recipe)
         Trainer(model, self.data, recipe, telemetry=False)
+        if self.cv is not None:
+            self.folds()
 
     def __call__(self, trial: Any) -> float:
         if self.threads is not None:
@@ -120,16 +145,88 @@ class Task:
             if parameter.applies(chosen):
                 chosen[parameter.name] = parameter.suggest(trial)
         recipe, model_options = self.resolve(chosen)
-        recipe = recipe.replace(seed=recipe.seed + trial.number)
         if self.pretrain is not None and recipe.pretrained is None:
             recipe = recipe.replace(pretrained=str(self.pretrained_weights()))
+        if self.cv is not None:
+            return self._cross_validate(trial, recipe, model_options)
+        recipe = recipe.replace(seed=recipe.seed + trial.number)
         torch.manual_seed(recipe.seed)
         model = self.build_model(model_options, recipe)
         result = Trainer(
-            model, self.data, recipe, trial=trial, artifact_dir=self._artifact_dir(trial)
+            model,
+            self.data,
+            recipe,
+            trial=trial,
+            artifact_dir=self._artifact_dir(trial),
+            checkpoint_dir=self._checkpoint_dir(trial),
         ).fit()
         _store_summary(trial, result)
         return result.best_value
+
+    def folds(self) -> list[Fold]:
+        """The cross-validation folds over the data's training and validation parts, merged
+        (training rows first); a ConfigError if the ``cv`` entry does not fit the data."""
+        assert self.cv is not None
+        data, cv = self.data, self.cv
+        n_rows = len(data.y_train) + len(data.y_val)
+        classification = data.task == "classification"
+        if cv.stratified and not classification:
+            raise ConfigError(
+                "cv.stratified: true needs class labels, but this task is a regression; remove "
+                "stratified or set it to false.",
+                field="cv.stratified",
+            )
+        if cv.folds > n_rows:
+            raise ConfigError(
+                f"cv.folds: {cv.folds} folds need at least as many samples, but the training "
+                f"and validation parts hold {n_rows}; lower folds or give more data.",
+                field="cv.folds",
+            )
+        if not (classification and cv.stratified is not False):
+            return k_fold_indices(n_rows, cv.folds, seed=cv.seed)
+        labels = torch.cat([data.y_train, data.y_val]).cpu().numpy()
+        counts = np.bincount(labels)
+        smallest = int(min(np.flatnonzero(counts), key=lambda label: counts[label]))
+        # Stricter than scikit-learn's warning: a study file should fail once, before any trial,
+        # rather than warn in every trial and compare folds that miss a class.
+        if counts[smallest] < cv.folds:
+            name = data.class_names[smallest] if data.class_names else smallest
+            raise ConfigError(
+                f"cv.folds: class {name!r} has {counts[smallest]} sample(s) in the training and "
+                f"validation parts, fewer than the {cv.folds} folds, so some folds would not "
+                f"validate on it; lower folds to {counts[smallest]} or less, or leave that class "
+                "out with data: {classes: [...]}.",
+                field="cv.folds",
+            )
+        return stratified_k_fold_indices(labels, cv.folds, seed=cv.seed)
+
+    def _cross_validate(
+        self, trial: Any, recipe: Recipe, model_options: Mapping[str, Any]
+    ) -> float:
+        data = self.data
+        x = torch.cat([data.x_train, data.x_val])
+        y = torch.cat([data.y_train, data.y_val])
+        folds = self.folds()
+        trial_dir = self._artifact_dir(trial)
+
+        def fit_fold(fold: Fold, fold_trial: FoldTrial) -> float:
+            # Folds are independent fits: each gets a fresh model and its own seed, distinct
+            # from every other fold of every trial.
+            fold_recipe = recipe.replace(seed=recipe.seed + trial.number * len(folds) + fold.index)
+            torch.manual_seed(fold_recipe.seed)
+            model = self.build_model(model_options, fold_recipe)
+            train, validation = torch.from_numpy(fold.train), torch.from_numpy(fold.validation)
+            fold_data = dataclasses.replace(
+                data, x_train=x[train], y_train=y[train], x_val=x[validation], y_val=y[validation]
+            )
+            fold_dir = None if trial_dir is None else trial_dir / f"fold-{fold.index}"
+            result = Trainer(
+                model, fold_data, fold_recipe, trial=fold_trial, artifact_dir=fold_dir
+            ).fit()
+            _store_summary(fold_trial, result)
+            return result.best_value
+
+        return cross_validate(trial, fit_fold, folds)
 
     def pretrained_weights(self) -> Path:
         """Train the ``pretrain`` model once and cache its weights under the artifacts folder."""
@@ -166,10 +263,18 @@ class Task:
         return build_model({**self.model_spec, **model_options}, data.input_shape, n_outputs)
 
     def _artifact_dir(self, trial: Any) -> Path | None:
+        study_dir = self._study_dir(trial)
+        return None if study_dir is None else study_dir / f"trial-{trial.number}"
+
+    def _checkpoint_dir(self, trial: Any) -> Path | None:
+        """Where the study's paused trials leave checkpoints for the trials that continue them."""
+        study_dir = self._study_dir(trial)
+        return None if study_dir is None else study_dir / "checkpoints"
+
+    def _study_dir(self, trial: Any) -> Path | None:
         if self.artifacts is None:
             return None
-        study = getattr(getattr(trial, "study", None), "study_name", "study")
-        return Path(self.artifacts) / study / f"trial-{trial.number}"
+        return Path(self.artifacts) / getattr(getattr(trial, "study", None), "study_name", "study")
 
 
 def _store_summary(trial: Any, result: FitResult) -> None:
@@ -258,6 +363,35 @@ def _threads(value: Any) -> int | None:
             field="threads",
         )
     return value
+
+
+def _parse_cv(value: Any) -> CrossValidation | None:
+    if value is None or value is False:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"folds": value}
+    if not isinstance(value, Mapping):
+        raise ConfigError(
+            f"cv: {value!r} must be a number of folds (cv: 5) or a mapping such as "
+            "{folds: 5, stratified: true, seed: 0}.",
+            field="cv",
+        )
+    try:
+        refuse_unknown(value, CV_FIELDS, "cv")
+        folds = check_int(
+            "cv", "folds", value.get("folds", 5), 2,
+            "remove cv for a single train/validation split.",
+        )
+        stratified = value.get("stratified")
+        if stratified is not None:
+            check_flag("cv", "stratified", stratified)
+        seed = check_int(
+            "cv", "seed", value.get("seed", 0), 0,
+            "it deals the rows to the folds; every trial uses the same folds.",
+        )
+    except ConfigError as error:
+        raise ConfigError(str(error), field=f"cv.{error.field}") from None
+    return CrossValidation(folds, stratified, seed)
 
 
 def _parse_search(spec: Any) -> tuple[SearchParameter, ...]:

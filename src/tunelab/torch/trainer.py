@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from tunelab.exceptions import ConfigError, TrialPruned
+from tunelab.torch import checkpoint
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.data import DataSplit, normalize
 from tunelab.torch.init import initialize
@@ -56,6 +57,9 @@ class ReportingTrial(Protocol):
 
     def should_prune(self) -> bool: ...
 
+    @property
+    def number(self) -> int: ...
+
     def set_system_attr(self, key: str, value: Any) -> None: ...
 
 
@@ -77,6 +81,10 @@ class Trainer:
 
     ``artifact_dir``, when given, receives the best weights (``best.pt``) and the recipe
     (``recipe.json``) at the end of :meth:`fit`; its path is stored on the trial.
+
+    ``checkpoint_dir``, when given, is a folder the study's trials share for checkpoints: a
+    trial that its pruner stops leaves one there, and a trial whose ``trial.resume`` names an
+    earlier trial continues that one's training from it (see :mod:`tunelab.torch.checkpoint`).
     """
 
     def __init__(
@@ -87,11 +95,13 @@ class Trainer:
         *,
         trial: ReportingTrial | None = None,
         artifact_dir: str | Path | None = None,
+        checkpoint_dir: str | Path | None = None,
         telemetry: bool = True,
     ) -> None:
         self.recipe = recipe = recipe or Recipe()
         self.trial = trial
         self.artifact_dir = None if artifact_dir is None else Path(artifact_dir)
+        self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.telemetry = telemetry
         self.device = resolve_device(recipe.device)
         self.data, self.target_scale = _standardize_targets(normalize(data, recipe.normalization))
@@ -132,8 +142,10 @@ class Trainer:
         activations = ActivationRecorder(self.model if self.telemetry else nn.Identity())
         tracker = _BestTracker(self.higher_is_better, recipe.early_stopping_min_delta)
         history: list[EpochTelemetry] = []
-        for epoch in range(1, recipe.epochs + 1):
-            if recipe.unfreeze_after and epoch == recipe.unfreeze_after + 1:
+        first_epoch = self._resume(generator, plateau, tracker, history) + 1
+        for epoch in range(first_epoch, recipe.epochs + 1):
+            # A run resumed past the unfreezing epoch unfreezes in its first epoch.
+            if recipe.unfreeze_after and epoch == max(recipe.unfreeze_after + 1, first_epoch):
                 set_frozen(self.frozen.values(), False)
             started = time.perf_counter()
             train = self._train_epoch(epoch, generator, steps_per_epoch, plateau.factor, gradients)
@@ -143,7 +155,11 @@ class Trainer:
             history.append(self._telemetry(epoch, train, val, seconds, gradients, activations))
             improved = tracker.update(val[self.metric], epoch, self.model)
             plateau.end_epoch(val[self.metric])
-            self._report(epoch, val[self.metric], history)
+            if self._report_says_prune(epoch, val[self.metric], history):
+                self._save_checkpoint(epoch, generator, plateau, tracker, history)
+                raise TrialPruned(
+                    f"pruned after epoch {epoch} with {self.metric}={val[self.metric]:.4g}"
+                )
             if not improved and _patience_ran_out(recipe, epoch - tracker.best_epoch):
                 break
         return self._finish(tracker, history)
@@ -295,14 +311,71 @@ class Trainer:
             activations=activations.stats(),
         )
 
-    def _report(self, epoch: int, value: float, history: list[EpochTelemetry]) -> None:
+    def _report_says_prune(self, epoch: int, value: float, history: list[EpochTelemetry]) -> bool:
         if self.trial is None:
-            return
+            return False
         if self.telemetry:
             self.trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
         self.trial.report(value, step=epoch)
-        if self.trial.should_prune():
-            raise TrialPruned(f"pruned after epoch {epoch} with {self.metric}={value:.4g}")
+        return self.trial.should_prune()
+
+    def _save_checkpoint(
+        self,
+        epoch: int,
+        generator: torch.Generator,
+        plateau: PlateauReducer,
+        tracker: _BestTracker,
+        history: list[EpochTelemetry],
+    ) -> None:
+        if self.checkpoint_dir is None or self.trial is None:
+            return
+        state = checkpoint.Checkpoint(
+            epoch=epoch,
+            optimizer_name=self.recipe.optimizer,
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            generator=generator.get_state(),
+            global_rng=torch.get_rng_state(),
+            best_value=tracker.best_value,
+            best_epoch=tracker.best_epoch,
+            best_state=tracker.best_state,
+            plateau=plateau.state(),
+            history=[e.to_json() for e in history],
+            scaler=self.scaler.state_dict() if self.scaler is not None else None,
+        )
+        checkpoint.save(state, checkpoint.checkpoint_file(self.checkpoint_dir, self.trial.number))
+
+    def _resume(
+        self,
+        generator: torch.Generator,
+        plateau: PlateauReducer,
+        tracker: _BestTracker,
+        history: list[EpochTelemetry],
+    ) -> int:
+        """Load the checkpoint the trial continues, if any; the last epoch it covers (or 0)."""
+        resume = getattr(self.trial, "resume", None)
+        if resume is None:
+            return 0
+        if self.checkpoint_dir is None:
+            raise ConfigError(
+                f"trial {self.trial.number} continues trial {resume.trial} from its checkpoint; "
+                "give the trainer the study's checkpoint folder: Trainer(..., "
+                "checkpoint_dir=...).",
+                field="checkpoint_dir",
+            )
+        path = checkpoint.checkpoint_file(self.checkpoint_dir, resume.trial)
+        saved = checkpoint.load(path, self.trial.number, resume.trial, resume.step)
+        self.model.load_state_dict(saved.model)
+        checkpoint.restore_optimizer(self.optimizer, self.recipe.optimizer, saved)
+        generator.set_state(saved.generator)
+        torch.set_rng_state(saved.global_rng)
+        tracker.best_value, tracker.best_epoch = saved.best_value, saved.best_epoch
+        tracker.best_state = saved.best_state
+        plateau.restore(saved.plateau)
+        history.extend(EpochTelemetry.from_json(e) for e in saved.history)
+        if self.scaler is not None and saved.scaler is not None:
+            self.scaler.load_state_dict(saved.scaler)
+        return saved.epoch
 
     def _finish(self, tracker: _BestTracker, history: list[EpochTelemetry]) -> FitResult:
         if self.recipe.restore_best and tracker.best_state is not None:
