@@ -166,7 +166,7 @@ MALFORMED: list[Case] = [
         HEADER + "sampler: tpx\n",
         (
             "field 'sampler.name': unknown name 'tpx' (did you mean 'tpe'?); "
-            "choose one of: annealing, auto, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, "
+            "choose one of: annealing, auto, bohb, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, "
             "quasi-random, random, reinforce, sobol, tabu, tpe.",
         ),
     ),

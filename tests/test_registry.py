@@ -38,7 +38,7 @@ def test_study_seed_seeds_a_sampler_built_by_name():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("tpee", "sampler: unknown name 'tpee' \\(did you mean 'tpe'\\?\\); choose one of: annealing, auto, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, quasi-random, random, reinforce, sobol, tabu, tpe"),
+        ("tpee", "sampler: unknown name 'tpee' \\(did you mean 'tpe'\\?\\); choose one of: annealing, auto, bohb, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, quasi-random, random, reinforce, sobol, tabu, tpe"),
         (
             {"name": "random", "sed": 1},
             r"sampler 'random' has no option 'sed' \(did you mean 'seed'\?\); its options are: seed",

@@ -219,7 +219,7 @@ def run(
         str | None,
         typer.Option(
             help="Sampler name (auto, random, tpe, grid, qmc, sobol, halton, annealing, tabu, "
-            "genetic, pso, nsga2, cmaes, reinforce, gp), instead of the file's.",
+            "genetic, pso, nsga2, cmaes, reinforce, gp, bohb), instead of the file's.",
             show_default=False,
         ),
     ] = None,

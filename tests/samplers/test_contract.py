@@ -12,6 +12,7 @@ import pytest
 import tunelab
 from tunelab.samplers import (
     SAMPLERS as REGISTERED,
+    BOHBSampler,
     CmaEsSampler,
     GeneticSampler,
     GPSampler,
@@ -32,6 +33,7 @@ SAMPLERS = {
     "cmaes": CmaEsSampler,
     "reinforce": lambda seed: ReinforceSampler(seed=seed, learning_rate=0.5),
     "gp": lambda seed: GPSampler(seed=seed, n_startup_trials=5),
+    "bohb": BOHBSampler,
 }
 
 

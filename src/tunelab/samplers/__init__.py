@@ -9,6 +9,7 @@ from tunelab.registry import build
 from tunelab.samplers.annealing import SimulatedAnnealingSampler
 from tunelab.samplers.auto import AutoSampler
 from tunelab.samplers.base import BaseSampler
+from tunelab.samplers.bohb import BOHBSampler
 from tunelab.samplers.cma import CmaEsSampler
 from tunelab.samplers.genetic import GeneticSampler
 from tunelab.samplers.gp import GPSampler
@@ -38,6 +39,7 @@ SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
     "cmaes": CmaEsSampler,
     "reinforce": ReinforceSampler,
     "gp": GPSampler,
+    "bohb": BOHBSampler,
 }
 
 DEFAULT_SAMPLER = "auto"
@@ -57,6 +59,7 @@ def make_sampler(
 __all__ = [
     "SAMPLERS",
     "AutoSampler",
+    "BOHBSampler",
     "BaseSampler",
     "CmaEsSampler",
     "GPSampler",

@@ -273,12 +273,7 @@ class TPESampler(BaseSampler):
         """The candidate from ``l`` with the largest ``log l - log g``: its point and values."""
         below = _Parzen(dims, good, self.prior_weight, good_weights)
         above = _Parzen(dims, bad, self.prior_weight)
-        candidates = below.sample(rng, self.n_ei_candidates)
-        snapped = [dim.snap(candidates[:, j]) for j, dim in enumerate(dims)]
-        gain = below.log_pdf(snapped) - above.log_pdf(snapped)
-        best = int(np.argmax(gain))
-        point = np.array([where[0][best] for where in snapped])
-        return point, [dim.decode(x) for dim, x in zip(dims, point)]
+        return _best_candidate(rng, dims, below, above, self.n_ei_candidates)
 
     def _pending_points(
         self, state: _StudyState, names: list[str], dims: list[_Dim], exclude: set[int]
@@ -460,6 +455,25 @@ def _observe(
 # Kernels ---------------------------------------------------------------------------------
 
 
+def _best_candidate(
+    rng: np.random.Generator,
+    dims: list[_Dim],
+    below: _Parzen,
+    above: _Parzen,
+    n_candidates: int,
+    sample_from: _Parzen | None = None,
+) -> tuple[np.ndarray, list[Any]]:
+    """Of ``n_candidates`` points drawn from ``sample_from`` (default: ``below``), the one with
+    the largest ``log below - log above``: its point and values. BOHB draws from a widened
+    copy of ``below``."""
+    candidates = (below if sample_from is None else sample_from).sample(rng, n_candidates)
+    snapped = [dim.snap(candidates[:, j]) for j, dim in enumerate(dims)]
+    gain = below.log_pdf(snapped) - above.log_pdf(snapped)
+    best = int(np.argmax(gain))
+    point = np.array([where[0][best] for where in snapped])
+    return point, [dim.decode(x) for dim, x in zip(dims, point)]
+
+
 class _Dim:
     """One parameter seen in its unit space: observe, snap and decode values.
 
@@ -522,6 +536,9 @@ class _Parzen:
     neighbours (:func:`_gap_sigmas`). Categorical ones put an observation's mass on its choice
     plus ``prior_weight / (n + 1)`` (before normalizing) on every choice, and the prior's mass
     evenly on all choices. Joint (multivariate) mixtures multiply the kernels of each coordinate.
+    BOHB sets the width floor by ``clip_count`` observations rather than by the group's own
+    number, and samples from a copy whose observation kernels are ``bandwidth_factor`` times
+    as wide (the prior kernel keeps its width).
     """
 
     def __init__(
@@ -530,6 +547,8 @@ class _Parzen:
         points: np.ndarray,
         prior_weight: float,
         weights: np.ndarray | None = None,
+        clip_count: int | None = None,
+        bandwidth_factor: float = 1.0,
     ) -> None:
         from scipy.special import ndtr  # imported here: scipy.special costs 0.4 s to import
 
@@ -550,7 +569,7 @@ class _Parzen:
             if dim.kind == "cat":
                 self.kernels.append(np.append(column.astype(np.int64), -1))
                 continue
-            sigmas = _gap_sigmas(column)
+            sigmas = _gap_sigmas(column, clip_count) * bandwidth_factor
             mus = np.append(column, _PRIOR_MEAN)
             sigmas = np.append(sigmas, _PRIOR_SIGMA)
             offset = -np.log(ndtr((1.0 - mus) / sigmas) - ndtr(-mus / sigmas))
@@ -635,9 +654,10 @@ def _magic_clip(sigmas: np.ndarray, n: int) -> np.ndarray:
     return np.clip(sigmas, 1.0 / min(_MAGIC_CLIP_KERNELS, n + 2.0), 1.0)
 
 
-def _gap_sigmas(mus: np.ndarray) -> np.ndarray:
+def _gap_sigmas(mus: np.ndarray, clip_count: int | None = None) -> np.ndarray:
     """Each kernel as wide as the larger gap to its sorted neighbours (range ends count as
-    neighbours only for a lone observation)."""
+    neighbours only for a lone observation), clipped as for ``clip_count`` observations
+    (default: as many as there are)."""
     n = len(mus)
     if n == 0:
         return np.empty(0)
@@ -650,7 +670,7 @@ def _gap_sigmas(mus: np.ndarray) -> np.ndarray:
         widths[0], widths[-1] = right[0], left[-1]
     sigmas = np.empty(n)
     sigmas[order] = widths
-    return _magic_clip(sigmas, n)
+    return _magic_clip(sigmas, n if clip_count is None else clip_count)
 
 
 # Option checks ---------------------------------------------------------------------------
