@@ -79,6 +79,7 @@ def test_make_pruner_builds_by_name(spec, kind):
     [
         ("ashaa", r"pruner: unknown name 'ashaa' \(did you mean 'asha'\?\); choose one of: asha,"),
         ({"name": "none", "patience": 3}, "pruner 'none' has no option 'patience'; its options are: none"),
+        ("pbt", r"pruner 'pbt' needs the option 'max_resource'; add it, e.g. \{name: pbt, max_resource: ...\}"),
     ],
 )
 def test_make_pruner_errors_name_the_problem(spec, message):

@@ -55,6 +55,13 @@ def build(
     for option, value in (defaults or {}).items():
         if option in accepted and value is not None:
             options.setdefault(option, value)
+    for option in required_options(factory):
+        if option not in options:
+            raise ConfigError(
+                f"{kind} '{name}' needs the option {option!r}; add it, e.g. "
+                f"{{name: {name}, {option}: ...}}.",
+                field=option,
+            )
     try:
         return factory(**options)
     except ConfigError:
@@ -81,6 +88,18 @@ def did_you_mean(word: str, candidates: Any) -> str:
     """`` (did you mean 'x'?)`` for the closest candidate, or nothing if none is close."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def required_options(factory: Callable[..., Any]) -> list[str]:
+    """The options ``factory`` has no default for."""
+    target = factory.func if hasattr(factory, "func") else factory
+    fixed = set(getattr(factory, "keywords", {}) or {})
+    return [
+        p.name
+        for p in inspect.signature(target).parameters.values()
+        if p.default is p.empty and p.name not in fixed
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
 
 
 def option_names(factory: Callable[..., Any]) -> list[str]:
