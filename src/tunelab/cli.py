@@ -41,6 +41,7 @@ from tunelab.config import (
 )
 from tunelab.dataframe import trial_rows
 from tunelab.exceptions import MissingExtraError, StorageError, TunelabError
+from tunelab.pruners.base import continued_trials
 from tunelab.pruners.savings import step_savings
 from tunelab.samplers import DEFAULT_SAMPLER
 from tunelab.study import Study
@@ -365,13 +366,17 @@ def _print_interrupted(study: Study, first_new: int, storage: str, resume: str) 
 
 def _run_summary(study: Study, new: Sequence[TrialRecord], storage: str, resume: str) -> Text:
     counts = Counter(r.state for r in new)
+    carried_on = continued_trials(study.trials)
+    paused = sum(r.state is TrialState.PRUNED and r.number in carried_on for r in new)
+    pruned = counts[TrialState.PRUNED] - paused
     numbers = f" (trials {new[0].number}-{new[-1].number})" if new else ""
     text = (
-        f"This run: {counts[TrialState.COMPLETE]} complete, {counts[TrialState.PRUNED]} pruned, "
-        f"{counts[TrialState.FAIL]} failed{numbers}. "
+        f"This run: {counts[TrialState.COMPLETE]} complete, {pruned} pruned, "
+        + (f"{paused} paused and carried on, " if paused else "")
+        + f"{counts[TrialState.FAIL]} failed{numbers}. "
     )
     savings = step_savings(new)
-    if counts[TrialState.PRUNED] and savings is not None:
+    if pruned and savings is not None:
         text += (
             f"Pruning saved {savings.saved_fraction:.0%} of the steps: {savings.run} run where "
             f"{savings.without_pruning} would have run every trial to step "

@@ -421,7 +421,7 @@ def create_study(
     """
     checked_directions, names = _check_directions(direction, directions, metric_names)
     sampler_obj = make_sampler(sampler, seed=seed)
-    pruner_obj = make_pruner(pruner)
+    pruner_obj = make_pruner(pruner, seed=seed)
     store = make_storage(storage)
     study_name = name or f"study-{uuid.uuid4().hex[:8]}"
     if load_if_exists:
@@ -449,7 +449,7 @@ def load_study(
 ) -> Study:
     """Open an existing study; :class:`StudyNotFoundError` if there is none of that name."""
     store = make_storage(storage)
-    return Study(store.get_study(name), store, make_sampler(sampler, seed=seed), make_pruner(pruner))
+    return Study(store.get_study(name), store, make_sampler(sampler, seed=seed), make_pruner(pruner, seed=seed))
 
 
 def delete_study(name: str, storage: str | BaseStorage) -> None:

@@ -53,16 +53,25 @@ RESUME_ATTR = "resume"
 @dataclass(frozen=True)
 class Resume:
     """Where a continuation trial picks up: it loads the checkpoint that trial ``trial`` (id
-    ``trial_id``) left at ``step`` and trains on from there. ``root`` is the first trial of
-    the lineage, which keeps its place (e.g. its Hyperband bracket) for every continuation."""
+    ``trial_id``) left at ``step`` and trains on from there. It carries on trial ``previous``
+    (the same trial, unless it took another's weights, as population-based training does), and
+    ``root`` is the first trial of that lineage, which keeps its place (e.g. its Hyperband
+    bracket) for every continuation."""
 
     trial: int
     trial_id: int
     step: int
+    previous: int
     root: int
 
     def to_json(self) -> dict[str, int]:
-        return {"trial": self.trial, "trial_id": self.trial_id, "step": self.step, "root": self.root}
+        return {
+            "trial": self.trial,
+            "trial_id": self.trial_id,
+            "step": self.step,
+            "previous": self.previous,
+            "root": self.root,
+        }
 
     @classmethod
     def of(cls, record: TrialRecord) -> Resume | None:

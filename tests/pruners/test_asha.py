@@ -135,7 +135,7 @@ def test_promote_paused_continues_a_paused_trial_once_its_rung_ranks_it_among_th
             study.tell(trial, x - 2)
     continuation = study.trials[9]
     assert continuation.system_attrs["resume"] == {
-        "trial": 2, "trial_id": study.trials[2].trial_id, "step": 1, "root": 2}
+        "trial": 2, "trial_id": study.trials[2].trial_id, "step": 1, "previous": 2, "root": 2}
     assert continuation.params == {"x": 4.0}
     assert dict(continuation.intermediate_values) == {1: 4.0, 2: 3.0, 3: 2.0}
     assert (9, 1) not in trained and (9, 2) in trained  # step 1 is inherited, not retrained

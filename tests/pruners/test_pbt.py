@@ -68,16 +68,18 @@ def test_the_worst_quarter_copies_the_best_and_perturbs_its_learning_rate():
     exploits = [r for r in study.trials if "copied_from" in r.system_attrs.get("pbt", {})]
     assert len(exploits) == 3  # one of four members at each of steps 2, 4 and 6
     for record in exploits:
-        lineage = record.system_attrs["pbt"]
+        lineage, resume = record.system_attrs["pbt"], Resume.of(record)
         source = by_number[lineage["copied_from"]]
-        assert Resume.of(record).trial == source.number
-        assert record.intermediate_values[lineage["step"]] == source.intermediate_values[lineage["step"]]
+        assert resume.trial == source.number
+        assert record.intermediate_values[resume.step] == source.intermediate_values[resume.step]
         peers = [r for r in study.trials if r.state is TrialState.PRUNED
-                 and r.last_step == lineage["step"]]
-        values = sorted(r.intermediate_values[lineage["step"]] for r in peers)
-        previous = by_number[lineage["previous"]]
-        assert previous.intermediate_values[lineage["step"]] == values[0]  # it was the worst
-        assert source.intermediate_values[lineage["step"]] == values[-1]  # it copies the best
+                 and r.last_step == resume.step]
+        values = sorted(r.intermediate_values[resume.step] for r in peers)
+        previous = by_number[resume.previous]
+        assert previous.system_attrs.get("pbt", {"member": previous.number})["member"] == \
+            lineage["member"]
+        assert previous.intermediate_values[resume.step] == values[0]  # it was the worst
+        assert source.intermediate_values[resume.step] == values[-1]  # it copies the best
         old, new = lineage["changed"]["lr"]
         assert old == source.params["lr"] and record.params["lr"] == new
         ratio = new / old
@@ -126,3 +128,10 @@ def test_bad_options_raise_a_config_error_naming_the_field(options, field):
     with pytest.raises(ConfigError) as caught:
         make_pruner({"name": "pbt", "max_resource": 20, **options})
     assert caught.value.field == field
+
+
+def test_the_study_seed_seeds_the_population_when_the_pruner_names_none():
+    pruner = make_pruner({"name": "pbt", "max_resource": 8}, seed=11)
+    assert pruner.seed == 11
+    study = tunelab.create_study(pruner={"name": "pbt", "max_resource": 8}, seed=12)
+    assert study.pruner.seed == 12

@@ -80,7 +80,7 @@ def test_a_continued_trial_trains_only_the_epochs_left_and_matches_an_uninterrup
     assert paused.state is TrialState.PRUNED and continued.state is TrialState.COMPLETE
     assert whole_epochs == [1, 2, 3, 4, 5, 6]
     assert split_epochs == [1, 2, 3, 4, 5, 6]  # epochs 1-3 by trial 0, 4-6 by trial 1
-    assert Resume.of(continued) == Resume(0, paused.trial_id, 3, 0)
+    assert Resume.of(continued) == Resume(0, paused.trial_id, 3, 0, 0)
     assert continued.params == paused.params
     curve = whole.trials[0].intermediate_values
     assert dict(continued.intermediate_values) == pytest.approx(dict(curve), abs=1e-6)
@@ -97,7 +97,7 @@ def test_a_changed_recipe_keeps_the_optimizer_state_and_takes_the_new_learning_r
     assert saved["epoch"] == 2 and saved["optimizer"]["state"]  # momentum buffers were saved
     model = build_mlp(digits.input_shape[0], digits.n_outputs, depth=1, width=32, dropout=0.2)
     trial = study.ask()
-    trial._resume = Resume(0, study.trials[0].trial_id, 2, 0)
+    trial._resume = Resume(0, study.trials[0].trial_id, 2, 0, 0)
     trainer = Trainer(model, digits, Recipe(**{**RECIPE, "lr": 0.02}), trial=trial,
                       checkpoint_dir=tmp_path)
     trainer._resume(torch.Generator(), *_fresh_state(trainer))

@@ -27,9 +27,16 @@ PRUNERS: dict[str, Callable[..., BasePruner]] = {
 }
 
 
-def make_pruner(spec: str | Mapping[str, Any] | BasePruner | None) -> BasePruner:
-    """A pruner from a name (``"median"``), ``{"name": "median", ...}`` or an instance."""
-    return build("pruner", "none" if spec is None else spec, PRUNERS, BasePruner)
+def make_pruner(
+    spec: str | Mapping[str, Any] | BasePruner | None, seed: int | None = None
+) -> BasePruner:
+    """A pruner from a name (``"median"``), ``{"name": "median", ...}`` or an instance.
+
+    ``seed`` (the study's) seeds a pruner that draws random numbers (PBT) unless its own
+    options name one.
+    """
+    spec = "none" if spec is None else spec
+    return build("pruner", spec, PRUNERS, BasePruner, defaults={"seed": seed})
 
 
 __all__ = [

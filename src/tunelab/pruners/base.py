@@ -32,23 +32,27 @@ class BasePruner(ABC):
 @dataclass(frozen=True)
 class Continuation:
     """A trial that picks up ``source``'s training at ``step`` with ``params`` (the same, or
-    changed ones for population-based training) and extra system attributes (lineage)."""
+    changed ones for population-based training) and extra system attributes. It carries on
+    ``previous`` (default: ``source``; a population member that takes another's weights
+    carries on its own previous trial)."""
 
     source: TrialRecord
     step: int
     params: Mapping[str, Any]
     attrs: Mapping[str, Any] = field(default_factory=dict)
+    previous: TrialRecord | None = None
 
     def system_attrs(self) -> dict[str, Any]:
-        source_resume = Resume.of(self.source)
-        root = source_resume.root if source_resume is not None else self.source.number
-        resume = Resume(self.source.number, self.source.trial_id, self.step, root)
+        previous = self.previous or self.source
+        before = Resume.of(previous)
+        root = before.root if before is not None else previous.number
+        resume = Resume(self.source.number, self.source.trial_id, self.step, previous.number, root)
         return {FIXED_PARAMS_ATTR: dict(self.params), RESUME_ATTR: resume.to_json(), **self.attrs}
 
 
 def continued_trials(records: list[TrialRecord]) -> set[int]:
-    """Numbers of the trials that some trial of ``records`` continues."""
-    return {resume.trial for r in records if (resume := Resume.of(r)) is not None}
+    """Numbers of the trials that some trial of ``records`` carries on."""
+    return {resume.previous for r in records if (resume := Resume.of(r)) is not None}
 
 
 def is_checked_step(step: int, n_warmup_steps: int, interval_steps: int) -> bool:

@@ -12,9 +12,10 @@ unchanged. A member's last interval ends at ``max_resource`` and COMPLETEs with 
 
 So each interval of each member is one trial, and a member is the chain of trials that carry
 one another on: the first ``population_size`` trials of the study (drawn by its sampler) found
-the members, and every later trial stores its lineage in the system attribute ``"pbt"``
-(member, previous trial, the trial whose weights it took and the hyperparameters it changed),
-from which the family tree is plotted. The objective must resume from ``trial.resume`` (the
+the members. Every later trial's ``trial.resume`` names the trial it carries on
+(``previous``) and the one whose checkpoint it loaded (``trial``), and its system attribute
+``"pbt"`` holds its member and, after an exploit, the trial it copied and the hyperparameters
+it changed (old and new values): the family tree can be drawn from these. The objective must resume from ``trial.resume`` (the
 training engine does, with a checkpoint folder); run ``population_size * max_resource /
 interval`` trials (:attr:`PopulationBasedTraining.n_trials`).
 """
@@ -28,7 +29,7 @@ import numpy as np
 
 from tunelab._options import check_int, check_number, check_probability
 from tunelab.exceptions import ConfigError
-from tunelab.pruners.base import BasePruner, Continuation
+from tunelab.pruners.base import BasePruner, Continuation, continued_trials
 from tunelab.samplers._options import check_seed
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution
 from tunelab.trial import Resume, TrialRecord, TrialState
@@ -113,9 +114,7 @@ class PopulationBasedTraining(BasePruner):
         founders = [r.number for r in records if Resume.of(r) is None]
         if len(founders) < self.population_size:
             return None  # the sampler draws the next founding member
-        carried_on = {
-            lineage["previous"] for r in records if (lineage := r.system_attrs.get(PBT_ATTR))
-        }
+        carried_on = continued_trials(records)
         paused = [
             r for r in records
             if r.state is TrialState.PRUNED and r.number not in carried_on and _is_pause(r)
@@ -137,14 +136,14 @@ class PopulationBasedTraining(BasePruner):
             key=lambda r: (_score(study, r), r.number),
         )
         n_cut = math.floor(len(peers) * self.quantile)
-        lineage = {"member": _member(ready, founders), "previous": ready.number, "step": step}
+        lineage: dict[str, Any] = {"member": _member(ready, founders)}
         if n_cut == 0 or ready.number not in {r.number for r in peers[-n_cut:]}:
             return Continuation(ready, step, dict(ready.params), {PBT_ATTR: lineage})
         rng = np.random.default_rng([self.seed, ready.number])
         source = peers[int(rng.integers(n_cut))]
         params, changed = self._explore(rng, source)
         lineage.update(copied_from=source.number, changed=changed)
-        return Continuation(source, step, params, {PBT_ATTR: lineage})
+        return Continuation(source, step, params, {PBT_ATTR: lineage}, previous=ready)
 
     def _explore(
         self, rng: np.random.Generator, source: TrialRecord
