@@ -302,6 +302,27 @@ def test_a_diverging_run_stops_at_the_first_non_finite_loss(digits):
         Trainer(model, digits, Recipe(**FAST, init="default")).fit()
 
 
+def test_a_study_records_a_diverged_trial_as_failed_with_the_reason(digits):
+    epochs_trained = []
+
+    def objective(trial):
+        model = mlp(digits)
+        with torch.no_grad():
+            model.head.weight.fill_(float("nan"))
+        trainer = Trainer(model, digits, Recipe(**FAST, init="default"), trial=trial)
+        train_epoch = trainer._train_epoch
+        trainer._train_epoch = lambda epoch, *a: epochs_trained.append(epoch) or train_epoch(
+            epoch, *a)
+        return trainer.fit().best_value
+
+    study = tunelab.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    record = study.trials[0]
+    assert record.state is tunelab.TrialState.FAIL
+    assert record.fail_reason.startswith("FloatingPointError: training loss became nan in epoch 1")
+    assert epochs_trained == [1] and not record.intermediate_values
+
+
 class Fixed(nn.Module):
     def __init__(self, n_in: int, n_out: int) -> None:
         super().__init__()
