@@ -7,7 +7,9 @@ metrics go further in the same style.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
 import uuid
 from datetime import datetime
@@ -15,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, overload
 
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
+from tunelab.heartbeat import HEARTBEAT_ATTR, Heartbeat, HeartbeatSettings, recover_stale_trials
 from tunelab.pruners import BasePruner, make_pruner
 from tunelab.registry import did_you_mean
 from tunelab.samplers import BaseSampler, make_sampler
@@ -44,6 +47,9 @@ class Study:
         self.pruner = pruner
         self._live: dict[int, Trial] = {}
         self._stop_requested = False
+        self.heartbeat = HeartbeatSettings.from_attrs(info.system_attrs)
+        """Heartbeat settings (``create_study(heartbeat_interval=...)``), kept in the storage."""
+        self._stale_checked_at = -math.inf
         self.trial_budget: int | None = None
         """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
         when it ends (those before the call included); None otherwise. Samplers may read it."""
@@ -112,6 +118,7 @@ class Study:
         return trials if n is not None else trials[0]
 
     def _start_trial(self) -> Trial:
+        self._recover_stale_trials()
         continuation = self.pruner.next_trial(self)
         if continuation is not None:  # ahead of enqueued trials: it carries trained weights
             record = self.storage.create_trial(
@@ -129,6 +136,14 @@ class Study:
             )
         self._live[record.number] = trial
         return trial
+
+    def _recover_stale_trials(self) -> None:
+        """With heartbeats, fail (and retry) trials whose workers died; at most once an
+        interval per process, since it is a query."""
+        if self.heartbeat is None or time.monotonic() - self._stale_checked_at < self.heartbeat.interval:
+            return
+        self._stale_checked_at = time.monotonic()
+        recover_stale_trials(self, self.heartbeat)
 
     def tell(
         self,
@@ -253,12 +268,19 @@ class Study:
 
     def _run_trial(self, objective: Objective, catch: tuple[type[BaseException], ...]) -> TrialRecord:
         trial = self.ask()
+        beating = (
+            Heartbeat(self.storage, trial.trial_id, self.heartbeat.interval)
+            if self.heartbeat is not None
+            else contextlib.nullcontext()
+        )
         try:
-            returned = objective(trial)
+            with beating:
+                returned = objective(trial)
         except TrialPruned as pruned:
             return self.tell(trial, state=TrialState.PRUNED, fail_reason=str(pruned) or None)
-        except KeyboardInterrupt:
-            self.tell(trial, state=TrialState.FAIL, fail_reason="interrupted by the user (Ctrl-C)")
+        except KeyboardInterrupt as interrupt:
+            how = str(interrupt) or "by the user (Ctrl-C)"  # workers say which signal
+            self.tell(trial, state=TrialState.FAIL, fail_reason=f"interrupted {how}")
             raise
         except BaseException as error:
             reason = f"{type(error).__name__}: {error}"
@@ -404,6 +426,9 @@ def create_study(
     load_if_exists: bool = False,
     seed: int | None = None,
     metric_names: Sequence[str] | None = None,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    max_retries: int = 0,
 ) -> Study:
     """Create a study (or load it, with ``load_if_exists=True``).
 
@@ -418,8 +443,14 @@ def create_study(
         pruner: a name (``"none"``, ``"median"``, ``"percentile"``), a mapping or an object.
         seed: seeds a sampler built from a name.
         metric_names: names of the objectives, shown in tables and plots.
+        heartbeat_interval: seconds between the heartbeats of a running trial; with it, a
+            trial whose worker died (killed, machine lost) is failed once ``grace_period``
+            seconds (default: twice the interval) pass without one, and queued again up to
+            ``max_retries`` times (see :mod:`tunelab.heartbeat`). Stored with the study, so
+            every process working on it follows it.
     """
     checked_directions, names = _check_directions(direction, directions, metric_names)
+    heartbeat = HeartbeatSettings.checked(heartbeat_interval, grace_period, max_retries)
     sampler_obj = make_sampler(sampler, seed=seed)
     pruner_obj = make_pruner(pruner, seed=seed)
     store = make_storage(storage)
@@ -435,9 +466,19 @@ def create_study(
                     f"study {study_name!r} exists with directions {list(info.directions)}, not "
                     f"{list(checked_directions)}; use the same directions or another name."
                 )
-            return Study(info, store, sampler_obj, pruner_obj)
+            return Study(_with_heartbeat(store, info, heartbeat), store, sampler_obj, pruner_obj)
     info = store.create_study(study_name, checked_directions, names)
-    return Study(info, store, sampler_obj, pruner_obj)
+    return Study(_with_heartbeat(store, info, heartbeat), store, sampler_obj, pruner_obj)
+
+
+def _with_heartbeat(
+    store: BaseStorage, info: StudyInfo, heartbeat: HeartbeatSettings | None
+) -> StudyInfo:
+    """``info`` after storing the heartbeat settings given to create_study, if any."""
+    if heartbeat is None:
+        return info
+    store.set_study_system_attr(info.study_id, HEARTBEAT_ATTR, heartbeat.to_json())
+    return store.get_study(info.name)
 
 
 def load_study(

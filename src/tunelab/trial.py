@@ -48,6 +48,7 @@ class TrialState(str, enum.Enum):
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 RESUME_ATTR = "resume"
+CHECKPOINT_STEP_ATTR = "checkpoint_step"  # the last step a trial's training saved a checkpoint at
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,8 @@ def test_a_task_study_with_population_based_training_carries_members_on_from_che
     complete = [r for r in study.trials if r.state is TrialState.COMPLETE]
     assert len(paused) == 2 and len(complete) == 2
     assert sorted(p.name for p in (tmp_path / "pbt" / "checkpoints").iterdir()) == [
-        "trial-0.pt", "trial-1.pt"]
+        "trial-0.pt", "trial-1.pt", "trial-2.pt", "trial-3.pt"]  # every epoch but the last
+    assert [r.system_attrs["checkpoint_step"] for r in study.trials] == [2, 2, 3, 3]
     for record in complete:
         assert Resume.of(record).step == 2
         assert [e.epoch for e in read_telemetry(record)] == [1, 2, 3, 4]

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+from tunelab._pickling import PicklesAsConstructorCall
 from tunelab.storage.base import FIXED_PARAMS_ATTR
 from tunelab.trial import RESUME_ATTR, Resume, TrialRecord
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 
-class BasePruner(ABC):
+class BasePruner(PicklesAsConstructorCall, ABC):
     """Base class of every early-stopping rule."""
 
     @abstractmethod

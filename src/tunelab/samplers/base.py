@@ -16,6 +16,7 @@ import zlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Sequence
 
+from tunelab._pickling import PicklesAsConstructorCall
 from tunelab.exceptions import ConfigError
 from tunelab.space import Distribution
 from tunelab.trial import TrialRecord, TrialState
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from tunelab.trial import Trial
 
 
-class BaseSampler(ABC):
+class BaseSampler(PicklesAsConstructorCall, ABC):
     """Base class of every search algorithm."""
 
     def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from tunelab.exceptions import StorageError
 from tunelab.space import Distribution
-from tunelab.trial import TrialRecord, TrialState
+from tunelab.trial import TrialRecord, TrialState, utc_from_timestamp
 
 FIXED_PARAMS_ATTR = "fixed_params"
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
@@ -150,8 +150,28 @@ class BaseStorage(ABC):
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
         """How many trials the study has (in the given states)."""
 
+    @abstractmethod
+    def record_heartbeat(self, trial_id: int) -> None:
+        """Note that the worker running ``trial_id`` is alive (nothing if it is finished)."""
+
+    @abstractmethod
+    def fail_stale_trials(self, study_id: int, grace_period: float) -> list[TrialRecord]:
+        """FAIL every RUNNING trial whose last heartbeat (or start) is more than
+        ``grace_period`` seconds old, and return them; each is failed by exactly one caller,
+        however many processes ask at once."""
+
     def close(self) -> None:
         """Release connections; the storage must not be used afterwards."""
+
+
+def stale_reason(last_heartbeat: float | None) -> str:
+    """Why a trial whose heartbeats stopped is failed."""
+    when = (
+        "none since it started"
+        if last_heartbeat is None
+        else f"the last at {utc_from_timestamp(last_heartbeat):%H:%M:%S} UTC"
+    )
+    return f"its worker stopped sending heartbeats ({when}); it was presumably killed"
 
 
 def best_of(values: Iterable[float | None], direction: str) -> float | None:

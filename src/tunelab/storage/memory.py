@@ -18,6 +18,7 @@ from tunelab.storage.base import (
     StudySummary,
     best_of,
     check_study_name,
+    stale_reason,
 )
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
@@ -37,6 +38,7 @@ class _TrialRow:
     values: tuple[float, ...] | None = None
     fail_reason: str | None = None
     complete: float | None = None
+    heartbeat: float | None = None
     record: TrialRecord | None = None
 
     def snapshot(self) -> TrialRecord:
@@ -148,6 +150,7 @@ class InMemoryStorage(BaseStorage):
                 system_attrs=dict(system_attrs or {}),
                 user_attrs=dict(user_attrs or {}),
             )
+            row.heartbeat = row.start
             study.trials.append(row)
             self._trials[row.trial_id] = row
             return row.snapshot()
@@ -157,7 +160,7 @@ class InMemoryStorage(BaseStorage):
             for row in self._studies[study_id].trials:
                 if row.state is TrialState.WAITING:
                     row.state = TrialState.RUNNING
-                    row.start = time.time()
+                    row.start = row.heartbeat = time.time()
                     return row.snapshot()
             return None
 
@@ -179,7 +182,28 @@ class InMemoryStorage(BaseStorage):
 
     def set_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
         with self._lock:
-            self._running(trial_id, "report").intermediate[step] = value
+            row = self._running(trial_id, "report")
+            row.intermediate[step] = value
+            row.heartbeat = time.time()
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        with self._lock:
+            row = self._trials[trial_id]
+            if row.state is TrialState.RUNNING:
+                row.heartbeat = time.time()
+
+    def fail_stale_trials(self, study_id: int, grace_period: float) -> list[TrialRecord]:
+        cutoff = time.time() - grace_period
+        with self._lock:
+            stale = [
+                row
+                for row in self._studies[study_id].trials
+                if row.state is TrialState.RUNNING and (row.heartbeat or 0.0) < cutoff
+            ]
+            for row in stale:
+                row.state, row.fail_reason = TrialState.FAIL, stale_reason(row.heartbeat)
+                row.complete = time.time()
+            return [row.snapshot() for row in stale]
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         with self._lock:

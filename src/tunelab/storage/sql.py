@@ -39,7 +39,14 @@ from tunelab.exceptions import (
 )
 from tunelab.space import Distribution, distribution_from_json
 from tunelab.storage import check_storage_url
-from tunelab.storage.base import BaseStorage, StudyInfo, StudySummary, best_of, check_study_name
+from tunelab.storage.base import (
+    BaseStorage,
+    StudyInfo,
+    StudySummary,
+    best_of,
+    check_study_name,
+    stale_reason,
+)
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
 SCHEMA_VERSION = 1
@@ -489,6 +496,40 @@ class SQLStorage(BaseStorage):
             query = query.where(_trials.c.state.in_([s.value for s in states]))
         with self._read() as connection:
             return connection.execute(query).scalar_one()
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        with self._write() as connection:
+            connection.execute(
+                _trials.update()
+                .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.value)
+                .values(heartbeat=time.time())
+            )
+
+    def fail_stale_trials(self, study_id: int, grace_period: float) -> list[TrialRecord]:
+        cutoff = time.time() - grace_period
+        stale = sa.and_(
+            _trials.c.study_id == study_id,
+            _trials.c.state == TrialState.RUNNING.value,
+            sa.func.coalesce(_trials.c.heartbeat, _trials.c.datetime_start, 0.0) < cutoff,
+        )
+        failed = []
+        with self._write() as connection:
+            rows = connection.execute(sa.select(_trials.c.trial_id, _trials.c.heartbeat).where(stale))
+            for trial_id, heartbeat in rows.all():
+                # The condition is checked again row by row, so that a heartbeat that arrived
+                # meanwhile, or another process failing the trial first, wins.
+                updated = connection.execute(
+                    _trials.update()
+                    .where(_trials.c.trial_id == trial_id, stale)
+                    .values(
+                        state=TrialState.FAIL.value,
+                        fail_reason=stale_reason(heartbeat),
+                        datetime_complete=time.time(),
+                    )
+                ).rowcount
+                if updated == 1:
+                    failed.append(trial_id)
+            return self._fetch_trials(connection, _trials.c.trial_id.in_(failed)) if failed else []
 
     def close(self) -> None:
         self._engine.dispose()

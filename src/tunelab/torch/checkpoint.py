@@ -1,8 +1,9 @@
 """Checkpoints of a training run, so that a stopped trial can be continued instead of retrained.
 
-A trial that a pruner pauses (successive halving with ``promote_paused``, population-based
-training) leaves ``<checkpoint_dir>/trial-<number>.pt``: the weights, the optimizer's state, the
-random stream of the batch order, the best weights so far, the plateau reducer and the epoch
+A trial leaves a checkpoint after each epoch but its last (the one a pruner pauses it at, with
+``promote_paused`` or population-based training, the last before its worker died) in
+``<checkpoint_dir>/trial-<number>.pt``: the weights, the optimizer's state, the random
+streams (batch order, dropout), the best weights so far, the plateau reducer and the epoch
 history. A trial whose ``trial.resume`` names it loads that file and trains on from the next
 epoch; with the same recipe the continued run gives the numbers the uninterrupted one would.
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from tunelab.exceptions import ConfigError, TrialPruned
+from tunelab.trial import CHECKPOINT_STEP_ATTR
 from tunelab.torch import checkpoint
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.data import DataSplit, normalize
@@ -83,8 +84,10 @@ class Trainer:
     (``recipe.json``) at the end of :meth:`fit`; its path is stored on the trial.
 
     ``checkpoint_dir``, when given, is a folder the study's trials share for checkpoints: a
-    trial that its pruner stops leaves one there, and a trial whose ``trial.resume`` names an
-    earlier trial continues that one's training from it (see :mod:`tunelab.torch.checkpoint`).
+    trial leaves one there after every epoch but the last (and notes the epoch in its system
+    attribute ``checkpoint_step``), and a trial whose ``trial.resume`` names an earlier trial
+    continues that one's training from it: a promoted or retried trial, a population member
+    (see :mod:`tunelab.torch.checkpoint`).
     """
 
     def __init__(
@@ -155,8 +158,10 @@ class Trainer:
             history.append(self._telemetry(epoch, train, val, seconds, gradients, activations))
             improved = tracker.update(val[self.metric], epoch, self.model)
             plateau.end_epoch(val[self.metric])
-            if self._report_says_prune(epoch, val[self.metric], history):
+            pruned = self._report_says_prune(epoch, val[self.metric], history)
+            if pruned or epoch < recipe.epochs:
                 self._save_checkpoint(epoch, generator, plateau, tracker, history)
+            if pruned:
                 raise TrialPruned(
                     f"pruned after epoch {epoch} with {self.metric}={val[self.metric]:.4g}"
                 )
@@ -344,6 +349,7 @@ class Trainer:
             scaler=self.scaler.state_dict() if self.scaler is not None else None,
         )
         checkpoint.save(state, checkpoint.checkpoint_file(self.checkpoint_dir, self.trial.number))
+        self.trial.set_system_attr(CHECKPOINT_STEP_ATTR, epoch)
 
     def _resume(
         self,
