@@ -25,8 +25,8 @@ from tunelab.storage.base import FIXED_PARAMS_ATTR
 from tunelab.trial import CHECKPOINT_STEP_ATTR, RESUME_ATTR, Resume, TrialRecord, TrialState
 
 if TYPE_CHECKING:
-    from tunelab.storage.base import BaseStorage
     from tunelab.study import Study
+    from tunelab.trial import Trial
 
 HEARTBEAT_ATTR = "heartbeat"  # study system attribute: the settings
 RETRY_ATTR = "retry"  # trial system attribute: {"of": first trial's number, "count": k}
@@ -82,11 +82,14 @@ class HeartbeatSettings:
 
 
 class Heartbeat:
-    """A thread that keeps one running trial's heartbeat fresh while the block runs."""
+    """A thread that keeps one running trial's heartbeat fresh while the block runs, and
+    writes the parameters suggested since the last beat (so that a retry gets them even when
+    the worker dies before the trial reports)."""
 
-    def __init__(self, storage: BaseStorage, trial_id: int, interval: float) -> None:
-        self._storage = storage
-        self._trial_id = trial_id
+    def __init__(self, trial: Trial, interval: float) -> None:
+        self._storage = trial.study.storage
+        self._trial = trial
+        self._trial_id = trial.trial_id
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="tunelab-heartbeat", daemon=True)
@@ -102,6 +105,7 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self._interval):
             try:
+                self._trial.flush_params()
                 self._storage.record_heartbeat(self._trial_id)
             except Exception:  # a storage hiccup must not kill the trial; the next beat retries
                 logger.warning("Heartbeat of trial id %d not written", self._trial_id, exc_info=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 import uuid
 from datetime import datetime
@@ -230,6 +231,8 @@ class Study:
         callbacks: Iterable[Callback] | None = None,
         catch: tuple[type[BaseException], ...] = (Exception,),
         show_progress_bar: bool = False,
+        n_jobs: int = 1,
+        devices: Sequence[str] | None = None,
     ) -> None:
         """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
         :meth:`stop` was called, or the sampler has nothing left (a finished grid).
@@ -237,39 +240,65 @@ class Study:
         An exception of a type in ``catch`` makes that trial FAIL and the study goes on; others
         propagate after the trial is marked FAIL. Ctrl-C marks the running trial FAIL and
         stops; finished trials are kept and a later call continues the numbering.
+
+        ``n_jobs`` > 1 (-1: one per CPU core) runs trials in that many worker processes on
+        the study's storage (a file or server, not memory), so the objective must be
+        picklable; ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device
+        ``devices[i % len(devices)]``, which the training engine's ``device: auto`` then
+        uses (see :mod:`tunelab.execution`). Callbacks and the progress bar run here.
         """
         _check_budget(n_trials, timeout)
+        n_jobs = _check_n_jobs(n_jobs, devices)
         callbacks = list(callbacks or [])
         progress = _make_progress(show_progress_bar, n_trials, timeout, self)
         self._stop_requested = False
-        started = time.monotonic()
-        done = 0
         if n_trials is not None:
             self.trial_budget = len(self.trials) + n_trials
+
+        def on_finished(record: TrialRecord) -> None:
+            for callback in callbacks:
+                callback(self, record)
+            if progress is not None:
+                progress.advance(record)
+
         try:
-            while not self._stop_requested:
-                if n_trials is not None and done >= n_trials:
-                    break
-                if timeout is not None and time.monotonic() - started >= timeout:
-                    break
-                if self.sampler.is_exhausted(self):
-                    logger.info("The sampler has visited its whole search space; stopping.")
-                    break
-                record = self._run_trial(objective, catch)
-                done += 1
-                for callback in callbacks:
-                    callback(self, record)
-                if progress is not None:
-                    progress.advance(record)
+            if n_jobs == 1 and devices is None:
+                self._optimize_here(objective, n_trials, timeout, catch, on_finished)
+            else:
+                from tunelab.execution import optimize_in_processes, worker_spec
+
+                spec = worker_spec(self, objective, catch, "optimize(n_jobs=...)")
+                optimize_in_processes(self, spec, n_jobs, n_trials, timeout, devices, on_finished)
         finally:
             self.trial_budget = None
             if progress is not None:
                 progress.close()
 
+    def _optimize_here(
+        self,
+        objective: Objective,
+        n_trials: int | None,
+        timeout: float | None,
+        catch: tuple[type[BaseException], ...],
+        on_finished: Callable[[TrialRecord], None],
+    ) -> None:
+        started = time.monotonic()
+        done = 0
+        while not self._stop_requested:
+            if n_trials is not None and done >= n_trials:
+                break
+            if timeout is not None and time.monotonic() - started >= timeout:
+                break
+            if self.sampler.is_exhausted(self):
+                logger.info("The sampler has visited its whole search space; stopping.")
+                break
+            on_finished(self._run_trial(objective, catch))
+            done += 1
+
     def _run_trial(self, objective: Objective, catch: tuple[type[BaseException], ...]) -> TrialRecord:
         trial = self.ask()
         beating = (
-            Heartbeat(self.storage, trial.trial_id, self.heartbeat.interval)
+            Heartbeat(trial, self.heartbeat.interval)
             if self.heartbeat is not None
             else contextlib.nullcontext()
         )
@@ -292,8 +321,12 @@ class Study:
         return self.tell(trial, returned)
 
     def stop(self) -> None:
-        """Ask :meth:`optimize` to stop after the running trial."""
+        """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs)."""
         self._stop_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
 
     # Results ---------------------------------------------------------------------------
 
@@ -374,6 +407,22 @@ def _check_budget(n_trials: int | None, timeout: float | None) -> None:
         raise ConfigError(f"n_trials={n_trials!r} must be a non-negative integer or None.")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         raise ConfigError(f"timeout={timeout!r} must be a positive number of seconds or None.")
+
+
+def _check_n_jobs(n_jobs: Any, devices: Sequence[str] | None) -> int:
+    """The number of worker processes: ``-1`` means one per core; with ``devices`` and the
+    default of 1, one per device."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ConfigError(
+            f"n_jobs={n_jobs!r} must be a positive number of worker processes, or -1 for one "
+            "per CPU core.",
+            field="n_jobs",
+        )
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    if devices is not None and n_jobs == 1:
+        return len(devices)
+    return n_jobs
 
 
 def _make_progress(show: bool, n_trials: int | None, timeout: float | None, study: Study) -> Any:

@@ -12,6 +12,7 @@ import enum
 import json
 import math
 import numbers
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -155,6 +156,7 @@ class Trial:
         self._params: dict[str, Any] = {}
         self._distributions: dict[str, Distribution] = {}
         self._params_dirty = False
+        self._params_lock = threading.Lock()
         self._reported_steps: set[int] = set()
         self._finished = False
 
@@ -214,9 +216,10 @@ class Trial:
                 )
             return self._params[name]
         value = _as_declared_type(distribution, self._choose(name, distribution))
-        self._params[name] = value
-        self._distributions[name] = distribution
-        self._params_dirty = True
+        with self._params_lock:
+            self._params[name] = value
+            self._distributions[name] = distribution
+            self._params_dirty = True
         return value
 
     def _choose(self, name: str, distribution: Distribution) -> Any:
@@ -303,16 +306,27 @@ class Trial:
         Writes are batched (at the first report, user attribute or at the end of the trial)
         because one write per ``suggest_*`` would dominate the cost of cheap trials.
         """
-        if self._params_dirty:
-            self.study.storage.set_trial_params(self._trial_id, self._params, self._distributions)
-            self._params_dirty = False
+        unwritten = self.take_params_for_final_write()
+        if unwritten is None:
+            return
+        try:
+            self.study.storage.set_trial_params(self._trial_id, *unwritten)
+        except BaseException:
+            with self._params_lock:
+                self._params_dirty = True
+            raise
 
     def take_params_for_final_write(self) -> tuple[dict[str, Any], dict[str, Distribution]] | None:
-        """All parameters if some are unwritten, to be saved with the final state in one write."""
-        if not self._params_dirty:
-            return None
-        self._params_dirty = False
-        return dict(self._params), dict(self._distributions)
+        """All parameters if some are unwritten, to be saved with the final state in one write.
+
+        Thread-safe: the heartbeat thread also writes them, so that a trial whose worker dies
+        is retried with its parameters.
+        """
+        with self._params_lock:
+            if not self._params_dirty:
+                return None
+            self._params_dirty = False
+            return dict(self._params), dict(self._distributions)
 
     def mark_finished(self) -> None:
         self._finished = True

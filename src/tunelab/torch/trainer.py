@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from tunelab.exceptions import ConfigError, TrialPruned
+from tunelab.execution.worker import assigned_device
 from tunelab.trial import CHECKPOINT_STEP_ATTR
 from tunelab.torch import checkpoint
 from tunelab.torch import metrics as metric_functions
@@ -472,7 +473,13 @@ def resolve_metric(metric: str, task: str) -> str:
 
 
 def resolve_device(name: str) -> torch.device:
-    """The device ``name`` means here; asking for one this machine lacks is a ConfigError."""
+    """The device ``name`` means here; asking for one this machine lacks is a ConfigError.
+
+    ``auto`` is the device a worker process was given (``optimize(devices=...)``), else the
+    best this machine has.
+    """
+    if name == "auto" and (given := assigned_device()) is not None:
+        name = given
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -1,0 +1,27 @@
+"""How trials run: in this process (the serial loop of :meth:`Study.optimize`), in worker
+processes on every core (``n_jobs``), on given devices (``devices``), or wherever a worker opens
+the same storage (``tunelab worker``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from tunelab.execution.processes import WorkerError, optimize_in_processes
+from tunelab.execution.worker import WorkerSpec, check_picklable, shared_storage_url
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+
+def worker_spec(
+    study: Study, objective: Callable[..., Any], catch: tuple[type[BaseException], ...], what: str
+) -> WorkerSpec:
+    """The study as workers elsewhere run it; a ConfigError if it cannot travel."""
+    url = shared_storage_url(study, what)
+    check_picklable(objective, what)
+    return WorkerSpec(
+        url, study.study_name, objective, study.sampler, study.pruner, catch, study.trial_budget
+    )
+
+
+__all__ = ["WorkerError", "WorkerSpec", "optimize_in_processes", "worker_spec"]

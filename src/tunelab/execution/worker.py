@@ -1,0 +1,136 @@
+"""What a worker needs to run a study's trials in another process or on another machine.
+
+A :class:`WorkerSpec` travels by pickle (to a spawned process, a Dask worker): the storage URL
+and study name instead of the study itself, the objective, and the sampler and pruner, which
+pickle as their constructor calls (:mod:`tunelab._pickling`) and rebuild their state from the
+storage. Every kind of worker (processes, Dask, ``tunelab worker``) runs trials through
+:meth:`WorkerSpec.open_study` and :meth:`Study._run_trial`, the same path as the serial loop.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from tunelab.exceptions import ConfigError
+from tunelab.storage import MEMORY_URLS
+
+if TYPE_CHECKING:
+    from tunelab.pruners import BasePruner
+    from tunelab.samplers import BaseSampler
+    from tunelab.study import Study
+    from tunelab.trial import Trial
+
+DEVICE_ATTR = "device"  # trial system attribute: the device its worker was given
+DEVICE_VARIABLE = "TUNELAB_DEVICE"  # what recipe device "auto" means in a worker
+_DEVICE_KINDS = ("cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """A study's trials, as another process can run them."""
+
+    storage_url: str
+    study_name: str
+    objective: Callable[[Trial], Any]
+    sampler: BaseSampler
+    pruner: BasePruner
+    catch: tuple[type[BaseException], ...]
+    trial_budget: int | None = None
+    device: str | None = None
+
+    def open_study(self) -> Study:
+        """The study, opened on this process's own connection to the storage."""
+        from tunelab.study import load_study
+
+        study = load_study(
+            self.study_name, self.storage_url, sampler=self.sampler, pruner=self.pruner
+        )
+        study.trial_budget = self.trial_budget
+        return study
+
+    def objective_here(self) -> Callable[[Trial], Any]:
+        """The objective, recording the worker's device on each trial when it has one."""
+        if self.device is None:
+            return self.objective
+        return _OnDevice(self.objective, self.device)
+
+    def on_device(self, device: str | None) -> WorkerSpec:
+        return WorkerSpec(
+            self.storage_url, self.study_name, self.objective, self.sampler, self.pruner,
+            self.catch, self.trial_budget, device,
+        )
+
+
+class _OnDevice:
+    """The objective, writing the device to each trial first (a class, so that it pickles)."""
+
+    def __init__(self, objective: Callable[[Trial], Any], device: str) -> None:
+        self.objective, self.device = objective, device
+
+    def __call__(self, trial: Trial) -> Any:
+        trial.set_system_attr(DEVICE_ATTR, self.device)
+        return self.objective(trial)
+
+
+def shared_storage_url(study: Study, what: str) -> str:
+    """The URL other processes open the study's storage with; a ConfigError for a storage
+    that lives in this process only."""
+    url = getattr(study.storage, "url", None)
+    if url is None or url in MEMORY_URLS or url.rstrip("/") in ("sqlite:", "sqlite:/"):
+        raise ConfigError(
+            f"{what} runs trials in other processes, which cannot see a storage in this "
+            "process's memory; create the study on a file or server, e.g. "
+            "create_study(storage='sqlite:///tunelab.db').",
+            field="storage",
+        )
+    return url
+
+
+def check_picklable(objective: Any, what: str) -> None:
+    """A ConfigError if ``objective`` cannot travel to another process."""
+    try:
+        pickle.dumps(objective)
+    except Exception as error:
+        raise ConfigError(
+            f"{what} runs the objective in other processes, so it must be picklable, and "
+            f"{objective!r} is not ({type(error).__name__}: {error}); define it at the top "
+            "level of a module (not a lambda, a nested function or a method of a local class), "
+            "or run with n_jobs=1.",
+            field="objective",
+        ) from None
+
+
+def check_devices(devices: Sequence[str]) -> list[str]:
+    """``devices`` as given, each checked to be ``cpu``, ``mps``, ``cuda`` or ``cuda:N``."""
+    if isinstance(devices, str) or not devices:
+        raise ConfigError(
+            f"devices={devices!r} must be a non-empty list such as ['cuda:0', 'cuda:1'].",
+            field="devices",
+        )
+    for device in devices:
+        kind, _, index = str(device).partition(":")
+        if kind not in _DEVICE_KINDS or (index and (kind != "cuda" or not index.isdigit())):
+            raise ConfigError(
+                f"devices: {device!r} is not a device; use cpu, mps, cuda or cuda:N.",
+                field="devices",
+            )
+    return list(devices)
+
+
+def device_environment(device: str | None) -> dict[str, str]:
+    """Environment variables that give a worker process its device: ``cuda:N`` shows the
+    process only GPU N (so that libraries allocating on the default GPU stay on it)."""
+    if device is None:
+        return {}
+    kind, _, index = device.partition(":")
+    if kind == "cuda" and index:
+        return {"CUDA_VISIBLE_DEVICES": index, DEVICE_VARIABLE: "cuda"}
+    return {DEVICE_VARIABLE: device}
+
+
+def assigned_device() -> str | None:
+    """The device this worker process was given, if any."""
+    return os.environ.get(DEVICE_VARIABLE)

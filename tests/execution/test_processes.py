@@ -1,0 +1,148 @@
+"""optimize(n_jobs=N): trials in worker processes on a shared storage, the budget exact,
+callbacks in the parent, errors and stops carried back, devices handed out, Ctrl-C and a killed
+worker handled without losing or leaving anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import tunelab
+from tunelab.exceptions import ConfigError
+from tunelab.execution import WorkerError
+from tunelab.trial import TrialState
+
+from . import objectives
+
+
+def test_workers_run_exactly_the_budget_and_the_parent_sees_every_trial(sqlite_url):
+    study = tunelab.create_study(name="p", storage=sqlite_url, sampler={"name": "tpe", "seed": 0})
+    seen = []
+    study.optimize(objectives.slow_quadratic, n_trials=12, n_jobs=2,
+                   callbacks=[lambda s, record: seen.append(record.number)])
+    trials = study.trials
+    assert [r.number for r in trials] == list(range(12))
+    assert all(r.state is TrialState.COMPLETE for r in trials)
+    assert sorted(seen) == list(range(12))
+    pids = {r.user_attrs["pid"] for r in trials}
+    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, none the parent
+
+
+def test_a_storage_in_memory_or_an_unpicklable_objective_is_refused_before_anything_runs(
+    sqlite_url,
+):
+    with pytest.raises(ConfigError, match="cannot see a storage in this process's memory") as c:
+        tunelab.create_study().optimize(objectives.quadratic, n_trials=2, n_jobs=2)
+    assert c.value.field == "storage"
+    study = tunelab.create_study(storage=sqlite_url)
+    with pytest.raises(ConfigError, match="must be picklable") as caught:
+        study.optimize(lambda trial: 0.0, n_trials=2, n_jobs=2)
+    assert caught.value.field == "objective"
+    assert study.trials == []
+
+
+@pytest.mark.parametrize("n_jobs", [0, -2, 1.5])
+def test_a_bad_n_jobs_is_a_config_error(n_jobs):
+    with pytest.raises(ConfigError, match="n_jobs"):
+        tunelab.create_study().optimize(objectives.quadratic, n_trials=1, n_jobs=n_jobs)
+
+
+def test_an_uncaught_error_in_a_worker_stops_the_study_and_is_raised_here(sqlite_url):
+    study = tunelab.create_study(storage=sqlite_url)
+    with pytest.raises(WorkerError, match="RuntimeError: disk on fire"):
+        study.optimize(objectives.broken, n_trials=10, n_jobs=2, catch=())
+    assert 1 <= len(study.trials) <= 2  # each worker stops at its first failure
+    assert all(r.state is TrialState.FAIL for r in study.trials)
+
+
+def test_study_stop_in_a_callback_stops_the_workers_after_their_trials(sqlite_url):
+    study = tunelab.create_study(storage=sqlite_url)
+    study.optimize(objectives.slow_quadratic, n_trials=100, n_jobs=2,
+                   callbacks=[lambda s, r: s.stop() if len(s.trials) >= 4 else None])
+    assert 4 <= len(study.trials) < 20
+    assert all(r.state.is_finished for r in study.trials)
+
+
+def test_devices_go_round_the_workers_and_auto_follows_them(sqlite_url):
+    study = tunelab.create_study(storage=sqlite_url)
+    study.optimize(objectives.where_am_i, n_trials=12, n_jobs=4, devices=["cuda:0", "cuda:1"])
+    seen = Counter(
+        (r.system_attrs["device"], r.user_attrs["CUDA_VISIBLE_DEVICES"], r.user_attrs["TUNELAB_DEVICE"])
+        for r in study.trials
+    )
+    assert set(seen) == {("cuda:0", "0", "cuda"), ("cuda:1", "1", "cuda")}
+    cpu = tunelab.create_study(storage=sqlite_url)
+    cpu.optimize(objectives.where_am_i, n_trials=4, devices=["cpu", "cpu"])  # one per device
+    assert {r.user_attrs["TUNELAB_DEVICE"] for r in cpu.trials} == {"cpu"}
+    assert {r.system_attrs["device"] for r in cpu.trials} == {"cpu"}
+
+
+def test_a_worker_killed_mid_trial_is_failed_and_retried_and_the_budget_is_reached(sqlite_url):
+    study = tunelab.create_study(name="k", storage=sqlite_url, heartbeat_interval=0.2,
+                                 grace_period=1.0, max_retries=1)
+    killed = []
+
+    def kill_one_running_worker(s, record):
+        if killed:
+            return
+        for other in s.get_trials([TrialState.RUNNING]):  # one that trains: it has reported
+            if other.intermediate_values and other.user_attrs["pid"] != record.user_attrs["pid"]:
+                os.kill(other.user_attrs["pid"], signal.SIGKILL)
+                killed.append(other.number)
+                return
+
+    study.optimize(objectives.slow_quadratic, n_trials=16, n_jobs=2,
+                   callbacks=[kill_one_running_worker])
+    trials = study.trials
+    assert len(killed) == 1
+    assert len(trials) == 16 and not [r for r in trials if not r.state.is_finished]
+    dead = trials[killed[0]]
+    assert dead.state is TrialState.FAIL and "stopped sending heartbeats" in dead.fail_reason
+    retries = [r for r in trials if r.system_attrs.get("retry", {}).get("of") == dead.number]
+    assert len(retries) == 1 and retries[0].state is TrialState.COMPLETE
+    assert retries[0].params == dead.params
+    assert sum(r.state is TrialState.COMPLETE for r in trials) == 15
+
+
+def test_ctrl_c_fails_the_running_trials_and_stops_every_worker(tmp_path):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        import tunelab
+        from tests.execution import objectives
+        if __name__ == "__main__":
+            study = tunelab.create_study(name="c", storage={url!r})
+            try:
+                study.optimize(objectives.slow_quadratic, n_trials=1000, n_jobs=2)
+            except KeyboardInterrupt:
+                print("interrupted", flush=True)
+    """))
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    study = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        try:
+            study = tunelab.load_study("c", url)
+        except tunelab.StudyNotFoundError:
+            continue
+        if sum(r.state is TrialState.COMPLETE for r in study.trials) >= 2:
+            break
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert "interrupted" in out
+    trials = tunelab.load_study("c", url).trials
+    assert not [r for r in trials if not r.state.is_finished]
+    interrupted = [r for r in trials if r.state is TrialState.FAIL]
+    assert 1 <= len(interrupted) <= 2
+    assert all(r.fail_reason == "interrupted by the user (Ctrl-C)" for r in interrupted)
