@@ -177,6 +177,43 @@ def test_the_run_summary_says_how_many_steps_pruning_saved(workdir: Path) -> Non
         "step 10." in " ".join(result.stdout.split())
 
 
+PID_OBJECTIVE = """\
+import os
+import time
+
+def objective(trial):
+    x = trial.suggest_float("x", -5.0, 5.0)
+    trial.set_user_attr("pid", os.getpid())
+    time.sleep(0.2)
+    return (x - 1.0) ** 2
+"""
+
+
+def test_run_with_n_jobs_uses_worker_processes_and_a_worker_joins_later(workdir: Path) -> None:
+    path = write_study(workdir, MIXED_STUDY, PID_OBJECTIVE)
+
+    first = invoke("run", str(path), "--n-jobs", "2")
+    joined = invoke("worker", "--storage", "sqlite:///tunelab.db", "--study", "demo", "-n", "3")
+
+    assert first.exit_code == 0, first.output
+    assert "This run: 4 complete" in first.stdout
+    assert joined.exit_code == 0, joined.output
+    assert "resuming after 4 trials" in joined.stdout
+    assert "This run: 3 complete" in joined.stdout
+    trials = stored_trials("demo")
+    assert [r.number for r in trials] == list(range(7))
+    assert len({r.user_attrs["pid"] for r in trials[:4]}) == 2
+
+
+def test_a_worker_for_a_study_that_run_did_not_start_says_how_to_start_it(workdir: Path) -> None:
+    tunelab.create_study(name="bare", storage="sqlite:///tunelab.db")
+
+    result = invoke("worker", "--storage", "sqlite:///tunelab.db", "--study", "bare")
+
+    assert result.exit_code == 2
+    assert "was not started by `tunelab run`" in result.stderr
+
+
 def test_run_twice_resumes_and_counts(workdir: Path) -> None:
     path = write_study(workdir, MIXED_STUDY, MIXED_OBJECTIVE)
 

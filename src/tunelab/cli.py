@@ -16,7 +16,9 @@ import io
 import json
 import logging
 import shlex
+import signal
 import sys
+import threading
 import traceback
 from collections import Counter
 from datetime import datetime
@@ -33,8 +35,11 @@ from rich.text import Text
 import tunelab
 from tunelab.config import (
     DEFAULT_STORAGE,
+    STUDY_CONFIG_ATTR,
     StudyConfig,
     check_storage_url,
+    config_record,
+    load_stored_study,
     load_study_file,
     prepare_objective,
     validate_study_config,
@@ -228,6 +233,14 @@ def run(
         int | None,
         typer.Option(help="Seed of the sampler, instead of the file's.", show_default=False),
     ] = None,
+    n_jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--n-jobs", "-j",
+            help="Worker processes (-1: one per CPU core), instead of the file's.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: Annotated[
         int,
         typer.Option(
@@ -237,7 +250,9 @@ def run(
     debug: DebugOption = False,
 ) -> None:
     """Options on the command line win over the study file, so one file serves many runs."""
-    overrides: dict[str, Any] = {"storage": storage, "sampler": sampler, "seed": seed}
+    overrides: dict[str, Any] = {
+        "storage": storage, "sampler": sampler, "seed": seed, "n_jobs": n_jobs
+    }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if n_trials is not None or timeout is not None:
         overrides.update(n_trials=n_trials, timeout=timeout)
@@ -248,7 +263,60 @@ def run(
     resume = ["tunelab", "run"] + ([str(study_file)] if study_file else [])
     resume += ["--storage", storage] if storage else []
     with _trial_logging(verbose, debug):
-        _run_study(config, objective, shlex.join(resume))
+        _run_study(config, objective, shlex.join(resume), study_file)
+
+
+@app.command(
+    help=(
+        "Join a study that `tunelab run` started, from any machine that reaches its storage: "
+        "run trials of it here until this worker's budget is spent. Any number of workers, on "
+        "any number of machines, can work on one study (PostgreSQL for many machines; SQLite "
+        "for the processes of one). The objective comes from the study file the study was "
+        "started with (its module must be importable here)."
+    ),
+    epilog=_examples(
+        "tunelab worker --storage postgresql://user:pw@db/tunelab --study digits",
+        "tunelab worker -s sqlite:///tunelab.db --study quadratic --n-trials 20 --n-jobs 2",
+    ),
+)
+@_user_facing
+def worker(
+    storage: Annotated[
+        str, typer.Option("--storage", "-s", help="The study's storage URL.", show_default=False)
+    ],
+    study: Annotated[str, typer.Option("--study", help="The study's name.", show_default=False)],
+    n_trials: Annotated[
+        int | None,
+        typer.Option(
+            "--n-trials", "-n", min=1, help="Trials for this worker (default: the file's).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option(help="Stop starting trials after this long.", show_default=False),
+    ] = None,
+    n_jobs: Annotated[
+        int | None,
+        typer.Option("--n-jobs", "-j", help="Worker processes on this machine.", show_default=False),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose", "-v", count=True, show_default=False, help="Log every trial (-vv: more)."
+        ),
+    ] = 0,
+    debug: DebugOption = False,
+) -> None:
+    """Budget options replace the study file's for this worker only."""
+    url = _existing_storage(storage)
+    overrides: dict[str, Any] = {"n_jobs": n_jobs} if n_jobs is not None else {}
+    if n_trials is not None or timeout is not None:
+        overrides.update(n_trials=n_trials, timeout=timeout)
+    config, objective = load_stored_study(url, study, overrides)
+    resume = ["tunelab", "worker", "--storage", url, "--study", study]
+    with _trial_logging(verbose, debug):
+        _run_study(config, objective, shlex.join(resume), keep_record=True)
 
 
 def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., Any]]:
@@ -292,7 +360,15 @@ def _trial_logging(verbose: int, debug: bool) -> Iterator[None]:
         logger.propagate = saved[1]
 
 
-def _run_study(config: StudyConfig, objective: Callable[..., Any], resume: str) -> None:
+def _run_study(
+    config: StudyConfig,
+    objective: Callable[..., Any],
+    resume: str,
+    study_file: Path | None = None,
+    keep_record: bool = False,
+) -> None:
+    """Create or load the study and run it; ``keep_record``: leave the stored study file as
+    it is (a worker runs what was stored, with its own budget)."""
     study = tunelab.create_study(
         name=config.name,
         storage=config.storage,
@@ -302,7 +378,13 @@ def _run_study(config: StudyConfig, objective: Callable[..., Any], resume: str) 
         load_if_exists=True,
         seed=config.seed,
         metric_names=config.metric_names,
+        heartbeat_interval=config.heartbeat_interval,
+        grace_period=config.grace_period,
+        max_retries=config.max_retries,
     )
+    if not keep_record:
+        record = config_record(config, study_file)
+        study.storage.set_study_system_attr(study.study_id, STUDY_CONFIG_ATTR, record)
     before = study.trials
     first_new = max((r.number for r in before), default=-1) + 1
     state = f"resuming after {len(before)} trials" if before else "a new study"
@@ -315,9 +397,15 @@ def _run_study(config: StudyConfig, objective: Callable[..., Any], resume: str) 
         )
     )
     try:
-        study.optimize(
-            objective, n_trials=config.n_trials, timeout=config.timeout, show_progress_bar=True
-        )
+        with _sigterm_interrupts():
+            study.optimize(
+                objective,
+                n_trials=config.n_trials,
+                timeout=config.timeout,
+                show_progress_bar=True,
+                n_jobs=config.n_jobs,
+                devices=config.devices,
+            )
     except KeyboardInterrupt:
         _print_interrupted(study, first_new, config.storage, resume)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -331,6 +419,24 @@ def _run_study(config: StudyConfig, objective: Callable[..., Any], resume: str) 
             f"{failed[-1].fail_reason}. Fix the {_objective_text(config)}; the trials are "
             "kept in the storage, and -v or --debug shows each failure as it happens."
         )
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a scheduler ending the job) stops the run as Ctrl-C does: the running trial
+    is failed as interrupted rather than left RUNNING."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("by SIGTERM")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _objective_text(config: StudyConfig) -> str:

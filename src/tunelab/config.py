@@ -9,6 +9,8 @@ A study file is flat and uses the same names as :func:`tunelab.create_study`::
     pruner: median                     # or {name: median, n_warmup_steps: 2}
     n_trials: 50                       # and/or timeout: 10m
     seed: 0
+    n_jobs: 4                          # worker processes (-1: one per core); devices: [cuda:0]
+    heartbeat_interval: 10             # fail (and with max_retries: 1, retry) dead workers' trials
 
 Validation happens before any trial runs, and every problem becomes one
 :class:`~tunelab.exceptions.ConfigError` paragraph that starts with the file name and the field
@@ -40,6 +42,7 @@ from pydantic import (
 )
 
 from tunelab.exceptions import ConfigError, StorageError
+from tunelab.heartbeat import HeartbeatSettings
 from tunelab.pruners import make_pruner
 from tunelab.registry import did_you_mean
 from tunelab.samplers import DEFAULT_SAMPLER, make_sampler
@@ -64,6 +67,11 @@ _EXAMPLES = {
     "n_trials": "n_trials: 50",
     "timeout": "timeout: 10m",
     "seed": "seed: 0",
+    "n_jobs": "n_jobs: 4",
+    "devices": "devices: [cuda:0, cuda:1]",
+    "heartbeat_interval": "heartbeat_interval: 10",
+    "grace_period": "grace_period: 60",
+    "max_retries": "max_retries: 1",
 }
 
 
@@ -92,6 +100,11 @@ class StudyConfig(BaseModel):
     n_trials: Annotated[StrictInt, Field(gt=0)] | None = None
     timeout: float | None = None
     seed: StrictInt | None = None
+    n_jobs: StrictInt = 1
+    devices: list[StrictStr] | None = None
+    heartbeat_interval: float | None = None
+    grace_period: float | None = None
+    max_retries: StrictInt = 0
 
     @field_validator("name")
     @classmethod
@@ -151,6 +164,26 @@ class StudyConfig(BaseModel):
             _check_by_building("pruner", spec, "median", make_pruner)
         return spec
 
+    @field_validator("n_jobs")
+    @classmethod
+    def _check_n_jobs(cls, n_jobs: int) -> int:
+        if n_jobs == 0 or n_jobs < -1:
+            raise ValueError(
+                f"{n_jobs} is not a number of worker processes; give a positive number, or -1 "
+                "for one per CPU core"
+            )
+        return n_jobs
+
+    @field_validator("devices")
+    @classmethod
+    def _check_devices(cls, devices: list[str]) -> list[str]:
+        from tunelab.execution.worker import check_devices
+
+        try:
+            return check_devices(devices)
+        except ConfigError as error:
+            raise ValueError(str(error).removeprefix("devices: ")) from None
+
     @field_validator("timeout", mode="plain")
     @classmethod
     def _check_timeout(cls, value: Any) -> float | None:
@@ -184,6 +217,11 @@ class StudyConfig(BaseModel):
                 f"gives {len(self.metric_names)} name(s) for {len(self.objective_directions)} "
                 "objective(s); give exactly one name per direction, in the same order",
             )
+        try:
+            HeartbeatSettings.checked(self.heartbeat_interval, self.grace_period, self.max_retries)
+        except ConfigError as error:
+            message = str(error).removeprefix("create_study: ")
+            raise _FieldProblem(error.field or "heartbeat_interval", message) from None
         if self.n_trials is None and self.timeout is None:
             raise _FieldProblem(
                 "n_trials",
@@ -295,6 +333,45 @@ def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyCo
             "metric_names": config.metric_names or [f"val_{task.metric}"],
         }
     )
+
+
+STUDY_CONFIG_ATTR = "study_file"  # study system attribute: the fields a worker runs it with
+
+
+def config_record(config: StudyConfig, study_file: str | Path | None) -> dict[str, Any]:
+    """What a study keeps of its study file, so that ``tunelab worker`` can join it anywhere:
+    the validated fields, and the file's path (its folder holds the objective's module)."""
+    path = str(Path(study_file).resolve()) if study_file is not None else None
+    return {"fields": config.model_dump(mode="json", exclude_none=True), "path": path}
+
+
+def load_stored_study(
+    storage: str, name: str, overrides: Mapping[str, Any] | None = None
+) -> tuple[StudyConfig, Callable[..., Any]]:
+    """The config and objective of a study that ``tunelab run`` started, read from its storage.
+
+    The objective's module is looked for next to the original study file when this machine
+    has it at the same path, else in the current directory.
+    """
+    from tunelab.storage import make_storage
+
+    store = make_storage(storage)
+    try:
+        record = store.get_study(name).system_attrs.get(STUDY_CONFIG_ATTR)
+    finally:
+        store.close()
+    source = f"study {name!r} in {storage}"
+    if record is None:
+        raise ConfigError(
+            f"{source} was not started by `tunelab run`, so its objective is not stored with "
+            "it; start it with `tunelab run STUDY_FILE --storage URL` first, or run the study "
+            "file itself here.",
+            field="study",
+        )
+    data = {**record["fields"], "storage": storage, **(overrides or {})}
+    config = validate_study_config(data, source, set(overrides or ()))
+    path = record["path"] if record["path"] and Path(record["path"]).is_file() else None
+    return prepare_objective(config, path, source=source)
 
 
 def validate_study_config(
