@@ -2,9 +2,11 @@
 # A throw-away PostgreSQL server on loopback for the tests.
 #   scripts/postgres.sh start DIR   installs the Debian package if missing, starts a server whose
 #                                   data lives in DIR, and prints its URL on stdout
+#   scripts/postgres.sh restart DIR restarts it (every connection is closed, as when an
+#                                   administrator restarts a server), on the same port
 #   scripts/postgres.sh stop DIR    stops it and removes DIR
 set -euo pipefail
-action=${1:?start or stop}
+action=${1:?start, restart or stop}
 dir=${2:?data directory}
 port=${TUNELAB_PG_PORT:-55439}
 
@@ -35,6 +37,12 @@ case "$action" in
       -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
     echo "postgresql://postgres@127.0.0.1:$port/postgres"
     ;;
+  restart)
+    # -l: the server writes to its log file, not to this script's output, which the caller may
+    # be reading to its end. pg_ctl starts it with the options it had (port, socket directory).
+    as_postgres "$(bindir)/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -m fast -w restart \
+      >/dev/null
+    ;;
   stop)
     bin=$(bindir)
     if [ -n "$bin" ] && [ -d "$dir/data" ]; then
@@ -42,5 +50,5 @@ case "$action" in
     fi
     rm -rf "$dir"
     ;;
-  *) echo "unknown action $action: use start or stop" >&2; exit 2 ;;
+  *) echo "unknown action $action: use start, restart or stop" >&2; exit 2 ;;
 esac

@@ -11,6 +11,9 @@ trap '"$here/postgres.sh" stop "$pgdir"' EXIT
 
 if url=$("$here/postgres.sh" start "$pgdir"); then
   export TUNELAB_TEST_POSTGRES_URL="$url"
+  # A shell command that restarts that server: the reconnection tests run it mid-study.
+  TUNELAB_TEST_POSTGRES_RESTART=$(printf '%q restart %q' "$here/postgres.sh" "$pgdir")
+  export TUNELAB_TEST_POSTGRES_RESTART
 elif [ "${CI:-}" = true ]; then
   echo "error: could not start PostgreSQL for the storage tests" >&2
   exit 1

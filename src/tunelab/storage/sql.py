@@ -12,22 +12,30 @@ Design choices:
   ``BEGIN IMMEDIATE`` so that concurrent writers queue instead of failing with
   "database is locked" when a read lock would have to be upgraded. ``synchronous=NORMAL`` keeps
   every commit safe from a killed process (only a power cut can lose the last commits).
+* A lost connection (the PostgreSQL server restarted, the network dropped) does not end a
+  study: every operation reconnects and tries again, with exponential backoff, for
+  ``reconnect_timeout`` seconds, then raises :class:`StorageError`. Each attempt is a whole
+  transaction; a write whose COMMIT may have landed unacknowledged is not applied twice (see
+  :class:`_Once`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
+import random
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Concatenate, Iterable, Iterator, Mapping, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from tunelab.exceptions import (
@@ -49,7 +57,11 @@ from tunelab.storage.base import (
 )
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
+# Raised for changes that an older tunelab cannot read; nullable columns that it ignores are
+# added in place instead (_add_missing_columns), so that it can still open the database.
 SCHEMA_VERSION = 1
+
+logger = logging.getLogger("tunelab")
 
 _metadata = sa.MetaData()
 _version = sa.Table(
@@ -84,6 +96,10 @@ _trials = sa.Table(
     sa.Column("datetime_start", sa.Float),
     sa.Column("datetime_complete", sa.Float),
     sa.Column("heartbeat", sa.Float),
+    # The _Once tokens of the calls that created the row and that last changed its state. Two
+    # columns, because a claim must not erase the token of a creator that may still be retrying.
+    sa.Column("created_by", sa.String(32)),
+    sa.Column("changed_by", sa.String(32)),
     sa.UniqueConstraint("study_id", "number", name="uq_trial_number"),
     sa.Index("ix_trials_study_state_number", "study_id", "state", "number"),
     sqlite_autoincrement=True,
@@ -121,8 +137,145 @@ class _StudyCache:
     max_seen: int = -1
 
 
-def _make_engine(url: str, engine_kwargs: Mapping[str, Any]) -> Engine:
-    parsed = sa.engine.make_url(check_storage_url(url))
+DEFAULT_RECONNECT_TIMEOUT = 60.0
+_RECONNECT_TIMEOUT = "reconnect_timeout"  # the URL's query parameter: tunelab's, not the driver's
+_FIRST_DELAY, _MAX_DELAY = 0.1, 2.0  # seconds between attempts to reconnect: doubling, capped
+# libpq gives a failed connection attempt no SQLSTATE, so psycopg's error carries only a message.
+# These (English) messages mean that the server answered and refused for good: retrying would
+# only delay the error. Any other failure to connect (refused, reset, "the database system is
+# starting up") is a server that may come back; a server that speaks another language only gets
+# these retried until the timeout too.
+_REFUSED_FOR_GOOD = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+# Spreads out the workers that lost the same server, so that they do not all knock at once when
+# it comes back. A generator of its own: the global one may be seeded by the user's code.
+_jitter = random.Random()
+
+
+def _connection_lost(error: DBAPIError) -> bool:
+    """Whether ``error`` means that the database went away (worth reconnecting), rather than
+    that it refused a statement."""
+    if error.connection_invalidated:
+        return True
+    # Only psycopg's errors carry a ``sqlstate``, None when no connection could be made; sqlite3's
+    # have none, so a locked or unreadable SQLite file is never taken for a lost server.
+    if isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", "") is None:
+        return not any(reason in str(error.orig) for reason in _REFUSED_FOR_GOOD)
+    return False
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+@dataclass
+class _Once:
+    """One call's write, which must take effect once however many attempts it takes.
+
+    When the connection dies during COMMIT, the client cannot tell whether the server committed.
+    Retried blindly, ``create_trial`` would add a second trial (the study's counter and the first
+    insert did commit), a claim would take a second waiting trial and leave the first RUNNING for
+    good, and ``finish_trial`` would fail on the trial it finished itself. So such a call draws
+    ``token`` once, before its first attempt, and writes it into the rows it changes, in the same
+    transaction (``created_by`` / ``changed_by``). An attempt that follows one which ``sent`` its
+    write first looks for the token, and returns what the earlier attempt did if it is there; so
+    only attempts after a lost connection pay for that look-up.
+    """
+
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    sent: bool = False
+
+
+_Storage = TypeVar("_Storage", bound="SQLStorage")
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _reconnecting(
+    method: Callable[Concatenate[_Storage, _P], _T],
+) -> Callable[Concatenate[_Storage, _P], _T]:
+    """``method``, run again while the database connection is lost, with exponential backoff,
+    until ``reconnect_timeout`` seconds have passed since it was lost; then a StorageError.
+
+    ``method`` must do its work in whole transactions, so that an attempt cut short leaves
+    nothing behind, and must not call another method wrapped so (the waits would add up). Any
+    other error (a constraint, a locked SQLite file) is raised at once.
+    """
+
+    @functools.wraps(method)
+    def reconnecting(self: _Storage, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        lost_at: float | None = None
+        delay = _FIRST_DELAY
+        while True:
+            try:
+                result = method(self, *args, **kwargs)
+                break
+            except DBAPIError as error:
+                if not _connection_lost(error):
+                    raise
+                now = time.monotonic()
+                if lost_at is None:
+                    lost_at = now
+                    logger.warning(
+                        "lost the connection to the storage %s (%s); reconnecting for up to %g s",
+                        self._shown_url,
+                        _one_line(error.orig),
+                        self.reconnect_timeout,
+                    )
+                left = lost_at + self.reconnect_timeout - now
+                if left <= 0.0:
+                    raise StorageError(
+                        f"lost the connection to the storage {self._shown_url} and could not "
+                        f"reconnect in {now - lost_at:.1f} s ({_one_line(error.orig)}). Check "
+                        "that the database server is running and reachable from this machine, "
+                        "or let tunelab wait longer for it: add '?reconnect_timeout=SECONDS' to "
+                        "the storage URL, or pass SQLStorage(url, reconnect_timeout=SECONDS)."
+                    ) from None
+                time.sleep(min(delay * _jitter.uniform(0.5, 1.0), left))
+                delay = min(2.0 * delay, _MAX_DELAY)
+        if lost_at is not None:
+            logger.info(
+                "reconnected to the storage %s after %.1f s",
+                self._shown_url,
+                time.monotonic() - lost_at,
+            )
+        return result
+
+    return reconnecting
+
+
+def _reconnect_timeout(url: URL, given: float | None) -> float:
+    """The ``reconnect_timeout`` argument, else the URL's, else the default; checked."""
+    value: Any = given if given is not None else url.query.get(_RECONNECT_TIMEOUT)
+    if value is None:
+        return DEFAULT_RECONNECT_TIMEOUT
+    try:
+        seconds = float(value)  # the URL's is text
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not 0.0 <= seconds < math.inf:
+        raise StorageError(
+            f"reconnect_timeout={value!r} is not a number of seconds >= 0. Give how long an "
+            "operation keeps reconnecting to a database it lost, e.g. 60: "
+            "'?reconnect_timeout=60' at the end of the storage URL, or "
+            "SQLStorage(url, reconnect_timeout=60); 0 gives up at once."
+        )
+    return seconds
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """Add the columns that a database created by an earlier tunelab lacks."""
+    present = {column["name"] for column in sa.inspect(connection).get_columns(_trials.name)}
+    # Two PostgreSQL clients may upgrade at once; SQLite's writers take turns (BEGIN IMMEDIATE).
+    guard = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
+    for column in (_trials.c.created_by, _trials.c.changed_by):
+        if column.name not in present:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(
+                f"ALTER TABLE {_trials.name} ADD COLUMN {guard}{column.name} {kind}"
+            )
+
+
+def _make_engine(parsed: URL, engine_kwargs: Mapping[str, Any]) -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = dict(engine_kwargs)
     if backend == "sqlite":
@@ -157,17 +310,35 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 class SQLStorage(BaseStorage):
-    """Storage in a SQL database given by a SQLAlchemy URL."""
+    """Storage in a SQL database given by a SQLAlchemy URL.
 
-    def __init__(self, url: str, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+    When the connection to the database is lost (the PostgreSQL server restarted, the network
+    dropped), every operation reconnects and tries again for ``reconnect_timeout`` seconds
+    (default 60; 0 gives up at once), then raises :class:`StorageError`. The argument wins over
+    ``?reconnect_timeout=SECONDS`` in the URL, which is the way to set it where only a URL is
+    given (``create_study(storage=...)``, a study file, the command line), and which worker
+    processes that open the same URL follow too.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        engine_kwargs: Mapping[str, Any] | None = None,
+        reconnect_timeout: float | None = None,
+    ) -> None:
         self.url = url
-        self._engine = _make_engine(url, engine_kwargs or {})
+        parsed = sa.engine.make_url(check_storage_url(url))
+        self._shown_url = parsed.render_as_string(hide_password=True)
+        self.reconnect_timeout = _reconnect_timeout(parsed, reconnect_timeout)
+        self._engine = _make_engine(
+            parsed.difference_update_query([_RECONNECT_TIMEOUT]), engine_kwargs or {}
+        )
         self._caches: dict[int, _StudyCache] = {}
         self._cache_lock = threading.Lock()
         try:
             self._ensure_schema()
         except OperationalError as error:
-            raise StorageError(f"cannot open storage {url!r}: {error.orig}") from None
+            raise StorageError(f"cannot open storage {self._shown_url!r}: {error.orig}") from None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -181,6 +352,7 @@ class SQLStorage(BaseStorage):
             with connection.begin():
                 yield connection
 
+    @_reconnecting
     def _ensure_schema(self) -> None:
         with self._write() as connection:
             _metadata.create_all(connection)
@@ -192,6 +364,7 @@ class SQLStorage(BaseStorage):
                     f"storage {self.url!r} has schema version {version}, written by a newer "
                     f"tunelab (this one knows up to {SCHEMA_VERSION}); upgrade tunelab."
                 )
+            _add_missing_columns(connection)
 
     # Studies ----------------------------------------------------------------------------
 
@@ -200,8 +373,33 @@ class SQLStorage(BaseStorage):
     ) -> StudyInfo:
         check_study_name(name)
         created = time.time()
+        study_id = self._insert_study(name, directions, metric_names, created, _Once())
+        return StudyInfo(
+            study_id, name, tuple(directions), metric_names, utc_from_timestamp(created), {}
+        )
+
+    @_reconnecting
+    def _insert_study(
+        self,
+        name: str,
+        directions: tuple[str, ...],
+        metric_names: tuple[str, ...] | None,
+        created: float,
+        once: _Once,
+    ) -> int:
         try:
             with self._write() as connection:
+                if once.sent:
+                    # A study row has no token: its creation time, fixed before the first
+                    # attempt, tells whether the study under ``name`` is the one it committed.
+                    row = connection.execute(
+                        sa.select(_studies.c.study_id, _studies.c.created_at).where(
+                            _studies.c.name == name
+                        )
+                    ).first()
+                    if row is not None and row.created_at == created:
+                        return row.study_id
+                once.sent = True
                 result = connection.execute(
                     _studies.insert().values(
                         name=name,
@@ -212,16 +410,14 @@ class SQLStorage(BaseStorage):
                         system_attrs="{}",
                     )
                 )
-                study_id = result.inserted_primary_key[0]
+                return result.inserted_primary_key[0]
         except IntegrityError:
             raise DuplicatedStudyError(
                 f"a study named {name!r} already exists in {self.url}; load it with "
                 "load_if_exists=True or choose another name."
             ) from None
-        return StudyInfo(
-            study_id, name, tuple(directions), metric_names, utc_from_timestamp(created), {}
-        )
 
+    @_reconnecting
     def get_study(self, name: str) -> StudyInfo:
         with self._read() as connection:
             row = connection.execute(sa.select(_studies).where(_studies.c.name == name)).first()
@@ -240,6 +436,7 @@ class SQLStorage(BaseStorage):
             freeze(json.loads(row.system_attrs)),
         )
 
+    @_reconnecting
     def delete_study(self, study_id: int) -> None:
         trial_ids = sa.select(_trials.c.trial_id).where(_trials.c.study_id == study_id)
         with self._write() as connection:
@@ -249,6 +446,7 @@ class SQLStorage(BaseStorage):
         with self._cache_lock:
             self._caches.pop(study_id, None)
 
+    @_reconnecting
     def list_studies(self) -> list[StudySummary]:
         counts_query = sa.select(_trials.c.study_id, _trials.c.state, sa.func.count()).group_by(
             _trials.c.study_id, _trials.c.state
@@ -283,6 +481,7 @@ class SQLStorage(BaseStorage):
             )
         return summaries
 
+    @_reconnecting
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
         where = _studies.c.study_id == study_id
         with self._write() as connection:
@@ -298,8 +497,24 @@ class SQLStorage(BaseStorage):
         system_attrs: Mapping[str, Any] | None = None,
         user_attrs: Mapping[str, Any] | None = None,
     ) -> TrialRecord:
+        return self._create_trial(study_id, state, system_attrs, user_attrs, _Once())
+
+    @_reconnecting
+    def _create_trial(
+        self,
+        study_id: int,
+        state: TrialState,
+        system_attrs: Mapping[str, Any] | None,
+        user_attrs: Mapping[str, Any] | None,
+        once: _Once,
+    ) -> TrialRecord:
         with self._write() as connection:
-            return self._insert_trial(connection, study_id, state, system_attrs, user_attrs)
+            earlier = self._committed_before(connection, _trials.c.study_id == study_id, once)
+            if earlier:
+                return earlier[0]
+            return self._insert_trial(
+                connection, study_id, state, system_attrs, user_attrs, once.token
+            )
 
     def _insert_trial(
         self,
@@ -308,6 +523,7 @@ class SQLStorage(BaseStorage):
         state: TrialState,
         system_attrs: Mapping[str, Any] | None,
         user_attrs: Mapping[str, Any] | None,
+        token: str,
     ) -> TrialRecord:
         number = connection.execute(
             _studies.update()
@@ -327,6 +543,7 @@ class SQLStorage(BaseStorage):
                 system_attrs=_dumps(dict(system_attrs or {})),
                 datetime_start=start,
                 heartbeat=start,
+                created_by=token,
             )
         ).inserted_primary_key[0]
         return TrialRecord(
@@ -339,18 +556,30 @@ class SQLStorage(BaseStorage):
         )
 
     def claim_waiting_trial(self, study_id: int) -> TrialRecord | None:
-        with self._write() as connection:
-            claimed = self._claim(connection, study_id)
-        return None if claimed is None else self.get_trial(claimed)
+        return self._claim_trial(study_id, False, _Once())
 
     def start_trial(self, study_id: int) -> TrialRecord:
-        with self._write() as connection:
-            claimed = self._claim(connection, study_id)
-            if claimed is None:
-                return self._insert_trial(connection, study_id, TrialState.RUNNING, None, None)
-        return self.get_trial(claimed)
+        record = self._claim_trial(study_id, True, _Once())
+        assert record is not None  # with or_create, there is always one
+        return record
 
-    def _claim(self, connection: Connection, study_id: int) -> int | None:
+    @_reconnecting
+    def _claim_trial(self, study_id: int, or_create: bool, once: _Once) -> TrialRecord | None:
+        """The oldest WAITING trial, now RUNNING; else a new RUNNING one if ``or_create``."""
+        with self._write() as connection:
+            earlier = self._committed_before(connection, _trials.c.study_id == study_id, once)
+            if earlier:
+                return earlier[0]
+            claimed = self._claim(connection, study_id, once.token)
+            if claimed is not None:
+                return self._fetch_trials(connection, _trials.c.trial_id == claimed)[0]
+            if or_create:
+                return self._insert_trial(
+                    connection, study_id, TrialState.RUNNING, None, None, once.token
+                )
+            return None
+
+    def _claim(self, connection: Connection, study_id: int, token: str) -> int | None:
         """Move the oldest WAITING trial to RUNNING; the state check makes the claim exclusive."""
         waiting = (
             sa.select(_trials.c.trial_id)
@@ -362,7 +591,12 @@ class SQLStorage(BaseStorage):
             claimed = connection.execute(
                 _trials.update()
                 .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.WAITING.value)
-                .values(state=TrialState.RUNNING.value, datetime_start=now, heartbeat=now)
+                .values(
+                    state=TrialState.RUNNING.value,
+                    datetime_start=now,
+                    heartbeat=now,
+                    changed_by=token,
+                )
             ).rowcount
             if claimed == 1:
                 return trial_id
@@ -377,6 +611,22 @@ class SQLStorage(BaseStorage):
         if updated != 1:
             raise TrialFinishedError(f"trial with id {trial_id} is not RUNNING; cannot {what}.")
 
+    def _committed_before(
+        self, connection: Connection, where: Any, once: _Once
+    ) -> list[TrialRecord]:
+        """The trials (among ``where``) that an earlier attempt of ``once``'s call wrote and
+        committed before its connection died; empty on a first attempt.
+
+        Every attempt calls this just before it writes, which is what makes the next one look.
+        """
+        earlier: list[TrialRecord] = []
+        if once.sent:
+            stamped = sa.or_(_trials.c.created_by == once.token, _trials.c.changed_by == once.token)
+            earlier = self._fetch_trials(connection, sa.and_(where, stamped))
+        once.sent = True
+        return earlier
+
+    @_reconnecting
     def set_trial_params(
         self, trial_id: int, params: Mapping[str, Any], distributions: Mapping[str, Distribution]
     ) -> None:
@@ -390,17 +640,29 @@ class SQLStorage(BaseStorage):
             )
 
     def set_intermediate_value(self, trial_id: int, step: int, value: float) -> None:
+        self._insert_intermediate(trial_id, step, value, _Once())
+
+    @_reconnecting
+    def _insert_intermediate(self, trial_id: int, step: int, value: float, once: _Once) -> None:
+        key = sa.and_(_intermediate.c.trial_id == trial_id, _intermediate.c.step == step)
         with self._write() as connection:
             self._update_running(connection, trial_id, "report", heartbeat=time.time())
+            # (trial, step) is the row's key, and only the trial's worker reports: a row that a
+            # retry finds there is the one an earlier attempt committed.
+            if once.sent and connection.execute(sa.select(sa.func.count()).where(key)).scalar_one():
+                return
+            once.sent = True
             connection.execute(
                 _intermediate.insert().values(
                     trial_id=trial_id, step=step, value=_float_or_none(value)
                 )
             )
 
+    @_reconnecting
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._set_trial_attr(trial_id, "user_attrs", key, value)
 
+    @_reconnecting
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._set_trial_attr(trial_id, "system_attrs", key, value)
 
@@ -430,10 +692,19 @@ class SQLStorage(BaseStorage):
         if params is not None:
             update["params"] = _dumps(dict(params[0]))
             update["distributions"] = _distributions_json(params[1])
-        with self._write() as connection:
-            self._update_running(connection, trial_id, f"set it {state.value}", **update)
-            return self._fetch_trials(connection, _trials.c.trial_id == trial_id)[0]
+        return self._finish_trial(trial_id, f"set it {state.value}", update, _Once())
 
+    @_reconnecting
+    def _finish_trial(
+        self, trial_id: int, what: str, update: Mapping[str, Any], once: _Once
+    ) -> TrialRecord:
+        where = _trials.c.trial_id == trial_id
+        with self._write() as connection:
+            if not self._committed_before(connection, where, once):
+                self._update_running(connection, trial_id, what, changed_by=once.token, **update)
+            return self._fetch_trials(connection, where)[0]
+
+    @_reconnecting
     def get_trial(self, trial_id: int) -> TrialRecord:
         with self._read() as connection:
             records = self._fetch_trials(connection, _trials.c.trial_id == trial_id)
@@ -441,6 +712,7 @@ class SQLStorage(BaseStorage):
             raise StorageError(f"no trial with id {trial_id} in {self.url}.")
         return records[0]
 
+    @_reconnecting
     def get_trials(
         self, study_id: int, states: Iterable[TrialState] | None = None
     ) -> list[TrialRecord]:
@@ -490,6 +762,7 @@ class SQLStorage(BaseStorage):
                 by_trial[trial_id][step] = math.nan if value is None else value
         return [_record_from_row(row, by_trial[row.trial_id]) for row in rows]
 
+    @_reconnecting
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
         query = sa.select(sa.func.count()).where(_trials.c.study_id == study_id)
         if states is not None:
@@ -497,6 +770,7 @@ class SQLStorage(BaseStorage):
         with self._read() as connection:
             return connection.execute(query).scalar_one()
 
+    @_reconnecting
     def record_heartbeat(self, trial_id: int) -> None:
         with self._write() as connection:
             connection.execute(
@@ -506,6 +780,12 @@ class SQLStorage(BaseStorage):
             )
 
     def fail_stale_trials(self, study_id: int, grace_period: float) -> list[TrialRecord]:
+        return self._fail_stale_trials(study_id, grace_period, _Once())
+
+    @_reconnecting
+    def _fail_stale_trials(
+        self, study_id: int, grace_period: float, once: _Once
+    ) -> list[TrialRecord]:
         cutoff = time.time() - grace_period
         stale = sa.and_(
             _trials.c.study_id == study_id,
@@ -514,6 +794,11 @@ class SQLStorage(BaseStorage):
         )
         failed = []
         with self._write() as connection:
+            # The trials that an earlier attempt failed must still reach the caller, which
+            # queues them again.
+            earlier = self._committed_before(connection, _trials.c.study_id == study_id, once)
+            if earlier:
+                return earlier
             rows = connection.execute(sa.select(_trials.c.trial_id, _trials.c.heartbeat).where(stale))
             for trial_id, heartbeat in rows.all():
                 # The condition is checked again row by row, so that a heartbeat that arrived
@@ -525,6 +810,7 @@ class SQLStorage(BaseStorage):
                         state=TrialState.FAIL.value,
                         fail_reason=stale_reason(heartbeat),
                         datetime_complete=time.time(),
+                        changed_by=once.token,
                     )
                 ).rowcount
                 if updated == 1:
