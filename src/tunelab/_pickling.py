@@ -9,19 +9,34 @@ resolved (an unseeded sampler draws a random seed once, and every process must s
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
 
 class PicklesAsConstructorCall:
-    """Mixin: pickling gives a fresh instance built with the same arguments (and seed)."""
+    """Mixin: pickling gives a fresh instance built with the same arguments (and seed).
 
-    _constructor_call: tuple[tuple[Any, ...], dict[str, Any]]
+    Each subclass's ``__init__`` is wrapped to record the arguments of the outermost call (a
+    subclass's ``super().__init__(...)`` passes others); the wrapper keeps the signature, which
+    the registry reads to list a component's options.
+    """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        instance = super().__new__(cls)
-        instance._constructor_call = (args, dict(kwargs))
-        return instance
+    _constructor_call: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def recording_init(self: Any, *args: Any, **kwargs: Any) -> None:
+            if "_constructor_call" not in self.__dict__:
+                self._constructor_call = (args, dict(kwargs))
+            init(self, *args, **kwargs)
+
+        cls.__init__ = recording_init  # type: ignore[misc]
 
     def __reduce__(self) -> tuple[Any, ...]:
         args, kwargs = self._constructor_call

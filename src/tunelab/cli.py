@@ -102,6 +102,27 @@ StorageOption = Annotated[
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when something goes wrong.")
 ]
+VerboseOption = Annotated[
+    int,
+    typer.Option(
+        "--verbose", "-v", count=True, show_default=False, help="Log every trial (-vv: more)."
+    ),
+]
+TimeoutOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Stop starting trials after this long: 600, 90s, 10m, 2h.", show_default=False
+    ),
+]
+NJobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--n-jobs",
+        "-j",
+        help="Worker processes on this machine (-1: one per CPU core), instead of the file's.",
+        show_default=False,
+    ),
+]
 StudyArgument = Annotated[
     str,
     typer.Argument(
@@ -192,6 +213,7 @@ def _print_error(message: str, debug: bool, has_cause: bool) -> None:
         "tunelab run --n-trials 5 --seed 1     # a shorter quickstart",
         "tunelab run examples/quadratic.yaml",
         "tunelab run study.yaml --timeout 10m --storage sqlite:///runs.db",
+        "tunelab run study.yaml --dask tcp://sched:8786   # trials on a Dask cluster",
     ),
 )
 @_user_facing
@@ -209,12 +231,7 @@ def run(
         int | None,
         typer.Option("--n-trials", "-n", min=1, help="Run this many trials.", show_default=False),
     ] = None,
-    timeout: Annotated[
-        str | None,
-        typer.Option(
-            help="Stop starting trials after this long: 600, 90s, 10m, 2h.", show_default=False
-        ),
-    ] = None,
+    timeout: TimeoutOption = None,
     storage: Annotated[
         str | None,
         typer.Option(
@@ -233,20 +250,18 @@ def run(
         int | None,
         typer.Option(help="Seed of the sampler, instead of the file's.", show_default=False),
     ] = None,
-    n_jobs: Annotated[
-        int | None,
+    n_jobs: NJobsOption = None,
+    dask: Annotated[
+        str | None,
         typer.Option(
-            "--n-jobs", "-j",
-            help="Worker processes (-1: one per CPU core), instead of the file's.",
+            "--dask",
+            metavar="ADDRESS",
+            help="Run the trials on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+            "tcp://10.0.0.5:8786); its workers must reach the storage and import the objective.",
             show_default=False,
         ),
     ] = None,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "--verbose", "-v", count=True, show_default=False, help="Log every trial (-vv: more)."
-        ),
-    ] = 0,
+    verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
     """Options on the command line win over the study file, so one file serves many runs."""
@@ -262,8 +277,13 @@ def run(
         config, objective = load_study_file(study_file, overrides)
     resume = ["tunelab", "run"] + ([str(study_file)] if study_file else [])
     resume += ["--storage", storage] if storage else []
-    with _trial_logging(verbose, debug):
-        _run_study(config, objective, shlex.join(resume), study_file)
+    executor: Any = contextlib.nullcontext()
+    if dask is not None:
+        from tunelab.execution.dask import connect
+
+        executor = connect(dask, objective)  # a Client, closed when the run ends
+    with _trial_logging(verbose, debug), executor as client:
+        _run_study(config, objective, shlex.join(resume), study_file, executor=client)
 
 
 @app.command(
@@ -292,20 +312,9 @@ def worker(
             show_default=False,
         ),
     ] = None,
-    timeout: Annotated[
-        str | None,
-        typer.Option(help="Stop starting trials after this long.", show_default=False),
-    ] = None,
-    n_jobs: Annotated[
-        int | None,
-        typer.Option("--n-jobs", "-j", help="Worker processes on this machine.", show_default=False),
-    ] = None,
-    verbose: Annotated[
-        int,
-        typer.Option(
-            "--verbose", "-v", count=True, show_default=False, help="Log every trial (-vv: more)."
-        ),
-    ] = 0,
+    timeout: TimeoutOption = None,
+    n_jobs: NJobsOption = None,
+    verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
     """Budget options replace the study file's for this worker only."""
@@ -366,9 +375,10 @@ def _run_study(
     resume: str,
     study_file: Path | None = None,
     keep_record: bool = False,
+    executor: Any = None,
 ) -> None:
     """Create or load the study and run it; ``keep_record``: leave the stored study file as
-    it is (a worker runs what was stored, with its own budget)."""
+    it is (a worker runs what was stored, with its own budget); ``executor``: a Dask client."""
     study = tunelab.create_study(
         name=config.name,
         storage=config.storage,
@@ -405,6 +415,7 @@ def _run_study(
                 show_progress_bar=True,
                 n_jobs=config.n_jobs,
                 devices=config.devices,
+                executor=executor,
             )
     except KeyboardInterrupt:
         _print_interrupted(study, first_new, config.storage, resume)

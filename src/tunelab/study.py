@@ -233,6 +233,7 @@ class Study:
         show_progress_bar: bool = False,
         n_jobs: int = 1,
         devices: Sequence[str] | None = None,
+        executor: Any = None,
     ) -> None:
         """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
         :meth:`stop` was called, or the sampler has nothing left (a finished grid).
@@ -245,9 +246,18 @@ class Study:
         the study's storage (a file or server, not memory), so the objective must be
         picklable; ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device
         ``devices[i % len(devices)]``, which the training engine's ``device: auto`` then
-        uses (see :mod:`tunelab.execution`). Callbacks and the progress bar run here.
+        uses (see :mod:`tunelab.execution`). ``executor``, a ``dask.distributed.Client``,
+        runs each trial as a task on its Dask cluster instead (not with ``n_jobs`` or
+        ``devices``; the workers must reach the storage; lambdas and closures travel; see
+        :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
+        here as a :class:`tunelab.execution.WorkerError`. Callbacks and the progress bar run
+        here.
         """
         _check_budget(n_trials, timeout)
+        if executor is not None:
+            from tunelab.execution.dask import check_executor
+
+            executor = check_executor(executor, n_jobs, devices)
         n_jobs = _check_n_jobs(n_jobs, devices)
         callbacks = list(callbacks or [])
         progress = _make_progress(show_progress_bar, n_trials, timeout, self)
@@ -262,7 +272,14 @@ class Study:
                 progress.advance(record)
 
         try:
-            if n_jobs == 1 and devices is None:
+            if executor is not None:
+                from tunelab.execution import worker_spec
+                from tunelab.execution.dask import optimize_on_dask
+
+                what = "optimize(executor=...)"
+                spec = worker_spec(self, objective, catch, what, cloudpickle=True)
+                optimize_on_dask(self, spec, executor, n_trials, timeout, on_finished)
+            elif n_jobs == 1 and devices is None:
                 self._optimize_here(objective, n_trials, timeout, catch, on_finished)
             else:
                 from tunelab.execution import optimize_in_processes, worker_spec

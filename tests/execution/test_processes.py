@@ -5,13 +5,7 @@ worker handled without losing or leaving anything."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +15,12 @@ from tunelab.execution import WorkerError
 from tunelab.trial import TrialState
 
 from . import objectives
+from .helpers import (
+    KillOneRunningWorker,
+    assert_failed_and_retried,
+    assert_interrupted_cleanly,
+    interrupted_run,
+)
 
 
 def test_workers_run_exactly_the_budget_and_the_parent_sees_every_trial(sqlite_url):
@@ -88,61 +88,18 @@ def test_devices_go_round_the_workers_and_auto_follows_them(sqlite_url):
 def test_a_worker_killed_mid_trial_is_failed_and_retried_and_the_budget_is_reached(sqlite_url):
     study = tunelab.create_study(name="k", storage=sqlite_url, heartbeat_interval=0.2,
                                  grace_period=1.0, max_retries=1)
-    killed = []
-
-    def kill_one_running_worker(s, record):
-        if killed:
-            return
-        for other in s.get_trials([TrialState.RUNNING]):  # one that trains: it has reported
-            if other.intermediate_values and other.user_attrs["pid"] != record.user_attrs["pid"]:
-                os.kill(other.user_attrs["pid"], signal.SIGKILL)
-                killed.append(other.number)
-                return
-
-    study.optimize(objectives.slow_quadratic, n_trials=16, n_jobs=2,
-                   callbacks=[kill_one_running_worker])
-    trials = study.trials
-    assert len(killed) == 1
-    assert len(trials) == 16 and not [r for r in trials if not r.state.is_finished]
-    dead = trials[killed[0]]
-    assert dead.state is TrialState.FAIL and "stopped sending heartbeats" in dead.fail_reason
-    retries = [r for r in trials if r.system_attrs.get("retry", {}).get("of") == dead.number]
-    assert len(retries) == 1 and retries[0].state is TrialState.COMPLETE
-    assert retries[0].params == dead.params
-    assert sum(r.state is TrialState.COMPLETE for r in trials) == 15
+    killer = KillOneRunningWorker()
+    study.optimize(objectives.slow_quadratic, n_trials=16, n_jobs=2, callbacks=[killer])
+    assert_failed_and_retried(study.trials, killer.killed, 16)
 
 
 def test_ctrl_c_fails_the_running_trials_and_stops_every_worker(tmp_path):
     url = f"sqlite:///{tmp_path / 'c.db'}"
-    script = tmp_path / "run.py"
-    script.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-        import tunelab
-        from tests.execution import objectives
-        if __name__ == "__main__":
-            study = tunelab.create_study(name="c", storage={url!r})
-            try:
-                study.optimize(objectives.slow_quadratic, n_trials=1000, n_jobs=2)
-            except KeyboardInterrupt:
-                print("interrupted", flush=True)
-    """))
-    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    study = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
+    out = interrupted_run(tmp_path, url, """
         try:
-            study = tunelab.load_study("c", url)
-        except tunelab.StudyNotFoundError:
-            continue
-        if sum(r.state is TrialState.COMPLETE for r in study.trials) >= 2:
-            break
-    process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=60)
+            study.optimize(objectives.slow_quadratic, n_trials=1000, n_jobs=2)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """)
     assert "interrupted" in out
-    trials = tunelab.load_study("c", url).trials
-    assert not [r for r in trials if not r.state.is_finished]
-    interrupted = [r for r in trials if r.state is TrialState.FAIL]
-    assert 1 <= len(interrupted) <= 2
-    assert all(r.fail_reason == "interrupted by the user (Ctrl-C)" for r in interrupted)
+    assert_interrupted_cleanly(tunelab.load_study("c", url).trials)

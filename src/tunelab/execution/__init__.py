@@ -1,6 +1,7 @@
 """How trials run: in this process (the serial loop of :meth:`Study.optimize`), in worker
-processes on every core (``n_jobs``), on given devices (``devices``), or wherever a worker opens
-the same storage (``tunelab worker``)."""
+processes on every core (``n_jobs``), on given devices (``devices``), on an existing Dask
+cluster (``executor=``, :mod:`tunelab.execution.dask`), or wherever a worker opens the same
+storage (``tunelab worker``)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,17 @@ if TYPE_CHECKING:
 
 
 def worker_spec(
-    study: Study, objective: Callable[..., Any], catch: tuple[type[BaseException], ...], what: str
+    study: Study,
+    objective: Callable[..., Any],
+    catch: tuple[type[BaseException], ...],
+    what: str,
+    *,
+    cloudpickle: bool = False,
 ) -> WorkerSpec:
-    """The study as workers elsewhere run it; a ConfigError if it cannot travel."""
+    """The study as workers elsewhere run it; a ConfigError if it cannot travel (by pickle,
+    or by ``cloudpickle`` for Dask: see :func:`check_picklable`)."""
     url = shared_storage_url(study, what)
-    check_picklable(objective, what)
+    check_picklable(objective, what, cloudpickle=cloudpickle)
     return WorkerSpec(
         url, study.study_name, objective, study.sampler, study.pruner, catch, study.trial_budget
     )

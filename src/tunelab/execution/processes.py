@@ -24,7 +24,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from tunelab.exceptions import TunelabError
-from tunelab.execution.worker import WorkerSpec, device_environment
+from tunelab.execution.worker import FinishedTrials, WorkerSpec, device_environment
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def optimize_in_processes(
     stop = context.Event()
     errors = context.Queue()
     deadline = None if timeout is None else time.time() + timeout
-    watcher = _FinishedTrials(study)
+    watcher = FinishedTrials(study)
     workers = []
     for index in range(n_jobs):
         device = devices[index % len(devices)] if devices else None
@@ -125,21 +125,6 @@ def _take_ticket(tickets: Synchronized[int]) -> bool:
             return False
         tickets.value -= 1
         return True
-
-
-class _FinishedTrials:
-    """Trials of the study that finished since the workers started, each given once."""
-
-    def __init__(self, study: Study) -> None:
-        self.study = study
-        self.seen = {r.number for r in study.trials if r.state.is_finished}
-
-    def new(self) -> list[TrialRecord]:
-        fresh = [
-            r for r in self.study.trials if r.state.is_finished and r.number not in self.seen
-        ]
-        self.seen.update(r.number for r in fresh)
-        return fresh
 
 
 def _report(

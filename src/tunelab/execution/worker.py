@@ -4,7 +4,8 @@ A :class:`WorkerSpec` travels by pickle (to a spawned process, a Dask worker): t
 and study name instead of the study itself, the objective, and the sampler and pruner, which
 pickle as their constructor calls (:mod:`tunelab._pickling`) and rebuild their state from the
 storage. Every kind of worker (processes, Dask, ``tunelab worker``) runs trials through
-:meth:`WorkerSpec.open_study` and :meth:`Study._run_trial`, the same path as the serial loop.
+:meth:`WorkerSpec.open_study` and :meth:`Study._run_trial`, the same path as the serial loop,
+and the calling process follows their results in the storage with :class:`FinishedTrials`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from tunelab.pruners import BasePruner
     from tunelab.samplers import BaseSampler
     from tunelab.study import Study
-    from tunelab.trial import Trial
+    from tunelab.trial import Trial, TrialRecord
 
 DEVICE_ATTR = "device"  # trial system attribute: the device its worker was given
 DEVICE_VARIABLE = "TUNELAB_DEVICE"  # what recipe device "auto" means in a worker
@@ -89,16 +90,29 @@ def shared_storage_url(study: Study, what: str) -> str:
     return url
 
 
-def check_picklable(objective: Any, what: str) -> None:
-    """A ConfigError if ``objective`` cannot travel to another process."""
+def check_picklable(objective: Any, what: str, *, cloudpickle: bool = False) -> None:
+    """A ConfigError if ``objective`` cannot travel to another process: by pickle, or with
+    ``cloudpickle``, as Dask sends it, which carries lambdas and closures by value (but not
+    what they hold that cannot be copied, such as a lock or an open connection)."""
+    dumps: Callable[[Any], bytes] = pickle.dumps
+    fix = (
+        "define it at the top level of a module (not a lambda, a nested function or a method "
+        "of a local class), or run with n_jobs=1"
+    )
+    if cloudpickle:
+        import cloudpickle as by_value  # a dependency of dask
+
+        dumps = by_value.dumps
+        fix = (
+            "create what it holds that cannot be copied (a lock, an open file or connection) "
+            "inside the objective instead of capturing it"
+        )
     try:
-        pickle.dumps(objective)
+        dumps(objective)
     except Exception as error:
         raise ConfigError(
             f"{what} runs the objective in other processes, so it must be picklable, and "
-            f"{objective!r} is not ({type(error).__name__}: {error}); define it at the top "
-            "level of a module (not a lambda, a nested function or a method of a local class), "
-            "or run with n_jobs=1.",
+            f"{objective!r} is not ({type(error).__name__}: {error}); {fix}.",
             field="objective",
         ) from None
 
@@ -134,3 +148,19 @@ def device_environment(device: str | None) -> dict[str, str]:
 def assigned_device() -> str | None:
     """The device this worker process was given, if any."""
     return os.environ.get(DEVICE_VARIABLE)
+
+
+class FinishedTrials:
+    """Trials of the study that finished since the workers started, each given once: how the
+    calling process follows workers that write their results to the storage."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.seen = {r.number for r in study.trials if r.state.is_finished}
+
+    def new(self) -> list[TrialRecord]:
+        fresh = [
+            r for r in self.study.trials if r.state.is_finished and r.number not in self.seen
+        ]
+        self.seen.update(r.number for r in fresh)
+        return fresh

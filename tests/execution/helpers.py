@@ -1,0 +1,82 @@
+"""Scaffolding shared by the worker-process and Dask tests: a run interrupted with Ctrl-C, a
+worker killed mid-trial, and the checks that nothing was lost or left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import tunelab
+from tunelab.trial import TrialRecord, TrialState
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def interrupted_run(tmp_path: Path, url: str, run: str, imports: str = "") -> str:
+    """Run a script that creates study "c" on ``url`` and runs ``run`` (code using ``study``,
+    catching KeyboardInterrupt), Ctrl-C it once two trials completed; its standard output."""
+    script = tmp_path / "run.py"
+    body = textwrap.indent(textwrap.dedent(run), " " * 4)
+    script.write_text(
+        f"import sys\nimport time\nsys.path.insert(0, {str(ROOT)!r})\n{imports}\n"
+        "import tunelab\nfrom tests.execution import objectives\n"
+        "if __name__ == '__main__':\n"
+        f"    study = tunelab.create_study(name='c', storage={url!r})\n{body}\n"
+    )
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        try:
+            study = tunelab.load_study("c", url)
+        except tunelab.StudyNotFoundError:
+            continue
+        if sum(r.state is TrialState.COMPLETE for r in study.trials) >= 2:
+            break
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    return out
+
+
+def assert_interrupted_cleanly(trials: list[TrialRecord]) -> list[TrialRecord]:
+    """Nothing left running, and the one or two trials in flight failed as interrupted."""
+    assert not [r for r in trials if not r.state.is_finished]
+    interrupted = [r for r in trials if r.state is TrialState.FAIL]
+    assert 1 <= len(interrupted) <= 2
+    assert all(r.fail_reason == "interrupted by the user (Ctrl-C)" for r in interrupted)
+    return interrupted
+
+
+class KillOneRunningWorker:
+    """A callback that, once, kills with SIGKILL the worker of a trial that is training (it
+    has reported) in another process than the trial that just finished."""
+
+    def __init__(self) -> None:
+        self.killed: list[int] = []
+
+    def __call__(self, study: tunelab.Study, record: TrialRecord) -> None:
+        if self.killed:
+            return
+        for other in study.get_trials([TrialState.RUNNING]):
+            if other.intermediate_values and other.user_attrs["pid"] != record.user_attrs["pid"]:
+                os.kill(other.user_attrs["pid"], signal.SIGKILL)
+                self.killed.append(other.number)
+                return
+
+
+def assert_failed_and_retried(trials: list[TrialRecord], killed: list[int], budget: int) -> None:
+    """The killed trial failed for its silence and was retried once, with its parameters, and
+    the study still holds exactly its budget."""
+    assert len(killed) == 1
+    assert len(trials) == budget and not [r for r in trials if not r.state.is_finished]
+    dead = trials[killed[0]]
+    assert dead.state is TrialState.FAIL and "stopped sending heartbeats" in dead.fail_reason
+    retries = [r for r in trials if r.system_attrs.get("retry", {}).get("of") == dead.number]
+    assert len(retries) == 1 and retries[0].state is TrialState.COMPLETE
+    assert retries[0].params == dead.params
+    assert sum(r.state is TrialState.COMPLETE for r in trials) == budget - 1
