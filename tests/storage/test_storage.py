@@ -339,3 +339,26 @@ def test_several_processes_writing_one_sqlite_file(sqlite_url):
     assert [r.number for r in trials] == list(range(100))
     assert {r.state for r in trials} == {COMPLETE}
     assert all(len(r.intermediate_values) == 1 for r in trials)
+
+
+def _claim_all(url: str, study_id: int) -> list[int]:
+    storage = make_storage(url)
+    claimed = []
+    while (record := storage.claim_waiting_trial(study_id)) is not None:
+        claimed.append(record.number)
+    storage.close()
+    return claimed
+
+
+def test_waiting_trials_are_handed_out_once_to_competing_processes(storage_url):
+    if storage_url == "memory":
+        pytest.skip("a storage in memory is not shared between processes")
+    storage = make_storage(storage_url)
+    study_id = storage.create_study("queue", ("minimize",), None).study_id
+    for _ in range(60):
+        storage.create_trial(study_id, WAITING)
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        claimed = pool.starmap(_claim_all, [(storage_url, study_id)] * 4)
+    numbers = [n for worker in claimed for n in worker]
+    assert sorted(numbers) == list(range(60))  # each exactly once
+    assert {r.state for r in storage.get_trials(study_id)} == {RUNNING}
