@@ -262,6 +262,14 @@ class Trial:
         self.flush_params()
         self.study.storage.set_intermediate_value(self._trial_id, step, value)
 
+    def needs_checkpoint(self, paused: bool) -> bool:
+        """Whether a checkpoint of the training taken now could be used: the trial is being
+        paused by a pruner that continues paused trials, or the study retries trials whose
+        worker died (from their last checkpoint). Saving one otherwise is wasted work."""
+        heartbeat = self.study.heartbeat
+        retries = heartbeat is not None and heartbeat.max_retries > 0
+        return retries or (paused and self.study.pruner.resumes_paused)
+
     def inherit_curve(self, values: Mapping[int, float]) -> None:
         """Store the intermediate values of the trial this one continues, as its own."""
         for step, value in sorted(values.items()):

@@ -11,6 +11,7 @@ import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.pruners import BasePruner, PopulationBasedTraining
 from tunelab.pruners.base import Continuation, continued_trials
+from tunelab.torch import checkpoint
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_mlp
 from tunelab.torch.recipe import Recipe
@@ -30,6 +31,8 @@ def digits() -> DataSplit:
 
 class PauseOnce(BasePruner):
     """Pauses trial 0 at ``step``, then hands out one continuation of it with ``params``."""
+
+    resumes_paused = True
 
     def __init__(self, step: int, params: dict | None = None) -> None:
         self.step, self.params = step, params
@@ -145,12 +148,31 @@ def test_a_task_study_with_population_based_training_carries_members_on_from_che
     paused = [r for r in study.trials if r.state is TrialState.PRUNED]
     complete = [r for r in study.trials if r.state is TrialState.COMPLETE]
     assert len(paused) == 2 and len(complete) == 2
+    # Only the paused members leave checkpoints: nothing continues the completing ones.
     assert sorted(p.name for p in (tmp_path / "pbt" / "checkpoints").iterdir()) == [
-        "trial-0.pt", "trial-1.pt", "trial-2.pt", "trial-3.pt"]  # every epoch but the last
-    assert [r.system_attrs["checkpoint_step"] for r in study.trials] == [2, 2, 3, 3]
+        "trial-0.pt", "trial-1.pt"]
+    assert [r.system_attrs.get("checkpoint_step") for r in study.trials] == [2, 2, None, None]
     for record in complete:
         assert Resume.of(record).step == 2
         assert [e.epoch for e in read_telemetry(record)] == [1, 2, 3, 4]
         assert record.user_attrs["epochs_run"] == 4
     exploit = [r for r in complete if "copied_from" in r.system_attrs["pbt"]]
     assert len(exploit) == 1  # the worse member took the better one's weights
+
+
+@pytest.mark.parametrize(
+    ("options", "saved"),
+    [({}, []),  # a median pruner never continues a trial: no checkpoint is worth writing
+     ({"heartbeat_interval": 60, "max_retries": 1}, [1, 2, 3, 4, 5])],  # a retry could use one
+)
+def test_checkpoints_are_written_only_when_a_trial_could_be_continued(
+    digits, tmp_path, monkeypatch, options, saved
+):
+    epochs_saved = []
+    save = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda state, path: epochs_saved.append(
+        state.epoch) or save(state, path))
+    study = tunelab.create_study(direction="maximize", pruner="median", **options)
+    study.optimize(objective_for(digits, tmp_path, []), n_trials=1)
+    assert epochs_saved == saved  # every epoch but the last (6), or none
+    assert study.trials[0].system_attrs.get("checkpoint_step") == (saved[-1] if saved else None)

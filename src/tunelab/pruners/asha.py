@@ -103,6 +103,10 @@ class SuccessiveHalvingPruner(BasePruner):
         kept = max(len(ranked) // self.reduction_factor, 1)
         return _signed(study, mine) > ranked[kept - 1][0]
 
+    @property
+    def resumes_paused(self) -> bool:
+        return self.promote_paused
+
     def next_trial(self, study: Study) -> Continuation | None:
         if not self.promote_paused:
             return None

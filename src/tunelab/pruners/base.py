@@ -21,6 +21,12 @@ class BasePruner(PicklesAsConstructorCall, ABC):
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         """True if ``trial`` (running, with at least one reported value) should stop now."""
 
+    @property
+    def resumes_paused(self) -> bool:
+        """Whether trials this rule stops may be continued later (from their checkpoints), so
+        that a stopped trial should leave one."""
+        return False
+
     def next_trial(self, study: Study) -> Continuation | None:
         """A trial to run next that continues a stopped one from its checkpoint (a promotion,
         a population member's next interval), or None to let the sampler start a new one.

@@ -121,6 +121,10 @@ class HyperbandPruner(BasePruner):
         ]
         return plan.rules[position].judge(study, trial, peers)
 
+    @property
+    def resumes_paused(self) -> bool:
+        return self.promote_paused
+
     def next_trial(self, study: Study) -> Continuation | None:
         if not self.promote_paused:
             return None

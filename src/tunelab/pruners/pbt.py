@@ -109,6 +109,10 @@ class PopulationBasedTraining(BasePruner):
             return True  # a diverged member stops for good (it is never carried on)
         return step % self.interval == 0 and step < self.max_resource
 
+    @property
+    def resumes_paused(self) -> bool:
+        return True
+
     def next_trial(self, study: Study) -> Continuation | None:
         records = study.storage.get_trials(study.study_id)
         founders = [r.number for r in records if Resume.of(r) is None]

@@ -1,10 +1,10 @@
 """Checkpoints of a training run, so that a stopped trial can be continued instead of retrained.
 
-A trial leaves a checkpoint after each epoch but its last (the one a pruner pauses it at, with
-``promote_paused`` or population-based training, the last before its worker died) in
-``<checkpoint_dir>/trial-<number>.pt``: the weights, the optimizer's state, the random
-streams (batch order, dropout), the best weights so far, the plateau reducer and the epoch
-history. A trial whose ``trial.resume`` names it loads that file and trains on from the next
+A trial leaves a checkpoint when something could continue from it (the epoch a pruner pauses
+it at, with ``promote_paused`` or population-based training; with heartbeat retries, every
+epoch but its last, for a retry after its worker died) in
+``<checkpoint_dir>/trial-<number>.pt``: the weights, the optimizer's state, the random streams
+(batch order, dropout), the best weights so far, the plateau reducer and the epoch history. A trial whose ``trial.resume`` names it loads that file and trains on from the next
 epoch; with the same recipe the continued run gives the numbers the uninterrupted one would.
 
 With a changed recipe (population-based training perturbs the learning rate, say) the

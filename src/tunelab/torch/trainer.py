@@ -85,10 +85,11 @@ class Trainer:
     (``recipe.json``) at the end of :meth:`fit`; its path is stored on the trial.
 
     ``checkpoint_dir``, when given, is a folder the study's trials share for checkpoints: a
-    trial leaves one there after every epoch but the last (and notes the epoch in its system
-    attribute ``checkpoint_step``), and a trial whose ``trial.resume`` names an earlier trial
-    continues that one's training from it: a promoted or retried trial, a population member
-    (see :mod:`tunelab.torch.checkpoint`).
+    trial leaves one there when it could be continued from it (paused by a pruner that resumes
+    paused trials; after every epoch but the last in a study that retries trials whose worker
+    died) and notes the epoch in its system attribute ``checkpoint_step``; a trial whose
+    ``trial.resume`` names an earlier trial continues that one's training from it: a promoted
+    or retried trial, a population member (see :mod:`tunelab.torch.checkpoint`).
     """
 
     def __init__(
@@ -160,8 +161,8 @@ class Trainer:
             improved = tracker.update(val[self.metric], epoch, self.model)
             plateau.end_epoch(val[self.metric])
             pruned = self._report_says_prune(epoch, val[self.metric], history)
-            if pruned or epoch < recipe.epochs:
-                self._save_checkpoint(epoch, generator, plateau, tracker, history)
+            if pruned or epoch < recipe.epochs:  # a checkpoint of the last epoch has no use
+                self._save_checkpoint(epoch, pruned, generator, plateau, tracker, history)
             if pruned:
                 raise TrialPruned(
                     f"pruned after epoch {epoch} with {self.metric}={val[self.metric]:.4g}"
@@ -328,12 +329,18 @@ class Trainer:
     def _save_checkpoint(
         self,
         epoch: int,
+        paused: bool,
         generator: torch.Generator,
         plateau: PlateauReducer,
         tracker: _BestTracker,
         history: list[EpochTelemetry],
     ) -> None:
+        """Save one if something could continue from it (``trial.needs_checkpoint``): a view
+        of a trial without that method (a cross-validation fold) never resumes."""
         if self.checkpoint_dir is None or self.trial is None:
+            return
+        needs_checkpoint = getattr(self.trial, "needs_checkpoint", None)
+        if needs_checkpoint is None or not needs_checkpoint(paused):
             return
         state = checkpoint.Checkpoint(
             epoch=epoch,
