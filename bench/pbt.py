@@ -7,7 +7,7 @@ trained without exploit and explore: the same total number of epochs. The table 
 best trial of each study, its validation accuracy (what both searches select on) and its test
 accuracy (data neither saw, so selection luck does not count).
 
-Usage: ``python bench/pbt.py [--seeds 0 1 2] [--jobs 2] [--example PATH]``; about 2 minutes on 2
+Usage: ``python bench/pbt.py [--seeds 0 1 2] [--jobs 2] [--example PATH]``; about 1 minute on 2
 cores for the defaults.
 """
 

@@ -12,7 +12,7 @@ which spreads the configurations out and makes the comparison sharper.
 
 Usage: ``python bench/pruning.py [--seeds 0 1 2] [--trials 40] [--jobs 2]
 [--train-per-class 20] [--pruners asha hyperband]``; a pruner is a name or
-``name:key=value,key=value`` (values are read as YAML). About 12 minutes on 2 cores for the
+``name:key=value,key=value`` (values are read as YAML). About 20 minutes on 2 cores for the
 defaults, 3 with ``--train-per-class 20``.
 """
 

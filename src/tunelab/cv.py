@@ -52,7 +52,7 @@ import numpy as np
 from tunelab._options import check_flag, check_int
 from tunelab.exceptions import ConfigError, MissingExtraError, TrialPruned, TunelabError
 
-from tunelab.trial import check_report
+from tunelab.trial import new_report
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
@@ -194,16 +194,10 @@ class FoldTrial:
 
     def report(self, value: float, step: int) -> None:
         """Record an intermediate value (an epoch's validation metric, say) of this fold."""
-        step, value = check_report(step, value)
-        if step in self._steps:
-            warnings.warn(
-                f"fold {self.index} of trial {self.trial.number} already reported a value at "
-                f"step {step}; the new value {value} is ignored.",
-                stacklevel=2,
-            )
-            return
-        self._steps.add(step)
-        self.curve.append([step, value])
+        owner = f"fold {self.index} of trial {self.trial.number}"
+        report = new_report(step, value, self._steps, owner)
+        if report is not None:
+            self.curve.append(list(report))
 
     def should_prune(self) -> bool:
         """Always False: the trial is pruned between folds, where it compares with others."""

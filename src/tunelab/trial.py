@@ -250,15 +250,10 @@ class Trial:
                 "report() is for single-objective studies; a multi-objective trial has no "
                 "single value to compare between trials."
             )
-        step, value = check_report(step, value)
-        if step in self._reported_steps:
-            warnings.warn(
-                f"trial {self.number} already reported a value at step {step}; the new value "
-                f"{value} is ignored.",
-                stacklevel=2,
-            )
+        report = new_report(step, value, self._reported_steps, f"trial {self.number}")
+        if report is None:
             return
-        self._reported_steps.add(step)
+        step, value = report
         self.flush_params()
         self.study.storage.set_intermediate_value(self._trial_id, step, value)
 
@@ -347,16 +342,29 @@ class Trial:
         return f"Trial(number={self.number}, params={self._params!r})"
 
 
-def check_report(step: Any, value: Any) -> tuple[int, float]:
-    """A reported ``(step, value)`` as numbers; a TunelabError saying what is wrong if not."""
+def new_report(
+    step: Any, value: Any, reported: set[int], owner: str
+) -> tuple[int, float] | None:
+    """A reported ``(step, value)`` as numbers, noted in ``reported``; None, with a warning,
+    when ``owner`` already reported at that step; a TunelabError saying what is wrong if the
+    step or the value is not a number."""
     if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
         raise TunelabError(f"report step={step!r} must be a non-negative integer.")
     try:
-        return int(step), float(value)
+        step, value = int(step), float(value)
     except (TypeError, ValueError):
         raise TunelabError(
             f"report value={value!r} ({type(value).__name__}) must be a number."
         ) from None
+    if step in reported:
+        warnings.warn(
+            f"{owner} already reported a value at step {step}; the new value {value} is "
+            "ignored.",
+            stacklevel=3,
+        )
+        return None
+    reported.add(step)
+    return step, value
 
 
 def _as_json(key: str, value: Any) -> Any:

@@ -70,13 +70,6 @@ def test_trials_are_dealt_to_brackets_in_proportion_to_their_sizes_and_evenly_sp
         assert abs(first[index] - 20 * size / cycle) <= 1.0
 
 
-def bracket_study(pruner, curves):
-    """A study of COMPLETE trials whose curves are ``curves``; returns it and the bracket of
-    the next trial."""
-    study = history_study(curves)
-    return study, pruner.bracket_of(len(curves)).index
-
-
 def test_a_trial_is_judged_only_against_trials_of_its_own_bracket():
     pruner = HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)
     brackets = [pruner.bracket_of(n).index for n in range(17)]

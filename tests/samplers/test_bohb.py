@@ -212,18 +212,6 @@ def test_a_batch_is_distinct_and_reproducible():
     assert first == batch(7)
 
 
-def test_a_multi_objective_study_is_sampled_at_random_with_one_warning():
-    def objective(trial):
-        x = trial.suggest_float("x", 0.0, 1.0)
-        return x, 1.0 - x
-
-    with pytest.warns(UserWarning, match="single objective") as caught:
-        study = run(objective, BOHBSampler(seed=4), n_trials=15, directions=["minimize", "minimize"])
-    assert len(caught) == 1
-    random = run(objective, RandomSampler(seed=4), n_trials=15, directions=["minimize", "minimize"])
-    assert params_of(study) == params_of(random)
-
-
 # Search quality ---------------------------------------------------------------------------
 
 

@@ -143,3 +143,19 @@ def test_trials_finishing_out_of_order_give_the_walk_a_fresh_sampler_replays(nam
     study.tell(second, bowl_2d(second))
     study.optimize(bowl_2d, n_trials=10)
     assert summary(sampler.search_state(study)) == summary(make(name, 3).search_state(study))
+
+
+@pytest.mark.parametrize("name", ["tpe", "bohb"])
+def test_a_model_of_one_objective_samples_a_multi_objective_study_at_random_with_one_warning(
+    name,
+):
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        return x, 1.0 - x
+
+    both = ["minimize", "minimize"]
+    with pytest.warns(UserWarning, match="single objective") as caught:
+        study = run(objective, REGISTERED[name](seed=4), n_trials=15, directions=both)
+    assert len(caught) == 1
+    random = run(objective, REGISTERED["random"](seed=4), n_trials=15, directions=both)
+    assert params_of(study) == params_of(random)

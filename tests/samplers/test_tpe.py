@@ -12,19 +12,10 @@ from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.tpe import _ASKED, TPESampler, _Dim, default_gamma
 from tunelab.trial import TrialState
+from tests.samplers.objectives import params_of, run
 
 MODES = [False, True]
 MODE_IDS = ["univariate", "multivariate"]
-
-
-def params_of(study):
-    return [dict(r.params) for r in study.trials]
-
-
-def run(objective, sampler, n_trials=30, **options):
-    study = tunelab.create_study(sampler=sampler, **options)
-    study.optimize(objective, n_trials=n_trials, catch=())
-    return study
 
 
 def mixed_space(trial):
@@ -296,13 +287,3 @@ def test_a_bad_option_raises_a_config_error_naming_it(option, value):
     assert caught.value.field == option
 
 
-def test_a_multi_objective_study_is_sampled_at_random_with_one_warning():
-    def objective(trial):
-        x = trial.suggest_float("x", 0.0, 1.0)
-        return x, 1.0 - x
-
-    with pytest.warns(UserWarning, match="single objective") as caught:
-        study = run(objective, TPESampler(seed=4), n_trials=15, directions=["minimize", "minimize"])
-    assert len(caught) == 1
-    random = run(objective, RandomSampler(seed=4), n_trials=15, directions=["minimize", "minimize"])
-    assert params_of(study) == params_of(random)

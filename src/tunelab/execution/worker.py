@@ -10,6 +10,7 @@ and the calling process follows their results in the storage with :class:`Finish
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 from dataclasses import dataclass
@@ -59,10 +60,7 @@ class WorkerSpec:
         return _OnDevice(self.objective, self.device)
 
     def on_device(self, device: str | None) -> WorkerSpec:
-        return WorkerSpec(
-            self.storage_url, self.study_name, self.objective, self.sampler, self.pruner,
-            self.catch, self.trial_budget, device,
-        )
+        return dataclasses.replace(self, device=device)
 
 
 class _OnDevice:

@@ -16,10 +16,16 @@ reported NaN stops the trial at once.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from tunelab._options import check_flag, check_int
-from tunelab.pruners.base import BasePruner, Continuation, continued_trials, value_at
+from tunelab.pruners.base import (
+    BasePruner,
+    Continuation,
+    continued_trials,
+    last_report,
+    value_at,
+)
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -55,11 +61,8 @@ class SuccessiveHalvingPruner(BasePruner):
         max_resource: int | None = None,
         promote_paused: bool = False,
     ) -> None:
-        self.min_resource = check_int(
-            _WHERE, "min_resource", min_resource, 1, "the step of the first rung, e.g. 1 epoch."
-        )
-        self.reduction_factor = check_int(
-            _WHERE, "reduction_factor", reduction_factor, 2, "3 keeps a third at each rung."
+        self.min_resource, self.reduction_factor = check_halving(
+            _WHERE, min_resource, reduction_factor
         )
         self.min_early_stopping_rate = check_int(
             _WHERE, "min_early_stopping_rate", min_early_stopping_rate, 0, "0 starts at once."
@@ -82,19 +85,14 @@ class SuccessiveHalvingPruner(BasePruner):
         return steps
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
-        step = trial.last_step
-        if step is None:
-            return False
-        if math.isnan(trial.intermediate_values[step]):
+        if math.isnan(last_report(trial)[1]):
             return True
         return self.judge(study, trial, study.storage.get_trials(study.study_id, COMPETING_STATES))
 
     def judge(self, study: Study, trial: TrialRecord, peers: Iterable[TrialRecord]) -> bool:
         """The rule against ``peers`` (RUNNING, COMPLETE and PRUNED trials, ``trial`` among
         them) rather than every trial of the study: Hyperband's brackets compete apart."""
-        step = trial.last_step
-        assert step is not None
-        rung = self._rung_just_reached(trial, step)
+        rung = self._rung_just_reached(trial, last_report(trial)[0])
         if rung is None:
             return False
         ranked = self._ranked(study, list(peers), rung)
@@ -156,6 +154,14 @@ class SuccessiveHalvingPruner(BasePruner):
         previous = max(earlier) if earlier else -1
         reached = [r for r in self.rung_steps(step) if previous < r <= step]
         return reached[-1] if reached else None
+
+
+def check_halving(where: str, min_resource: Any, reduction_factor: Any) -> tuple[int, int]:
+    """The options every successive-halving rule shares, checked."""
+    return (
+        check_int(where, "min_resource", min_resource, 1, "the first rung's step, e.g. 1 epoch."),
+        check_int(where, "reduction_factor", reduction_factor, 2, "3 keeps a third at each rung."),
+    )
 
 
 def _signed(study: Study, value: float) -> float:

@@ -62,6 +62,13 @@ def continued_trials(records: list[TrialRecord]) -> set[int]:
     return {resume.previous for r in records if (resume := Resume.of(r)) is not None}
 
 
+def last_report(trial: TrialRecord) -> tuple[int, float]:
+    """The step and value of the trial's last report (``prune`` is asked only after one)."""
+    step = trial.last_step
+    assert step is not None, "prune() is asked only after a report"
+    return step, trial.intermediate_values[step]
+
+
 def is_checked_step(step: int, n_warmup_steps: int, interval_steps: int) -> bool:
     """Whether a rule with a warm-up and an interval looks at ``step`` at all."""
     return step >= n_warmup_steps and (step - n_warmup_steps) % interval_steps == 0

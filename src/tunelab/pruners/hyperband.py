@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunelab._options import check_flag, check_int
-from tunelab.pruners.asha import COMPETING_STATES, SuccessiveHalvingPruner
-from tunelab.pruners.base import BasePruner, Continuation
+from tunelab.pruners.asha import COMPETING_STATES, SuccessiveHalvingPruner, check_halving
+from tunelab.pruners.base import BasePruner, Continuation, last_report
 from tunelab.trial import Resume, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -65,11 +65,8 @@ class HyperbandPruner(BasePruner):
         reduction_factor: int = 3,
         promote_paused: bool = False,
     ) -> None:
-        self.min_resource = check_int(
-            _WHERE, "min_resource", min_resource, 1, "the first budget, e.g. 1 epoch."
-        )
-        self.reduction_factor = check_int(
-            _WHERE, "reduction_factor", reduction_factor, 2, "3 keeps a third at each round."
+        self.min_resource, self.reduction_factor = check_halving(
+            _WHERE, min_resource, reduction_factor
         )
         self.max_resource: int | None = None
         if max_resource != "auto":
@@ -96,21 +93,18 @@ class HyperbandPruner(BasePruner):
             result.append(Bracket(index=s, n_trials=n, rounds=rounds))
         return result
 
-    def bracket_of(self, number: int, max_resource: int | None = None) -> Bracket:
+    def bracket_of(self, number: int) -> Bracket:
         """The bracket trial ``number`` runs in (with ``max_resource="auto"``, once a trial
         has completed and the pruner has judged another)."""
-        plan = self._plan_for(max_resource or self.max_resource) or self._plan
+        plan = self._current_plan()
         if plan is None:
             raise ValueError("bracket_of(): max_resource is 'auto' and no trial has completed yet")
         return plan.brackets[plan.cycle[number % len(plan.cycle)]]
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
-        step = trial.last_step
-        if step is None:
-            return False
-        if math.isnan(trial.intermediate_values[step]):
+        if math.isnan(last_report(trial)[1]):
             return True
-        plan = self._plan or self._plan_for(self.max_resource or _auto_max_resource(study))
+        plan = self._current_plan(study)
         if plan is None:
             return False
         position = plan.position(trial)
@@ -128,7 +122,7 @@ class HyperbandPruner(BasePruner):
     def next_trial(self, study: Study) -> Continuation | None:
         if not self.promote_paused:
             return None
-        plan = self._plan or self._plan_for(self.max_resource or _auto_max_resource(study))
+        plan = self._current_plan(study)
         if plan is None:
             return None
         by_bracket: dict[int, list[TrialRecord]] = {}
@@ -139,11 +133,15 @@ class HyperbandPruner(BasePruner):
                 return promotion
         return None
 
-    def _plan_for(self, max_resource: int | None) -> _Plan | None:
-        if max_resource is None:
-            return None
-        if self._plan is None or self._plan.max_resource != max_resource:
-            self._plan = _Plan(self, max_resource)
+    def _current_plan(self, study: Study | None = None) -> _Plan | None:
+        """The brackets, made once the full budget is known: given, or with ``"auto"`` the
+        last step of ``study``'s first completed trial (looked for only until found)."""
+        if self._plan is None:
+            resource = self.max_resource
+            if resource is None and study is not None:
+                resource = _auto_max_resource(study)
+            if resource is not None:
+                self._plan = _Plan(self, resource)
         return self._plan
 
 
@@ -152,7 +150,6 @@ class _Plan:
     which trials are dealt to them."""
 
     def __init__(self, pruner: HyperbandPruner, max_resource: int) -> None:
-        self.max_resource = max_resource
         self.brackets = pruner.brackets(max_resource)
         s_max = self.brackets[0].index
         self.rules = [

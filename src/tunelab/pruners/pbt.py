@@ -29,7 +29,7 @@ import numpy as np
 
 from tunelab._options import check_int, check_number, check_probability
 from tunelab.exceptions import ConfigError
-from tunelab.pruners.base import BasePruner, Continuation, continued_trials
+from tunelab.pruners.base import BasePruner, Continuation, continued_trials, last_report
 from tunelab.samplers._options import check_seed
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution
 from tunelab.trial import Resume, TrialRecord, TrialState
@@ -103,9 +103,8 @@ class PopulationBasedTraining(BasePruner):
         return self.population_size * math.ceil(self.max_resource / self.interval)
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
-        step = trial.last_step
-        assert step is not None
-        if math.isnan(trial.intermediate_values[step]):
+        step, value = last_report(trial)
+        if math.isnan(value):
             return True  # a diverged member stops for good (it is never carried on)
         return step % self.interval == 0 and step < self.max_resource
 

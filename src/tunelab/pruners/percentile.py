@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tunelab._options import check_int, check_number
-from tunelab.pruners.base import BasePruner, is_checked_step
+from tunelab.pruners.base import BasePruner, is_checked_step, last_report
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -62,10 +62,8 @@ class PercentilePruner(BasePruner):
         )
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
-        step = trial.last_step
-        if step is None:
-            return False
-        if math.isnan(trial.intermediate_values[step]):
+        step, value = last_report(trial)
+        if math.isnan(value):
             return True
         if not is_checked_step(step, self.n_warmup_steps, self.interval_steps):
             return False

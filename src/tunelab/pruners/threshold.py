@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tunelab._options import check_int, check_number
 from tunelab.exceptions import ConfigError
-from tunelab.pruners.base import BasePruner, is_checked_step
+from tunelab.pruners.base import BasePruner, is_checked_step, last_report
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -57,10 +57,7 @@ class ThresholdPruner(BasePruner):
         )
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
-        step = trial.last_step
-        if step is None:
-            return False
-        value = trial.intermediate_values[step]
+        step, value = last_report(trial)
         if not math.isfinite(value):
             return True
         if not is_checked_step(step, self.n_warmup_steps, self.interval_steps):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numbers
 import random
 import secrets
+import warnings
 import zlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Sequence
@@ -68,6 +69,25 @@ class BaseSampler(PicklesAsConstructorCall, ABC):
     def is_exhausted(self, study: Study) -> bool:
         """True when the sampler has nothing new to propose (a finished grid)."""
         return False
+
+
+def models_single_objective(
+    sampler: Any, study: Study, class_name: str, short_name: str, stacklevel: int
+) -> bool:
+    """True for a single-objective study; otherwise False, with one warning per sampler (its
+    ``_warned_multi_objective`` flag) that it samples at random there."""
+    if len(study.directions) == 1:
+        return True
+    if not sampler._warned_multi_objective:
+        sampler._warned_multi_objective = True
+        warnings.warn(
+            f"{class_name} models a single objective, but study {study.study_name!r} has "
+            f"{len(study.directions)}; it samples at random instead. Use a single objective "
+            f"(a weighted sum, say) to get {short_name}.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+    return False
 
 
 def resolve_seed(seed: int | None) -> int:

@@ -38,7 +38,6 @@ budget that has enough of them. It works with any pruner, or none.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -47,7 +46,7 @@ import numpy as np
 from tunelab._options import check_int, check_number, check_probability
 from tunelab.pruners.base import value_at
 from tunelab.samplers._options import check_seed
-from tunelab.samplers.base import BaseSampler, trial_rng
+from tunelab.samplers.base import BaseSampler, models_single_objective, trial_rng
 from tunelab.samplers.tpe import _best_candidate, _Dim, _observe, _Parzen
 from tunelab.space import Distribution
 from tunelab.trial import TrialRecord, TrialState
@@ -207,18 +206,7 @@ class BOHBSampler(BaseSampler):
         return None
 
     def _single_objective(self, study: Study) -> bool:
-        if len(study.directions) == 1:
-            return True
-        if not self._warned_multi_objective:
-            self._warned_multi_objective = True
-            warnings.warn(
-                f"BOHBSampler models a single objective, but study {study.study_name!r} has "
-                f"{len(study.directions)}; it samples at random instead. Use a single "
-                "objective (a weighted sum, say) to get BOHB.",
-                UserWarning,
-                stacklevel=4,
-            )
-        return False
+        return models_single_objective(self, study, "BOHBSampler", "BOHB", stacklevel=5)
 
 
 def _reach(record: TrialRecord) -> float | None:

@@ -57,7 +57,6 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -65,7 +64,7 @@ import numpy as np
 from tunelab.exceptions import ConfigError
 from tunelab._options import check_flag, check_int, check_number
 from tunelab.samplers._options import check_seed
-from tunelab.samplers.base import BaseSampler, trial_rng
+from tunelab.samplers.base import BaseSampler, models_single_objective, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
 
@@ -305,18 +304,7 @@ class TPESampler(BaseSampler):
         return np.random.default_rng(trial_rng(self.seed, number, name).getrandbits(64))
 
     def _single_objective(self, study: Study) -> bool:
-        if len(study.directions) == 1:
-            return True
-        if not self._warned_multi_objective:
-            self._warned_multi_objective = True
-            warnings.warn(
-                f"TPESampler models a single objective, but study {study.study_name!r} has "
-                f"{len(study.directions)}; it samples at random instead. Use a single "
-                "objective (a weighted sum, say) to get TPE.",
-                UserWarning,
-                stacklevel=3,
-            )
-        return False
+        return models_single_objective(self, study, "TPESampler", "TPE", stacklevel=4)
 
     @staticmethod
     def _maximize(study: Study) -> bool:
