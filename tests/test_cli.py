@@ -348,6 +348,27 @@ def test_a_task_file_runs_and_infers_direction_and_metric(workdir: Path) -> None
     assert states(study.trials) == ["COMPLETE", "COMPLETE"]
 
 
+def test_fuse_trains_a_task_files_trials_together(workdir: Path) -> None:
+    pytest.importorskip("torch")
+    write_csv(workdir / "data.csv")
+    (workdir / "task.yaml").write_text(TASK_STUDY.format(n_trials=3, csv="data.csv"))
+
+    result = invoke("run", "task.yaml", "--fuse", "2")
+
+    assert result.exit_code == 0, result.output
+    study = tunelab.load_study("csv-task", "sqlite:///tunelab.db")
+    assert states(study.trials) == ["COMPLETE"] * 3
+
+
+def test_fuse_with_an_objective_function_exits_2(workdir: Path) -> None:
+    path = write_study(workdir, MIXED_STUDY, MIXED_OBJECTIVE)
+
+    result = invoke("run", str(path), "--fuse", "2")
+
+    assert result.exit_code == 2, result.output
+    assert "field 'fuse'" in result.output and "declare the training under 'task:'" in result.output
+
+
 @pytest.mark.parametrize(
     ("make_data", "fragments"),
     [

@@ -214,6 +214,7 @@ def _print_error(message: str, debug: bool, has_cause: bool) -> None:
         "tunelab run examples/quadratic.yaml",
         "tunelab run study.yaml --timeout 10m --storage sqlite:///runs.db",
         "tunelab run study.yaml --dask tcp://sched:8786   # trials on a Dask cluster",
+        "tunelab run examples/digits_fused.yaml --fuse 32  # 32 trials as one model",
     ),
 )
 @_user_facing
@@ -261,12 +262,23 @@ def run(
             show_default=False,
         ),
     ] = None,
+    fuse: Annotated[
+        int | None,
+        typer.Option(
+            "--fuse",
+            metavar="K",
+            min=1,
+            help="Train K trials at a time as one fused model (a study file with a 'task:'); "
+            "trials of one architecture share the hardware instead of taking turns.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
     """Options on the command line win over the study file, so one file serves many runs."""
     overrides: dict[str, Any] = {
-        "storage": storage, "sampler": sampler, "seed": seed, "n_jobs": n_jobs
+        "storage": storage, "sampler": sampler, "seed": seed, "n_jobs": n_jobs, "fuse": fuse
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if n_trials is not None or timeout is not None:
@@ -416,6 +428,7 @@ def _run_study(
                 n_jobs=config.n_jobs,
                 devices=config.devices,
                 executor=executor,
+                fuse=config.fuse,
             )
     except KeyboardInterrupt:
         _print_interrupted(study, first_new, config.storage, resume)

@@ -10,6 +10,7 @@ A study file is flat and uses the same names as :func:`tunelab.create_study`::
     n_trials: 50                       # and/or timeout: 10m
     seed: 0
     n_jobs: 4                          # worker processes (-1: one per core); devices: [cuda:0]
+    fuse: 32                           # with a 'task:', train 32 trials at a time as one model
     heartbeat_interval: 10             # fail (and with max_retries: 1, retry) dead workers' trials
 
 Validation happens before any trial runs, and every problem becomes one
@@ -69,6 +70,7 @@ _EXAMPLES = {
     "seed": "seed: 0",
     "n_jobs": "n_jobs: 4",
     "devices": "devices: [cuda:0, cuda:1]",
+    "fuse": "fuse: 32",
     "heartbeat_interval": "heartbeat_interval: 10",
     "grace_period": "grace_period: 60",
     "max_retries": "max_retries: 1",
@@ -102,6 +104,7 @@ class StudyConfig(BaseModel):
     seed: StrictInt | None = None
     n_jobs: StrictInt = 1
     devices: list[StrictStr] | None = None
+    fuse: Annotated[StrictInt, Field(gt=0)] | None = None
     heartbeat_interval: float | None = None
     grace_period: float | None = None
     max_retries: StrictInt = 0
@@ -216,6 +219,17 @@ class StudyConfig(BaseModel):
                 "metric_names",
                 f"gives {len(self.metric_names)} name(s) for {len(self.objective_directions)} "
                 "objective(s); give exactly one name per direction, in the same order",
+            )
+        if self.fuse is not None and self.task is None:
+            raise _FieldProblem(
+                "fuse",
+                "trains the trials of a declared training task together, but this file names "
+                "an objective function; declare the training under 'task:' or remove fuse",
+            )
+        if self.fuse is not None and (self.n_jobs != 1 or self.devices is not None):
+            raise _FieldProblem(
+                "fuse",
+                "trains its populations in one process; remove n_jobs and devices, or fuse",
             )
         try:
             HeartbeatSettings.checked(self.heartbeat_interval, self.grace_period, self.max_retries)

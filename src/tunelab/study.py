@@ -14,7 +14,7 @@ import os
 import time
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping, Sequence, overload
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
 
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
@@ -234,6 +234,7 @@ class Study:
         n_jobs: int = 1,
         devices: Sequence[str] | None = None,
         executor: Any = None,
+        fuse: int | None = None,
     ) -> None:
         """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
         :meth:`stop` was called, or the sampler has nothing left (a finished grid).
@@ -252,8 +253,15 @@ class Study:
         :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
         here as a :class:`tunelab.execution.WorkerError`. Callbacks and the progress bar run
         here.
+
+        ``fuse`` = K asks the sampler for K trials at a time and trains those whose models
+        share an architecture as one fused population (see :mod:`tunelab.torch.fused`); the
+        objective must be a declarative training task (:class:`tunelab.torch.Task`). Each
+        member is an ordinary trial; ``timeout`` is checked between populations.
         """
         _check_budget(n_trials, timeout)
+        if fuse is not None:
+            fuse = self._check_fuse(fuse, objective, n_jobs, devices, executor)
         if executor is not None:
             from tunelab.execution.dask import check_executor
 
@@ -279,6 +287,8 @@ class Study:
                 what = "optimize(executor=...)"
                 spec = worker_spec(self, objective, catch, what, cloudpickle=True)
                 optimize_on_dask(self, spec, executor, n_trials, timeout, on_finished)
+            elif fuse is not None:
+                self._optimize_fused(objective, fuse, n_trials, timeout, catch, on_finished)
             elif n_jobs == 1 and devices is None:
                 self._optimize_here(objective, n_trials, timeout, catch, on_finished)
             else:
@@ -299,43 +309,133 @@ class Study:
         catch: tuple[type[BaseException], ...],
         on_finished: Callable[[TrialRecord], None],
     ) -> None:
+        for _ in self._batches(n_trials, timeout, 1):
+            on_finished(self._run_trial(objective, catch))
+
+    def _batches(self, n_trials: int | None, timeout: float | None, size: int) -> Iterator[int]:
+        """How many trials to start next, batch after batch (``size`` or what the budget
+        leaves), until the budget is spent, :meth:`stop` is called or the sampler is done."""
         started = time.monotonic()
         done = 0
         while not self._stop_requested:
             if n_trials is not None and done >= n_trials:
-                break
+                return
             if timeout is not None and time.monotonic() - started >= timeout:
-                break
+                return
             if self.sampler.is_exhausted(self):
                 logger.info("The sampler has visited its whole search space; stopping.")
-                break
-            on_finished(self._run_trial(objective, catch))
-            done += 1
+                return
+            batch = size if n_trials is None else min(size, n_trials - done)
+            yield batch
+            done += batch
 
     def _run_trial(self, objective: Objective, catch: tuple[type[BaseException], ...]) -> TrialRecord:
         trial = self.ask()
-        beating = (
-            Heartbeat(trial, self.heartbeat.interval)
-            if self.heartbeat is not None
-            else contextlib.nullcontext()
-        )
         try:
-            with beating:
+            with self._heartbeats([trial]):
                 returned = objective(trial)
-        except TrialPruned as pruned:
-            return self.tell(trial, state=TrialState.PRUNED, fail_reason=str(pruned) or None)
-        except KeyboardInterrupt as interrupt:
-            how = str(interrupt) or "by the user (Ctrl-C)"  # workers say which signal
-            self.tell(trial, state=TrialState.FAIL, fail_reason=f"interrupted {how}")
-            raise
         except BaseException as error:
-            reason = f"{type(error).__name__}: {error}"
-            record = self.tell(trial, state=TrialState.FAIL, fail_reason=reason)
-            if not isinstance(error, catch):
+            record = self._tell_outcome(trial, error)
+            if not isinstance(error, (TrialPruned, *catch)):
                 raise
-            logger.debug("Trial %d raised:", trial.number, exc_info=error)
             return record
         return self.tell(trial, returned)
+
+    def _tell_outcome(self, trial: Trial, outcome: Any) -> TrialRecord:
+        """Finish a trial with what its objective returned or raised: values, a prune, or a
+        failure with the error as its reason."""
+        if isinstance(outcome, TrialPruned):
+            return self.tell(trial, state=TrialState.PRUNED, fail_reason=str(outcome) or None)
+        if isinstance(outcome, KeyboardInterrupt):
+            how = str(outcome) or "by the user (Ctrl-C)"  # workers say which signal
+            return self.tell(trial, state=TrialState.FAIL, fail_reason=f"interrupted {how}")
+        if isinstance(outcome, BaseException):
+            logger.debug("Trial %d raised:", trial.number, exc_info=outcome)
+            reason = f"{type(outcome).__name__}: {outcome}"
+            return self.tell(trial, state=TrialState.FAIL, fail_reason=reason)
+        return self.tell(trial, outcome)
+
+    def _heartbeats(self, trials: Sequence[Trial]) -> contextlib.ExitStack:
+        """A context in which the running ``trials`` beat, when the study uses heartbeats."""
+        stack = contextlib.ExitStack()
+        if self.heartbeat is not None:
+            for trial in trials:
+                stack.enter_context(Heartbeat(trial, self.heartbeat.interval))
+        return stack
+
+    def _check_fuse(
+        self, fuse: Any, objective: Any, n_jobs: int, devices: Any, executor: Any
+    ) -> int:
+        if isinstance(fuse, bool) or not isinstance(fuse, int) or fuse < 1:
+            raise ConfigError(
+                f"optimize(fuse={fuse!r}): fuse is how many trials train together; use a "
+                "positive integer such as 32.",
+                field="fuse",
+            )
+        if not callable(getattr(objective, "fit_group", None)):
+            name = getattr(objective, "__qualname__", type(objective).__name__)
+            raise ConfigError(
+                f"optimize(fuse=...) fuses the trials of a declarative training task, and the "
+                f"objective {name} is not one: pass a tunelab.torch.Task, or leave out fuse.",
+                field="fuse",
+            )
+        if n_jobs != 1 or devices is not None or executor is not None:
+            raise ConfigError(
+                "optimize(fuse=...) trains its populations in this process; leave out n_jobs, "
+                "devices and executor, or leave out fuse.",
+                field="fuse",
+            )
+        if self.pruner.resumes_paused:
+            raise ConfigError(
+                f"optimize(fuse=...): the pruner {type(self.pruner).__name__} continues paused "
+                "trials from checkpoints, which fused members do not write; use a pruner that "
+                "stops trials (asha, median, hyperband without promote_paused) or leave out "
+                "fuse.",
+                field="fuse",
+            )
+        return fuse
+
+    def _optimize_fused(
+        self,
+        task: Any,
+        fuse: int,
+        n_trials: int | None,
+        timeout: float | None,
+        catch: tuple[type[BaseException], ...],
+        on_finished: Callable[[TrialRecord], None],
+    ) -> None:
+        for size in self._batches(n_trials, timeout, fuse):
+            self._run_group(task, self.ask(size), catch, on_finished)
+
+    def _run_group(
+        self,
+        task: Any,
+        trials: list[Trial],
+        catch: tuple[type[BaseException], ...],
+        on_finished: Callable[[TrialRecord], None],
+    ) -> None:
+        """Let ``task.fit_group`` train ``trials`` together; each is told as it finishes."""
+        running = {trial.number: trial for trial in trials}
+        uncaught: list[BaseException] = []
+
+        def finish(trial: Trial, outcome: Any) -> None:
+            del running[trial.number]
+            on_finished(self._tell_outcome(trial, outcome))
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, (TrialPruned, *catch)
+            ):
+                uncaught.append(outcome)
+
+        try:
+            with self._heartbeats(trials):
+                task.fit_group(trials, finish)
+        except BaseException as error:
+            for trial in list(running.values()):
+                finish(trial, error)
+            raise
+        assert not running, f"fit_group left trials {sorted(running)} running"
+        if uncaught:
+            raise uncaught[0]
 
     def stop(self) -> None:
         """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs)."""

@@ -112,9 +112,9 @@ def test_a_changed_recipe_keeps_the_optimizer_state_and_takes_the_new_learning_r
 
 def _fresh_state(trainer):
     from tunelab.torch.schedules import PlateauReducer
-    from tunelab.torch.trainer import _BestTracker
+    from tunelab.torch.trainer import BestTracker
 
-    return PlateauReducer(trainer.recipe, True), _BestTracker(True, 0.0), []
+    return PlateauReducer(trainer.recipe, True), BestTracker(True, 0.0), []
 
 
 def test_a_missing_checkpoint_is_a_config_error_that_says_what_to_do(digits, tmp_path):

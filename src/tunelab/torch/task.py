@@ -38,7 +38,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -138,8 +138,35 @@ class Task:
             self.folds()
 
     def __call__(self, trial: Any) -> float:
+        self.use_threads()
+        recipe, model_options = self.suggest(trial)
+        if self.cv is not None:
+            return self._cross_validate(trial, recipe, model_options)
+        recipe = self.trial_recipe(recipe, trial)
+        result = Trainer(
+            self.seeded_model(model_options, recipe),
+            self.data,
+            recipe,
+            trial=trial,
+            artifact_dir=self.artifact_dir(trial),
+            checkpoint_dir=self._checkpoint_dir(trial),
+        ).fit()
+        return self.trial_value(trial, result)
+
+    def fit_group(self, trials: list[Any], finish: Callable[[Any, Any], None]) -> None:
+        """Train ``trials`` together where their models fuse (see :mod:`tunelab.torch.fused`);
+        ``finish(trial, value or exception)`` hears of each one as it ends."""
+        from tunelab.torch.fused import train_trials
+
+        train_trials(self, trials, finish)
+
+    def use_threads(self) -> None:
+        """Apply the task's ``threads`` setting to this process."""
         if self.threads is not None:
             torch.set_num_threads(self.threads)
+
+    def suggest(self, trial: Any) -> tuple[Recipe, dict[str, Any]]:
+        """Suggest the trial's search values; the recipe and model options they make."""
         chosen: dict[str, Any] = {}
         for parameter in self.search:
             if parameter.applies(chosen):
@@ -147,19 +174,21 @@ class Task:
         recipe, model_options = self.resolve(chosen)
         if self.pretrain is not None and recipe.pretrained is None:
             recipe = recipe.replace(pretrained=str(self.pretrained_weights()))
-        if self.cv is not None:
-            return self._cross_validate(trial, recipe, model_options)
-        recipe = recipe.replace(seed=recipe.seed + trial.number)
+        return recipe, model_options
+
+    @staticmethod
+    def trial_recipe(recipe: Recipe, trial: Any) -> Recipe:
+        """The recipe a trial trains with: seeded by its number, so trials differ."""
+        return recipe.replace(seed=recipe.seed + trial.number)
+
+    def seeded_model(self, model_options: Mapping[str, Any], recipe: Recipe) -> torch.nn.Module:
+        """:meth:`build_model` with torch seeded by the recipe, so a trial rebuilds the same."""
         torch.manual_seed(recipe.seed)
-        model = self.build_model(model_options, recipe)
-        result = Trainer(
-            model,
-            self.data,
-            recipe,
-            trial=trial,
-            artifact_dir=self._artifact_dir(trial),
-            checkpoint_dir=self._checkpoint_dir(trial),
-        ).fit()
+        return self.build_model(model_options, recipe)
+
+    @staticmethod
+    def trial_value(trial: Any, result: FitResult) -> float:
+        """Store a finished training's summary on its trial; the trial's value."""
         _store_summary(trial, result)
         return result.best_value
 
@@ -207,14 +236,13 @@ class Task:
         x = torch.cat([data.x_train, data.x_val])
         y = torch.cat([data.y_train, data.y_val])
         folds = self.folds()
-        trial_dir = self._artifact_dir(trial)
+        trial_dir = self.artifact_dir(trial)
 
         def fit_fold(fold: Fold, fold_trial: FoldTrial) -> float:
             # Folds are independent fits: each gets a fresh model and its own seed, distinct
             # from every other fold of every trial.
             fold_recipe = recipe.replace(seed=recipe.seed + trial.number * len(folds) + fold.index)
-            torch.manual_seed(fold_recipe.seed)
-            model = self.build_model(model_options, fold_recipe)
+            model = self.seeded_model(model_options, fold_recipe)
             train, validation = torch.from_numpy(fold.train), torch.from_numpy(fold.validation)
             fold_data = dataclasses.replace(
                 data, x_train=x[train], y_train=y[train], x_val=x[validation], y_val=y[validation]
@@ -262,7 +290,8 @@ class Task:
         n_outputs = 1 if recipe.loss == "bce" else data.n_outputs
         return build_model({**self.model_spec, **model_options}, data.input_shape, n_outputs)
 
-    def _artifact_dir(self, trial: Any) -> Path | None:
+    def artifact_dir(self, trial: Any) -> Path | None:
+        """Where a trial's best weights go (None when the task keeps none)."""
         study_dir = self._study_dir(trial)
         return None if study_dir is None else study_dir / f"trial-{trial.number}"
 

@@ -86,7 +86,7 @@ class GradientMonitor:
     """
 
     def __init__(self, model: nn.Module, steps_per_epoch: int = 1) -> None:
-        self.every = max(1, math.ceil(steps_per_epoch / GRADIENT_SAMPLES_PER_EPOCH))
+        self.every = gradient_sampling_interval(steps_per_epoch)
         self.layer_names, self.parameters, layer_index = _parameters_by_layer(model)
         self.layer_index = torch.tensor(layer_index)
         self.squares: torch.Tensor | None = None
@@ -115,18 +115,37 @@ class GradientMonitor:
         return dict(zip(self.layer_names, means))
 
 
+def gradient_sampling_interval(steps_per_epoch: int) -> int:
+    """Every how many steps gradients are measured: about GRADIENT_SAMPLES_PER_EPOCH an epoch."""
+    return max(1, math.ceil(steps_per_epoch / GRADIENT_SAMPLES_PER_EPOCH))
+
+
+def layer_name(parameter_name: str) -> str:
+    """The layer a parameter belongs to: "blocks.0.linear" for "blocks.0.linear.weight"."""
+    return parameter_name.rpartition(".")[0] or parameter_name
+
+
 def _parameters_by_layer(model: nn.Module) -> tuple[list[str], list[nn.Parameter], list[int]]:
     """Parameters grouped by the module that owns them ("blocks.0.linear" for its weight/bias)."""
     names: list[str] = []
     parameters: list[nn.Parameter] = []
     layer_index: list[int] = []
     for name, parameter in model.named_parameters():
-        layer = name.rpartition(".")[0] or name
+        layer = layer_name(name)
         if layer not in names:
             names.append(layer)
         parameters.append(parameter)
         layer_index.append(names.index(layer))
     return names, parameters, layer_index
+
+
+def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers whose outputs telemetry describes: the activation modules, or for a model
+    without any (a user's model calling ``F.relu``) its Linear and Conv layers."""
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_TYPES)]
+    if not layers:
+        layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    return layers
 
 
 class ActivationRecorder:
@@ -139,12 +158,7 @@ class ActivationRecorder:
     """
 
     def __init__(self, model: nn.Module) -> None:
-        layers = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_TYPES)]
-        if not layers:
-            layers = [
-                (n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
-            ]
-        self.layers = layers
+        self.layers = activation_layers(model)
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list[Any] = []
 
@@ -170,11 +184,11 @@ class ActivationRecorder:
         if not self.outputs:
             return {}
         # One transfer for all layers: an .item() per number would cost more than the numbers.
-        numbers = torch.stack([_summary(output) for output in self.outputs.values()]).tolist()
+        numbers = torch.stack([activation_summary(output) for output in self.outputs.values()]).tolist()
         return {name: ActivationStats(*row) for name, row in zip(self.outputs, numbers)}
 
 
-def _summary(output: torch.Tensor) -> torch.Tensor:
+def activation_summary(output: torch.Tensor) -> torch.Tensor:
     """(mean, std, dead fraction) of one layer's output, as a tensor on its device."""
     output = output.float()
     # Units are features (dim 1); for a convolution every spatial position of a channel counts

@@ -16,7 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import torch
 from torch import nn
@@ -109,8 +109,7 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.telemetry = telemetry
         self.device = resolve_device(recipe.device)
-        self.data, self.target_scale = _standardize_targets(normalize(data, recipe.normalization))
-        self.data = _to_device(self.data, self.device)
+        self.data, self.target_scale = prepare_data(data, recipe.normalization, self.device)
         self.task = data.task
         self.loss_name = resolve_loss(recipe, data.task)
         self.loss = loss_function(self.loss_name, recipe.label_smoothing)
@@ -125,7 +124,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.frozen = matching_parameters(model, recipe.freeze, "freeze")
         set_frozen(self.frozen.values(), True)
-        self._check_output_shape()
+        check_output_shape(model, self.data, self.loss_name)
         self.optimizer = build_optimizer(model, recipe)
         self.lr_factor_now = 1.0  # the optimizer starts at its base learning rates
         self.autocast_dtype = _autocast_dtype(self.device) if recipe.mixed_precision else None
@@ -145,7 +144,7 @@ class Trainer:
         plateau = PlateauReducer(recipe, self.higher_is_better)
         gradients = GradientMonitor(self.model, steps_per_epoch) if self.telemetry else None
         activations = ActivationRecorder(self.model if self.telemetry else nn.Identity())
-        tracker = _BestTracker(self.higher_is_better, recipe.early_stopping_min_delta)
+        tracker = BestTracker(self.higher_is_better, recipe.early_stopping_min_delta)
         history: list[EpochTelemetry] = []
         first_epoch = self._resume(generator, plateau, tracker, history) + 1
         for epoch in range(first_epoch, recipe.epochs + 1):
@@ -158,7 +157,7 @@ class Trainer:
                 val = self.evaluate("val", (self.metric,))
             seconds = time.perf_counter() - started
             history.append(self._telemetry(epoch, train, val, seconds, gradients, activations))
-            improved = tracker.update(val[self.metric], epoch, self.model)
+            improved = tracker.update(val[self.metric], epoch, self.model.state_dict)
             plateau.end_epoch(val[self.metric])
             pruned = self._report_says_prune(epoch, val[self.metric], history)
             if pruned or epoch < recipe.epochs:  # a checkpoint of the last epoch has no use
@@ -167,7 +166,7 @@ class Trainer:
                 raise TrialPruned(
                     f"pruned after epoch {epoch} with {self.metric}={val[self.metric]:.4g}"
                 )
-            if not improved and _patience_ran_out(recipe, epoch - tracker.best_epoch):
+            if not improved and patience_ran_out(recipe, epoch - tracker.best_epoch):
                 break
         return self._finish(tracker, history)
 
@@ -213,10 +212,7 @@ class Trainer:
         )
 
     def _in_target_units(self, values: torch.Tensor) -> torch.Tensor:
-        if self.target_scale is None:
-            return values
-        mean, std = (t.to(values.device) for t in self.target_scale)
-        return values * std + mean
+        return in_target_units(values, self.target_scale)
 
     def _train_epoch(
         self,
@@ -263,11 +259,7 @@ class Trainer:
             objective = loss + recipe.l1 * l1_penalty(self.model) if recipe.l1 > 0 else loss
         loss_value = loss.item()
         if not math.isfinite(loss_value):
-            raise FloatingPointError(
-                f"training loss became {loss_value} in epoch {epoch}, step {index + 1}; the "
-                f"model diverged: lower the learning rate (lr={recipe.lr:g}) or clip gradients "
-                "(grad_clip_norm: 1.0)."
-            )
+            raise divergence(loss_value, epoch, index + 1, recipe.lr)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(objective).backward()
@@ -319,12 +311,7 @@ class Trainer:
         )
 
     def _report_says_prune(self, epoch: int, value: float, history: list[EpochTelemetry]) -> bool:
-        if self.trial is None:
-            return False
-        if self.telemetry:
-            self.trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
-        self.trial.report(value, step=epoch)
-        return self.trial.should_prune()
+        return report_epoch(self.trial, epoch, value, history if self.telemetry else None)
 
     def _save_checkpoint(
         self,
@@ -332,7 +319,7 @@ class Trainer:
         paused: bool,
         generator: torch.Generator,
         plateau: PlateauReducer,
-        tracker: _BestTracker,
+        tracker: BestTracker,
         history: list[EpochTelemetry],
     ) -> None:
         """Save one if something could continue from it (``trial.needs_checkpoint``): a view
@@ -363,7 +350,7 @@ class Trainer:
         self,
         generator: torch.Generator,
         plateau: PlateauReducer,
-        tracker: _BestTracker,
+        tracker: BestTracker,
         history: list[EpochTelemetry],
     ) -> int:
         """Load the checkpoint the trial continues, if any; the last epoch it covers (or 0)."""
@@ -391,11 +378,12 @@ class Trainer:
             self.scaler.load_state_dict(saved.scaler)
         return saved.epoch
 
-    def _finish(self, tracker: _BestTracker, history: list[EpochTelemetry]) -> FitResult:
+    def _finish(self, tracker: BestTracker, history: list[EpochTelemetry]) -> FitResult:
         if self.recipe.restore_best and tracker.best_state is not None:
             self.model.load_state_dict(tracker.best_state)
         if self.artifact_dir is not None:
-            self._save_artifacts(tracker)
+            best = tracker.best_state or self.model.state_dict()
+            save_artifacts(self.artifact_dir, best, self.recipe, self.trial)
         test = self.evaluate("test") if len(self.data.x_test) else {}
         return FitResult(
             metric=self.metric,
@@ -407,42 +395,8 @@ class Trainer:
             test=test,
         )
 
-    def _save_artifacts(self, tracker: _BestTracker) -> None:
-        assert self.artifact_dir is not None
-        self.artifact_dir.mkdir(parents=True, exist_ok=True)
-        torch.save(tracker.best_state or self.model.state_dict(), self.artifact_dir / WEIGHTS_FILE)
-        recipe_json = json.dumps(self.recipe.to_json(), indent=2)
-        (self.artifact_dir / "recipe.json").write_text(recipe_json, encoding="utf-8")
-        if self.trial is not None:
-            self.trial.set_system_attr(ARTIFACT_ATTR, str(self.artifact_dir.resolve()))
 
-    def _check_output_shape(self) -> None:
-        """One forward pass on two samples, so a shape mismatch fails before training."""
-        sample = self.data.x_train[:2]
-        expected = 1 if self.loss_name == "bce" else self.data.n_outputs
-        try:
-            with torch.no_grad():
-                self.model.eval()
-                outputs = self.model(sample)
-        except RuntimeError as error:
-            raise ConfigError(
-                f"model: it cannot take inputs of shape {tuple(self.data.input_shape)} (per "
-                f"sample): {str(error).splitlines()[0]}; choose a model for this data (a CNN "
-                "needs (C, H, W) images, an MLP takes anything).",
-                field="model",
-            ) from None
-        finally:
-            self.model.train()
-        if outputs.dim() != 2 or outputs.shape[1] != expected:
-            raise ConfigError(
-                f"model: it gives outputs of shape {tuple(outputs.shape[1:])} per sample, but "
-                f"the {self.loss_name} loss on this data needs ({expected},); build the model "
-                f"with n_outputs={expected}.",
-                field="model",
-            )
-
-
-class _BestTracker:
+class BestTracker:
     """The best validation value so far, its epoch and a copy of the weights that gave it."""
 
     def __init__(self, higher_is_better: bool, min_delta: float) -> None:
@@ -452,17 +406,28 @@ class _BestTracker:
         self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
 
-    def update(self, value: float, epoch: int, model: nn.Module) -> bool:
+    def update(
+        self, value: float, epoch: int, state: Callable[[], Mapping[str, torch.Tensor]]
+    ) -> bool:
+        """Note an epoch's value; on progress keep a copy of ``state()``, the weights."""
         if self.best_state is not None and not (
             self.sign * (value - self.best_value) > self.min_delta
         ):
             return False
         self.best_value, self.best_epoch = value, epoch
-        self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.best_state = {k: v.detach().clone() for k, v in state().items()}
         return True
 
 
-def _patience_ran_out(recipe: Recipe, epochs_since_best: int) -> bool:
+def divergence(loss: float, epoch: int, step: int, lr: float) -> FloatingPointError:
+    """The error of a run whose training loss stopped being a finite number."""
+    return FloatingPointError(
+        f"training loss became {loss} in epoch {epoch}, step {step}; the model diverged: "
+        f"lower the learning rate (lr={lr:g}) or clip gradients (grad_clip_norm: 1.0)."
+    )
+
+
+def patience_ran_out(recipe: Recipe, epochs_since_best: int) -> bool:
     patience = recipe.early_stopping_patience
     return patience > 0 and epochs_since_best >= patience
 
@@ -512,6 +477,83 @@ def resolve_device(name: str) -> torch.device:
 def _autocast_dtype(device: torch.device) -> torch.dtype:
     """float16 on accelerators; bfloat16 on the CPU, the half type its autocast supports."""
     return torch.bfloat16 if device.type == "cpu" else torch.float16
+
+
+def prepare_data(
+    data: DataSplit, normalization: str, device: torch.device
+) -> tuple[DataSplit, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The split as training sees it: features normalized with training statistics,
+    regression targets standardized, on ``device``; and the targets' (mean, std) if scaled."""
+    scaled, target_scale = _standardize_targets(normalize(data, normalization))
+    return _to_device(scaled, device), target_scale
+
+
+def in_target_units(
+    values: torch.Tensor, target_scale: tuple[torch.Tensor, torch.Tensor] | None
+) -> torch.Tensor:
+    """Standardized regression outputs (or targets) mapped back to the targets' units."""
+    if target_scale is None:
+        return values
+    mean, std = (t.to(values.device) for t in target_scale)
+    return values * std + mean
+
+
+def report_epoch(
+    trial: ReportingTrial | None,
+    epoch: int,
+    value: float,
+    history: list[EpochTelemetry] | None,
+) -> bool:
+    """Report an epoch's validation value (and the telemetry so far, unless None) to the
+    trial; whether its pruner says to stop."""
+    if trial is None:
+        return False
+    if history is not None:
+        trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
+    trial.report(value, step=epoch)
+    return trial.should_prune()
+
+
+def save_artifacts(
+    artifact_dir: Path,
+    weights: Mapping[str, torch.Tensor],
+    recipe: Recipe,
+    trial: ReportingTrial | None,
+) -> None:
+    """Write a trained model's weights (``best.pt``) and its recipe, and note the folder on
+    the trial."""
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(weights), artifact_dir / WEIGHTS_FILE)
+    recipe_json = json.dumps(recipe.to_json(), indent=2)
+    (artifact_dir / "recipe.json").write_text(recipe_json, encoding="utf-8")
+    if trial is not None:
+        trial.set_system_attr(ARTIFACT_ATTR, str(artifact_dir.resolve()))
+
+
+def check_output_shape(model: nn.Module, data: DataSplit, loss_name: str) -> None:
+    """One forward pass on two samples, so a shape mismatch fails before training."""
+    sample = data.x_train[:2]
+    expected = 1 if loss_name == "bce" else data.n_outputs
+    try:
+        with torch.no_grad():
+            model.eval()
+            outputs = model(sample)
+    except RuntimeError as error:
+        raise ConfigError(
+            f"model: it cannot take inputs of shape {tuple(data.input_shape)} (per "
+            f"sample): {str(error).splitlines()[0]}; choose a model for this data (a CNN "
+            "needs (C, H, W) images, an MLP takes anything).",
+            field="model",
+        ) from None
+    finally:
+        model.train()
+    if outputs.dim() != 2 or outputs.shape[1] != expected:
+        raise ConfigError(
+            f"model: it gives outputs of shape {tuple(outputs.shape[1:])} per sample, but "
+            f"the {loss_name} loss on this data needs ({expected},); build the model "
+            f"with n_outputs={expected}.",
+            field="model",
+        )
 
 
 def _standardize_targets(

@@ -1,0 +1,144 @@
+"""Fused population training: many small trials trained as one vectorized model.
+
+Trials whose models share an architecture differ only in numbers (learning rate, momentum,
+weight decay, dropout rate, init scale, ...). Trained one by one, a small model leaves most of
+the hardware idle and pays Python's and the framework's overhead on every step; stacked into
+one network (:mod:`~tunelab.torch.fused.network`) and trained as a population
+(:mod:`~tunelab.torch.fused.trainer`), K of them cost little more than one. This follows HFTA
+(Wang et al., "Horizontally Fused Training Array", MLSys 2021), which fuses jobs of the same
+shape into one; tunelab fuses a study's trials and keeps each one an ordinary trial.
+
+:func:`train_trials` is what ``study.optimize(task, fuse=K)`` runs on each batch of K trials:
+it groups them by architecture signature and shared recipe settings, trains each group fused,
+and trains alone what cannot fuse (a layer fused training does not know, cross-validation,
+transfer learning, mixed precision, a trial continuing a paused one), saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from torch import nn
+
+from tunelab.torch.fused.network import FusedNetwork, FusionError
+from tunelab.torch.fused.trainer import (
+    PopulationTrainer,
+    fusion_blocker,
+    member_losses,
+    shared_settings,
+)
+from tunelab.torch.recipe import Recipe
+from tunelab.torch.trainer import FitResult
+
+__all__ = [
+    "FusedNetwork",
+    "FusionError",
+    "PopulationTrainer",
+    "architecture_signature",
+    "member_losses",
+    "train_trials",
+]
+
+logger = logging.getLogger("tunelab")
+
+Finish = Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True)
+class _Member:
+    trial: Any
+    recipe: Recipe
+    model: nn.Module
+
+
+def architecture_signature(model: nn.Module) -> tuple[object, ...]:
+    """What must be equal for two models to fuse: every layer but dropout (whose rate may
+    differ per member, or be absent), with its settings, and every weight's shape."""
+    layers = tuple(
+        (name, type(module).__qualname__, module.extra_repr(), getattr(module, "residual", None))
+        for name, module in model.named_modules()
+        if not isinstance(module, nn.Dropout)
+    )
+    shapes = tuple((name, tuple(t.shape)) for name, t in model.state_dict().items())
+    return layers, shapes
+
+
+def train_trials(task: Any, trials: Sequence[Any], finish: Finish) -> None:
+    """Train the trials of a declarative ``task``, fusing those that can train together.
+
+    ``finish(trial, outcome)`` is called once per trial as it ends, with its value or the
+    exception it ended with (a TrialPruned, or the error that failed it).
+    """
+    task.use_threads()
+    groups: dict[tuple[object, ...], list[_Member]] = {}
+    for trial in trials:
+        try:
+            member = _prepare(task, trial)
+        except Exception as error:  # a bad suggestion fails its own trial, as it would alone
+            finish(trial, error)
+            continue
+        if member is None:
+            _train_alone(task, trial, finish)
+            continue
+        key = (architecture_signature(member.model), shared_settings(member.recipe))
+        groups.setdefault(key, []).append(member)
+    for members in groups.values():
+        _train_group(task, members, finish)
+
+
+def _prepare(task: Any, trial: Any) -> _Member | None:
+    """The trial's recipe and fresh model, or None (logged) when it must train alone."""
+    recipe, model_options = task.suggest(trial)
+    reason = _alone_reason(task, trial, recipe)
+    if reason is not None:
+        logger.info("Trial %d trains alone: %s.", trial.number, reason)
+        return None
+    recipe = task.trial_recipe(recipe, trial)
+    return _Member(trial, recipe, task.seeded_model(model_options, recipe))
+
+
+def _alone_reason(task: Any, trial: Any, recipe: Recipe) -> str | None:
+    if task.cv is not None:
+        return "cross-validation trains a model per fold"
+    if getattr(trial, "resume", None) is not None:
+        return "it continues a paused trial from its checkpoint"
+    blocker = fusion_blocker(recipe)
+    return None if blocker is None else f"fused training does not support {blocker}"
+
+
+def _train_group(task: Any, members: list[_Member], finish: Finish) -> None:
+    try:
+        trainer = PopulationTrainer(
+            [m.model for m in members],
+            task.data,
+            [m.recipe for m in members],
+            trials=[m.trial for m in members],
+            artifact_dirs=[task.artifact_dir(m.trial) for m in members],
+        )
+    except FusionError as error:
+        numbers = ", ".join(str(m.trial.number) for m in members)
+        logger.warning("Trials %s train one by one: %s", numbers, error)
+        for member in members:
+            _train_alone(task, member.trial, finish)
+        return
+    except Exception as error:  # a configuration every member shares fails them all
+        for member in members:
+            finish(member.trial, error)
+        return
+
+    def done(index: int, outcome: FitResult | BaseException) -> None:
+        trial = members[index].trial
+        finish(trial, task.trial_value(trial, outcome) if isinstance(outcome, FitResult) else outcome)
+
+    trainer.fit(done)
+
+
+def _train_alone(task: Any, trial: Any, finish: Finish) -> None:
+    try:
+        value = task(trial)
+    except Exception as error:  # TrialPruned included; Ctrl-C goes up to the study
+        finish(trial, error)
+        return
+    finish(trial, value)

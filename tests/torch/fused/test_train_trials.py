@@ -1,0 +1,132 @@
+"""study.optimize(task, fuse=K): fused members are ordinary trials of the study."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from torch import nn
+
+import tunelab
+from tunelab.exceptions import ConfigError
+from tunelab.torch import Task
+from tunelab.torch.fused import PopulationTrainer
+from tunelab.torch.telemetry import read_telemetry
+
+SEARCH = {
+    "lr": {"low": 1e-3, "high": 0.3, "log": True},
+    "momentum": {"low": 0.0, "high": 0.9},
+    "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
+    "model.width": [8, 16],
+}
+
+
+def task(**changes) -> Task:
+    spec = {
+        "data": {"name": "digits", "test_fraction": 0.2},
+        "model": {"name": "mlp", "depth": 1},
+        "recipe": {"epochs": 3, "batch_size": 128, "optimizer": "sgd"},
+        "search": SEARCH,
+        "artifacts": False,
+        **changes,
+    }
+    return Task(spec)
+
+
+def run(objective, n_trials: int = 6, fuse: int | None = 3, **study) -> tunelab.Study:
+    created = tunelab.create_study(direction="maximize", sampler="random", seed=0, **study)
+    created.optimize(objective, n_trials=n_trials, fuse=fuse)
+    return created
+
+
+def test_fused_trials_are_the_trials_one_by_one_training_gives():
+    fused, alone = run(task()), run(task(), fuse=None)
+    assert len({r.params["model.width"] for r in fused.trials}) == 2  # two architectures, grouped
+    for mine, theirs in zip(fused.trials, alone.trials):
+        assert mine.state is theirs.state is tunelab.TrialState.COMPLETE
+        assert mine.params == theirs.params
+        assert mine.value == pytest.approx(theirs.value, abs=1e-6)
+        assert dict(mine.intermediate_values) == pytest.approx(dict(theirs.intermediate_values), abs=1e-6)
+        assert mine.user_attrs.keys() == theirs.user_attrs.keys() >= {"best_epoch", "test_accuracy"}
+        assert len(read_telemetry(mine)) == 3
+
+
+def test_with_asha_pruned_members_are_pruned_trials_and_stop_costing_steps(monkeypatch):
+    steps: list[int] = []
+    fit = PopulationTrainer.fit
+
+    def counting_fit(self, on_done=None):
+        outcomes = fit(self, on_done)
+        steps.append(self.member_steps)
+        return outcomes
+
+    monkeypatch.setattr(PopulationTrainer, "fit", counting_fit)
+    pruner = {"name": "asha", "min_resource": 1, "reduction_factor": 3}
+    objective = task(recipe={"epochs": 6, "batch_size": 128, "optimizer": "sgd"},
+                     search={"lr": {"low": 1e-4, "high": 0.3, "log": True}})
+    fused = run(objective, n_trials=9, fuse=9, pruner=pruner)
+    alone = run(objective, n_trials=9, fuse=None, pruner=pruner)
+    states = [r.state for r in fused.trials]
+    assert tunelab.TrialState.PRUNED in states and tunelab.TrialState.COMPLETE in states
+    for record in fused.get_trials([tunelab.TrialState.PRUNED]):
+        assert "pruned after epoch" in record.fail_reason
+        assert len(record.intermediate_values) == len(read_telemetry(record)) < 6
+    kinds = {(r.state, frozenset(r.system_attrs), frozenset(r.user_attrs)) for r in fused.trials}
+    assert kinds == {(r.state, frozenset(r.system_attrs), frozenset(r.user_attrs))
+                     for r in alone.trials}
+    epochs_trained = sum(len(r.intermediate_values) for r in fused.trials)
+    assert steps == [epochs_trained * 9] and epochs_trained < 9 * 6  # 9 steps an epoch
+
+
+def normalized(input_shape, n_outputs) -> nn.Module:
+    """A model with a layer fused training does not know (LayerNorm)."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 8), nn.LayerNorm(8), nn.Linear(8, n_outputs))
+
+
+def test_an_unsupported_layer_is_named_and_its_trials_train_one_by_one(caplog):
+    objective = task(model={"name": normalized}, search={"lr": SEARCH["lr"]})
+    with caplog.at_level(logging.WARNING, logger="tunelab"):
+        study = run(objective, n_trials=2, fuse=2)
+    assert "Trials 0, 1 train one by one: layer '2' (LayerNorm) cannot be fused" in caplog.text
+    assert [r.state for r in study.trials] == [tunelab.TrialState.COMPLETE] * 2
+    alone = run(objective, n_trials=2, fuse=None)
+    assert [r.value for r in study.trials] == [r.value for r in alone.trials]
+
+
+def test_cross_validation_trains_alone_and_says_why(caplog):
+    objective = task(search={"lr": SEARCH["lr"]}, cv=2)
+    with caplog.at_level(logging.INFO, logger="tunelab"):
+        study = run(objective, n_trials=2, fuse=2)
+    assert "Trial 0 trains alone: cross-validation" in caplog.text
+    assert all(r.state is tunelab.TrialState.COMPLETE for r in study.trials)
+
+
+def test_a_trial_whose_values_are_refused_fails_alone():
+    objective = task(search={"lr": SEARCH["lr"], "warmup_epochs": [0, 5]})
+    study = run(objective, n_trials=6, fuse=6)
+    failed = study.get_trials([tunelab.TrialState.FAIL])
+    assert failed and all("warmup_epochs" in r.fail_reason for r in failed)
+    assert {r.params["warmup_epochs"] for r in failed} == {5}
+    assert len(study.get_trials([tunelab.TrialState.COMPLETE])) == 6 - len(failed)
+
+
+@pytest.mark.parametrize(
+    ("objective", "options", "words"),
+    [
+        (lambda trial: 0.0, {}, "not one: pass a tunelab.torch.Task"),
+        (task(), {"fuse": 0}, "positive integer"),
+        (task(), {"n_jobs": 2}, "leave out n_jobs"),
+    ],
+)
+def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_path):
+    study = tunelab.create_study(storage=f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with pytest.raises(ConfigError, match=words):
+        study.optimize(objective, n_trials=1, **{"fuse": 2, **options})
+    assert study.trials == []
+
+
+def test_fuse_refuses_a_pruner_that_continues_paused_trials():
+    study = tunelab.create_study(pruner={"name": "pbt", "max_resource": 4})
+    with pytest.raises(ConfigError, match="continues paused trials"):
+        study.optimize(task(), n_trials=2, fuse=2)
