@@ -1,0 +1,913 @@
+"""The training doctor: what went wrong in a training run, the numbers that show it, and the fix.
+
+:func:`diagnose_trial` reads the per-epoch telemetry the training engine stores with a trial
+(:mod:`tunelab.torch.telemetry`), together with its state, failure message and parameters;
+:func:`diagnose_study` adds findings about the study as a whole and diagnoses its best trials.
+Each :class:`Finding` has a stable ``code``, a one-line ``title``, a ``severity``, the
+``evidence`` (the numbers, epochs and layers behind it) and ``advice`` naming the recipe and
+model fields to change. A trial without telemetry gets no telemetry findings.
+
+Findings about one trial, each with the rule that raises it (thresholds are the named
+constants below, each with the reason for its value):
+
+- ``vanishing_gradients``: in the last epoch, the first layer's gradient norm is below
+  VANISHING_RATIO of the last layer's. Layers with a gradient norm of exactly zero are left
+  out: they are frozen (transfer learning) or cut off by dead units, not vanishing.
+- ``exploding_gradients``: the loss became non-finite (a trial failed with "training loss
+  became nan ...") or, at its peak, the total gradient norm is EXPLODING_GROWTH times the first
+  epoch's or more while the training loss is more than OSCILLATION_RISE above its best before.
+- ``dying_relu``: in the last epoch, at least DEAD_FRACTION of an activation layer's units gave
+  the same output for every probe input. Skipped when the trial's ``model.activation`` says
+  sigmoid or tanh: there a constant output is saturation, which ``vanishing_gradients``
+  covers. The telemetry does not name each layer's activation, so a sigmoid network whose
+  activation was not searched is read as ReLU.
+- ``overfitting``: the validation loss ended OVERFIT_RISE or more above its lowest value,
+  reached at least OVERFIT_MIN_EPOCHS_AFTER_BEST epochs before the end, while the training
+  loss kept falling.
+- ``underfitting``: the training loss stalled (see STALL_MAX_IMPROVEMENT) while still above
+  UNDERFIT_LOSS_FRACTION of its first epoch's value, and the validation loss stays within
+  UNDERFIT_MAX_GAP of it: the model fits its training data no better than unseen data.
+- ``lr_too_high``: the loss became non-finite, or the training loss rose from one epoch to the
+  next by more than OSCILLATION_RISE (and by more than NOISE_FLOOR of the first epoch's loss).
+- ``lr_too_low``: the validation loss fell in every epoch, yet by less than
+  LR_TOO_LOW_MAX_DECREASE over the whole run.
+- ``plateau``: training and validation losses stalled for the last epochs (see
+  STALL_MAX_IMPROVEMENT) at a constant learning rate, while the training loss is still above
+  CONVERGED_LOSS_FRACTION of its first epoch's value.
+
+Some findings are symptoms that a more specific one explains (EXPLAINED_BY): a network whose
+gradients vanish shows a flat loss whatever its learning rate, so ``lr_too_low`` is then left
+out, since its advice would point the wrong way.
+
+Findings about a study:
+
+- ``param_at_range_edge``: with at least EDGE_MIN_COMPLETED completed trials, the best trial
+  and more than half of the ``top`` best lie in the outer EDGE_FRACTION of a number
+  parameter's range, at the same end: the optimum may lie outside the range.
+- ``many_diverged_trials`` / ``many_failed_trials``: at least FAILED_FRACTION of the finished
+  trials diverged (non-finite loss) / failed for another reason.
+- ``all_trials_pruned``: at least ALL_PRUNED_MIN_TRIALS trials finished and every one was pruned.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from tunelab.exceptions import MissingExtraError
+from tunelab.space import FloatDistribution, IntDistribution
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from tunelab.study import Study
+    from tunelab.torch.telemetry import EpochTelemetry
+
+WARNING = "warning"
+INFO = "info"
+
+VANISHING_GRADIENTS = "vanishing_gradients"
+EXPLODING_GRADIENTS = "exploding_gradients"
+DYING_RELU = "dying_relu"
+OVERFITTING = "overfitting"
+UNDERFITTING = "underfitting"
+LR_TOO_HIGH = "lr_too_high"
+LR_TOO_LOW = "lr_too_low"
+PLATEAU = "plateau"
+PARAM_AT_RANGE_EDGE = "param_at_range_edge"
+MANY_DIVERGED_TRIALS = "many_diverged_trials"
+MANY_FAILED_TRIALS = "many_failed_trials"
+ALL_TRIALS_PRUNED = "all_trials_pruned"
+
+# Healthy networks measured with tunelab's builders (ReLU MLPs, CNNs with and without batch
+# norm or residual blocks, He or default init) have a first-to-last gradient ratio of 0.1 to 1,
+# the lowest in a CNN whose first convolution has few weights; every sigmoid layer shrinks the
+# gradient at least 4-fold, so a 20-layer sigmoid MLP is near 1e-17. Below 1/100 an SGD step
+# moves the first layer a hundred times less than the last: it barely learns. The lowest
+# healthy ratio is ten times above the threshold.
+VANISHING_RATIO = 1e-2
+# An order of magnitude: steps taken with the same learning rate become ten times longer.
+EXPLODING_GROWTH = 10.0
+# A unit that gives the same output for all probe inputs passes no signal and no gradient;
+# with half the units of a layer gone it works at under half its width. Healthy ReLU layers
+# measured with tunelab's probe have a few percent of such units.
+DEAD_FRACTION = 0.5
+# The validation set is fixed, so epoch-to-epoch changes come from the weights, not from
+# sampling; a sustained 5% rise above the best value is a trend, not noise.
+OVERFIT_RISE = 0.05
+# Three epochs of rise past the best one make a trend rather than one bad epoch; they are also
+# the early-stopping patience that would have stopped there.
+OVERFIT_MIN_EPOCHS_AFTER_BEST = 3
+# The loss "stalled" when its best value in the last STALL_WINDOW_FRACTION of the epochs (and
+# at least STALL_MIN_WINDOW epochs) is less than STALL_MAX_IMPROVEMENT better than its best
+# before them: another stretch as long would gain next to nothing.
+STALL_WINDOW_FRACTION = 0.25
+STALL_MIN_WINDOW = 5
+STALL_MAX_IMPROVEMENT = 0.05
+# "Still high": the model removed less than half of the loss it had in its first epoch.
+UNDERFIT_LOSS_FRACTION = 0.5
+# A model that can fit more than it generalizes has validation loss above training loss; a
+# gap under 10% (or a validation loss below the training loss, as under strong dropout or
+# augmentation) means it fits its training data no better than unseen data: it lacks capacity
+# or time, not data or regularization. This is the bias side of the bias-variance diagnosis.
+UNDERFIT_MAX_GAP = 0.10
+# With a suitable learning rate the training loss, an average over every training sample,
+# hardly ever rises between epochs; a rise of 10% is a step that overshot. Rises smaller than
+# 1% of the first epoch's loss are noise (dropout, augmentation) around a loss near zero.
+OSCILLATION_RISE = 0.10
+NOISE_FLOOR = 0.01
+# A steady decrease (every epoch) of under 2% in total: the direction is right, the steps too
+# small. A run that converged shows noise, not a steady decrease, so it does not match.
+LR_TOO_LOW_MAX_DECREASE = 0.02
+# Below 1% of its first epoch's loss a run has converged: a plateau there is the end point.
+CONVERGED_LOSS_FRACTION = 0.01
+# Trend rules need a few epochs to tell a trend from a single step.
+MIN_EPOCHS_FOR_TRENDS = 3
+# The outer 10% of a range, on the range's own scale (log for log ranges).
+EDGE_FRACTION = 0.10
+# With fewer completed trials, the best ones say little about where the optimum lies.
+EDGE_MIN_COMPLETED = 10
+# One trial in five lost is a fifth of the study's budget spent on nothing.
+FAILED_FRACTION = 0.2
+# With fewer finished trials one failure is already a fifth: too few to call a pattern.
+FAILED_MIN_FINISHED = 5
+# One or two pruned trials can be bad luck of the first samples; three in a row, none
+# completed, is the pruner.
+ALL_PRUNED_MIN_TRIALS = 3
+
+# tunelab.torch.telemetry.TELEMETRY_ATTR, named here so that finding no telemetry needs no torch.
+TELEMETRY_ATTR = "telemetry"
+SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
+ACTIVATION_PARAM = "model.activation"
+LR_PARAM = "lr"
+# The trainer's message for a diverged run (tunelab.torch.trainer.Trainer._step), which
+# also names the run's learning rate.
+DIVERGENCE_PATTERN = re.compile(
+    r"training loss became (?P<value>\S+) in epoch (?P<epoch>\d+), step (?P<step>\d+)"
+)
+DIVERGED_LR_PATTERN = re.compile(r"\(lr=(?P<lr>\d+(?:\.\d+)?(?:e[+-]?\d+)?)\)")
+
+# A finding is left out when one of the findings named here is present: they explain the
+# same curve more specifically, and the symptom's advice would point the wrong way.
+EXPLAINED_BY: Mapping[str, frozenset[str]] = {
+    LR_TOO_LOW: frozenset({VANISHING_GRADIENTS, DYING_RELU}),
+    UNDERFITTING: frozenset({LR_TOO_LOW, VANISHING_GRADIENTS, DYING_RELU}),
+    PLATEAU: frozenset({UNDERFITTING, OVERFITTING, LR_TOO_LOW, VANISHING_GRADIENTS, DYING_RELU}),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem the doctor found, with its evidence and what to change.
+
+    ``trial`` is the trial's number, or None for a finding about the whole study.
+    """
+
+    code: str
+    title: str
+    severity: str
+    evidence: str
+    advice: str
+    trial: int | None = None
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a run's training loss became non-finite (parsed from the trial's failure)."""
+
+    value: str
+    epoch: int
+    step: int
+    lr: float | None
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What the trial detectors look at: one trial's telemetry and what else it recorded."""
+
+    trial: int
+    epochs: tuple[EpochTelemetry, ...]
+    divergence: Divergence | None
+    activation: str | None  # the trial's model.activation, where the study searched it
+    lr: float | None  # the base learning rate, where the trial's params or telemetry tell it
+
+    @property
+    def losses(self) -> tuple[EpochTelemetry, ...]:
+        """The epochs whose training and validation losses are finite numbers."""
+        return tuple(e for e in self.epochs if _finite(e.train_loss, e.val_loss))
+
+
+Detector = Callable[[TrainingRun], Finding | None]
+
+
+# --- one trial ------------------------------------------------------------------------------
+
+
+def diagnose_trial(record: TrialRecord) -> list[Finding]:
+    """The findings for one trial, most severe first (empty for a trial with nothing wrong)."""
+    epochs = tuple(_read_telemetry(record))
+    divergence = _divergence(record)
+    run = TrainingRun(
+        trial=record.number,
+        epochs=epochs,
+        divergence=divergence,
+        activation=_activation(record),
+        lr=_base_lr(record, epochs, divergence),
+    )
+    findings = [f for f in (detect(run) for detect in TRIAL_DETECTORS) if f is not None]
+    return _by_severity(_without_explained(findings))
+
+
+def _read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
+    if not record.system_attrs.get(TELEMETRY_ATTR):
+        return []
+    # Imported only for a trial with telemetry, so that studies without it are diagnosed
+    # without PyTorch; a trial with telemetry was trained by the torch engine.
+    from tunelab.torch.telemetry import read_telemetry
+
+    return read_telemetry(record)
+
+
+def _divergence(record: TrialRecord) -> Divergence | None:
+    if record.state is not TrialState.FAIL or not record.fail_reason:
+        return None
+    match = DIVERGENCE_PATTERN.search(record.fail_reason)
+    if match is None:
+        return None
+    lr_match = DIVERGED_LR_PATTERN.search(record.fail_reason)
+    lr = float(lr_match["lr"]) if lr_match is not None else None
+    return Divergence(match["value"], int(match["epoch"]), int(match["step"]), lr)
+
+
+def _activation(record: TrialRecord) -> str | None:
+    value = record.params.get(ACTIVATION_PARAM)
+    return value if isinstance(value, str) else None
+
+
+def _base_lr(
+    record: TrialRecord, epochs: Sequence[EpochTelemetry], divergence: Divergence | None
+) -> float | None:
+    # The searched value, or the one the divergence message names, is the base rate itself;
+    # without them, the largest rate an epoch ended with is the nearest to it (warm-up, decay
+    # and plateau cuts only lower it).
+    searched = _param_values([record], LR_PARAM)
+    if searched:
+        return searched[0]
+    if divergence is not None and divergence.lr is not None:
+        return divergence.lr
+    seen = [e.lr for e in epochs if math.isfinite(e.lr) and e.lr > 0]
+    return max(seen) if seen else None
+
+
+def _without_explained(findings: list[Finding]) -> list[Finding]:
+    codes = {f.code for f in findings}
+    return [f for f in findings if not EXPLAINED_BY.get(f.code, frozenset()) & codes]
+
+
+def _by_severity(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: f.severity != WARNING)
+
+
+def detect_vanishing_gradients(run: TrainingRun) -> Finding | None:
+    """The first layer gets under VANISHING_RATIO of the last layer's gradient."""
+    epoch = _last_epoch_with_gradients(run)
+    if epoch is None:
+        return None
+    norms = {name: norm for name, norm in epoch.grad_norm.items() if norm > 0.0}
+    if len(norms) < 2:
+        return None
+    names = list(norms)
+    first, last = names[0], names[-1]
+    ratio = norms[first] / norms[last]
+    if ratio >= VANISHING_RATIO:
+        return None
+    starved = [name for name in names if norms[name] < VANISHING_RATIO * norms[last]]
+    return Finding(
+        code=VANISHING_GRADIENTS,
+        title="Vanishing gradients: the early layers barely learn",
+        severity=WARNING,
+        evidence=(
+            f"In epoch {epoch.epoch} the gradient norm of {first} ({_num(norms[first])}) is "
+            f"{_num(ratio)} times that of {last} ({_num(norms[last])}); {len(starved)} of "
+            f"{len(names)} layers ({_shortened(starved)}) get less than "
+            f"{_percent(VANISHING_RATIO)} of {last}'s gradient."
+        ),
+        advice=(
+            "Keep the gradient's scale through the depth: init: kaiming_normal (He) with "
+            "model.activation: relu or leaky_relu instead of sigmoid/tanh, "
+            "model.batch_norm: true, model.residual: true, or a smaller model.depth."
+        ),
+        trial=run.trial,
+    )
+
+
+def _last_epoch_with_gradients(run: TrainingRun) -> EpochTelemetry | None:
+    # Non-finite norms are left out: without mixed precision they end the run with a
+    # non-finite loss, which detect_exploding_gradients reports; with float16 mixed precision
+    # they are overflows that the gradient scaler skips by design.
+    for epoch in reversed(run.epochs):
+        if epoch.grad_norm and _finite(*epoch.grad_norm.values()):
+            return epoch
+    return None
+
+
+def detect_exploding_gradients(run: TrainingRun) -> Finding | None:
+    """The loss became non-finite, or the gradient norm grew tenfold as the loss rose."""
+    if run.divergence is not None:
+        return _exploding(run, f"{_diverged_text(run.divergence)}, and the trial failed.")
+    evidence = _gradient_growth(run)
+    return None if evidence is None else _exploding(run, evidence)
+
+
+def _gradient_growth(run: TrainingRun) -> str | None:
+    """Evidence if the gradient norm peaked EXPLODING_GROWTH-fold above its start while the
+    training loss got worse, else None.
+
+    Growth alone is no fault: a network leaving its flat initial region sees its gradient grow
+    tenfold and more while the loss falls. Growth while the loss gets worse is.
+    """
+    norms = [(e, _total_norm(e.grad_norm)) for e in run.losses if e.grad_norm]
+    norms = [(epoch, norm) for epoch, norm in norms if math.isfinite(norm)]
+    if len(norms) < 2 or norms[0][1] <= 0.0:
+        return None
+    first, first_norm = norms[0]
+    peak_index = max(range(1, len(norms)), key=lambda i: norms[i][1])
+    peak, peak_norm = norms[peak_index]
+    best = min((e for e, _ in norms[:peak_index]), key=lambda e: e.train_loss)
+    if peak_norm < EXPLODING_GROWTH * first_norm:
+        return None
+    if peak.train_loss <= (1.0 + OSCILLATION_RISE) * best.train_loss:
+        return None
+    return (
+        f"The total gradient norm grew from {_num(first_norm)} in epoch {first.epoch} to "
+        f"{_num(peak_norm)} in epoch {peak.epoch} ({_num(peak_norm / first_norm)}x) while the "
+        f"training loss rose from {_num(best.train_loss)} (epoch {best.epoch}) to "
+        f"{_num(peak.train_loss)}."
+    )
+
+
+def _diverged_text(divergence: Divergence) -> str:
+    return (
+        f"The training loss became {divergence.value} in epoch {divergence.epoch}, "
+        f"step {divergence.step}"
+    )
+
+
+def _exploding(run: TrainingRun, evidence: str) -> Finding:
+    return Finding(
+        code=EXPLODING_GRADIENTS,
+        title="Exploding gradients: the updates grow out of control",
+        severity=WARNING,
+        evidence=evidence,
+        advice=(
+            "Clip the gradients (grad_clip_norm: 1.0) and lower the learning rate "
+            f"({_lr_hint(run)}); model.batch_norm: true also keeps activations in range."
+        ),
+        trial=run.trial,
+    )
+
+
+def _total_norm(norms: Mapping[str, float]) -> float:
+    return math.sqrt(sum(norm * norm for norm in norms.values()))
+
+
+def detect_dying_relu(run: TrainingRun) -> Finding | None:
+    """An activation layer ends with at least DEAD_FRACTION of its units dead."""
+    if not run.epochs or run.activation in SATURATING_ACTIVATIONS:
+        return None
+    last = run.epochs[-1]
+    dead = [name for name, stats in last.activations.items() if stats.dead >= DEAD_FRACTION]
+    if not dead:
+        return None
+    layers = _shortened([_dead_units_text(name, run.epochs) for name in dead], "; ")
+    return Finding(
+        code=DYING_RELU,
+        title="Dying ReLU: many units output the same value for every input",
+        severity=WARNING,
+        evidence=(
+            f"In epoch {last.epoch}, {len(dead)} activation layer(s) have at least "
+            f"{_percent(DEAD_FRACTION)} dead units (same output for every probe input): {layers}."
+        ),
+        advice=(
+            "Use model.activation: leaky_relu (its units cannot die), lower the learning rate "
+            f"({_lr_hint(run)}) so that one large step cannot push units off for good, and "
+            "start from init: kaiming_normal (He); model.batch_norm: true also keeps units "
+            "centred."
+        ),
+        trial=run.trial,
+    )
+
+
+def _dead_units_text(layer: str, epochs: Sequence[EpochTelemetry]) -> str:
+    """``layer: 72% (epoch 1: 62%)``: its dead fraction at the end and at the start."""
+    first, last = epochs[0], epochs[-1]
+    text = f"{layer}: {_percent(last.activations[layer].dead)}"
+    if first is not last and layer in first.activations:
+        text += f" (epoch {first.epoch}: {_percent(first.activations[layer].dead)})"
+    return text
+
+
+def detect_overfitting(run: TrainingRun) -> Finding | None:
+    """The validation loss ends OVERFIT_RISE above its best while the training loss falls."""
+    epochs = run.losses
+    if len(epochs) < MIN_EPOCHS_FOR_TRENDS:
+        return None
+    best = min(epochs, key=lambda e: e.val_loss)
+    last = epochs[-1]
+    if last.epoch - best.epoch < OVERFIT_MIN_EPOCHS_AFTER_BEST:
+        return None
+    if last.val_loss < (1.0 + OVERFIT_RISE) * best.val_loss or last.train_loss >= best.train_loss:
+        return None
+    rise = last.val_loss / best.val_loss - 1.0
+    return Finding(
+        code=OVERFITTING,
+        title="Overfitting: validation loss rises while training loss falls",
+        severity=WARNING,
+        evidence=(
+            f"The validation loss rose from {_num(best.val_loss)} at epoch {best.epoch} to "
+            f"{_num(last.val_loss)} at epoch {last.epoch} (+{_percent(rise)}) while the "
+            f"training loss fell from {_num(best.train_loss)} to {_num(last.train_loss)}."
+        ),
+        advice=(
+            "Regularize: weight_decay: 1.0e-4 (L2), model.dropout: 0.3, data augmentation "
+            "(noise: 0.1; shift: 0.1 or hflip: 0.5 for images), and early_stopping_patience: "
+            f"{OVERFIT_MIN_EPOCHS_AFTER_BEST} to stop near epoch {best.epoch} "
+            "(restore_best keeps the best weights); more training data helps most."
+        ),
+        trial=run.trial,
+    )
+
+
+def detect_underfitting(run: TrainingRun) -> Finding | None:
+    """The training loss stalled high, and validation does no worse than training."""
+    epochs = run.losses
+    stall = _stall(epochs, lambda e: e.train_loss)
+    if stall is None:
+        return None
+    first, last = epochs[0], epochs[-1]
+    if last.train_loss < UNDERFIT_LOSS_FRACTION * first.train_loss:
+        return None
+    if last.val_loss > (1.0 + UNDERFIT_MAX_GAP) * last.train_loss:
+        return None
+    return Finding(
+        code=UNDERFITTING,
+        title="Underfitting: the model cannot fit even its training data",
+        severity=WARNING,
+        evidence=(
+            f"The training loss went from {_num(first.train_loss)} (epoch {first.epoch}) to "
+            f"{_num(last.train_loss)} (epoch {last.epoch}), {stall}; the validation loss "
+            f"({_num(last.val_loss)}) is not more than {_percent(UNDERFIT_MAX_GAP)} above it, "
+            f"and the final metrics are {_num(last.train_metric)} (training) and "
+            f"{_num(last.val_metric)} (validation)."
+        ),
+        advice=(
+            "Give the model more capacity (a larger model.width or model.depth), a higher "
+            f"learning rate ({_lr_hint(run, higher=True)}) and more epochs; weaken any "
+            "regularization (weight_decay, model.dropout, augmentation strengths)."
+        ),
+        trial=run.trial,
+    )
+
+
+def detect_lr_too_high(run: TrainingRun) -> Finding | None:
+    """The loss became non-finite, or the training loss jumped up between epochs."""
+    if run.divergence is not None:
+        return _lr_too_high(run, f"{_diverged_text(run.divergence)}: the run diverged.")
+    rises = _loss_rises(run.losses)
+    if not rises:
+        return None
+    listed = ", ".join(
+        f"{_num(before.train_loss)} -> {_num(after.train_loss)} (epoch {before.epoch} -> "
+        f"{after.epoch})"
+        for before, after in rises
+    )
+    evidence = f"The training loss rose {len(rises)} time(s) between epochs: {listed}."
+    return _lr_too_high(run, evidence)
+
+
+def _lr_too_high(run: TrainingRun, evidence: str) -> Finding:
+    return Finding(
+        code=LR_TOO_HIGH,
+        title="Learning rate too high: the optimizer overshoots",
+        severity=WARNING,
+        evidence=evidence,
+        advice=(
+            f"Lower the learning rate by 10x ({_lr_hint(run)}), or warm it up "
+            "(warmup_epochs: 1) and decay it (schedule: cosine); grad_clip_norm: 1.0 guards "
+            "against single bad steps."
+        ),
+        trial=run.trial,
+    )
+
+
+def _loss_rises(epochs: Sequence[EpochTelemetry]) -> list[tuple[EpochTelemetry, EpochTelemetry]]:
+    if len(epochs) < 2:
+        return []
+    floor = NOISE_FLOOR * epochs[0].train_loss
+    return [
+        (before, after)
+        for before, after in zip(epochs, epochs[1:])
+        if after.train_loss > (1.0 + OSCILLATION_RISE) * before.train_loss
+        and after.train_loss - before.train_loss > floor
+    ]
+
+
+def detect_lr_too_low(run: TrainingRun) -> Finding | None:
+    """The validation loss fell every epoch, by under LR_TOO_LOW_MAX_DECREASE in all."""
+    epochs = run.losses
+    if len(epochs) < MIN_EPOCHS_FOR_TRENDS:
+        return None
+    val_losses = [e.val_loss for e in epochs]
+    steady = all(later < earlier for earlier, later in zip(val_losses, val_losses[1:]))
+    decrease = 1.0 - val_losses[-1] / val_losses[0] if val_losses[0] > 0 else 0.0
+    if not steady or decrease >= LR_TOO_LOW_MAX_DECREASE:
+        return None
+    first, last = epochs[0], epochs[-1]
+    return Finding(
+        code=LR_TOO_LOW,
+        title="Learning rate too low: the loss barely moves",
+        severity=WARNING,
+        evidence=(
+            # Enough digits to show a change of a fraction of LR_TOO_LOW_MAX_DECREASE.
+            f"The validation loss fell in every epoch but only from {_num(first.val_loss, 5)} "
+            f"(epoch {first.epoch}) to {_num(last.val_loss, 5)} (epoch {last.epoch}), "
+            f"{_percent(decrease)} in all, at lr={_num(last.lr)}."
+        ),
+        advice=(
+            f"Raise the learning rate by 10x to 100x ({_lr_hint(run, higher=True)}), or "
+            "search it on a log range, e.g. lr: {low: 1.0e-4, high: 1.0e-1, log: true}."
+        ),
+        trial=run.trial,
+    )
+
+
+def detect_plateau(run: TrainingRun) -> Finding | None:
+    """Both losses stalled at a constant learning rate, short of convergence."""
+    epochs = run.losses
+    train_stall = _stall(epochs, lambda e: e.train_loss)
+    val_stall = _stall(epochs, lambda e: e.val_loss)
+    if train_stall is None or val_stall is None:
+        return None
+    first, last = epochs[0], epochs[-1]
+    window = epochs[-_window_size(len(epochs)):]
+    if last.train_loss < CONVERGED_LOSS_FRACTION * first.train_loss:
+        return None
+    if any(not math.isclose(e.lr, window[0].lr, rel_tol=1e-9) for e in window):
+        return None  # a schedule is already lowering the learning rate
+    return Finding(
+        code=PLATEAU,
+        title="Plateau: the loss stopped improving long before the end",
+        severity=INFO,
+        evidence=(
+            f"From epoch {window[0].epoch} to {last.epoch} the learning rate stayed at "
+            f"{_num(last.lr)}; the training loss {train_stall}, the validation loss "
+            f"{val_stall}. The training loss is still {_num(last.train_loss)}, against "
+            f"{_num(first.train_loss)} in epoch {first.epoch}."
+        ),
+        advice=(
+            "Lower the learning rate as training goes on: schedule: cosine, or schedule: "
+            "plateau (plateau_patience: 3) to cut it when the validation metric stalls; "
+            "early_stopping_patience: 5 saves the epochs that bring nothing."
+        ),
+        trial=run.trial,
+    )
+
+
+def _window_size(n_epochs: int) -> int:
+    return max(STALL_MIN_WINDOW, math.ceil(STALL_WINDOW_FRACTION * n_epochs))
+
+
+def _stall(epochs: Sequence[EpochTelemetry], loss: Callable[[EpochTelemetry], float]) -> str | None:
+    """A description of the stall if ``loss`` stalled over the last epochs, else None."""
+    size = _window_size(len(epochs))
+    if len(epochs) <= size:
+        return None
+    before = min(loss(e) for e in epochs[:-size])
+    during = min(loss(e) for e in epochs[-size:])
+    if before <= 0.0:
+        return None
+    improvement = 1.0 - during / before
+    if improvement >= STALL_MAX_IMPROVEMENT:
+        return None
+    return (
+        f"improved by {_percent(max(improvement, 0.0))} over the last {size} epochs "
+        f"(best {_num(before)} before them, {_num(during)} during them)"
+    )
+
+
+TRIAL_DETECTORS: tuple[Detector, ...] = (
+    detect_exploding_gradients,
+    detect_lr_too_high,
+    detect_vanishing_gradients,
+    detect_dying_relu,
+    detect_overfitting,
+    detect_underfitting,
+    detect_lr_too_low,
+    detect_plateau,
+)
+
+
+# --- a study --------------------------------------------------------------------------------
+
+
+def diagnose_study(study: Study, top: int = 3) -> list[Finding]:
+    """Findings about the whole study, then :func:`diagnose_trial`'s for its ``top`` best
+    completed trials (the best of a multi-objective study are on its Pareto front)."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top!r}.")
+    records = study.trials
+    best = _best_trials(study, top)
+    study_findings = [
+        *detect_params_at_range_edge(records, best),
+        *(f for f in (detect_diverged_trials(records), detect_failed_trials(records),
+                      detect_all_pruned(records)) if f is not None),
+    ]
+    trial_findings = [finding for record in best for finding in diagnose_trial(record)]
+    return [*study_findings, *trial_findings]
+
+
+def _best_trials(study: Study, top: int) -> list[TrialRecord]:
+    if len(study.directions) > 1:
+        return study.best_trials[:top]
+    completed = [r for r in study.get_trials((TrialState.COMPLETE,)) if r.values]
+    sign = -1.0 if study.direction == "maximize" else 1.0
+    return sorted(completed, key=lambda r: sign * r.values[0])[:top]  # type: ignore[index]
+
+
+def detect_params_at_range_edge(
+    records: Sequence[TrialRecord], best: Sequence[TrialRecord]
+) -> list[Finding]:
+    """One finding per number parameter whose best values crowd one end of its range."""
+    completed = [r for r in records if r.state is TrialState.COMPLETE]
+    if len(completed) < EDGE_MIN_COMPLETED or not best:
+        return []
+    findings = []
+    for name, distribution in best[0].distributions.items():
+        if not isinstance(distribution, (FloatDistribution, IntDistribution)):
+            continue
+        if distribution.low == distribution.high:
+            continue
+        finding = _edge_finding(name, distribution, best)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def _edge_finding(
+    name: str, distribution: FloatDistribution | IntDistribution, best: Sequence[TrialRecord]
+) -> Finding | None:
+    end = _edge(distribution, best[0].params[name])
+    if end is None:
+        return None
+    values = [r.params[name] for r in best if name in r.params]
+    at_edge = [v for v in values if _edge(distribution, v) == end]
+    if 2 * len(at_edge) <= len(best):
+        return None
+    bound = distribution.high if end == "high" else distribution.low
+    side = "top" if end == "high" else "bottom"
+    listed = ", ".join(_num(v) for v in values)
+    beyond = (
+        "the best value may be 0 itself"
+        if _at_zero_floor(distribution, end)
+        else f"the best value may lie beyond {_num(bound)}"
+    )
+    return Finding(
+        code=PARAM_AT_RANGE_EDGE,
+        title=f"{name}: the best trials sit at the {end} end of its range",
+        severity=WARNING,
+        evidence=(
+            f"{len(at_edge)} of the {len(best)} best trials chose {name} in the {side} "
+            f"{_percent(EDGE_FRACTION)} of [{_num(distribution.low)}, {_num(distribution.high)}]"
+            f" ({listed}); {beyond}."
+        ),
+        advice=_widen_advice(name, distribution, end),
+    )
+
+
+def _edge(distribution: FloatDistribution | IntDistribution, value: Any) -> str | None:
+    """The end of the range ("low" or "high") whose outer EDGE_FRACTION holds ``value``."""
+    position = _position(distribution, float(value))
+    if position <= EDGE_FRACTION:
+        return "low"
+    if position >= 1.0 - EDGE_FRACTION:
+        return "high"
+    return None
+
+
+def _position(distribution: FloatDistribution | IntDistribution, value: float) -> float:
+    """Where ``value`` lies in the range, from 0 (low) to 1 (high), on the range's scale."""
+    low, high = float(distribution.low), float(distribution.high)
+    if distribution.log:
+        return math.log(value / low) / math.log(high / low)
+    return (value - low) / (high - low)
+
+
+def _at_zero_floor(distribution: FloatDistribution | IntDistribution, end: str) -> bool:
+    """Whether the crowded end is a low bound of 0, where such parameters are "off"."""
+    return end == "low" and distribution.low == 0
+
+
+def _widen_advice(name: str, distribution: FloatDistribution | IntDistribution, end: str) -> str:
+    low, high = distribution.low, distribution.high
+    if _at_zero_floor(distribution, end):
+        return (
+            f"The best trials want {name} at 0 or just above: fix it at 0 and drop it from the "
+            "search, or search its small values on a log range (e.g. {low: 1.0e-6, high: "
+            f"{_num(high)}, log: true}})."
+        )
+    if distribution.log:
+        widened = high * 10 if end == "high" else low / 10
+    elif end == "high":
+        widened = high + (high - low) / 2
+    else:  # a range that starts at or above 0 (a rate, a count) is not widened below 0
+        widened = low - (high - low) / 2 if low < 0 else max(low - (high - low) / 2, 0.0)
+    if isinstance(distribution, IntDistribution):
+        widened = round(widened)
+    bound_name = "high" if end == "high" else "low"
+    return (
+        f"Widen {name}'s range past its {end} end, e.g. {bound_name}: {_num(widened)} "
+        f"(unless {_num(high if end == 'high' else low)} is a hard limit of {name})."
+    )
+
+
+def detect_diverged_trials(records: Sequence[TrialRecord]) -> Finding | None:
+    """At least FAILED_FRACTION of the finished trials diverged."""
+    finished = [r for r in records if r.state.is_finished]
+    diverged = [r for r in finished if _divergence(r) is not None]
+    if len(finished) < FAILED_MIN_FINISHED or len(diverged) < FAILED_FRACTION * len(finished):
+        return None
+    completed = [r for r in finished if r.state is TrialState.COMPLETE]
+    diverged_lrs = _param_values(diverged, LR_PARAM)
+    return Finding(
+        code=MANY_DIVERGED_TRIALS,
+        title="Many trials diverged",
+        severity=WARNING,
+        evidence=(
+            f"{len(diverged)} of {len(finished)} finished trials "
+            f"({_percent(len(diverged) / len(finished))}) diverged (their training loss became "
+            f"nan or inf): trials {_number_list(diverged)}."
+            + _lr_ranges_text(diverged_lrs, _param_values(completed, LR_PARAM))
+        ),
+        advice=(
+            (f"Narrow the learning rate's range: set lr's high below {_num(min(diverged_lrs))}, "
+             "the smallest lr that diverged, "
+             if diverged_lrs else "Search lower learning rates (lr), ")
+            + "and clip gradients (grad_clip_norm: 1.0) so that one bad step cannot end a trial."
+        ),
+    )
+
+
+def _lr_ranges_text(diverged_lrs: Sequence[float], completed_lrs: Sequence[float]) -> str:
+    """`` They used lr from a to b; completed trials used lr up to c.`` (what is known of it)."""
+    if not diverged_lrs:
+        return ""
+    text = f" They used lr from {_num(min(diverged_lrs))} to {_num(max(diverged_lrs))}"
+    if completed_lrs:
+        text += f"; completed trials used lr up to {_num(max(completed_lrs))}"
+    return text + "."
+
+
+def _param_values(records: Iterable[TrialRecord], name: str) -> list[float]:
+    values = [r.params.get(name) for r in records]
+    return [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
+def detect_failed_trials(records: Sequence[TrialRecord]) -> Finding | None:
+    """At least FAILED_FRACTION of the finished trials failed, other than by diverging."""
+    finished = [r for r in records if r.state.is_finished]
+    failed = [r for r in finished if r.state is TrialState.FAIL and _divergence(r) is None]
+    if len(finished) < FAILED_MIN_FINISHED or len(failed) < FAILED_FRACTION * len(finished):
+        return None
+    reasons = Counter(_first_line(r.fail_reason) for r in failed)
+    reason, count = reasons.most_common(1)[0]
+    return Finding(
+        code=MANY_FAILED_TRIALS,
+        title="Many trials failed",
+        severity=WARNING,
+        evidence=(
+            f"{len(failed)} of {len(finished)} finished trials "
+            f"({_percent(len(failed) / len(finished))}) failed (trials {_number_list(failed)}); "
+            f"the most common reason ({count} trial(s)): {reason}"
+        ),
+        advice=(
+            "Fix the cause before spending more trials: run study.optimize(..., catch=()) to "
+            "stop at the first failure with its traceback, or read the failure of trial "
+            f"{failed[0].number}."
+        ),
+    )
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "no reason recorded").strip().splitlines()[0]
+
+
+def detect_all_pruned(records: Sequence[TrialRecord]) -> Finding | None:
+    """Every finished trial (at least ALL_PRUNED_MIN_TRIALS) was pruned."""
+    finished = [r for r in records if r.state.is_finished]
+    if len(finished) < ALL_PRUNED_MIN_TRIALS:
+        return None
+    if any(r.state is not TrialState.PRUNED for r in finished):
+        return None
+    steps = [r.last_step for r in finished if r.last_step is not None]
+    at_steps = f", after at most {max(steps)} step(s) each" if steps else ""
+    return Finding(
+        code=ALL_TRIALS_PRUNED,
+        title="Every trial was pruned",
+        severity=WARNING,
+        evidence=f"All {len(finished)} finished trials were pruned{at_steps}; none completed.",
+        advice=(
+            "The pruner stops everything: let it wait longer (n_warmup_steps and "
+            "n_startup_trials for median/percentile, min_resource for asha/hyperband), or use "
+            "pruner: none until a few trials have completed."
+        ),
+    )
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def findings_text(findings: Sequence[Finding]) -> str:
+    """The findings as plain text, one block per finding."""
+    if not findings:
+        return "No problems found."
+    blocks = [
+        f"[{f.severity}] {_where(f)}: {f.title} ({f.code})\n"
+        f"  evidence: {f.evidence}\n"
+        f"  advice:   {f.advice}"
+        for f in findings
+    ]
+    return "\n\n".join(blocks)
+
+
+def findings_table(findings: Sequence[Finding], title: str = "Training doctor") -> Table:
+    """The findings as a rich table (needs the ``cli`` extra)."""
+    try:
+        from rich.table import Table
+        from rich.text import Text
+    except ImportError as error:
+        raise MissingExtraError("rich", "cli", "findings_table()") from error
+    table = Table(title=title, show_lines=True, caption=None if findings else "No problems found.")
+    for column in ("Where", "Finding", "Evidence", "Advice"):
+        table.add_column(column, overflow="fold")
+    for finding in findings:
+        style = "yellow" if finding.severity == WARNING else "cyan"
+        # Text, not markup: evidence quotes ranges such as [0, 1] and users' error messages.
+        table.add_row(
+            Text(_where(finding)),
+            Text.assemble(
+                (finding.severity, style), " ", finding.title, "\n", (finding.code, "dim")
+            ),
+            Text(finding.evidence),
+            Text(finding.advice),
+        )
+    return table
+
+
+def _where(finding: Finding) -> str:
+    return "study" if finding.trial is None else f"trial {finding.trial}"
+
+
+# --- formatting -----------------------------------------------------------------------------
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def _num(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}g}"
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.3g}%"
+
+
+def _shortened(items: Sequence[str], separator: str = ", ", shown: int = 4) -> str:
+    """``items`` joined, the middle ones left out when there are more than ``shown``."""
+    if len(items) <= shown:
+        return separator.join(items)
+    return separator.join([*items[:shown - 1], "...", items[-1]])
+
+
+def _number_list(records: Sequence[TrialRecord]) -> str:
+    return _shortened([str(r.number) for r in records], shown=8)
+
+
+def _lr_hint(run: TrainingRun, higher: bool = False) -> str:
+    """``lr: <10x lower>`` (or higher) from the run's own learning rate, where it is known."""
+    if run.lr is None:
+        return "lr 10x " + ("higher" if higher else "lower")
+    return f"lr: {_num(run.lr * 10 if higher else run.lr / 10)} instead of {_num(run.lr)}"
+
+
+__all__ = [
+    "Finding",
+    "diagnose_study",
+    "diagnose_trial",
+    "findings_table",
+    "findings_text",
+]

@@ -1,0 +1,425 @@
+"""Ensembles of a study's best trials: averaging, majority voting and greedy ensemble selection.
+
+A study trained by a declarative :class:`tunelab.torch.Task` keeps each trial's best weights
+(``<artifacts>/<study>/trial-N/best.pt``). :func:`build_ensemble` rebuilds the ``k`` best
+trials' models, predicts the task's validation and test parts with each, combines the
+predictions and scores the combination on the test part, beside the best single trial.
+
+Three ways to combine them:
+
+- ``average``: the mean of the members' class probabilities (or regression values);
+- ``vote``: each member votes for its most probable class and the majority wins; a tie goes to
+  the tied class with the highest mean probability;
+- ``greedy``: ensemble selection, after Caruana, Niculescu-Mizil, Crew and Ksikes, "Ensemble
+  Selection from Libraries of Models" (ICML 2004). The ``k`` trials form the library. The
+  ensemble starts from the ``n_init`` members best on the hillclimb set (sorted ensemble
+  initialization) and then, for ``n_rounds`` rounds, adds the library model (with replacement:
+  a model may be added again) whose addition gives the best hillclimb score, even where no
+  addition improves it. The ensemble kept is the best one seen along the way; a model added
+  ``c`` times of ``n`` additions weighs ``c / n`` in the average. Here the hillclimb set is the
+  task's validation part; it also chose the trials and their best epochs, so the validation
+  score of an ensemble is optimistic and only the test score is a fair estimate.
+
+The combination functions (:func:`average_predictions`, :func:`vote`,
+:func:`greedy_selection`) work on numpy arrays of predictions and need no PyTorch; only the
+loading of the trials' models does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from tunelab.constraints import is_feasible
+from tunelab.exceptions import ConfigError, TunelabError
+from tunelab.registry import did_you_mean
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    import torch
+
+    from tunelab.study import Study
+    from tunelab.torch.task import Task
+
+METHODS = ("average", "vote", "greedy")
+WEIGHTS_FILE = "best.pt"  # the name tunelab.torch.trainer saves a trial's best weights under
+
+Score = Callable[[np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    """What :func:`build_ensemble` built and how well it does.
+
+    ``library`` holds the ``k`` trials considered, best first; ``members`` those in the
+    ensemble, with their ``weights`` (equal for ``average`` and ``vote``; for ``greedy``, each
+    member's share of the selections). Values are in ``metric``'s units: ``val_value`` on the
+    validation part (optimistic: it chose the trials), ``test_value`` on the test part, and
+    ``best_single_test_value`` the test score of the study's best trial, ``best_single_trial``.
+    """
+
+    method: str
+    metric: str
+    higher_is_better: bool
+    library: tuple[int, ...]
+    members: tuple[int, ...]
+    weights: tuple[float, ...]
+    val_value: float
+    test_value: float
+    best_single_trial: int
+    best_single_test_value: float
+
+    @property
+    def improvement(self) -> float:
+        """How much better the ensemble scores on the test part than the best single trial
+        (positive: better, whichever the metric's direction)."""
+        difference = self.test_value - self.best_single_test_value
+        return difference if self.higher_is_better else -difference
+
+
+# --- combining predictions (numpy only) -------------------------------------------------------
+
+
+def average_predictions(
+    predictions: np.ndarray, weights: Sequence[float] | None = None
+) -> np.ndarray:
+    """The (weighted) mean over members of ``predictions``, shaped ``(members, samples, ...)``.
+
+    Weights need not sum to 1; they are rescaled. Equal weights if none are given.
+    """
+    predictions = _check_predictions(predictions)
+    n_members = len(predictions)
+    if weights is None:
+        return predictions.mean(axis=0)
+    weights = np.asarray(weights, dtype=float)
+    if weights.shape != (n_members,) or (weights < 0).any() or weights.sum() <= 0:
+        raise ConfigError(
+            f"weights={weights.tolist()!r} must give one non-negative weight per member "
+            f"({n_members}), not all zero.",
+            field="weights",
+        )
+    return np.tensordot(weights / weights.sum(), predictions, axes=1)
+
+
+def vote(probabilities: np.ndarray) -> np.ndarray:
+    """The class each sample gets by majority vote of the members' most probable classes.
+
+    ``probabilities`` is ``(members, samples, classes)``. Among classes tied for the most
+    votes, the one with the highest mean probability wins (and then the lowest index).
+    """
+    probabilities = _check_predictions(probabilities)
+    if probabilities.ndim != 3:
+        raise ConfigError(
+            f"vote: probabilities have shape {probabilities.shape}; give (members, samples, "
+            "classes).",
+            field="probabilities",
+        )
+    n_classes = probabilities.shape[2]
+    votes = one_hot(probabilities.argmax(axis=2), n_classes).sum(axis=0)
+    most_voted = votes == votes.max(axis=1, keepdims=True)
+    mean_probability = probabilities.mean(axis=0)
+    return np.where(most_voted, mean_probability, -np.inf).argmax(axis=1)
+
+
+def greedy_selection(
+    predictions: np.ndarray, score: Score, *, n_init: int = 1, n_rounds: int = 20
+) -> np.ndarray:
+    """How many times ensemble selection picks each model (Caruana et al., ICML 2004).
+
+    ``predictions`` is ``(models, samples, ...)`` on the hillclimb set and ``score`` maps a
+    combined (averaged) prediction to a number, higher is better. The ``n_init`` models that
+    score best alone start the ensemble; each of ``n_rounds`` rounds adds the model whose
+    addition scores best (the earlier model on a tie). Returns the counts of the best-scoring
+    ensemble seen (the smaller one on a tie), so ``counts / counts.sum()`` are its weights.
+    """
+    predictions = _check_predictions(predictions)
+    n_models = len(predictions)
+    _check_count("n_init", n_init, 1, f"at most the number of models ({n_models})", n_models)
+    _check_count("n_rounds", n_rounds, 0, "e.g. 20")
+    alone = np.array([score(p) for p in predictions])
+    counts = np.zeros(n_models, dtype=int)
+    counts[np.argsort(-alone, kind="stable")[:n_init]] = 1
+    total = np.tensordot(counts.astype(float), predictions, axes=1)
+    best_counts, best_score = counts.copy(), score(total / counts.sum())
+    for _ in range(n_rounds):
+        size = counts.sum() + 1
+        candidates = [score((total + p) / size) for p in predictions]
+        chosen = int(np.argmax(candidates))
+        counts[chosen] += 1
+        total = total + predictions[chosen]
+        if candidates[chosen] > best_score:
+            best_counts, best_score = counts.copy(), candidates[chosen]
+    return best_counts
+
+
+def one_hot(classes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class indices ``(...)`` as one-hot rows ``(..., n_classes)`` of floats."""
+    return np.eye(n_classes)[classes]
+
+
+def _check_predictions(predictions: Any) -> np.ndarray:
+    predictions = np.asarray(predictions, dtype=float)
+    if predictions.ndim < 2 or len(predictions) == 0:
+        raise ConfigError(
+            f"predictions have shape {predictions.shape}; give one array per member, stacked: "
+            "(members, samples) or (members, samples, outputs).",
+            field="predictions",
+        )
+    return predictions
+
+
+def _check_count(name: str, value: Any, low: int, hint: str, high: int | None = None) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bound = f"an integer >= {low}" + (f" and <= {high}" if high is not None else "")
+        raise ConfigError(f"{name}={value!r} must be {bound}; {hint}.", field=name)
+
+
+# --- a study's trials as members (PyTorch) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberPredictions:
+    """One trial's model's predictions on the task's validation and test parts: class
+    probabilities ``(samples, classes)`` for classification, values ``(samples, targets)`` in
+    the targets' units for regression."""
+
+    trial: int
+    val: np.ndarray
+    test: np.ndarray
+
+
+def build_ensemble(
+    study: Study,
+    task: Task,
+    k: int = 5,
+    method: str = "greedy",
+    *,
+    metric: str | None = None,
+    n_init: int | None = None,
+    n_rounds: int = 20,
+) -> EnsembleResult:
+    """Combine the saved models of the ``k`` best trials of ``study`` and score them.
+
+    Args:
+        study: a single-objective study whose trials ``task`` ran (same data, model, search).
+        task: the task, with ``artifacts`` set (where the weights are) and a data spec with a
+            test part (``test_fraction`` > 0).
+        k: how many of the best completed trials to combine (the library, for greedy).
+        method: ``"average"``, ``"vote"`` (classification only) or ``"greedy"``.
+        metric: what to score with (default: the task's metric; for a task that watches its
+            loss, the task's default metric, since an ensemble has no single loss).
+        n_init: how many of the library's models start the greedy selection. The library
+            holds only the ``k`` best trials, all good, so by default all of them start it
+            (Caruana et al.'s sorted initialization with N = k): the selection then reweights
+            the average where that helps on the validation part. A smaller start lets the
+            selection drop members, and on a validation part that already chose the trials it
+            tends to overfit (see bench/ensembles.py).
+        n_rounds: how many models the greedy selection adds after the start.
+    """
+    method = _check_method(method)
+    _check_count("k", k, 2, "an ensemble needs at least 2 trials")
+    _check_task(task, method)
+    metric = _check_metric(task, metric)
+    library = ranked_trials(study, k)
+    members = [member_predictions(record, task) for record in library]
+    val, test = np.stack([m.val for m in members]), np.stack([m.test for m in members])
+    data = task.data
+    score_val = metric_function(metric, data.task, data.y_val, data.n_classes)
+    score_test = metric_function(metric, data.task, data.y_test, data.n_classes)
+    higher_is_better = _higher_is_better(metric)
+    sign = 1.0 if higher_is_better else -1.0
+    start = k if n_init is None else n_init
+    counts = _member_counts(method, val, lambda p: sign * score_val(p), start, n_rounds)
+    weights = counts / counts.sum()
+    chosen = np.flatnonzero(counts)
+    return EnsembleResult(
+        method=method,
+        metric=metric,
+        higher_is_better=higher_is_better,
+        library=tuple(m.trial for m in members),
+        members=tuple(members[i].trial for i in chosen),
+        weights=tuple(float(weights[i]) for i in chosen),
+        val_value=score_val(combine(method, val, weights)),
+        test_value=score_test(combine(method, test, weights)),
+        best_single_trial=members[0].trial,
+        best_single_test_value=score_test(members[0].test),
+    )
+
+
+def combine(method: str, predictions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The ensemble's output: weighted mean probabilities or values, or for ``vote`` the
+    winning classes as one-hot rows (which score like probabilities)."""
+    if method == "vote":
+        return one_hot(vote(predictions), predictions.shape[2])
+    return average_predictions(predictions, weights)
+
+
+def _member_counts(
+    method: str, val: np.ndarray, score: Score, n_init: int, n_rounds: int
+) -> np.ndarray:
+    if method == "greedy":
+        return greedy_selection(val, score, n_init=n_init, n_rounds=n_rounds)
+    return np.ones(len(val), dtype=int)
+
+
+def ranked_trials(study: Study, k: int) -> list[TrialRecord]:
+    """The ``k`` best completed, feasible trials of ``study`` that saved weights, best first."""
+    if len(study.directions) != 1:
+        raise TunelabError(
+            f"build_ensemble: study {study.study_name!r} has {len(study.directions)} "
+            "objectives, so it has no single ranking of its trials; ensembles need a "
+            "single-objective study."
+        )
+    sign = -1.0 if study.direction == "maximize" else 1.0
+    completed = [r for r in study.get_trials((TrialState.COMPLETE,)) if is_feasible(r)]
+    ranked = sorted(completed, key=lambda r: (sign * r.values[0], r.number))  # type: ignore[index]
+    with_weights = [r for r in ranked if _weights_file(r) is not None]
+    if len(with_weights) < k:
+        raise TunelabError(
+            f"build_ensemble: k={k} but study {study.study_name!r} has {len(with_weights)} "
+            f"completed trial(s) with saved weights (of {len(completed)} completed); lower k "
+            "or run more trials with the task's artifacts folder set."
+        )
+    return with_weights[:k]
+
+
+def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
+    """Rebuild ``record``'s model from ``task``, load its best weights and predict the task's
+    validation and test parts, normalized by the trainer itself as in training."""
+    import torch
+
+    from tunelab.torch.trainer import Trainer
+
+    weights_file = _weights_file(record)
+    if weights_file is None:
+        raise TunelabError(
+            f"build_ensemble: trial {record.number} saved no weights; run the study with the "
+            "task's artifacts folder set."
+        )
+    recipe, model_options = task.resolve(record.params)
+    # Building a Trainer seeds the global generator and initializes the weights: keep the
+    # caller's random state, and load the trained weights only after.
+    with torch.random.fork_rng():
+        model = task.build_model(model_options, recipe)
+        trainer = Trainer(model, task.data, recipe, telemetry=False)
+    state = torch.load(weights_file, map_location=trainer.device, weights_only=True)
+    try:
+        trainer.model.load_state_dict(state)
+    except RuntimeError as error:
+        raise ConfigError(
+            f"build_ensemble: the weights of trial {record.number} ({weights_file}) do not fit "
+            f"the model the task builds for its parameters: {str(error).splitlines()[0]}. "
+            "Pass the task the study ran (same model and search).",
+            field="task",
+        ) from None
+    return MemberPredictions(
+        trial=record.number,
+        val=_as_member_output(trainer.predict(trainer.data.x_val), task),
+        test=_as_member_output(trainer.predict(trainer.data.x_test), task),
+    )
+
+
+def _as_member_output(outputs: torch.Tensor, task: Task) -> np.ndarray:
+    """Class probabilities from logits (two columns for a single binary logit), or values."""
+    import torch
+
+    if task.data.task != "classification":
+        return outputs.cpu().double().numpy()
+    if outputs.shape[1] == 1:
+        positive = torch.sigmoid(outputs)
+        return torch.cat([1.0 - positive, positive], dim=1).cpu().double().numpy()
+    return torch.softmax(outputs, dim=1).cpu().double().numpy()
+
+
+def metric_function(
+    metric: str, task_kind: str, targets: torch.Tensor, n_classes: int | None
+) -> Score:
+    """A function scoring combined outputs against ``targets`` with the training engine's own
+    metric code, so that an ensemble and a trial are scored alike."""
+    import torch
+
+    from tunelab.torch.metrics import compute_metrics
+
+    def score(outputs: np.ndarray) -> float:
+        tensor = torch.from_numpy(np.asarray(outputs)).float()
+        return compute_metrics(task_kind, tensor, targets.cpu(), n_classes, (metric,))[metric]
+
+    return score
+
+
+def _weights_file(record: TrialRecord) -> Path | None:
+    from tunelab.torch.telemetry import artifact_dir
+
+    folder = artifact_dir(record)
+    if folder is None or not (Path(folder) / WEIGHTS_FILE).is_file():
+        return None
+    return Path(folder) / WEIGHTS_FILE
+
+
+def _check_method(method: Any) -> str:
+    if method not in METHODS:
+        raise ConfigError(
+            f"build_ensemble: method={method!r} is not a way to combine models"
+            f"{did_you_mean(str(method), METHODS)}; use one of: {', '.join(METHODS)}.",
+            field="method",
+        )
+    return method
+
+
+def _check_task(task: Task, method: str) -> None:
+    if task.artifacts is None:
+        raise ConfigError(
+            "build_ensemble: the task keeps no weights (artifacts: false); set artifacts to a "
+            "folder and run the study, so that each trial saves its best model.",
+            field="artifacts",
+        )
+    if task.cv is not None:
+        raise ConfigError(
+            "build_ensemble: the task cross-validates (cv), so each trial saved one model per "
+            "fold rather than one model; run the study without cv to ensemble its trials.",
+            field="cv",
+        )
+    data = task.data
+    if len(data.x_test) == 0:
+        raise ConfigError(
+            "build_ensemble: the task's data has no test part to score the ensemble on; add "
+            "one to the data spec, e.g. data: {name: digits, test_fraction: 0.2}, and run the "
+            "study with it.",
+            field="data.test_fraction",
+        )
+    if method == "vote" and data.task != "classification":
+        raise ConfigError(
+            "build_ensemble: method='vote' needs class predictions, but this task is a "
+            "regression; use 'average' or 'greedy'.",
+            field="method",
+        )
+
+
+def _check_metric(task: Task, metric: str | None) -> str:
+    from tunelab.torch.metrics import default_metric, metric_names
+
+    kind = task.data.task
+    if metric is None:
+        return default_metric(kind) if task.metric == "loss" else task.metric
+    if metric not in metric_names(kind):
+        raise ConfigError(
+            f"build_ensemble: metric={metric!r} does not fit a {kind} task"
+            f"{did_you_mean(str(metric), metric_names(kind))}; use one of: "
+            f"{', '.join(metric_names(kind))}.",
+            field="metric",
+        )
+    return metric
+
+
+def _higher_is_better(metric: str) -> bool:
+    from tunelab.torch.metrics import HIGHER_IS_BETTER
+
+    return HIGHER_IS_BETTER[metric]

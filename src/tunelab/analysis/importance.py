@@ -1,0 +1,425 @@
+"""Hyperparameter and feature importance.
+
+:func:`fanova_importances` follows functional ANOVA on a random forest: Hutter, Hoos and
+Leyton-Brown, "An Efficient Approach for Assessing Hyperparameter Importance" (ICML 2014). A
+random forest is fitted to the completed trials (parameters -> objective). Each of its trees
+cuts the search space into axis-aligned boxes, one per leaf, with a constant prediction in each;
+so the marginal prediction of one parameter (the tree's prediction averaged over every other
+parameter, uniformly over its range) is an exact, volume-weighted sum over the boxes, constant
+between two consecutive split points of that parameter. A parameter's importance is the variance
+of its marginal prediction as a fraction of the variance of the tree's whole prediction (both
+over the uniform distribution on the space), averaged over the trees.
+
+How parameters become the forest's inputs, one column each, every column on ``[0, 1]``:
+
+- numbers take their distribution's unit form (:meth:`FloatDistribution.to_unit`): a log range
+  on the log scale, so that a uniform measure on the column is the search's own measure;
+- categories take their unit form too: choice ``i`` of ``n`` is the middle of the ``i``-th of
+  ``n`` equal bins (ordinal encoding). One-hot columns would let the integration run over
+  points that are no choice at all (no column hot, or two), and split one parameter's variance
+  over several columns; in the ordinal column the uniform measure gives each choice exactly its
+  share, and a fully grown tree isolates any choice with at most two cuts;
+- a conditional parameter (momentum, asked for only when the optimizer is SGD) takes, in a
+  trial without it, a value drawn uniformly from ``[0, 1]`` (seeded). Encoding "absent" as a
+  level of its own would let the forest split on "active or not", a split equal to the one on
+  the parameter that switches it on, and the credit for the optimizer would go to momentum even
+  where its value changes nothing. With a random stand-in the parameter is irrelevant in the
+  trials where it is inactive, so its importance measures how much its value matters where it
+  is active, and switching it on counts for the parameter that does.
+
+:func:`permutation_importances` measures how much a trained model's score drops when one input
+feature is shuffled across the samples (Breiman, "Random Forests", Machine Learning 2001, and
+in the model-agnostic form of Fisher, Rudin and Dominici, "All Models are Wrong, but Many are
+Useful", JMLR 2019). It takes a prediction function and a score function, so it works for
+PyTorch models, scikit-learn estimators or anything else that maps inputs to predictions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from tunelab.exceptions import ConfigError, MissingExtraError, TunelabError
+from tunelab.registry import did_you_mean
+from tunelab.space import Distribution
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from sklearn.tree._tree import Tree
+
+    from tunelab.study import Study
+
+MIN_COMPLETED_TRIALS = 2
+# A tree whose predictions vary less than this (relative to their size) fits a constant.
+_FLAT_TREE_TOLERANCE = 1e-12
+
+Target = Callable[[TrialRecord], float]
+
+
+# --- fANOVA -----------------------------------------------------------------------------------
+
+
+def fanova_importances(
+    study: Study,
+    params: Sequence[str] | None = None,
+    *,
+    n_trees: int = 64,
+    seed: int = 0,
+    target: Target | str | None = None,
+) -> dict[str, float]:
+    """Each parameter's share of the variance of the objective, by fANOVA, largest first.
+
+    Args:
+        study: a study with at least ``MIN_COMPLETED_TRIALS`` completed trials.
+        params: the parameters to rate (default: every parameter of a completed trial).
+        n_trees: trees of the random forest; more give steadier importances.
+        seed: seeds the forest, so that the same study gives the same importances.
+        target: what to explain: a function of a completed trial (``lambda t: t.values[1]``),
+            or the name of one of the study's objectives. Needed for a multi-objective study;
+            by default the single objective value.
+
+    The shares are the main effects of the forest's marginal predictions, averaged over the
+    trees and rescaled to sum to 1; what the parameters explain only together (interactions)
+    is left out before the rescaling.
+    """
+    _check_positive_int("n_trees", n_trees)
+    _check_seed(seed)
+    records = study.get_trials((TrialState.COMPLETE,))
+    if len(records) < MIN_COMPLETED_TRIALS:
+        raise TunelabError(
+            f"fanova_importances: study {study.study_name!r} has {len(records)} completed "
+            f"trial(s); importances need at least {MIN_COMPLETED_TRIALS}, and are only reliable "
+            "with a few dozen. Run more trials first."
+        )
+    names = _chosen_params(records, params)
+    y = _target_values(study, records, target)
+    rng = np.random.default_rng(seed)
+    x = encode_trials(records, names, _distributions(records, names), rng)
+    forest = _fit_forest(x, y, n_trees, seed)
+    fractions = np.mean([tree_variance_fractions(t.tree_, x.shape[1]) for t in forest], axis=0)
+    return _normalized(names, fractions)
+
+
+def encode_trials(
+    records: Sequence[TrialRecord],
+    names: Sequence[str],
+    distributions: dict[str, Distribution],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The trials as rows of ``[0, 1]^len(names)``, encoded as the module docstring says;
+    ``rng`` draws the stand-ins for the parameters a trial does not have."""
+    columns = []
+    for name in names:
+        present = np.array([name in record.params for record in records])
+        unit = [
+            distributions[name].to_unit(record.params[name]) if here else 0.0
+            for record, here in zip(records, present)
+        ]
+        stand_in = rng.random(len(records))
+        columns.append(np.where(present, np.clip(unit, 0.0, 1.0), stand_in))
+    return np.column_stack(columns)
+
+
+def _chosen_params(records: Sequence[TrialRecord], params: Sequence[str] | None) -> list[str]:
+    """The parameters to rate, in first-seen order; the user's choice checked against them."""
+    seen = list(dict.fromkeys(name for record in records for name in record.params))
+    if params is None:
+        if not seen:
+            raise TunelabError(
+                "fanova_importances: the completed trials have no parameters; an objective "
+                "needs trial.suggest_* calls before its parameters can be rated."
+            )
+        return seen
+    if isinstance(params, str) or not params:
+        raise ConfigError(
+            f"fanova_importances: params={params!r} must be a non-empty list of parameter "
+            "names, e.g. params=['lr', 'batch_size'], or None for all.",
+            field="params",
+        )
+    for name in params:
+        if name not in seen:
+            raise ConfigError(
+                f"fanova_importances: parameter {name!r} is in no completed trial"
+                f"{did_you_mean(str(name), seen)}; choose from {', '.join(seen)}.",
+                field="params",
+            )
+    if len(set(params)) != len(params):
+        raise ConfigError(
+            f"fanova_importances: params={list(params)!r} names a parameter twice; list each once.",
+            field="params",
+        )
+    return list(params)
+
+
+def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict[str, Distribution]:
+    """One distribution per parameter; two trials that disagree make the encoding ambiguous."""
+    found: dict[str, Distribution] = {}
+    for record in records:
+        for name in names:
+            distribution = record.distributions.get(name)
+            if distribution is None:
+                continue
+            if found.setdefault(name, distribution) != distribution:
+                raise TunelabError(
+                    f"fanova_importances: parameter {name!r} has different distributions in "
+                    f"different trials ({found[name]} and, in trial {record.number}, "
+                    f"{distribution}), so its values cannot share one scale; leave it out with "
+                    "params=[...], or rate the trials of one search space in their own study."
+                )
+    return found
+
+
+def _target_values(
+    study: Study, records: Sequence[TrialRecord], target: Target | str | None
+) -> np.ndarray:
+    value_of = _target_function(study, target)
+    values = []
+    for record in records:
+        raw = value_of(record)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise TunelabError(
+                f"fanova_importances: target gave {raw!r} ({type(raw).__name__}) for trial "
+                f"{record.number}; it must give a number."
+            ) from None
+        if not math.isfinite(value):
+            raise TunelabError(
+                f"fanova_importances: target gave {value} for trial {record.number}; it must "
+                "give a finite number for every completed trial."
+            )
+        values.append(value)
+    return np.array(values)
+
+
+def _target_function(study: Study, target: Target | str | None) -> Target:
+    names = study.objective_names
+    if target is None:
+        if len(study.directions) != 1:
+            raise ConfigError(
+                f"fanova_importances: study {study.study_name!r} has {len(study.directions)} "
+                "objectives; say which to explain with target='<objective name>' (one of "
+                f"{', '.join(names)}) or target=lambda trial: trial.values[0].",
+                field="target",
+            )
+        return lambda record: record.values[0]  # type: ignore[index]
+    if isinstance(target, str):
+        if target not in names:
+            raise ConfigError(
+                f"fanova_importances: target={target!r} is not an objective of study "
+                f"{study.study_name!r}{did_you_mean(target, names)}; use one of "
+                f"{', '.join(names)}.",
+                field="target",
+            )
+        index = names.index(target)
+        return lambda record: record.values[index]  # type: ignore[index]
+    if not callable(target):
+        raise ConfigError(
+            f"fanova_importances: target={target!r} must be an objective name or a function "
+            "of a trial record, e.g. target=lambda trial: trial.values[1].",
+            field="target",
+        )
+    return target
+
+
+def _fit_forest(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int) -> list[Any]:
+    try:
+        from sklearn.ensemble import RandomForestRegressor
+    except ImportError as exc:
+        raise MissingExtraError("scikit-learn", "torch", "fANOVA importances") from exc
+    # Fully grown trees, as in the paper: each leaf then holds one or a few trials, and the
+    # bootstrap (not pruning) is what makes the trees differ.
+    forest = RandomForestRegressor(n_estimators=n_trees, random_state=seed, n_jobs=1)
+    forest.fit(x, y)
+    return list(forest.estimators_)
+
+
+def leaf_boxes(tree: Tree, n_features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The leaves of a fitted scikit-learn tree as boxes of ``[0, 1]^n_features``.
+
+    Returns ``(lower, upper, value)``: the corners of each leaf's box, ``(leaves, features)``
+    each, and the leaf's prediction. scikit-learn sends ``x <= threshold`` to the left child.
+    """
+    # Each of these attributes builds a fresh array view when read: read them once.
+    left_child, right_child = tree.children_left, tree.children_right
+    split_feature, split_threshold, node_value = tree.feature, tree.threshold, tree.value
+    lower_of, upper_of, values = [], [], []
+    stack = [(0, np.zeros(n_features), np.ones(n_features))]
+    while stack:
+        node, lower, upper = stack.pop()
+        left, right = left_child[node], right_child[node]
+        if left == right:  # both -1: a leaf
+            lower_of.append(lower)
+            upper_of.append(upper)
+            values.append(node_value[node, 0, 0])
+            continue
+        feature, threshold = split_feature[node], split_threshold[node]
+        left_upper, right_lower = upper.copy(), lower.copy()
+        left_upper[feature] = min(upper[feature], threshold)
+        right_lower[feature] = max(lower[feature], threshold)
+        stack.append((left, lower, left_upper))
+        stack.append((right, right_lower, upper))
+    return np.array(lower_of), np.array(upper_of), np.array(values)
+
+
+def tree_variance_fractions(tree: Tree, n_features: int) -> np.ndarray:
+    """Per feature, the variance of the tree's marginal prediction over the tree's variance.
+
+    A tree that predicts one constant has no variance to share and contributes zeros.
+    """
+    lower, upper, value = leaf_boxes(tree, n_features)
+    widths = upper - lower
+    volume = widths.prod(axis=1)
+    mean = float(volume @ value)  # the space has volume 1
+    total_variance = float(volume @ (value - mean) ** 2)
+    if total_variance <= _FLAT_TREE_TOLERANCE * max(1.0, mean * mean):
+        return np.zeros(n_features)
+    return np.array(
+        [
+            _marginal_variance(lower[:, i], upper[:, i], widths, value, mean, i)
+            for i in range(n_features)
+        ]
+    ) / total_variance
+
+
+def _marginal_variance(
+    lower: np.ndarray,
+    upper: np.ndarray,
+    widths: np.ndarray,
+    value: np.ndarray,
+    mean: float,
+    feature: int,
+) -> float:
+    """Variance over feature ``feature`` of the tree's prediction averaged over all others.
+
+    Between consecutive leaf edges on this feature the set of leaves crossing it is fixed, so
+    the marginal there is the sum of those leaves' values weighted by their volume in the other
+    features (the volume of the other features' space is 1).
+    """
+    edges = np.unique(np.concatenate(([0.0, 1.0], lower, upper)))
+    middles = (edges[:-1] + edges[1:]) / 2
+    covers = (lower[:, None] <= middles) & (middles < upper[:, None])  # leaves x intervals
+    volume_elsewhere = np.delete(widths, feature, axis=1).prod(axis=1)
+    marginal = (value * volume_elsewhere) @ covers
+    return float(np.diff(edges) @ (marginal - mean) ** 2)
+
+
+def _normalized(names: Sequence[str], fractions: np.ndarray) -> dict[str, float]:
+    total = float(fractions.sum())
+    if total <= 0.0:
+        raise TunelabError(
+            "fanova_importances: the objective does not vary with any single parameter in the "
+            "forest's fit (constant values, or only interactions between parameters), so there "
+            "is no variance to share out. Check that the trials' values differ, or run more trials."
+        )
+    shares = {name: float(f) / total for name, f in zip(names, fractions)}
+    return dict(sorted(shares.items(), key=lambda item: -item[1]))
+
+
+# --- permutation importance ---------------------------------------------------------------
+
+
+def permutation_importances(
+    predict: Callable[[Any], Any],
+    x: Any,
+    y: Any,
+    score: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    n_repeats: int = 5,
+    seed: int = 0,
+    feature_names: Sequence[str] | None = None,
+) -> dict[str, tuple[float, float]]:
+    """How much the score drops when each input feature is shuffled: ``{name: (mean, std)}``.
+
+    Args:
+        predict: maps inputs like ``x`` to predictions (numpy arrays or tensors; a model's
+            forward under ``torch.no_grad()``, an estimator's ``predict``).
+        x: inputs, samples on the first axis and features on the second (numpy or torch;
+            for images the second axis is the channel).
+        y: the true targets, one per sample.
+        score: ``score(y_true, y_pred)`` with numpy arrays, higher is better (negate an error).
+        n_repeats: shuffles per feature; the std is over them.
+        seed: seeds the shuffles.
+        feature_names: one name per feature (default ``x0``, ``x1``, ...).
+
+    Returns the mean and standard deviation of ``baseline score - shuffled score`` per feature,
+    largest mean first. A drop near 0 means the model does not use the feature (or has a
+    correlated copy of it).
+    """
+    _check_positive_int("n_repeats", n_repeats)
+    _check_seed(seed)
+    n_samples, n_features = _check_inputs(x, y)
+    names = _feature_names(feature_names, n_features)
+    y_true = _as_numpy(y)
+    baseline = float(score(y_true, _as_numpy(predict(x))))
+    rng = np.random.default_rng(seed)
+    drops = {}
+    for feature, name in enumerate(names):
+        shuffled_scores = []
+        for _ in range(n_repeats):
+            shuffled = _shuffled(x, feature, rng.permutation(n_samples))
+            shuffled_scores.append(float(score(y_true, _as_numpy(predict(shuffled)))))
+        drop = baseline - np.array(shuffled_scores)
+        drops[name] = (float(drop.mean()), float(drop.std()))
+    return dict(sorted(drops.items(), key=lambda item: -item[1][0]))
+
+
+def _check_inputs(x: Any, y: Any) -> tuple[int, int]:
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) < 2:
+        raise ConfigError(
+            f"permutation_importances: x has shape {shape}; give samples on the first axis and "
+            "features on the second, e.g. an array of shape (n_samples, n_features).",
+            field="x",
+        )
+    if len(y) != shape[0]:
+        raise ConfigError(
+            f"permutation_importances: x has {shape[0]} samples but y has {len(y)}; give one "
+            "target per sample.",
+            field="y",
+        )
+    if shape[0] < 2:
+        raise ConfigError(
+            "permutation_importances: shuffling needs at least 2 samples in x.", field="x"
+        )
+    return shape[0], shape[1]
+
+
+def _feature_names(names: Sequence[str] | None, n_features: int) -> list[str]:
+    if names is None:
+        return [f"x{i}" for i in range(n_features)]
+    names = list(names)
+    if len(names) != n_features or len(set(names)) != len(names):
+        raise ConfigError(
+            f"permutation_importances: feature_names has {len(names)} name(s) for {n_features} "
+            "features; give one distinct name per column of x.",
+            field="feature_names",
+        )
+    return names
+
+
+def _shuffled(x: Any, feature: int, order: np.ndarray) -> Any:
+    """A copy of ``x`` with column ``feature`` permuted across samples (numpy or torch)."""
+    copy = x.clone() if hasattr(x, "clone") else np.array(x, copy=True)
+    # A torch tensor takes numpy integer arrays as an index too.
+    copy[:, feature] = x[order, feature]
+    return copy
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    """Predictions or targets as numpy, whether they are tensors (on any device) or arrays."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def _check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name}={value!r} must be a positive integer.", field=name)
+
+
+def _check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed={seed!r} must be a non-negative integer.", field="seed")

@@ -1,0 +1,34 @@
+"""Plotly figures over a study (names follow ``optuna.visualization``) and over the training
+telemetry of one trial.
+
+Every study figure leaves out the trials it cannot use (running, failed, pruned without a
+value) and raises :class:`NothingToPlotError` when none is left, saying what is missing and how
+to get it. Everything here needs the ``plots`` extra (plotly); the figures of one trial's
+training also need the ``torch`` extra to read its telemetry.
+"""
+
+from __future__ import annotations
+
+from tunelab.viz._common import NothingToPlotError
+from tunelab.viz.contour import plot_contour
+from tunelab.viz.curves import plot_intermediate_values
+from tunelab.viz.history import plot_edf, plot_optimization_history, plot_timeline
+from tunelab.viz.params import plot_parallel_coordinate, plot_param_importances, plot_slice
+from tunelab.viz.pareto import plot_pareto_front
+from tunelab.viz.training import plot_activations, plot_gradient_norms, plot_training_curves
+
+__all__ = [
+    "NothingToPlotError",
+    "plot_activations",
+    "plot_contour",
+    "plot_edf",
+    "plot_gradient_norms",
+    "plot_intermediate_values",
+    "plot_optimization_history",
+    "plot_parallel_coordinate",
+    "plot_param_importances",
+    "plot_pareto_front",
+    "plot_slice",
+    "plot_timeline",
+    "plot_training_curves",
+]
