@@ -58,5 +58,9 @@ class MissingExtraError(TunelabError, ImportError):
         )
 
 
+class NothingToPlotError(TunelabError, ValueError):
+    """A figure has no trial (or no telemetry) to draw; the message says how to get some."""
+
+
 class TrialPruned(Exception):
     """Raised by an objective to stop the current trial early (the trial becomes PRUNED)."""

@@ -9,7 +9,7 @@ training also need the ``torch`` extra to read its telemetry.
 
 from __future__ import annotations
 
-from tunelab.viz._common import NothingToPlotError
+from tunelab.exceptions import NothingToPlotError
 from tunelab.viz.contour import plot_contour
 from tunelab.viz.curves import plot_intermediate_values
 from tunelab.viz.history import plot_edf, plot_optimization_history, plot_timeline

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 
 from tunelab.constraints import is_feasible
-from tunelab.exceptions import ConfigError, TunelabError
+from tunelab.exceptions import ConfigError, NothingToPlotError
 from tunelab.registry import did_you_mean
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
@@ -34,10 +34,6 @@ STATE_COLORS = {
 }
 INFEASIBLE_COLOR = "#b0b0b0"
 SEQUENTIAL_COLORSCALE = "Blues"
-
-
-class NothingToPlotError(TunelabError, ValueError):
-    """A figure has no trial (or no telemetry) to draw; the message says how to get some."""
 
 
 @dataclass(frozen=True)
