@@ -33,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 import tunelab
+from tunelab.analysis.doctor import Finding, diagnose_study, diagnose_trial, findings_table
 from tunelab.config import (
     DEFAULT_STORAGE,
     STUDY_CONFIG_ATTR,
@@ -715,6 +716,148 @@ def delete(
         raise typer.Exit(EXIT_UNEXPECTED)
     tunelab.delete_study(study, url)
     _out.print(f"Deleted study {study!r} and its {n_trials} trials from {url}.")
+
+
+# report / doctor -----------------------------------------------------------------------------
+
+
+@app.command(
+    epilog=_examples(
+        "tunelab report quickstart-digits-mlp          # writes quickstart-digits-mlp-report.html",
+        "tunelab report quadratic -o report.html --storage sqlite:///runs.db",
+    )
+)
+@_user_facing
+def report(
+    study: StudyArgument,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The HTML file to write (replaced if it exists); by default STUDY-report.html "
+            "in the current directory.",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=1, help="How many best trials to list.")
+    ] = 10,
+    debug: DebugOption = False,
+) -> None:
+    """Write a study's report: one HTML file, readable offline, with the summary, best
+    trials, figures, hyperparameter importance, the training doctor's findings and an
+    ensemble of the best trials (for a study file with a 'task:')."""
+    loaded = tunelab.load_study(study, _existing_storage(storage))
+    from tunelab.report import render_report  # needs the plots extra; the error says so
+
+    path = output if output is not None else Path(f"{study}-report.html")
+    text = render_report(loaded, top=top)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise TunelabError(
+            f"option --output: cannot write {path} ({error.strerror}); choose another path."
+        ) from None
+    _out.print(
+        f"Wrote the report of study {study!r} to {path.resolve()}; open it in a browser.",
+        soft_wrap=True,  # a path cut in two cannot be copied
+    )
+
+
+@app.command(
+    epilog=_examples(
+        "tunelab doctor quickstart-digits-mlp           # the study and its 3 best trials",
+        "tunelab doctor quickstart-digits-mlp 12        # trial 12 alone",
+        "tunelab doctor quickstart-digits-mlp --top 10",
+    )
+)
+@_user_facing
+def doctor(
+    study: StudyArgument,
+    trial: Annotated[
+        int | None,
+        typer.Argument(
+            min=0,
+            help="A trial's number, to diagnose that trial alone.",
+            metavar="TRIAL",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=1, help="How many best trials to diagnose.")
+    ] = 3,
+    debug: DebugOption = False,
+) -> None:
+    """Say what went wrong in a study's training, with the evidence and what to change: the
+    study as a whole and its best trials, or one trial."""
+    loaded = tunelab.load_study(study, _existing_storage(storage))
+    if trial is None:
+        _print_study_diagnosis(loaded, top)
+    else:
+        _print_trial_diagnosis(loaded, _trial_numbered(loaded, trial))
+
+
+def _print_study_diagnosis(study: Study, top: int) -> None:
+    best = _ranked(study)[:top]
+    about_study = [f for f in diagnose_study(study, top=top) if f.trial is None]
+    _out.print(Text.assemble("Study ", (study.study_name, "bold"), f" ({_objectives_text(study)})"))
+    _print_findings(about_study, "The study as a whole")
+    if not best:
+        _out.print("No trial has completed yet, so there are no best trials to diagnose.")
+        return
+    numbers = ", ".join(str(record.number) for record in best)
+    about_trials = [finding for record in best for finding in diagnose_trial(record)]
+    _print_findings(about_trials, f"The best {len(best)} trial(s): {numbers}")
+
+
+def _print_trial_diagnosis(study: Study, record: TrialRecord) -> None:
+    values = ", ".join(_number(v) for v in record.values or ())
+    outcome = record.state.value.lower() + (f", {values}" if values else "")
+    _out.print(
+        Text.assemble(
+            f"Trial {record.number} of study ", (study.study_name, "bold"),
+            f" ({outcome}): {_params_text(record) or 'no parameters'}",
+        )
+    )
+    if record.fail_reason:
+        _out.print(f"It ended with: {record.fail_reason.strip().splitlines()[0]}", soft_wrap=True)
+    _print_findings(diagnose_trial(record), f"Trial {record.number}")
+    if not _has_telemetry(record):
+        _out.print(
+            f"Trial {record.number} has no training telemetry, so only its state and failure "
+            "were checked; tunelab.torch records telemetry for the trials it trains."
+        )
+
+
+def _print_findings(findings: Sequence[Finding], title: str) -> None:
+    """The doctor's table of ``findings``, or one line when there are none."""
+    if findings:
+        _out.print(findings_table(findings, title=title))
+    else:
+        _out.print(Text.assemble((title, "bold"), ": no problems found."))
+
+
+def _trial_numbered(study: Study, number: int) -> TrialRecord:
+    records = study.trials
+    for record in records:
+        if record.number == number:
+            return record
+    held = f"trials 0 to {records[-1].number}" if records else "no trials yet"
+    raise TunelabError(
+        f"argument TRIAL: study {study.study_name!r} has no trial {number} (it has {held}); "
+        f"give one of its trial numbers, as `tunelab show {study.study_name}` lists them."
+    )
+
+
+def _has_telemetry(record: TrialRecord) -> bool:
+    try:
+        from tunelab.torch.telemetry import TELEMETRY_ATTR
+    except ImportError:  # without torch, no trial trained on this machine has telemetry
+        return False
+    return bool(record.system_attrs.get(TELEMETRY_ATTR))
 
 
 # helpers -------------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ TELEMETRY_ATTR = "telemetry"
 SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
 ACTIVATION_PARAM = "model.activation"
 LR_PARAM = "lr"
-# The trainer's message for a diverged run (tunelab.torch.trainer.Trainer._step), which
+# The trainer's message for a diverged run (tunelab.torch.trainer.divergence), which
 # also names the run's learning rate.
 DIVERGENCE_PATTERN = re.compile(
     r"training loss became (?P<value>\S+) in epoch (?P<epoch>\d+), step (?P<step>\d+)"
