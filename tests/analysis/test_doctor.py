@@ -17,7 +17,6 @@ import torch
 from rich.console import Console
 
 import tunelab
-from tunelab.analysis import doctor
 from tunelab.analysis.doctor import (
     ALL_TRIALS_PRUNED,
     DYING_RELU,
@@ -39,7 +38,7 @@ from tunelab.analysis.doctor import (
     findings_text,
 )
 from tunelab.torch import Task
-from tunelab.torch.telemetry import TELEMETRY_ATTR, read_telemetry
+from tunelab.telemetry import read_telemetry
 from tunelab.trial import TrialRecord, TrialState
 
 DIGITS = {"name": "digits"}
@@ -256,10 +255,6 @@ def test_a_trial_without_telemetry_gets_no_telemetry_findings():
     study = tunelab.create_study(storage="memory", seed=0)
     study.optimize(lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=1)
     assert diagnose_trial(study.trials[0]) == []
-
-
-def test_the_doctor_looks_for_telemetry_where_the_trainer_stores_it():
-    assert doctor.TELEMETRY_ATTR == TELEMETRY_ATTR
 
 
 def test_findings_are_immutable(huge_lr):

@@ -16,7 +16,7 @@ from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_mlp
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.task import Task
-from tunelab.torch.telemetry import read_telemetry
+from tunelab.telemetry import read_telemetry
 from tunelab.torch.trainer import Trainer
 from tunelab.trial import Resume, TrialState
 

@@ -11,7 +11,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
 from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME, QUICKSTART_TASK
 from tunelab.torch.task import Task
-from tunelab.torch.telemetry import artifact_dir, read_telemetry
+from tunelab.telemetry import artifact_dir, read_telemetry
 
 SENSIBLE = {
     "lr": 3e-3,

@@ -13,7 +13,7 @@ import tunelab
 from tunelab.config import load_study_config
 from tunelab.exceptions import ConfigError
 from tunelab.torch.task import CrossValidation, Task
-from tunelab.torch.telemetry import read_telemetry
+from tunelab.telemetry import read_telemetry
 from tunelab.trial import TrialState
 
 IRIS_CV = {

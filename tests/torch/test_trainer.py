@@ -11,7 +11,7 @@ from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_cnn, build_mlp
 from tunelab.torch.recipe import Recipe
-from tunelab.torch.telemetry import artifact_dir, read_telemetry
+from tunelab.telemetry import artifact_dir, read_telemetry
 from tunelab.torch.trainer import Trainer
 
 FAST = {"epochs": 3, "batch_size": 128}

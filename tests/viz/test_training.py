@@ -16,7 +16,7 @@ from tunelab.viz import (
 
 @pytest.fixture(scope="module")
 def telemetry(trained_record):
-    from tunelab.torch.telemetry import read_telemetry
+    from tunelab.telemetry import read_telemetry
 
     return read_telemetry(trained_record)
 

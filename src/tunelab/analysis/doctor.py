@@ -1,7 +1,7 @@
 """The training doctor: what went wrong in a training run, the numbers that show it, and the fix.
 
 :func:`diagnose_trial` reads the per-epoch telemetry the training engine stores with a trial
-(:mod:`tunelab.torch.telemetry`), together with its state, failure message and parameters;
+(:mod:`tunelab.telemetry`), together with its state, failure message and parameters;
 :func:`diagnose_study` adds findings about the study as a whole and diagnoses its best trials.
 Each :class:`Finding` has a stable ``code``, a one-line ``title``, a ``severity``, the
 ``evidence`` (the numbers, epochs and layers behind it) and ``advice`` naming the recipe and
@@ -59,13 +59,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from tunelab.exceptions import MissingExtraError
 from tunelab.space import FloatDistribution, IntDistribution
+from tunelab.telemetry import EpochTelemetry, read_telemetry
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from tunelab.study import Study
-    from tunelab.torch.telemetry import EpochTelemetry
 
 WARNING = "warning"
 INFO = "info"
@@ -139,8 +139,6 @@ FAILED_MIN_FINISHED = 5
 # completed, is the pruner.
 ALL_PRUNED_MIN_TRIALS = 3
 
-# tunelab.torch.telemetry.TELEMETRY_ATTR, named here so that finding no telemetry needs no torch.
-TELEMETRY_ATTR = "telemetry"
 SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
 ACTIVATION_PARAM = "model.activation"
 LR_PARAM = "lr"
@@ -209,7 +207,7 @@ Detector = Callable[[TrainingRun], Finding | None]
 
 def diagnose_trial(record: TrialRecord) -> list[Finding]:
     """The findings for one trial, most severe first (empty for a trial with nothing wrong)."""
-    epochs = tuple(_read_telemetry(record))
+    epochs = tuple(read_telemetry(record))
     divergence = _divergence(record)
     run = TrainingRun(
         trial=record.number,
@@ -220,16 +218,6 @@ def diagnose_trial(record: TrialRecord) -> list[Finding]:
     )
     findings = [f for f in (detect(run) for detect in TRIAL_DETECTORS) if f is not None]
     return _by_severity(_without_explained(findings))
-
-
-def _read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
-    if not record.system_attrs.get(TELEMETRY_ATTR):
-        return []
-    # Imported only for a trial with telemetry, so that studies without it are diagnosed
-    # without PyTorch; a trial with telemetry was trained by the torch engine.
-    from tunelab.torch.telemetry import read_telemetry
-
-    return read_telemetry(record)
 
 
 def _divergence(record: TrialRecord) -> Divergence | None:

@@ -36,6 +36,7 @@ import numpy as np
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.registry import did_you_mean
+from tunelab.telemetry import artifact_dir
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -356,8 +357,6 @@ def metric_function(
 
 
 def _weights_file(record: TrialRecord) -> Path | None:
-    from tunelab.torch.telemetry import artifact_dir
-
     folder = artifact_dir(record)
     if folder is None or not (Path(folder) / WEIGHTS_FILE).is_file():
         return None

@@ -1,4 +1,5 @@
-"""What happened inside a training run, epoch by epoch, in a form the storage keeps as JSON.
+"""What happened inside a training run, epoch by epoch: measured here, recorded as
+:mod:`tunelab.telemetry` records (JSON in the storage, readable without PyTorch).
 
 Gradient norms are measured at every step, but as one fused norm call whose result stays on
 the device and is summed there, so measuring costs no synchronization. Activation statistics
@@ -12,67 +13,23 @@ from __future__ import annotations
 import math
 import resource
 import sys
-from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from tunelab.trial import TrialRecord
+from tunelab.telemetry import (  # noqa: F401  (the engine's names for the records it writes)
+    ARTIFACT_ATTR,
+    TELEMETRY_ATTR,
+    ActivationStats,
+    EpochTelemetry,
+    artifact_dir,
+    read_telemetry,
+)
 
-TELEMETRY_ATTR = "telemetry"
-ARTIFACT_ATTR = "artifact_dir"
 GRADIENT_SAMPLES_PER_EPOCH = 4
 ACTIVATION_SAMPLES = 256
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
-
-
-@dataclass(frozen=True)
-class ActivationStats:
-    """Output statistics of one activation layer over the probe batch.
-
-    ``dead`` is the fraction of units (features, or channels of a convolution) whose output is
-    the same for every probe input: a ReLU that never fires or a saturated sigmoid. Such a unit
-    passes no gradient and no information.
-    """
-
-    mean: float
-    std: float
-    dead: float
-
-
-@dataclass(frozen=True)
-class EpochTelemetry:
-    """One epoch of a training run."""
-
-    epoch: int
-    train_loss: float
-    val_loss: float
-    train_metric: float
-    val_metric: float
-    lr: float
-    epoch_time: float
-    peak_memory_mb: float
-    grad_norm: Mapping[str, float] = field(default_factory=dict)
-    activations: Mapping[str, ActivationStats] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> EpochTelemetry:
-        activations = {name: ActivationStats(**s) for name, s in data["activations"].items()}
-        return cls(**{**data, "activations": activations})
-
-
-def read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
-    """The per-epoch telemetry the training engine stored with a trial (empty if none)."""
-    return [EpochTelemetry.from_json(e) for e in record.system_attrs.get(TELEMETRY_ATTR, [])]
-
-
-def artifact_dir(record: TrialRecord) -> str | None:
-    """The folder where the training engine saved this trial's best weights, if any."""
-    return record.system_attrs.get(ARTIFACT_ATTR)
 
 
 class GradientMonitor:

@@ -3,8 +3,7 @@ telemetry of one trial.
 
 Every study figure leaves out the trials it cannot use (running, failed, pruned without a
 value) and raises :class:`NothingToPlotError` when none is left, saying what is missing and how
-to get it. Everything here needs the ``plots`` extra (plotly); the figures of one trial's
-training also need the ``torch`` extra to read its telemetry.
+to get it. Everything here needs the ``plots`` extra (plotly), and nothing needs torch.
 """
 
 from __future__ import annotations

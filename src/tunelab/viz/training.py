@@ -1,18 +1,16 @@
 """Figures of one trial's training, from the telemetry that tunelab.torch's trainer stores with
 the trial each epoch: learning curves, gradient norms per layer, activation statistics per
-layer. Reading that telemetry needs the ``torch`` extra, the other figures do not."""
+layer. Reading that telemetry needs no torch (:mod:`tunelab.telemetry`)."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
+from tunelab.telemetry import EpochTelemetry, read_telemetry
 from tunelab.trial import TrialRecord
 from tunelab.viz._common import log_ticks, nothing_to_plot
 from tunelab.viz._plotly import go, make_subplots, qualitative
-
-if TYPE_CHECKING:
-    from tunelab.torch.telemetry import EpochTelemetry
 
 SPLITS = {
     "train": ("Training", qualitative.Plotly[0]),
@@ -120,9 +118,6 @@ def _field(stats: Sequence[Any], name: str) -> list[float | None]:
 
 
 def _telemetry(record: TrialRecord, figure: str) -> list[EpochTelemetry]:
-    # Imported here: it needs torch, which only the figures of a trained trial do.
-    from tunelab.torch.telemetry import read_telemetry
-
     history = read_telemetry(record)
     if not history:
         raise nothing_to_plot(

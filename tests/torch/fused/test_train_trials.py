@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 
 import pytest
-import torch
 from torch import nn
 
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.torch import Task
 from tunelab.torch.fused import PopulationTrainer
-from tunelab.torch.telemetry import read_telemetry
+from tunelab.telemetry import read_telemetry
 
 SEARCH = {
     "lr": {"low": 1e-3, "high": 0.3, "log": True},

@@ -36,9 +36,8 @@ from tunelab.torch.init import initialize
 from tunelab.torch.optim import resolve_loss
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.schedules import PlateauReducer, lr_factor
+from tunelab.telemetry import ActivationStats, EpochTelemetry
 from tunelab.torch.telemetry import (
-    ActivationStats,
-    EpochTelemetry,
     activation_summary,
     gradient_sampling_interval,
     layer_name,

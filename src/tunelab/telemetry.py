@@ -1,0 +1,63 @@
+"""What a training run recorded, epoch by epoch, as its trial keeps it in the storage (JSON).
+
+The training engine (:mod:`tunelab.torch.telemetry`) measures these numbers; the figures, the
+doctor and the report read them from here, which needs no PyTorch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from tunelab.trial import TrialRecord
+
+TELEMETRY_ATTR = "telemetry"
+ARTIFACT_ATTR = "artifact_dir"
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """Output statistics of one activation layer over the probe batch.
+
+    ``dead`` is the fraction of units (features, or channels of a convolution) whose output is
+    the same for every probe input: a ReLU that never fires or a saturated sigmoid. Such a unit
+    passes no gradient and no information.
+    """
+
+    mean: float
+    std: float
+    dead: float
+
+
+@dataclass(frozen=True)
+class EpochTelemetry:
+    """One epoch of a training run."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    train_metric: float
+    val_metric: float
+    lr: float
+    epoch_time: float
+    peak_memory_mb: float
+    grad_norm: Mapping[str, float] = field(default_factory=dict)
+    activations: Mapping[str, ActivationStats] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EpochTelemetry:
+        activations = {name: ActivationStats(**s) for name, s in data["activations"].items()}
+        return cls(**{**data, "activations": activations})
+
+
+def read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
+    """The per-epoch telemetry the training engine stored with a trial (empty if none)."""
+    return [EpochTelemetry.from_json(e) for e in record.system_attrs.get(TELEMETRY_ATTR, [])]
+
+
+def artifact_dir(record: TrialRecord) -> str | None:
+    """The folder where the training engine saved this trial's best weights, if any."""
+    return record.system_attrs.get(ARTIFACT_ATTR)
