@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/tunelab run
+	$(BIN)/tunelab report quickstart-digits-mlp -o tunelab-report.html
 
 test: $(STAMP)
 	scripts/run-tests.sh $(BIN)/python

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the test suite, with a PostgreSQL server started for the storage tests.
-# In CI (CI=true) the server must start; elsewhere its tests are skipped if it cannot.
+# Runs the test suite, with a PostgreSQL server started for the storage tests and Chromium
+# installed for the browser tests of the report (its path exported as TUNELAB_TEST_CHROMIUM).
+# In CI (CI=true) both must be there; elsewhere their tests are skipped if they cannot be.
 set -uo pipefail
 python=${1:?path to the python of the virtual environment}
 shift
@@ -19,5 +20,14 @@ elif [ "${CI:-}" = true ]; then
   exit 1
 else
   echo "PostgreSQL could not be started: its tests will be skipped" >&2
+fi
+
+if browser=$("$here/chromium.sh"); then
+  export TUNELAB_TEST_CHROMIUM="$browser"
+elif [ "${CI:-}" = true ]; then
+  echo "error: could not install Chromium for the browser tests of the report" >&2
+  exit 1
+else
+  echo "Chromium could not be installed: the browser tests of the report will be skipped" >&2
 fi
 "$python" -m pytest -q "$@"

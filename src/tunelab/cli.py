@@ -33,6 +33,7 @@ from rich.table import Table
 from rich.text import Text
 
 import tunelab
+from tunelab import _display as display
 from tunelab.analysis.doctor import Finding, diagnose_study, diagnose_trial, findings_table
 from tunelab.config import (
     DEFAULT_STORAGE,
@@ -51,6 +52,7 @@ from tunelab.pruners.base import continued_trials
 from tunelab.pruners.savings import step_savings
 from tunelab.samplers import DEFAULT_SAMPLER
 from tunelab.study import Study
+from tunelab.telemetry import has_telemetry
 from tunelab.trial import TrialRecord, TrialState
 
 EXIT_USER_ERROR = 2
@@ -70,8 +72,8 @@ def _examples(*lines: str) -> str:
 app = typer.Typer(
     name="tunelab",
     help=(
-        "Tune the hyperparameters of a training script: run studies, then inspect, export or "
-        "delete them.\n\n"
+        "Tune the hyperparameters of a training script: run studies, then inspect, report on, "
+        "diagnose, export or delete them.\n\n"
         "Start with [bold]tunelab run[/bold] (a built-in quickstart that tunes a small network on "
         "the digits data set), then [bold]tunelab run examples/quadratic.yaml[/bold] for a study "
         "file of your own.\n\n"
@@ -82,6 +84,8 @@ app = typer.Typer(
         "tunelab run study.yaml --n-trials 100   # a study file, another budget",
         "tunelab studies                         # what ./tunelab.db holds",
         "tunelab show quadratic --top 10",
+        "tunelab report quadratic -o report.html      # figures, importance, doctor, ensemble",
+        "tunelab doctor quickstart-digits-mlp         # why trials train badly, and what to change",
         "tunelab export quadratic -o trials.csv",
     ),
     no_args_is_help=True,
@@ -415,7 +419,7 @@ def _run_study(
         Text.assemble(
             "Study ",
             (config.name, "bold"),
-            f" ({_objectives_text(study)}) in {config.storage}: {state}. "
+            f" ({display.objectives_text(study)}) in {config.storage}: {state}. "
             f"Running {_budget_text(config)}; Ctrl-C stops cleanly.",
         )
     )
@@ -473,7 +477,7 @@ def _budget_text(config: StudyConfig) -> str:
     if config.n_trials is not None:
         parts.append(f"{config.n_trials} trials")
     if config.timeout is not None:
-        parts.append(f"for {_duration_text(config.timeout)}")
+        parts.append(f"for {display.duration(config.timeout)}")
     return " or ".join(parts) + (", whichever ends first" if len(parts) > 1 else "")
 
 
@@ -541,7 +545,7 @@ def studies(storage: StorageOption = DEFAULT_STORAGE, debug: DebugOption = False
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("created", no_wrap=True)
     for s in summaries:
-        best = _number(s.best_value) if len(s.directions) == 1 else "Pareto front"
+        best = display.number(s.best_value) if len(s.directions) == 1 else "Pareto front"
         table.add_row(
             s.name,
             ",".join(direction[:3] for direction in s.directions),
@@ -575,7 +579,7 @@ def show(
     _out.print(
         Text.assemble("Study ", (loaded.study_name, "bold"), f" in {storage}, created {created}")
     )
-    _out.print(f"Objectives: {_objectives_text(loaded)}")
+    _out.print(f"Objectives: {display.objectives_text(loaded)}")
     _out.print(f"Trials: {len(trials)} in all: {per_state}")
     _out.print(f"Best: {best}")
     if counts[TrialState.COMPLETE]:
@@ -586,7 +590,7 @@ def _best_table(study: Study, k: int) -> Table:
     """The ``k`` best completed trials, or the Pareto front of a multi-objective study."""
     names = list(study.objective_names)
     multi = len(names) > 1
-    records = _ranked(study)[:k]
+    records = display.ranked_trials(study)[:k]
     title = "Pareto front" if multi else f"Best {len(records)} trials"
     table = Table(title=title)
     table.add_column("trial", justify="right")
@@ -597,34 +601,27 @@ def _best_table(study: Study, k: int) -> Table:
     for record in records:
         table.add_row(
             str(record.number),
-            *(_number(v) for v in record.values or ()),
-            _params_text(record),
-            _duration_text(record.duration),
+            *(display.number(v) for v in record.values or ()),
+            display.params_text(record.params),
+            display.duration(record.duration),
         )
     return table
 
 
-def _ranked(study: Study) -> list[TrialRecord]:
-    if len(study.directions) > 1:
-        return sorted(study.best_trials, key=lambda r: r.values or ())
-    completed = study.get_trials((TrialState.COMPLETE,))
-    maximize = study.direction == "maximize"
-    return sorted(completed, key=lambda r: r.values[0] if r.values else 0.0, reverse=maximize)
 
 
 def _best_text(study: Study) -> str | None:
-    ranked = _ranked(study)
+    ranked = display.ranked_trials(study)
     if not ranked:
         return None
     if len(study.directions) > 1:
         return f"{len(ranked)} trial(s) on the Pareto front"
     best = ranked[0]
-    value = _number(best.values[0] if best.values else None)
-    return f"{study.objective_names[0]} {value} at trial {best.number} ({_params_text(best)})"
+    value = display.number(best.values[0] if best.values else None)
+    params = display.params_text(best.params)
+    return f"{study.objective_names[0]} {value} at trial {best.number} ({params})"
 
 
-def _objectives_text(study: Study) -> str:
-    return ", ".join(f"{d} {n}" for d, n in zip(study.directions, study.objective_names))
 
 
 # export / delete -----------------------------------------------------------------------------
@@ -801,9 +798,10 @@ def doctor(
 
 
 def _print_study_diagnosis(study: Study, top: int) -> None:
-    best = _ranked(study)[:top]
+    best = display.ranked_trials(study)[:top]
     about_study = [f for f in diagnose_study(study, top=top) if f.trial is None]
-    _out.print(Text.assemble("Study ", (study.study_name, "bold"), f" ({_objectives_text(study)})"))
+    objectives = display.objectives_text(study)
+    _out.print(Text.assemble("Study ", (study.study_name, "bold"), f" ({objectives})"))
     _print_findings(about_study, "The study as a whole")
     if not best:
         _out.print("No trial has completed yet, so there are no best trials to diagnose.")
@@ -814,18 +812,18 @@ def _print_study_diagnosis(study: Study, top: int) -> None:
 
 
 def _print_trial_diagnosis(study: Study, record: TrialRecord) -> None:
-    values = ", ".join(_number(v) for v in record.values or ())
+    values = ", ".join(display.number(v) for v in record.values or ())
     outcome = record.state.value.lower() + (f", {values}" if values else "")
     _out.print(
         Text.assemble(
             f"Trial {record.number} of study ", (study.study_name, "bold"),
-            f" ({outcome}): {_params_text(record) or 'no parameters'}",
+            f" ({outcome}): {display.params_text(record.params) or 'no parameters'}",
         )
     )
     if record.fail_reason:
         _out.print(f"It ended with: {record.fail_reason.strip().splitlines()[0]}", soft_wrap=True)
     _print_findings(diagnose_trial(record), f"Trial {record.number}")
-    if not _has_telemetry(record):
+    if not has_telemetry(record):
         _out.print(
             f"Trial {record.number} has no training telemetry, so only its state and failure "
             "were checked; tunelab.torch records telemetry for the trials it trains."
@@ -850,14 +848,6 @@ def _trial_numbered(study: Study, number: int) -> TrialRecord:
         f"argument TRIAL: study {study.study_name!r} has no trial {number} (it has {held}); "
         f"give one of its trial numbers, as `tunelab show {study.study_name}` lists them."
     )
-
-
-def _has_telemetry(record: TrialRecord) -> bool:
-    try:
-        from tunelab.torch.telemetry import TELEMETRY_ATTR
-    except ImportError:  # without torch, no trial trained on this machine has telemetry
-        return False
-    return bool(record.system_attrs.get(TELEMETRY_ATTR))
 
 
 # helpers -------------------------------------------------------------------------------------
@@ -891,23 +881,10 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(database)
 
 
-def _params_text(record: TrialRecord) -> str:
-    return ", ".join(
-        f"{k}={_number(v) if isinstance(v, float) else v}" for k, v in record.params.items()
-    )
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
 
 
-def _duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _when(moment: datetime) -> str:

@@ -53,6 +53,11 @@ class EpochTelemetry:
         return cls(**{**data, "activations": activations})
 
 
+def has_telemetry(record: TrialRecord) -> bool:
+    """Whether the training engine stored per-epoch telemetry with this trial."""
+    return bool(record.system_attrs.get(TELEMETRY_ATTR))
+
+
 def read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
     """The per-epoch telemetry the training engine stored with a trial (empty if none)."""
     return [EpochTelemetry.from_json(e) for e in record.system_attrs.get(TELEMETRY_ATTR, [])]

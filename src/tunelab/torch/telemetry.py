@@ -18,14 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tunelab.telemetry import (  # noqa: F401  (the engine's names for the records it writes)
-    ARTIFACT_ATTR,
-    TELEMETRY_ATTR,
-    ActivationStats,
-    EpochTelemetry,
-    artifact_dir,
-    read_telemetry,
-)
+from tunelab.telemetry import ActivationStats
 
 GRADIENT_SAMPLES_PER_EPOCH = 4
 ACTIVATION_SAMPLES = 256

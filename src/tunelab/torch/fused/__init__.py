@@ -130,7 +130,9 @@ def _train_group(task: Any, members: list[_Member], finish: Finish) -> None:
 
     def done(index: int, outcome: FitResult | BaseException) -> None:
         trial = members[index].trial
-        finish(trial, task.trial_value(trial, outcome) if isinstance(outcome, FitResult) else outcome)
+        if isinstance(outcome, FitResult):
+            outcome = task.trial_value(trial, outcome)
+        finish(trial, outcome)
 
     trainer.fit(done)
 

@@ -132,7 +132,8 @@ def _check_same_weights(models: Sequence[nn.Module]) -> None:
     for index, model in enumerate(models[1:], start=1):
         other = {name: tuple(t.shape) for name, t in model.state_dict().items()}
         if other != shapes:
-            name = next(n for n in sorted(set(shapes) | set(other)) if shapes.get(n) != other.get(n))
+            names = sorted(set(shapes) | set(other))
+            name = next(n for n in names if shapes.get(n) != other.get(n))
             raise FusionError(
                 f"member {index}'s model differs from member 0's at {name!r} "
                 f"({other.get(name, 'absent')} vs {shapes.get(name, 'absent')}); only models of "
@@ -319,7 +320,9 @@ class _BatchNorm:
             0.0 if momentum is None else momentum,
             self.eps,
         )
-        return out if self.layout == CHANNELS else out.reshape(x.shape[1], run.size, -1).transpose(0, 1)
+        if self.layout == CHANNELS:
+            return out
+        return out.reshape(x.shape[1], run.size, -1).transpose(0, 1)
 
 
 class _Dropout:

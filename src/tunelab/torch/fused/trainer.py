@@ -268,7 +268,8 @@ class PopulationTrainer:
 
     def _l1_penalty(self) -> torch.Tensor:
         """Per member, the sum of absolute weights (biases and norm scales excluded)."""
-        weights = [self.tensors[n] for n in self.network.parameter_names if self.tensors[n].dim() > 2]
+        stacked = [self.tensors[name] for name in self.network.parameter_names]
+        weights = [tensor for tensor in stacked if tensor.dim() > 2]
         return torch.stack([w.abs().flatten(1).sum(dim=1) for w in weights]).sum(dim=0)
 
     def _clip_gradients(self, parameters: list[torch.Tensor]) -> None:

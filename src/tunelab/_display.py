@@ -1,0 +1,54 @@
+"""How the command line and the report write numbers, parameters, durations and times for
+people, and which trials they show as best."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tunelab.constraints import is_feasible
+from tunelab.study import Study
+from tunelab.trial import TrialRecord, TrialState
+
+
+def number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def param_value(value: Any) -> str:
+    return number(value) if isinstance(value, float) else str(value)
+
+
+def params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={param_value(value)}" for name, value in params.items())
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def moment(when: datetime) -> str:
+    """A time in the local zone of the machine that writes the report, with its UTC offset:
+    the report may be read in another zone, and the offset keeps it unambiguous."""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def ranked_trials(study: Study) -> list[TrialRecord]:
+    """The best trials first: completed trials that satisfy their constraints, by value for one
+    objective; for several, the Pareto front ordered by its first objective, then the next."""
+    if len(study.directions) > 1:
+        return sorted(study.best_trials, key=lambda r: (tuple(r.values or ()), r.number))
+    sign = -1.0 if study.direction == "maximize" else 1.0
+    completed = [
+        r for r in study.get_trials((TrialState.COMPLETE,)) if r.values and is_feasible(r)
+    ]
+    return sorted(completed, key=lambda r: (sign * r.values[0], r.number))  # type: ignore[index]
+
+
+def objectives_text(study: Study) -> str:
+    return ", ".join(f"{d} {n}" for d, n in zip(study.directions, study.objective_names))

@@ -1,0 +1,140 @@
+"""A study as one self-contained HTML file: :func:`write_report`.
+
+The file opens offline in any browser (plotly.js is inlined once; nothing is fetched) and holds,
+each in a ``<section>`` with a stable id:
+
+- ``summary``: name, objectives, trial counts by state, the best result, when the trials ran;
+- ``best-trials``: the best trials (the Pareto front for several objectives) and their parameters;
+- ``figures``: every :mod:`tunelab.viz` figure that applies, and the training figures of the best
+  trial when it has telemetry; a figure with nothing to draw leaves a note saying why;
+- ``importance``: fANOVA importances of the parameters (a note when there are too few trials);
+- ``doctor``: the training doctor's findings about the study and its best trials;
+- ``ensemble``: the best trials' models combined and scored on the test part, when the study
+  was trained by a declarative :class:`tunelab.torch.Task` that kept its weights (a note
+  saying what is missing otherwise).
+
+Needs the ``plots`` extra (plotly) and, for importances, ensembles and telemetry, ``torch``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import tunelab
+from tunelab.analysis.ensembles import METHODS
+from tunelab.exceptions import ConfigError
+from tunelab import _display as fmt
+from tunelab.report.ensemble import ENSEMBLE_ID, ensemble_section, stored_task
+from tunelab.report.figures import (
+    FIGURES_ID,
+    IMPORTANCE_ID,
+    compute_importances,
+    figures_section,
+    importance_section,
+)
+from tunelab.report.findings import DOCTOR_ID, doctor_section
+from tunelab.report.html import page
+from tunelab.report.summary import (
+    BEST_TRIALS_ID,
+    SUMMARY_ID,
+    best_trials_section,
+    summary_section,
+)
+from tunelab.study import Study
+
+if TYPE_CHECKING:
+    from tunelab.torch.task import Task
+
+SECTION_IDS = (SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID)
+"""The ids of the report's sections, in the order they appear."""
+
+
+def write_report(
+    study: Study,
+    path: str | Path,
+    *,
+    task: Task | None = None,
+    top: int = 10,
+    diagnosed: int = 3,
+    ensemble_size: int = 5,
+    ensemble_method: str = "greedy",
+) -> Path:
+    """Write the HTML report of ``study`` to ``path`` and return that path.
+
+    Args:
+        study: any study, finished or not, with one objective or several.
+        path: the HTML file to write (its folder must exist); replaced if it exists.
+        task: the :class:`tunelab.torch.Task` that trained the study, for the ensemble section;
+            by default the task that ``tunelab run`` stored with the study, if any.
+        top: how many best trials the best-trials table lists.
+        diagnosed: how many best trials the training doctor examines.
+        ensemble_size: how many best trials with saved weights the ensemble may combine.
+        ensemble_method: ``"greedy"``, ``"average"`` or ``"vote"`` (see
+            :func:`tunelab.analysis.ensembles.build_ensemble`).
+    """
+    text = render_report(
+        study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
+        ensemble_method=ensemble_method,
+    )
+    target = Path(path)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"write_report: cannot write path={str(target)!r} ({error.strerror}); choose a file "
+            "in an existing folder that you can write to.",
+            field="path",
+        ) from None
+    return target
+
+
+def render_report(
+    study: Study,
+    *,
+    task: Task | None = None,
+    top: int = 10,
+    diagnosed: int = 3,
+    ensemble_size: int = 5,
+    ensemble_method: str = "greedy",
+) -> str:
+    """The report of ``study`` as HTML text; the arguments are those of :func:`write_report`."""
+    _check_count("top", top, 1, "the number of best trials to list")
+    _check_count("diagnosed", diagnosed, 1, "the number of best trials the doctor examines")
+    _check_count("ensemble_size", ensemble_size, 2, "an ensemble combines at least 2 trials")
+    _check_method(ensemble_method)
+    records = study.trials
+    importances = compute_importances(study)
+    sections = [
+        summary_section(study, records),
+        best_trials_section(study, top),
+        figures_section(study, importances),
+        importance_section(study, importances),
+        doctor_section(study, diagnosed),
+        ensemble_section(study, task, ensemble_size, ensemble_method),
+    ]
+    generated = fmt.moment(datetime.now(timezone.utc))
+    return page(
+        title=f"tunelab report: {study.study_name}",
+        subtitle=f"{fmt.objectives_text(study)} · {len(records)} trials",
+        sections=sections,
+        footer=f"Written by tunelab {tunelab.__version__} on {generated}.",
+    )
+
+
+def _check_count(name: str, value: Any, low: int, meaning: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name}={value!r} must be an integer >= {low}: {meaning}.", field=name)
+
+
+def _check_method(method: Any) -> None:
+    if method not in METHODS:
+        raise ConfigError(
+            f"ensemble_method={method!r} is not a way to combine models; use one of: "
+            f"{', '.join(METHODS)}.",
+            field="ensemble_method",
+        )
+
+
+__all__ = ["SECTION_IDS", "render_report", "stored_task", "write_report"]

@@ -1,0 +1,54 @@
+"""The report's doctor section: what :mod:`tunelab.analysis.doctor` finds in the study as a
+whole and in the training of its best trials, with the evidence and the advice."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from tunelab.analysis.doctor import Finding, diagnose_study, diagnose_trial
+from tunelab import _display as fmt
+from tunelab.report.html import Column, Markup, Section, badge, code, join, note, table, tag
+from tunelab.study import Study
+
+DOCTOR_ID = "doctor"
+FINDING_COLUMNS = (
+    Column("where"), Column("finding"), Column("evidence"), Column("advice")
+)
+
+
+def doctor_section(study: Study, diagnosed: int) -> Section:
+    """Study-level findings, then those of the ``diagnosed`` best trials (the trials the
+    best-trials section lists first)."""
+    best = fmt.ranked_trials(study)[:diagnosed]
+    about_study = [f for f in diagnose_study(study, top=diagnosed) if f.trial is None]
+    about_trials = [finding for record in best for finding in diagnose_trial(record)]
+    parts = [
+        note(
+            "The training doctor reads each trial's state, failure and per-epoch telemetry and "
+            "names what went wrong, the numbers that show it, and what to change."
+        ),
+        tag("h3", "The study as a whole"),
+        findings_html(about_study, "No problem found in the study as a whole."),
+    ]
+    if best:
+        numbers = ", ".join(str(record.number) for record in best)
+        parts += [
+            tag("h3", f"The best {len(best)} trial(s): {numbers}"),
+            findings_html(about_trials, "No problem found in the training of these trials."),
+        ]
+    return Section(DOCTOR_ID, "Training doctor", join(parts))
+
+
+def findings_html(findings: Sequence[Finding], none_found: str) -> Markup:
+    """The findings as a table, most severe first as the doctor orders them; ``none_found``
+    when there are none."""
+    if not findings:
+        return note(none_found)
+    return table(FINDING_COLUMNS, [_row(finding) for finding in findings])
+
+
+def _row(finding: Finding) -> list[object]:
+    where = "study" if finding.trial is None else f"trial {finding.trial}"
+    severity = badge(finding.severity, finding.severity)
+    title = join([severity, finding.title, " ", code(finding.code)])
+    return [where, title, finding.evidence, finding.advice]
