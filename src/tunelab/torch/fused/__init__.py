@@ -109,6 +109,9 @@ def _alone_reason(task: Any, trial: Any, recipe: Recipe) -> str | None:
 
 
 def _train_group(task: Any, members: list[_Member], finish: Finish) -> None:
+    if len(members) == 1:  # a population of one gains nothing over the ordinary trainer
+        _train_alone(task, members[0].trial, finish)
+        return
     try:
         trainer = PopulationTrainer(
             [m.model for m in members],
