@@ -117,9 +117,11 @@ UNDERFIT_LOSS_FRACTION = 0.5
 UNDERFIT_MAX_GAP = 0.10
 # With a suitable learning rate the training loss, an average over every training sample,
 # hardly ever rises between epochs; a rise of 10% is a step that overshot. Rises smaller than
-# 1% of the first epoch's loss are noise (dropout, augmentation) around a loss near zero.
+# 5% of the first epoch's loss are noise around a loss near zero (dropout, augmentation, small
+# batches): a well-trained model whose loss goes from 0.008 to 0.018 after starting at 0.34
+# lost nothing that matters.
 OSCILLATION_RISE = 0.10
-NOISE_FLOOR = 0.01
+NOISE_FLOOR = 0.05
 # A steady decrease (every epoch) of under 2% in total: the direction is right, the steps too
 # small. A run that converged shows noise, not a steady decrease, so it does not match.
 LR_TOO_LOW_MAX_DECREASE = 0.02
