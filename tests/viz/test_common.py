@@ -12,6 +12,7 @@ import tunelab
 import tunelab.viz
 from tunelab.exceptions import ConfigError, MissingExtraError, TunelabError
 from tunelab.viz._axes import param_axes
+from tunelab.trial import TrialState
 from tunelab.viz._common import NothingToPlotError, log_ticks, resolve_target, target_points
 
 
@@ -101,3 +102,16 @@ def test_log_ticks_are_whole_decades_when_the_range_spans_them():
     assert log_ticks(-4.2, -0.9) == ([-4.0, -3.0, -2.0, -1.0], ["0.0001", "0.001", "0.01", "0.1"])
     positions, labels = log_ticks(0.0, 0.5)
     assert positions[0] == 0.0 and positions[-1] == 0.5 and labels[0] == "1"
+
+
+def test_every_study_figure_draws_a_multi_objective_study_with_pruned_and_failed_trials(
+    two_objective_study,
+):
+    states = {record.state for record in two_objective_study.trials}
+    assert {TrialState.PRUNED, TrialState.FAIL, TrialState.COMPLETE} <= states
+    viz = tunelab.viz
+    for plot in (viz.plot_optimization_history, viz.plot_parallel_coordinate, viz.plot_contour,
+                 viz.plot_slice, viz.plot_edf):
+        assert plot(two_objective_study, target="speed").data
+    assert viz.plot_pareto_front(two_objective_study).data
+    assert viz.plot_timeline(two_objective_study).data
