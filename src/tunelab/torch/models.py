@@ -60,6 +60,10 @@ class _Block(nn.Module):
         self.add_module(name, layer)
         self._body.append(name)
 
+    def body_layers(self) -> list[tuple[str, nn.Module]]:
+        """The body's layers by name, in the order they run."""
+        return [(name, getattr(self, name)) for name in self._body]
+
     def body(self, x: torch.Tensor) -> torch.Tensor:
         for name in self._body:
             x = getattr(self, name)(x)

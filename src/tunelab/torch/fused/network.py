@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tunelab.exceptions import TunelabError
-from tunelab.torch.models import _Block
+from tunelab.torch.models import ConvBlock, MLPBlock
 from tunelab.torch.telemetry import ACTIVATION_SAMPLES, activation_layers
 
 STACKED = "stacked"
@@ -160,7 +160,7 @@ class _Builder:
         assert len(present) == len(modules), f"{name}: only dropout layers may be absent"
         if type(first) is nn.Sequential:
             return self.sequence(name, [list(m.named_children()) for m in present], layout)
-        if isinstance(first, _Block):
+        if isinstance(first, (MLPBlock, ConvBlock)):
             return self.block(name, present, layout)
         operations, out = self.layer(name, first, layout)
         if name in self.network.recorded:
@@ -177,7 +177,7 @@ class _Builder:
         return operations, layout
 
     def block(self, name: str, blocks: list[nn.Module], layout: str) -> tuple[list[Operation], str]:
-        bodies = [[(n, getattr(block, n)) for n in block._body] for block in blocks]
+        bodies = [block.body_layers() for block in blocks]
         body, out = self.sequence(name, bodies, layout)
         if not blocks[0].residual:
             return body, out
