@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import socket
 import warnings
 
 import pytest
@@ -16,7 +18,7 @@ from tunelab.exceptions import (
     TunelabError,
 )
 from tunelab.pruners import MedianPruner
-from tunelab.trial import TrialState
+from tunelab.trial import WORKER_ATTR, TrialState, worker_name
 
 
 def test_suggesting_the_same_name_twice_returns_the_same_value(make_study):
@@ -183,8 +185,22 @@ def test_system_attrs_are_stored_apart_from_user_attrs(make_study):
     trial.set_system_attr("telemetry", [{"epoch": 1, "loss": 0.5}])
     study.tell(trial, 1.0)
     record = study.trials[0]
-    assert dict(record.system_attrs) == {"telemetry": [{"epoch": 1, "loss": 0.5}]}
+    assert dict(record.system_attrs) == {
+        "telemetry": [{"epoch": 1, "loss": 0.5}],
+        WORKER_ATTR: worker_name(),
+    }
     assert dict(record.user_attrs) == {}
+
+
+def test_a_trial_records_the_process_that_ran_it(make_study):
+    study = make_study()
+    study.enqueue_trial({"x": 1.0})
+    enqueued, new = study.ask(2)
+    claimed = study.storage.get_trial(enqueued.trial_id)
+    assert claimed.system_attrs[WORKER_ATTR] == worker_name()  # added to the enqueued trial's
+    host, pid = claimed.system_attrs[WORKER_ATTR].rsplit(":", 1)
+    assert (host, int(pid)) == (socket.gethostname(), os.getpid())
+    assert study.storage.get_trial(new.trial_id).system_attrs[WORKER_ATTR] == worker_name()
 
 
 def test_constraints_are_stored_as_floats_in_the_constraints_attribute(make_study):

@@ -24,7 +24,15 @@ from tunelab.registry import did_you_mean
 from tunelab.samplers import BaseSampler, make_sampler
 from tunelab.storage import BaseStorage, StudySummary, make_storage
 from tunelab.storage.base import FIXED_PARAMS_ATTR, StudyInfo
-from tunelab.trial import Resume, Trial, TrialRecord, TrialState, check_values
+from tunelab.trial import (
+    WORKER_ATTR,
+    Resume,
+    Trial,
+    TrialRecord,
+    TrialState,
+    check_values,
+    worker_name,
+)
 
 logger = logging.getLogger("tunelab")
 
@@ -121,12 +129,15 @@ class Study:
     def _start_trial(self) -> Trial:
         self._recover_stale_trials()
         continuation = self.pruner.next_trial(self)
+        worker = {WORKER_ATTR: worker_name()}  # written with the trial: no extra write
         if continuation is not None:  # ahead of enqueued trials: it carries trained weights
             record = self.storage.create_trial(
-                self.study_id, TrialState.RUNNING, system_attrs=continuation.system_attrs()
+                self.study_id,
+                TrialState.RUNNING,
+                system_attrs={**continuation.system_attrs(), **worker},
             )
         else:
-            record = self.storage.start_trial(self.study_id)
+            record = self.storage.start_trial(self.study_id, worker)
         resume = Resume.of(record)
         fixed = record.system_attrs.get(FIXED_PARAMS_ATTR)
         trial = Trial(self, record.trial_id, record.number, fixed, resume)

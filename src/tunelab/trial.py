@@ -12,6 +12,8 @@ import enum
 import json
 import math
 import numbers
+import os
+import socket
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -50,6 +52,12 @@ class TrialState(str, enum.Enum):
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 RESUME_ATTR = "resume"
 CHECKPOINT_STEP_ATTR = "checkpoint_step"  # the last step a trial's training saved a checkpoint at
+WORKER_ATTR = "worker"  # the process that ran a trial, as "host:pid"
+
+
+def worker_name() -> str:
+    """This process as the trials it runs record it: "host:pid"."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError
 from tunelab.execution.worker import DEVICE_ATTR
 from tunelab.trial import TrialState
+from tunelab.trial import WORKER_ATTR, worker_name
 from tunelab.viz import NothingToPlotError, plot_edf, plot_optimization_history, plot_timeline
 
 
@@ -105,22 +106,26 @@ def test_timeline_has_a_bar_per_started_trial_coloured_by_state(minimize_study):
     assert sum(len(drawn) for drawn in bars.values()) == len(minimize_study.trials)
     assert all(length >= 0 for trace in figure.data for length in trace.x)
     assert figure.layout.xaxis.type == "date"
-    order = list(figure.layout.yaxis.categoryarray)
-    assert order == [f"trial {record.number}" for record in minimize_study.trials]
+    # One process ran every trial: one row, this process.
+    assert list(figure.layout.yaxis.categoryarray) == [worker_name()]
 
 
-def test_timeline_groups_trials_by_the_device_their_worker_was_given():
+def test_timeline_has_a_row_per_worker_and_device():
     study = tunelab.create_study()
 
-    def on_alternate_devices(trial):
-        trial.set_system_attr(DEVICE_ATTR, f"cuda:{trial.number % 2}")
+    def as_two_workers(trial):
+        worker = f"host-{trial.number % 2}:1{trial.number % 2}"
+        study.storage.set_trial_system_attr(trial.trial_id, WORKER_ATTR, worker)
+        if trial.number >= 2:
+            trial.set_system_attr(DEVICE_ATTR, "cuda:0")
         return trial.suggest_float("x", 0.0, 1.0)
 
-    study.optimize(on_alternate_devices, n_trials=4)
-    order = list(plot_timeline(study).layout.yaxis.categoryarray)
-    assert order == [
-        "cuda:0 · trial 0", "cuda:0 · trial 2", "cuda:1 · trial 1", "cuda:1 · trial 3"
+    study.optimize(as_two_workers, n_trials=4)
+    figure = plot_timeline(study)
+    assert list(figure.layout.yaxis.categoryarray) == [
+        "host-0:10", "host-1:11", "host-0:10 (cuda:0)", "host-1:11 (cuda:0)"
     ]
+    assert list(figure.data[0].y) == list(figure.layout.yaxis.categoryarray)  # trials 0-3
 
 
 def test_timeline_of_a_study_that_never_started_a_trial(empty_study):

@@ -91,15 +91,22 @@ class BaseStorage(ABC):
         """Add a trial with the next free number (numbers are unique across processes)."""
 
     @abstractmethod
-    def claim_waiting_trial(self, study_id: int) -> TrialRecord | None:
-        """Atomically move the oldest WAITING trial to RUNNING; None if there is none.
+    def claim_waiting_trial(
+        self, study_id: int, system_attrs: Mapping[str, Any] | None = None
+    ) -> TrialRecord | None:
+        """Atomically move the oldest WAITING trial to RUNNING, adding ``system_attrs`` to its
+        own; None if there is none.
 
         Each waiting trial is handed out exactly once, however many processes ask.
         """
 
-    def start_trial(self, study_id: int) -> TrialRecord:
-        """The next trial to run: an enqueued one if any, else a new one."""
-        return self.claim_waiting_trial(study_id) or self.create_trial(study_id)
+    def start_trial(
+        self, study_id: int, system_attrs: Mapping[str, Any] | None = None
+    ) -> TrialRecord:
+        """The next trial to run, with ``system_attrs``: an enqueued one if any, else a new one."""
+        return self.claim_waiting_trial(study_id, system_attrs) or self.create_trial(
+            study_id, system_attrs=system_attrs
+        )
 
     @abstractmethod
     def set_trial_params(

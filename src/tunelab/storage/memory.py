@@ -155,12 +155,15 @@ class InMemoryStorage(BaseStorage):
             self._trials[row.trial_id] = row
             return row.snapshot()
 
-    def claim_waiting_trial(self, study_id: int) -> TrialRecord | None:
+    def claim_waiting_trial(
+        self, study_id: int, system_attrs: Mapping[str, Any] | None = None
+    ) -> TrialRecord | None:
         with self._lock:
             for row in self._studies[study_id].trials:
                 if row.state is TrialState.WAITING:
                     row.state = TrialState.RUNNING
                     row.start = row.heartbeat = time.time()
+                    row.system_attrs.update(system_attrs or {})
                     return row.snapshot()
             return None
 

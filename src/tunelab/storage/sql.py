@@ -485,7 +485,7 @@ class SQLStorage(BaseStorage):
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
         where = _studies.c.study_id == study_id
         with self._write() as connection:
-            attrs = _with_key(connection, _studies.c.system_attrs, where, key, value)
+            attrs = _with_keys(connection, _studies.c.system_attrs, where, {key: value})
             connection.execute(_studies.update().where(where).values(system_attrs=attrs))
 
     # Trials -----------------------------------------------------------------------------
@@ -555,27 +555,42 @@ class SQLStorage(BaseStorage):
             datetime_start=utc_from_timestamp(start),
         )
 
-    def claim_waiting_trial(self, study_id: int) -> TrialRecord | None:
-        return self._claim_trial(study_id, False, _Once())
+    def claim_waiting_trial(
+        self, study_id: int, system_attrs: Mapping[str, Any] | None = None
+    ) -> TrialRecord | None:
+        return self._claim_trial(study_id, False, system_attrs, _Once())
 
-    def start_trial(self, study_id: int) -> TrialRecord:
-        record = self._claim_trial(study_id, True, _Once())
+    def start_trial(
+        self, study_id: int, system_attrs: Mapping[str, Any] | None = None
+    ) -> TrialRecord:
+        record = self._claim_trial(study_id, True, system_attrs, _Once())
         assert record is not None  # with or_create, there is always one
         return record
 
     @_reconnecting
-    def _claim_trial(self, study_id: int, or_create: bool, once: _Once) -> TrialRecord | None:
-        """The oldest WAITING trial, now RUNNING; else a new RUNNING one if ``or_create``."""
+    def _claim_trial(
+        self,
+        study_id: int,
+        or_create: bool,
+        system_attrs: Mapping[str, Any] | None,
+        once: _Once,
+    ) -> TrialRecord | None:
+        """The oldest WAITING trial, now RUNNING; else a new RUNNING one if ``or_create``;
+        ``system_attrs`` added to its own, in the same transaction."""
         with self._write() as connection:
             earlier = self._committed_before(connection, _trials.c.study_id == study_id, once)
             if earlier:
                 return earlier[0]
             claimed = self._claim(connection, study_id, once.token)
             if claimed is not None:
-                return self._fetch_trials(connection, _trials.c.trial_id == claimed)[0]
+                where = _trials.c.trial_id == claimed
+                if system_attrs:
+                    attrs = _with_keys(connection, _trials.c.system_attrs, where, system_attrs)
+                    connection.execute(_trials.update().where(where).values(system_attrs=attrs))
+                return self._fetch_trials(connection, where)[0]
             if or_create:
                 return self._insert_trial(
-                    connection, study_id, TrialState.RUNNING, None, None, once.token
+                    connection, study_id, TrialState.RUNNING, system_attrs, None, once.token
                 )
             return None
 
@@ -670,7 +685,7 @@ class SQLStorage(BaseStorage):
         where = _trials.c.trial_id == trial_id
         what = "set a user attribute" if column == "user_attrs" else "set a system attribute"
         with self._write() as connection:
-            attrs = _with_key(connection, _trials.c[column], where, key, value)
+            attrs = _with_keys(connection, _trials.c[column], where, {key: value})
             self._update_running(connection, trial_id, what, **{column: attrs})
 
     def finish_trial(
@@ -821,10 +836,11 @@ class SQLStorage(BaseStorage):
         self._engine.dispose()
 
 
-def _with_key(connection: Connection, column: Any, where: Any, key: str, value: Any) -> str:
-    """The JSON object stored in ``column`` with ``key`` set, read inside the write transaction."""
+def _with_keys(connection: Connection, column: Any, where: Any, changes: Mapping[str, Any]) -> str:
+    """The JSON object stored in ``column`` with ``changes`` set, read inside the write
+    transaction."""
     attrs = json.loads(connection.execute(sa.select(column).where(where)).scalar_one())
-    attrs[key] = value
+    attrs.update(changes)
     return _dumps(attrs)
 
 

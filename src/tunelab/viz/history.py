@@ -10,7 +10,7 @@ import numpy as np
 
 from tunelab.execution.worker import DEVICE_ATTR
 from tunelab.study import Study
-from tunelab.trial import TrialRecord, TrialState
+from tunelab.trial import WORKER_ATTR, TrialRecord, TrialState
 from tunelab.viz._common import (
     INFEASIBLE_COLOR,
     STATE_COLORS,
@@ -117,20 +117,19 @@ def plot_edf(
 
 
 def plot_timeline(study: Study) -> go.Figure:
-    """One bar per started trial, from its start to its end (to now while it runs), coloured
-    by state.
+    """When each trial ran, one row per worker: a bar per started trial from its start to its
+    end (to now while it runs), coloured by state.
 
-    Trials run with ``optimize(devices=[...])`` record the device their worker was given, and
-    their bars are grouped by that device. Nothing else in a trial record identifies the
-    worker process or machine that ran it, so the trials of ``n_jobs`` workers without
-    devices, or of Dask workers, are not grouped: one row per trial, in number order.
+    A trial records the process that ran it ("host:pid") and, under ``optimize(devices=...)``,
+    the device its worker was given; a row is one process (and device). A fused population
+    trains its members side by side in one process, so their bars overlap on its row.
     """
     records = [record for record in study.trials if record.datetime_start is not None]
     if not records:
         raise nothing_to_plot(
             "plot_timeline", "no started trial", "run study.optimize(...) first", study
         )
-    records.sort(key=lambda record: (_device(record), record.number))
+    rows = list(dict.fromkeys(_worker_label(r) for r in sorted(records, key=_started)))
     now = datetime.now(timezone.utc)
     figure = go.Figure()
     for state in TrialState:
@@ -140,29 +139,32 @@ def plot_timeline(study: Study) -> go.Figure:
         starts, lengths = zip(*(_bar_span(record, now) for record in in_state))
         figure.add_trace(
             go.Bar(
-                y=[_row_label(record) for record in in_state],
+                y=[_worker_label(record) for record in in_state],
                 base=starts,
                 x=lengths,
                 customdata=[record.number for record in in_state],
+                hovertemplate="trial %{customdata}<extra>%{y}</extra>",
                 orientation="h",
                 marker_color=STATE_COLORS[state],
                 name=state.value,
             )
         )
-    figure.update_layout(title="Timeline", xaxis_type="date", xaxis_title="Time")
-    figure.update_yaxes(
-        title_text="Trial", categoryorder="array", categoryarray=[_row_label(r) for r in records]
-    )
+    figure.update_layout(title="Timeline", xaxis_type="date", xaxis_title="Time",
+                         barmode="overlay")
+    figure.update_yaxes(title_text="Worker", categoryorder="array", categoryarray=rows)
     return figure
 
 
-def _device(record: TrialRecord) -> str:
-    return str(record.system_attrs.get(DEVICE_ATTR, ""))
+def _started(record: TrialRecord) -> tuple[datetime, int]:
+    assert record.datetime_start is not None
+    return record.datetime_start, record.number
 
 
-def _row_label(record: TrialRecord) -> str:
-    device = _device(record)
-    return f"{device} · trial {record.number}" if device else f"trial {record.number}"
+def _worker_label(record: TrialRecord) -> str:
+    """The process that ran a trial, with its device if it was given one."""
+    worker = str(record.system_attrs.get(WORKER_ATTR, "unknown worker"))
+    device = record.system_attrs.get(DEVICE_ATTR)
+    return f"{worker} ({device})" if device else worker
 
 
 def _bar_span(record: TrialRecord, now: datetime) -> tuple[datetime, float]:
