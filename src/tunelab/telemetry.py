@@ -21,12 +21,14 @@ class ActivationStats:
 
     ``dead`` is the fraction of units (features, or channels of a convolution) whose output is
     the same for every probe input: a ReLU that never fires or a saturated sigmoid. Such a unit
-    passes no gradient and no information.
+    passes no gradient and no information. ``kind`` is the layer's class ("ReLU", "Sigmoid",
+    ...; empty in telemetry recorded before it was kept).
     """
 
     mean: float
     std: float
     dead: float
+    kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ trains once per module, in a second or two.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import Any
@@ -98,10 +99,22 @@ def healthy() -> TrialRecord:
 
 @pytest.fixture(scope="module")
 def deep_sigmoid() -> TrialRecord:
-    # The activation is searched, as in an architecture study, so the trial records it.
-    search = {"model.activation": ["relu", "sigmoid"]}
-    model = {"name": "mlp", "depth": 20, "width": 32}
-    return trained(task(model=model, search=search, epochs=3), {"model.activation": "sigmoid"})
+    # The activation is fixed, not searched: the telemetry itself says the layers are sigmoids.
+    model = {"name": "mlp", "depth": 20, "width": 32, "activation": "sigmoid"}
+    return trained(task(model=model, epochs=3))
+
+
+def test_older_telemetry_without_layer_kinds_is_judged_by_the_searched_activation(deep_sigmoid):
+    epochs = [e.to_json() for e in read_telemetry(deep_sigmoid)]
+    for epoch in epochs:
+        for stats in epoch["activations"].values():
+            del stats["kind"]
+    without_kinds = dataclasses.replace(
+        deep_sigmoid, system_attrs={**deep_sigmoid.system_attrs, "telemetry": epochs}
+    )
+    assert DYING_RELU in codes(diagnose_trial(without_kinds))  # saturation read as dead ReLUs
+    searched = dataclasses.replace(without_kinds, params={"model.activation": "sigmoid"})
+    assert DYING_RELU not in codes(diagnose_trial(searched))
 
 
 @pytest.fixture(scope="module")

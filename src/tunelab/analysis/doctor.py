@@ -17,10 +17,9 @@ constants below, each with the reason for its value):
   became nan ...") or, at its peak, the total gradient norm is EXPLODING_GROWTH times the first
   epoch's or more while the training loss is more than OSCILLATION_RISE above its best before.
 - ``dying_relu``: in the last epoch, at least DEAD_FRACTION of an activation layer's units gave
-  the same output for every probe input. Skipped when the trial's ``model.activation`` says
-  sigmoid or tanh: there a constant output is saturation, which ``vanishing_gradients``
-  covers. The telemetry does not name each layer's activation, so a sigmoid network whose
-  activation was not searched is read as ReLU.
+  the same output for every probe input. Sigmoid and tanh layers are left out: there a
+  constant output is saturation, which ``vanishing_gradients`` covers (each layer's kind is in
+  its telemetry; for older telemetry without it, the trial's searched ``model.activation``).
 - ``overfitting``: the validation loss ended OVERFIT_RISE or more above its lowest value,
   reached at least OVERFIT_MIN_EPOCHS_AFTER_BEST epochs before the end, while the training
   loss kept falling.
@@ -59,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from tunelab.exceptions import MissingExtraError
 from tunelab.space import FloatDistribution, IntDistribution
-from tunelab.telemetry import EpochTelemetry, read_telemetry
+from tunelab.telemetry import ActivationStats, EpochTelemetry, read_telemetry
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -367,10 +366,14 @@ def _total_norm(norms: Mapping[str, float]) -> float:
 
 def detect_dying_relu(run: TrainingRun) -> Finding | None:
     """An activation layer ends with at least DEAD_FRACTION of its units dead."""
-    if not run.epochs or run.activation in SATURATING_ACTIVATIONS:
+    if not run.epochs:
         return None
     last = run.epochs[-1]
-    dead = [name for name, stats in last.activations.items() if stats.dead >= DEAD_FRACTION]
+    dead = [
+        name
+        for name, stats in last.activations.items()
+        if stats.dead >= DEAD_FRACTION and not _saturating(stats, run)
+    ]
     if not dead:
         return None
     layers = _shortened([_dead_units_text(name, run.epochs) for name in dead], "; ")
@@ -390,6 +393,15 @@ def detect_dying_relu(run: TrainingRun) -> Finding | None:
         ),
         trial=run.trial,
     )
+
+
+def _saturating(stats: ActivationStats, run: TrainingRun) -> bool:
+    """Whether a layer is a sigmoid or tanh, whose constant output is saturation (which
+    vanishing_gradients covers) rather than a dead unit. Telemetry recorded before layers' kinds
+    were kept is judged by the trial's searched ``model.activation``."""
+    if stats.kind:
+        return stats.kind.lower() in SATURATING_ACTIVATIONS
+    return run.activation in SATURATING_ACTIVATIONS
 
 
 def _dead_units_text(layer: str, epochs: Sequence[EpochTelemetry]) -> str:

@@ -135,7 +135,10 @@ class ActivationRecorder:
             return {}
         # One transfer for all layers: an .item() per number would cost more than the numbers.
         numbers = torch.stack([activation_summary(output) for output in self.outputs.values()]).tolist()
-        return {name: ActivationStats(*row) for name, row in zip(self.outputs, numbers)}
+        kinds = {name: type(module).__name__ for name, module in self.layers}
+        return {
+            name: ActivationStats(*row, kind=kinds[name]) for name, row in zip(self.outputs, numbers)
+        }
 
 
 def activation_summary(output: torch.Tensor) -> torch.Tensor:

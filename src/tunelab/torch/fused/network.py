@@ -99,7 +99,8 @@ class FusedNetwork:
     Build it from the K member models (one architecture; a dropout layer may be missing in
     some members, which then have rate 0 there); :meth:`stack` gives their stacked tensors.
     ``dropout`` holds each dropout layer's per-member rates, ``recorded`` the layers whose
-    outputs telemetry describes (as :func:`~tunelab.torch.telemetry.activation_layers`).
+    outputs telemetry describes (as :func:`~tunelab.torch.telemetry.activation_layers`), with
+    their classes' names.
     """
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
@@ -107,7 +108,7 @@ class FusedNetwork:
         self.parameter_names = [name for name, _ in models[0].named_parameters()]
         self.state_names = list(models[0].state_dict())
         self.dropout: dict[str, torch.Tensor] = {}
-        self.recorded = {name for name, _ in activation_layers(models[0])}
+        self.recorded = {name: type(m).__name__ for name, m in activation_layers(models[0])}
         self.operations, self.output_layout = _Builder(self).module("", list(models), STACKED)
         _check_same_weights(models)
 

@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -304,7 +304,7 @@ class PopulationTrainer:
         """
         size = len(self.members)
         per_layer = gradients.epoch_means() if self.telemetry else None
-        activations = _activation_stats(recorded, size)
+        activations = _activation_stats(recorded, self.network.recorded, size)
         memory = peak_memory_mb(self.device)
         for position, member in enumerate(self.members):
             if member.failure is not None:
@@ -569,9 +569,10 @@ class _Gradients:
 
 
 def _activation_stats(
-    recorded: dict[str, torch.Tensor] | None, size: int
+    recorded: dict[str, torch.Tensor] | None, kinds: Mapping[str, str], size: int
 ) -> list[dict[str, ActivationStats]]:
-    """Per member, the statistics of each recorded layer's outputs (one transfer for all)."""
+    """Per member, the statistics of each recorded layer's outputs (one transfer for all);
+    ``kinds`` names each layer's class."""
     if not recorded:
         return [{} for _ in range(size)]
     summaries = torch.stack([
@@ -579,7 +580,8 @@ def _activation_stats(
         for k in range(size)
     ]).tolist()
     return [
-        {name: ActivationStats(*row) for name, row in zip(recorded, rows)} for rows in summaries
+        {name: ActivationStats(*row, kind=kinds[name]) for name, row in zip(recorded, rows)}
+        for rows in summaries
     ]
 
 
