@@ -226,11 +226,6 @@ class StudyConfig(BaseModel):
                 "trains the trials of a declared training task together, but this file names "
                 "an objective function; declare the training under 'task:' or remove fuse",
             )
-        if self.fuse is not None and (self.n_jobs != 1 or self.devices is not None):
-            raise _FieldProblem(
-                "fuse",
-                "trains its populations in one process; remove n_jobs and devices, or fuse",
-            )
         try:
             HeartbeatSettings.checked(self.heartbeat_interval, self.grace_period, self.max_retries)
         except ConfigError as error:

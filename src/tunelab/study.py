@@ -268,11 +268,13 @@ class Study:
         ``fuse`` = K asks the sampler for K trials at a time and trains those whose models
         share an architecture as one fused population (see :mod:`tunelab.torch.fused`); the
         objective must be a declarative training task (:class:`tunelab.torch.Task`). Each
-        member is an ordinary trial; ``timeout`` is checked between populations.
+        member is an ordinary trial; ``timeout`` is checked between populations. With
+        ``n_jobs`` or ``devices``, each worker process trains its own populations (one per GPU
+        with ``devices=["cuda:0", "cuda:1"]``).
         """
         _check_budget(n_trials, timeout)
         if fuse is not None:
-            fuse = self._check_fuse(fuse, objective, n_jobs, devices, executor)
+            fuse = self._check_fuse(fuse, objective, executor)
         if executor is not None:
             from tunelab.execution.dask import check_executor
 
@@ -298,14 +300,14 @@ class Study:
                 what = "optimize(executor=...)"
                 spec = worker_spec(self, objective, catch, what, cloudpickle=True)
                 optimize_on_dask(self, spec, executor, n_trials, timeout, on_finished)
-            elif fuse is not None:
+            elif n_jobs == 1 and devices is None and fuse is not None:
                 self._optimize_fused(objective, fuse, n_trials, timeout, catch, on_finished)
             elif n_jobs == 1 and devices is None:
                 self._optimize_here(objective, n_trials, timeout, catch, on_finished)
             else:
                 from tunelab.execution import optimize_in_processes, worker_spec
 
-                spec = worker_spec(self, objective, catch, "optimize(n_jobs=...)")
+                spec = worker_spec(self, objective, catch, "optimize(n_jobs=...)", fuse=fuse)
                 optimize_in_processes(self, spec, n_jobs, n_trials, timeout, devices, on_finished)
         finally:
             self.trial_budget = None
@@ -374,9 +376,7 @@ class Study:
                 stack.enter_context(Heartbeat(trial, self.heartbeat.interval))
         return stack
 
-    def _check_fuse(
-        self, fuse: Any, objective: Any, n_jobs: int, devices: Any, executor: Any
-    ) -> int:
+    def _check_fuse(self, fuse: Any, objective: Any, executor: Any) -> int:
         if isinstance(fuse, bool) or not isinstance(fuse, int) or fuse < 1:
             raise ConfigError(
                 f"optimize(fuse={fuse!r}): fuse is how many trials train together; use a "
@@ -390,10 +390,10 @@ class Study:
                 f"objective {name} is not one: pass a tunelab.torch.Task, or leave out fuse.",
                 field="fuse",
             )
-        if n_jobs != 1 or devices is not None or executor is not None:
+        if executor is not None:
             raise ConfigError(
-                "optimize(fuse=...) trains its populations in this process; leave out n_jobs, "
-                "devices and executor, or leave out fuse.",
+                "optimize(fuse=...) trains populations in this process or in worker processes "
+                "(n_jobs, devices), not on a Dask cluster; leave out executor or fuse.",
                 field="fuse",
             )
         if self.pruner.resumes_paused:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from tunelab.exceptions import ConfigError
@@ -71,3 +73,8 @@ def test_from_mapping_refuses_unknown_fields_with_a_close_match():
         Recipe.from_mapping({"weight_decy": 0.1})
     assert caught.value.field == "weight_decy"
     assert Recipe.from_mapping({"lr": 0.01}).lr == 0.01
+
+
+def test_a_recipe_pickles_for_worker_processes():
+    recipe = Recipe(lr=0.1, freeze=["blocks.0.*"], lr_multipliers={"head.*": 2.0}, unfreeze_after=2)
+    assert pickle.loads(pickle.dumps(recipe)) == recipe

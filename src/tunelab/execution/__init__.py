@@ -21,13 +21,21 @@ def worker_spec(
     what: str,
     *,
     cloudpickle: bool = False,
+    fuse: int | None = None,
 ) -> WorkerSpec:
     """The study as workers elsewhere run it; a ConfigError if it cannot travel (by pickle,
     or by ``cloudpickle`` for Dask: see :func:`check_picklable`)."""
     url = shared_storage_url(study, what)
     check_picklable(objective, what, cloudpickle=cloudpickle)
     return WorkerSpec(
-        url, study.study_name, objective, study.sampler, study.pruner, catch, study.trial_budget
+        url,
+        study.study_name,
+        objective,
+        study.sampler,
+        study.pruner,
+        catch,
+        study.trial_budget,
+        fuse=fuse,
     )
 
 

@@ -4,8 +4,8 @@ Processes, not threads, so that CPU-bound objectives use every core (threads wou
 interpreter lock). Workers are *spawned*, not forked: a process forked after PyTorch has run
 its thread pool hangs at its first parallel operation, so the objective must be picklable.
 
-The trial budget is a shared counter: a worker takes a ticket before each trial, so the
-workers together run exactly ``n_trials``. The parent process runs no trials: it follows the
+The trial budget is a shared counter: a worker takes a ticket before each trial (K tickets
+before a fused population of K), so the workers together run exactly ``n_trials``. The parent process runs no trials: it follows the
 storage, calls the callbacks and the progress bar for every trial that finishes, and stops the
 workers after their current trial when a callback calls ``study.stop()``, when a worker fails
 with an error the study does not catch (then raised here as a :class:`WorkerError`), or on
@@ -103,9 +103,13 @@ def _work(
             if study.sampler.is_exhausted(study):
                 stop.set()
                 break
-            if not _take_ticket(tickets):
+            taken = _take_tickets(tickets, spec.fuse or 1)
+            if not taken:
                 break
-            study._run_trial(objective, spec.catch)
+            if spec.fuse is None:
+                study._run_trial(objective, spec.catch)
+            else:  # the parent follows the storage and calls the callbacks
+                study._run_group(objective, study.ask(taken), spec.catch, lambda record: None)
     except KeyboardInterrupt:
         pass  # the running trial is already FAIL, "interrupted"
     except BaseException as error:
@@ -117,14 +121,14 @@ def _interrupted_by_sigterm(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt("by SIGTERM")
 
 
-def _take_ticket(tickets: Synchronized[int]) -> bool:
+def _take_tickets(tickets: Synchronized[int], wanted: int) -> int:
+    """Take up to ``wanted`` trials of the budget; how many were taken (0: it is spent)."""
     with tickets.get_lock():
         if tickets.value == _UNLIMITED:
-            return True
-        if tickets.value == 0:
-            return False
-        tickets.value -= 1
-        return True
+            return wanted
+        taken = min(wanted, tickets.value)
+        tickets.value -= taken
+        return taken
 
 
 def _report(

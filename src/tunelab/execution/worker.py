@@ -42,6 +42,9 @@ class WorkerSpec:
     catch: tuple[type[BaseException], ...]
     trial_budget: int | None = None
     device: str | None = None
+    fuse: int | None = None
+    """With a population size, each worker trains its trials that many at a time, fused
+    (``optimize(fuse=K)``); the objective is then a declarative training task."""
 
     def open_study(self) -> Study:
         """The study, opened on this process's own connection to the storage."""
@@ -72,6 +75,12 @@ class _OnDevice:
     def __call__(self, trial: Trial) -> Any:
         trial.set_system_attr(DEVICE_ATTR, self.device)
         return self.objective(trial)
+
+    def fit_group(self, trials: list[Trial], finish: Callable[[Trial, Any], None]) -> None:
+        """A fused population of a training task's trials, each recording the device."""
+        for trial in trials:
+            trial.set_system_attr(DEVICE_ATTR, self.device)
+        self.objective.fit_group(trials, finish)  # type: ignore[attr-defined]
 
 
 def shared_storage_url(study: Study, what: str) -> str:

@@ -122,6 +122,11 @@ class Recipe:
         data["lr_multipliers"] = dict(self.lr_multipliers)
         return data
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A read-only mapping does not pickle: a recipe travels to worker processes as its
+        # fields, and is rebuilt (and checked again) there.
+        return (type(self).from_mapping, (self.to_json(),))
+
 
 def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(Recipe)]

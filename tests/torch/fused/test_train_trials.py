@@ -12,6 +12,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.torch import Task
 from tunelab.torch.fused import PopulationTrainer
 from tunelab.telemetry import read_telemetry
+from tunelab.trial import WORKER_ATTR, worker_name
 
 SEARCH = {
     "lr": {"low": 1e-3, "high": 0.3, "log": True},
@@ -115,7 +116,7 @@ def test_a_trial_whose_values_are_refused_fails_alone():
     [
         (lambda trial: 0.0, {}, "not one: pass a tunelab.torch.Task"),
         (task(), {"fuse": 0}, "positive integer"),
-        (task(), {"n_jobs": 2}, "leave out n_jobs"),
+        (task(), {"executor": object()}, "not on a Dask cluster"),
     ],
 )
 def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_path):
@@ -123,6 +124,20 @@ def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_pat
     with pytest.raises(ConfigError, match=words):
         study.optimize(objective, n_trials=1, **{"fuse": 2, **options})
     assert study.trials == []
+
+
+def test_worker_processes_each_train_their_own_populations(tmp_path):
+    study = tunelab.create_study(
+        storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize", sampler="random"
+    )
+    seen: list[int] = []
+    study.optimize(task(search={"lr": SEARCH["lr"]}), n_trials=7, fuse=3, n_jobs=2,
+                   callbacks=[lambda s, record: seen.append(record.number)])
+    trials = study.trials
+    assert [r.state for r in trials] == [tunelab.TrialState.COMPLETE] * 7  # the budget, exactly
+    assert sorted(seen) == list(range(7))
+    workers = {r.system_attrs[WORKER_ATTR] for r in trials}
+    assert len(workers) == 2 and worker_name() not in workers  # two processes, not the parent
 
 
 def test_fuse_refuses_a_pruner_that_continues_paused_trials():
