@@ -9,6 +9,7 @@ from torch import nn
 
 import tunelab
 from tunelab.exceptions import ConfigError
+from tunelab.execution.worker import DEVICE_ATTR
 from tunelab.torch import Task
 from tunelab.torch.fused import PopulationTrainer
 from tunelab.telemetry import read_telemetry
@@ -132,12 +133,13 @@ def test_worker_processes_each_train_their_own_populations(tmp_path):
     )
     seen: list[int] = []
     study.optimize(task(search={"lr": SEARCH["lr"]}), n_trials=7, fuse=3, n_jobs=2,
-                   callbacks=[lambda s, record: seen.append(record.number)])
+                   devices=["cpu"], callbacks=[lambda s, record: seen.append(record.number)])
     trials = study.trials
     assert [r.state for r in trials] == [tunelab.TrialState.COMPLETE] * 7  # the budget, exactly
     assert sorted(seen) == list(range(7))
     workers = {r.system_attrs[WORKER_ATTR] for r in trials}
     assert len(workers) == 2 and worker_name() not in workers  # two processes, not the parent
+    assert {r.system_attrs[DEVICE_ATTR] for r in trials} == {"cpu"}
 
 
 def test_fuse_refuses_a_pruner_that_continues_paused_trials():
