@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import torch
 from torch import nn
 
 import tunelab
@@ -93,6 +94,26 @@ def test_an_unsupported_layer_is_named_and_its_trials_train_one_by_one(caplog):
     assert [r.state for r in study.trials] == [tunelab.TrialState.COMPLETE] * 2
     alone = run(objective, n_trials=2, fuse=None)
     assert [r.value for r in study.trials] == [r.value for r in alone.trials]
+
+
+def test_a_population_too_large_for_the_device_starts_over_in_halves(monkeypatch, caplog):
+    train_epoch = PopulationTrainer._train_epoch
+
+    def memory_for_two(self, *args):
+        if len(self.members) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (as a device would say)")
+        return train_epoch(self, *args)
+
+    monkeypatch.setattr(PopulationTrainer, "_train_epoch", memory_for_two)
+    objective = task(search={"lr": SEARCH["lr"]})
+    with caplog.at_level(logging.WARNING, logger="tunelab"):
+        study = run(objective, n_trials=6, fuse=6)
+    assert "A population of 6 trials ran out of device memory; training it as 3 and 3" in caplog.text
+    assert "A population of 3 trials ran out of device memory; training it as 1 and 2" in caplog.text
+    alone = run(objective, n_trials=6, fuse=None)
+    for mine, theirs in zip(study.trials, alone.trials):
+        assert mine.state is tunelab.TrialState.COMPLETE
+        assert dict(mine.intermediate_values) == pytest.approx(dict(theirs.intermediate_values), abs=1e-6)
 
 
 def test_cross_validation_trains_alone_and_says_why(caplog):

@@ -11,15 +11,18 @@ shape into one; tunelab fuses a study's trials and keeps each one an ordinary tr
 :func:`train_trials` is what ``study.optimize(task, fuse=K)`` runs on each batch of K trials:
 it groups them by architecture signature and shared recipe settings, trains each group fused,
 and trains alone what cannot fuse (a layer fused training does not know, cross-validation,
-transfer learning, mixed precision, a trial continuing a paused one), saying why.
+transfer learning, mixed precision, a trial continuing a paused one), saying why. A population
+that runs out of device memory before its first report starts over as two halves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+import torch
 from torch import nn
 
 from tunelab.torch.fused.network import FusedNetwork, FusionError
@@ -50,7 +53,12 @@ Finish = Callable[[Any, Any], None]
 class _Member:
     trial: Any
     recipe: Recipe
+    model_options: Mapping[str, Any]
     model: nn.Module
+
+    def fresh(self, task: Any) -> _Member:
+        """The member with its model built again, untrained."""
+        return dataclasses.replace(self, model=task.seeded_model(self.model_options, self.recipe))
 
 
 def architecture_signature(model: nn.Module) -> tuple[object, ...]:
@@ -96,7 +104,7 @@ def _prepare(task: Any, trial: Any) -> _Member | None:
         logger.info("Trial %d trains alone: %s.", trial.number, reason)
         return None
     recipe = task.trial_recipe(recipe, trial)
-    return _Member(trial, recipe, task.seeded_model(model_options, recipe))
+    return _Member(trial, recipe, model_options, task.seeded_model(model_options, recipe))
 
 
 def _alone_reason(task: Any, trial: Any, recipe: Recipe) -> str | None:
@@ -126,10 +134,23 @@ def _train_group(task: Any, members: list[_Member], finish: Finish) -> None:
         for member in members:
             _train_alone(task, member.trial, finish)
         return
+    except torch.OutOfMemoryError:
+        trainer = None
     except Exception as error:  # a configuration every member shares fails them all
         for member in members:
             finish(member.trial, error)
         return
+    if trainer is not None and _fits(trainer, members, task, finish):
+        return
+    del trainer  # its stacked weights go before the halves take the device
+    _train_halves(task, members, finish)
+
+
+def _fits(
+    trainer: PopulationTrainer, members: list[_Member], task: Any, finish: Finish
+) -> bool:
+    """Train the population; False if it ran out of device memory before any member
+    reported, so that it can start over in smaller parts."""
 
     def done(index: int, outcome: FitResult | BaseException) -> None:
         trial = members[index].trial
@@ -137,7 +158,26 @@ def _train_group(task: Any, members: list[_Member], finish: Finish) -> None:
             outcome = task.trial_value(trial, outcome)
         finish(trial, outcome)
 
-    trainer.fit(done)
+    try:
+        trainer.fit(done)
+    except torch.OutOfMemoryError:
+        if trainer.epochs_reported:  # its trials hold reports: they cannot start over
+            raise
+        return False
+    return True
+
+
+def _train_halves(task: Any, members: list[_Member], finish: Finish) -> None:
+    """A population too large for the device's memory, trained as two, from fresh weights."""
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    half = len(members) // 2
+    logger.warning(
+        "A population of %d trials ran out of device memory; training it as %d and %d.",
+        len(members), half, len(members) - half,
+    )
+    for part in (members[:half], members[half:]):
+        _train_group(task, [member.fresh(task) for member in part], finish)
 
 
 def _train_alone(task: Any, trial: Any, finish: Finish) -> None:

@@ -166,6 +166,8 @@ class PopulationTrainer:
         self.optimizer = PopulationOptimizer(recipes, self.device)
         self.member_steps = 0
         """Training steps summed over members: what the population computed."""
+        self.epochs_reported = 0
+        """The last epoch whose results went to the members' trials (0: none yet)."""
 
     def fit(self, on_done: OnDone | None = None) -> list[Outcome]:
         """Train until every member finished, stopped early, failed or was pruned.
@@ -189,6 +191,7 @@ class PopulationTrainer:
             val = self._evaluation(val_outputs, self.data.y_val, positions, (self.metric,))
             seconds = time.perf_counter() - started
             self._record_epoch(epoch, trained, val, seconds, gradients, recorded)
+            self.epochs_reported = epoch
             stopped = []
             for position, member in enumerate(self.members):
                 ended, outcome = self._end_epoch(member, position, epoch)
