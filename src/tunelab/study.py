@@ -349,7 +349,7 @@ class Study:
                 returned = objective(trial)
         except BaseException as error:
             record = self._tell_outcome(trial, error)
-            if not isinstance(error, (TrialPruned, *catch)):
+            if not _caught(error, catch):
                 raise
             return record
         return self.tell(trial, returned)
@@ -432,9 +432,7 @@ class Study:
         def finish(trial: Trial, outcome: Any) -> None:
             del running[trial.number]
             on_finished(self._tell_outcome(trial, outcome))
-            if isinstance(outcome, BaseException) and not isinstance(
-                outcome, (TrialPruned, *catch)
-            ):
+            if isinstance(outcome, BaseException) and not _caught(outcome, catch):
                 uncaught.append(outcome)
 
         try:
@@ -524,6 +522,12 @@ class Study:
             )
         elif record.state is TrialState.FAIL:
             logger.warning("Trial %d failed: %s", record.number, record.fail_reason)
+
+
+def _caught(error: BaseException, catch: tuple[type[BaseException], ...]) -> bool:
+    """Whether an objective's exception ends only its trial (a prune, or a type in ``catch``)
+    rather than the whole run."""
+    return isinstance(error, (TrialPruned, *catch))
 
 
 def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

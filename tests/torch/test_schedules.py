@@ -5,7 +5,13 @@ import math
 import pytest
 
 from tunelab.torch.recipe import Recipe
-from tunelab.torch.schedules import ONECYCLE_END, ONECYCLE_START, PlateauReducer, lr_factor
+from tunelab.torch.schedules import (
+    ONECYCLE_END,
+    ONECYCLE_START,
+    PlateauReducer,
+    lr_factor,
+    moves_within_epochs,
+)
 
 STEPS = 10  # optimizer steps per epoch in these tests
 
@@ -87,3 +93,14 @@ def test_factor_never_goes_negative_or_above_one():
     for schedule in ("constant", "step", "exponential", "cosine", "onecycle"):
         values = factors(Recipe(epochs=6, schedule=schedule, warmup_epochs=1))
         assert all(0 < v <= 1.0 + 1e-12 and math.isfinite(v) for v in values), schedule
+
+
+@pytest.mark.parametrize(
+    "schedule", ["constant", "step", "exponential", "cosine", "onecycle", "plateau"]
+)
+@pytest.mark.parametrize("warmup", [0.0, 1.5])
+def test_moves_within_epochs_says_whether_an_epoch_has_more_than_one_factor(schedule, warmup):
+    recipe = Recipe(epochs=6, schedule=schedule, step_size=2, gamma=0.5, warmup_epochs=warmup)
+    all_factors = factors(recipe)
+    per_epoch = [set(all_factors[e * STEPS:(e + 1) * STEPS]) for e in range(recipe.epochs)]
+    assert moves_within_epochs(recipe) == any(len(epoch) > 1 for epoch in per_epoch)

@@ -5,11 +5,12 @@ interpreter lock). Workers are *spawned*, not forked: a process forked after PyT
 its thread pool hangs at its first parallel operation, so the objective must be picklable.
 
 The trial budget is a shared counter: a worker takes a ticket before each trial (K tickets
-before a fused population of K), so the workers together run exactly ``n_trials``. The parent process runs no trials: it follows the
-storage, calls the callbacks and the progress bar for every trial that finishes, and stops the
-workers after their current trial when a callback calls ``study.stop()``, when a worker fails
-with an error the study does not catch (then raised here as a :class:`WorkerError`), or on
-Ctrl-C (each worker fails its running trial as interrupted, as the serial loop does).
+before a fused population of K), so the workers together run exactly ``n_trials``. The parent
+process runs no trials: it follows the storage, calls the callbacks and the progress bar for
+every trial that finishes, and stops the workers after their current trial when a callback
+calls ``study.stop()``, when a worker fails with an error the study does not catch (then
+raised here as a :class:`WorkerError`), or on Ctrl-C (each worker fails its running trial as
+interrupted, as the serial loop does).
 """
 
 from __future__ import annotations

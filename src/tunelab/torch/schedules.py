@@ -33,6 +33,12 @@ def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int) -> float:
     return _schedule_factor(recipe, after_warmup, total, steps_per_epoch)
 
 
+def moves_within_epochs(recipe: Recipe) -> bool:
+    """Whether the factor changes within an epoch: during warm-up, and for the cosine and
+    one-cycle schedules; the others change it between epochs only."""
+    return recipe.warmup_epochs > 0 or recipe.schedule in ("cosine", "onecycle")
+
+
 def _schedule_factor(recipe: Recipe, step: int, total: int, steps_per_epoch: int) -> float:
     epoch = step // steps_per_epoch
     progress = min(step / max(total, 1), 1.0)

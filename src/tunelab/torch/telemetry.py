@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import resource
 import sys
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -25,68 +25,73 @@ ACTIVATION_SAMPLES = 256
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
 
 
-class GradientMonitor:
-    """Per-layer gradient norms over an epoch's steps, accumulated on the device.
+class GradientNorms:
+    """Per-layer gradient norms over an epoch's sampled steps, accumulated on the device.
 
-    A sampled step adds the squared norm of every parameter's gradient to a running sum (three
-    tensor operations, no synchronization); at the end of the epoch the sums are combined by
+    A sampled step adds the squared norm of every parameter's gradient to a running sum (a few
+    tensor operations, no synchronization): norms of shape (P,) for one model, or (P, K) for
+    the K members of a fused population. At the end of the epoch the sums are combined by
     layer into the root-mean-square norm over the sampled steps. Sampling ``every`` n-th step,
     about GRADIENT_SAMPLES_PER_EPOCH times an epoch, keeps the cost of telemetry small beside
     the step of a small model while still averaging over the epoch.
     """
 
-    def __init__(self, model: nn.Module, steps_per_epoch: int = 1) -> None:
-        self.every = gradient_sampling_interval(steps_per_epoch)
-        self.layer_names, self.parameters, layer_index = _parameters_by_layer(model)
-        self.layer_index = torch.tensor(layer_index)
+    def __init__(self, parameter_names: Sequence[str], steps_per_epoch: int = 1) -> None:
+        self.every = max(1, math.ceil(steps_per_epoch / GRADIENT_SAMPLES_PER_EPOCH))
+        layers = [layer_name(name) for name in parameter_names]
+        self.layer_names = list(dict.fromkeys(layers))
+        self.layer_index = torch.tensor([self.layer_names.index(layer) for layer in layers])
         self.squares: torch.Tensor | None = None
         self.steps = 0
+
+    def add(self, norms: torch.Tensor) -> None:
+        """Add one sampled step's gradient norms, one row per parameter."""
+        squares = norms.float().square()
+        self.squares = squares if self.squares is None else self.squares + squares
+        self.steps += 1
+
+    def epoch_means(self) -> torch.Tensor | None:
+        """The root-mean-square norm per layer (a row per layer) since the last call, or None
+        without a sampled step; resets."""
+        if self.squares is None or self.steps == 0:
+            return None
+        per_layer = self.squares.new_zeros(len(self.layer_names), *self.squares.shape[1:])
+        per_layer.index_add_(0, self.layer_index.to(self.squares.device), self.squares)
+        means = (per_layer / self.steps).sqrt()
+        self.squares, self.steps = None, 0
+        return means
+
+    def keep_members(self, members: torch.Tensor) -> None:
+        """For a population's norms: keep the columns of ``members``, in that order."""
+        if self.squares is not None:
+            self.squares = self.squares[:, members]
+
+
+class GradientMonitor:
+    """The gradient norms of one model's layers (see :class:`GradientNorms`)."""
+
+    def __init__(self, model: nn.Module, steps_per_epoch: int = 1) -> None:
+        names = [name for name, _ in model.named_parameters()]
+        self.parameters = [parameter for _, parameter in model.named_parameters()]
+        self.norms = GradientNorms(names, steps_per_epoch)
+        self.every = self.norms.every
 
     def record(self) -> None:
         """Add the current gradients (call after backward, before clipping)."""
         grads = [p.grad for p in self.parameters]
         if any(g is None for g in grads):  # frozen parameters have no gradient
             grads = [g if g is not None else torch.zeros(()) for g in grads]
-        norms = torch.stack(torch._foreach_norm(grads)).float()
-        if self.squares is None:
-            self.squares = torch.zeros_like(norms)
-        self.squares.addcmul_(norms, norms)
-        self.steps += 1
+        self.norms.add(torch.stack(torch._foreach_norm(grads)))
 
     def epoch_means(self) -> dict[str, float]:
         """Root-mean-square norm per layer over the steps since the last call; resets."""
-        if self.squares is None or self.steps == 0:
-            return {}
-        per_layer = torch.zeros(len(self.layer_names), device=self.squares.device)
-        per_layer.index_add_(0, self.layer_index.to(self.squares.device), self.squares)
-        means = (per_layer / self.steps).sqrt().tolist()
-        self.squares.zero_()
-        self.steps = 0
-        return dict(zip(self.layer_names, means))
-
-
-def gradient_sampling_interval(steps_per_epoch: int) -> int:
-    """Every how many steps gradients are measured: about GRADIENT_SAMPLES_PER_EPOCH an epoch."""
-    return max(1, math.ceil(steps_per_epoch / GRADIENT_SAMPLES_PER_EPOCH))
+        means = self.norms.epoch_means()
+        return {} if means is None else dict(zip(self.norms.layer_names, means.tolist()))
 
 
 def layer_name(parameter_name: str) -> str:
     """The layer a parameter belongs to: "blocks.0.linear" for "blocks.0.linear.weight"."""
     return parameter_name.rpartition(".")[0] or parameter_name
-
-
-def _parameters_by_layer(model: nn.Module) -> tuple[list[str], list[nn.Parameter], list[int]]:
-    """Parameters grouped by the module that owns them ("blocks.0.linear" for its weight/bias)."""
-    names: list[str] = []
-    parameters: list[nn.Parameter] = []
-    layer_index: list[int] = []
-    for name, parameter in model.named_parameters():
-        layer = layer_name(name)
-        if layer not in names:
-            names.append(layer)
-        parameters.append(parameter)
-        layer_index.append(names.index(layer))
-    return names, parameters, layer_index
 
 
 def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -109,6 +114,7 @@ class ActivationRecorder:
 
     def __init__(self, model: nn.Module) -> None:
         self.layers = activation_layers(model)
+        self.kinds = {name: type(module).__name__ for name, module in self.layers}
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list[Any] = []
 
@@ -129,19 +135,23 @@ class ActivationRecorder:
 
         return hook
 
-    @torch.no_grad()
     def stats(self) -> dict[str, ActivationStats]:
-        if not self.outputs:
-            return {}
-        # One transfer for all layers: an .item() per number would cost more than the numbers.
-        numbers = torch.stack([activation_summary(output) for output in self.outputs.values()]).tolist()
-        kinds = {name: type(module).__name__ for name, module in self.layers}
-        return {
-            name: ActivationStats(*row, kind=kinds[name]) for name, row in zip(self.outputs, numbers)
-        }
+        return describe_activations(self.outputs, self.kinds)
 
 
-def activation_summary(output: torch.Tensor) -> torch.Tensor:
+@torch.no_grad()
+def describe_activations(
+    outputs: Mapping[str, torch.Tensor], kinds: Mapping[str, str]
+) -> dict[str, ActivationStats]:
+    """The statistics of each layer's outputs; ``kinds`` names each layer's class."""
+    if not outputs:
+        return {}
+    # One transfer for all layers: an .item() per number would cost more than the numbers.
+    numbers = torch.stack([_summary(output) for output in outputs.values()]).tolist()
+    return {name: ActivationStats(*row, kind=kinds[name]) for name, row in zip(outputs, numbers)}
+
+
+def _summary(output: torch.Tensor) -> torch.Tensor:
     """(mean, std, dead fraction) of one layer's output, as a tensor on its device."""
     output = output.float()
     # Units are features (dim 1); for a convolution every spatial position of a channel counts

@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -35,14 +35,9 @@ from tunelab.torch.fused.optim import PopulationOptimizer, stacked_view
 from tunelab.torch.init import initialize
 from tunelab.torch.optim import resolve_loss
 from tunelab.torch.recipe import Recipe
-from tunelab.torch.schedules import PlateauReducer, lr_factor
-from tunelab.telemetry import ActivationStats, EpochTelemetry
-from tunelab.torch.telemetry import (
-    activation_summary,
-    gradient_sampling_interval,
-    layer_name,
-    peak_memory_mb,
-)
+from tunelab.torch.schedules import PlateauReducer, lr_factor, moves_within_epochs
+from tunelab.telemetry import EpochTelemetry
+from tunelab.torch.telemetry import GradientNorms, describe_activations, peak_memory_mb
 from tunelab.torch.trainer import (
     EVAL_CHUNK,
     BestTracker,
@@ -92,10 +87,6 @@ class _Member:
     plateau: PlateauReducer
     history: list[EpochTelemetry] = field(default_factory=list)
     failure: FloatingPointError | None = None
-
-    @property
-    def lr_moves_within_epochs(self) -> bool:
-        return self.recipe.schedule not in ("constant", "plateau") or self.recipe.warmup_epochs > 0
 
 
 @dataclass
@@ -178,8 +169,7 @@ class PopulationTrainer:
         """
         outcomes: list[Outcome | None] = [None] * len(self.models)
         steps_per_epoch = math.ceil(len(self.data.x_train) / self.members[0].recipe.batch_size)
-        parameter_names = self.network.parameter_names
-        gradients = _Gradients(parameter_names, len(self.members), steps_per_epoch)
+        gradients = GradientNorms(self.network.parameter_names, steps_per_epoch)
         epoch = 0
         while self.members:
             epoch += 1
@@ -204,7 +194,7 @@ class PopulationTrainer:
 
     # One epoch -----------------------------------------------------------------------------
 
-    def _train_epoch(self, epoch: int, steps_per_epoch: int, gradients: _Gradients) -> _Epoch:
+    def _train_epoch(self, epoch: int, steps_per_epoch: int, gradients: GradientNorms) -> _Epoch:
         members, data = self.members, self.data
         orders = torch.stack(
             [torch.randperm(len(data.x_train), generator=m.generator) for m in members]
@@ -235,7 +225,7 @@ class PopulationTrainer:
         lr: torch.Tensor,
         epoch: int,
         index: int,
-        gradients: _Gradients,
+        gradients: GradientNorms,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         run = Pass(self.tensors, len(self.members), True, self.dropout)
         outputs = self.network(inputs, run)
@@ -254,7 +244,7 @@ class PopulationTrainer:
             parameter.grad = None
         objective.sum().backward()
         if self.telemetry and index % gradients.every == 0:
-            gradients.record(parameters)
+            gradients.add(_member_norms(parameters))
         self._clip_gradients(parameters)
         self.optimizer.step(dict(zip(self.network.parameter_names, parameters)), lr)
         return losses.detach().double(), outputs.detach()
@@ -298,7 +288,7 @@ class PopulationTrainer:
         trained: _Epoch,
         val: list[dict[str, float]],
         seconds: float,
-        gradients: _Gradients,
+        gradients: GradientNorms,
         recorded: dict[str, torch.Tensor] | None,
     ) -> None:
         """Append the epoch's telemetry to the history of every member still training.
@@ -306,8 +296,8 @@ class PopulationTrainer:
         A member's ``epoch_time`` is its share of the fused epoch's time.
         """
         size = len(self.members)
-        per_layer = gradients.epoch_means() if self.telemetry else None
-        activations = _activation_stats(recorded, self.network.recorded, size)
+        means = gradients.epoch_means()
+        layers = gradients.layer_names
         memory = peak_memory_mb(self.device)
         for position, member in enumerate(self.members):
             if member.failure is not None:
@@ -323,8 +313,11 @@ class PopulationTrainer:
                 lr=trained.lr[position],
                 epoch_time=seconds / size,
                 peak_memory_mb=memory,
-                grad_norm=per_layer[position] if per_layer else {},
-                activations=activations[position],
+                grad_norm={} if means is None else dict(zip(layers, means[:, position].tolist())),
+                activations=describe_activations(
+                    {name: outputs[position] for name, outputs in (recorded or {}).items()},
+                    self.network.recorded,
+                ),
             ))
 
     def _end_epoch(self, member: _Member, position: int, epoch: int) -> tuple[bool, Outcome | None]:
@@ -347,7 +340,7 @@ class PopulationTrainer:
         stopped: list[tuple[int, Outcome | None]],
         outcomes: list[Outcome | None],
         on_done: OnDone | None,
-        gradients: _Gradients,
+        gradients: GradientNorms,
     ) -> None:
         """Finish the members that stopped, tell ``on_done``, and compact the population."""
         finished = [position for position, outcome in stopped if outcome is None]
@@ -406,7 +399,7 @@ class PopulationTrainer:
         return {name: bool((self.per_member[name] > 0).any())
                 for name in ("l1", "grad_clip_value", "grad_clip_norm")}
 
-    def _keep(self, positions: list[int], gradients: _Gradients) -> None:
+    def _keep(self, positions: list[int], gradients: GradientNorms) -> None:
         """Compact the population to the members at ``positions``."""
         self.members = [self.members[p] for p in positions]
         self.alive = None
@@ -422,7 +415,7 @@ class PopulationTrainer:
         self.per_member = {name: values[index] for name, values in self.per_member.items()}
         self.switched_on = self._switched_on()
         self.optimizer.keep(index)
-        gradients.keep(index)
+        gradients.keep_members(index)
 
     # Evaluation ---------------------------------------------------------------------------
 
@@ -513,7 +506,7 @@ class _LearningRates:
         self.first_step = (epoch - 1) * steps_per_epoch
         self.steps_per_epoch = steps_per_epoch
         self.factors = [self._factor(member, 0) for member in members]
-        self.moving = [p for p, m in enumerate(members) if m.lr_moves_within_epochs]
+        self.moving = [p for p, m in enumerate(members) if moves_within_epochs(m.recipe)]
         self.rates = self._rates()
 
     def at(self, index: int) -> torch.Tensor:
@@ -536,56 +529,12 @@ class _LearningRates:
         return self.base * factors
 
 
-class _Gradients:
-    """Per-member, per-layer gradient norms over an epoch's sampled steps (as the ordinary
-    trainer's GradientMonitor, one column per member)."""
-
-    def __init__(self, parameter_names: list[str], size: int, steps_per_epoch: int) -> None:
-        self.every = gradient_sampling_interval(steps_per_epoch)
-        layers = [layer_name(name) for name in parameter_names]
-        self.layer_names = list(dict.fromkeys(layers))
-        self.layer_index = torch.tensor([self.layer_names.index(layer) for layer in layers])
-        self.squares: torch.Tensor | None = None
-        self.steps = 0
-
-    def record(self, parameters: list[torch.Tensor]) -> None:
-        norms = torch.stack([
-            p.grad.flatten(1).norm(dim=1) if p.grad is not None else p.new_zeros(p.shape[0])
-            for p in parameters
-        ]).float()
-        self.squares = norms.square() if self.squares is None else self.squares + norms.square()
-        self.steps += 1
-
-    def epoch_means(self) -> list[dict[str, float]] | None:
-        """Per member, the root-mean-square norm per layer since the last call; resets."""
-        if self.squares is None or self.steps == 0:
-            return None
-        per_layer = self.squares.new_zeros(len(self.layer_names), self.squares.shape[1])
-        per_layer.index_add_(0, self.layer_index.to(self.squares.device), self.squares)
-        means = (per_layer / self.steps).sqrt().T.tolist()
-        self.squares, self.steps = None, 0
-        return [dict(zip(self.layer_names, row)) for row in means]
-
-    def keep(self, index: torch.Tensor) -> None:
-        if self.squares is not None:
-            self.squares = self.squares[:, index]
-
-
-def _activation_stats(
-    recorded: dict[str, torch.Tensor] | None, kinds: Mapping[str, str], size: int
-) -> list[dict[str, ActivationStats]]:
-    """Per member, the statistics of each recorded layer's outputs (one transfer for all);
-    ``kinds`` names each layer's class."""
-    if not recorded:
-        return [{} for _ in range(size)]
-    summaries = torch.stack([
-        torch.stack([activation_summary(outputs[k]) for outputs in recorded.values()])
-        for k in range(size)
-    ]).tolist()
-    return [
-        {name: ActivationStats(*row, kind=kinds[name]) for name, row in zip(recorded, rows)}
-        for rows in summaries
-    ]
+def _member_norms(parameters: list[torch.Tensor]) -> torch.Tensor:
+    """Each member's gradient norm per stacked parameter, (P, K)."""
+    return torch.stack([
+        p.grad.flatten(1).norm(dim=1) if p.grad is not None else p.new_zeros(p.shape[0])
+        for p in parameters
+    ])
 
 
 def _check_recipes(recipes: Sequence[Recipe]) -> None:
