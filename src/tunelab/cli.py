@@ -798,8 +798,9 @@ def doctor(
 
 
 def _print_study_diagnosis(study: Study, top: int) -> None:
-    best = display.ranked_trials(study)[:top]
-    about_study = [f for f in diagnose_study(study, top=top) if f.trial is None]
+    best = display.ranked_trials(study)[:top]  # the trials diagnose_study diagnoses
+    findings = diagnose_study(study, top=top)
+    about_study = [f for f in findings if f.trial is None]
     objectives = display.objectives_text(study)
     _out.print(Text.assemble("Study ", (study.study_name, "bold"), f" ({objectives})"))
     _print_findings(about_study, "The study as a whole")
@@ -807,7 +808,7 @@ def _print_study_diagnosis(study: Study, top: int) -> None:
         _out.print("No trial has completed yet, so there are no best trials to diagnose.")
         return
     numbers = ", ".join(str(record.number) for record in best)
-    about_trials = [finding for record in best for finding in diagnose_trial(record)]
+    about_trials = [f for f in findings if f.trial is not None]
     _print_findings(about_trials, f"The best {len(best)} trial(s): {numbers}")
 
 

@@ -36,7 +36,6 @@ from tunelab.analysis.doctor import (
     diagnose_study,
     diagnose_trial,
     findings_table,
-    findings_text,
 )
 from tunelab.torch import Task
 from tunelab.telemetry import read_telemetry
@@ -388,17 +387,15 @@ def test_a_multi_objective_study_reads_its_pareto_front():
 # --- rendering ------------------------------------------------------------------------------
 
 
-def test_findings_render_as_text_and_as_a_rich_table(huge_lr):
+def test_findings_render_as_a_rich_table(huge_lr):
     findings = diagnose_trial(huge_lr)
-    text = findings_text(findings)
-    assert text.count(f"[warning] trial {huge_lr.number}:") == len(findings)
-    assert all(f.evidence in text and f.advice in text for f in findings)
     table = findings_table(findings)
     assert table.row_count == len(findings)
     console = Console(record=True, width=200)
     console.print(table)
     rendered = console.export_text()
     assert EXPLODING_GRADIENTS in rendered and "grad_clip_norm" in rendered
+    assert rendered.count(f"trial {huge_lr.number}") == len(findings)
 
 
 def test_the_table_shows_brackets_in_evidence_as_they_are():
@@ -410,7 +407,26 @@ def test_the_table_shows_brackets_in_evidence_as_they_are():
 
 
 def test_no_findings_render_as_a_clean_bill_of_health():
-    assert findings_text([]) == "No problems found."
     console = Console(record=True, width=120)
     console.print(findings_table([]))
     assert "No problems found." in console.export_text()
+
+
+def test_the_best_trials_diagnosed_are_the_feasible_ones_the_report_lists(monkeypatch):
+    from tunelab import _display
+    from tunelab.analysis import doctor
+
+    def constrained(trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_constraints([x - 0.5])  # the highest values break the constraint
+        return x
+
+    study = tunelab.create_study(storage="memory", direction="maximize", sampler="random", seed=0)
+    study.optimize(constrained, n_trials=20)
+    diagnosed: list[int] = []
+    monkeypatch.setattr(
+        doctor, "diagnose_trial", lambda record: diagnosed.append(record.number) or []
+    )
+    diagnose_study(study, top=3)
+    assert diagnosed == [r.number for r in _display.ranked_trials(study)[:3]]
+    assert all(r.values[0] <= 0.5 for r in study.trials if r.number in diagnosed)

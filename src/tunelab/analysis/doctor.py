@@ -56,6 +56,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from tunelab._display import ranked_trials
+from tunelab._options import check_int
 from tunelab.exceptions import MissingExtraError
 from tunelab.space import FloatDistribution, IntDistribution
 from tunelab.telemetry import ActivationStats, EpochTelemetry, read_telemetry
@@ -172,6 +174,11 @@ class Finding:
     evidence: str
     advice: str
     trial: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``study``, or ``trial N``."""
+        return "study" if self.trial is None else f"trial {self.trial}"
 
 
 @dataclass(frozen=True)
@@ -618,11 +625,12 @@ TRIAL_DETECTORS: tuple[Detector, ...] = (
 
 def diagnose_study(study: Study, top: int = 3) -> list[Finding]:
     """Findings about the whole study, then :func:`diagnose_trial`'s for its ``top`` best
-    completed trials (the best of a multi-objective study are on its Pareto front)."""
-    if top < 1:
-        raise ValueError(f"top must be at least 1, got {top!r}.")
+    trials, in the order the command line and the report list them
+    (:func:`tunelab._display.ranked_trials`: feasible ones only; for several objectives, the
+    Pareto front)."""
+    check_int("diagnose_study", "top", top, 1, "how many best trials to diagnose, e.g. 3.")
     records = study.trials
-    best = _best_trials(study, top)
+    best = ranked_trials(study)[:top]
     study_findings = [
         *detect_params_at_range_edge(records, best),
         *(f for f in (detect_diverged_trials(records), detect_failed_trials(records),
@@ -630,14 +638,6 @@ def diagnose_study(study: Study, top: int = 3) -> list[Finding]:
     ]
     trial_findings = [finding for record in best for finding in diagnose_trial(record)]
     return [*study_findings, *trial_findings]
-
-
-def _best_trials(study: Study, top: int) -> list[TrialRecord]:
-    if len(study.directions) > 1:
-        return study.best_trials[:top]
-    completed = [r for r in study.get_trials((TrialState.COMPLETE,)) if r.values]
-    sign = -1.0 if study.direction == "maximize" else 1.0
-    return sorted(completed, key=lambda r: sign * r.values[0])[:top]  # type: ignore[index]
 
 
 def detect_params_at_range_edge(
@@ -832,19 +832,6 @@ def detect_all_pruned(records: Sequence[TrialRecord]) -> Finding | None:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def findings_text(findings: Sequence[Finding]) -> str:
-    """The findings as plain text, one block per finding."""
-    if not findings:
-        return "No problems found."
-    blocks = [
-        f"[{f.severity}] {_where(f)}: {f.title} ({f.code})\n"
-        f"  evidence: {f.evidence}\n"
-        f"  advice:   {f.advice}"
-        for f in findings
-    ]
-    return "\n\n".join(blocks)
-
-
 def findings_table(findings: Sequence[Finding], title: str = "Training doctor") -> Table:
     """The findings as a rich table (needs the ``cli`` extra)."""
     try:
@@ -859,7 +846,7 @@ def findings_table(findings: Sequence[Finding], title: str = "Training doctor") 
         style = "yellow" if finding.severity == WARNING else "cyan"
         # Text, not markup: evidence quotes ranges such as [0, 1] and users' error messages.
         table.add_row(
-            Text(_where(finding)),
+            Text(finding.where),
             Text.assemble(
                 (finding.severity, style), " ", finding.title, "\n", (finding.code, "dim")
             ),
@@ -867,10 +854,6 @@ def findings_table(findings: Sequence[Finding], title: str = "Training doctor") 
             Text(finding.advice),
         )
     return table
-
-
-def _where(finding: Finding) -> str:
-    return "study" if finding.trial is None else f"trial {finding.trial}"
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -911,5 +894,4 @@ __all__ = [
     "diagnose_study",
     "diagnose_trial",
     "findings_table",
-    "findings_text",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from tunelab.analysis.doctor import Finding, diagnose_study, diagnose_trial
+from tunelab.analysis.doctor import Finding, diagnose_study
 from tunelab import _display as fmt
 from tunelab.report.html import Column, Markup, Section, badge, code, join, note, table, tag
 from tunelab.study import Study
@@ -19,9 +19,10 @@ FINDING_COLUMNS = (
 def doctor_section(study: Study, diagnosed: int) -> Section:
     """Study-level findings, then those of the ``diagnosed`` best trials (the trials the
     best-trials section lists first)."""
-    best = fmt.ranked_trials(study)[:diagnosed]
-    about_study = [f for f in diagnose_study(study, top=diagnosed) if f.trial is None]
-    about_trials = [finding for record in best for finding in diagnose_trial(record)]
+    best = fmt.ranked_trials(study)[:diagnosed]  # the trials diagnose_study diagnoses
+    findings = diagnose_study(study, top=diagnosed)
+    about_study = [f for f in findings if f.trial is None]
+    about_trials = [f for f in findings if f.trial is not None]
     parts = [
         note(
             "The training doctor reads each trial's state, failure and per-epoch telemetry and "
@@ -48,7 +49,6 @@ def findings_html(findings: Sequence[Finding], none_found: str) -> Markup:
 
 
 def _row(finding: Finding) -> list[object]:
-    where = "study" if finding.trial is None else f"trial {finding.trial}"
     severity = badge(finding.severity, finding.severity)
     title = join([severity, finding.title, " ", code(finding.code)])
-    return [where, title, finding.evidence, finding.advice]
+    return [finding.where, title, finding.evidence, finding.advice]
