@@ -7,12 +7,14 @@ doctor and the report read them from here, which needs no PyTorch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
 from tunelab.trial import TrialRecord
 
 TELEMETRY_ATTR = "telemetry"
 ARTIFACT_ATTR = "artifact_dir"
+WEIGHTS_FILE = "best.pt"  # a trial's best weights, in its artifact folder
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,11 @@ def read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
 def artifact_dir(record: TrialRecord) -> str | None:
     """The folder where the training engine saved this trial's best weights, if any."""
     return record.system_attrs.get(ARTIFACT_ATTR)
+
+
+def weights_file(record: TrialRecord) -> Path | None:
+    """The file holding this trial's best weights, if the training engine saved one."""
+    folder = artifact_dir(record)
+    if folder is None or not (Path(folder) / WEIGHTS_FILE).is_file():
+        return None
+    return Path(folder) / WEIGHTS_FILE

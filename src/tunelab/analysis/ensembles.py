@@ -28,16 +28,16 @@ loading of the trials' models does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from tunelab.constraints import is_feasible
+from tunelab._display import ranked_trials
+from tunelab._options import check_choice, check_int
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.registry import did_you_mean
-from tunelab.telemetry import artifact_dir
-from tunelab.trial import TrialRecord, TrialState
+from tunelab.telemetry import weights_file
+from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from tunelab.torch.task import Task
 
 METHODS = ("average", "vote", "greedy")
-WEIGHTS_FILE = "best.pt"  # the name tunelab.torch.trainer saves a trial's best weights under
+MIN_MEMBERS = 2  # one model is no ensemble
 
 Score = Callable[[np.ndarray], float]
 
@@ -221,21 +221,23 @@ def build_ensemble(
             holds only the ``k`` best trials, all good, so by default all of them start it
             (Caruana et al.'s sorted initialization with N = k): the selection then reweights
             the average where that helps on the validation part. A smaller start lets the
-            selection drop members, and on a validation part that already chose the trials it
-            tends to overfit (see bench/ensembles.py).
+            selection drop members, at the risk of fitting the validation part, which already
+            chose the trials.
         n_rounds: how many models the greedy selection adds after the start.
     """
-    method = _check_method(method)
-    _check_count("k", k, 2, "an ensemble needs at least 2 trials")
+    from tunelab.torch.metrics import HIGHER_IS_BETTER
+
+    method = check_method("build_ensemble", "method", method)
+    check_int("build_ensemble", "k", k, MIN_MEMBERS, "an ensemble needs at least 2 trials.")
     _check_task(task, method)
     metric = _check_metric(task, metric)
-    library = ranked_trials(study, k)
+    library = library_trials(study, k)
     members = [member_predictions(record, task) for record in library]
     val, test = np.stack([m.val for m in members]), np.stack([m.test for m in members])
     data = task.data
     score_val = metric_function(metric, data.task, data.y_val, data.n_classes)
     score_test = metric_function(metric, data.task, data.y_test, data.n_classes)
-    higher_is_better = _higher_is_better(metric)
+    higher_is_better = HIGHER_IS_BETTER[metric]
     sign = 1.0 if higher_is_better else -1.0
     start = k if n_init is None else n_init
     counts = _member_counts(method, val, lambda p: sign * score_val(p), start, n_rounds)
@@ -271,7 +273,7 @@ def _member_counts(
     return np.ones(len(val), dtype=int)
 
 
-def ranked_trials(study: Study, k: int) -> list[TrialRecord]:
+def library_trials(study: Study, k: int) -> list[TrialRecord]:
     """The ``k`` best completed, feasible trials of ``study`` that saved weights, best first."""
     if len(study.directions) != 1:
         raise TunelabError(
@@ -279,17 +281,20 @@ def ranked_trials(study: Study, k: int) -> list[TrialRecord]:
             "objectives, so it has no single ranking of its trials; ensembles need a "
             "single-objective study."
         )
-    sign = -1.0 if study.direction == "maximize" else 1.0
-    completed = [r for r in study.get_trials((TrialState.COMPLETE,)) if is_feasible(r)]
-    ranked = sorted(completed, key=lambda r: (sign * r.values[0], r.number))  # type: ignore[index]
-    with_weights = [r for r in ranked if _weights_file(r) is not None]
+    with_weights = trials_with_weights(study)
     if len(with_weights) < k:
+        completed = len(ranked_trials(study))
         raise TunelabError(
             f"build_ensemble: k={k} but study {study.study_name!r} has {len(with_weights)} "
-            f"completed trial(s) with saved weights (of {len(completed)} completed); lower k "
+            f"completed trial(s) with saved weights (of {completed} completed); lower k "
             "or run more trials with the task's artifacts folder set."
         )
     return with_weights[:k]
+
+
+def trials_with_weights(study: Study) -> list[TrialRecord]:
+    """The completed, feasible trials that saved best weights, best first."""
+    return [record for record in ranked_trials(study) if weights_file(record) is not None]
 
 
 def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
@@ -299,8 +304,8 @@ def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
 
     from tunelab.torch.trainer import Trainer
 
-    weights_file = _weights_file(record)
-    if weights_file is None:
+    saved = weights_file(record)
+    if saved is None:
         raise TunelabError(
             f"build_ensemble: trial {record.number} saved no weights; run the study with the "
             "task's artifacts folder set."
@@ -311,7 +316,7 @@ def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
     with torch.random.fork_rng():
         model = task.build_model(model_options, recipe)
         trainer = Trainer(model, task.data, recipe, telemetry=False)
-    state = torch.load(weights_file, map_location=trainer.device, weights_only=True)
+    state = torch.load(saved, map_location=trainer.device, weights_only=True)
     try:
         trainer.model.load_state_dict(state)
     except RuntimeError as error:
@@ -349,28 +354,18 @@ def metric_function(
 
     from tunelab.torch.metrics import compute_metrics
 
+    targets = targets.cpu()
+
     def score(outputs: np.ndarray) -> float:
         tensor = torch.from_numpy(np.asarray(outputs)).float()
-        return compute_metrics(task_kind, tensor, targets.cpu(), n_classes, (metric,))[metric]
+        return compute_metrics(task_kind, tensor, targets, n_classes, (metric,))[metric]
 
     return score
 
 
-def _weights_file(record: TrialRecord) -> Path | None:
-    folder = artifact_dir(record)
-    if folder is None or not (Path(folder) / WEIGHTS_FILE).is_file():
-        return None
-    return Path(folder) / WEIGHTS_FILE
-
-
-def _check_method(method: Any) -> str:
-    if method not in METHODS:
-        raise ConfigError(
-            f"build_ensemble: method={method!r} is not a way to combine models"
-            f"{did_you_mean(str(method), METHODS)}; use one of: {', '.join(METHODS)}.",
-            field="method",
-        )
-    return method
+def check_method(where: str, field: str, method: Any) -> str:
+    """One of METHODS; a ConfigError naming ``field`` if not."""
+    return check_choice(where, field, method, METHODS)
 
 
 def _check_task(task: Task, method: str) -> None:
@@ -417,8 +412,3 @@ def _check_metric(task: Task, metric: str | None) -> str:
         )
     return metric
 
-
-def _higher_is_better(metric: str) -> bool:
-    from tunelab.torch.metrics import HIGHER_IS_BETTER
-
-    return HIGHER_IS_BETTER[metric]

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import tunelab
-from tunelab.analysis.ensembles import METHODS
+from tunelab._options import check_int
+from tunelab.analysis.ensembles import MIN_MEMBERS, check_method
 from tunelab.exceptions import ConfigError
 from tunelab import _display as fmt
 from tunelab.report.ensemble import ENSEMBLE_ID, ensemble_section, stored_task
@@ -47,6 +48,7 @@ from tunelab.study import Study
 if TYPE_CHECKING:
     from tunelab.torch.task import Task
 
+WHERE = "write_report"
 SECTION_IDS = (SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID)
 """The ids of the report's sections, in the order they appear."""
 
@@ -100,10 +102,12 @@ def render_report(
     ensemble_method: str = "greedy",
 ) -> str:
     """The report of ``study`` as HTML text; the arguments are those of :func:`write_report`."""
-    _check_count("top", top, 1, "the number of best trials to list")
-    _check_count("diagnosed", diagnosed, 1, "the number of best trials the doctor examines")
-    _check_count("ensemble_size", ensemble_size, 2, "an ensemble combines at least 2 trials")
-    _check_method(ensemble_method)
+    check_int(WHERE, "top", top, 1, "the number of best trials to list.")
+    check_int(WHERE, "diagnosed", diagnosed, 1, "the number of best trials the doctor examines.")
+    check_int(
+        WHERE, "ensemble_size", ensemble_size, MIN_MEMBERS, "an ensemble combines at least 2 trials."
+    )
+    ensemble_method = check_method(WHERE, "ensemble_method", ensemble_method)
     records = study.trials
     importances = compute_importances(study)
     sections = [
@@ -121,20 +125,6 @@ def render_report(
         sections=sections,
         footer=f"Written by tunelab {tunelab.__version__} on {generated}.",
     )
-
-
-def _check_count(name: str, value: Any, low: int, meaning: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name}={value!r} must be an integer >= {low}: {meaning}.", field=name)
-
-
-def _check_method(method: Any) -> None:
-    if method not in METHODS:
-        raise ConfigError(
-            f"ensemble_method={method!r} is not a way to combine models; use one of: "
-            f"{', '.join(METHODS)}.",
-            field="ensemble_method",
-        )
 
 
 __all__ = ["SECTION_IDS", "render_report", "stored_task", "write_report"]

@@ -11,20 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from tunelab.analysis.ensembles import WEIGHTS_FILE, EnsembleResult, build_ensemble
-from tunelab.constraints import is_feasible
+from tunelab.analysis.ensembles import (
+    MIN_MEMBERS,
+    EnsembleResult,
+    build_ensemble,
+    trials_with_weights,
+)
 from tunelab.exceptions import MissingExtraError, TunelabError
 from tunelab import _display as fmt
 from tunelab.report.html import Markup, Section, facts, join, note
 from tunelab.study import Study
-from tunelab.telemetry import artifact_dir
-from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.torch.task import Task
 
 ENSEMBLE_ID = "ensemble"
-MIN_MEMBERS = 2  # build_ensemble's own minimum: one model is no ensemble
 METHOD_NAMES = {
     "greedy": "greedy ensemble selection (Caruana et al., ICML 2004)",
     "average": "the mean of the members' predictions",
@@ -51,7 +52,7 @@ def _ensemble(study: Study, task: Task | None, size: int, method: str) -> Ensemb
         )
     try:
         task = task if task is not None else stored_task(study)
-        k = max(MIN_MEMBERS, min(size, _trials_with_weights(study)))
+        k = max(MIN_MEMBERS, min(size, len(trials_with_weights(study))))
         return build_ensemble(study, task, k=k, method=method)
     except TunelabError as error:  # no task, no weights, no test part: the message says which
         return str(error)
@@ -91,16 +92,6 @@ def _stored_study_file(study: Study) -> Mapping[str, Any]:
             "pass the tunelab.torch.Task that trained it: write_report(study, path, task=task)."
         )
     return record
-
-
-def _trials_with_weights(study: Study) -> int:
-    """How many completed, feasible trials saved best weights that an ensemble can load."""
-    completed = [r for r in study.get_trials((TrialState.COMPLETE,)) if is_feasible(r)]
-    return sum(_has_weights(record, artifact_dir(record)) for record in completed)
-
-
-def _has_weights(record: TrialRecord, folder: str | None) -> bool:
-    return folder is not None and (Path(folder) / WEIGHTS_FILE).is_file()
 
 
 def _result_html(result: EnsembleResult) -> Markup:

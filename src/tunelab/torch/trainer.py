@@ -37,13 +37,12 @@ from tunelab.torch.optim import (
 )
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.schedules import PlateauReducer, lr_factor
-from tunelab.telemetry import ARTIFACT_ATTR, TELEMETRY_ATTR, EpochTelemetry
+from tunelab.telemetry import ARTIFACT_ATTR, TELEMETRY_ATTR, WEIGHTS_FILE, EpochTelemetry
 from tunelab.torch.telemetry import ActivationRecorder, GradientMonitor, peak_memory_mb
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
 EVAL_CHUNK = 4096
 SPLITS = ("train", "val", "test")
-WEIGHTS_FILE = "best.pt"
 
 
 class ReportingTrial(Protocol):
