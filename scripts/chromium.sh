@@ -5,8 +5,10 @@
 #                         scripts/postgres.sh installs PostgreSQL)
 set -euo pipefail
 
+# A browser named by TUNELAB_TEST_CHROMIUM wins; then the names tests/report/chromium.py tries.
 find_binary() {
-  command -v chromium || command -v chromium-browser || true
+  if [ -n "${TUNELAB_TEST_CHROMIUM:-}" ]; then command -v "$TUNELAB_TEST_CHROMIUM" && return; fi
+  command -v chromium || command -v chromium-browser || command -v google-chrome || true
 }
 
 install_chromium() {

@@ -84,7 +84,7 @@ app = typer.Typer(
         "tunelab run study.yaml --n-trials 100   # a study file, another budget",
         "tunelab studies                         # what ./tunelab.db holds",
         "tunelab show quadratic --top 10",
-        "tunelab report quadratic -o report.html      # figures, importance, doctor, ensemble",
+        "tunelab report quadratic -o report.html      # summary, figures, importance, doctor",
         "tunelab doctor quickstart-digits-mlp         # why trials train badly, and what to change",
         "tunelab export quadratic -o trials.csv",
     ),
@@ -745,7 +745,8 @@ def report(
 ) -> None:
     """Write a study's report: one HTML file, readable offline, with the summary, best
     trials, figures, hyperparameter importance, the training doctor's findings and an
-    ensemble of the best trials (for a study file with a 'task:')."""
+    ensemble of the best trials (for a study file with a 'task:' whose data has a test part
+    and whose trials saved their weights)."""
     loaded = tunelab.load_study(study, _existing_storage(storage))
     from tunelab.report import render_report  # needs the plots extra; the error says so
 

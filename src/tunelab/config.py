@@ -377,7 +377,18 @@ def load_stored_study(
             "file itself here.",
             field="study",
         )
-    data = {**record["fields"], "storage": storage, **(overrides or {})}
+    return stored_objective(record, source, {"storage": storage}, overrides)
+
+
+def stored_objective(
+    record: Mapping[str, Any],
+    source: str,
+    changes: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[StudyConfig, Callable[..., Any]]:
+    """The config and objective of a study file as a study keeps it (:func:`config_record`),
+    with ``changes`` and the command line's ``overrides`` applied; ``source`` starts errors."""
+    data = {**record["fields"], **(changes or {}), **(overrides or {})}
     config = validate_study_config(data, source, set(overrides or ()))
     path = record["path"] if record["path"] and Path(record["path"]).is_file() else None
     return prepare_objective(config, path, source=source)

@@ -59,7 +59,8 @@ def test_every_section_is_there_in_order(reports: dict[str, Path], name: str) ->
     page = ReportPage.read(reports[name])
 
     assert list(page.sections) == list(SECTION_IDS)
-    assert all(page.text(section) for section in SECTION_IDS)
+    # More than a heading (the longest, "Ensemble of the best trials", is five words).
+    assert all(len(page.text(section).split()) > 8 for section in SECTION_IDS)
 
 
 @pytest.mark.parametrize("name", ["trained", "multi"])

@@ -80,13 +80,6 @@ def test_a_target_has_no_use_when_importances_are_given(minimize_study):
     assert caught.value.field == "target"
 
 
-def test_without_the_analysis_module_importances_must_be_given(minimize_study, monkeypatch):
-    monkeypatch.setitem(sys.modules, IMPORTANCE_MODULE, None)
-    with pytest.raises(ConfigError, match=r"pass importances=\{name: importance") as caught:
-        plot_param_importances(minimize_study)
-    assert caught.value.field == "importances"
-
-
 def test_slice_has_a_panel_per_parameter_with_the_trials_that_set_it(minimize_study):
     figure = plot_slice(minimize_study)
     panels = {trace.name: trace for trace in figure.data}

@@ -60,7 +60,6 @@ def test_activations_show_mean_std_and_dead_units_per_layer(trained_record, tele
 
 @pytest.mark.parametrize("figure", [plot_training_curves, plot_gradient_norms, plot_activations])
 def test_a_trial_without_telemetry_says_how_to_record_it(minimize_study, figure):
-    pytest.importorskip("torch")
     record = minimize_study.trials[0]
     expected = f"trial {record.number} has no training telemetry.*tunelab.torch"
     with pytest.raises(NothingToPlotError, match=expected):

@@ -13,7 +13,8 @@ each in a ``<section>`` with a stable id:
   was trained by a declarative :class:`tunelab.torch.Task` that kept its weights (a note
   saying what is missing otherwise).
 
-Needs the ``plots`` extra (plotly) and, for importances, ensembles and telemetry, ``torch``.
+Needs the ``plots`` extra (plotly); importances need scikit-learn and ensembles ``torch``
+(both in the ``torch`` extra); telemetry is read without either.
 """
 
 from __future__ import annotations
@@ -109,13 +110,14 @@ def render_report(
     )
     ensemble_method = check_method(WHERE, "ensemble_method", ensemble_method)
     records = study.trials
+    ranked = fmt.ranked_trials(study)  # one ranking for every section
     importances = compute_importances(study)
     sections = [
-        summary_section(study, records),
-        best_trials_section(study, top),
-        figures_section(study, importances),
+        summary_section(study, records, ranked),
+        best_trials_section(study, ranked, top),
+        figures_section(study, importances, ranked),
         importance_section(study, importances),
-        doctor_section(study, diagnosed),
+        doctor_section(study, ranked, diagnosed),
         ensemble_section(study, task, ensemble_size, ensemble_method),
     ]
     generated = fmt.moment(datetime.now(timezone.utc))

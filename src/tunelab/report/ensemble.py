@@ -8,7 +8,6 @@ its data has no test part, the section says so and what to change instead of sco
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from tunelab.analysis.ensembles import (
@@ -17,7 +16,7 @@ from tunelab.analysis.ensembles import (
     build_ensemble,
     trials_with_weights,
 )
-from tunelab.exceptions import MissingExtraError, TunelabError
+from tunelab.exceptions import TunelabError
 from tunelab import _display as fmt
 from tunelab.report.html import Markup, Section, facts, join, note
 from tunelab.study import Study
@@ -60,8 +59,17 @@ def _ensemble(study: Study, task: Task | None, size: int, method: str) -> Ensemb
 
 def stored_task(study: Study) -> Task:
     """The declarative task that ``tunelab run`` stored with ``study`` (its study file's
-    ``task:``), rebuilt; a TunelabError saying why when the study has none."""
-    record = _stored_study_file(study)
+    ``task:``), rebuilt as `tunelab run` built it; a TunelabError saying why when it has none."""
+    from tunelab.config import STUDY_CONFIG_ATTR, stored_objective
+
+    # Read afresh: `tunelab run` stores the record after the study object was created.
+    record = study.storage.get_study(study.study_name).system_attrs.get(STUDY_CONFIG_ATTR)
+    if not isinstance(record, Mapping):
+        raise TunelabError(
+            f"study {study.study_name!r} was not started by `tunelab run` from a study file "
+            "with a 'task:', and no task was given, so its trials' models cannot be rebuilt; "
+            "pass the tunelab.torch.Task that trained it: write_report(study, path, task=task)."
+        )
     fields: Mapping[str, Any] = record.get("fields", {})
     if "task" not in fields:
         raise TunelabError(
@@ -69,29 +77,7 @@ def stored_task(study: Study) -> Task:
             "not a declarative task, so its trials' models cannot be rebuilt; a study file "
             "with a 'task:' section (and 'test_fraction' in its data) makes them ensemble-able."
         )
-    try:
-        from tunelab.torch.task import Task
-    except ModuleNotFoundError as error:
-        raise MissingExtraError(error.name or "torch", "torch", "The ensemble") from None
-    # As `tunelab run` built it: relative paths in the task are relative to the study file.
-    path = record.get("path")
-    base_dir = Path(path).parent if path and Path(path).is_file() else None
-    return Task(fields["task"], base_dir=base_dir)
-
-
-def _stored_study_file(study: Study) -> Mapping[str, Any]:
-    from tunelab.config import STUDY_CONFIG_ATTR
-
-    # Read afresh: `tunelab run` stores the record after the study object was created.
-    attrs = study.storage.get_study(study.study_name).system_attrs
-    record = attrs.get(STUDY_CONFIG_ATTR)
-    if not isinstance(record, Mapping):
-        raise TunelabError(
-            f"study {study.study_name!r} was not started by `tunelab run` from a study file "
-            "with a 'task:', and no task was given, so its trials' models cannot be rebuilt; "
-            "pass the tunelab.torch.Task that trained it: write_report(study, path, task=task)."
-        )
-    return record
+    return stored_objective(record, f"study {study.study_name!r}")[1]
 
 
 def _result_html(result: EnsembleResult) -> Markup:

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
 
 from tunelab.analysis.importance import fanova_importances
 from tunelab.exceptions import TunelabError
-from tunelab import _display as fmt
 from tunelab.report.html import Column, Markup, Section, figure, join, note, table, tag
 from tunelab.study import Study
 from tunelab.telemetry import has_telemetry
-from tunelab.trial import TrialState
+from tunelab.trial import TrialRecord, TrialState
 from tunelab.viz import (
     NothingToPlotError,
     plot_activations,
@@ -80,10 +79,12 @@ def compute_importances(study: Study) -> Importances:
 # --- figures ------------------------------------------------------------------------------------
 
 
-def figures_section(study: Study, importances: Importances) -> Section:
-    """The study's figures, then the training figures of its best trial."""
+def figures_section(
+    study: Study, importances: Importances, ranked: Sequence[TrialRecord]
+) -> Section:
+    """The study's figures, then the training figures of its best trial (``ranked[0]``)."""
     study_figures = join(_render(spec) for spec in study_figure_specs(study, importances))
-    parts = [tag("h3", "The search"), study_figures, *_best_trial_training(study)]
+    parts = [tag("h3", "The search"), study_figures, *_best_trial_training(study, ranked)]
     return Section(FIGURES_ID, "Figures", join(parts))
 
 
@@ -235,8 +236,7 @@ def _slug(text: str) -> str:
 # --- the best trial's training ----------------------------------------------------------------
 
 
-def _best_trial_training(study: Study) -> list[Markup]:
-    best = fmt.ranked_trials(study)
+def _best_trial_training(study: Study, best: Sequence[TrialRecord]) -> list[Markup]:
     if not best:
         return []
     record = best[0]

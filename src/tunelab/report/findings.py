@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Sequence
 
 from tunelab.analysis.doctor import Finding, diagnose_study
-from tunelab import _display as fmt
 from tunelab.report.html import Column, Markup, Section, badge, code, join, note, table, tag
 from tunelab.study import Study
+from tunelab.trial import TrialRecord
 
 DOCTOR_ID = "doctor"
 FINDING_COLUMNS = (
@@ -16,10 +16,10 @@ FINDING_COLUMNS = (
 )
 
 
-def doctor_section(study: Study, diagnosed: int) -> Section:
+def doctor_section(study: Study, ranked: Sequence[TrialRecord], diagnosed: int) -> Section:
     """Study-level findings, then those of the ``diagnosed`` best trials (the trials the
     best-trials section lists first)."""
-    best = fmt.ranked_trials(study)[:diagnosed]  # the trials diagnose_study diagnoses
+    best = ranked[:diagnosed]  # the trials diagnose_study diagnoses
     findings = diagnose_study(study, top=diagnosed)
     about_study = [f for f in findings if f.trial is None]
     about_trials = [f for f in findings if f.trial is not None]

@@ -17,9 +17,11 @@ STATE_ORDER = (
 )
 
 
-def summary_section(study: Study, records: Sequence[TrialRecord]) -> Section:
-    """Name, objectives, trial counts by state, the best result and when the trials ran."""
-    best = fmt.ranked_trials(study)
+def summary_section(
+    study: Study, records: Sequence[TrialRecord], best: Sequence[TrialRecord]
+) -> Section:
+    """Name, objectives, trial counts by state, the best result (``best``: the ranked trials)
+    and when the trials ran."""
     rows: list[tuple[str, object]] = [
         ("Study", study.study_name),
         ("Objectives", fmt.objectives_text(study)),
@@ -65,10 +67,10 @@ def _time_span(records: Sequence[TrialRecord]) -> str:
     return f"{fmt.moment(first)} to {fmt.moment(last)} ({span})"
 
 
-def best_trials_section(study: Study, top: int) -> Section:
-    """The ``top`` best trials with their values and parameters (a column per parameter, so
-    that values compare down a column; blank where a conditional parameter was not set)."""
-    ranked = fmt.ranked_trials(study)
+def best_trials_section(study: Study, ranked: Sequence[TrialRecord], top: int) -> Section:
+    """The ``top`` best of the ``ranked`` trials with their values and parameters (a column
+    per parameter, so that values compare down a column; blank where a conditional parameter
+    was not set)."""
     if not ranked:
         return Section(BEST_TRIALS_ID, "Best trials", note(
             "No trial has completed yet, so there is nothing to rank; run more trials."

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError, MissingExtraError
+from tunelab.exceptions import ConfigError
 from tunelab.study import Study
 from tunelab.trial import TrialRecord
 from tunelab.viz._axes import ParamAxis, param_axes
@@ -63,17 +63,8 @@ def plot_param_importances(
 
 def _fanova_importances(study: Study, target: TargetSpec) -> Mapping[str, float]:
     objective = resolve_target(study, target, None, "plot_param_importances")
-    try:
-        from tunelab.analysis.importance import fanova_importances
-    except MissingExtraError:  # the analysis needs an extra; that error already says which
-        raise
-    except ImportError as error:
-        raise ConfigError(
-            "plot_param_importances: importances were not given and tunelab.analysis.importance "
-            f"cannot be imported ({error}); pass importances={{name: importance, ...}} computed "
-            "elsewhere, or install a tunelab that includes tunelab.analysis.",
-            field="importances",
-        ) from error
+    from tunelab.analysis.importance import fanova_importances  # only when importances are asked
+
     return fanova_importances(study, target=objective.value)
 
 
