@@ -18,6 +18,7 @@ import torch
 from rich.console import Console
 
 import tunelab
+from tunelab.analysis import doctor
 from tunelab.analysis.doctor import (
     ALL_TRIALS_PRUNED,
     DYING_RELU,
@@ -171,6 +172,26 @@ def noisy_regression() -> TrialRecord:
 def test_a_healthy_training_has_no_findings(healthy):
     assert healthy.state is TrialState.COMPLETE and healthy.value >= 0.9
     assert diagnose_trial(healthy) == []
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"name": "mlp", "depth": 3, "width": 64, "batch_norm": True},
+        {"name": "cnn", "depth": 2, "channels": 8},
+        {"name": "cnn", "depth": 3, "channels": 8, "batch_norm": False, "residual": True},
+    ],
+    ids=["mlp-batch-norm", "cnn", "cnn-residual"],
+)
+def test_healthy_builder_networks_sit_well_inside_the_thresholds(model):
+    """The margins the thresholds' comments state: gradient ratios at least ten times the
+    vanishing threshold, dead fractions well under the dying one."""
+    record = trained(task(data={"name": "digits_images"}, model=model, epochs=2))
+    last = read_telemetry(record)[-1]
+    norms = [n for n in last.grad_norm.values() if n > 0]
+    assert norms[0] / norms[-1] >= 10 * doctor.VANISHING_RATIO
+    assert max(stats.dead for stats in last.activations.values()) < doctor.DEAD_FRACTION / 2
+    assert not {VANISHING_GRADIENTS, DYING_RELU} & codes(diagnose_trial(record))
 
 
 def test_a_deep_sigmoid_network_has_vanishing_gradients(deep_sigmoid):
@@ -414,7 +435,6 @@ def test_no_findings_render_as_a_clean_bill_of_health():
 
 def test_the_best_trials_diagnosed_are_the_feasible_ones_the_report_lists(monkeypatch):
     from tunelab import _display
-    from tunelab.analysis import doctor
 
     def constrained(trial) -> float:
         x = trial.suggest_float("x", 0.0, 1.0)
