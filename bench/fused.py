@@ -27,7 +27,6 @@ import statistics
 import time
 
 import torch
-
 import tunelab
 from tunelab.torch import Task
 

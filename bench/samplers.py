@@ -86,8 +86,9 @@ import multiprocessing
 import statistics
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import hyperopt
 import numpy as np

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
 from tunelab.config import read_study_file
 from tunelab.space import CategoricalDistribution, Distribution
 from tunelab.torch.task import Task

@@ -19,8 +19,8 @@ import pytest
 from tunelab.config import (
     StudyConfig,
     load_study_config,
-    read_study_file,
     parse_duration,
+    read_study_file,
     resolve_objective,
     validate_study_config,
 )

@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 
+from tunelab._attrs import WORKER_ATTR
 from tunelab.exceptions import (
     ConfigError,
     ParameterConflictError,
@@ -18,7 +19,7 @@ from tunelab.exceptions import (
     TunelabError,
 )
 from tunelab.pruners import MedianPruner
-from tunelab.trial import WORKER_ATTR, TrialState, worker_name
+from tunelab.trial import TrialState, worker_name
 
 
 def test_suggesting_the_same_name_twice_returns_the_same_value(make_study):

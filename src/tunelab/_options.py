@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean

@@ -21,10 +21,11 @@ import sys
 import threading
 import traceback
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterator, Sequence, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -34,10 +35,10 @@ from rich.text import Text
 
 import tunelab
 from tunelab import _display as display
+from tunelab._attrs import STUDY_FILE_ATTR
 from tunelab.analysis.doctor import Finding, diagnose_study, diagnose_trial, findings_table
 from tunelab.config import (
     DEFAULT_STORAGE,
-    STUDY_CONFIG_ATTR,
     StudyConfig,
     check_storage_url,
     config_record,
@@ -411,7 +412,7 @@ def _run_study(
     )
     if not keep_record:
         record = config_record(config, study_file)
-        study.storage.set_study_system_attr(study.study_id, STUDY_CONFIG_ATTR, record)
+        study.storage.set_study_system_attr(study.study_id, STUDY_FILE_ATTR, record)
     before = study.trials
     first_new = max((r.number for r in before), default=-1) + 1
     state = f"resuming after {len(before)} trials" if before else "a new study"

@@ -27,8 +27,9 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Callable, Mapping
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -42,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from tunelab._attrs import STUDY_FILE_ATTR
 from tunelab.exceptions import ConfigError, StorageError
 from tunelab.heartbeat import HeartbeatSettings
 from tunelab.pruners import make_pruner
@@ -180,7 +182,7 @@ class StudyConfig(BaseModel):
     @field_validator("devices")
     @classmethod
     def _check_devices(cls, devices: list[str]) -> list[str]:
-        from tunelab.execution.worker import check_devices
+        from tunelab.devices import check_devices
 
         try:
             return check_devices(devices)
@@ -344,7 +346,6 @@ def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyCo
     )
 
 
-STUDY_CONFIG_ATTR = "study_file"  # study system attribute: the fields a worker runs it with
 
 
 def config_record(config: StudyConfig, study_file: str | Path | None) -> dict[str, Any]:
@@ -366,7 +367,7 @@ def load_stored_study(
 
     store = make_storage(storage)
     try:
-        record = store.get_study(name).system_attrs.get(STUDY_CONFIG_ATTR)
+        record = store.get_study(name).system_attrs.get(STUDY_FILE_ATTR)
     finally:
         store.close()
     source = f"study {name!r} in {storage}"

@@ -10,14 +10,15 @@ trials are feasible. A trial without constraint values is feasible.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from tunelab._attrs import CONSTRAINTS_ATTR
 from tunelab.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from tunelab.trial import TrialRecord
 
-CONSTRAINTS_ATTR = "constraints"
 
 
 def check_constraints(

@@ -44,23 +44,20 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._attrs import CV_CURVES_ATTR, CV_MEAN_ATTR, CV_SCORES_ATTR, CV_STD_ATTR
 from tunelab._options import check_flag, check_int
 from tunelab.exceptions import ConfigError, MissingExtraError, TrialPruned, TunelabError
-
 from tunelab.trial import new_report
 
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
-SCORES_ATTR = "cv_scores"
-MEAN_ATTR = "cv_mean"
-STD_ATTR = "cv_std"
-CURVES_ATTR = "cv_curves"
 PER_FOLD_PREFIX = "fold_"
 
 
@@ -225,7 +222,7 @@ class _PerFold:
     def save(self, view: FoldTrial) -> None:
         if view.curve:
             self.curves[view.index] = view.curve
-            self.trial.set_system_attr(CURVES_ATTR, self.curves)
+            self.trial.set_system_attr(CV_CURVES_ATTR, self.curves)
         for kind, attrs, store in (
             ("system", view.system_attrs, self.trial.set_system_attr),
             ("user", view.user_attrs, self.trial.set_user_attr),
@@ -269,15 +266,15 @@ def cross_validate(
             per_fold.save(view)  # a fold that failed keeps its curve, for the diagnosis
         scores.append(score)
         mean = float(np.mean(scores))
-        trial.set_user_attr(SCORES_ATTR, scores)
+        trial.set_user_attr(CV_SCORES_ATTR, scores)
         trial.report(mean, step=fold.index)
         if trial.should_prune():
             raise TrialPruned(
                 f"pruned after fold {fold.index + 1} of {len(folds)} with a mean score of "
                 f"{mean:.4g}"
             )
-    trial.set_user_attr(MEAN_ATTR, mean)
-    trial.set_user_attr(STD_ATTR, float(np.std(scores)))
+    trial.set_user_attr(CV_MEAN_ATTR, mean)
+    trial.set_user_attr(CV_STD_ATTR, float(np.std(scores)))
     return mean
 
 

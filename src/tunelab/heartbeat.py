@@ -15,21 +15,26 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from tunelab._attrs import (
+    CHECKPOINT_STEP_ATTR,
+    FIXED_PARAMS_ATTR,
+    HEARTBEAT_ATTR,
+    PBT_ATTR,
+    RESUME_ATTR,
+    RETRY_ATTR,
+)
 from tunelab._options import check_int, check_number
 from tunelab.exceptions import ConfigError
-from tunelab.pruners.pbt import PBT_ATTR
-from tunelab.storage.base import FIXED_PARAMS_ATTR
-from tunelab.trial import CHECKPOINT_STEP_ATTR, RESUME_ATTR, Resume, TrialRecord, TrialState
+from tunelab.trial import Resume, TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
     from tunelab.trial import Trial
 
-HEARTBEAT_ATTR = "heartbeat"  # study system attribute: the settings
-RETRY_ATTR = "retry"  # trial system attribute: {"of": first trial's number, "count": k}
 _PLAN_ATTRS = (FIXED_PARAMS_ATTR, RESUME_ATTR, PBT_ATTR)  # set when a trial is created
 _WHERE = "create_study"
 

@@ -13,26 +13,20 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, overload
+from typing import Any, overload
 
+from tunelab._attrs import FIXED_PARAMS_ATTR, HEARTBEAT_ATTR, WORKER_ATTR
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, StudyNotFoundError, TrialPruned, TunelabError
-from tunelab.heartbeat import HEARTBEAT_ATTR, Heartbeat, HeartbeatSettings, recover_stale_trials
+from tunelab.heartbeat import Heartbeat, HeartbeatSettings, recover_stale_trials
 from tunelab.pruners import BasePruner, make_pruner
 from tunelab.registry import did_you_mean
 from tunelab.samplers import BaseSampler, make_sampler
 from tunelab.storage import BaseStorage, StudySummary, make_storage
-from tunelab.storage.base import FIXED_PARAMS_ATTR, StudyInfo
-from tunelab.trial import (
-    WORKER_ATTR,
-    Resume,
-    Trial,
-    TrialRecord,
-    TrialState,
-    check_values,
-    worker_name,
-)
+from tunelab.storage.base import StudyInfo
+from tunelab.trial import Resume, Trial, TrialRecord, TrialState, check_values, worker_name
 
 logger = logging.getLogger("tunelab")
 

@@ -6,14 +6,14 @@ doctor and the report read them from here, which needs no PyTorch.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from tunelab._attrs import ARTIFACT_ATTR, TELEMETRY_ATTR
 from tunelab.trial import TrialRecord
 
-TELEMETRY_ATTR = "telemetry"
-ARTIFACT_ATTR = "artifact_dir"
 WEIGHTS_FILE = "best.pt"  # a trial's best weights, in its artifact folder
 
 

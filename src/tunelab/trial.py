@@ -16,12 +16,14 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from tunelab.constraints import CONSTRAINTS_ATTR, check_constraints
+from tunelab._attrs import CONSTRAINTS_ATTR, RESUME_ATTR
+from tunelab.constraints import check_constraints
 from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
 from tunelab.space import (
     CategoricalDistribution,
@@ -50,9 +52,6 @@ class TrialState(str, enum.Enum):
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-RESUME_ATTR = "resume"
-CHECKPOINT_STEP_ATTR = "checkpoint_step"  # the last step a trial's training saved a checkpoint at
-WORKER_ATTR = "worker"  # the process that ran a trial, as "host:pid"
 
 
 def worker_name() -> str:

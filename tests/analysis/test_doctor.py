@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 import pytest
-import torch
 from rich.console import Console
 
+import torch
 import tunelab
 from tunelab.analysis import doctor
 from tunelab.analysis.doctor import (
@@ -38,8 +38,8 @@ from tunelab.analysis.doctor import (
     diagnose_trial,
     findings_table,
 )
-from tunelab.torch import Task
 from tunelab.telemetry import read_telemetry
+from tunelab.torch import Task
 from tunelab.trial import TrialRecord, TrialState
 
 DIGITS = {"name": "digits"}

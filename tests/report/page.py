@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
+
 @dataclass
 class Section:
     """A ``<section>``'s text (tags removed, entities decoded) and its tables' rows."""

@@ -14,8 +14,8 @@ elsewhere they are skipped, saying what is missing, when no Chromium is found.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

@@ -11,7 +11,8 @@ import pytest
 import tunelab
 from tests.report.conftest import N_DIVERGING, N_TRAINED_TRIALS, digits_task_spec
 from tests.report.page import ReportPage
-from tunelab.config import STUDY_CONFIG_ATTR, config_record, validate_study_config
+from tunelab._attrs import STUDY_FILE_ATTR
+from tunelab.config import config_record, validate_study_config
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.report import SECTION_IDS, render_report, stored_task, write_report
 from tunelab.trial import TrialState
@@ -272,7 +273,7 @@ def with_study_file(name: str, fields: dict) -> tunelab.Study:
     study = tunelab.create_study(name=name)
     config = validate_study_config({"name": name, "n_trials": 1, **fields}, "test")
     record = config_record(config, None)
-    study.storage.set_study_system_attr(study.study_id, STUDY_CONFIG_ATTR, record)
+    study.storage.set_study_system_attr(study.study_id, STUDY_FILE_ATTR, record)
     return study
 
 

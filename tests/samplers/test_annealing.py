@@ -9,13 +9,20 @@ import statistics
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_run,
+    bowl_2d,
+    bowl_4d,
+    mixed,
+    nc,
+    params_of,
+    run,
+    small,
+)
 from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.annealing import SimulatedAnnealingSampler as Annealing
 from tunelab.trial import TrialState
-from tests.samplers.objectives import (
-    assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small,
-)
 
 
 def test_a_resumed_study_follows_the_same_walk(sqlite_url):

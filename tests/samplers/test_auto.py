@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 
 import tunelab
+from tests.samplers.objectives import bowl_2d, mixed, params_of, run
 from tunelab.samplers import make_sampler
 from tunelab.samplers.auto import GP_MAX_TRIALS, STARTUP_TRIALS, AutoSampler
 from tunelab.samplers.gp import GPSampler
 from tunelab.samplers.random import RandomSampler
 from tunelab.samplers.tpe import TPESampler
-from tests.samplers.objectives import bowl_2d, mixed, params_of, run
 
 
 def stored_choice(study):

@@ -9,10 +9,10 @@ import statistics
 import pytest
 
 import tunelab
+from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, mixed, params_of, run
 from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.samplers import BOHBSampler, RandomSampler, make_sampler
 from tunelab.samplers.base import trial_rng
-from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, mixed, params_of, run
 
 
 def multi_fidelity(trial, steps=9):

@@ -10,14 +10,20 @@ import sys
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_run,
+    bowl_2d,
+    bowl_4d,
+    mixed,
+    params_of,
+    run,
+    small,
+    small_point,
+)
 from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.cma import CmaEsSampler as Cma
 from tunelab.trial import TrialState
-from tests.samplers.objectives import (
-    assert_valid_mixed_run,
-    bowl_2d, bowl_4d, mixed, params_of, run, small, small_point,
-)
 
 
 def test_beats_random_search_on_a_smooth_4d_bowl():

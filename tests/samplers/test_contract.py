@@ -10,8 +10,20 @@ from __future__ import annotations
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_trials,
+    bowl_2d,
+    mixed,
+    nc,
+    params_of,
+    run,
+    small,
+    small_point,
+)
 from tunelab.samplers import (
     SAMPLERS as REGISTERED,
+)
+from tunelab.samplers import (
     BOHBSampler,
     CmaEsSampler,
     GeneticSampler,
@@ -20,9 +32,6 @@ from tunelab.samplers import (
     ReinforceSampler,
     SimulatedAnnealingSampler,
     TabuSearchSampler,
-)
-from tests.samplers.objectives import (
-    assert_valid_mixed_trials, bowl_2d, mixed, nc, params_of, run, small, small_point,
 )
 
 SAMPLERS = {

@@ -8,11 +8,11 @@ import statistics
 import pytest
 
 import tunelab
+from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, run
 from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.genetic import GeneticSampler as Genetic
 from tunelab.trial import TrialState
-from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, run
 
 
 @pytest.mark.parametrize("crossover", ["uniform", "blend"])

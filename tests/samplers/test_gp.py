@@ -11,11 +11,11 @@ import statistics
 import numpy as np
 import pytest
 
+from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, mixed, run
 from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.gp import GPSampler as GP
 from tunelab.samplers.gp import log_expected_improvement, log_h
-from tests.samplers.objectives import assert_valid_mixed_run, bowl_2d, mixed, run
 
 
 def test_beats_random_search_on_a_smooth_2d_bowl():

@@ -9,6 +9,14 @@ import numpy as np
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_run,
+    mixed,
+    nc,
+    params_of,
+    small,
+    small_point,
+)
 from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.samplers.nsga2 import (
     Member,
@@ -18,9 +26,6 @@ from tunelab.samplers.nsga2 import (
 )
 from tunelab.samplers.random import RandomSampler
 from tunelab.trial import TrialState
-from tests.samplers.objectives import (
-    assert_valid_mixed_run, mixed, nc, params_of, small, small_point,
-)
 
 REFERENCE = (1.1, 1.1)
 

@@ -10,12 +10,17 @@ import numpy as np
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_run,
+    bowl_2d,
+    bowl_4d,
+    mixed,
+    params_of,
+    run,
+)
 from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.pso import ParticleSwarmSampler as Swarm
-from tests.samplers.objectives import (
-    assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, params_of, run,
-)
 
 
 @pytest.mark.parametrize("inertia", [0.7, (0.9, 0.4)], ids=["constant", "falling"])

@@ -9,13 +9,18 @@ import statistics
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_run,
+    bowl_2d,
+    mixed,
+    run,
+    small,
+    small_point,
+)
 from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.reinforce import ReinforceSampler as Reinforce
 from tunelab.trial import TrialState
-from tests.samplers.objectives import (
-    assert_valid_mixed_run, bowl_2d, mixed, run, small, small_point,
-)
 
 CHOICES = ["a", "b", "c", "d", "e"]
 # Cost of each choice of the four parameters; the best combination (cost 0) is a, b, c, d.

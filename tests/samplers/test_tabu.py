@@ -9,6 +9,16 @@ import statistics
 import pytest
 
 import tunelab
+from tests.samplers.objectives import (
+    assert_valid_mixed_run,
+    bowl_2d,
+    bowl_4d,
+    mixed,
+    nc,
+    params_of,
+    run,
+    small_point,
+)
 from tunelab.exceptions import ConfigError
 from tunelab.samplers import RandomSampler
 from tunelab.samplers._neighbourhood import Lattice
@@ -16,10 +26,6 @@ from tunelab.samplers.tabu import TabuSearchSampler as Tabu
 from tunelab.samplers.tabu import TabuState
 from tunelab.space import FloatDistribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
-from tests.samplers.objectives import (
-    assert_valid_mixed_run, bowl_2d, bowl_4d, mixed, nc, params_of, run, small_point,
-)
-
 
 # Through studies -------------------------------------------------------------------------
 

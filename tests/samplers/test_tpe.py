@@ -8,11 +8,11 @@ import statistics
 import pytest
 
 import tunelab
+from tests.samplers.objectives import params_of, run
 from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.samplers import RandomSampler
 from tunelab.samplers.tpe import _ASKED, TPESampler, _Dim, default_gamma
 from tunelab.trial import TrialState
-from tests.samplers.objectives import params_of, run
 
 MODES = [False, True]
 MODE_IDS = ["univariate", "multivariate"]

@@ -5,18 +5,18 @@ hyperparameters, and a missing checkpoint is a clear error."""
 from __future__ import annotations
 
 import pytest
-import torch
 
+import torch
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.pruners import BasePruner, PopulationBasedTraining
 from tunelab.pruners.base import Continuation, continued_trials
+from tunelab.telemetry import read_telemetry
 from tunelab.torch import checkpoint
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_mlp
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.task import Task
-from tunelab.telemetry import read_telemetry
 from tunelab.torch.trainer import Trainer
 from tunelab.trial import Resume, TrialState
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from sklearn.datasets import load_wine
 
+import torch
 from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.torch.data import BUILTIN_DATASETS, DataSplit, load_data, normalize
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
+import torch
 import tunelab
 from tunelab.config import read_study_file
 from tunelab.exceptions import ConfigError
 from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
+from tunelab.telemetry import artifact_dir, read_telemetry
 from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME, QUICKSTART_TASK
 from tunelab.torch.task import Task
-from tunelab.telemetry import artifact_dir, read_telemetry
 
 SENSIBLE = {
     "lr": 3e-3,

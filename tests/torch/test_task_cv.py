@@ -12,8 +12,8 @@ import pytest
 import tunelab
 from tunelab.config import load_study_config
 from tunelab.exceptions import ConfigError
-from tunelab.torch.task import CrossValidation, Task
 from tunelab.telemetry import read_telemetry
+from tunelab.torch.task import CrossValidation, Task
 from tunelab.trial import TrialState
 
 IRIS_CV = {

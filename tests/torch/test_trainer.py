@@ -3,15 +3,15 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
-from torch import nn
 
+import torch
 import tunelab
+from torch import nn
 from tunelab.exceptions import ConfigError, TrialPruned
+from tunelab.telemetry import artifact_dir, read_telemetry
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_cnn, build_mlp
 from tunelab.torch.recipe import Recipe
-from tunelab.telemetry import artifact_dir, read_telemetry
 from tunelab.torch.trainer import Trainer
 
 FAST = {"epochs": 3, "batch_size": 128}

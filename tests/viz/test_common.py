@@ -11,8 +11,8 @@ import pytest
 import tunelab
 import tunelab.viz
 from tunelab.exceptions import ConfigError, MissingExtraError, TunelabError
-from tunelab.viz._axes import param_axes
 from tunelab.trial import TrialState
+from tunelab.viz._axes import param_axes
 from tunelab.viz._common import NothingToPlotError, log_ticks, resolve_target, target_points
 
 

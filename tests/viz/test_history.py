@@ -7,11 +7,10 @@ import pytest
 
 import tunelab
 from tests.viz.conftest import completed, numbers
+from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError
-from tunelab.execution.worker import DEVICE_ATTR
-from tunelab.trial import TrialState
-from tunelab.trial import WORKER_ATTR, worker_name
+from tunelab.trial import TrialState, worker_name
 from tunelab.viz import NothingToPlotError, plot_edf, plot_optimization_history, plot_timeline
 
 

@@ -27,8 +27,9 @@ loading of the trials' models does.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,7 +42,6 @@ from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
     import torch
-
     from tunelab.study import Study
     from tunelab.torch.task import Task
 
@@ -301,7 +301,6 @@ def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
     """Rebuild ``record``'s model from ``task``, load its best weights and predict the task's
     validation and test parts, normalized by the trainer itself as in training."""
     import torch
-
     from tunelab.torch.trainer import Trainer
 
     saved = weights_file(record)
@@ -351,7 +350,6 @@ def metric_function(
     """A function scoring combined outputs against ``targets`` with the training engine's own
     metric code, so that an ensemble and a trial are scored alike."""
     import torch
-
     from tunelab.torch.metrics import compute_metrics
 
     targets = targets.cpu()

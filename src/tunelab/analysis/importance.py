@@ -37,7 +37,8 @@ PyTorch models, scikit-learn estimators or anything else that maps inputs to pre
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

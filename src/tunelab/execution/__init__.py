@@ -5,7 +5,8 @@ storage (``tunelab worker``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from tunelab.execution.processes import WorkerError, optimize_in_processes
 from tunelab.execution.worker import WorkerSpec, check_picklable, shared_storage_url

@@ -48,9 +48,11 @@ import sysconfig
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from tunelab._attrs import DASK_INTERRUPTED_PREFIX, DASK_TICKET_ATTR
 from tunelab.exceptions import (
     ConfigError,
     MissingExtraError,
@@ -69,8 +71,6 @@ if TYPE_CHECKING:
     from tunelab.study import Study
     from tunelab.trial import Trial
 
-TICKET_ATTR = "dask_task"  # trial system attribute: the key of the Dask task that ran it
-INTERRUPTED_ATTR = "dask_interrupted"  # study system attribute, per run: how it was stopped
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 logger = logging.getLogger("tunelab")
@@ -225,10 +225,10 @@ def run_one_trial(spec: WorkerSpec, run: str, ticket: str) -> int | None:
     if study.sampler.is_exhausted(study) or _spent(study, ticket):
         return None
     objective = spec.objective_here()
-    interrupted = f"{INTERRUPTED_ATTR}:{run}"
+    interrupted = f"{DASK_INTERRUPTED_PREFIX}:{run}"
 
     def with_ticket(trial: Trial) -> Any:
-        trial.set_system_attr(TICKET_ATTR, ticket)
+        trial.set_system_attr(DASK_TICKET_ATTR, ticket)
         # Written, then read, where the caller stopped by Ctrl-C writes, then reads (see
         # _interrupt): a trial starting meanwhile is failed by one side or the other.
         how = study.storage.get_study(study.study_name).system_attrs.get(interrupted)
@@ -258,7 +258,7 @@ def _study_for(spec: WorkerSpec, run: str) -> Study:
 def _spent(study: Study, ticket: str) -> bool:
     """Whether a trial already carries ``ticket``: Dask runs a task again when its worker
     died, and the trial that worker left behind is the heartbeats' to fail and retry."""
-    return any(r.system_attrs.get(TICKET_ATTR) == ticket for r in study.trials)
+    return any(r.system_attrs.get(DASK_TICKET_ATTR) == ticket for r in study.trials)
 
 
 def _may_submit(
@@ -317,10 +317,10 @@ def _interrupt(study: Study, run: str, how: str) -> None:
     and stops it there. The run is marked interrupted first, so that a trial whose ticket is
     not written yet fails itself when it is (:func:`run_one_trial`).
     """
-    study.storage.set_study_system_attr(study.study_id, f"{INTERRUPTED_ATTR}:{run}", how)
+    study.storage.set_study_system_attr(study.study_id, f"{DASK_INTERRUPTED_PREFIX}:{run}", how)
     prefix = f"tunelab-trial-{run}-"
     for record in study.get_trials([TrialState.RUNNING]):
-        if str(record.system_attrs.get(TICKET_ATTR, "")).startswith(prefix):
+        if str(record.system_attrs.get(DASK_TICKET_ATTR, "")).startswith(prefix):
             try:
                 study.tell(record.number, state=TrialState.FAIL, fail_reason=f"interrupted {how}")
             except TunelabError:

@@ -22,10 +22,12 @@ import queue
 import signal
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
+from tunelab.devices import device_environment
 from tunelab.exceptions import TunelabError
-from tunelab.execution.worker import FinishedTrials, WorkerSpec, device_environment
+from tunelab.execution.worker import FinishedTrials, WorkerSpec
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:

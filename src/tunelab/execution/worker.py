@@ -11,11 +11,12 @@ and the calling process follows their results in the storage with :class:`Finish
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
+from tunelab._attrs import DEVICE_ATTR
 from tunelab.exceptions import ConfigError
 from tunelab.storage import MEMORY_URLS
 
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
     from tunelab.study import Study
     from tunelab.trial import Trial, TrialRecord
 
-DEVICE_ATTR = "device"  # trial system attribute: the device its worker was given
-DEVICE_VARIABLE = "TUNELAB_DEVICE"  # what recipe device "auto" means in a worker
-_DEVICE_KINDS = ("cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -122,39 +120,6 @@ def check_picklable(objective: Any, what: str, *, cloudpickle: bool = False) -> 
             f"{objective!r} is not ({type(error).__name__}: {error}); {fix}.",
             field="objective",
         ) from None
-
-
-def check_devices(devices: Sequence[str]) -> list[str]:
-    """``devices`` as given, each checked to be ``cpu``, ``mps``, ``cuda`` or ``cuda:N``."""
-    if isinstance(devices, str) or not devices:
-        raise ConfigError(
-            f"devices={devices!r} must be a non-empty list such as ['cuda:0', 'cuda:1'].",
-            field="devices",
-        )
-    for device in devices:
-        kind, _, index = str(device).partition(":")
-        if kind not in _DEVICE_KINDS or (index and (kind != "cuda" or not index.isdigit())):
-            raise ConfigError(
-                f"devices: {device!r} is not a device; use cpu, mps, cuda or cuda:N.",
-                field="devices",
-            )
-    return list(devices)
-
-
-def device_environment(device: str | None) -> dict[str, str]:
-    """Environment variables that give a worker process its device: ``cuda:N`` shows the
-    process only GPU N (so that libraries allocating on the default GPU stay on it)."""
-    if device is None:
-        return {}
-    kind, _, index = device.partition(":")
-    if kind == "cuda" and index:
-        return {"CUDA_VISIBLE_DEVICES": index, DEVICE_VARIABLE: "cuda"}
-    return {DEVICE_VARIABLE: device}
-
-
-def assigned_device() -> str | None:
-    """The device this worker process was given, if any."""
-    return os.environ.get(DEVICE_VARIABLE)
 
 
 class FinishedTrials:

@@ -16,7 +16,8 @@ reported NaN stops the trial at once.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from tunelab._options import check_flag, check_int
 from tunelab.pruners.base import (

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
+from tunelab._attrs import FIXED_PARAMS_ATTR, RESUME_ATTR
 from tunelab._pickling import PicklesAsConstructorCall
-from tunelab.storage.base import FIXED_PARAMS_ATTR
-from tunelab.trial import RESUME_ATTR, Resume, TrialRecord
+from tunelab.trial import Resume, TrialRecord
 
 if TYPE_CHECKING:
     from tunelab.study import Study

@@ -7,7 +7,8 @@ still getting better is spared.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tunelab._options import check_int, check_number
 from tunelab.pruners.base import BasePruner

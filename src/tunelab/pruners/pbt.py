@@ -23,10 +23,12 @@ interval`` trials (:attr:`PopulationBasedTraining.n_trials`).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._attrs import PBT_ATTR
 from tunelab._options import check_int, check_number, check_probability
 from tunelab.exceptions import ConfigError
 from tunelab.pruners.base import BasePruner, Continuation, continued_trials, last_report
@@ -37,7 +39,6 @@ from tunelab.trial import Resume, TrialRecord, TrialState
 if TYPE_CHECKING:
     from tunelab.study import Study
 
-PBT_ATTR = "pbt"
 _WHERE = "PBT"
 
 

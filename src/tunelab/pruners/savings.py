@@ -3,8 +3,8 @@ end would have cost."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from tunelab.trial import Resume, TrialRecord, TrialState
 

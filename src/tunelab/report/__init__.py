@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import tunelab
+from tunelab import _display as fmt
 from tunelab._options import check_int
 from tunelab.analysis.ensembles import MIN_MEMBERS, check_method
 from tunelab.exceptions import ConfigError
-from tunelab import _display as fmt
 from tunelab.report.ensemble import ENSEMBLE_ID, ensemble_section, stored_task
 from tunelab.report.figures import (
     FIGURES_ID,

@@ -8,8 +8,10 @@ its data has no test part, the section says so and what to change instead of sco
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from tunelab import _display as fmt
 from tunelab.analysis.ensembles import (
     MIN_MEMBERS,
     EnsembleResult,
@@ -17,7 +19,6 @@ from tunelab.analysis.ensembles import (
     trials_with_weights,
 )
 from tunelab.exceptions import TunelabError
-from tunelab import _display as fmt
 from tunelab.report.html import Markup, Section, facts, join, note
 from tunelab.study import Study
 
@@ -60,10 +61,10 @@ def _ensemble(study: Study, task: Task | None, size: int, method: str) -> Ensemb
 def stored_task(study: Study) -> Task:
     """The declarative task that ``tunelab run`` stored with ``study`` (its study file's
     ``task:``), rebuilt as `tunelab run` built it; a TunelabError saying why when it has none."""
-    from tunelab.config import STUDY_CONFIG_ATTR, stored_objective
+    from tunelab.config import STUDY_FILE_ATTR, stored_objective
 
     # Read afresh: `tunelab run` stores the record after the study object was created.
-    record = study.storage.get_study(study.study_name).system_attrs.get(STUDY_CONFIG_ATTR)
+    record = study.storage.get_study(study.study_name).system_attrs.get(STUDY_FILE_ATTR)
     if not isinstance(record, Mapping):
         raise TunelabError(
             f"study {study.study_name!r} was not started by `tunelab run` from a study file "

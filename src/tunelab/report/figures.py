@@ -11,8 +11,9 @@ parameters is unreadable.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING
 
 from tunelab.analysis.importance import fanova_importances
 from tunelab.exceptions import TunelabError
@@ -51,7 +52,7 @@ TRAINING_CURVES_HEIGHT_PX = 720
 ACTIVATIONS_HEIGHT_PX = 600
 CONTOUR_CELL_PX = 260
 
-Importances = Mapping[str, Union[dict[str, float], TunelabError]]
+Importances = Mapping[str, dict[str, float] | TunelabError]
 """Per objective name: each parameter's share of the variance, or why it was not computed."""
 
 

@@ -3,7 +3,7 @@ whole and in the training of its best trials, with the evidence and the advice."
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from tunelab.analysis.doctor import Finding, diagnose_study
 from tunelab.report.html import Column, Markup, Section, badge, code, join, note, table, tag

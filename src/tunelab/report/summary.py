@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from tunelab import _display as fmt
 from tunelab.report.html import Column, Markup, Section, badge, facts, join, note, table

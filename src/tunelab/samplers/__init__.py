@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from tunelab.registry import build
 from tunelab.samplers.annealing import SimulatedAnnealingSampler

@@ -29,12 +29,13 @@ import itertools
 import math
 import random
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Mapping, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError
 from tunelab._options import check_int
+from tunelab.exceptions import ConfigError
 from tunelab.samplers._options import check_seed
 from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, value_key

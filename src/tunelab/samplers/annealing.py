@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
+from tunelab._options import check_int, check_number
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
-from tunelab._options import check_int, check_number
 from tunelab.samplers._neighbourhood import (
     Key,
     Lattice,

@@ -24,8 +24,10 @@ same study follows a stored choice instead of making its own.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
+from tunelab._attrs import SAMPLER_CHOICE_ATTR
 from tunelab.samplers.base import BaseSampler, resolve_seed
 from tunelab.samplers.gp import GPSampler
 from tunelab.samplers.nsga2 import NSGA2Sampler
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
     from tunelab.trial import Trial
 
 _logger = logging.getLogger("tunelab")
-CHOICE_ATTR = "sampler"
 _CHOICE_PREFIX = "auto: "
 STARTUP_TRIALS = 10
 GP_MAX_PARAMS = 10
@@ -95,7 +96,7 @@ class AutoSampler(BaseSampler):
             return self._chosen[study.study_id]
         if not decide:
             return None, self._startup
-        stored = study.storage.get_study(study.study_name).system_attrs.get(CHOICE_ATTR, "")
+        stored = study.storage.get_study(study.study_name).system_attrs.get(SAMPLER_CHOICE_ATTR, "")
         if stored.startswith(_CHOICE_PREFIX):
             name: str | None = stored[len(_CHOICE_PREFIX) :]
         else:
@@ -104,7 +105,7 @@ class AutoSampler(BaseSampler):
                 return None, self._startup
             _logger.info("sampler 'auto' chose %s for study %r", name, study.study_name)
             study.storage.set_study_system_attr(
-                study.study_id, CHOICE_ATTR, _CHOICE_PREFIX + name
+                study.study_id, SAMPLER_CHOICE_ATTR, _CHOICE_PREFIX + name
             )
         assert name in _BUILDERS, name
         self._chosen[study.study_id] = (name, _BUILDERS[name](self.seed))

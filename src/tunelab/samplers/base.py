@@ -15,7 +15,8 @@ import secrets
 import warnings
 import zlib
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from tunelab._pickling import PicklesAsConstructorCall
 from tunelab.exceptions import ConfigError

@@ -47,14 +47,15 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._options import check_choice, check_flag, check_int, check_number
 from tunelab.exceptions import MissingExtraError
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
-from tunelab._options import check_choice, check_flag, check_int, check_number
 from tunelab.samplers._population import UnitSpace
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution

@@ -31,8 +31,8 @@ import random
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError
 from tunelab._options import check_choice, check_int, check_number, check_probability
+from tunelab.exceptions import ConfigError
 from tunelab.samplers._population import (
     History,
     Member,

@@ -69,14 +69,16 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunelab.constraints import CONSTRAINTS_ATTR, check_constraints, constraint_values, violation
-from tunelab.exceptions import ConfigError
+from tunelab._attrs import CONSTRAINTS_ATTR
 from tunelab._options import check_choice, check_int, check_number
+from tunelab.constraints import check_constraints, constraint_values, violation
+from tunelab.exceptions import ConfigError
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution

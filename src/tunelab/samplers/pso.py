@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError
 from tunelab._options import check_int, check_number
+from tunelab.exceptions import ConfigError
 from tunelab.samplers._population import History, PopulationSampler, UnitSpace
 
 _WHERE = "particle swarm"

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from tunelab._options import check_int
 from tunelab.samplers._neighbourhood import (

@@ -57,12 +57,13 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunelab.exceptions import ConfigError
 from tunelab._options import check_flag, check_int, check_number
+from tunelab.exceptions import ConfigError
 from tunelab.samplers._options import check_seed
 from tunelab.samplers.base import BaseSampler, models_single_objective, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution

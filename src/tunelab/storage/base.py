@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from tunelab.exceptions import StorageError
 from tunelab.space import Distribution
 from tunelab.trial import TrialRecord, TrialState, utc_from_timestamp
 
-FIXED_PARAMS_ATTR = "fixed_params"
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 
 

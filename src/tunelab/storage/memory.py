@@ -6,9 +6,10 @@ import dataclasses
 import itertools
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from tunelab.exceptions import DuplicatedStudyError, StudyNotFoundError, TrialFinishedError
 from tunelab.space import Distribution

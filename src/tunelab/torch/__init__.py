@@ -13,11 +13,11 @@ try:
 except ImportError as exc:
     raise MissingExtraError("torch", "torch", "tunelab.torch") from exc
 
+from tunelab.telemetry import EpochTelemetry, artifact_dir, read_telemetry  # noqa: E402
 from tunelab.torch.data import DataSplit, load_data, normalize  # noqa: E402
 from tunelab.torch.models import build_cnn, build_mlp, build_model  # noqa: E402
 from tunelab.torch.recipe import Recipe  # noqa: E402
 from tunelab.torch.task import Task  # noqa: E402
-from tunelab.telemetry import EpochTelemetry, artifact_dir, read_telemetry  # noqa: E402
 from tunelab.torch.trainer import FitResult, Trainer  # noqa: E402
 
 __all__ = [

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import NamedTuple
 
-import torch
 from torch.nn import functional as F
 
+import torch
 from tunelab.exceptions import ConfigError
 
 AUGMENTATIONS: tuple[str, ...] = (

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
+import torch
 from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.registry import did_you_mean
 

@@ -9,12 +9,11 @@ Draws use torch's global generator, so ``torch.manual_seed`` makes them reproduc
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from numbers import Real
-from typing import Callable
 
 import torch
 from torch import nn
-
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
 

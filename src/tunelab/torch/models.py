@@ -19,12 +19,12 @@ import importlib
 import inspect
 import math
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
-
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
 

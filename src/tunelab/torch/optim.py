@@ -6,12 +6,12 @@ so that the schedule can set ``lr = base_lr * factor`` at every step.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+
+from torch.nn import functional as F
 
 import torch
 from torch import nn
-from torch.nn import functional as F
-
 from tunelab.exceptions import ConfigError
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.transfer import lr_multiplier_of, matching_parameters

@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean, refuse_unknown

@@ -35,14 +35,15 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
-import torch
 
+import torch
 from tunelab._options import check_flag, check_int
 from tunelab.cv import Fold, FoldTrial, cross_validate, k_fold_indices, stratified_k_fold_indices
 from tunelab.exceptions import ConfigError, SearchSpaceError

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 import resource
 import sys
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
-
 from tunelab.telemetry import ActivationStats
 
 GRADIENT_SAMPLES_PER_EPOCH = 4

@@ -14,16 +14,17 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
-
+from tunelab._attrs import ARTIFACT_ATTR, CHECKPOINT_STEP_ATTR, TELEMETRY_ATTR
+from tunelab.devices import assigned_device
 from tunelab.exceptions import ConfigError, TrialPruned
-from tunelab.execution.worker import assigned_device
-from tunelab.trial import CHECKPOINT_STEP_ATTR
+from tunelab.telemetry import WEIGHTS_FILE, EpochTelemetry
 from tunelab.torch import checkpoint
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.data import DataSplit, normalize
@@ -37,7 +38,6 @@ from tunelab.torch.optim import (
 )
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.schedules import PlateauReducer, lr_factor
-from tunelab.telemetry import ARTIFACT_ATTR, TELEMETRY_ATTR, WEIGHTS_FILE, EpochTelemetry
 from tunelab.torch.telemetry import ActivationRecorder, GradientMonitor, peak_memory_mb
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 

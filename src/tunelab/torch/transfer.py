@@ -7,12 +7,11 @@ names the model builders document, so that a study file can say what to freeze w
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import nn
-
 from tunelab.exceptions import ConfigError
 
 

@@ -7,8 +7,9 @@ coordinates).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean

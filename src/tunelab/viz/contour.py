@@ -3,7 +3,8 @@ the trials themselves drawn on top."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy.interpolate import griddata

@@ -3,14 +3,14 @@ when each trial ran."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Sequence
 
 import numpy as np
 
-from tunelab.execution.worker import DEVICE_ATTR
+from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.study import Study
-from tunelab.trial import WORKER_ATTR, TrialRecord, TrialState
+from tunelab.trial import TrialRecord, TrialState
 from tunelab.viz._common import (
     INFEASIBLE_COLOR,
     STATE_COLORS,

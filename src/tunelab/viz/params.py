@@ -4,7 +4,8 @@ each parameter (slice) and against all of them at once (parallel coordinates).""
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,7 +5,8 @@ layer. Reading that telemetry needs no torch (:mod:`tunelab.telemetry`)."""
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from tunelab.telemetry import EpochTelemetry, read_telemetry
 from tunelab.trial import TrialRecord

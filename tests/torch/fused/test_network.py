@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 import torch
 from torch import nn
-
 from tunelab.torch.fused import FusedNetwork, FusionError, architecture_signature
 from tunelab.torch.fused.network import Pass
 from tunelab.torch.models import build_cnn, build_mlp

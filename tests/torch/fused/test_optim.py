@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
+import torch
 from tunelab.torch.fused.optim import PopulationOptimizer
 from tunelab.torch.optim import build_optimizer
 from tunelab.torch.recipe import Recipe

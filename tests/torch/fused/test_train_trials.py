@@ -5,16 +5,16 @@ from __future__ import annotations
 import logging
 
 import pytest
-import torch
-from torch import nn
 
+import torch
 import tunelab
+from torch import nn
+from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.exceptions import ConfigError
-from tunelab.execution.worker import DEVICE_ATTR
+from tunelab.telemetry import read_telemetry
 from tunelab.torch import Task
 from tunelab.torch.fused import PopulationTrainer
-from tunelab.telemetry import read_telemetry
-from tunelab.trial import WORKER_ATTR, worker_name
+from tunelab.trial import worker_name
 
 SEARCH = {
     "lr": {"low": 1e-3, "high": 0.3, "log": True},

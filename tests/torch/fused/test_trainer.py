@@ -6,8 +6,8 @@ import dataclasses
 import math
 
 import pytest
-import torch
 
+import torch
 from tunelab.exceptions import TrialPruned
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.fused import FusionError, PopulationTrainer

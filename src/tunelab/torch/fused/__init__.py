@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
-
 from tunelab.torch.fused.network import FusedNetwork, FusionError
 from tunelab.torch.fused.trainer import (
     PopulationTrainer,

@@ -22,13 +22,13 @@ raises :class:`FusionError` naming the layer, and the caller trains the members 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+
+from torch.nn import functional as F
 
 import torch
 from torch import nn
-from torch.nn import functional as F
-
 from tunelab.exceptions import TunelabError
 from tunelab.torch.models import ConvBlock, MLPBlock
 from tunelab.torch.telemetry import ACTIVATION_SAMPLES, activation_layers

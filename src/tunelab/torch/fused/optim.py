@@ -8,10 +8,9 @@ so a member moves exactly as it would alone.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
-
 from tunelab.torch.recipe import Recipe
 
 ADAM_EPS = 1e-8

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+
+from torch.nn import functional as F
 
 import torch
 from torch import nn
-from torch.nn import functional as F
-
 from tunelab.exceptions import TrialPruned
+from tunelab.telemetry import EpochTelemetry
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.augment import Augmenter
 from tunelab.torch.data import DataSplit
@@ -36,7 +37,6 @@ from tunelab.torch.init import initialize
 from tunelab.torch.optim import resolve_loss
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.schedules import PlateauReducer, lr_factor, moves_within_epochs
-from tunelab.telemetry import EpochTelemetry
 from tunelab.torch.telemetry import GradientNorms, describe_activations, peak_memory_mb
 from tunelab.torch.trainer import (
     EVAL_CHUNK,

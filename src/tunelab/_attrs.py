@@ -1,0 +1,34 @@
+"""Every attribute key tunelab writes to a storage, in one place.
+
+A stored key outlives the code that wrote it: a study written by one version is read by the
+next, by a worker on another machine and by the report. Keeping the keys together shows at a
+glance what the storage holds and keeps two components from claiming one key.
+"""
+
+from __future__ import annotations
+
+# Trial system attributes ------------------------------------------------------------------------
+FIXED_PARAMS_ATTR = "fixed_params"  # parameters set in advance (enqueue_trial, retries, PBT)
+RESUME_ATTR = "resume"  # the checkpoint a continuation trial loads (tunelab.trial.Resume)
+CHECKPOINT_STEP_ATTR = "checkpoint_step"  # the last step a trial's training saved a checkpoint at
+WORKER_ATTR = "worker"  # the process that ran a trial, as "host:pid"
+DEVICE_ATTR = "device"  # the device its worker was given
+RETRY_ATTR = "retry"  # {"of": the first try's number, "count": k}
+PBT_ATTR = "pbt"  # a population-based training member's lineage
+CONSTRAINTS_ATTR = "constraints"  # constraint values, each <= 0 when satisfied
+TELEMETRY_ATTR = "telemetry"  # per-epoch training telemetry (tunelab.telemetry)
+DIVERGENCE_ATTR = "divergence"  # where the training loss stopped being finite
+ARTIFACT_ATTR = "artifact_dir"  # the folder holding the trial's saved weights
+CV_CURVES_ATTR = "cv_curves"  # per-fold learning curves of a cross-validated trial
+DASK_TICKET_ATTR = "dask_task"  # the key of the Dask task that ran the trial
+
+# Trial user attributes (shown to the user as their own) ------------------------------------------
+CV_SCORES_ATTR = "cv_scores"
+CV_MEAN_ATTR = "cv_mean"
+CV_STD_ATTR = "cv_std"
+
+# Study system attributes ------------------------------------------------------------------------
+HEARTBEAT_ATTR = "heartbeat"  # the heartbeat settings every worker follows
+STUDY_FILE_ATTR = "study_file"  # the study file's fields, for `tunelab worker`
+SAMPLER_CHOICE_ATTR = "sampler"  # the algorithm the auto sampler chose, with why
+DASK_INTERRUPTED_PREFIX = "dask_interrupted"  # "dask_interrupted:RUN": how a Dask run was stopped
