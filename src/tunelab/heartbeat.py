@@ -110,7 +110,7 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._trial.flush_params()
+                self._trial._flush_params()
                 self._storage.record_heartbeat(self._trial_id)
             except Exception:  # a storage hiccup must not kill the trial; the next beat retries
                 logger.warning("Heartbeat of trial id %d not written", self._trial_id, exc_info=True)

@@ -1,13 +1,19 @@
 """Build samplers and pruners from a name and options, as a study file or the CLI gives them.
 
-Options are checked against the constructor's signature before it is called, so that a typo
-gives a message naming the option and the valid ones rather than a bare ``TypeError``.
+A registry maps each built-in name to where its class lives (``"module:Class"``), and a name
+of the form ``"package.module:Class"`` names a user's own class the same way, so the
+algorithms are imported when a study uses them: ``import tunelab`` stays light, and a user's
+sampler is checked and built exactly like a built-in one. Options are checked against the
+constructor's signature before it is called, so that a typo gives a message naming the option
+and the valid ones rather than a bare ``TypeError``.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -15,17 +21,22 @@ from tunelab.exceptions import ConfigError
 
 T = TypeVar("T")
 
+_DOTTED = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*"
+_CLASS_PATH = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
+
 
 def build(
     kind: str,
     spec: str | Mapping[str, Any] | T,
-    factories: Mapping[str, Callable[..., T]],
+    registry: Mapping[str, str],
     base: type,
     defaults: Mapping[str, Any] | None = None,
 ) -> T:
     """An object from ``"name"``, ``{"name": ..., **options}`` or an instance of ``base``.
 
-    ``defaults`` (such as the study's seed) fill options the factory accepts and the spec omits.
+    ``name`` is a key of ``registry`` (case-insensitive) or ``"package.module:Class"``, a
+    subclass of ``base``. ``defaults`` (such as the study's seed) fill options the factory
+    accepts and the spec omits.
     """
     if isinstance(spec, base):
         return spec  # type: ignore[return-value]
@@ -36,21 +47,15 @@ def build(
         name = options.pop("name", None)
         if not isinstance(name, str):
             raise ConfigError(
-                f"{kind}: the name is missing; give it, e.g. {{name: {next(iter(factories))}}}.",
+                f"{kind}: the name is missing; give it, e.g. {{name: {next(iter(registry))}}}.",
                 field="name",
             )
     else:
         raise ConfigError(
-            f"{kind}={spec!r} must be a name ({', '.join(factories)}), a mapping with 'name' "
+            f"{kind}={spec!r} must be a name ({', '.join(registry)}), a mapping with 'name' "
             f"and options, or a {base.__name__} instance."
         )
-    factory = factories.get(name.lower())
-    if factory is None:
-        raise ConfigError(
-            f"{kind}: unknown name {name!r}{did_you_mean(name.lower(), factories)}; "
-            f"choose one of: {', '.join(sorted(factories))}.",
-            field="name",
-        )
+    factory = _factory(kind, name, registry, base)
     accepted = option_names(factory)
     refuse_unknown(options, accepted, f"{kind} '{name}'", noun="option")
     for option, value in (defaults or {}).items():
@@ -64,11 +69,70 @@ def build(
                 field=option,
             )
     try:
-        return factory(**options)
+        return factory(**options)  # type: ignore[no-any-return]
     except ConfigError:
         raise
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{kind} '{name}': {error}") from None
+
+
+def _factory(
+    kind: str, name: str, registry: Mapping[str, str], base: type
+) -> Callable[..., Any]:
+    """What builds ``name``: a registered built-in, or the user's class a path names."""
+    target = registry.get(name.lower())
+    if target is not None:
+        return load_attribute(target)
+    if ":" not in name:
+        raise ConfigError(
+            f"{kind}: unknown name {name!r}{did_you_mean(name.lower(), registry)}; "
+            f"choose one of: {', '.join(sorted(registry))}, or name your own class as "
+            "'package.module:Class'.",
+            field="name",
+        )
+    if not _CLASS_PATH.match(name):
+        raise ConfigError(
+            f"{kind}: {name!r} is not of the form 'package.module:Class'; write the module's "
+            "import name, a colon, then the class's name.",
+            field="name",
+        )
+    factory = _user_class(kind, name)
+    if not (isinstance(factory, type) and issubclass(factory, base)):
+        raise ConfigError(
+            f"{kind}: {name!r} is {factory!r}, not a subclass of tunelab's {base.__name__}; "
+            f"derive your class from {base.__module__.rsplit('.', 1)[0]}.{base.__name__}.",
+            field="name",
+        )
+    return factory
+
+
+def _user_class(kind: str, path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    try:
+        return load_attribute(path)
+    except ModuleNotFoundError as error:
+        missing = error.name or module_name
+        raise ConfigError(
+            f"{kind}: {path!r}: no module named {missing!r} can be imported; put it on the "
+            "Python path (next to the study file, in the current directory, or installed).",
+            field="name",
+        ) from None
+    except AttributeError:
+        raise ConfigError(
+            f"{kind}: {path!r}: module {module_name!r} has no attribute {attribute!r}; name a "
+            "class defined in it.",
+            field="name",
+        ) from None
+
+
+def load_attribute(path: str) -> Any:
+    """The object ``"package.module:Name"`` (``Name`` may be dotted) names, importing its
+    module."""
+    module_name, _, attribute = path.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
 
 
 def refuse_unknown(

@@ -63,7 +63,8 @@ def test_two_workers_run_exactly_the_budget_and_the_caller_sees_every_trial(
     assert [r.number for r in trials] == list(range(12))
     assert all(r.state is TrialState.COMPLETE for r in trials)
     assert sorted(seen) == [(n, os.getpid()) for n in range(12)]  # callbacks ran here
-    assert {r.user_attrs["pid"] for r in trials} == worker_pids  # both workers, never here
+    ran_on = {r.user_attrs["pid"] for r in trials}
+    assert ran_on and ran_on <= worker_pids  # on the cluster's workers, never here
     assert len({r.system_attrs["dask_task"] for r in trials}) == 12  # a task per trial
 
 

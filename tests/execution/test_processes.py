@@ -5,13 +5,13 @@ worker handled without losing or leaving anything."""
 from __future__ import annotations
 
 import os
-from collections import Counter
 
 import pytest
 
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.execution import WorkerError
+from tunelab.execution.processes import worker_devices
 from tunelab.trial import TrialState
 
 from . import objectives
@@ -71,14 +71,19 @@ def test_study_stop_in_a_callback_stops_the_workers_after_their_trials(sqlite_ur
     assert all(r.state.is_finished for r in study.trials)
 
 
-def test_devices_go_round_the_workers_and_auto_follows_them(sqlite_url):
+def test_devices_go_round_the_workers():
+    assert worker_devices(4, ["cuda:0", "cuda:1"]) == ["cuda:0", "cuda:1", "cuda:0", "cuda:1"]
+    assert worker_devices(1, ["cpu"]) == ["cpu"]
+    assert worker_devices(2, None) == [None, None]
+
+
+def test_each_worker_sees_only_its_device_and_auto_follows_it(sqlite_url):
     study = tunelab.create_study(storage=sqlite_url)
     study.optimize(objectives.where_am_i, n_trials=12, n_jobs=4, devices=["cuda:0", "cuda:1"])
-    seen = Counter(
-        (r.system_attrs["device"], r.user_attrs["CUDA_VISIBLE_DEVICES"], r.user_attrs["TUNELAB_DEVICE"])
-        for r in study.trials
-    )
-    assert set(seen) == {("cuda:0", "0", "cuda"), ("cuda:1", "1", "cuda")}
+    variables = ("CUDA_VISIBLE_DEVICES", "TUNELAB_DEVICE")
+    seen = {(r.system_attrs["device"], *(r.user_attrs[v] for v in variables)) for r in study.trials}
+    # Which workers take the trials is the scheduler's affair; each one's device is not.
+    assert seen and seen <= {("cuda:0", "0", "cuda"), ("cuda:1", "1", "cuda")}
     cpu = tunelab.create_study(storage=sqlite_url)
     cpu.optimize(objectives.where_am_i, n_trials=4, devices=["cpu", "cpu"])  # one per device
     assert {r.user_attrs["TUNELAB_DEVICE"] for r in cpu.trials} == {"cpu"}

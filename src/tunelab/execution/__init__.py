@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tunelab.execution.dask import optimize_on_dask
 from tunelab.execution.processes import WorkerError, optimize_in_processes
 from tunelab.execution.worker import WorkerSpec, check_picklable, shared_storage_url
 
@@ -40,4 +41,4 @@ def worker_spec(
     )
 
 
-__all__ = ["WorkerError", "WorkerSpec", "optimize_in_processes", "worker_spec"]
+__all__ = ["WorkerError", "WorkerSpec", "optimize_in_processes", "optimize_on_dask", "worker_spec"]

@@ -61,6 +61,8 @@ from tunelab.exceptions import (
 )
 from tunelab.execution.processes import WorkerError
 from tunelab.execution.worker import FinishedTrials, WorkerSpec
+from tunelab.study.optimize import may_start
+from tunelab.study.runner import TrialRunner
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -190,7 +192,7 @@ def optimize_on_dask(
         while True:
             slots = max(1, sum(client.nthreads().values())) if submitting else 0
             while len(in_flight) < slots and submitting:
-                submitting = _may_submit(study, submitted, n_trials, deadline)
+                submitting = may_start(study, submitted, n_trials, deadline)
                 if submitting:
                     ticket = f"tunelab-trial-{run}-{submitted}"
                     future = client.submit(run_one_trial, spec, run, ticket, key=ticket)
@@ -237,7 +239,7 @@ def run_one_trial(spec: WorkerSpec, run: str, ticket: str) -> int | None:
         return objective(trial)
 
     try:
-        return study._run_trial(with_ticket, spec.catch).number
+        return TrialRunner(study, with_ticket, spec.catch).run_one().number
     except KeyboardInterrupt:
         return None  # the run was interrupted: the trial is FAIL, "interrupted ..."
 
@@ -259,21 +261,6 @@ def _spent(study: Study, ticket: str) -> bool:
     """Whether a trial already carries ``ticket``: Dask runs a task again when its worker
     died, and the trial that worker left behind is the heartbeats' to fail and retry."""
     return any(r.system_attrs.get(DASK_TICKET_ATTR) == ticket for r in study.trials)
-
-
-def _may_submit(
-    study: Study, submitted: int, n_trials: int | None, deadline: float | None
-) -> bool:
-    if study.stop_requested:
-        return False
-    if n_trials is not None and submitted >= n_trials:
-        return False
-    if deadline is not None and time.monotonic() >= deadline:
-        return False
-    if study.sampler.is_exhausted(study):
-        logger.info("The sampler has visited its whole search space; stopping.")
-        return False
-    return True
 
 
 def _task_failure(future: Future) -> BaseException | None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tunelab.devices import device_environment
 from tunelab.exceptions import TunelabError
 from tunelab.execution.worker import FinishedTrials, WorkerSpec
+from tunelab.study.runner import TrialRunner
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -66,8 +67,7 @@ def optimize_in_processes(
     deadline = None if timeout is None else time.time() + timeout
     watcher = FinishedTrials(study)
     workers = []
-    for index in range(n_jobs):
-        device = devices[index % len(devices)] if devices else None
+    for index, device in enumerate(worker_devices(n_jobs, devices)):
         process = context.Process(
             target=_work,
             args=(spec.on_device(device), tickets, stop, deadline, errors),
@@ -90,6 +90,12 @@ def optimize_in_processes(
         raise
 
 
+def worker_devices(n_jobs: int, devices: Sequence[str] | None) -> list[str | None]:
+    """The device of each worker: round the ``devices``, so that several workers per device
+    pack trials onto it; None for every worker without devices."""
+    return [devices[index % len(devices)] if devices else None for index in range(n_jobs)]
+
+
 def _work(
     spec: WorkerSpec,
     tickets: Synchronized[int],
@@ -101,7 +107,7 @@ def _work(
     signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
     try:
         study = spec.open_study()
-        objective = spec.objective_here()
+        runner = TrialRunner(study, spec.objective_here(), spec.catch)
         while not stop.is_set() and (deadline is None or time.time() < deadline):
             if study.sampler.is_exhausted(study):
                 stop.set()
@@ -110,9 +116,9 @@ def _work(
             if not taken:
                 break
             if spec.fuse is None:
-                study._run_trial(objective, spec.catch)
+                runner.run_one()
             else:  # the parent follows the storage and calls the callbacks
-                study._run_group(objective, study.ask(taken), spec.catch, lambda record: None)
+                runner.run_population(taken, lambda record: None)
     except KeyboardInterrupt:
         pass  # the running trial is already FAIL, "interrupted"
     except BaseException as error:

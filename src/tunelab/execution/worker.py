@@ -4,8 +4,9 @@ A :class:`WorkerSpec` travels by pickle (to a spawned process, a Dask worker): t
 and study name instead of the study itself, the objective, and the sampler and pruner, which
 pickle as their constructor calls (:mod:`tunelab._pickling`) and rebuild their state from the
 storage. Every kind of worker (processes, Dask, ``tunelab worker``) runs trials through
-:meth:`WorkerSpec.open_study` and :meth:`Study._run_trial`, the same path as the serial loop,
-and the calling process follows their results in the storage with :class:`FinishedTrials`.
+:meth:`WorkerSpec.open_study` and a :class:`~tunelab.study.runner.TrialRunner`, the same path
+as the serial loop, and the calling process follows their results in the storage with
+:class:`FinishedTrials`.
 """
 
 from __future__ import annotations

@@ -1,43 +1,61 @@
-"""Early-stopping rules, one file each. ``make_pruner`` builds one from a name and options."""
+"""Early-stopping rules, one file each. ``make_pruner`` builds one from a name and options.
+
+Each rule's module is imported when a study first uses it (or when its class is imported from
+here), as the samplers are.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from tunelab.pruners.asha import SuccessiveHalvingPruner
 from tunelab.pruners.base import BasePruner
-from tunelab.pruners.hyperband import HyperbandPruner
-from tunelab.pruners.median import MedianPruner
-from tunelab.pruners.nop import NopPruner
-from tunelab.pruners.patience import PatiencePruner
-from tunelab.pruners.pbt import PopulationBasedTraining
-from tunelab.pruners.percentile import PercentilePruner
-from tunelab.pruners.threshold import ThresholdPruner
-from tunelab.registry import build
+from tunelab.registry import build, load_attribute
 
-PRUNERS: dict[str, Callable[..., BasePruner]] = {
-    "none": NopPruner,
-    "median": MedianPruner,
-    "percentile": PercentilePruner,
-    "patience": PatiencePruner,
-    "threshold": ThresholdPruner,
-    "asha": SuccessiveHalvingPruner,
-    "hyperband": HyperbandPruner,
-    "pbt": PopulationBasedTraining,
+if TYPE_CHECKING:
+    from tunelab.pruners.asha import SuccessiveHalvingPruner
+    from tunelab.pruners.hyperband import HyperbandPruner
+    from tunelab.pruners.median import MedianPruner
+    from tunelab.pruners.nop import NopPruner
+    from tunelab.pruners.patience import PatiencePruner
+    from tunelab.pruners.pbt import PopulationBasedTraining
+    from tunelab.pruners.percentile import PercentilePruner
+    from tunelab.pruners.threshold import ThresholdPruner
+
+PRUNERS: dict[str, str] = {
+    "none": "tunelab.pruners.nop:NopPruner",
+    "median": "tunelab.pruners.median:MedianPruner",
+    "percentile": "tunelab.pruners.percentile:PercentilePruner",
+    "patience": "tunelab.pruners.patience:PatiencePruner",
+    "threshold": "tunelab.pruners.threshold:ThresholdPruner",
+    "asha": "tunelab.pruners.asha:SuccessiveHalvingPruner",
+    "hyperband": "tunelab.pruners.hyperband:HyperbandPruner",
+    "pbt": "tunelab.pruners.pbt:PopulationBasedTraining",
 }
+"""Each built-in name and where its class lives, as ``"module:Class"``."""
+
+_CLASSES = {path.rpartition(":")[2]: path for path in PRUNERS.values()}
 
 
 def make_pruner(
     spec: str | Mapping[str, Any] | BasePruner | None, seed: int | None = None
 ) -> BasePruner:
-    """A pruner from a name (``"median"``), ``{"name": "median", ...}`` or an instance.
+    """A pruner from a name (``"median"``), ``{"name": "median", ...}``, a class path of the
+    user's (``"my_package.pruners:MyPruner"``, a :class:`BasePruner`) or an instance.
 
     ``seed`` (the study's) seeds a pruner that draws random numbers (PBT) unless its own
     options name one.
     """
     spec = "none" if spec is None else spec
     return build("pruner", spec, PRUNERS, BasePruner, defaults={"seed": seed})
+
+
+def __getattr__(name: str) -> Any:
+    """The pruner classes, each imported when first asked for."""
+    path = _CLASSES.get(name)
+    if path is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_attribute(path)
 
 
 __all__ = [

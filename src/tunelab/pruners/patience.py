@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tunelab._options import check_int, check_number
+from tunelab.pruners import make_pruner
 from tunelab.pruners.base import BasePruner
 from tunelab.trial import TrialRecord
 
@@ -37,8 +38,6 @@ class PatiencePruner(BasePruner):
         min_delta: float = 0.0,
         wrapped: str | Mapping[str, Any] | BasePruner | None = None,
     ) -> None:
-        from tunelab.pruners import make_pruner  # the registry imports this module
-
         self.patience = check_int(
             _WHERE, "patience", patience, 0, "the number of steps without improvement to allow."
         )

@@ -1,60 +1,81 @@
-"""Search algorithms, one file each. ``make_sampler`` builds one from a name and options."""
+"""Search algorithms, one file each. ``make_sampler`` builds one from a name and options.
+
+Each algorithm's module is imported when a study first uses it (or when its class is imported
+from here), so that ``import tunelab`` does not pay for SciPy and the other algorithms.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import partial
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from tunelab.registry import build
-from tunelab.samplers.annealing import SimulatedAnnealingSampler
-from tunelab.samplers.auto import AutoSampler
+from tunelab.registry import build, load_attribute
 from tunelab.samplers.base import BaseSampler
-from tunelab.samplers.bohb import BOHBSampler
-from tunelab.samplers.cma import CmaEsSampler
-from tunelab.samplers.genetic import GeneticSampler
-from tunelab.samplers.gp import GPSampler
-from tunelab.samplers.grid import GridSampler
-from tunelab.samplers.nsga2 import NSGA2Sampler
-from tunelab.samplers.pso import ParticleSwarmSampler
-from tunelab.samplers.qmc import QMCSampler
-from tunelab.samplers.random import RandomSampler
-from tunelab.samplers.reinforce import ReinforceSampler
-from tunelab.samplers.tabu import TabuSearchSampler
-from tunelab.samplers.tpe import TPESampler
 
-SAMPLERS: dict[str, Callable[..., BaseSampler]] = {
-    "random": RandomSampler,
-    "grid": GridSampler,
-    "qmc": QMCSampler,
-    "quasi-random": QMCSampler,
-    "sobol": partial(QMCSampler, qmc_type="sobol"),
-    "halton": partial(QMCSampler, qmc_type="halton"),
-    "tpe": TPESampler,
-    "annealing": SimulatedAnnealingSampler,
-    "tabu": TabuSearchSampler,
-    "genetic": GeneticSampler,
-    "pso": ParticleSwarmSampler,
-    "nsga2": NSGA2Sampler,
-    "auto": AutoSampler,
-    "cmaes": CmaEsSampler,
-    "reinforce": ReinforceSampler,
-    "gp": GPSampler,
-    "bohb": BOHBSampler,
+if TYPE_CHECKING:
+    from tunelab.samplers.annealing import SimulatedAnnealingSampler
+    from tunelab.samplers.auto import AutoSampler
+    from tunelab.samplers.bohb import BOHBSampler
+    from tunelab.samplers.cma import CmaEsSampler
+    from tunelab.samplers.genetic import GeneticSampler
+    from tunelab.samplers.gp import GPSampler
+    from tunelab.samplers.grid import GridSampler
+    from tunelab.samplers.nsga2 import NSGA2Sampler
+    from tunelab.samplers.pso import ParticleSwarmSampler
+    from tunelab.samplers.qmc import QMCSampler
+    from tunelab.samplers.random import RandomSampler
+    from tunelab.samplers.reinforce import ReinforceSampler
+    from tunelab.samplers.tabu import TabuSearchSampler
+    from tunelab.samplers.tpe import TPESampler
+
+SAMPLERS: dict[str, str] = {
+    "random": "tunelab.samplers.random:RandomSampler",
+    "grid": "tunelab.samplers.grid:GridSampler",
+    "qmc": "tunelab.samplers.qmc:QMCSampler",
+    "quasi-random": "tunelab.samplers.qmc:QMCSampler",
+    "sobol": "tunelab.samplers.qmc:sobol",
+    "halton": "tunelab.samplers.qmc:halton",
+    "tpe": "tunelab.samplers.tpe:TPESampler",
+    "annealing": "tunelab.samplers.annealing:SimulatedAnnealingSampler",
+    "tabu": "tunelab.samplers.tabu:TabuSearchSampler",
+    "genetic": "tunelab.samplers.genetic:GeneticSampler",
+    "pso": "tunelab.samplers.pso:ParticleSwarmSampler",
+    "nsga2": "tunelab.samplers.nsga2:NSGA2Sampler",
+    "auto": "tunelab.samplers.auto:AutoSampler",
+    "cmaes": "tunelab.samplers.cma:CmaEsSampler",
+    "reinforce": "tunelab.samplers.reinforce:ReinforceSampler",
+    "gp": "tunelab.samplers.gp:GPSampler",
+    "bohb": "tunelab.samplers.bohb:BOHBSampler",
 }
+"""Each built-in name and where its class (or preset of one) lives, as ``"module:Class"``."""
 
 DEFAULT_SAMPLER = "auto"
+
+_CLASSES = {
+    attribute: path
+    for path in SAMPLERS.values()
+    if (attribute := path.rpartition(":")[2])[0].isupper()
+}
 
 
 def make_sampler(
     spec: str | Mapping[str, Any] | BaseSampler | None, seed: int | None = None
 ) -> BaseSampler:
-    """A sampler from a name (``"random"``), ``{"name": "qmc", "seed": 1}`` or an instance.
+    """A sampler from a name (``"random"``), ``{"name": "qmc", "seed": 1}``, a class path of
+    the user's (``"my_package.samplers:MySampler"``, a :class:`BaseSampler`) or an instance.
 
     ``seed`` seeds a sampler built here unless its options give their own.
     """
     spec = DEFAULT_SAMPLER if spec is None else spec
     return build("sampler", spec, SAMPLERS, BaseSampler, defaults={"seed": seed})
+
+
+def __getattr__(name: str) -> Any:
+    """The sampler classes, each imported when first asked for."""
+    path = _CLASSES.get(name)
+    if path is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return load_attribute(path)
 
 
 __all__ = [

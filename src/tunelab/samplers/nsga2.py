@@ -82,7 +82,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
 from tunelab.samplers.base import trial_rng
 from tunelab.space import CategoricalDistribution, Distribution
-from tunelab.trial import TrialRecord, TrialState
+from tunelab.trial import TrialRecord, TrialState, freeze
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -236,12 +236,12 @@ class NSGA2Sampler(JointSampler):
     ) -> None:
         if self.constraints_func is None or state is not TrialState.COMPLETE:
             return
-        if isinstance(trial, int):
-            trial_id = trial
-        else:
-            trial.flush_params()  # the function may read them
-            trial_id = trial.trial_id
+        trial_id = trial if isinstance(trial, int) else trial.trial_id
         record = dataclasses.replace(study.storage.get_trial(trial_id), state=state, values=values)
+        if not isinstance(trial, int):  # its parameters are written with its final state
+            record = dataclasses.replace(
+                record, params=freeze(trial.params), distributions=freeze(trial.distributions)
+            )
         constraints = check_constraints(
             self.constraints_func(record), f"{_WHERE}: constraints_func", record.number,
             field="constraints_func",

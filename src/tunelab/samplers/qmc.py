@@ -10,6 +10,7 @@ study gives the same points however many processes share it.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,3 +78,8 @@ class QMCSampler(BaseSampler):
             # Sobol warns when not drawn in powers of two; trials take one point at a time.
             warnings.simplefilter("ignore", UserWarning)
             return self._engine.random(1)[0]
+
+
+# The registry's names for one sequence each: their options are QMCSampler's, less qmc_type.
+sobol = partial(QMCSampler, qmc_type="sobol")
+halton = partial(QMCSampler, qmc_type="halton")

@@ -1,28 +1,19 @@
-"""Trials: the define-by-run handle an objective receives, and the immutable record kept after.
+"""The define-by-run handle an objective receives while its trial runs.
 
-A :class:`Trial` is live while its objective runs: ``suggest_*`` asks the study's sampler for a
-value (or returns a fixed one for enqueued trials), ``report`` stores an intermediate value and
-``should_prune`` asks the pruner. A :class:`TrialRecord` is what the storage returns: frozen,
-with read-only mappings, so that samplers and pruners can cache finished trials safely.
+``suggest_*`` asks the study's sampler for a value (or returns a fixed one for enqueued
+trials), ``report`` stores an intermediate value and ``should_prune`` asks the pruner.
 """
 
 from __future__ import annotations
 
-import enum
 import json
-import math
-import numbers
 import os
 import socket
 import threading
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from tunelab._attrs import CONSTRAINTS_ATTR, RESUME_ATTR
+from tunelab._attrs import CONSTRAINTS_ATTR
 from tunelab.constraints import check_constraints
 from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
 from tunelab.space import (
@@ -32,110 +23,16 @@ from tunelab.space import (
     IntDistribution,
     JsonScalar,
 )
+from tunelab.trial._record import Resume
+from tunelab.trial._values import new_report
 
 if TYPE_CHECKING:
     from tunelab.study import Study
 
 
-class TrialState(str, enum.Enum):
-    """Life cycle of a trial: WAITING (enqueued) -> RUNNING -> COMPLETE | PRUNED | FAIL."""
-
-    WAITING = "WAITING"
-    RUNNING = "RUNNING"
-    COMPLETE = "COMPLETE"
-    PRUNED = "PRUNED"
-    FAIL = "FAIL"
-
-    @property
-    def is_finished(self) -> bool:
-        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
 def worker_name() -> str:
     """This process as the trials it runs record it: "host:pid"."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class Resume:
-    """Where a continuation trial picks up: it loads the checkpoint that trial ``trial`` (id
-    ``trial_id``) left at ``step`` and trains on from there. It carries on trial ``previous``
-    (the same trial, unless it took another's weights, as population-based training does), and
-    ``root`` is the first trial of that lineage, which keeps its place (e.g. its Hyperband
-    bracket) for every continuation."""
-
-    trial: int
-    trial_id: int
-    step: int
-    previous: int
-    root: int
-
-    def to_json(self) -> dict[str, int]:
-        return {
-            "trial": self.trial,
-            "trial_id": self.trial_id,
-            "step": self.step,
-            "previous": self.previous,
-            "root": self.root,
-        }
-
-    @classmethod
-    def of(cls, record: TrialRecord) -> Resume | None:
-        """The resume point stored on ``record``, if it continues another trial."""
-        data = record.system_attrs.get(RESUME_ATTR)
-        return None if data is None else cls(**data)
-
-
-@dataclass(frozen=True)
-class TrialRecord:
-    """An immutable snapshot of a trial as the storage holds it."""
-
-    trial_id: int
-    number: int
-    state: TrialState
-    values: tuple[float, ...] | None = None
-    params: Mapping[str, JsonScalar] = field(default_factory=lambda: _EMPTY)
-    distributions: Mapping[str, Distribution] = field(default_factory=lambda: _EMPTY)
-    intermediate_values: Mapping[int, float] = field(default_factory=lambda: _EMPTY)
-    user_attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    system_attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    datetime_start: datetime | None = None
-    datetime_complete: datetime | None = None
-    fail_reason: str | None = None
-
-    @property
-    def value(self) -> float | None:
-        """The single objective value; an error for a multi-objective trial."""
-        if self.values is None:
-            return None
-        if len(self.values) != 1:
-            raise TunelabError(
-                f"trial {self.number} has {len(self.values)} objective values; use .values."
-            )
-        return self.values[0]
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds between start and completion, or None while running."""
-        if self.datetime_start is None or self.datetime_complete is None:
-            return None
-        return (self.datetime_complete - self.datetime_start).total_seconds()
-
-    @property
-    def last_step(self) -> int | None:
-        return max(self.intermediate_values) if self.intermediate_values else None
-
-
-def freeze(mapping: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
-    """A read-only view of a fresh copy, so the record cannot be changed through the original."""
-    return MappingProxyType(dict(mapping)) if mapping else _EMPTY
-
-
-def utc_from_timestamp(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 class Trial:
@@ -244,7 +141,7 @@ class Trial:
             return self._relative_params[name]
         return self.study.sampler.sample_independent(self.study, self, name, distribution)
 
-    def set_relative(self, space: Mapping[str, Distribution], params: Mapping[str, Any]) -> None:
+    def _set_relative(self, space: Mapping[str, Distribution], params: Mapping[str, Any]) -> None:
         """Parameters the sampler chose jointly before the objective ran (used by suggest)."""
         self._relative_space = dict(space)
         self._relative_params = dict(params)
@@ -261,7 +158,7 @@ class Trial:
         if report is None:
             return
         step, value = report
-        self.flush_params()
+        self._flush_params()
         self.study.storage.set_intermediate_value(self._trial_id, step, value)
 
     def needs_checkpoint(self, paused: bool) -> bool:
@@ -272,7 +169,7 @@ class Trial:
         retries = heartbeat is not None and heartbeat.max_retries > 0
         return retries or (paused and self.study.pruner.resumes_paused)
 
-    def inherit_curve(self, values: Mapping[int, float]) -> None:
+    def _inherit_curve(self, values: Mapping[int, float]) -> None:
         """Store the intermediate values of the trial this one continues, as its own."""
         for step, value in sorted(values.items()):
             self._reported_steps.add(step)
@@ -289,7 +186,7 @@ class Trial:
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serializable value to the trial (shown in reports and dataframes)."""
         self._check_running("set_user_attr")
-        self.flush_params()
+        self._flush_params()
         self.study.storage.set_trial_user_attr(self._trial_id, key, _as_json(key, value))
 
     def set_system_attr(self, key: str, value: Any) -> None:
@@ -298,7 +195,7 @@ class Trial:
         Kept apart from user attributes so that dataframes and reports show what the user set.
         """
         self._check_running("set_system_attr")
-        self.flush_params()
+        self._flush_params()
         self.study.storage.set_trial_system_attr(self._trial_id, key, _as_json(key, value))
 
     def set_constraints(self, values: Sequence[float]) -> None:
@@ -310,13 +207,13 @@ class Trial:
         checked = check_constraints(values, "set_constraints", self.number)
         self.set_system_attr(CONSTRAINTS_ATTR, checked)
 
-    def flush_params(self) -> None:
+    def _flush_params(self) -> None:
         """Write the parameters if any were suggested since the last write.
 
         Writes are batched (at the first report, user attribute or at the end of the trial)
         because one write per ``suggest_*`` would dominate the cost of cheap trials.
         """
-        unwritten = self.take_params_for_final_write()
+        unwritten = self._take_unwritten_params()
         if unwritten is None:
             return
         try:
@@ -326,7 +223,7 @@ class Trial:
                 self._params_dirty = True
             raise
 
-    def take_params_for_final_write(self) -> tuple[dict[str, Any], dict[str, Distribution]] | None:
+    def _take_unwritten_params(self) -> tuple[dict[str, Any], dict[str, Distribution]] | None:
         """All parameters if some are unwritten, to be saved with the final state in one write.
 
         Thread-safe: the heartbeat thread also writes them, so that a trial whose worker dies
@@ -338,7 +235,7 @@ class Trial:
             self._params_dirty = False
             return dict(self._params), dict(self._distributions)
 
-    def mark_finished(self) -> None:
+    def _mark_finished(self) -> None:
         self._finished = True
 
     def _check_running(self, what: str) -> None:
@@ -347,31 +244,6 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self._params!r})"
-
-
-def new_report(
-    step: Any, value: Any, reported: set[int], owner: str
-) -> tuple[int, float] | None:
-    """A reported ``(step, value)`` as numbers, noted in ``reported``; None, with a warning,
-    when ``owner`` already reported at that step; a TunelabError saying what is wrong if the
-    step or the value is not a number."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
-        raise TunelabError(f"report step={step!r} must be a non-negative integer.")
-    try:
-        step, value = int(step), float(value)
-    except (TypeError, ValueError):
-        raise TunelabError(
-            f"report value={value!r} ({type(value).__name__}) must be a number."
-        ) from None
-    if step in reported:
-        warnings.warn(
-            f"{owner} already reported a value at step {step}; the new value {value} is "
-            "ignored.",
-            stacklevel=3,
-        )
-        return None
-    reported.add(step)
-    return step, value
 
 
 def _as_json(key: str, value: Any) -> Any:
@@ -393,32 +265,4 @@ def _as_declared_type(distribution: Distribution, value: Any) -> Any:
         return float(value)
     return value
 
-
-def check_values(values: Any, n_objectives: int) -> tuple[tuple[float, ...] | None, str | None]:
-    """Validate what an objective returned: ``(values, None)`` if usable, else ``(None, reason)``."""
-    raw = values if isinstance(values, (list, tuple)) else [values]
-    if len(raw) != n_objectives:
-        return None, (
-            f"the objective returned {len(raw)} value(s) but the study has {n_objectives} "
-            "objective(s); return one number per objective."
-        )
-    out = []
-    for item in raw:
-        if isinstance(item, bool) or not isinstance(item, (int, float)) and not _is_numeric(item):
-            return None, (
-                f"the objective returned {item!r} ({type(item).__name__}); it must return a "
-                "number (a float)."
-            )
-        number = float(item)
-        if not math.isfinite(number):
-            return None, f"the objective returned {number}; it must return a finite number."
-        out.append(number)
-    return tuple(out), None
-
-
-def _is_numeric(item: Any) -> bool:
-    """numpy scalars and 0-d tensors convert to float; strings and containers do not count."""
-    if isinstance(item, (str, bytes)) or not hasattr(item, "__float__"):
-        return False
-    return getattr(item, "ndim", 0) == 0
 

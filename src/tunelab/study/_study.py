@@ -1,0 +1,348 @@
+"""The study: ask for trials and tell their results, run an objective many times, read results.
+
+The API follows Optuna's names (``create_study``, ``optimize``, ``ask``/``tell``,
+``best_trial``) so that code moves over by changing the import; ``ask(n)`` and named
+metrics go further in the same style.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, overload
+
+from tunelab._attrs import FIXED_PARAMS_ATTR, WORKER_ATTR
+from tunelab.constraints import is_feasible
+from tunelab.exceptions import TunelabError
+from tunelab.heartbeat import HeartbeatSettings, recover_stale_trials
+from tunelab.pruners import BasePruner
+from tunelab.samplers import BaseSampler
+from tunelab.storage import BaseStorage
+from tunelab.storage.base import StudyInfo
+from tunelab.study._ranking import best_of, pareto_front
+from tunelab.study.optimize import Callback, check_budget
+from tunelab.study.optimize import optimize as run_optimize
+from tunelab.study.runner import CatchTypes, Objective
+from tunelab.trial import Resume, Trial, TrialRecord, TrialState, check_values, worker_name
+
+logger = logging.getLogger("tunelab")
+
+
+class Study:
+    """A named search: its trials live in ``storage``; ``sampler`` and ``pruner`` steer it.
+
+    Build one with :func:`create_study` or :func:`load_study` rather than directly.
+    """
+
+    def __init__(
+        self, info: StudyInfo, storage: BaseStorage, sampler: BaseSampler, pruner: BasePruner
+    ) -> None:
+        self._info = info
+        self.storage = storage
+        self.sampler = sampler
+        self.pruner = pruner
+        self._live: dict[int, Trial] = {}
+        self._stop_requested = False
+        self.heartbeat = HeartbeatSettings.from_attrs(info.system_attrs)
+        """Heartbeat settings (``create_study(heartbeat_interval=...)``), kept in the storage."""
+        self._stale_checked_at = -math.inf
+        self.trial_budget: int | None = None
+        """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
+        when it ends (those before the call included); None otherwise. Samplers may read it."""
+
+    # Identity --------------------------------------------------------------------------
+
+    @property
+    def study_name(self) -> str:
+        return self._info.name
+
+    @property
+    def study_id(self) -> int:
+        return self._info.study_id
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return self._info.directions
+
+    @property
+    def direction(self) -> str:
+        """The direction of a single-objective study."""
+        if len(self.directions) != 1:
+            raise TunelabError(
+                f"study {self.study_name!r} has {len(self.directions)} objectives; use "
+                ".directions."
+            )
+        return self.directions[0]
+
+    @property
+    def metric_names(self) -> tuple[str, ...] | None:
+        return self._info.metric_names
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The metric names, else ``("value",)`` or ``("value_0", "value_1", ...)``."""
+        if self.metric_names:
+            return self.metric_names
+        if len(self.directions) == 1:
+            return ("value",)
+        return tuple(f"value_{i}" for i in range(len(self.directions)))
+
+    @property
+    def created_at(self) -> datetime:
+        return self._info.created_at
+
+    # Ask and tell ----------------------------------------------------------------------
+
+    @overload
+    def ask(self) -> Trial: ...
+
+    @overload
+    def ask(self, n: int) -> list[Trial]: ...
+
+    def ask(self, n: int | None = None) -> Trial | list[Trial]:
+        """Start one trial, or a batch of ``n`` whose values the sampler chooses together.
+
+        Enqueued trials are handed out first, each to exactly one caller.
+        """
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise TunelabError(f"ask(n={n!r}): n must be a positive integer.")
+        trials = [self._start_trial() for _ in range(n or 1)]
+        space = self.sampler.infer_relative_search_space(self)
+        if space:
+            batch = self.sampler.sample_relative_batch(self, trials, space)
+            for trial, params in zip(trials, batch):
+                trial._set_relative(space, params)
+        return trials if n is not None else trials[0]
+
+    def _start_trial(self) -> Trial:
+        self._recover_stale_trials()
+        continuation = self.pruner.next_trial(self)
+        worker = {WORKER_ATTR: worker_name()}  # written with the trial: no extra write
+        if continuation is not None:  # ahead of enqueued trials: it carries trained weights
+            record = self.storage.create_trial(
+                self.study_id,
+                TrialState.RUNNING,
+                system_attrs={**continuation.system_attrs(), **worker},
+            )
+        else:
+            record = self.storage.start_trial(self.study_id, worker)
+        resume = Resume.of(record)
+        fixed = record.system_attrs.get(FIXED_PARAMS_ATTR)
+        trial = Trial(self, record.trial_id, record.number, fixed, resume)
+        if resume is not None and not record.intermediate_values:
+            source = self.storage.get_trial(resume.trial_id)
+            trial._inherit_curve(
+                {s: v for s, v in source.intermediate_values.items() if s <= resume.step}
+            )
+        self._live[record.number] = trial
+        return trial
+
+    def _recover_stale_trials(self) -> None:
+        """With heartbeats, fail (and retry) trials whose workers died; at most once an
+        interval per process, since it is a query."""
+        now = time.monotonic()
+        if self.heartbeat is None or now - self._stale_checked_at < self.heartbeat.interval:
+            return
+        self._stale_checked_at = now
+        recover_stale_trials(self, self.heartbeat)
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: float | Sequence[float] | None = None,
+        state: TrialState | str | None = None,
+        fail_reason: str | None = None,
+    ) -> TrialRecord:
+        """Finish a trial: COMPLETE with ``values``, or PRUNED / FAIL (with ``fail_reason``).
+
+        Values that are not finite numbers, or not one per objective, make the trial FAIL
+        with the reason stored, so that one bad trial never stops a study.
+        """
+        live = self._resolve(trial)
+        state = TrialState(state) if state is not None else TrialState.COMPLETE
+        if not state.is_finished:
+            raise TunelabError(f"tell(state={state.value}): use COMPLETE, PRUNED or FAIL.")
+        checked: tuple[float, ...] | None = None
+        if state is TrialState.COMPLETE:
+            checked, problem = check_values(values, len(self.directions))
+            if problem is not None:
+                state, fail_reason = TrialState.FAIL, problem
+        try:
+            self.sampler.before_finish(self, live, state, checked)
+        except Exception as error:
+            # A broken constraints function, say: the trial must not stay RUNNING forever.
+            self._finish(live, TrialState.FAIL, None, f"{type(error).__name__}: {error}")
+            raise
+        return self._finish(live, state, checked, fail_reason)
+
+    def _finish(
+        self,
+        live: Trial | int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+        fail_reason: str | None,
+    ) -> TrialRecord:
+        params = live._take_unwritten_params() if isinstance(live, Trial) else None
+        trial_id = live.trial_id if isinstance(live, Trial) else live
+        record = self.storage.finish_trial(trial_id, state, values, fail_reason, params)
+        if isinstance(live, Trial):
+            live._mark_finished()
+        self._live.pop(record.number, None)
+        self.sampler.after_trial(self, record)
+        self._log_finished(record)
+        return record
+
+    def _resolve(self, trial: Trial | int) -> Trial | int:
+        """The live Trial object if this process asked for it, else the stored trial's id."""
+        if isinstance(trial, Trial):
+            return trial
+        if trial in self._live:
+            return self._live[trial]
+        for record in self.storage.get_trials(self.study_id, (TrialState.RUNNING,)):
+            if record.number == trial:
+                return record.trial_id
+        raise TunelabError(
+            f"tell(): trial number {trial!r} is not a running trial of this study."
+        )
+
+    def enqueue_trial(
+        self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Queue a trial with fixed parameters; it runs before any sampled trial. Returns its
+        number."""
+        for name, value in params.items():
+            if value is not None and not isinstance(value, (bool, int, float, str)):
+                raise TunelabError(
+                    f"enqueue_trial: {name}={value!r} is a {type(value).__name__}; parameters are "
+                    "JSON scalars (None, bool, int, float, str)."
+                )
+        record = self.storage.create_trial(
+            self.study_id,
+            TrialState.WAITING,
+            system_attrs={FIXED_PARAMS_ATTR: dict(params)},
+            user_attrs=user_attrs,
+        )
+        return record.number
+
+    # Optimize --------------------------------------------------------------------------
+
+    def optimize(
+        self,
+        objective: Objective,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        callbacks: Iterable[Callback] | None = None,
+        catch: CatchTypes = (Exception,),
+        show_progress_bar: bool = False,
+        n_jobs: int = 1,
+        devices: Sequence[str] | None = None,
+        executor: Any = None,
+        fuse: int | None = None,
+    ) -> None:
+        """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
+        :meth:`stop` was called, or the sampler has nothing left (a finished grid).
+
+        An exception of a type in ``catch`` makes that trial FAIL and the study goes on; others
+        propagate after the trial is marked FAIL. Ctrl-C marks the running trial FAIL and
+        stops; finished trials are kept and a later call continues the numbering.
+
+        ``n_jobs`` > 1 (-1: one per CPU core) runs trials in that many worker processes on
+        the study's storage (a file or server, not memory), so the objective must be
+        picklable; ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device
+        ``devices[i % len(devices)]``, which the training engine's ``device: auto`` then
+        uses (see :mod:`tunelab.execution`). ``executor``, a ``dask.distributed.Client``,
+        runs each trial as a task on its Dask cluster instead (not with ``n_jobs`` or
+        ``devices``; the workers must reach the storage; lambdas and closures travel; see
+        :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
+        here as a :class:`tunelab.execution.WorkerError`. Callbacks and the progress bar run
+        here.
+
+        ``fuse`` = K asks the sampler for K trials at a time and trains those whose models
+        share an architecture as one fused population (see :mod:`tunelab.torch.fused`); the
+        objective must be a declarative training task (:class:`tunelab.torch.Task`). Each
+        member is an ordinary trial; ``timeout`` is checked between populations. With
+        ``n_jobs`` or ``devices``, each worker process trains its own populations (one per GPU
+        with ``devices=["cuda:0", "cuda:1"]``).
+        """
+        check_budget(n_trials, timeout)
+        self._stop_requested = False
+        if n_trials is not None:
+            self.trial_budget = len(self.trials) + n_trials
+        try:
+            run_optimize(
+                self, objective, n_trials, timeout, callbacks, catch, show_progress_bar,
+                n_jobs, devices, executor, fuse,
+            )
+        finally:
+            self.trial_budget = None
+
+    def stop(self) -> None:
+        """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs)."""
+        self._stop_requested = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+    # Results ---------------------------------------------------------------------------
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, in number order."""
+        return self.storage.get_trials(self.study_id)
+
+    def get_trials(self, states: Iterable[TrialState] | None = None) -> list[TrialRecord]:
+        return self.storage.get_trials(self.study_id, states)
+
+    @property
+    def best_trial(self) -> TrialRecord:
+        """The feasible completed trial with the best value (single objective)."""
+        best = best_of(self._feasible_completed(), self.direction)
+        if best is None:
+            raise TunelabError(
+                f"study {self.study_name!r} has no completed trial that satisfies its "
+                "constraints yet."
+            )
+        return best
+
+    @property
+    def best_value(self) -> float:
+        value = self.best_trial.value
+        assert value is not None
+        return value
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        return dict(self.best_trial.params)
+
+    @property
+    def best_trials(self) -> list[TrialRecord]:
+        """The Pareto front: feasible completed trials that no other feasible completed trial
+        dominates. Trials without constraint values are feasible."""
+        return pareto_front(self._feasible_completed(), self.directions)
+
+    def _feasible_completed(self) -> list[TrialRecord]:
+        return [r for r in self.get_trials((TrialState.COMPLETE,)) if is_feasible(r)]
+
+    def trials_dataframe(self) -> Any:
+        """A pandas DataFrame with one row per trial: number, state, values, params, attrs."""
+        from tunelab.dataframe import trials_dataframe
+
+        return trials_dataframe(self)
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.study_name!r}, directions={list(self.directions)})"
+
+    def _log_finished(self, record: TrialRecord) -> None:
+        if record.state is TrialState.COMPLETE:
+            logger.info(
+                "Trial %d finished with values %s and parameters %s.",
+                record.number,
+                list(record.values or ()),
+                dict(record.params),
+            )
+        elif record.state is TrialState.FAIL:
+            logger.warning("Trial %d failed: %s", record.number, record.fail_reason)

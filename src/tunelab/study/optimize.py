@@ -1,0 +1,190 @@
+"""``Study.optimize``: check the call, then run the trials here, in worker processes or on Dask.
+
+Every way runs trials through a :class:`~tunelab.study.runner.TrialRunner` and reports each
+finished trial to the callbacks and the progress bar in the calling process. Worker
+processes and Dask live in :mod:`tunelab.execution`, imported only when a call asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tunelab.devices import check_devices
+from tunelab.exceptions import ConfigError
+from tunelab.study.runner import CatchTypes, Objective, TrialRunner
+from tunelab.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+
+logger = logging.getLogger("tunelab")
+
+Callback = Callable[["Study", TrialRecord], None]
+
+
+def optimize(
+    study: Study,
+    objective: Objective,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    callbacks: Iterable[Callback] | None = None,
+    catch: CatchTypes = (Exception,),
+    show_progress_bar: bool = False,
+    n_jobs: int = 1,
+    devices: Sequence[str] | None = None,
+    executor: Any = None,
+    fuse: int | None = None,
+) -> None:
+    """See :meth:`tunelab.Study.optimize`, which checks the budget first."""
+    if fuse is not None:
+        fuse = _check_fuse(study, fuse, objective, executor)
+    if devices is not None:
+        devices = check_devices(devices)
+    if executor is not None:
+        from tunelab.execution.dask import check_executor
+
+        executor = check_executor(executor, n_jobs, devices)
+    n_jobs = _check_n_jobs(n_jobs, devices)
+    callback_list = list(callbacks or [])
+    progress = _make_progress(show_progress_bar, n_trials, timeout, study)
+
+    def on_finished(record: TrialRecord) -> None:
+        for callback in callback_list:
+            callback(study, record)
+        if progress is not None:
+            progress.advance(record)
+
+    try:
+        if executor is not None:
+            from tunelab.execution import optimize_on_dask, worker_spec
+
+            what = "optimize(executor=...)"
+            spec = worker_spec(study, objective, catch, what, cloudpickle=True)
+            optimize_on_dask(study, spec, executor, n_trials, timeout, on_finished)
+        elif n_jobs == 1 and devices is None:
+            runner = TrialRunner(study, objective, catch)
+            _optimize_here(runner, fuse, n_trials, timeout, on_finished)
+        else:
+            from tunelab.execution import optimize_in_processes, worker_spec
+
+            spec = worker_spec(study, objective, catch, "optimize(n_jobs=...)", fuse=fuse)
+            optimize_in_processes(study, spec, n_jobs, n_trials, timeout, devices, on_finished)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _optimize_here(
+    runner: TrialRunner,
+    fuse: int | None,
+    n_trials: int | None,
+    timeout: float | None,
+    on_finished: Callable[[TrialRecord], None],
+) -> None:
+    """Trials one at a time in this process, or ``fuse`` at a time as one population."""
+    for size in batches(runner.study, n_trials, timeout, fuse or 1):
+        if fuse is None:
+            on_finished(runner.run_one())
+        else:
+            runner.run_population(size, on_finished)
+
+
+def batches(
+    study: Study, n_trials: int | None, timeout: float | None, size: int
+) -> Iterator[int]:
+    """How many trials to start next, batch after batch (``size`` or what the budget leaves),
+    until the budget is spent, :meth:`Study.stop` is called or the sampler is done."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    done = 0
+    while may_start(study, done, n_trials, deadline):
+        batch = size if n_trials is None else min(size, n_trials - done)
+        yield batch
+        done += batch
+
+
+def may_start(
+    study: Study, started: int, n_trials: int | None, deadline: float | None
+) -> bool:
+    """Whether a run that started ``started`` trials may start another one."""
+    if study.stop_requested:
+        return False
+    if n_trials is not None and started >= n_trials:
+        return False
+    if deadline is not None and time.monotonic() >= deadline:
+        return False
+    if study.sampler.is_exhausted(study):
+        logger.info("The sampler has visited its whole search space; stopping.")
+        return False
+    return True
+
+
+def check_budget(n_trials: Any, timeout: Any) -> None:
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+    ):
+        raise ConfigError(f"n_trials={n_trials!r} must be a non-negative integer or None.")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+    ):
+        raise ConfigError(f"timeout={timeout!r} must be a positive number of seconds or None.")
+
+
+def _check_n_jobs(n_jobs: Any, devices: Sequence[str] | None) -> int:
+    """The number of worker processes: ``-1`` means one per core; with ``devices`` and the
+    default of 1, one per device."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        raise ConfigError(
+            f"n_jobs={n_jobs!r} must be a positive number of worker processes, or -1 for one "
+            "per CPU core.",
+            field="n_jobs",
+        )
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    if devices is not None and n_jobs == 1:
+        return len(devices)
+    return n_jobs
+
+
+def _check_fuse(study: Study, fuse: Any, objective: Any, executor: Any) -> int:
+    if isinstance(fuse, bool) or not isinstance(fuse, int) or fuse < 1:
+        raise ConfigError(
+            f"optimize(fuse={fuse!r}): fuse is how many trials train together; use a "
+            "positive integer such as 32.",
+            field="fuse",
+        )
+    if not callable(getattr(objective, "fit_group", None)):
+        name = getattr(objective, "__qualname__", type(objective).__name__)
+        raise ConfigError(
+            f"optimize(fuse=...) fuses the trials of a declarative training task, and the "
+            f"objective {name} is not one: pass a tunelab.torch.Task, or leave out fuse.",
+            field="fuse",
+        )
+    if executor is not None:
+        raise ConfigError(
+            "optimize(fuse=...) trains populations in this process or in worker processes "
+            "(n_jobs, devices), not on a Dask cluster; leave out executor or fuse.",
+            field="fuse",
+        )
+    if study.pruner.resumes_paused:
+        raise ConfigError(
+            f"optimize(fuse=...): the pruner {type(study.pruner).__name__} continues paused "
+            "trials from checkpoints, which fused members do not write; use a pruner that "
+            "stops trials (asha, median, hyperband without promote_paused) or leave out "
+            "fuse.",
+            field="fuse",
+        )
+    return fuse
+
+
+def _make_progress(
+    show: bool, n_trials: int | None, timeout: float | None, study: Study
+) -> Any:
+    if not show:
+        return None
+    from tunelab.progress import TrialProgress
+
+    return TrialProgress(study, n_trials, timeout)

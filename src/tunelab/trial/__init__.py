@@ -1,0 +1,22 @@
+"""Trials: the define-by-run handle an objective receives, and the immutable record kept after.
+
+A :class:`Trial` is live while its objective runs. A :class:`TrialRecord` is what the storage
+returns: frozen, so that samplers and pruners can cache finished trials safely.
+"""
+
+from tunelab.trial._record import Resume, TrialRecord, freeze, utc_from_timestamp
+from tunelab.trial._state import TrialState
+from tunelab.trial._trial import Trial, worker_name
+from tunelab.trial._values import check_values, new_report
+
+__all__ = [
+    "Resume",
+    "Trial",
+    "TrialRecord",
+    "TrialState",
+    "check_values",
+    "freeze",
+    "new_report",
+    "utc_from_timestamp",
+    "worker_name",
+]
