@@ -25,7 +25,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import tunelab
-from tests.test_config import MALFORMED, Case, expected_fragments, write_case, write_study
+from tests.config.study_files import MALFORMED, Case, expected_fragments, write_case, write_study
 from tunelab.cli import app
 
 MIXED_OBJECTIVE = """\

@@ -1,0 +1,85 @@
+"""A study file loaded whole: read, validated, and its objective imported or its training task
+built, so that every problem is found before the first trial runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tunelab.config.objective import resolve_objective
+from tunelab.config.reading import read_study_file
+from tunelab.config.schema import StudyConfig, validate_study_config
+from tunelab.exceptions import ConfigError
+
+
+def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
+    """Read and validate a study file, and check that its objective can be imported.
+
+    ``overrides`` replace top-level fields of the file (the command line's options; None
+    unsets a field) before validation, so that they are checked by the same rules. Every problem
+    raises one :class:`ConfigError` naming the file and the field.
+    """
+    return load_study_file(path, overrides)[0]
+
+
+def load_study_file(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> tuple[StudyConfig, Callable[..., Any]]:
+    """:func:`load_study_config` and the objective it names (or the task it declares), built
+    once."""
+    path = Path(path)
+    data = read_study_file(path)
+    data.update(overrides or {})
+    config = validate_study_config(data, str(path), set(overrides or ()))
+    return prepare_objective(config, path)
+
+
+def prepare_objective(
+    config: StudyConfig, study_file: str | Path | None = None, source: str | None = None
+) -> tuple[StudyConfig, Callable[..., Any]]:
+    """The function the study optimizes, checked, and the config completed for it.
+
+    A ``task`` is built and validated here (its data loaded, its model built and checked), and
+    gives the study its direction and metric name when the file does not.
+    """
+    if config.objective is not None:
+        return config, resolve_objective(config.objective, study_file)
+    source = source or str(study_file)
+    try:
+        from tunelab.torch.task import Task
+    except ImportError as error:
+        raise ConfigError(f"{source}: field 'task': {error}") from None
+    base_dir = Path(study_file).resolve().parent if study_file is not None else None
+    try:
+        task = Task(config.task or {}, base_dir=base_dir)
+        task.validate()
+    except ConfigError as error:
+        where = f"task.{error.field}" if error.field else "task"
+        message = str(error).removeprefix(f"{error.field}: ")
+        raise ConfigError(f"{source}: field '{where}': {message}", field=where) from None
+    return _with_task_direction(config, task, source), task
+
+
+def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyConfig:
+    if config.directions is not None and len(config.directions) != 1:
+        raise ConfigError(
+            f"{source}: field 'directions': a task optimizes one metric ({task.metric}); give "
+            f"'direction: {task.direction}' or leave it out.",
+            field="directions",
+        )
+    given = config.direction or (config.directions or [None])[0]
+    if given is not None and given != task.direction:
+        raise ConfigError(
+            f"{source}: field 'direction': {given} contradicts the task's metric {task.metric!r}, "
+            f"which is best when it is {'high' if task.direction == 'maximize' else 'low'}; "
+            f"write 'direction: {task.direction}' or leave it out.",
+            field="direction",
+        )
+    return config.model_copy(
+        update={
+            "direction": task.direction,
+            "directions": None,
+            "metric_names": config.metric_names or [f"val_{task.metric}"],
+        }
+    )

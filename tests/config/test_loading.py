@@ -1,0 +1,69 @@
+"""Loading a study file whole: every malformed file fails with one message that names the field
+(or the file-level problem) and says how to fix it, and a declared task completes the config."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.config.study_files import MALFORMED, Case, expected_fragments, write_case
+from tunelab.config import load_study_config
+from tunelab.exceptions import ConfigError
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=[case.id for case in MALFORMED])
+def test_malformed_file_names_the_problem(case: Case, tmp_path: Path) -> None:
+    path, module = write_case(case, tmp_path)
+
+    with pytest.raises(ConfigError) as raised:
+        load_study_config(path)
+
+    message = str(raised.value)
+    assert message.startswith(str(path) + ":")
+    for fragment in expected_fragments(case, module):
+        assert fragment in message
+    assert "\n" not in message.strip()
+    assert not re.search(r"(?<!\.)\.\.(?!\.)", message), "a sentence ends twice"
+    for pydantic_words in ("Input should", "validation error", "pydantic", "Value error,"):
+        assert pydantic_words not in message
+
+
+def test_malformed_cases_are_many_and_distinct() -> None:
+    assert len(MALFORMED) >= 22
+    assert len({case.id for case in MALFORMED}) == len(MALFORMED)
+
+
+# Declarative tasks -----------------------------------------------------------------------------
+
+TASK = "name: t\nn_trials: 1\ntask:\n  data: {name: iris}\n  model: {name: mlp, width: 8}\n"
+
+
+def test_a_task_gives_the_study_its_direction_and_metric_name(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(TASK)
+    config = load_study_config(path)
+    assert config.objective_directions == ["maximize"]
+    assert config.metric_names == ["val_accuracy"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ("objective: m:f\n", ["field 'task'", "both 'objective' and 'task'"]),
+        ("direction: minimize\n", ["field 'direction'", "contradicts", "'accuracy'"]),
+        ("directions: [maximize, minimize]\n", ["field 'directions'", "one metric"]),
+    ],
+)
+def test_a_task_refuses_what_contradicts_it(
+    tmp_path: Path, extra: str, fragments: list[str]
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(TASK + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_study_config(path)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
