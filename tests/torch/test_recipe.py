@@ -5,7 +5,8 @@ import pickle
 import pytest
 
 from tunelab.exceptions import ConfigError
-from tunelab.torch.recipe import Recipe
+from tunelab.torch.augment import AUGMENTATIONS, Augmenter
+from tunelab.torch.recipe import Recipe, field_names
 
 
 def test_defaults_are_valid_and_json_round_trips():
@@ -66,6 +67,16 @@ def test_bad_values_name_the_field_and_the_fix(changes, field, words):
     assert f"'{field}'" in message
     for word in words:
         assert word in message
+
+
+def test_every_augmentation_is_a_recipe_field_that_reaches_the_augmenter():
+    strengths = {"hflip": 0.5, "crop_padding": 2, "noise": 0.1}
+
+    recipe = Recipe(**strengths)
+
+    assert set(AUGMENTATIONS) <= set(field_names())
+    assert recipe.augmenter() == Augmenter(**strengths)
+    assert Recipe().augmenter() == Augmenter()
 
 
 def test_from_mapping_refuses_unknown_fields_with_a_close_match():

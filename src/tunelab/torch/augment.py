@@ -10,79 +10,98 @@ batches and two trials differ only by their hyperparameters. Strengths are valid
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from torch.nn import functional as F
 
 import torch
 from tunelab.exceptions import ConfigError
 
-AUGMENTATIONS: tuple[str, ...] = (
-    "hflip",
-    "vflip",
-    "rotation",
-    "shift",
-    "scale",
-    "crop_padding",
-    "noise",
-    "erasing",
-)
-IMAGE_ONLY: tuple[str, ...] = tuple(name for name in AUGMENTATIONS if name != "noise")
-
 # Random erasing draws the rectangle's share of the image area and its height/width ratio
 # from these ranges, the usual ones for this augmentation.
 _ERASING_AREA = (0.02, 0.33)
 _ERASING_RATIO = (0.3, 3.3)
 
+# The key under which a strength field's metadata holds its bounds.
+_BOUNDS = "bounds"
+_PROBABILITY = "a probability in [0, 1]"
+
 
 class _Bounds(NamedTuple):
-    """The accepted range [0, high] (or [0, high)) of a strength, and how to explain it."""
+    """The accepted range [0, high] (or [0, high)) of a strength, how to explain it, whether it
+    is a whole number and whether it needs image input."""
 
     high: float
     high_included: bool
     meaning: str
     example: str
+    integer: bool
+    image_only: bool
 
 
-_STRENGTH_BOUNDS: dict[str, _Bounds] = {
-    "hflip": _Bounds(1.0, True, "a probability in [0, 1]", "0.5"),
-    "vflip": _Bounds(1.0, True, "a probability in [0, 1]", "0.5"),
-    "rotation": _Bounds(180.0, True, "a maximum angle in degrees in [0, 180]", "15"),
-    "shift": _Bounds(1.0, False, "a fraction of the image size in [0, 1)", "0.1"),
-    "scale": _Bounds(1.0, False, "a relative zoom in [0, 1)", "0.1"),
-    "noise": _Bounds(math.inf, False, "a finite standard deviation >= 0", "0.1"),
-    "erasing": _Bounds(1.0, True, "a probability in [0, 1]", "0.25"),
-}
+def _strength(
+    meaning: str,
+    example: str,
+    high: float = 1.0,
+    *,
+    high_included: bool = True,
+    integer: bool = False,
+    image_only: bool = True,
+) -> Any:
+    """A strength field, off by default, that carries the range its value is checked against."""
+    bounds = _Bounds(high, high_included, meaning, example, integer, image_only)
+    return field(default=0 if integer else 0.0, metadata={_BOUNDS: bounds})
 
 
 @dataclass(frozen=True, kw_only=True)
-class Augmenter:
-    """Random augmentations of a batch, each off at its default strength of 0.
+class AugmentationStrengths:
+    """How strongly each augmentation applies; 0, the default, switches it off.
 
+    The one declaration of the augmentations: :class:`Augmenter` applies them and the training
+    recipe offers each as a field of its own, so a new augmentation is declared here once.
     ``hflip``, ``vflip`` and ``erasing`` are per-sample probabilities; ``rotation`` is the
     maximum angle in degrees, ``shift`` the maximum translation as a fraction of the image size
     and ``scale`` the maximum relative zoom; ``crop_padding`` is the padding in pixels of a
     random crop and ``noise`` the standard deviation of additive Gaussian noise. All but
-    ``noise`` need image batches (N, C, H, W). They apply in the order flips, affine
-    (rotation, shift and scale in one resampling), crop, erasing, noise. Frozen so that the
-    strengths stay validated.
+    ``noise`` need image batches (N, C, H, W).
     """
 
-    hflip: float = 0.0
-    vflip: float = 0.0
-    rotation: float = 0.0
-    shift: float = 0.0
-    scale: float = 0.0
-    crop_padding: int = 0
-    noise: float = 0.0
-    erasing: float = 0.0
+    hflip: float = _strength(_PROBABILITY, "0.5")
+    vflip: float = _strength(_PROBABILITY, "0.5")
+    rotation: float = _strength("a maximum angle in degrees in [0, 180]", "15", 180.0)
+    shift: float = _strength("a fraction of the image size in [0, 1)", "0.1", high_included=False)
+    scale: float = _strength("a relative zoom in [0, 1)", "0.1", high_included=False)
+    crop_padding: int = _strength("a whole number of pixels >= 0", "4", math.inf, integer=True)
+    noise: float = _strength("a finite standard deviation >= 0", "0.1", math.inf,
+                             high_included=False, image_only=False)
+    erasing: float = _strength(_PROBABILITY, "0.25")
+
+
+AUGMENTATIONS: tuple[str, ...] = tuple(f.name for f in fields(AugmentationStrengths))
+IMAGE_ONLY: tuple[str, ...] = tuple(
+    f.name for f in fields(AugmentationStrengths) if f.metadata[_BOUNDS].image_only
+)
+
+
+def check_strengths(strengths: AugmentationStrengths) -> None:
+    """Refuse a strength outside its range, naming the field ``augment.<name>`` and the fix."""
+    for strength in fields(AugmentationStrengths):
+        _check_strength(strength.name, getattr(strengths, strength.name),
+                        strength.metadata[_BOUNDS])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Augmenter(AugmentationStrengths):
+    """Random augmentations of a batch, at the strengths of :class:`AugmentationStrengths`.
+
+    They apply in the order flips, affine (rotation, shift and scale in one resampling), crop,
+    erasing, noise. Frozen so that the strengths stay validated.
+    """
 
     def __post_init__(self) -> None:
-        for name, bounds in _STRENGTH_BOUNDS.items():
-            _check_strength(name, getattr(self, name), bounds)
-        _check_crop_padding(self.crop_padding)
+        check_strengths(self)
 
     @property
     def active(self) -> bool:
@@ -133,9 +152,9 @@ class Augmenter:
 def _check_strength(name: str, value: object, bounds: _Bounds) -> None:
     # bool is a Real to Python, but True as a strength is surely a mistake.
     valid = (
-        isinstance(value, Real)
+        isinstance(value, Integral if bounds.integer else Real)
         and not isinstance(value, bool)
-        and math.isfinite(value)
+        and (bounds.integer or math.isfinite(value))
         and value >= 0
         and (value <= bounds.high if bounds.high_included else value < bounds.high)
     )
@@ -143,14 +162,6 @@ def _check_strength(name: str, value: object, bounds: _Bounds) -> None:
         raise ConfigError(
             f"{name} must be {bounds.meaning}, got {value!r}; use e.g. {bounds.example}.",
             field=f"augment.{name}",
-        )
-
-
-def _check_crop_padding(value: object) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
-        raise ConfigError(
-            f"crop_padding must be a whole number of pixels >= 0, got {value!r}; use e.g. 4.",
-            field="augment.crop_padding",
         )
 
 

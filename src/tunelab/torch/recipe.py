@@ -21,7 +21,7 @@ from typing import Any
 
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean, refuse_unknown
-from tunelab.torch.augment import AUGMENTATIONS, Augmenter
+from tunelab.torch.augment import AUGMENTATIONS, AugmentationStrengths, Augmenter, check_strengths
 from tunelab.torch.data import NORMALIZATIONS
 from tunelab.torch.init import INIT_SCHEMES
 
@@ -37,8 +37,13 @@ _INF = math.inf
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How to train a model. Every field has a default that trains a small model sensibly."""
+class Recipe(AugmentationStrengths):
+    """How to train a model. Every field has a default that trains a small model sensibly.
+
+    The augmentation strengths (``hflip``, ``rotation``, ``noise``, ...; 0 = off) are the fields
+    of :class:`~tunelab.torch.augment.AugmentationStrengths`, where every augmentation is
+    declared; they can only be given by keyword.
+    """
 
     # Optimizer. weight_decay is L2 (decoupled for AdamW); l1 adds l1 * sum|w| to the loss.
     optimizer: str = "adam"
@@ -72,16 +77,8 @@ class Recipe:
     early_stopping_patience: int = 0
     early_stopping_min_delta: float = 0.0
     restore_best: bool = True
-    # Input normalization (training statistics only) and augmentation strengths (0 = off).
+    # Input normalization, with statistics of the training part only.
     normalization: str = "standardize"
-    hflip: float = 0.0
-    vflip: float = 0.0
-    rotation: float = 0.0
-    shift: float = 0.0
-    scale: float = 0.0
-    crop_padding: int = 0
-    noise: float = 0.0
-    erasing: float = 0.0
     # Hardware.
     device: str = "auto"
     mixed_precision: bool = False
@@ -99,7 +96,7 @@ class Recipe:
         _check_flags(self)
         _check_combinations(self)
         try:
-            self.augmenter()  # the augmenter validates its own strengths
+            check_strengths(self)
         except ConfigError as error:
             name = (error.field or "").rpartition(".")[2]
             raise _fail(name, str(error)) from None
@@ -221,7 +218,9 @@ def _check_numbers(recipe: Recipe) -> None:
         too_low = value < low or (value == low and not low_allowed)
         too_high = value > high or (value == high and name in _OPEN_HIGH)
         if too_low or too_high:
-            raise _fail(name, f"{value!r} is outside {_describe_range(name)}; e.g. {_default(name)}.")
+            raise _fail(
+                name, f"{value!r} is outside {_describe_range(name)}; e.g. {_default(name)}."
+            )
 
 
 def _describe_range(name: str) -> str:

@@ -1,0 +1,121 @@
+"""What every data source shares: the split it ends as, the record it reads into, and the checks
+of options that more than one source has (a path, a task, a list)."""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import torch
+from tunelab.exceptions import ConfigError, MissingExtraError
+from tunelab.registry import did_you_mean
+
+TASKS = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """A dataset split into training, validation and (possibly empty) test parts.
+
+    Features are float32, ``(N, features)`` or ``(N, C, H, W)``. Classification labels are int64
+    class indices in ``[0, n_classes)``, the form cross-entropy expects; regression targets are
+    float32 ``(N, n_targets)``, the form a mean-squared-error loss expects.
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    task: str
+    n_classes: int | None
+    input_shape: tuple[int, ...]
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        assert self.task in TASKS, self.task
+        assert (self.n_classes is None) == (self.task == "regression"), self.n_classes
+
+    @property
+    def n_outputs(self) -> int:
+        """How many outputs a model needs: one logit per class, or one value per target."""
+        if self.n_classes is not None:
+            return self.n_classes
+        return self.y_train.shape[1]
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a source read, before labels are checked and the rows are split."""
+
+    x: np.ndarray  # float32, (N, F) or (N, C, H, W)
+    y: np.ndarray  # int64 (N,) for classification, float32 (N, T) for regression
+    task: str
+    class_names: tuple[str, ...]  # by index; empty where the labels are bare integers
+    x_field: str  # the options the features and labels came from, e.g. "target", for errors
+    y_field: str
+    locate: Callable[[int], str]  # where row i came from: "row 3", a csv line, an image file
+    columns: tuple[str, ...] = ()  # csv feature names, so that an error can name the column
+
+
+def option_error(option: str, message: str) -> ConfigError:
+    """The error for a bad ``data.<option>``, its field named so a study file can point at it."""
+    return ConfigError(f"data.{option}: {message}", field=f"data.{option}")
+
+
+def sklearn_module(name: str) -> ModuleType:
+    """The scikit-learn module ``name``, or the error that names the extra installing it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise MissingExtraError("scikit-learn", "torch", "tunelab.torch.data") from exc
+
+
+def is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_integer(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_list(value: Any) -> bool:
+    """Whether a study file gave a list here; text is a sequence too, but never meant as one."""
+    return isinstance(value, Sequence) and not isinstance(value, str)
+
+
+def check_task(task: Any) -> None:
+    if task is not None and task not in TASKS:
+        raise option_error("task", f"unknown task {task!r}{did_you_mean(str(task), TASKS)}; "
+                           f"choose one of: {', '.join(TASKS)}, or leave it out to infer it from "
+                           "the labels.")
+
+
+def resolve_path(options: Mapping[str, Any], base_dir: str | Path | None, folder: bool) -> Path:
+    """The absolute path the ``path`` option names, checked to exist as a file or a folder."""
+    raw = options["path"]
+    expected = "folder of class subfolders" if folder else "file"
+    if not isinstance(raw, (str, os.PathLike)) or not str(raw):
+        raise option_error("path", f"needs the path of the {expected}, got {raw!r}.")
+    path = Path(raw).expanduser()
+    if base_dir is not None:
+        path = Path(base_dir) / path
+    path = path.resolve()
+    if not path.exists():
+        start = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
+        raise option_error("path", f"{path} does not exist (path {str(raw)!r}; relative paths "
+                           f"start from {start}); check the spelling, or give the absolute path of "
+                           f"the {expected}.")
+    if path.is_dir() != folder:
+        found = "a folder" if path.is_dir() else "a file"
+        raise option_error("path", f"{path} is {found}, but a {expected} is needed here.")
+    return path

@@ -1,0 +1,33 @@
+"""The small datasets that ship with scikit-learn, by name, so a study can start without a file."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tunelab.torch.data.base import Source, sklearn_module
+
+_datasets = sklearn_module("sklearn.datasets")
+# digits_images is digits reshaped into the 8x8 pictures its 64 features are.
+_LOADERS = {
+    "digits": _datasets.load_digits,
+    "digits_images": _datasets.load_digits,
+    "iris": _datasets.load_iris,
+    "wine": _datasets.load_wine,
+    "breast_cancer": _datasets.load_breast_cancer,
+    "diabetes": _datasets.load_diabetes,
+}
+BUILTIN_DATASETS = tuple(_LOADERS)
+
+
+def load_builtin(name: str) -> Source:
+    """The built-in dataset ``name``, one of :data:`BUILTIN_DATASETS`."""
+    bunch = _LOADERS[name]()
+    x = bunch.data.astype(np.float32)
+    if name == "digits_images":
+        x = x.reshape(-1, 1, 8, 8)
+    common = {"x_field": "name", "y_field": "name", "locate": lambda row: f"row {row}"}
+    if name == "diabetes":
+        y = bunch.target.astype(np.float32).reshape(-1, 1)
+        return Source(x, y, "regression", (), **common)
+    names = tuple(str(label) for label in bunch.target_names)
+    return Source(x, bunch.target.astype(np.int64), "classification", names, **common)

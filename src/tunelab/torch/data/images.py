@@ -1,0 +1,107 @@
+"""Image folders: one subfolder per class, read with Pillow into one size and colour mode."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunelab.exceptions import ConfigError, MissingExtraError
+from tunelab.torch.data.base import Source, is_integer, is_list, option_error, resolve_path
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_FOLDER_OPTIONS: dict[str, Any] = {"path": None, "size": None, "grayscale": True}
+
+_EXPECTED_LAYOUT = "path/<class>/<image>.png, one subfolder per class"
+
+
+def load_image_folder(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
+    """Every image below the folder the options name, labelled by its subfolder."""
+    root = resolve_path(options, base_dir, folder=True)
+    grayscale = options["grayscale"]
+    if not isinstance(grayscale, bool):
+        raise option_error("grayscale", f"must be true or false, got {grayscale!r}.")
+    size = _image_size(options["size"])
+    files, labels, class_names = _image_files(root)
+    size = size or _size_of(files[0])
+    mode = "L" if grayscale else "RGB"
+    x = np.stack([_read_image(file, mode, size) for file in files])
+    return Source(x, np.array(labels, dtype=np.int64), "classification", class_names,
+                  "path", "path", lambda row: str(files[row]))
+
+
+def _image_files(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    """Every image with its class index; a class is a subfolder, in sorted order."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise option_error("path", f"{root} has no class subfolders ({_contents(root)}); lay the "
+                           f"images out as {_EXPECTED_LAYOUT}.")
+    files: list[Path] = []
+    labels: list[int] = []
+    for index, folder in enumerate(folders):
+        images = sorted(p for p in folder.iterdir()
+                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        if not images:
+            raise option_error("path", f"the class folder {folder} holds no images "
+                               f"({_contents(folder)}); lay the images out as "
+                               f"{_EXPECTED_LAYOUT}, with extensions "
+                               f"{', '.join(IMAGE_EXTENSIONS)}.")
+        files += images
+        labels += [index] * len(images)
+    return files, labels, tuple(folder.name for folder in folders)
+
+
+def _contents(folder: Path) -> str:
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    if not names:
+        return "it is empty"
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return f"it holds {', '.join(names[:5])}{more}"
+
+
+def _image_size(size: Any) -> tuple[int, int] | None:
+    if size is None:
+        return None
+    if not is_list(size) or len(size) != 2 or not all(is_integer(side) and side > 0
+                                                       for side in size):
+        raise option_error("size", f"must be [height, width] in pixels, got {size!r}; e.g. "
+                           "[28, 28].")
+    return int(size[0]), int(size[1])
+
+
+def _pillow() -> Any:
+    # Imported on first use: only image folders need Pillow.
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise MissingExtraError("Pillow", "torch", "data 'image_folder'") from exc
+    return Image
+
+
+def _size_of(file: Path) -> tuple[int, int]:
+    """(height, width) of an image, read from its header."""
+    try:
+        with _pillow().open(file) as image:
+            return image.height, image.width
+    except (OSError, ValueError) as error:
+        raise _unreadable(file, error) from None
+
+
+def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+    """The image as float32 (C, H, W) in [0, 1], converted to ``mode`` and resized."""
+    try:
+        with _pillow().open(file) as image:
+            converted = image.convert(mode)
+            if converted.size != (size[1], size[0]):  # Pillow sizes are (width, height)
+                converted = converted.resize((size[1], size[0]))
+            pixels = np.asarray(converted, dtype=np.float32) / 255.0
+    except (OSError, ValueError) as error:
+        raise _unreadable(file, error) from None
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+
+
+def _unreadable(file: Path, error: Exception) -> ConfigError:
+    return option_error("path", f"cannot read the image {file} ({error}); replace it with a "
+                        "valid image, or remove it from the folder.")

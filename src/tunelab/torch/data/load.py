@@ -1,0 +1,159 @@
+"""The data spec: which source to read, the options every source shares, and the order in which
+a dataset is read, checked and split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tunelab.exceptions import ConfigError
+from tunelab.registry import did_you_mean
+from tunelab.torch.data.arrays import NPZ_OPTIONS, load_npz
+from tunelab.torch.data.base import DataSplit, Source, is_integer, is_list, is_real, option_error
+from tunelab.torch.data.builtin import BUILTIN_DATASETS, load_builtin
+from tunelab.torch.data.images import IMAGE_FOLDER_OPTIONS, load_image_folder
+from tunelab.torch.data.labels import prepare_labels
+from tunelab.torch.data.split import split
+from tunelab.torch.data.tabular import CSV_OPTIONS, load_csv
+
+_COMMON_OPTIONS: dict[str, Any] = {
+    "val_fraction": 0.2,
+    "test_fraction": 0.0,
+    "seed": 0,
+    "classes": None,
+    "train_per_class": None,
+    "n_classes": None,
+}
+_CLASSIFICATION_ONLY = ("classes", "train_per_class", "n_classes")
+
+
+class _FileSource(NamedTuple):
+    """A source read from a file: its own options with their defaults, and its loader."""
+
+    options: dict[str, Any]
+    load: Callable[[Mapping[str, Any], str | Path | None], Source]
+
+
+_FILE_SOURCES = {
+    "csv": _FileSource(CSV_OPTIONS, load_csv),
+    "npz": _FileSource(NPZ_OPTIONS, load_npz),
+    "image_folder": _FileSource(IMAGE_FOLDER_OPTIONS, load_image_folder),
+}
+
+
+def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = None) -> DataSplit:
+    """Load, check and split the dataset that ``spec`` names.
+
+    ``spec`` is a name (one of :data:`BUILTIN_DATASETS`, or ``csv``, ``npz``, ``image_folder``
+    with their options) or a mapping ``{name: ..., **options}``. Relative paths are resolved
+    against ``base_dir`` (the study file's folder, say) when it is given.
+
+    The split is seeded and, for classification, stratified. The test part
+    (``test_fraction`` of all rows) is split off first, then the validation part
+    (``val_fraction`` of all rows) from the remainder, so the test part does not move when
+    ``val_fraction`` changes. ``classes`` keeps the listed classes (an integer is a class index,
+    text a class name) and renumbers them 0..k-1 in the given order; ``train_per_class`` then
+    thins the training part only (a class with fewer keeps them all), so that validation and
+    test stay the same as without it.
+    """
+    name, options = _parse_spec(spec)
+    _check_common_options(options)
+    source = _load_source(name, options, base_dir)
+    _check_finite(source.x, source.x_field, source.locate, source.columns)
+    if source.task == "regression":
+        _refuse_classification_options(options)
+        _check_finite(source.y, source.y_field, source.locate, ())
+        return split(source.x, source.y, (), options)
+    rows, y, class_names = prepare_labels(source, options)
+    return split(source.x[rows], y, class_names, options)
+
+
+def _parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The source name and its options, defaults filled in and unknown options refused."""
+    if isinstance(spec, str):
+        name, given = spec, {}
+    elif isinstance(spec, Mapping):
+        given = dict(spec)
+        name = given.pop("name", None)
+        if not isinstance(name, str):
+            raise option_error("name", f"the name is missing or not text ({name!r}); give it, "
+                               "e.g. {name: digits} or {name: csv, path: data.csv, target: "
+                               "label}.")
+    else:
+        raise ConfigError(
+            f"data: {spec!r} is neither a name nor a mapping; give a name such as 'digits', or a "
+            "mapping such as {name: csv, path: data.csv, target: label}.",
+            field="data",
+        )
+    sources = BUILTIN_DATASETS + tuple(_FILE_SOURCES)
+    if name not in sources:
+        raise option_error("name", f"unknown dataset {name!r}{did_you_mean(name, sources)}; "
+                           f"choose one of: {', '.join(sources)}.")
+    own = _FILE_SOURCES[name].options if name in _FILE_SOURCES else {}
+    defaults = {**_COMMON_OPTIONS, **own}
+    for option in given:
+        if option not in defaults:
+            raise option_error(option, f"data '{name}' has no option {option!r}"
+                               f"{did_you_mean(option, defaults)}; its options are: "
+                               f"{', '.join(defaults)}.")
+    return name, {**defaults, **given}
+
+
+def _check_common_options(options: Mapping[str, Any]) -> None:
+    val, test = options["val_fraction"], options["test_fraction"]
+    if not is_real(val) or not 0.0 < val < 1.0:
+        raise option_error("val_fraction", f"must lie strictly between 0 and 1, got {val!r}; use "
+                           "a fraction of all rows such as 0.2.")
+    if not is_real(test) or not 0.0 <= test < 1.0:
+        raise option_error("test_fraction", f"must lie in [0, 1), got {test!r}; use 0 for no "
+                           "test part, or a fraction of all rows such as 0.1.")
+    if val + test >= 1.0:
+        raise option_error("test_fraction", f"val_fraction={val!r} and test_fraction={test!r} "
+                           "add up to 1 or more, leaving nothing to train on; lower one of them "
+                           "so that their sum stays below 1.")
+    seed = options["seed"]
+    if not is_integer(seed) or not 0 <= seed < 2**32:
+        raise option_error("seed", f"must be a whole number in [0, 2**32), got {seed!r}; use "
+                           "e.g. 0.")
+    for option, minimum in (("train_per_class", 1), ("n_classes", 2)):
+        value = options[option]
+        if value is not None and (not is_integer(value) or value < minimum):
+            raise option_error(option, f"must be a whole number of at least {minimum}, got "
+                               f"{value!r}.")
+    classes = options["classes"]
+    if classes is not None and (not is_list(classes) or not classes):
+        raise option_error("classes", f"must be a non-empty list of class names or indices, got "
+                           f"{classes!r}; e.g. [cat, dog] or [3, 5].")
+
+
+def _load_source(name: str, options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
+    if name in BUILTIN_DATASETS:
+        return load_builtin(name)
+    return _FILE_SOURCES[name].load(options, base_dir)
+
+
+def _refuse_classification_options(options: Mapping[str, Any]) -> None:
+    # Only sources with a task option can be switched; a built-in's task is fixed.
+    switch = ""
+    if "task" in options:
+        switch = ", or set task: classification if the targets are class labels"
+    for option in _CLASSIFICATION_ONLY:
+        if options[option] is not None:
+            raise option_error(option, f"applies to classification only, but this dataset is a "
+                               f"regression; remove {option}{switch}.")
+
+
+def _check_finite(
+    values: np.ndarray, field: str, locate: Callable[[int], str], columns: tuple[str, ...]
+) -> None:
+    bad = ~np.isfinite(values.reshape(len(values), -1))
+    if not bad.any():
+        return
+    row, column = np.argwhere(bad)[0]
+    where = f"{locate(row)}, column {columns[column]!r}" if columns else locate(row)
+    raise option_error(field, f"{int(bad.sum())} NaN or infinite value(s); the first is at "
+                       f"{where}. Training on them would turn the loss into NaN; fill in or drop "
+                       "those values before loading.")

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+from tunelab.exceptions import MissingExtraError
+
+from .helpers import config_error
+
+
+def test_missing_csv_file_names_the_absolute_path(tmp_path):
+    message = config_error({"name": "csv", "path": "nope.csv", "target": "y"}, "data.path",
+                           base_dir=tmp_path)
+    assert str(tmp_path.resolve() / "nope.csv") in message
+
+
+def test_missing_npz_file_names_the_absolute_path(tmp_path):
+    message = config_error({"name": "npz", "path": str(tmp_path / "sub" / "nope.npz")}, "data.path")
+    assert str(tmp_path.resolve() / "sub" / "nope.npz") in message
+
+
+def test_missing_image_folder_names_the_absolute_path(tmp_path):
+    message = config_error({"name": "image_folder", "path": "pictures"}, "data.path",
+                           base_dir=tmp_path)
+    assert str(tmp_path.resolve() / "pictures") in message
+
+
+def forget_tunelab_torch(monkeypatch):
+    for name in list(sys.modules):
+        if name == "tunelab.torch" or name.startswith("tunelab.torch."):
+            monkeypatch.delitem(sys.modules, name)
+
+
+def test_missing_torch_names_the_extra_to_install(monkeypatch):
+    forget_tunelab_torch(monkeypatch)
+    monkeypatch.setitem(sys.modules, "torch", None)
+
+    with pytest.raises(MissingExtraError, match=r"'torch'.*tunelab\[torch\]"):
+        importlib.import_module("tunelab.torch")
+
+
+def test_missing_scikit_learn_names_the_extra_to_install(monkeypatch):
+    forget_tunelab_torch(monkeypatch)
+    for name in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+    with pytest.raises(MissingExtraError, match=r"'scikit-learn'.*tunelab\[torch\]"):
+        importlib.import_module("tunelab.torch.data")
