@@ -32,6 +32,7 @@ from tunelab.samplers import (
     ReinforceSampler,
     SimulatedAnnealingSampler,
     TabuSearchSampler,
+    make_sampler,
 )
 
 SAMPLERS = {
@@ -164,7 +165,7 @@ def test_a_model_of_one_objective_samples_a_multi_objective_study_at_random_with
 
     both = ["minimize", "minimize"]
     with pytest.warns(UserWarning, match="single objective") as caught:
-        study = run(objective, REGISTERED[name](seed=4), n_trials=15, directions=both)
+        study = run(objective, make_sampler(name, seed=4), n_trials=15, directions=both)
     assert len(caught) == 1
-    random = run(objective, REGISTERED["random"](seed=4), n_trials=15, directions=both)
+    random = run(objective, make_sampler("random", seed=4), n_trials=15, directions=both)
     assert params_of(study) == params_of(random)
