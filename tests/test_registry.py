@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import tunelab
@@ -96,3 +98,76 @@ def test_no_pruner_never_prunes():
     trial = study.ask()
     trial.report(1e9, step=0)
     assert trial.should_prune() is False
+
+
+# A user's own classes, named "package.module:Class" -------------------------------------------
+
+USER_PACKAGE = {
+    "__init__.py": "",
+    "search.py": '''
+from tunelab.pruners import BasePruner
+from tunelab.samplers import BaseSampler
+
+
+class LowestFirst(BaseSampler):
+    """Every parameter at ``spread`` of the way up its range."""
+
+    def __init__(self, spread: float = 0.0, seed: int | None = None) -> None:
+        self.spread, self.seed = spread, seed
+
+    def sample_independent(self, study, trial, name, distribution):
+        return distribution.from_unit(self.spread)
+
+
+class PruneEverything(BasePruner):
+    def prune(self, study, trial):
+        return True
+
+
+NOT_A_SAMPLER = 42
+''',
+}
+
+
+@pytest.fixture
+def user_package(tmp_path, monkeypatch) -> str:
+    """A package ``usersearch`` on the import path, with a sampler and a pruner."""
+    root = tmp_path / "usersearch"
+    root.mkdir()
+    for name, text in USER_PACKAGE.items():
+        (root / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "usersearch.search"
+
+
+def test_a_user_sampler_is_built_from_its_class_path_with_checked_options(user_package):
+    sampler = make_sampler({"name": f"{user_package}:LowestFirst", "spread": 0.25}, seed=7)
+    assert type(sampler).__name__ == "LowestFirst" and sampler.seed == 7
+    study = tunelab.create_study(sampler=sampler)
+    study.optimize(lambda trial: trial.suggest_float("x", 0.0, 4.0), n_trials=2)
+    assert [r.params["x"] for r in study.trials] == [1.0, 1.0]
+    with pytest.raises(ConfigError, match="has no option 'sprad' \\(did you mean 'spread'\\?\\)"):
+        make_sampler({"name": f"{user_package}:LowestFirst", "sprad": 0.5})
+
+
+def test_a_user_pruner_is_built_from_its_class_path(user_package):
+    study = tunelab.create_study(pruner=f"{user_package}:PruneEverything")
+    trial = study.ask()
+    trial.report(1.0, step=0)
+    assert trial.should_prune() is True
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("usersearch.search:NOT_A_SAMPLER", "is 42, not a subclass of tunelab's BaseSampler"),
+        ("usersearch.search:PruneEverything", "not a subclass of tunelab's BaseSampler"),
+        ("usersearch.search:Missing", "module 'usersearch.search' has no attribute 'Missing'"),
+        ("usersearch.nowhere:LowestFirst", "no module named 'usersearch.nowhere' can be imported"),
+        ("usersearch.search:", "is not of the form 'package.module:Class'"),
+    ],
+)
+def test_a_wrong_class_path_says_what_is_wrong(user_package, name, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+        make_sampler(name)
+    assert caught.value.field == "name"

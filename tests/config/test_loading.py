@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.config.study_files import MALFORMED, Case, expected_fragments, write_case
-from tunelab.config import load_study_config
+from tunelab.config import load_study_config, load_study_file
 from tunelab.exceptions import ConfigError
 
 
@@ -67,3 +67,42 @@ def test_a_task_refuses_what_contradicts_it(
         load_study_config(path)
     for fragment in fragments:
         assert fragment in str(caught.value)
+
+
+# A sampler of the user's, named by its class path ----------------------------------------------
+
+USER_SAMPLER = '''
+from tunelab.samplers import BaseSampler
+
+
+class Midpoint(BaseSampler):
+    def __init__(self, at: float = 0.5, seed: int | None = None) -> None:
+        self.at, self.seed = at, seed
+
+    def sample_independent(self, study, trial, name, distribution):
+        return distribution.from_unit(self.at)
+'''
+
+
+def test_a_study_file_runs_a_sampler_of_a_package_next_to_it(tmp_path: Path) -> None:
+    import tunelab
+
+    (tmp_path / "mysearch").mkdir()
+    (tmp_path / "mysearch" / "__init__.py").write_text("")
+    (tmp_path / "mysearch" / "samplers.py").write_text(USER_SAMPLER)
+    (tmp_path / "objectives.py").write_text(
+        "def line(trial):\n    return trial.suggest_float('x', 0.0, 10.0)\n"
+    )
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        "name: mine\nobjective: objectives:line\nn_trials: 4\nn_jobs: 2\n"
+        f"storage: sqlite:///{tmp_path / 'mine.db'}\n"
+        "sampler: {name: mysearch.samplers:Midpoint, at: 0.3}\n"
+    )
+    config, objective = load_study_file(study_file)
+    study = tunelab.create_study(
+        name=config.name, storage=config.storage, sampler=config.sampler, seed=config.seed
+    )
+    study.optimize(objective, n_trials=config.n_trials, n_jobs=config.n_jobs)  # in workers
+    assert [r.params["x"] for r in study.trials] == [3.0] * 4
+    assert type(study.sampler).__name__ == "Midpoint"

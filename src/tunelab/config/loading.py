@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tunelab.config.objective import resolve_objective
+from tunelab.config.objective import extend_import_path, resolve_objective
 from tunelab.config.reading import read_study_file
 from tunelab.config.schema import StudyConfig, validate_study_config
 from tunelab.exceptions import ConfigError
@@ -31,6 +31,7 @@ def load_study_file(
     path = Path(path)
     data = read_study_file(path)
     data.update(overrides or {})
+    extend_import_path(path)  # validation builds the sampler and pruner it names
     config = validate_study_config(data, str(path), set(overrides or ()))
     return prepare_objective(config, path)
 

@@ -33,7 +33,7 @@ def resolve_objective(spec: str, study_file: str | Path | None = None) -> Callab
     if problem:
         raise ConfigError(f"{prefix}: {problem}.")
     module_name, _, attr_path = spec.partition(":")
-    search_dirs = _extend_sys_path(study_file)
+    search_dirs = extend_import_path(study_file)
     module = _import_module(module_name, prefix, search_dirs)
     target: Any = module
     for depth, attr in enumerate(attr_path.split(".")):
@@ -57,7 +57,10 @@ def resolve_objective(spec: str, study_file: str | Path | None = None) -> Callab
     return target
 
 
-def _extend_sys_path(study_file: str | Path | None) -> list[str]:
+def extend_import_path(study_file: str | Path | None) -> list[str]:
+    """Put the study file's folder and the current directory first on ``sys.path``, as Python
+    does for a script's own folder, so that the modules a study file names (its objective, a
+    sampler or pruner of the user's) are found next to it; the folders, in search order."""
     dirs = [os.getcwd()]
     if study_file is not None:
         dirs.insert(0, str(Path(study_file).resolve().parent))

@@ -9,6 +9,7 @@ from typing import Any
 
 from tunelab._attrs import STUDY_FILE_ATTR
 from tunelab.config.loading import prepare_objective
+from tunelab.config.objective import extend_import_path
 from tunelab.config.schema import StudyConfig, validate_study_config
 from tunelab.exceptions import ConfigError
 from tunelab.storage import make_storage
@@ -54,6 +55,7 @@ def stored_objective(
     """The config and objective of a study file as a study keeps it (:func:`config_record`),
     with ``changes`` and the command line's ``overrides`` applied; ``source`` starts errors."""
     data = {**record["fields"], **(changes or {}), **(overrides or {})}
-    config = validate_study_config(data, source, set(overrides or ()))
     path = record["path"] if record["path"] and Path(record["path"]).is_file() else None
+    extend_import_path(path)  # validation builds the sampler and pruner it names
+    config = validate_study_config(data, source, set(overrides or ()))
     return prepare_objective(config, path, source=source)
