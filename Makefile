@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tunelab-installed
 
-.PHONY: demo test bench-smoke clean
+.PHONY: demo test test-quick bench-smoke clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	scripts/run-tests.sh $(BIN)/python
+
+# Lint, types and the tests that need no PostgreSQL, browser, worker processes or training:
+# the search core, in about a minute.
+test-quick: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/overhead.py --quick

@@ -1,0 +1,36 @@
+"""The README's examples are what a newcomer copies first: they must stay true."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```$", README, flags=re.M | re.S)
+
+
+def test_the_study_file_shown_is_the_example_file():
+    assert blocks("yaml")[0] == (ROOT / "examples" / "quadratic.yaml").read_text(encoding="utf-8")
+
+
+def test_the_first_python_example_can_be_run_twice(tmp_path):
+    script = tmp_path / "first.py"
+    script.write_text(blocks("python")[0] + "print(len(study.trials))\n", encoding="utf-8")
+    counts = []
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        counts.append(int(run.stdout.split()[-1]))
+    assert counts == [50, 100]
+
+
+def test_the_set_up_commands_come_first():
+    assert "make demo" in README[:400] and "make test" in README[:400]
