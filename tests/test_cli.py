@@ -152,7 +152,7 @@ def test_unexpected_error_exits_1_with_a_hint(
     def broken(study: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("tunelab.cli.trial_rows", broken)
+    monkeypatch.setattr("tunelab.dataframe.trial_rows", broken)
     result = invoke("export", "demo")
 
     assert result.exit_code == 1
