@@ -4,6 +4,9 @@ the same problems without the command line)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from typer.testing import CliRunner, Result
 
 import tunelab
@@ -17,6 +20,7 @@ __all__ = [
     "Case",
     "expected_fragments",
     "invoke",
+    "python_env",
     "states",
     "stored_trials",
     "write_case",
@@ -50,3 +54,11 @@ def stored_trials(study: str, storage: str = "sqlite:///tunelab.db") -> list[tun
 
 def states(records: list[tunelab.TrialRecord]) -> list[str]:
     return [r.state.value for r in records]
+
+
+def python_env(**variables: str) -> dict[str, str]:
+    """This process's environment, plus ``variables``, for a Python process that imports the
+    tunelab under test wherever it runs (a relative PYTHONPATH would not follow it there)."""
+    source = str(Path(tunelab.__file__).parents[1])
+    path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **variables}

@@ -10,7 +10,7 @@ import click
 import typer
 
 import tunelab
-from tests.cli.helpers import invoke
+from tests.cli.helpers import invoke, python_env
 from tunelab.cli import app
 
 COMMANDS = ["run", "worker", "studies", "show", "export", "delete", "report", "doctor"]
@@ -51,7 +51,7 @@ def test_importing_the_command_loads_nothing_that_only_a_command_needs() -> None
     )
 
     loaded = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], env=python_env(), capture_output=True, text=True, check=True
     ).stdout
 
     assert json.loads(loaded) == []

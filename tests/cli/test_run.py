@@ -26,6 +26,7 @@ from tests.cli.helpers import (
     MIXED_OBJECTIVE,
     MIXED_STUDY,
     invoke,
+    python_env,
     states,
     stored_trials,
     write_study,
@@ -307,7 +308,7 @@ def _start_run(directory: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=python_env(PYTHONUNBUFFERED="1"),
     )
 
 

@@ -41,8 +41,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (run, studies, export, report):
-    app.add_typer(group.commands)
+for command_group in (run, studies, export, report):
+    app.add_typer(command_group.commands)
 
 
 def main() -> None:
