@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
 
 import tunelab
-from tunelab.cli import app
+from tests.cli.helpers import invoke
 from tunelab.trial import TrialState
 
 pytest.importorskip("plotly", reason="the report needs the plots extra")
@@ -24,10 +23,6 @@ TASK_STUDY = "cli-digits"
 OBJECTIVE_STUDY = "cli-mixed"
 N_TASK_TRIALS = 4
 N_OBJECTIVE_TRIALS = 8
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
 
 
 def mixed_objective(trial: tunelab.Trial) -> float:
@@ -131,18 +126,6 @@ def test_report_user_errors_exit_2(
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.output
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_report_of_a_missing_storage_file_exits_2_and_creates_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-
-    result = invoke("report", "demo")
-
-    assert result.exit_code == 2
-    assert "there is no storage file" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

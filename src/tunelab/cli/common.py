@@ -1,0 +1,138 @@
+"""What every command shares: its consoles, options, exit codes, error handling and checks.
+
+A user's mistake (a bad study file, an unknown study, a missing storage file) prints one red
+paragraph and exits with code 2; tracebacks are shown only with ``--debug``, because a
+traceback points at tunelab's code while the fix is in the user's file.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from tunelab.exceptions import StorageError, TunelabError
+from tunelab.storage import check_storage_url
+
+EXIT_USER_ERROR = 2
+EXIT_UNEXPECTED = 1
+EXIT_INTERRUPTED = 130
+
+StorageOption = Annotated[
+    str,
+    typer.Option(
+        "--storage",
+        "-s",
+        help="Where the studies are: sqlite:///file.db (relative to the current directory) or "
+        "postgresql://user:password@host/db.",
+    ),
+]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Show the full traceback when something goes wrong.")
+]
+StudyArgument = Annotated[
+    str,
+    typer.Argument(
+        help="The study's name, as `tunelab studies` lists it.", metavar="STUDY", show_default=False
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def out() -> Console:
+    """A console on the standard output, made when a command prints so that it reads the
+    terminal's width then (a console made at import keeps the width it saw at import)."""
+    return Console(highlight=False, markup=False)
+
+
+def err() -> Console:
+    """A console on the standard error, made when a command prints, as :func:`out` is."""
+    return Console(stderr=True, highlight=False, markup=False)
+
+
+def examples(*lines: str) -> str:
+    """A help epilog that lists example command lines."""
+    return "[bold]Examples[/bold]\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def user_facing(command: F) -> F:
+    """Turn errors into one readable paragraph and the exit codes the command line promises.
+
+    tunelab errors (the user's to fix) exit 2; anything else is a bug and exits 1. ``--debug``
+    adds the traceback to either.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except TunelabError as error:
+            _print_error(str(error), debug, has_cause=error.__cause__ is not None)
+            raise typer.Exit(EXIT_USER_ERROR) from None
+        except KeyboardInterrupt:
+            err().print("Interrupted.", style="yellow")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as error:
+            message = f"unexpected {type(error).__name__}: {error}".replace("\n", " ")
+            _print_error(message, debug, has_cause=True)
+            raise typer.Exit(EXIT_UNEXPECTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_error(message: str, debug: bool, has_cause: bool) -> None:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    elif has_cause:
+        message += " Rerun with --debug to see the traceback."
+    err().print(Text("error: ", style="bold red") + Text(message, style="red"), soft_wrap=True)
+
+
+def existing_storage(url: str) -> str:
+    """``url`` if it is valid and, for SQLite, its file exists: commands that only read must
+    not create one, so that a mistyped path says so rather than leave an empty database."""
+    try:
+        check_storage_url(url)
+    except StorageError as error:
+        raise StorageError(f"option --storage: {error}.") from None
+    database = _sqlite_file(url)
+    if database is not None and not database.exists():
+        raise StorageError(
+            f"option --storage: there is no storage file {str(database)!r} ({url}, looked in "
+            f"{database.resolve().parent}). `tunelab run STUDY_FILE` creates it with a study; "
+            "or pass --storage with the URL of an existing database."
+        )
+    return url
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (relative to the current directory); None for other storages."""
+    if not url.lower().startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write what a command was asked to put in the file of its ``--output`` option."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise TunelabError(
+            f"option --output: cannot write {path} ({error.strerror}); choose another path."
+        ) from None

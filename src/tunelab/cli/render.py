@@ -1,0 +1,222 @@
+"""What the commands print, built apart from what they do: tables and summary texts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tunelab import _display as display
+from tunelab.pruners.base import continued_trials
+from tunelab.pruners.savings import step_savings
+from tunelab.storage import DEFAULT_STORAGE
+from tunelab.trial import TrialRecord, TrialState
+
+if TYPE_CHECKING:
+    from tunelab.analysis.doctor import Finding
+    from tunelab.config import StudyConfig
+    from tunelab.storage.base import StudySummary
+    from tunelab.study import Study
+
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)
+
+
+# run / worker ---------------------------------------------------------------------------------
+
+
+def run_heading(config: StudyConfig, study: Study, before: Sequence[TrialRecord]) -> Text:
+    state = f"resuming after {len(before)} trials" if before else "a new study"
+    return Text.assemble(
+        "Study ",
+        (config.name, "bold"),
+        f" ({display.objectives_text(study)}) in {config.storage}: {state}. "
+        f"Running {_budget_text(config)}; Ctrl-C stops cleanly.",
+    )
+
+
+def _budget_text(config: StudyConfig) -> str:
+    parts = []
+    if config.n_trials is not None:
+        parts.append(f"{config.n_trials} trials")
+    if config.timeout is not None:
+        parts.append(f"for {display.duration(config.timeout)}")
+    return " or ".join(parts) + (", whichever ends first" if len(parts) > 1 else "")
+
+
+def objective_text(config: StudyConfig) -> str:
+    """What the user fixes when every trial fails: the objective function or the task."""
+    return f"objective ({config.objective})" if config.objective else "task"
+
+
+def interrupted_text(study: Study, first_new: int, storage: str, resume: str) -> Text:
+    trials = study.trials
+    finished = sum(r.state.is_finished for r in trials)
+    complete = sum(r.state is TrialState.COMPLETE for r in trials)
+    interrupted = [
+        r.number for r in trials if r.number >= first_new and "interrupt" in (r.fail_reason or "")
+    ]
+    note = f" Trial {interrupted[-1]}, which was running, is marked FAIL." if interrupted else ""
+    return Text(
+        f"Interrupted. Study {study.study_name!r} keeps all {finished} finished trials "
+        f"({complete} complete) in {storage}.{note} Continue with: {resume}",
+        style="yellow",
+    )
+
+
+def run_summary(study: Study, new: Sequence[TrialRecord], storage: str, resume: str) -> Text:
+    counts = Counter(r.state for r in new)
+    carried_on = continued_trials(study.trials)
+    paused = sum(r.state is TrialState.PRUNED and r.number in carried_on for r in new)
+    pruned = counts[TrialState.PRUNED] - paused
+    numbers = f" (trials {new[0].number}-{new[-1].number})" if new else ""
+    text = (
+        f"This run: {counts[TrialState.COMPLETE]} complete, {pruned} pruned, "
+        + (f"{paused} paused and carried on, " if paused else "")
+        + f"{counts[TrialState.FAIL]} failed{numbers}. "
+    )
+    savings = step_savings(new)
+    if pruned and savings is not None:
+        text += (
+            f"Pruning saved {savings.saved_fraction:.0%} of the steps: {savings.run} run where "
+            f"{savings.without_pruning} would have run every trial to step "
+            f"{savings.full_steps}. "
+        )
+    best = best_text(study)
+    text += f"Best so far: {best}. " if best else "No completed trial yet. "
+    text += f"Stored in {storage}; `{resume}` adds more trials, `tunelab show {study.study_name}"
+    text += f"{'' if storage == DEFAULT_STORAGE else ' --storage ' + storage}` shows them."
+    return Text(text)
+
+
+# studies / show -------------------------------------------------------------------------------
+
+
+def studies_table(url: str, summaries: Sequence[StudySummary]) -> Table:
+    table = Table(
+        title=f"Studies in {url}", box=None, header_style="bold underline", pad_edge=False
+    )
+    table.add_column("name", no_wrap=True)
+    table.add_column("goal")
+    for column in ("trials", "done", "pruned", "fail", "run", "best"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("created", no_wrap=True)
+    for s in summaries:
+        best = display.number(s.best_value) if len(s.directions) == 1 else "Pareto front"
+        table.add_row(
+            s.name,
+            ",".join(direction[:3] for direction in s.directions),
+            str(s.n_trials),
+            *(str(s.counts.get(state, 0)) for state in COUNTED_STATES),
+            best,
+            f"{s.created_at:%Y-%m-%d}",
+        )
+    return table
+
+
+def study_overview(study: Study, storage: str, top: int) -> list[RenderableType]:
+    """What `tunelab show` prints: the study's counts, then its ``top`` best trials."""
+    trials = study.trials
+    counts = Counter(r.state for r in trials)
+    created = study.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    per_state = ", ".join(
+        f"{counts[s]} {s.value.lower()}" for s in (*COUNTED_STATES, TrialState.WAITING)
+    )
+    best = best_text(study) or "no completed trial yet"
+    lines: list[RenderableType] = [
+        Text.assemble("Study ", (study.study_name, "bold"), f" in {storage}, created {created}"),
+        f"Objectives: {display.objectives_text(study)}",
+        f"Trials: {len(trials)} in all: {per_state}",
+        f"Best: {best}",
+    ]
+    if counts[TrialState.COMPLETE]:
+        lines.append(best_table(study, top))
+    return lines
+
+
+def best_table(study: Study, k: int) -> Table:
+    """The ``k`` best completed trials, or the Pareto front of a multi-objective study."""
+    names = list(study.objective_names)
+    multi = len(names) > 1
+    records = display.ranked_trials(study)[:k]
+    title = "Pareto front" if multi else f"Best {len(records)} trials"
+    table = Table(title=title)
+    table.add_column("trial", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_column("params")
+    table.add_column("duration", justify="right")
+    for record in records:
+        table.add_row(
+            str(record.number),
+            *(display.number(v) for v in record.values or ()),
+            display.params_text(record.params),
+            display.duration(record.duration),
+        )
+    return table
+
+
+def best_text(study: Study) -> str | None:
+    ranked = display.ranked_trials(study)
+    if not ranked:
+        return None
+    if len(study.directions) > 1:
+        return f"{len(ranked)} trial(s) on the Pareto front"
+    best = ranked[0]
+    value = display.number(best.values[0] if best.values else None)
+    params = display.params_text(best.params)
+    return f"{study.objective_names[0]} {value} at trial {best.number} ({params})"
+
+
+# export ---------------------------------------------------------------------------------------
+
+
+def rows_csv(rows: list[dict[str, Any]]) -> str:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _plain(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def rows_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], indent=2) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# doctor ---------------------------------------------------------------------------------------
+
+
+def study_heading(study: Study) -> Text:
+    objectives = display.objectives_text(study)
+    return Text.assemble("Study ", (study.study_name, "bold"), f" ({objectives})")
+
+
+def trial_heading(study: Study, record: TrialRecord) -> Text:
+    values = ", ".join(display.number(v) for v in record.values or ())
+    outcome = record.state.value.lower() + (f", {values}" if values else "")
+    return Text.assemble(
+        f"Trial {record.number} of study ", (study.study_name, "bold"),
+        f" ({outcome}): {display.params_text(record.params) or 'no parameters'}",
+    )
+
+
+def findings(found: Sequence[Finding], title: str) -> Table | Text:
+    """The doctor's table of the findings, or one line when there are none."""
+    if not found:
+        return Text.assemble((title, "bold"), ": no problems found.")
+    from tunelab.analysis.doctor import findings_table
+
+    return findings_table(found, title=title)

@@ -1,0 +1,150 @@
+"""`tunelab report` and `tunelab doctor`: what a study's trials say, as an HTML report or as
+the training doctor's findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+import tunelab
+from tunelab import _display as display
+from tunelab.cli import render
+from tunelab.cli.common import (
+    DebugOption,
+    StorageOption,
+    StudyArgument,
+    examples,
+    existing_storage,
+    out,
+    user_facing,
+    write_output,
+)
+from tunelab.exceptions import TunelabError
+from tunelab.storage import DEFAULT_STORAGE
+from tunelab.telemetry import has_telemetry
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+    from tunelab.trial import TrialRecord
+
+commands = typer.Typer()
+
+
+@commands.command(
+    epilog=examples(
+        "tunelab report quickstart-digits-mlp          # writes quickstart-digits-mlp-report.html",
+        "tunelab report quadratic -o report.html --storage sqlite:///runs.db",
+    )
+)
+@user_facing
+def report(
+    study: StudyArgument,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="The HTML file to write (replaced if it exists); by default STUDY-report.html "
+            "in the current directory.",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=1, help="How many best trials to list.")
+    ] = 10,
+    debug: DebugOption = False,
+) -> None:
+    """Write a study's report: one HTML file, readable offline, with the summary, best
+    trials, figures, hyperparameter importance, the training doctor's findings and an
+    ensemble of the best trials (for a study file with a 'task:' whose data has a test part
+    and whose trials saved their weights)."""
+    loaded = tunelab.load_study(study, existing_storage(storage))
+    from tunelab.report import render_report  # needs the plots extra; the error says so
+
+    path = output if output is not None else Path(f"{study}-report.html")
+    write_output(path, render_report(loaded, top=top))
+    out().print(
+        f"Wrote the report of study {study!r} to {path.resolve()}; open it in a browser.",
+        soft_wrap=True,  # a path cut in two cannot be copied
+    )
+
+
+@commands.command(
+    epilog=examples(
+        "tunelab doctor quickstart-digits-mlp           # the study and its 3 best trials",
+        "tunelab doctor quickstart-digits-mlp 12        # trial 12 alone",
+        "tunelab doctor quickstart-digits-mlp --top 10",
+    )
+)
+@user_facing
+def doctor(
+    study: StudyArgument,
+    trial: Annotated[
+        int | None,
+        typer.Argument(
+            min=0,
+            help="A trial's number, to diagnose that trial alone.",
+            metavar="TRIAL",
+            show_default=False,
+        ),
+    ] = None,
+    storage: StorageOption = DEFAULT_STORAGE,
+    top: Annotated[
+        int, typer.Option("--top", "-k", min=1, help="How many best trials to diagnose.")
+    ] = 3,
+    debug: DebugOption = False,
+) -> None:
+    """Say what went wrong in a study's training, with the evidence and what to change: the
+    study as a whole and its best trials, or one trial."""
+    loaded = tunelab.load_study(study, existing_storage(storage))
+    if trial is None:
+        _print_study_diagnosis(out(), loaded, top)
+    else:
+        _print_trial_diagnosis(out(), loaded, _trial_numbered(loaded, trial))
+
+
+def _print_study_diagnosis(console: Console, study: Study, top: int) -> None:
+    from tunelab.analysis.doctor import diagnose_study
+
+    best = display.ranked_trials(study)[:top]  # the trials diagnose_study diagnoses
+    findings = diagnose_study(study, top=top)
+    about_study = [f for f in findings if f.trial is None]
+    console.print(render.study_heading(study))
+    console.print(render.findings(about_study, "The study as a whole"))
+    if not best:
+        console.print("No trial has completed yet, so there are no best trials to diagnose.")
+        return
+    numbers = ", ".join(str(record.number) for record in best)
+    about_trials = [f for f in findings if f.trial is not None]
+    console.print(render.findings(about_trials, f"The best {len(best)} trial(s): {numbers}"))
+
+
+def _print_trial_diagnosis(console: Console, study: Study, record: TrialRecord) -> None:
+    from tunelab.analysis.doctor import diagnose_trial
+
+    console.print(render.trial_heading(study, record))
+    if record.fail_reason:
+        first_line = record.fail_reason.strip().splitlines()[0]
+        console.print(f"It ended with: {first_line}", soft_wrap=True)
+    console.print(render.findings(diagnose_trial(record), f"Trial {record.number}"))
+    if not has_telemetry(record):
+        console.print(
+            f"Trial {record.number} has no training telemetry, so only its state and failure "
+            "were checked; tunelab.torch records telemetry for the trials it trains."
+        )
+
+
+def _trial_numbered(study: Study, number: int) -> TrialRecord:
+    records = study.trials
+    for record in records:
+        if record.number == number:
+            return record
+    held = f"trials 0 to {records[-1].number}" if records else "no trials yet"
+    raise TunelabError(
+        f"argument TRIAL: study {study.study_name!r} has no trial {number} (it has {held}); "
+        f"give one of its trial numbers, as `tunelab show {study.study_name}` lists them."
+    )
