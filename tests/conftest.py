@@ -12,6 +12,28 @@ from tunelab.storage import BaseStorage, make_storage
 
 POSTGRES_URL_VARIABLE = "TUNELAB_TEST_POSTGRES_URL"
 
+# What `make test-quick` leaves out (pytest -m "not slow"): tests that train models, start
+# processes, a server or a browser, or fit many Gaussian processes. Single slow tests elsewhere
+# carry @pytest.mark.slow themselves.
+SLOW_PATHS = (
+    "tests/torch/",
+    "tests/analysis/",
+    "tests/report/",
+    "tests/execution/",
+    "tests/cli/",
+    "tests/storage/test_sql_reconnect.py",
+    "tests/samplers/test_gp.py",
+    "tests/test_readme.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = config.rootpath
+    for item in items:
+        where = item.path.relative_to(root).as_posix()
+        if where.startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def storage_url(request: pytest.FixtureRequest, tmp_path) -> str:

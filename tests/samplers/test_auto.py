@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 import tunelab
 from tests.samplers.objectives import bowl_2d, mixed, params_of, run
 from tunelab.samplers import make_sampler
@@ -18,6 +20,7 @@ def stored_choice(study):
     return study.storage.get_study(study.study_name).system_attrs.get("sampler")
 
 
+@pytest.mark.slow
 def test_a_small_numeric_space_with_a_small_budget_gets_gp_and_the_choice_is_logged(caplog):
     sampler = AutoSampler(seed=0)
     with caplog.at_level(logging.INFO, logger="tunelab"):

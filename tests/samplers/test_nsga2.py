@@ -76,6 +76,7 @@ def test_the_true_zdt1_front_has_the_hypervolume_of_the_integral():
 # Convergence -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_zdt1_front_reaches_90_percent_of_the_true_hypervolume():
     # 5-D ZDT1, 40 generations of 50 (2000 evaluations): 0.99 of the true front's hypervolume
     # for seeds 0 and 1; random search with 2000 evaluations 0.17 to 0.26.
@@ -90,6 +91,7 @@ def test_zdt1_front_reaches_90_percent_of_the_true_hypervolume():
     assert front_hypervolume(randoms) / true < min(fractions) - 0.1
 
 
+@pytest.mark.slow
 def test_defaults_converge_fast_on_10_dimensional_zdt1():
     # 840 evaluations (70 generations of the default 12): the defaults reach 0.92 to 0.96 of the
     # true front's hypervolume (seeds 0-5), the former ones (50 per generation, SBX with eta 15,
