@@ -1,11 +1,13 @@
-"""Test objectives and helpers shared by the sampler tests: smooth bowls, a mixed space with a
-conditional parameter, and a small discrete space."""
+"""Test objectives and helpers shared by the sampler tests: a smooth 4-d bowl, a mixed space with a
+conditional parameter, and a small discrete space; and, from tunelab.testing, a 2-d bowl and
+the helpers to run a study."""
 
 from __future__ import annotations
 
 import math
 
-import tunelab
+from tunelab.testing.objectives import assert_valid_trials, bowl_2d, params_of
+from tunelab.testing.objectives import run_study as run
 
 OPTIMUM = (0.7, -1.3, 2.1, -0.4)
 
@@ -14,12 +16,6 @@ def bowl_4d(trial):
     """A smooth, tilted bowl; random search gets within a few units of its minimum (0)."""
     d = [trial.suggest_float(f"x{i}", -5.0, 5.0) - c for i, c in enumerate(OPTIMUM)]
     return sum((i + 1) * v * v for i, v in enumerate(d)) + 0.5 * d[0] * d[1]
-
-
-def bowl_2d(trial):
-    x = trial.suggest_float("x", -5.0, 5.0) - 1.3
-    y = trial.suggest_float("y", -5.0, 5.0) + 0.7
-    return x * x + 2 * y * y + 0.5 * x * y
 
 
 def mixed(trial):
@@ -47,29 +43,24 @@ def small(trial):
     return n + (c != "b")
 
 
-def run(objective, sampler, n_trials=30, **options):
-    study = tunelab.create_study(sampler=sampler, **options)
-    study.optimize(objective, n_trials=n_trials, catch=())
-    return study
-
-
-def params_of(study):
-    return [dict(r.params) for r in study.trials]
-
-
 def assert_valid_mixed_run(study, sampler):
-    """Every trial of a run of :func:`mixed` valid, and the joint space without the conditional
-    parameter."""
+    """Every trial of a run of :func:`mixed` valid, the conditional parameter exactly where its
+    condition holds, and the joint space without it."""
     assert list(sampler.infer_relative_search_space(study)) == ["act", "batch", "lr", "model"]
-    assert_valid_mixed_trials(study)
-
-
-def assert_valid_mixed_trials(study):
-    """Every trial of a run of :func:`mixed` completed inside its distributions, the conditional
-    parameter exactly where its condition holds."""
+    assert_valid_trials(study)
     for record in study.trials:
-        assert record.state is tunelab.TrialState.COMPLETE
-        for name, value in record.params.items():
-            assert record.distributions[name].contains(value), (name, value)
         assert ("depth" in record.params) == (record.params["model"] == "tree")
-        assert type(record.params["batch"]) is int
+
+
+__all__ = [
+    "OPTIMUM",
+    "assert_valid_mixed_run",
+    "bowl_2d",
+    "bowl_4d",
+    "mixed",
+    "nc",
+    "params_of",
+    "run",
+    "small",
+    "small_point",
+]
