@@ -1,0 +1,316 @@
+"""Study: ask and tell, enqueued trials, best trials, dataframes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import tunelab
+from tests.study.objectives import returns_x, states
+from tunelab.exceptions import (
+    TrialFinishedError,
+    TunelabError,
+)
+from tunelab.trial import TrialState
+
+# Ask and tell ------------------------------------------------------------------------------
+
+
+def test_ask_then_tell_completes_the_trial(make_study):
+    study = make_study()
+    trial = study.ask()
+    x = trial.suggest_float("x", 0.0, 1.0)
+    assert study.trials[0].state is TrialState.RUNNING
+    record = study.tell(trial, x * 2)
+    assert record.state is TrialState.COMPLETE
+    assert record.value == pytest.approx(x * 2)
+    assert study.trials[0].params == {"x": x}
+
+
+def test_ask_n_starts_n_distinct_running_trials(make_study):
+    study = make_study()
+    trials = study.ask(4)
+    assert len(trials) == 4
+    assert len({id(t) for t in trials}) == 4
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert study.storage.count_trials(study.study_id, [TrialState.RUNNING]) == 4
+
+
+@pytest.mark.parametrize("n", [0, -1, True, 1.5])
+def test_ask_n_must_be_a_positive_integer(n):
+    with pytest.raises(TunelabError, match="n must be a positive integer"):
+        tunelab.create_study().ask(n)
+
+
+def test_tell_by_number_keeps_the_parameters_suggested(make_study):
+    study = make_study()
+    first, second = study.ask(2)
+    x = second.suggest_int("units", 1, 64)
+    record = study.tell(second.number, 5.0)
+    assert (record.number, record.state, record.value) == (1, TrialState.COMPLETE, 5.0)
+    assert record.params == {"units": x}
+    assert study.trials[0].state is TrialState.RUNNING
+
+
+@pytest.mark.parametrize(
+    ("by", "error", "message"),
+    [
+        (lambda t: t, TrialFinishedError, "not RUNNING"),
+        (lambda t: t.number, TunelabError, "trial number 0 is not a running trial"),
+    ],
+    ids=["trial", "number"],
+)
+def test_telling_a_trial_twice_raises(make_study, by, error, message):
+    study = make_study()
+    trial = study.ask()
+    study.tell(by(trial), 1.0)
+    with pytest.raises(error, match=message):
+        study.tell(by(trial), 2.0)
+    assert study.trials[0].value == 1.0
+
+
+def test_tell_unknown_number_raises(make_study):
+    with pytest.raises(TunelabError, match="trial number 7 is not a running trial"):
+        make_study().tell(7, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        (float("nan"), "finite"),
+        ("abc", "must return a number"),
+        ([1.0, 2.0], r"2 value\(s\)"),
+        (None, "NoneType"),
+    ],
+)
+def test_tell_with_bad_values_fails_the_trial_with_the_reason(make_study, values, reason):
+    study = make_study()
+    record = study.tell(study.ask(), values)
+    assert record.state is TrialState.FAIL
+    assert re.search(reason, record.fail_reason)
+
+
+@pytest.mark.parametrize("state", [TrialState.PRUNED, "FAIL"])
+def test_tell_with_a_finished_state(make_study, state):
+    study = make_study()
+    record = study.tell(
+        study.ask(), state=state, fail_reason="out of memory" if state == "FAIL" else None
+    )
+    assert record.state is TrialState(state)
+    assert record.values is None
+
+
+def test_tell_with_running_state_raises(make_study):
+    study = make_study()
+    with pytest.raises(TunelabError, match="use COMPLETE, PRUNED or FAIL"):
+        study.tell(study.ask(), 1.0, state=TrialState.RUNNING)
+
+
+def test_tell_multi_objective_values(make_study):
+    study = make_study(directions=["minimize", "maximize"])
+    record = study.tell(study.ask(), (0.5, 0.9))
+    assert record.values == (0.5, 0.9)
+
+
+# Enqueued trials ---------------------------------------------------------------------------
+
+
+def _lr_and_units(trial):
+    trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    trial.suggest_int("units", 8, 256)
+    return 0.0
+
+
+def test_enqueued_params_are_used_first_each_once(make_study):
+    study = make_study()
+    assert study.enqueue_trial({"lr": 0.01, "units": 32}) == 0
+    assert study.enqueue_trial({"lr": 0.001, "units": 64}, user_attrs={"source": "paper"}) == 1
+    study.optimize(_lr_and_units, n_trials=4)
+    trials = study.trials
+    assert [dict(r.params) for r in trials[:2]] == [
+        {"lr": 0.01, "units": 32},
+        {"lr": 0.001, "units": 64},
+    ]
+    assert trials[1].user_attrs["source"] == "paper"
+    assert all(
+        r.params not in ({"lr": 0.01, "units": 32}, {"lr": 0.001, "units": 64}) for r in trials[2:]
+    )
+    assert [r.number for r in trials] == [0, 1, 2, 3]
+
+
+def test_partly_enqueued_trial_samples_the_other_params(make_study):
+    study = make_study()
+    study.enqueue_trial({"units": 16})
+    study.optimize(_lr_and_units, n_trials=1)
+    record = study.trials[0]
+    assert record.params["units"] == 16
+    assert 1e-4 <= record.params["lr"] <= 1e-1
+
+
+def test_an_enqueued_trial_is_handed_to_exactly_one_asker(make_study):
+    study = make_study()
+    study.enqueue_trial({"units": 100})
+    trials = study.ask(3)
+    fixed = [t for t in trials if t.fixed_params]
+    assert len(fixed) == 1 and fixed[0].fixed_params == {"units": 100}
+    assert fixed[0].suggest_int("units", 8, 256) == 100
+    assert study.storage.count_trials(study.study_id, [TrialState.WAITING]) == 0
+
+
+def test_enqueued_value_outside_the_range_raises_a_clear_error(make_study):
+    study = make_study()
+    study.enqueue_trial({"units": 1000})
+    trial = study.ask()
+    with pytest.raises(
+        TunelabError, match=r"enqueued value units=1000 is outside its distribution"
+    ):
+        trial.suggest_int("units", 8, 256)
+
+
+def test_enqueued_value_outside_the_range_fails_the_trial_in_optimize(make_study):
+    study = make_study()
+    study.enqueue_trial({"units": 1000})
+    study.optimize(_lr_and_units, n_trials=2)
+    assert states(study) == [TrialState.FAIL, TrialState.COMPLETE]
+    assert "enqueued value units=1000 is outside" in study.trials[0].fail_reason
+
+
+def test_enqueuing_a_non_json_value_raises(make_study):
+    with pytest.raises(
+        TunelabError, match="units=\\[8, 16\\] is a list; parameters are JSON scalars"
+    ):
+        make_study().enqueue_trial({"units": [8, 16]})
+
+
+def test_enqueued_int_for_a_float_parameter_is_returned_as_a_float(make_study):
+    study = make_study()
+    study.enqueue_trial({"x": 1})
+    value = study.ask().suggest_float("x", 0.0, 2.0)
+    assert type(value) is float and value == 1.0
+
+
+# Best trials -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("direction", "best"), [("minimize", -3.0), ("maximize", 4.0)])
+def test_best_trial_value_and_params(make_study, direction, best):
+    study = make_study(direction=direction)
+    for x in (1.0, -3.0, 4.0, 0.5):
+        study.enqueue_trial({"x": x})
+    study.optimize(returns_x, n_trials=4)
+    assert study.best_value == best
+    assert study.best_params == {"x": best}
+    assert study.best_trial.params["x"] == best
+
+
+def test_best_trial_ignores_failed_and_pruned_trials(make_study):
+    study = make_study()
+    study.tell(study.ask(), 5.0)
+    study.tell(study.ask(), float("nan"))
+    study.tell(study.ask(), state=TrialState.PRUNED)
+    assert study.best_value == 5.0
+
+
+def test_best_trial_without_a_completed_trial_raises(make_study):
+    study = make_study()
+    study.tell(study.ask(), state=TrialState.FAIL)
+    with pytest.raises(TunelabError, match="has no completed trial that satisfies"):
+        _ = study.best_trial
+
+
+def test_best_trials_is_the_pareto_front(make_study):
+    # (loss to minimize, accuracy to maximize)
+    points = [(1.0, 0.5), (2.0, 0.9), (2.0, 0.6), (0.5, 0.4), (3.0, 0.9), (1.0, 0.5), (1.5, 0.45)]
+    study = make_study(directions=["minimize", "maximize"])
+    for point in points:
+        study.tell(study.ask(), point)
+    study.tell(study.ask(), state=TrialState.FAIL)
+    # 2 is dominated by 1; 4 by 1 (same accuracy, higher loss); 6 by 0 and 5; 0 and 5 tie.
+    assert [r.number for r in study.best_trials] == [0, 1, 3, 5]
+
+
+def _tell_constrained(study, values, constraints):
+    trial = study.ask()
+    if constraints is not None:
+        trial.set_constraints(constraints)
+    study.tell(trial, values)
+
+
+def test_best_trials_leave_out_trials_that_violate_a_constraint(make_study):
+    study = make_study(directions=["minimize", "minimize"])
+    _tell_constrained(study, (0.0, 0.0), [0.1])  # dominates all, but infeasible
+    _tell_constrained(study, (1.0, 2.0), [0.0, -1.0])  # on the boundary: feasible
+    _tell_constrained(study, (2.0, 1.0), None)  # no constraints: feasible
+    _tell_constrained(study, (3.0, 3.0), [-5.0])  # feasible but dominated
+    assert [r.number for r in study.best_trials] == [1, 2]
+
+
+def test_best_trial_is_the_best_feasible_one(make_study):
+    study = make_study()
+    _tell_constrained(study, 0.0, [float("nan")])  # a constraint that is not a number fails
+    _tell_constrained(study, 1.0, [2.0])
+    _tell_constrained(study, 3.0, [-1.0])
+    assert study.best_value == 3.0
+    assert [r.number for r in study.best_trials] == [2]
+
+
+def test_best_trial_when_no_trial_is_feasible_raises(make_study):
+    study = make_study()
+    _tell_constrained(study, 1.0, [1.0])
+    assert study.best_trials == []
+    with pytest.raises(TunelabError, match="satisfies its constraints"):
+        _ = study.best_trial
+
+
+def test_best_trials_of_a_single_objective_study_are_the_ties_for_best(make_study):
+    study = make_study()
+    for value in (2.0, 1.0, 1.0, 3.0):
+        study.tell(study.ask(), value)
+    assert [r.number for r in study.best_trials] == [1, 2]
+
+
+# Dataframe ---------------------------------------------------------------------------------
+
+
+def test_trials_dataframe_has_one_row_per_trial_with_flat_columns(make_study):
+    def objective(trial):
+        trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+        if trial.number == 0:
+            trial.suggest_categorical("opt", ["sgd"])
+        trial.set_user_attr("epochs", trial.number + 1)
+        if trial.number == 2:
+            raise ValueError("diverged")
+        return float(trial.number)
+
+    study = make_study()
+    study.optimize(objective, n_trials=3)
+    frame = study.trials_dataframe()
+    assert len(frame) == 3
+    for column in (
+        "number",
+        "state",
+        "value",
+        "params_lr",
+        "params_opt",
+        "user_attrs_epochs",
+        "fail_reason",
+    ):
+        assert column in frame.columns
+    assert list(frame["number"]) == [0, 1, 2]
+    assert list(frame["state"]) == ["COMPLETE", "COMPLETE", "FAIL"]
+    assert list(frame["value"][:2]) == [0.0, 1.0]
+    assert list(frame["user_attrs_epochs"]) == [1, 2, 3]
+    assert frame["params_opt"][0] == "sgd"
+    assert frame["fail_reason"][2] == "ValueError: diverged"
+
+
+@pytest.mark.parametrize(
+    ("metric_names", "columns"),
+    [(None, ["value_0", "value_1"]), (["loss", "acc"], ["value_loss", "value_acc"])],
+)
+def test_multi_objective_dataframe_names_value_columns(make_study, metric_names, columns):
+    study = make_study(directions=["minimize", "maximize"], metric_names=metric_names)
+    study.tell(study.ask(), (0.3, 0.8))
+    frame = study.trials_dataframe()
+    assert [frame[c][0] for c in columns] == [0.3, 0.8]
