@@ -125,6 +125,20 @@ def _user_class(kind: str, path: str) -> Any:
         ) from None
 
 
+def class_loader(registry: Mapping[str, str], package: str) -> Callable[[str], Any]:
+    """A ``__getattr__`` for ``package`` that imports each registered class when it is first
+    asked for by its name, so that importing the package imports none of them."""
+    paths = {path.rpartition(":")[2]: path for path in registry.values()}
+
+    def load_class(name: str) -> Any:
+        path = paths.get(name)
+        if path is None or not name[0].isupper():
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return load_attribute(path)
+
+    return load_class
+
+
 def load_attribute(path: str) -> Any:
     """The object ``"package.module:Name"`` (``Name`` may be dotted) names, importing its
     module."""

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tunelab.pruners.base import BasePruner
-from tunelab.registry import build, load_attribute
+from tunelab.registry import build, class_loader
 
 if TYPE_CHECKING:
     from tunelab.pruners.asha import SuccessiveHalvingPruner
@@ -34,8 +34,6 @@ PRUNERS: dict[str, str] = {
 }
 """Each built-in name and where its class lives, as ``"module:Class"``."""
 
-_CLASSES = {path.rpartition(":")[2]: path for path in PRUNERS.values()}
-
 
 def make_pruner(
     spec: str | Mapping[str, Any] | BasePruner | None, seed: int | None = None
@@ -50,13 +48,7 @@ def make_pruner(
     return build("pruner", spec, PRUNERS, BasePruner, defaults={"seed": seed})
 
 
-def __getattr__(name: str) -> Any:
-    """The pruner classes, each imported when first asked for."""
-    path = _CLASSES.get(name)
-    if path is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return load_attribute(path)
-
+__getattr__ = class_loader(PRUNERS, __name__)
 
 __all__ = [
     "PRUNERS",

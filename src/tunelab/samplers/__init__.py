@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from tunelab.registry import build, load_attribute
+from tunelab.registry import build, class_loader
 from tunelab.samplers.base import BaseSampler
 
 if TYPE_CHECKING:
@@ -51,12 +51,6 @@ SAMPLERS: dict[str, str] = {
 
 DEFAULT_SAMPLER = "auto"
 
-_CLASSES = {
-    attribute: path
-    for path in SAMPLERS.values()
-    if (attribute := path.rpartition(":")[2])[0].isupper()
-}
-
 
 def make_sampler(
     spec: str | Mapping[str, Any] | BaseSampler | None, seed: int | None = None
@@ -70,13 +64,7 @@ def make_sampler(
     return build("sampler", spec, SAMPLERS, BaseSampler, defaults={"seed": seed})
 
 
-def __getattr__(name: str) -> Any:
-    """The sampler classes, each imported when first asked for."""
-    path = _CLASSES.get(name)
-    if path is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return load_attribute(path)
-
+__getattr__ = class_loader(SAMPLERS, __name__)
 
 __all__ = [
     "SAMPLERS",

@@ -23,9 +23,7 @@ from tunelab.samplers import BaseSampler
 from tunelab.storage import BaseStorage
 from tunelab.storage.base import StudyInfo
 from tunelab.study._ranking import best_of, pareto_front
-from tunelab.study.optimize import Callback, check_budget
-from tunelab.study.optimize import optimize as run_optimize
-from tunelab.study.runner import CatchTypes, Objective
+from tunelab.study.optimize import optimize
 from tunelab.trial import Resume, Trial, TrialRecord, TrialState, check_values, worker_name
 
 logger = logging.getLogger("tunelab")
@@ -229,55 +227,8 @@ class Study:
 
     # Optimize --------------------------------------------------------------------------
 
-    def optimize(
-        self,
-        objective: Objective,
-        n_trials: int | None = None,
-        timeout: float | None = None,
-        callbacks: Iterable[Callback] | None = None,
-        catch: CatchTypes = (Exception,),
-        show_progress_bar: bool = False,
-        n_jobs: int = 1,
-        devices: Sequence[str] | None = None,
-        executor: Any = None,
-        fuse: int | None = None,
-    ) -> None:
-        """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
-        :meth:`stop` was called, or the sampler has nothing left (a finished grid).
-
-        An exception of a type in ``catch`` makes that trial FAIL and the study goes on; others
-        propagate after the trial is marked FAIL. Ctrl-C marks the running trial FAIL and
-        stops; finished trials are kept and a later call continues the numbering.
-
-        ``n_jobs`` > 1 (-1: one per CPU core) runs trials in that many worker processes on
-        the study's storage (a file or server, not memory), so the objective must be
-        picklable; ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device
-        ``devices[i % len(devices)]``, which the training engine's ``device: auto`` then
-        uses (see :mod:`tunelab.execution`). ``executor``, a ``dask.distributed.Client``,
-        runs each trial as a task on its Dask cluster instead (not with ``n_jobs`` or
-        ``devices``; the workers must reach the storage; lambdas and closures travel; see
-        :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
-        here as a :class:`tunelab.execution.WorkerError`. Callbacks and the progress bar run
-        here.
-
-        ``fuse`` = K asks the sampler for K trials at a time and trains those whose models
-        share an architecture as one fused population (see :mod:`tunelab.torch.fused`); the
-        objective must be a declarative training task (:class:`tunelab.torch.Task`). Each
-        member is an ordinary trial; ``timeout`` is checked between populations. With
-        ``n_jobs`` or ``devices``, each worker process trains its own populations (one per GPU
-        with ``devices=["cuda:0", "cuda:1"]``).
-        """
-        check_budget(n_trials, timeout)
-        self._stop_requested = False
-        if n_trials is not None:
-            self.trial_budget = len(self.trials) + n_trials
-        try:
-            run_optimize(
-                self, objective, n_trials, timeout, callbacks, catch, show_progress_bar,
-                n_jobs, devices, executor, fuse,
-            )
-        finally:
-            self.trial_budget = None
+    optimize = optimize
+    """Run an objective on new trials: see :func:`tunelab.study.optimize.optimize`."""
 
     def stop(self) -> None:
         """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs)."""

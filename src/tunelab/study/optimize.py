@@ -39,7 +39,32 @@ def optimize(
     executor: Any = None,
     fuse: int | None = None,
 ) -> None:
-    """See :meth:`tunelab.Study.optimize`, which checks the budget first."""
+    """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
+    :meth:`Study.stop` was called, or the sampler has nothing left (a finished grid).
+
+    An exception of a type in ``catch`` makes that trial FAIL and the study goes on; others
+    propagate after the trial is marked FAIL. Ctrl-C marks the running trial FAIL and
+    stops; finished trials are kept and a later call continues the numbering.
+
+    ``n_jobs`` > 1 (-1: one per CPU core) runs trials in that many worker processes on
+    the study's storage (a file or server, not memory), so the objective must be
+    picklable; ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device
+    ``devices[i % len(devices)]``, which the training engine's ``device: auto`` then
+    uses (see :mod:`tunelab.execution`). ``executor``, a ``dask.distributed.Client``,
+    runs each trial as a task on its Dask cluster instead (not with ``n_jobs`` or
+    ``devices``; the workers must reach the storage; lambdas and closures travel; see
+    :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
+    here as a :class:`tunelab.execution.WorkerError`. Callbacks and the progress bar run
+    here.
+
+    ``fuse`` = K asks the sampler for K trials at a time and trains those whose models
+    share an architecture as one fused population (see :mod:`tunelab.torch.fused`); the
+    objective must be a declarative training task (:class:`tunelab.torch.Task`). Each
+    member is an ordinary trial; ``timeout`` is checked between populations. With
+    ``n_jobs`` or ``devices``, each worker process trains its own populations (one per GPU
+    with ``devices=["cuda:0", "cuda:1"]``).
+    """
+    check_budget(n_trials, timeout)
     if fuse is not None:
         fuse = _check_fuse(study, fuse, objective, executor)
     if devices is not None:
@@ -58,6 +83,8 @@ def optimize(
         if progress is not None:
             progress.advance(record)
 
+    study._stop_requested = False  # a stop asked during an earlier call is spent
+    study.trial_budget = None if n_trials is None else len(study.trials) + n_trials
     try:
         if executor is not None:
             from tunelab.execution import optimize_on_dask, worker_spec
@@ -74,6 +101,7 @@ def optimize(
             spec = worker_spec(study, objective, catch, "optimize(n_jobs=...)", fuse=fuse)
             optimize_in_processes(study, spec, n_jobs, n_trials, timeout, devices, on_finished)
     finally:
+        study.trial_budget = None
         if progress is not None:
             progress.close()
 
