@@ -157,7 +157,8 @@ def emptied_postgres(url: str) -> str:
 def speed_up(folder: Path, n_trials: int) -> tuple[float, float]:
     times = []
     for n_jobs in (1, 2):
-        study = tunelab.create_study(name=f"cpu-{n_jobs}", storage=fresh_sqlite(folder, f"cpu{n_jobs}"),
+        study = tunelab.create_study(name=f"cpu-{n_jobs}",
+                                     storage=fresh_sqlite(folder, f"cpu{n_jobs}"),
                                      sampler="random")
         started = time.perf_counter()
         study.optimize(cpu_bound, n_trials=n_trials, n_jobs=n_jobs)
@@ -181,7 +182,8 @@ def run_table(backends: list[tuple[str, Callable[[str], str]]], workers: list[in
         for count in workers:
             row = {}
             for library in ("tunelab", "optuna"):
-                row[library] = throughput(library, make_url(f"{library}-{count}"), count, per_worker)
+                row[library] = throughput(library, make_url(f"{library}-{count}"), count,
+                                          per_worker)
             print(f"{backend:<10} {count:>7} {row['tunelab'][0]:9.1f} {row['optuna'][0]:9.1f}  "
                   f"{row['tunelab'][1]} / {row['optuna'][1]}", flush=True)
 
@@ -209,7 +211,8 @@ def main() -> None:
         os.environ[LOOPS_VARIABLE] = str(CPU_LOOPS)
         serial, parallel = speed_up(folder, args.cpu_trials)
         print(f"CPU-bound objective, {args.cpu_trials} trials of about {args.cpu_seconds} s: "
-              f"n_jobs=1 {serial:.1f} s, n_jobs=2 {parallel:.1f} s, speed-up {serial / parallel:.2f}x")
+              f"n_jobs=1 {serial:.1f} s, n_jobs=2 {parallel:.1f} s, "
+              f"speed-up {serial / parallel:.2f}x")
 
 
 if __name__ == "__main__":

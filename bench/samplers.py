@@ -834,7 +834,8 @@ def report(
         mean_ranks["single"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
         if any(key[1] == RANDOM for key in results):
             print(f"\n## Median normalized regret over {budget.seeds} seeds on the synthetic "
-                  f"tasks, beside random search\n\n{beats_random_table(tasks, samplers, results)}\n")
+                  "tasks, beside random search\n\n"
+                  f"{beats_random_table(tasks, samplers, results)}\n")
     if multi:
         table, task_ranks = score_table(multi, samplers, results, higher_is_better=True)
         print(f"\n## Hypervolume fraction after {budget.trials} trials, reference "

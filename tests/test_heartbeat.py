@@ -35,7 +35,8 @@ def test_settings_are_stored_with_the_study_and_loaded_by_every_process(storage_
 
 @pytest.mark.parametrize(
     ("options", "field"),
-    [({"grace_period": 10}, "heartbeat_interval"), ({"heartbeat_interval": 0}, "heartbeat_interval"),
+    [({"grace_period": 10}, "heartbeat_interval"),
+     ({"heartbeat_interval": 0}, "heartbeat_interval"),
      ({"heartbeat_interval": 5, "grace_period": 2}, "grace_period"),
      ({"heartbeat_interval": 5, "max_retries": -1}, "max_retries")],
 )

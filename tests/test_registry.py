@@ -40,12 +40,21 @@ def test_study_seed_seeds_a_sampler_built_by_name():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("tpee", "sampler: unknown name 'tpee' \\(did you mean 'tpe'\\?\\); choose one of: annealing, auto, bohb, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, quasi-random, random, reinforce, sobol, tabu, tpe"),
+        (
+            "tpee",
+            "sampler: unknown name 'tpee' \\(did you mean 'tpe'\\?\\); choose one of: annealing, "
+            "auto, bohb, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, quasi-random, random, "
+            "reinforce, sobol, tabu, tpe",
+        ),
         (
             {"name": "random", "sed": 1},
-            r"sampler 'random' has no option 'sed' \(did you mean 'seed'\?\); its options are: seed",
+            r"sampler 'random' has no option 'sed' \(did you mean 'seed'\?\); "
+            "its options are: seed",
         ),
-        ({"name": "sobol", "qmc_type": "halton"}, "sampler 'sobol' has no option 'qmc_type'; its options are: scramble, seed"),
+        (
+            {"name": "sobol", "qmc_type": "halton"},
+            "sampler 'sobol' has no option 'qmc_type'; its options are: scramble, seed",
+        ),
         ({"seed": 1}, "sampler: the name is missing"),
         (42, "sampler=42 must be a name"),
         ({"name": "grid", "float_points": -1}, "float_points=-1 must be a positive integer"),
@@ -71,7 +80,9 @@ def test_create_study_reports_sampler_errors():
         tunelab.create_study(sampler="tpee")
 
 
-@pytest.mark.parametrize(("spec", "kind"), [(None, NopPruner), ("none", NopPruner), ("median", MedianPruner)])
+@pytest.mark.parametrize(
+    ("spec", "kind"), [(None, NopPruner), ("none", NopPruner), ("median", MedianPruner)]
+)
 def test_make_pruner_builds_by_name(spec, kind):
     assert isinstance(make_pruner(spec), kind)
 
@@ -80,8 +91,15 @@ def test_make_pruner_builds_by_name(spec, kind):
     ("spec", "message"),
     [
         ("ashaa", r"pruner: unknown name 'ashaa' \(did you mean 'asha'\?\); choose one of: asha,"),
-        ({"name": "none", "patience": 3}, "pruner 'none' has no option 'patience'; its options are: none"),
-        ("pbt", r"pruner 'pbt' needs the option 'max_resource'; add it, e.g. \{name: pbt, max_resource: ...\}"),
+        (
+            {"name": "none", "patience": 3},
+            "pruner 'none' has no option 'patience'; its options are: none",
+        ),
+        (
+            "pbt",
+            r"pruner 'pbt' needs the option 'max_resource'; add it, e.g. "
+            r"\{name: pbt, max_resource: ...\}",
+        ),
     ],
 )
 def test_make_pruner_errors_name_the_problem(spec, message):

@@ -3,6 +3,7 @@ people, and which trials they show as best."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ def param_value(value: Any) -> str:
     return number(value) if isinstance(value, float) else str(value)
 
 
-def params_text(params: dict[str, Any]) -> str:
+def params_text(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={param_value(value)}" for name, value in params.items())
 
 

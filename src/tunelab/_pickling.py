@@ -36,7 +36,7 @@ class PicklesAsConstructorCall:
                 self._constructor_call = (args, dict(kwargs))
             init(self, *args, **kwargs)
 
-        cls.__init__ = recording_init  # type: ignore[misc]
+        cls.__init__ = recording_init  # type: ignore[method-assign]
 
     def __reduce__(self) -> tuple[Any, ...]:
         args, kwargs = self._constructor_call

@@ -249,19 +249,19 @@ def cross_validate(
     :class:`~tunelab.exceptions.TrialPruned` is raised, naming the fold. ``cv_mean`` and
     ``cv_std`` are stored when every fold ran.
     """
-    folds = [_as_fold(position, fold) for position, fold in enumerate(folds)]
-    if not folds:
+    numbered = [_as_fold(position, fold) for position, fold in enumerate(folds)]
+    if not numbered:
         raise ConfigError(
             "cross_validate: folds is empty; give the folds of k_fold_indices(...) or "
             "stratified_k_fold_indices(...).",
             field="folds",
         )
-    per_fold = _PerFold(trial, len(folds))
+    per_fold = _PerFold(trial, len(numbered))
     scores: list[float] = []
-    for fold in folds:
+    for fold in numbered:
         view = FoldTrial(trial, fold.index)
         try:
-            score = _as_score(fit_fold(fold, view), fold, len(folds))
+            score = _as_score(fit_fold(fold, view), fold, len(numbered))
         finally:
             per_fold.save(view)  # a fold that failed keeps its curve, for the diagnosis
         scores.append(score)
@@ -270,7 +270,7 @@ def cross_validate(
         trial.report(mean, step=fold.index)
         if trial.should_prune():
             raise TrialPruned(
-                f"pruned after fold {fold.index + 1} of {len(folds)} with a mean score of "
+                f"pruned after fold {fold.index + 1} of {len(numbered)} with a mean score of "
                 f"{mean:.4g}"
             )
     trial.set_user_attr(CV_MEAN_ATTR, mean)
@@ -364,6 +364,7 @@ def cross_val_score(
             f"{where}: X has {n_samples} rows but y has {len(y)}; give one target per row.",
             field="y",
         )
+    folds: Iterable[Fold | tuple[Any, Any]]
     if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
         if stratified is None:
             stratified = is_classifier(estimator) and type_of_target(y) in ("binary", "multiclass")
@@ -379,10 +380,19 @@ def cross_val_score(
             field="stratified",
         )
     else:
-        folds = cv.split(X, y) if hasattr(cv, "split") else cv
+        # A splitter, or the folds themselves: cross_validate checks each fold it is given.
+        splitter_or_folds: Any = cv
+        folds = (
+            splitter_or_folds.split(X, y)
+            if hasattr(splitter_or_folds, "split")
+            else splitter_or_folds
+        )
 
     def fit_fold(fold: Fold, _: FoldTrial) -> float:
         model = clone(estimator).fit(_safe_indexing(X, fold.train), _safe_indexing(y, fold.train))
-        return scorer(model, _safe_indexing(X, fold.validation), _safe_indexing(y, fold.validation))
+        score: float = scorer(
+            model, _safe_indexing(X, fold.validation), _safe_indexing(y, fold.validation)
+        )
+        return score
 
     return cross_validate(trial, fit_fold, folds)

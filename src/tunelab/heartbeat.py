@@ -113,7 +113,9 @@ class Heartbeat:
                 self._trial._flush_params()
                 self._storage.record_heartbeat(self._trial_id)
             except Exception:  # a storage hiccup must not kill the trial; the next beat retries
-                logger.warning("Heartbeat of trial id %d not written", self._trial_id, exc_info=True)
+                logger.warning(
+                    "Heartbeat of trial id %d not written", self._trial_id, exc_info=True
+                )
 
 
 def recover_stale_trials(study: Study, settings: HeartbeatSettings) -> list[TrialRecord]:

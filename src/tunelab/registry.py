@@ -82,7 +82,8 @@ def _factory(
     """What builds ``name``: a registered built-in, or the user's class a path names."""
     target = registry.get(name.lower())
     if target is not None:
-        return load_attribute(target)
+        builtin: Callable[..., Any] = load_attribute(target)
+        return builtin
     if ":" not in name:
         raise ConfigError(
             f"{kind}: unknown name {name!r}{did_you_mean(name.lower(), registry)}; "

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from tunelab.exceptions import SearchSpaceError
 
-JsonScalar = Union[None, bool, int, float, str]
+JsonScalar = None | bool | int | float | str
 
 _STEP_TOLERANCE = 1e-8
 
@@ -92,7 +92,9 @@ class FloatDistribution:
             n_values = self._n_steps() + 1
             return (round((value - self.low) / self.step) + 0.5) / n_values
         if self.log:
-            return (math.log(value) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+            return (math.log(value) - math.log(self.low)) / (
+                math.log(self.high) - math.log(self.low)
+            )
         return (value - self.low) / (self.high - self.low)
 
     def from_unit(self, u: float) -> float:
@@ -122,7 +124,13 @@ class FloatDistribution:
         return _step_count(self.low, self.high, self.step, "float range")
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "float", "low": self.low, "high": self.high, "log": self.log, "step": self.step}
+        return {
+            "type": "float",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+        }
 
 
 @dataclass(frozen=True)
@@ -185,7 +193,13 @@ class IntDistribution:
         return list(range(self.low, self.high + 1, self.step))
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "int", "low": self.low, "high": self.high, "log": self.log, "step": self.step}
+        return {
+            "type": "int",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+        }
 
 
 @dataclass(frozen=True)
@@ -213,7 +227,9 @@ class CategoricalDistribution:
                     "build the object inside the objective."
                 )
         if len(set(map(value_key, choices))) != len(choices):
-            raise SearchSpaceError(f"choices={list(choices)!r} has duplicates; list each value once.")
+            raise SearchSpaceError(
+                f"choices={list(choices)!r} has duplicates; list each value once."
+            )
         object.__setattr__(self, "choices", choices)
 
     @property
@@ -256,19 +272,25 @@ def value_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
-Distribution = Union[FloatDistribution, IntDistribution, CategoricalDistribution]
+Distribution = FloatDistribution | IntDistribution | CategoricalDistribution
 
 
 def distribution_from_json(data: dict[str, Any]) -> Distribution:
     """Rebuild a distribution from :meth:`to_json` output."""
     kind = data.get("type")
     if kind == "float":
-        return FloatDistribution(data["low"], data["high"], data.get("log", False), data.get("step"))
+        return FloatDistribution(
+            data["low"], data["high"], data.get("log", False), data.get("step")
+        )
     if kind == "int":
-        return IntDistribution(data["low"], data["high"], data.get("log", False), data.get("step", 1))
+        return IntDistribution(
+            data["low"], data["high"], data.get("log", False), data.get("step", 1)
+        )
     if kind == "categorical":
         return CategoricalDistribution(tuple(data["choices"]))
-    raise SearchSpaceError(f"unknown distribution type {kind!r}; expected float, int or categorical.")
+    raise SearchSpaceError(
+        f"unknown distribution type {kind!r}; expected float, int or categorical."
+    )
 
 
 def to_unit_vector(params: dict[str, Any], space: dict[str, Distribution]) -> np.ndarray:

@@ -8,7 +8,9 @@ import tunelab
 from tunelab.pruners import BasePruner
 
 
-def history_study(completed: Sequence[Sequence[float]], direction: str = "minimize") -> tunelab.Study:
+def history_study(
+    completed: Sequence[Sequence[float]], direction: str = "minimize"
+) -> tunelab.Study:
     """A study whose COMPLETE trials reported ``completed[i][step]`` at each step."""
     study = tunelab.create_study(direction=direction)
     for history in completed:
@@ -19,7 +21,9 @@ def history_study(completed: Sequence[Sequence[float]], direction: str = "minimi
     return study
 
 
-def decide(pruner: BasePruner, study: tunelab.Study, reported: dict[int, float] | Sequence[float]) -> bool:
+def decide(
+    pruner: BasePruner, study: tunelab.Study, reported: dict[int, float] | Sequence[float]
+) -> bool:
     """``should_prune()`` of a new running trial that reported ``reported`` (by step)."""
     steps = reported if isinstance(reported, dict) else dict(enumerate(reported))
     study.pruner = pruner

@@ -69,7 +69,10 @@ def test_built_by_name_with_options():
     [
         ({"n_startup_trials": -1}, "median pruner: n_startup_trials=-1 must be an integer >= 0"),
         ({"interval_steps": 0}, "median pruner: interval_steps=0 must be an integer >= 1"),
-        ({"percentile": 10}, "pruner 'median' has no option 'percentile'; its options are: n_startup_trials"),
+        (
+            {"percentile": 10},
+            "pruner 'median' has no option 'percentile'; its options are: n_startup_trials",
+        ),
     ],
 )
 def test_invalid_options_raise_config_error(options, message):

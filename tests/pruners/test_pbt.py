@@ -99,7 +99,9 @@ def test_the_same_seed_gives_the_same_population():
     first, _ = run_pbt(seed=3)
     second, _ = run_pbt(seed=3)
     assert [r.params for r in first.trials] == [r.params for r in second.trials]
-    assert [dict(r.system_attrs) for r in first.trials] == [dict(r.system_attrs) for r in second.trials]
+    assert [dict(r.system_attrs) for r in first.trials] == [
+        dict(r.system_attrs) for r in second.trials
+    ]
 
 
 def test_a_member_that_reports_nan_stops_for_good():

@@ -135,7 +135,10 @@ def test_n_min_trials_counts_only_completed_trials_that_reached_the_step():
         ({"percentile": True}, r"percentile=True must be a number in \[0, 100\]"),
         ({"percentile": float("nan")}, r"percentile=nan must be a number in \[0, 100\]"),
         ({"percentile": 50, "n_startup_trials": -1}, "n_startup_trials=-1 must be an integer >= 0"),
-        ({"percentile": 50, "n_startup_trials": 2.5}, "n_startup_trials=2.5 must be an integer >= 0"),
+        (
+            {"percentile": 50, "n_startup_trials": 2.5},
+            "n_startup_trials=2.5 must be an integer >= 0",
+        ),
         ({"percentile": 50, "n_warmup_steps": "3"}, "n_warmup_steps='3' must be an integer >= 0"),
         ({"percentile": 50, "interval_steps": 0}, "interval_steps=0 must be an integer >= 1"),
         ({"percentile": 50, "n_min_trials": 0}, "n_min_trials=0 must be an integer >= 1"),
@@ -166,7 +169,8 @@ def test_prune_returns_a_python_bool(current):
     study = history_study(FINALS)
     trial = study.ask()
     trial.report(current, step=0)
-    answer = PercentilePruner(50.0, n_startup_trials=0).prune(study, study.storage.get_trial(trial.trial_id))
+    pruner = PercentilePruner(50.0, n_startup_trials=0)
+    answer = pruner.prune(study, study.storage.get_trial(trial.trial_id))
     assert type(answer) is bool
 
 

@@ -205,7 +205,10 @@ def test_the_same_seed_and_history_give_the_same_proposals():
 def test_a_batch_is_distinct_and_reproducible():
     def batch(seed):
         study = run(bowl_2d, BOHBSampler(seed=seed, random_fraction=0.0), n_trials=10)
-        return [(t.suggest_float("x", -5.0, 5.0), t.suggest_float("y", -5.0, 5.0)) for t in study.ask(8)]
+        return [
+            (t.suggest_float("x", -5.0, 5.0), t.suggest_float("y", -5.0, 5.0))
+            for t in study.ask(8)
+        ]
 
     first = batch(7)
     assert len(set(first)) == 8

@@ -61,11 +61,14 @@ def test_ask_returns_distinct_configurations():
 
 def test_ask_is_distinct_in_a_small_discrete_space():
     def objective(trial):
-        return trial.suggest_int("n", 0, 4) + (trial.suggest_categorical("c", ["a", "b", "c"]) != "b")
+        n = trial.suggest_int("n", 0, 4)
+        return n + (trial.suggest_categorical("c", ["a", "b", "c"]) != "b")
 
     study = run(objective, GP(seed=0, n_startup_trials=4), n_trials=6)
     batch = study.ask(8)
-    points = [(t.suggest_int("n", 0, 4), t.suggest_categorical("c", ["a", "b", "c"])) for t in batch]
+    points = [
+        (t.suggest_int("n", 0, 4), t.suggest_categorical("c", ["a", "b", "c"])) for t in batch
+    ]
     assert len(set(points)) == 8
 
 

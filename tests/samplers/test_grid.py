@@ -98,7 +98,9 @@ def test_conditional_parameters_do_not_multiply_branches_that_ignore_them(sample
 def test_a_parameter_outside_the_explicit_search_space_raises_config_error():
     study = tunelab.create_study(sampler=GridSampler({"lr": [0.1, 0.01]}))
     trial = study.ask()
-    with pytest.raises(ConfigError, match=r"parameter 'units' is not in the grid's search_space \(lr\)"):
+    with pytest.raises(
+        ConfigError, match=r"parameter 'units' is not in the grid's search_space \(lr\)"
+    ):
         trial.suggest_int("units", 16, 256)
 
 
@@ -112,7 +114,10 @@ def test_a_grid_value_outside_the_declared_range_raises_config_error():
     ("options", "message"),
     [
         ({"search_space": {"lr": []}}, r"search_space\['lr'\]=\[\] must be a non-empty list"),
-        ({"search_space": {"act": "relu"}}, r"search_space\['act'\]='relu' must be a non-empty list"),
+        (
+            {"search_space": {"act": "relu"}},
+            r"search_space\['act'\]='relu' must be a non-empty list",
+        ),
         ({"search_space": {"units": 64}}, "must be a non-empty list"),
         ({"float_points": 0}, "float_points=0 must be a positive integer"),
         ({"float_points": 2.5}, "float_points=2.5"),

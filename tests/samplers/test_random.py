@@ -1,4 +1,5 @@
-"""Random search: reproducible per seed, inside each distribution, independent of suggestion order."""
+"""Random search: reproducible per seed, inside each distribution, independent of suggestion
+order."""
 
 from __future__ import annotations
 
@@ -90,7 +91,9 @@ def test_a_value_does_not_depend_on_suggestion_order_or_earlier_branches():
     shuffled = run(backward_with_branch, seed=11)
     assert {r.params["branch"] for r in shuffled.trials} == {True, False}
     for a, b in zip(plain.trials, shuffled.trials):
-        assert (a.params["x"], a.params["n"], a.params["c"]) == (b.params["x"], b.params["n"], b.params["c"])
+        assert (a.params["x"], a.params["n"], a.params["c"]) == (
+            b.params["x"], b.params["n"], b.params["c"]
+        )
 
 
 def test_ask_and_tell_give_the_same_values_as_optimize():

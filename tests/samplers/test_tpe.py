@@ -80,7 +80,9 @@ def test_a_fresh_sampler_on_the_same_history_proposes_what_the_running_one_does(
     straight = run(mixed_space, TPESampler(seed=5, multivariate=multivariate), n_trials=30)
     resumed = run(mixed_space, TPESampler(seed=5, multivariate=multivariate), n_trials=18)
     reloaded = tunelab.load_study(
-        resumed.study_name, storage=resumed.storage, sampler=TPESampler(seed=5, multivariate=multivariate)
+        resumed.study_name,
+        storage=resumed.storage,
+        sampler=TPESampler(seed=5, multivariate=multivariate),
     )
     reloaded.optimize(mixed_space, n_trials=12, catch=())
     assert params_of(reloaded) == params_of(straight)
@@ -226,7 +228,8 @@ def test_a_batch_is_reproducible():
 
 
 def test_default_gamma_takes_ten_percent_up_to_25():
-    assert [default_gamma(n) for n in (0, 1, 10, 11, 100, 250, 251, 10_000)] == [0, 1, 1, 2, 10, 25, 25, 25]
+    sizes = [default_gamma(n) for n in (0, 1, 10, 11, 100, 250, 251, 10_000)]
+    assert sizes == [0, 1, 1, 2, 10, 25, 25, 25]
 
 
 def test_a_custom_gamma_is_used():

@@ -164,7 +164,9 @@ def test_build_model_from_a_name_or_a_mapping():
 
 def test_build_model_from_a_callable_passes_shape_and_options():
     def factory(input_shape, n_outputs, hidden=3):
-        return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[-1], hidden), nn.Linear(hidden, n_outputs))
+        return nn.Sequential(
+            nn.Flatten(), nn.Linear(input_shape[-1], hidden), nn.Linear(hidden, n_outputs)
+        )
 
     model = build_model({"name": factory, "hidden": 7}, [5], 2)
     assert linear_sizes(model) == [(5, 7), (7, 2)]

@@ -85,7 +85,7 @@ class EnsembleResult:
 
 
 def average_predictions(
-    predictions: np.ndarray, weights: Sequence[float] | None = None
+    predictions: np.ndarray, weights: Sequence[float] | np.ndarray | None = None
 ) -> np.ndarray:
     """The (weighted) mean over members of ``predictions``, shaped ``(members, samples, ...)``.
 
@@ -94,15 +94,23 @@ def average_predictions(
     predictions = _check_predictions(predictions)
     n_members = len(predictions)
     if weights is None:
-        return predictions.mean(axis=0)
-    weights = np.asarray(weights, dtype=float)
-    if weights.shape != (n_members,) or (weights < 0).any() or weights.sum() <= 0:
+        mean: np.ndarray = predictions.mean(axis=0)
+        return mean
+    weight_array = np.asarray(weights, dtype=float)
+    if (
+        weight_array.shape != (n_members,)
+        or (weight_array < 0).any()
+        or weight_array.sum() <= 0
+    ):
         raise ConfigError(
-            f"weights={weights.tolist()!r} must give one non-negative weight per member "
+            f"weights={weight_array.tolist()!r} must give one non-negative weight per member "
             f"({n_members}), not all zero.",
             field="weights",
         )
-    return np.tensordot(weights / weights.sum(), predictions, axes=1)
+    weighted_mean: np.ndarray = np.tensordot(
+        weight_array / weight_array.sum(), predictions, axes=1
+    )
+    return weighted_mean
 
 
 def vote(probabilities: np.ndarray) -> np.ndarray:
@@ -122,7 +130,8 @@ def vote(probabilities: np.ndarray) -> np.ndarray:
     votes = one_hot(probabilities.argmax(axis=2), n_classes).sum(axis=0)
     most_voted = votes == votes.max(axis=1, keepdims=True)
     mean_probability = probabilities.mean(axis=0)
-    return np.where(most_voted, mean_probability, -np.inf).argmax(axis=1)
+    winners: np.ndarray = np.where(most_voted, mean_probability, -np.inf).argmax(axis=1)
+    return winners
 
 
 def greedy_selection(
@@ -144,7 +153,8 @@ def greedy_selection(
     counts = np.zeros(n_models, dtype=int)
     counts[np.argsort(-alone, kind="stable")[:n_init]] = 1
     total = np.tensordot(counts.astype(float), predictions, axes=1)
-    best_counts, best_score = counts.copy(), score(total / counts.sum())
+    best_counts: np.ndarray = counts.copy()
+    best_score = score(total / counts.sum())
     for _ in range(n_rounds):
         size = counts.sum() + 1
         candidates = [score((total + p) / size) for p in predictions]
@@ -158,18 +168,19 @@ def greedy_selection(
 
 def one_hot(classes: np.ndarray, n_classes: int) -> np.ndarray:
     """Class indices ``(...)`` as one-hot rows ``(..., n_classes)`` of floats."""
-    return np.eye(n_classes)[classes]
+    rows: np.ndarray = np.eye(n_classes)[classes]
+    return rows
 
 
 def _check_predictions(predictions: Any) -> np.ndarray:
-    predictions = np.asarray(predictions, dtype=float)
-    if predictions.ndim < 2 or len(predictions) == 0:
+    array = np.asarray(predictions, dtype=float)
+    if array.ndim < 2 or len(array) == 0:
         raise ConfigError(
-            f"predictions have shape {predictions.shape}; give one array per member, stacked: "
+            f"predictions have shape {array.shape}; give one array per member, stacked: "
             "(members, samples) or (members, samples, outputs).",
             field="predictions",
         )
-    return predictions
+    return array
 
 
 def _check_count(name: str, value: Any, low: int, hint: str, high: int | None = None) -> None:

@@ -114,9 +114,11 @@ def encode_trials(
     columns = []
     for name in names:
         present = np.array([name in record.params for record in records])
+        # Each value has the type that its distribution takes: a float, an int or a choice.
+        values: list[Any] = [record.params.get(name) for record in records]
         unit = [
-            distributions[name].to_unit(record.params[name]) if here else 0.0
-            for record, here in zip(records, present)
+            distributions[name].to_unit(value) if here else 0.0
+            for value, here in zip(values, present)
         ]
         stand_in = rng.random(len(records))
         columns.append(np.where(present, np.clip(unit, 0.0, 1.0), stand_in))

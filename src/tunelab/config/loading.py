@@ -69,7 +69,7 @@ def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyCo
             f"'direction: {task.direction}' or leave it out.",
             field="directions",
         )
-    given = config.direction or (config.directions or [None])[0]
+    given = config.direction or (config.directions[0] if config.directions else None)
     if given is not None and given != task.direction:
         raise ConfigError(
             f"{source}: field 'direction': {given} contradicts the task's metric {task.metric!r}, "

@@ -35,7 +35,7 @@ def resolve_objective(spec: str, study_file: str | Path | None = None) -> Callab
     module_name, _, attr_path = spec.partition(":")
     search_dirs = extend_import_path(study_file)
     module = _import_module(module_name, prefix, search_dirs)
-    target: Any = module
+    target: object = module
     for depth, attr in enumerate(attr_path.split(".")):
         if not hasattr(target, attr):
             owner = (

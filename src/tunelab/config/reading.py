@@ -54,7 +54,8 @@ def read_study_file(path: Path) -> dict[str, Any]:
     return data
 
 
-class _StudyFileLoader(yaml.SafeLoader):
+# PyYAML ships no type information, so its classes are Any to the type checker.
+class _StudyFileLoader(yaml.SafeLoader):  # type: ignore[misc]
     """YAML as people write it: ``1e-4`` is a number, as in Python, not the string YAML 1.1 makes
     of an exponent without a decimal point."""
 

@@ -135,15 +135,14 @@ class StudyConfig(BaseModel):
     @classmethod
     def _check_sampler(cls, spec: Any) -> str | dict[str, Any]:
         spec = DEFAULT_SAMPLER if spec is None else spec
-        _check_by_building("sampler", spec, "random", make_sampler)
-        return spec
+        return _check_by_building("sampler", spec, "random", make_sampler)
 
     @field_validator("pruner", mode="plain")
     @classmethod
     def _check_pruner(cls, spec: Any) -> str | dict[str, Any] | None:
-        if spec is not None:
-            _check_by_building("pruner", spec, "median", make_pruner)
-        return spec
+        if spec is None:
+            return None
+        return _check_by_building("pruner", spec, "median", make_pruner)
 
     @field_validator("n_jobs")
     @classmethod
@@ -293,8 +292,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 def _check_by_building(
     kind: str, spec: Any, example: str, make: Callable[[Any], Any]
-) -> None:
-    """Build the sampler or pruner and turn its error into one naming the exact sub-field."""
+) -> str | dict[str, Any]:
+    """Build the sampler or pruner and turn its error into one naming the exact sub-field;
+    ``spec`` back, now known to be a name or a mapping."""
     if not isinstance(spec, (str, dict)):
         raise _FieldProblem(
             kind,
@@ -308,6 +308,7 @@ def _check_by_building(
         raise _FieldProblem(
             f"{kind}.{field}" if field else kind, _strip_kind(kind, str(error))
         ) from None
+    return spec
 
 
 def _blamed_option(spec: str | dict[str, Any], message: str) -> str | None:

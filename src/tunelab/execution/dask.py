@@ -105,7 +105,8 @@ def check_executor(executor: Any, n_jobs: Any, devices: Sequence[str] | None) ->
             "leave devices out.",
             field="devices",
         )
-    return executor
+    client: Client = executor
+    return client
 
 
 def connect(
@@ -122,7 +123,7 @@ def connect(
     distributed = _distributed("--dask")
     timeout = CONNECT_TIMEOUT_SECONDS if timeout is None else timeout
     try:
-        client = distributed.Client(address, timeout=timeout)
+        client: Client = distributed.Client(address, timeout=timeout)
     except ValueError as error:
         raise TunelabError(
             f"option --dask: {address!r} is not a scheduler address ({error}); write it as "
@@ -139,7 +140,7 @@ def connect(
         try:
             client.upload_file(module_file)
         except Exception as error:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
             raise TunelabError(
                 f"option --dask: the workers could not load the objective's module "
                 f"{module_file} ({type(error).__name__}: {error}); install what it imports "
@@ -152,7 +153,7 @@ def _own_module_file(objective: Any) -> str | None:
     """The file of ``objective``'s module if it is a lone module of the user's, not part of a
     package or of an installed distribution."""
     name = getattr(objective, "__module__", None) or ""
-    path = getattr(sys.modules.get(name), "__file__", None)
+    path: str | None = getattr(sys.modules.get(name), "__file__", None)
     if name in ("", "__main__") or "." in name or path is None or not path.endswith(".py"):
         return None  # a script's own functions travel by value; a package cannot be one file
     installed = {sysconfig.get_path(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -183,14 +184,18 @@ def optimize_on_dask(
     run = uuid.uuid4().hex
     deadline = None if timeout is None else time.monotonic() + timeout
     watcher = FinishedTrials(study)
-    in_flight: set[Future] = set()
+    in_flight: set[Future[int | None]] = set()
     completed = distributed.as_completed(loop=client.loop)
     submitted = 0
     submitting = True  # once stopped, for any reason, it stays stopped
     failure: BaseException | None = None
     try:
         while True:
-            slots = max(1, sum(client.nthreads().values())) if submitting else 0
+            slots = (
+                max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
+                if submitting
+                else 0
+            )
             while len(in_flight) < slots and submitting:
                 submitting = may_start(study, submitted, n_trials, deadline)
                 if submitting:
@@ -209,7 +214,7 @@ def optimize_on_dask(
             for record in watcher.new():
                 on_finished(record)
     except KeyboardInterrupt as interrupt:
-        client.cancel(list(in_flight))
+        client.cancel(list(in_flight))  # type: ignore[no-untyped-call]
         _interrupt(study, run, str(interrupt) or "by the user (Ctrl-C)")
         for record in watcher.new():
             on_finished(record)
@@ -247,7 +252,7 @@ def run_one_trial(spec: WorkerSpec, run: str, ticket: str) -> int | None:
 def _study_for(spec: WorkerSpec, run: str) -> Study:
     """The study as this thread opened it for ``run``; a new ``optimize`` call may bring
     another sampler, pruner or budget, so it opens the study again."""
-    opened = getattr(_opened, "run_study", None)
+    opened: tuple[str, Study] | None = getattr(_opened, "run_study", None)
     if opened is not None and opened[0] == run:
         return opened[1]
     if opened is not None:
@@ -263,7 +268,7 @@ def _spent(study: Study, ticket: str) -> bool:
     return any(r.system_attrs.get(DASK_TICKET_ATTR) == ticket for r in study.trials)
 
 
-def _task_failure(future: Future) -> BaseException | None:
+def _task_failure(future: Future[int | None]) -> BaseException | None:
     """The exception of a task that did not finish (the trial's own, with its traceback)."""
     if future.status == "finished":
         return None  # its result is only the trial's number: not worth fetching

@@ -152,7 +152,9 @@ def _report(
         stop.set()
 
 
-def _raise_worker_error(errors: multiprocessing.Queue[str], stop: Event, workers: list[Any]) -> None:
+def _raise_worker_error(
+    errors: multiprocessing.Queue[str], stop: Event, workers: list[Any]
+) -> None:
     try:
         message = errors.get_nowait()
     except queue.Empty:

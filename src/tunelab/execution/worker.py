@@ -85,7 +85,7 @@ class _OnDevice:
 def shared_storage_url(study: Study, what: str) -> str:
     """The URL other processes open the study's storage with; a ConfigError for a storage
     that lives in this process only."""
-    url = getattr(study.storage, "url", None)
+    url: str | None = getattr(study.storage, "url", None)
     if url is None or url in MEMORY_URLS or url.rstrip("/") in ("sqlite:", "sqlite:/"):
         raise ConfigError(
             f"{what} runs trials in other processes, which cannot see a storage in this "

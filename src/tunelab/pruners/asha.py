@@ -69,7 +69,8 @@ class SuccessiveHalvingPruner(BasePruner):
             _WHERE, "min_early_stopping_rate", min_early_stopping_rate, 0, "0 starts at once."
         )
         self.max_resource = None if max_resource is None else check_int(
-            _WHERE, "max_resource", max_resource, 1, "the last step a trial reports, e.g. 20 epochs."
+            _WHERE, "max_resource", max_resource, 1,
+            "the last step a trial reports, e.g. 20 epochs.",
         )
         self.promote_paused = check_flag(_WHERE, "promote_paused", promote_paused)
 

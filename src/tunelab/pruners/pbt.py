@@ -15,9 +15,9 @@ one another on: the first ``population_size`` trials of the study (drawn by its 
 the members. Every later trial's ``trial.resume`` names the trial it carries on
 (``previous``) and the one whose checkpoint it loaded (``trial``), and its system attribute
 ``"pbt"`` holds its member and, after an exploit, the trial it copied and the hyperparameters
-it changed (old and new values): the family tree can be drawn from these. The objective must resume from ``trial.resume`` (the
-training engine does, with a checkpoint folder); run ``population_size * max_resource /
-interval`` trials (:attr:`PopulationBasedTraining.n_trials`).
+it changed (old and new values): the family tree can be drawn from these. The objective must
+resume from ``trial.resume`` (the training engine does, with a checkpoint folder); run
+``population_size * max_resource / interval`` trials (:attr:`PopulationBasedTraining.n_trials`).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class PopulationBasedTraining(BasePruner):
         ):
             return distribution.from_unit(float(rng.random()))
         factor = self.perturbation_factors[int(rng.integers(len(self.perturbation_factors)))]
-        low, high = distribution.low, distribution.high  # type: ignore[attr-defined]
+        low, high = distribution.low, distribution.high
         # from_unit(to_unit(.)) puts the value on the distribution's grid (ints, steps).
         return distribution.from_unit(distribution.to_unit(min(max(value * factor, low), high)))
 

@@ -46,19 +46,23 @@ class PercentilePruner(BasePruner):
         n_min_trials: int = 1,
     ) -> None:
         self.percentile = check_number(
-            self.display_name, "percentile", percentile, 0.0, 100.0, "50 is the median rule.", low_open=False
+            self.display_name, "percentile", percentile, 0.0, 100.0, "50 is the median rule.",
+            low_open=False,
         )
         self.n_startup_trials = check_int(
-            self.display_name, "n_startup_trials", n_startup_trials, 0, "completed trials before pruning."
+            self.display_name, "n_startup_trials", n_startup_trials, 0,
+            "completed trials before pruning.",
         )
         self.n_warmup_steps = check_int(
-            self.display_name, "n_warmup_steps", n_warmup_steps, 0, "steps of a trial before pruning."
+            self.display_name, "n_warmup_steps", n_warmup_steps, 0,
+            "steps of a trial before pruning.",
         )
         self.interval_steps = check_int(
             self.display_name, "interval_steps", interval_steps, 1, "1 checks at every step."
         )
         self.n_min_trials = check_int(
-            self.display_name, "n_min_trials", n_min_trials, 1, "finished trials that reached the step."
+            self.display_name, "n_min_trials", n_min_trials, 1,
+            "finished trials that reached the step.",
         )
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:

@@ -106,7 +106,8 @@ def render_report(
     check_int(WHERE, "top", top, 1, "the number of best trials to list.")
     check_int(WHERE, "diagnosed", diagnosed, 1, "the number of best trials the doctor examines.")
     check_int(
-        WHERE, "ensemble_size", ensemble_size, MIN_MEMBERS, "an ensemble combines at least 2 trials."
+        WHERE, "ensemble_size", ensemble_size, MIN_MEMBERS,
+        "an ensemble combines at least 2 trials.",
     )
     ensemble_method = check_method(WHERE, "ensemble_method", ensemble_method)
     records = study.trials

@@ -78,7 +78,11 @@ def stored_task(study: Study) -> Task:
             "not a declarative task, so its trials' models cannot be rebuilt; a study file "
             "with a 'task:' section (and 'test_fraction' in its data) makes them ensemble-able."
         )
-    return stored_objective(record, f"study {study.study_name!r}")[1]
+    from tunelab.torch.task import Task  # already loaded: the stored task is built with it
+
+    objective = stored_objective(record, f"study {study.study_name!r}")[1]
+    assert isinstance(objective, Task)  # a study file with a 'task:' is built into one
+    return objective
 
 
 def _result_html(result: EnsembleResult) -> Markup:

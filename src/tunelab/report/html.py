@@ -159,7 +159,8 @@ def plotly_js() -> str:
     """The plotly.js bundle that the installed plotly ships (read once: it is megabytes)."""
     from plotly.offline import get_plotlyjs
 
-    return get_plotlyjs()
+    bundle: str = get_plotlyjs()
+    return bundle
 
 
 def page(title: str, subtitle: str, sections: Sequence[Section], footer: str) -> str:

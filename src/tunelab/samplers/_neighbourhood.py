@@ -30,7 +30,7 @@ import math
 import random
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -148,7 +148,7 @@ class _Axis:
     def __init__(self, distribution: Distribution, resolution: int) -> None:
         self.distribution = distribution
         self.ordered = not isinstance(distribution, CategoricalDistribution)
-        values = list(distribution.grid(resolution))
+        values: list[Any] = list(distribution.grid(resolution))
         if self.ordered and len(values) > resolution:
             # A long int or stepped range is thinned like a float: evenly in its unit mapping.
             thinned = [distribution.from_unit(i / (resolution - 1)) for i in range(resolution)]
@@ -246,6 +246,16 @@ def nearest_free(
 # The walk and its replay -----------------------------------------------------------------
 
 S = TypeVar("S", bound="WalkState")
+R = TypeVar("R", bound="ReplayState")
+
+
+class ReplayState(Protocol):
+    """What :class:`HistoryReplay` rebuilds: a state that folds in finished trials one at a
+    time and can be copied (a walk, or another sampler's model of the history)."""
+
+    def apply(self, record: TrialRecord) -> None: ...
+
+    def copy(self: R) -> R: ...
 
 
 class WalkState:
@@ -321,7 +331,7 @@ class WalkState:
         raise NotImplementedError
 
 
-class HistoryReplay(Generic[S]):
+class HistoryReplay(Generic[R]):
     """Rebuild a walk from a study's finished trials, in number order, with a cache.
 
     The state after the settled prefix (every trial before the first unfinished one) never
@@ -329,13 +339,13 @@ class HistoryReplay(Generic[S]):
     on a copy at each call, since the unfinished trial will later come before them.
     """
 
-    def __init__(self, new_state: Callable[[dict[str, Distribution], float], S]) -> None:
+    def __init__(self, new_state: Callable[[dict[str, Distribution], float], R]) -> None:
         self._new_state = new_state
         self._key: tuple[Any, ...] | None = None
-        self._state: S | None = None
+        self._state: R | None = None
         self._settled = 0
 
-    def replay(self, study: Study, space: dict[str, Distribution]) -> tuple[S, list[TrialRecord]]:
+    def replay(self, study: Study, space: dict[str, Distribution]) -> tuple[R, list[TrialRecord]]:
         """The walk's state, and the trials running now."""
         sign = -1.0 if study.directions[0] == "maximize" else 1.0
         key = (study_key(study), sign, tuple(space.items()))

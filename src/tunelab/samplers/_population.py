@@ -140,7 +140,7 @@ class UnitSpace:
     def perturb(self, u: np.ndarray, sigma: float, rng: random.Random) -> np.ndarray:
         """A Gaussian step of ``sigma`` on ordered dimensions (clipped) and, with probability
         ``min(1, 2 sigma)``, another choice of each categorical one."""
-        out = u.copy()
+        out: np.ndarray = u.copy()
         for dim in range(self.dim):
             if self.categorical[dim]:
                 if self.n_choices[dim] > 1 and rng.random() < min(1.0, 2 * sigma):

@@ -24,7 +24,7 @@ same study follows a stored choice instead of making its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunelab._attrs import SAMPLER_CHOICE_ATTR
@@ -112,7 +112,7 @@ class AutoSampler(BaseSampler):
         return self._chosen[study.study_id]
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[int], BaseSampler]] = {
     "nsga2": lambda seed: NSGA2Sampler(seed),
     "gp": lambda seed: GPSampler(seed),
     "tpe": lambda seed: TPESampler(seed, multivariate=True),

@@ -152,7 +152,8 @@ class _Optimizer:
         clone = copy.deepcopy(self.impl)
         clone.reseed_rng(seed)
         x = clone.ask()
-        return x[0] if self.discrete else x
+        point: np.ndarray = x[0] if self.discrete else x
+        return point
 
 
 @dataclass
@@ -290,7 +291,9 @@ class CmaEsSampler(JointSampler):
         state.proposals = self._generation(state, unit)
         return state
 
-    def _optimizer(self, space: dict[str, Distribution], mean: np.ndarray, restart: int) -> _Optimizer:
+    def _optimizer(
+        self, space: dict[str, Distribution], mean: np.ndarray, restart: int
+    ) -> _Optimizer:
         size = self.population_size
         if restart and size is None:
             size = 4 + math.floor(3 * math.log(len(space)))
@@ -357,7 +360,9 @@ class CmaEsSampler(JointSampler):
         if self.restart == "ipop" and state.optimizer.should_stop():
             state.restart += 1
             rng = np.random.RandomState(_derived_seed(self.seed, state.restart, 1))
-            state.optimizer = self._optimizer(space, rng.uniform(0.0, 1.0, len(space)), state.restart)
+            state.optimizer = self._optimizer(
+                space, rng.uniform(0.0, 1.0, len(space)), state.restart
+            )
         state.proposals = self._generation(state, unit)
 
     # The sampler ---------------------------------------------------------------------------

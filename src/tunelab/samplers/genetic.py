@@ -138,7 +138,7 @@ class GeneticSampler(PopulationSampler):
     def _cross(
         self, unit: UnitSpace, a: np.ndarray, b: np.ndarray, rng: random.Random
     ) -> np.ndarray:
-        child = a.copy()
+        child: np.ndarray = a.copy()
         for dim in range(unit.dim):
             if self.crossover == "blend" and not unit.categorical[dim]:
                 low, high = min(a[dim], b[dim]), max(a[dim], b[dim])

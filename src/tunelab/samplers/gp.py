@@ -176,13 +176,15 @@ class _Encoder:
 
 def _matern(r2: np.ndarray, sf2: float) -> np.ndarray:
     s = np.sqrt(5.0 * np.maximum(r2, 0.0))
-    return sf2 * (1.0 + s + s * s / 3.0) * np.exp(-s)
+    covariance: np.ndarray = sf2 * (1.0 + s + s * s / 3.0) * np.exp(-s)
+    return covariance
 
 
 def _scaled_sqdist(a: np.ndarray, b: np.ndarray, inv_ls: np.ndarray) -> np.ndarray:
     a, b = a * inv_ls, b * inv_ls
     d = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
-    return np.maximum(d, 0.0)
+    sqdist: np.ndarray = np.maximum(d, 0.0)
+    return sqdist
 
 
 def _try_cholesky(k: np.ndarray) -> np.ndarray | None:
@@ -196,8 +198,10 @@ def _inverse(chol: np.ndarray) -> np.ndarray:
     """``K^-1`` from the lower Cholesky factor of ``K``."""
     inv, info = lapack.dpotri(chol, lower=1)
     if info != 0:
-        return linalg.cho_solve((chol, True), np.eye(len(chol)), check_finite=False)
-    return np.tril(inv) + np.tril(inv, -1).T
+        solved: np.ndarray = linalg.cho_solve((chol, True), np.eye(len(chol)), check_finite=False)
+        return solved
+    full: np.ndarray = np.tril(inv) + np.tril(inv, -1).T
+    return full
 
 
 def _cholesky(k: np.ndarray) -> np.ndarray:
@@ -347,7 +351,8 @@ def log_h(z: np.ndarray) -> np.ndarray:
 def log_expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
     """``log E[max(f - best, 0)]`` for ``f ~ N(mean, var)``, finite for every candidate."""
     sd = np.sqrt(var)
-    return log_h((mean - best) / sd) + np.log(sd)
+    log_ei: np.ndarray = log_h((mean - best) / sd) + np.log(sd)
+    return log_ei
 
 
 def _log_ei_with_gradient(
@@ -434,10 +439,11 @@ class GPSampler(JointSampler):
         bounds = [_LS_BOUNDS] * p + [_SF2_BOUNDS, _NOISE_BOUNDS]
         if fixed is not None:
             bounds[p + 1] = (math.log(fixed), math.log(fixed))
+        lower, upper = zip(*bounds)
         best_theta, best_value = starts[0], math.inf
         for start in starts:
             result = optimize.minimize(
-                _neg_log_posterior, np.clip(start, *zip(*bounds)), args=(y, sq_parts, fixed),
+                _neg_log_posterior, np.clip(start, lower, upper), args=(y, sq_parts, fixed),
                 jac=True, method="L-BFGS-B", bounds=bounds,
                 options={"maxiter": 100, "ftol": 1e-7},
             )
@@ -505,7 +511,9 @@ class GPSampler(JointSampler):
         z = self._candidates(enc, rng, centres)
         score = log_expected_improvement(*gp.predict(enc.features(z)), best)
         order = np.argsort(-score, kind="stable")
-        ranked = [(float(score[i]), z[i]) for i in order[: 4 * _N_REFINE]]
+        ranked: list[tuple[float, np.ndarray]] = [
+            (float(score[i]), z[i]) for i in order[: 4 * _N_REFINE]
+        ]
         if len(enc.continuous):
             starts = np.array([point for _, point in ranked[:_N_REFINE]])
             new, new_score = self._refine(gp, enc, starts, best)
@@ -517,12 +525,13 @@ class GPSampler(JointSampler):
             if point_key(enc.decode(point), enc.space) not in taken:
                 return point
         for i in order[4 * _N_REFINE :]:
-            if point_key(enc.decode(z[i]), enc.space) not in taken:
-                return z[i]
+            candidate: np.ndarray = z[i]
+            if point_key(enc.decode(candidate), enc.space) not in taken:
+                return candidate
         for _ in range(256):
-            point = enc.snap(rng.random((1, enc.dim)))[0]
-            if point_key(enc.decode(point), enc.space) not in taken:
-                return point
+            drawn: np.ndarray = enc.snap(rng.random((1, enc.dim)))[0]
+            if point_key(enc.decode(drawn), enc.space) not in taken:
+                return drawn
         return ranked[0][1]
 
     # The sampler -----------------------------------------------------------------------------

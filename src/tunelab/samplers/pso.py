@@ -121,14 +121,18 @@ class ParticleSwarmSampler(PopulationSampler):
             + self.social * r2 * (g - x)
         )
         v = np.clip(v, -self.max_velocity, self.max_velocity)
-        return np.clip(x + v, 0.0, 1.0)
+        position: np.ndarray = np.clip(x + v, 0.0, 1.0)
+        return position
 
 
 def _check_inertia(inertia: Any) -> tuple[float, float]:
     """``(start, end)`` from a constant or a pair."""
     values = inertia if isinstance(inertia, (tuple, list)) else (inertia, inertia)
+    # typeshed's numbers.Real declares < and <= only, not the > and >= that 0.0 <= w needs.
     good = len(values) == 2 and all(
-        not isinstance(w, bool) and isinstance(w, numbers.Real) and 0.0 <= w <= 1.0
+        not isinstance(w, bool)
+        and isinstance(w, numbers.Real)
+        and 0.0 <= w <= 1.0  # type: ignore[operator]
         for w in values
     )
     if not good:

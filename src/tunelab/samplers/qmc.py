@@ -30,7 +30,9 @@ QMC_TYPES = ("sobol", "halton")
 class QMCSampler(BaseSampler):
     """Sobol or Halton points, scrambled with the seed."""
 
-    def __init__(self, qmc_type: str = "sobol", scramble: bool = True, seed: int | None = None) -> None:
+    def __init__(
+        self, qmc_type: str = "sobol", scramble: bool = True, seed: int | None = None
+    ) -> None:
         if qmc_type not in QMC_TYPES:
             raise ConfigError(
                 f"qmc_type={qmc_type!r} is unknown; choose one of: {', '.join(QMC_TYPES)}."
@@ -77,7 +79,8 @@ class QMCSampler(BaseSampler):
         with warnings.catch_warnings():
             # Sobol warns when not drawn in powers of two; trials take one point at a time.
             warnings.simplefilter("ignore", UserWarning)
-            return self._engine.random(1)[0]
+            point: np.ndarray = self._engine.random(1)[0]
+            return point
 
 
 # The registry's names for one sequence each: their options are QMCSampler's, less qmc_type.

@@ -133,7 +133,8 @@ class ChoiceAxis:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = np.exp(logits - logits.max())
-    return z / z.sum()
+    probabilities: np.ndarray = z / z.sum()
+    return probabilities
 
 
 class ControllerState:
@@ -328,7 +329,7 @@ class ReinforceSampler(JointSampler):
         held = running_points(running, search_space, mine)
         blocked = {state.choice_of(params) for params in held}
         limit = state.n_configurations()
-        batch = []
+        batch: list[dict[str, Any]] = []
         for trial in trials:
             if trial.number < self.n_startup_trials:
                 batch.append({})  # start-up: every parameter from sample_independent
@@ -341,7 +342,9 @@ class ReinforceSampler(JointSampler):
                     choice = state.draw(rng, uniform=tries >= _POLICY_TRIES)
                     tries += 1
                 if choice in blocked and limit <= _ENUMERATE_LIMIT:
-                    free = [c for c in itertools.product(*map(range, state.sizes)) if c not in blocked]
+                    free = [
+                        c for c in itertools.product(*map(range, state.sizes)) if c not in blocked
+                    ]
                     choice = free[rng.randrange(len(free))]
             blocked.add(choice)
             params = {

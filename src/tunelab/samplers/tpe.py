@@ -9,11 +9,11 @@ The ``n`` finished trials are split by objective value into a small *good* group
 ``gamma(n)``, by default ``min(ceil(0.1 n), 25)``) and the *bad* rest; a parameter's good and
 bad observations are its values in the good and the bad trials that have it (one split for the
 whole study, as in Bergstra et al.'s tree, so that a conditional parameter is judged by the same
-standard as the others). Each group becomes a Parzen density in the parameter's unit space ``[0, 1]`` (see
-:mod:`tunelab.space`): one Gaussian kernel per observation, truncated to ``[0, 1]``, plus a wide
-prior kernel (mean 0.5, width 1, weight ``prior_weight``). ``n_ei_candidates`` points are drawn
-from the good density ``l`` and the one with the largest ``log l(x) - log g(x)`` is proposed,
-which maximizes expected improvement under the TPE model.
+standard as the others). Each group becomes a Parzen density in the parameter's unit space
+``[0, 1]`` (see :mod:`tunelab.space`): one Gaussian kernel per observation, truncated to
+``[0, 1]``, plus a wide prior kernel (mean 0.5, width 1, weight ``prior_weight``).
+``n_ei_candidates`` points are drawn from the good density ``l`` and the one with the largest
+``log l(x) - log g(x)`` is proposed, which maximizes expected improvement under the TPE model.
 
 Details:
 
@@ -496,9 +496,11 @@ class _Dim:
         return type(dist) is type(self.dist) and self.dist.contains(value)
 
     def observe(self, value: Any) -> float:
-        if self.kind == "cat":
-            return float(self.dist.index(value))  # type: ignore[union-attr]
-        return self.dist.to_unit(value)  # type: ignore[arg-type]
+        if isinstance(self.dist, CategoricalDistribution):
+            index = self.dist.index(value)
+            assert index is not None  # accepts() let only values of this distribution through
+            return float(index)
+        return self.dist.to_unit(value)
 
     def snap(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Where to score samples ``u``: the point, and the bin's edges for a discrete kind."""
@@ -509,7 +511,11 @@ class _Dim:
             return (index + 0.5) / self.n_bins, index / self.n_bins, (index + 1) / self.n_bins
         low, high = self.dist.low, self.dist.high  # type: ignore[union-attr]
         values = np.clip(np.rint(np.exp(self.log_low + u * self.log_span)), low, high)
-        to_unit = lambda v: (np.log(v) - self.log_low) / self.log_span  # noqa: E731
+
+        def to_unit(v: np.ndarray) -> np.ndarray:
+            unit: np.ndarray = (np.log(v) - self.log_low) / self.log_span
+            return unit
+
         return to_unit(values), to_unit(values - 0.5), to_unit(values + 0.5)
 
     def decode(self, x: float) -> Any:
@@ -575,7 +581,9 @@ class _Parzen:
             if dim.kind == "cat":
                 # An observation's kernel is a mixture of its choice and the uniform spread.
                 spread = dim.n_bins * self.cat_smoothing
-                chosen = np.where(rng.random(size) < spread / (1.0 + spread), -1, kernel[components])
+                chosen = np.where(
+                    rng.random(size) < spread / (1.0 + spread), -1, kernel[components]
+                )
                 uniform = rng.integers(dim.n_bins, size=size)
                 out[:, j] = np.where(chosen < 0, uniform, chosen)
                 continue
@@ -587,7 +595,9 @@ class _Parzen:
             out[:, j] = np.clip(mu + sigma * ndtri(u), 0.0, 1.0)
         return out
 
-    def log_pdf(self, snapped: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]) -> np.ndarray:
+    def log_pdf(
+        self, snapped: list[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]
+    ) -> np.ndarray:
         """Log density (log mass for discrete coordinates) of each candidate."""
         total = None
         for dim, kernel, where in zip(self.dims, self.kernels, snapped):
@@ -601,7 +611,8 @@ class _Parzen:
         peak = total.max(axis=1)
         total -= peak[:, None]
         np.exp(total, out=total)
-        return peak + np.log(total.sum(axis=1))
+        log_density: np.ndarray = peak + np.log(total.sum(axis=1))
+        return log_density
 
 
 def _log_kernels(
@@ -623,7 +634,7 @@ def _log_kernels(
         return log_hit
     mus, sigmas, offset = kernel
     if low is None:
-        z = x[:, None] - mus
+        z: np.ndarray = x[:, None] - mus
         z /= sigmas
         z *= z
         z *= -0.5
@@ -631,16 +642,18 @@ def _log_kernels(
         return z
     from scipy.special import ndtr
 
+    assert high is not None  # snap() gives a bin both edges or neither
     z_low = (low[:, None] - mus) / sigmas
     z_high = (high[:, None] - mus) / sigmas
     # Mass of [low, high]; right of the mean, as a difference of upper tails (no cancellation).
     sign = np.where(z_low > 0, -1.0, 1.0)
     mass = sign * (ndtr(sign * z_high) - ndtr(sign * z_low))
-    return np.log(np.maximum(mass, _TINY)) + offset
+    log_mass: np.ndarray = np.log(np.maximum(mass, _TINY)) + offset
+    return log_mass
 
 
 def _magic_clip(sigmas: np.ndarray, n: int) -> np.ndarray:
-    return np.clip(sigmas, 1.0 / min(_MAGIC_CLIP_KERNELS, n + 2.0), 1.0)
+    return sigmas.clip(1.0 / min(_MAGIC_CLIP_KERNELS, n + 2.0), 1.0)
 
 
 def _gap_sigmas(mus: np.ndarray, clip_count: int | None = None) -> np.ndarray:
@@ -690,4 +703,5 @@ def _check_gamma(gamma: Any) -> Callable[[int], int]:
                 "lambda n: min(math.ceil(0.1 * n), 25).",
                 field="gamma",
             )
-    return gamma
+    checked: Callable[[int], int] = gamma
+    return checked

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, CursorResult, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
@@ -164,8 +164,15 @@ def _connection_lost(error: DBAPIError) -> bool:
     return False
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException | None) -> str:
     return " ".join(str(error).split())
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row that an INSERT added."""
+    key = result.inserted_primary_key
+    assert key is not None  # every table here has an autoincrement primary key
+    return int(key[0])
 
 
 @dataclass
@@ -203,7 +210,7 @@ def _reconnecting(
     """
 
     @functools.wraps(method)
-    def reconnecting(self: _Storage, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    def reconnecting(self: _Storage, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
         lost_at: float | None = None
         delay = _FIRST_DELAY
         while True:
@@ -399,7 +406,7 @@ class SQLStorage(BaseStorage):
                         )
                     ).first()
                     if row is not None and row.created_at == created:
-                        return row.study_id
+                        return int(row.study_id)
                 once.sent = True
                 result = connection.execute(
                     _studies.insert().values(
@@ -411,7 +418,7 @@ class SQLStorage(BaseStorage):
                         system_attrs="{}",
                     )
                 )
-                return result.inserted_primary_key[0]
+                return _inserted_id(result)
         except IntegrityError:
             raise DuplicatedStudyError(
                 f"a study named {name!r} already exists in {self.url}; load it with "
@@ -533,7 +540,7 @@ class SQLStorage(BaseStorage):
             .returning(_studies.c.next_number)
         ).scalar_one() - 1
         start = time.time() if state is TrialState.RUNNING else None
-        trial_id = connection.execute(
+        inserted = connection.execute(
             _trials.insert().values(
                 study_id=study_id,
                 number=number,
@@ -546,9 +553,9 @@ class SQLStorage(BaseStorage):
                 heartbeat=start,
                 created_by=token,
             )
-        ).inserted_primary_key[0]
+        )
         return TrialRecord(
-            trial_id=trial_id,
+            trial_id=_inserted_id(inserted),
             number=number,
             state=state,
             user_attrs=freeze(user_attrs),
@@ -615,10 +622,12 @@ class SQLStorage(BaseStorage):
                 )
             ).rowcount
             if claimed == 1:
-                return trial_id
+                return int(trial_id)
         return None
 
-    def _update_running(self, connection: Connection, trial_id: int, what: str, **values: Any) -> None:
+    def _update_running(
+        self, connection: Connection, trial_id: int, what: str, **values: Any
+    ) -> None:
         updated = connection.execute(
             _trials.update()
             .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.value)
@@ -815,7 +824,9 @@ class SQLStorage(BaseStorage):
             earlier = self._committed_before(connection, _trials.c.study_id == study_id, once)
             if earlier:
                 return earlier
-            rows = connection.execute(sa.select(_trials.c.trial_id, _trials.c.heartbeat).where(stale))
+            rows = connection.execute(
+                sa.select(_trials.c.trial_id, _trials.c.heartbeat).where(stale)
+            )
             for trial_id, heartbeat in rows.all():
                 # The condition is checked again row by row, so that a heartbeat that arrived
                 # meanwhile, or another process failing the trial first, wins.

@@ -155,7 +155,8 @@ def _check_strength(name: str, value: object, bounds: _Bounds) -> None:
         isinstance(value, Integral if bounds.integer else Real)
         and not isinstance(value, bool)
         and (bounds.integer or math.isfinite(value))
-        and value >= 0
+        # typeshed's numbers.Real declares < and <= only, not >=.
+        and value >= 0  # type: ignore[operator]
         and (value <= bounds.high if bounds.high_included else value < bounds.high)
     )
     if not valid:
@@ -197,7 +198,7 @@ def _random_affine(
         ],
         dim=1,
     ).to(device=x.device, dtype=x.dtype)
-    grid = F.affine_grid(theta, x.shape, align_corners=False)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

@@ -4,8 +4,9 @@ A trial leaves a checkpoint when something could continue from it (the epoch a p
 it at, with ``promote_paused`` or population-based training; with heartbeat retries, every
 epoch but its last, for a retry after its worker died) in
 ``<checkpoint_dir>/trial-<number>.pt``: the weights, the optimizer's state, the random streams
-(batch order, dropout), the best weights so far, the plateau reducer and the epoch history. A trial whose ``trial.resume`` names it loads that file and trains on from the next
-epoch; with the same recipe the continued run gives the numbers the uninterrupted one would.
+(batch order, dropout), the best weights so far, the plateau reducer and the epoch history. A
+trial whose ``trial.resume`` names it loads that file and trains on from the next epoch; with
+the same recipe the continued run gives the numbers the uninterrupted one would.
 
 With a changed recipe (population-based training perturbs the learning rate, say) the
 optimizer keeps its state (moments, momentum buffers) but takes its hyperparameters from the

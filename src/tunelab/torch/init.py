@@ -83,7 +83,12 @@ def _check_scheme(scheme: object) -> None:
 
 
 def _check_scale(scale: object) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, Real) or not 0 < scale < math.inf:
+    # typeshed's numbers.Real declares < and <= only, not the > that 0 < scale needs.
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, Real)
+        or not 0 < scale < math.inf  # type: ignore[operator]
+    ):
         raise ConfigError(
             f"init_scale must be a positive finite number, got {scale!r}; use e.g. 1.0.",
             field="init_scale",

@@ -6,6 +6,8 @@ cross-entropy where a positive logit means class 1. Regression outputs are ``(N,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 CLASSIFICATION_METRICS = ("accuracy", "f1")
@@ -40,13 +42,13 @@ def compute_metrics(
     if task == "classification":
         assert n_classes is not None
         predicted = predicted_classes(outputs)
-        classification = {
+        classification: dict[str, Callable[[], float]] = {
             "accuracy": lambda: (predicted == targets).float().mean().item(),
             "f1": lambda: macro_f1(predicted, targets, n_classes),
         }
         return {name: classification[name]() for name in names if name in classification}
     errors = outputs.float() - targets
-    regression = {
+    regression: dict[str, Callable[[], float]] = {
         "mse": lambda: errors.pow(2).mean().item(),
         "mae": lambda: errors.abs().mean().item(),
         "r2": lambda: _r2(errors, targets),

@@ -77,7 +77,8 @@ class _Block(nn.Module):
 
 
 class MLPBlock(_Block):
-    """``linear`` -> [``norm``] -> ``act`` -> [``dropout``], with a Linear ``skip`` if widths differ."""
+    """``linear`` -> [``norm``] -> ``act`` -> [``dropout``], with a Linear ``skip`` if widths
+    differ."""
 
     def __init__(
         self,
@@ -306,7 +307,7 @@ def _import_factory(path: str) -> Callable[..., nn.Module]:
             f"spelling and that the module is on the Python path.",
             field="model.name",
         ) from None
-    factory = getattr(module, function_name, None)
+    factory: Callable[..., nn.Module] | None = getattr(module, function_name, None)
     if not callable(factory):
         raise ConfigError(
             f"model.name {path!r}: module {module_name!r} has no function {function_name!r}; "
@@ -316,7 +317,9 @@ def _import_factory(path: str) -> Callable[..., nn.Module]:
     return factory
 
 
-def _check_options(label: str, call: functools.partial[nn.Module], options: Mapping[str, Any]) -> None:
+def _check_options(
+    label: str, call: functools.partial[nn.Module], options: Mapping[str, Any]
+) -> None:
     try:
         parameters = inspect.signature(call).parameters.values()
     except ValueError:

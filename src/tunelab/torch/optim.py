@@ -39,7 +39,8 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     return _optimizer_class(recipe)(param_groups, **_optimizer_options(recipe))
 
 
-def _optimizer_class(recipe: Recipe) -> type[torch.optim.Optimizer]:
+def _optimizer_class(recipe: Recipe) -> Callable[..., torch.optim.Optimizer]:
+    """The optimizer's class; each takes its own keyword options."""
     return {
         "sgd": torch.optim.SGD,
         "adam": torch.optim.Adam,
@@ -64,7 +65,8 @@ def set_learning_rates(optimizer: torch.optim.Optimizer, factor: float) -> float
     """Apply ``factor`` to every group's base learning rate; return the first group's lr."""
     for group in optimizer.param_groups:
         group["lr"] = group["base_lr"] * factor
-    return optimizer.param_groups[0]["lr"]
+    first_lr: float = optimizer.param_groups[0]["lr"]
+    return first_lr
 
 
 def resolve_loss(recipe: Recipe, task: str) -> str:
@@ -86,7 +88,12 @@ def loss_function(name: str, label_smoothing: float) -> LossFunction:
         return lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing)
     if name == "bce":
         return lambda out, y: F.binary_cross_entropy_with_logits(out[:, 0], y.to(out.dtype))
-    return {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}[name]
+    regression: dict[str, LossFunction] = {
+        "mse": F.mse_loss,
+        "mae": F.l1_loss,
+        "huber": F.huber_loss,
+    }
+    return regression[name]
 
 
 def l1_penalty(model: nn.Module) -> torch.Tensor:

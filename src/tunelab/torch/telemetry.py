@@ -78,9 +78,9 @@ class GradientMonitor:
 
     def record(self) -> None:
         """Add the current gradients (call after backward, before clipping)."""
-        grads = [p.grad for p in self.parameters]
-        if any(g is None for g in grads):  # frozen parameters have no gradient
-            grads = [g if g is not None else torch.zeros(()) for g in grads]
+        grads = [  # frozen parameters have no gradient
+            torch.zeros(()) if p.grad is None else p.grad for p in self.parameters
+        ]
         self.norms.add(torch.stack(torch._foreach_norm(grads)))
 
     def epoch_means(self) -> dict[str, float]:
@@ -97,9 +97,13 @@ def layer_name(parameter_name: str) -> str:
 def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layers whose outputs telemetry describes: the activation modules, or for a model
     without any (a user's model calling ``F.relu``) its Linear and Conv layers."""
-    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_TYPES)]
+    layers: list[tuple[str, nn.Module]] = [
+        (n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_TYPES)
+    ]
     if not layers:
-        layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        layers = [
+            (n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
+        ]
     return layers
 
 
@@ -120,7 +124,9 @@ class ActivationRecorder:
 
     def __enter__(self) -> ActivationRecorder:
         self.outputs = {}
-        self.handles = [module.register_forward_hook(self._keep(name)) for name, module in self.layers]
+        self.handles = [
+            module.register_forward_hook(self._keep(name)) for name, module in self.layers
+        ]
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -148,7 +154,10 @@ def describe_activations(
         return {}
     # One transfer for all layers: an .item() per number would cost more than the numbers.
     numbers = torch.stack([_summary(output) for output in outputs.values()]).tolist()
-    return {name: ActivationStats(*row, kind=kinds[name]) for name, row in zip(outputs, numbers)}
+    return {
+        name: ActivationStats(mean, std, dead, kind=kinds[name])
+        for name, (mean, std, dead) in zip(outputs, numbers)
+    }
 
 
 def _summary(output: torch.Tensor) -> torch.Tensor:

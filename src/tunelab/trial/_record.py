@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any
+from typing import Any, overload
 
 from tunelab._attrs import RESUME_ATTR
 from tunelab.exceptions import TunelabError
@@ -18,6 +18,7 @@ from tunelab.space import Distribution, JsonScalar
 from tunelab.trial._state import TrialState
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NO_STEPS: Mapping[int, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class TrialRecord:
     values: tuple[float, ...] | None = None
     params: Mapping[str, JsonScalar] = field(default_factory=lambda: _EMPTY)
     distributions: Mapping[str, Distribution] = field(default_factory=lambda: _EMPTY)
-    intermediate_values: Mapping[int, float] = field(default_factory=lambda: _EMPTY)
+    intermediate_values: Mapping[int, float] = field(default_factory=lambda: _NO_STEPS)
     user_attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     system_attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     datetime_start: datetime | None = None
@@ -93,6 +94,14 @@ class TrialRecord:
 def freeze(mapping: Mapping[Any, Any] | None) -> Mapping[Any, Any]:
     """A read-only view of a fresh copy, so the record cannot be changed through the original."""
     return MappingProxyType(dict(mapping)) if mapping else _EMPTY
+
+
+@overload
+def utc_from_timestamp(seconds: float) -> datetime: ...
+
+
+@overload
+def utc_from_timestamp(seconds: None) -> None: ...
 
 
 def utc_from_timestamp(seconds: float | None) -> datetime | None:

@@ -98,11 +98,16 @@ class Trial:
         self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
     ) -> float:
         """A float in ``[low, high]``; ``log=True`` samples on a log scale, ``step`` on a grid."""
-        return self._suggest(name, FloatDistribution(low, high, log=log, step=step))
+        value: float = self._suggest(name, FloatDistribution(low, high, log=log, step=step))
+        return value
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        """An integer in ``[low, high]`` on a grid of ``step``; ``log=True`` favours small values."""
-        return self._suggest(name, IntDistribution(low, high, log=log, step=step))
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
+        """An integer in ``[low, high]`` on a grid of ``step``; ``log=True`` favours small
+        values."""
+        value: int = self._suggest(name, IntDistribution(low, high, log=log, step=step))
+        return value
 
     def suggest_categorical(self, name: str, choices: Sequence[JsonScalar]) -> Any:
         """One of ``choices`` (JSON scalars: None, bool, int, float, str)."""

@@ -36,7 +36,8 @@ def new_report(
 
 
 def check_values(values: Any, n_objectives: int) -> tuple[tuple[float, ...] | None, str | None]:
-    """Validate what an objective returned: ``(values, None)`` if usable, else ``(None, reason)``."""
+    """Validate what an objective returned: ``(values, None)`` if usable, else
+    ``(None, reason)``."""
     raw = values if isinstance(values, (list, tuple)) else [values]
     if len(raw) != n_objectives:
         return None, (

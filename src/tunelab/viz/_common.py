@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from tunelab.registry import did_you_mean
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
 
-TargetSpec = Union[Callable[[TrialRecord], float], int, str, None]
+TargetSpec = Callable[[TrialRecord], float] | int | str | None
 """Which number to plot: None (the objective of a single-objective study), an objective's
 index or metric name, or a callable on a trial record."""
 

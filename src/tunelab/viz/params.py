@@ -114,7 +114,10 @@ def plot_slice(
     axes = param_axes([record for record, _ in points], params, figure_name)
     figure = make_subplots(rows=1, cols=len(axes), shared_yaxes=True)
     # One colour range for every panel, so that a trial has the same colour in each.
-    shading = {"colorscale": SEQUENTIAL_COLORSCALE, "colorbar": {"title": {"text": "Trial"}}}
+    shading: dict[str, Any] = {
+        "colorscale": SEQUENTIAL_COLORSCALE,
+        "colorbar": {"title": {"text": "Trial"}},
+    }
     shading.update(cmin=points[0][0].number, cmax=points[-1][0].number)
     for column, axis in enumerate(axes, start=1):
         having = [(record, value) for record, value in points if axis.name in record.params]

@@ -54,10 +54,11 @@ def _npz_array(archive: Any, options: Mapping[str, Any], option: str, path: Path
                            f"{', '.join(archive.files) or 'nothing'}. Set {option} to the key of "
                            "the array to use.")
     try:
-        return archive[key]
+        array: np.ndarray = archive[key]
     except ValueError as error:
         raise option_error(option, f"array {key!r} of {path} cannot be loaded ({error}); save it "
                            "as a plain numeric array.") from None
+    return array
 
 
 def _npz_features(x: np.ndarray, path: Path) -> np.ndarray:

@@ -25,9 +25,13 @@ def load_builtin(name: str) -> Source:
     x = bunch.data.astype(np.float32)
     if name == "digits_images":
         x = x.reshape(-1, 1, 8, 8)
-    common = {"x_field": "name", "y_field": "name", "locate": lambda row: f"row {row}"}
+    class_names: tuple[str, ...]
     if name == "diabetes":
         y = bunch.target.astype(np.float32).reshape(-1, 1)
-        return Source(x, y, "regression", (), **common)
-    names = tuple(str(label) for label in bunch.target_names)
-    return Source(x, bunch.target.astype(np.int64), "classification", names, **common)
+        task, class_names = "regression", ()
+    else:
+        y = bunch.target.astype(np.int64)
+        task, class_names = "classification", tuple(str(label) for label in bunch.target_names)
+    return Source(
+        x, y, task, class_names, x_field="name", y_field="name", locate=lambda row: f"row {row}"
+    )
