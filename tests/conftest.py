@@ -11,6 +11,7 @@ import tunelab
 from tunelab.storage import BaseStorage, make_storage
 
 POSTGRES_URL_VARIABLE = "TUNELAB_TEST_POSTGRES_URL"
+TABLES = ("tunelab_intermediate_values", "tunelab_trials", "tunelab_studies", "tunelab_schema")
 
 # What `make test-quick` leaves out (pytest -m "not slow"): tests that train models, start
 # processes, a server or a browser, or fit many Gaussian processes. Single slow tests elsewhere
@@ -52,7 +53,7 @@ def _emptied(url: str) -> str:
     """Drop tunelab's tables so that each test starts from an empty database."""
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        for table in ("tunelab_intermediate_values", "tunelab_trials", "tunelab_studies", "tunelab_schema"):
+        for table in TABLES:
             connection.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
     engine.dispose()
     return url

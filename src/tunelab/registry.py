@@ -69,7 +69,7 @@ def build(
                 field=option,
             )
     try:
-        return factory(**options)  # type: ignore[no-any-return]
+        return factory(**options)
     except ConfigError:
         raise
     except (TypeError, ValueError) as error:

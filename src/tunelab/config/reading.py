@@ -55,7 +55,7 @@ def read_study_file(path: Path) -> dict[str, Any]:
 
 
 # PyYAML ships no type information, so its classes are Any to the type checker.
-class _StudyFileLoader(yaml.SafeLoader):  # type: ignore[misc]
+class _StudyFileLoader(yaml.SafeLoader):
     """YAML as people write it: ``1e-4`` is a number, as in Python, not the string YAML 1.1 makes
     of an exponent without a decimal point."""
 

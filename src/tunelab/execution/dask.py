@@ -140,7 +140,7 @@ def connect(
         try:
             client.upload_file(module_file)
         except Exception as error:
-            client.close()  # type: ignore[no-untyped-call]
+            client.close()
             raise TunelabError(
                 f"option --dask: the workers could not load the objective's module "
                 f"{module_file} ({type(error).__name__}: {error}); install what it imports "
@@ -192,7 +192,7 @@ def optimize_on_dask(
     try:
         while True:
             slots = (
-                max(1, sum(client.nthreads().values()))  # type: ignore[no-untyped-call]
+                max(1, sum(client.nthreads().values()))
                 if submitting
                 else 0
             )
@@ -214,7 +214,7 @@ def optimize_on_dask(
             for record in watcher.new():
                 on_finished(record)
     except KeyboardInterrupt as interrupt:
-        client.cancel(list(in_flight))  # type: ignore[no-untyped-call]
+        client.cancel(list(in_flight))
         _interrupt(study, run, str(interrupt) or "by the user (Ctrl-C)")
         for record in watcher.new():
             on_finished(record)

@@ -75,7 +75,9 @@ def assert_valid_trials(study: Study) -> None:
             assert distribution.contains(value), (record.number, name, value, distribution)
             declared = _DECLARED_TYPES.get(type(distribution))
             if isinstance(distribution, CategoricalDistribution):
-                declared = type(distribution.choices[distribution.index(value)])
+                index = distribution.index(value)
+                assert index is not None, (record.number, name, value, distribution)
+                declared = type(distribution.choices[index])
             assert type(value) is declared, (record.number, name, value, declared)
 
 

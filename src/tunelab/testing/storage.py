@@ -38,7 +38,9 @@ import pytest
 import tunelab
 from tunelab import CategoricalDistribution, FloatDistribution, IntDistribution, TrialState
 from tunelab.exceptions import DuplicatedStudyError, StudyNotFoundError, TrialFinishedError
+from tunelab.space import Distribution
 from tunelab.storage import BaseStorage
+from tunelab.trial import TrialRecord
 
 COMPLETE, RUNNING, WAITING, FAIL, PRUNED = (
     TrialState.COMPLETE,
@@ -306,7 +308,7 @@ class StorageContract:
         self, storage: BaseStorage, study_id: int
     ) -> None:
         params = {"lr": 0.003, "units": 64, "opt": None, "flag": True, "one": 1.0}
-        distributions = {
+        distributions: dict[str, Distribution] = {
             "lr": FloatDistribution(1e-4, 1e-1, log=True),
             "units": IntDistribution(16, 256, step=16),
             "opt": CategoricalDistribution((None, "adam")),
@@ -327,6 +329,7 @@ class StorageContract:
             assert dict(record.user_attrs) == {"seed": 3}
             assert dict(record.system_attrs) == {"origin": "test"}
             assert record.datetime_start is not None and record.datetime_start.tzinfo is not None
+            assert record.datetime_complete is not None
             assert record.datetime_complete >= record.datetime_start
 
     def test_fail_reason_is_stored(self, storage: BaseStorage, study_id: int) -> None:
@@ -343,10 +346,11 @@ class StorageContract:
         second = storage.create_trial(study_id, WAITING)
         assert first.datetime_start is None
         claimed = storage.claim_waiting_trial(study_id)
+        assert claimed is not None
         assert (claimed.number, claimed.state) == (first.number, RUNNING)
         assert claimed.system_attrs["fixed_params"] == {"x": 1}
         assert claimed.datetime_start is not None
-        assert storage.claim_waiting_trial(study_id).number == second.number
+        assert _claimed(storage, study_id).number == second.number
         assert storage.claim_waiting_trial(study_id) is None
         assert storage.start_trial(study_id).number == 2
 
@@ -356,7 +360,7 @@ class StorageContract:
         waiting = storage.create_trial(study_id, WAITING)
         with pytest.raises(TrialFinishedError):
             storage.finish_trial(waiting.trial_id, COMPLETE, (1.0,))
-        claimed = storage.claim_waiting_trial(study_id, {"worker": "w1"})
+        claimed = _claimed(storage, study_id, {"worker": "w1"})
         assert dict(claimed.system_attrs) == {"worker": "w1"}
         assert storage.finish_trial(claimed.trial_id, COMPLETE, (1.0,)).values == (1.0,)
 
@@ -439,3 +443,12 @@ class StorageContract:
         failed = _in_processes(_fail_stale, [(open_shared_storage, study_id)] * N_PROCESSES)
         assert sorted(n for numbers in failed for n in numbers) == list(range(40))
         assert {r.state for r in storage.get_trials(study_id)} == {FAIL}
+
+
+def _claimed(
+    storage: BaseStorage, study_id: int, system_attrs: dict[str, Any] | None = None
+) -> TrialRecord:
+    """The waiting trial the storage hands out, which the test knows is there."""
+    record = storage.claim_waiting_trial(study_id, system_attrs)
+    assert record is not None, "the storage handed out no waiting trial"
+    return record
