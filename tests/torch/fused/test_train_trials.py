@@ -170,7 +170,7 @@ def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_pat
     assert study.trials == []
 
 
-def test_worker_processes_each_train_their_own_populations(tmp_path):
+def test_populations_train_in_worker_processes(tmp_path):
     study = tunelab.create_study(
         storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize", sampler="random"
     )
@@ -181,7 +181,9 @@ def test_worker_processes_each_train_their_own_populations(tmp_path):
     assert [r.state for r in trials] == [tunelab.TrialState.COMPLETE] * 7  # the budget, exactly
     assert sorted(seen) == list(range(7))
     workers = {r.system_attrs[WORKER_ATTR] for r in trials}
-    assert len(workers) == 2 and worker_name() not in workers  # two processes, not the parent
+    # Worker processes, not the parent; how many of the two got work is the scheduler's choice
+    # (one that starts late on a busy machine may find the queue empty).
+    assert worker_name() not in workers and 1 <= len(workers) <= 2
     assert {r.system_attrs[DEVICE_ATTR] for r in trials} == {"cpu"}
 
 
