@@ -1,7 +1,9 @@
-"""What a training run recorded, epoch by epoch, as its trial keeps it in the storage (JSON).
+"""What a training run recorded, as its trial keeps it in the storage (JSON): its epochs, and
+where its loss stopped being finite if it did.
 
-The training engine (:mod:`tunelab.torch.telemetry`) measures these numbers; the figures, the
-doctor and the report read them from here, which needs no PyTorch.
+The training engine (:mod:`tunelab.torch.telemetry`, :mod:`tunelab.torch.trainer`) measures
+and writes these records; the figures, the doctor and the report read them from here, which
+needs no PyTorch.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunelab._attrs import ARTIFACT_ATTR, TELEMETRY_ATTR
+from tunelab._attrs import ARTIFACT_ATTR, DIVERGENCE_ATTR, TELEMETRY_ATTR
+from tunelab.cv import PER_FOLD_PREFIX
 from tunelab.trial import TrialRecord
 
 WEIGHTS_FILE = "best.pt"  # a trial's best weights, in its artifact folder
@@ -65,6 +68,47 @@ def has_telemetry(record: TrialRecord) -> bool:
 def read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
     """The per-epoch telemetry the training engine stored with a trial (empty if none)."""
     return [EpochTelemetry.from_json(e) for e in record.system_attrs.get(TELEMETRY_ATTR, [])]
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a run's training loss stopped being a finite number.
+
+    ``step`` counts from 1 within ``epoch``; ``loss`` is the value it became (nan, inf or
+    -inf); ``lr`` is the run's base learning rate (the recipe's, before any schedule). The
+    storage holds strict JSON, which has no such numbers: the JSON form writes the loss as
+    text ("nan", "inf", "-inf").
+    """
+
+    epoch: int
+    step: int
+    loss: float
+    lr: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "step": self.step, "loss": str(self.loss), "lr": self.lr}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Divergence:
+        return cls(
+            epoch=int(data["epoch"]),
+            step=int(data["step"]),
+            loss=float(data["loss"]),
+            lr=float(data["lr"]),
+        )
+
+
+def read_divergence(record: TrialRecord) -> Divergence | None:
+    """Where the trial's training diverged, if the training engine recorded that it did.
+
+    A cross-validated trial keeps the record per fold (:mod:`tunelab.cv`); its divergence is
+    the first fold's that diverged, the one that failed it.
+    """
+    data = record.system_attrs.get(DIVERGENCE_ATTR)
+    if data is None:
+        per_fold = record.system_attrs.get(PER_FOLD_PREFIX + DIVERGENCE_ATTR) or []
+        data = next((fold for fold in per_fold if fold is not None), None)
+    return None if data is None else Divergence.from_json(data)
 
 
 def artifact_dir(record: TrialRecord) -> str | None:

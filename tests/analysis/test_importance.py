@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -55,15 +54,11 @@ def test_fanova_ranks_the_important_parameter_first_and_irrelevant_ones_near_zer
     assert list(importances.values()) == sorted(importances.values(), reverse=True)
 
 
-def test_fanova_is_deterministic_for_a_seed_and_takes_well_under_a_second():
+def test_fanova_is_deterministic_for_a_seed():
     study = random_study(quadratic_objective, 100, 0)
-    fanova_importances(study, n_trees=2)  # the first call imports scikit-learn
-    started = time.perf_counter()
     first = fanova_importances(study, seed=3)
-    elapsed = time.perf_counter() - started
     assert first == fanova_importances(study, seed=3)
     assert len(first) == 2 + N_IRRELEVANT
-    assert elapsed < 1.0  # about 0.1 s on an idle core; the margin is for a busy machine
 
 
 def test_params_restricts_the_rating_to_the_named_parameters():

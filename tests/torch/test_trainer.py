@@ -7,8 +7,9 @@ import pytest
 import torch
 import tunelab
 from torch import nn
+from tunelab._attrs import DIVERGENCE_ATTR
 from tunelab.exceptions import ConfigError, TrialPruned
-from tunelab.telemetry import artifact_dir, read_telemetry
+from tunelab.telemetry import artifact_dir, read_divergence, read_telemetry
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_cnn, build_mlp
 from tunelab.torch.recipe import Recipe
@@ -53,7 +54,8 @@ class GradientSpy:
 
         def spying_step(*args, **kwargs):
             grads = [p.grad for p in params if p.grad is not None]
-            self.norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+            total = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+            self.norms.append(total.item())
             self.largest.append(max(g.abs().max().item() for g in grads))
             return step(*args, **kwargs)
 
@@ -283,7 +285,8 @@ def test_a_trial_gets_every_epoch_its_telemetry_and_the_best_weights(digits, tmp
 
 
 def test_a_pruned_trial_stops_after_the_epoch_the_pruner_refused(digits):
-    study = tunelab.create_study(direction="maximize", pruner={"name": "median", "n_startup_trials": 1})
+    pruner = {"name": "median", "n_startup_trials": 1}
+    study = tunelab.create_study(direction="maximize", pruner=pruner)
     for value in (0.99, 0.99):
         finished = study.ask()
         finished.report(value, step=1)
@@ -321,6 +324,23 @@ def test_a_study_records_a_diverged_trial_as_failed_with_the_reason(digits):
     assert record.state is tunelab.TrialState.FAIL
     assert record.fail_reason.startswith("FloatingPointError: training loss became nan in epoch 1")
     assert epochs_trained == [1] and not record.intermediate_values
+
+
+def test_a_diverged_trial_holds_where_it_diverged_in_a_json_storage(digits, tmp_path):
+    def objective(trial):
+        model = mlp(digits)
+        with torch.no_grad():
+            model.head.weight.fill_(float("nan"))
+        recipe = Recipe(**FAST, init="default", lr=0.02)
+        return Trainer(model, digits, recipe, trial=trial).fit().best_value
+
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    tunelab.create_study(name="s", storage=storage).optimize(objective, n_trials=1)
+    record = tunelab.load_study(name="s", storage=storage).trials[0]
+    divergence = read_divergence(record)
+    assert (divergence.epoch, divergence.step, divergence.lr) == (1, 1, 0.02)
+    assert math.isnan(divergence.loss)
+    assert record.system_attrs[DIVERGENCE_ATTR]["loss"] == "nan"  # strict JSON has no NaN
 
 
 class Fixed(nn.Module):

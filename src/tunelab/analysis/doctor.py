@@ -1,11 +1,12 @@
 """The training doctor: what went wrong in a training run, the numbers that show it, and the fix.
 
-:func:`diagnose_trial` reads the per-epoch telemetry the training engine stores with a trial
-(:mod:`tunelab.telemetry`), together with its state, failure message and parameters;
-:func:`diagnose_study` adds findings about the study as a whole and diagnoses its best trials.
-Each :class:`Finding` has a stable ``code``, a one-line ``title``, a ``severity``, the
-``evidence`` (the numbers, epochs and layers behind it) and ``advice`` naming the recipe and
-model fields to change. A trial without telemetry gets no telemetry findings.
+:func:`diagnose_trial` reads what the training engine stores with a trial
+(:mod:`tunelab.telemetry`: per-epoch telemetry, and where the loss stopped being finite if it
+did) and the trial's parameters; :func:`diagnose_study` adds findings about the study as a
+whole (from its trials' states and failure messages) and diagnoses its best trials. Each
+:class:`Finding` has a stable ``code``, a one-line ``title``, a ``severity``, the ``evidence``
+(the numbers, epochs and layers behind it) and ``advice`` naming the recipe and model fields to
+change. A trial without telemetry gets no telemetry findings.
 
 Findings about one trial, each with the rule that raises it (thresholds are the named
 constants below, each with the reason for its value):
@@ -13,9 +14,10 @@ constants below, each with the reason for its value):
 - ``vanishing_gradients``: in the last epoch, the first layer's gradient norm is below
   VANISHING_RATIO of the last layer's. Layers with a gradient norm of exactly zero are left
   out: they are frozen (transfer learning) or cut off by dead units, not vanishing.
-- ``exploding_gradients``: the loss became non-finite (a trial failed with "training loss
-  became nan ...") or, at its peak, the total gradient norm is EXPLODING_GROWTH times the first
-  epoch's or more while the training loss is more than OSCILLATION_RISE above its best before.
+- ``exploding_gradients``: the loss became non-finite (the training engine records where:
+  :func:`tunelab.telemetry.read_divergence`) or, at its peak, the total gradient norm is
+  EXPLODING_GROWTH times the first epoch's or more while the training loss is more than
+  OSCILLATION_RISE above its best before.
 - ``dying_relu``: in the last epoch, at least DEAD_FRACTION of an activation layer's units gave
   the same output for every probe input. Sigmoid and tanh layers are left out: there a
   constant output is saturation, which ``vanishing_gradients`` covers (each layer's kind is in
@@ -51,7 +53,6 @@ Findings about a study:
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,7 +62,13 @@ from tunelab._display import ranked_trials
 from tunelab._options import check_int
 from tunelab.exceptions import MissingExtraError
 from tunelab.space import FloatDistribution, IntDistribution
-from tunelab.telemetry import ActivationStats, EpochTelemetry, read_telemetry
+from tunelab.telemetry import (
+    ActivationStats,
+    Divergence,
+    EpochTelemetry,
+    read_divergence,
+    read_telemetry,
+)
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -146,12 +153,6 @@ ALL_PRUNED_MIN_TRIALS = 3
 SATURATING_ACTIVATIONS = ("sigmoid", "tanh")
 ACTIVATION_PARAM = "model.activation"
 LR_PARAM = "lr"
-# The trainer's message for a diverged run (tunelab.torch.trainer.divergence), which
-# also names the run's learning rate.
-DIVERGENCE_PATTERN = re.compile(
-    r"training loss became (?P<value>\S+) in epoch (?P<epoch>\d+), step (?P<step>\d+)"
-)
-DIVERGED_LR_PATTERN = re.compile(r"\(lr=(?P<lr>\d+(?:\.\d+)?(?:e[+-]?\d+)?)\)")
 
 # A finding is left out when one of the findings named here is present: they explain the
 # same curve more specifically, and the symptom's advice would point the wrong way.
@@ -183,16 +184,6 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Divergence:
-    """Where a run's training loss became non-finite (parsed from the trial's failure)."""
-
-    value: str
-    epoch: int
-    step: int
-    lr: float | None
-
-
-@dataclass(frozen=True)
 class TrainingRun:
     """What the trial detectors look at: one trial's telemetry and what else it recorded."""
 
@@ -217,7 +208,7 @@ Detector = Callable[[TrainingRun], Finding | None]
 def diagnose_trial(record: TrialRecord) -> list[Finding]:
     """The findings for one trial, most severe first (empty for a trial with nothing wrong)."""
     epochs = tuple(read_telemetry(record))
-    divergence = _divergence(record)
+    divergence = read_divergence(record)
     run = TrainingRun(
         trial=record.number,
         epochs=epochs,
@@ -229,17 +220,6 @@ def diagnose_trial(record: TrialRecord) -> list[Finding]:
     return _by_severity(_without_explained(findings))
 
 
-def _divergence(record: TrialRecord) -> Divergence | None:
-    if record.state is not TrialState.FAIL or not record.fail_reason:
-        return None
-    match = DIVERGENCE_PATTERN.search(record.fail_reason)
-    if match is None:
-        return None
-    lr_match = DIVERGED_LR_PATTERN.search(record.fail_reason)
-    lr = float(lr_match["lr"]) if lr_match is not None else None
-    return Divergence(match["value"], int(match["epoch"]), int(match["step"]), lr)
-
-
 def _activation(record: TrialRecord) -> str | None:
     value = record.params.get(ACTIVATION_PARAM)
     return value if isinstance(value, str) else None
@@ -248,13 +228,13 @@ def _activation(record: TrialRecord) -> str | None:
 def _base_lr(
     record: TrialRecord, epochs: Sequence[EpochTelemetry], divergence: Divergence | None
 ) -> float | None:
-    # The searched value, or the one the divergence message names, is the base rate itself;
+    # The searched value, or the one the divergence record holds, is the base rate itself;
     # without them, the largest rate an epoch ended with is the nearest to it (warm-up, decay
     # and plateau cuts only lower it).
     searched = _param_values([record], LR_PARAM)
     if searched:
         return searched[0]
-    if divergence is not None and divergence.lr is not None:
+    if divergence is not None:
         return divergence.lr
     seen = [e.lr for e in epochs if math.isfinite(e.lr) and e.lr > 0]
     return max(seen) if seen else None
@@ -315,7 +295,7 @@ def _last_epoch_with_gradients(run: TrainingRun) -> EpochTelemetry | None:
 def detect_exploding_gradients(run: TrainingRun) -> Finding | None:
     """The loss became non-finite, or the gradient norm grew tenfold as the loss rose."""
     if run.divergence is not None:
-        return _exploding(run, f"{_diverged_text(run.divergence)}, and the trial failed.")
+        return _exploding(run, f"{_diverged_text(run.divergence)}, and training stopped there.")
     evidence = _gradient_growth(run)
     return None if evidence is None else _exploding(run, evidence)
 
@@ -349,7 +329,7 @@ def _gradient_growth(run: TrainingRun) -> str | None:
 
 def _diverged_text(divergence: Divergence) -> str:
     return (
-        f"The training loss became {divergence.value} in epoch {divergence.epoch}, "
+        f"The training loss became {divergence.loss} in epoch {divergence.epoch}, "
         f"step {divergence.step}"
     )
 
@@ -740,7 +720,7 @@ def _widen_advice(name: str, distribution: FloatDistribution | IntDistribution, 
 def detect_diverged_trials(records: Sequence[TrialRecord]) -> Finding | None:
     """At least FAILED_FRACTION of the finished trials diverged."""
     finished = [r for r in records if r.state.is_finished]
-    diverged = [r for r in finished if _divergence(r) is not None]
+    diverged = [r for r in finished if read_divergence(r) is not None]
     if len(finished) < FAILED_MIN_FINISHED or len(diverged) < FAILED_FRACTION * len(finished):
         return None
     completed = [r for r in finished if r.state is TrialState.COMPLETE]
@@ -782,7 +762,7 @@ def _param_values(records: Iterable[TrialRecord], name: str) -> list[float]:
 def detect_failed_trials(records: Sequence[TrialRecord]) -> Finding | None:
     """At least FAILED_FRACTION of the finished trials failed, other than by diverging."""
     finished = [r for r in records if r.state.is_finished]
-    failed = [r for r in finished if r.state is TrialState.FAIL and _divergence(r) is None]
+    failed = [r for r in finished if r.state is TrialState.FAIL and read_divergence(r) is None]
     if len(finished) < FAILED_MIN_FINISHED or len(failed) < FAILED_FRACTION * len(finished):
         return None
     reasons = Counter(_first_line(r.fail_reason) for r in failed)

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
-from tunelab._attrs import ARTIFACT_ATTR, CHECKPOINT_STEP_ATTR, TELEMETRY_ATTR
+from tunelab._attrs import ARTIFACT_ATTR, CHECKPOINT_STEP_ATTR, DIVERGENCE_ATTR, TELEMETRY_ATTR
 from tunelab.devices import assigned_device
 from tunelab.exceptions import ConfigError, TrialPruned
-from tunelab.telemetry import WEIGHTS_FILE, EpochTelemetry
+from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry
 from tunelab.torch import checkpoint
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.data import DataSplit, normalize
@@ -129,7 +129,8 @@ class Trainer:
         """Train for ``recipe.epochs`` (or until early stopping or pruning); see :class:`FitResult`.
 
         Raises :class:`~tunelab.exceptions.TrialPruned` when the trial's pruner says so, and
-        ``FloatingPointError`` at the first non-finite training loss.
+        ``FloatingPointError`` at the first non-finite training loss, once the trial holds
+        where it happened (:func:`record_divergence`).
         """
         recipe = self.recipe
         generator = torch.Generator().manual_seed(recipe.seed)
@@ -252,7 +253,7 @@ class Trainer:
             objective = loss + recipe.l1 * l1_penalty(self.model) if recipe.l1 > 0 else loss
         loss_value = loss.item()
         if not math.isfinite(loss_value):
-            raise divergence(loss_value, epoch, index + 1, recipe.lr)
+            raise record_divergence(self.trial, loss_value, epoch, index + 1, recipe.lr)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(objective).backward()
@@ -412,8 +413,15 @@ class BestTracker:
         return True
 
 
-def divergence(loss: float, epoch: int, step: int, lr: float) -> FloatingPointError:
-    """The error of a run whose training loss stopped being a finite number."""
+def record_divergence(
+    trial: ReportingTrial | None, loss: float, epoch: int, step: int, lr: float
+) -> FloatingPointError:
+    """Note on the trial where its training loss stopped being a finite number (system
+    attribute ``divergence``, see :class:`tunelab.telemetry.Divergence`) and return the error
+    that fails the run: the record is for the doctor, the message for the user."""
+    if trial is not None:
+        record = Divergence(epoch=epoch, step=step, loss=loss, lr=lr)
+        trial.set_system_attr(DIVERGENCE_ATTR, record.to_json())
     return FloatingPointError(
         f"training loss became {loss} in epoch {epoch}, step {step}; the model diverged: "
         f"lower the learning rate (lr={lr:g}) or clip gradients (grad_clip_norm: 1.0)."

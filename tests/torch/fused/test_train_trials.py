@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import pytest
 
@@ -11,10 +12,10 @@ import tunelab
 from torch import nn
 from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.exceptions import ConfigError
-from tunelab.telemetry import read_telemetry
+from tunelab.telemetry import read_divergence, read_telemetry
 from tunelab.torch import Task
 from tunelab.torch.fused import PopulationTrainer
-from tunelab.trial import worker_name
+from tunelab.trial import TrialRecord, worker_name
 
 SEARCH = {
     "lr": {"low": 1e-3, "high": 0.3, "log": True},
@@ -42,6 +43,11 @@ def run(objective, n_trials: int = 6, fuse: int | None = 3, **study) -> tunelab.
     return created
 
 
+def assert_same_curve(mine: TrialRecord, theirs: TrialRecord) -> None:
+    expected = pytest.approx(dict(theirs.intermediate_values), abs=1e-6)
+    assert dict(mine.intermediate_values) == expected
+
+
 def test_fused_trials_are_the_trials_one_by_one_training_gives():
     fused, alone = run(task()), run(task(), fuse=None)
     assert len({r.params["model.width"] for r in fused.trials}) == 2  # two architectures, grouped
@@ -49,9 +55,24 @@ def test_fused_trials_are_the_trials_one_by_one_training_gives():
         assert mine.state is theirs.state is tunelab.TrialState.COMPLETE
         assert mine.params == theirs.params
         assert mine.value == pytest.approx(theirs.value, abs=1e-6)
-        assert dict(mine.intermediate_values) == pytest.approx(dict(theirs.intermediate_values), abs=1e-6)
+        assert_same_curve(mine, theirs)
         assert mine.user_attrs.keys() == theirs.user_attrs.keys() >= {"best_epoch", "test_accuracy"}
         assert len(read_telemetry(mine)) == 3
+
+
+def test_a_diverged_member_holds_where_as_its_trial_trained_alone_would():
+    study = tunelab.create_study(direction="maximize", sampler="random", seed=0)
+    for lr in (0.01, 1e6, 0.02):  # one architecture: the three train as one population
+        study.enqueue_trial({"lr": lr})
+    study.optimize(task(search={"lr": [0.01, 1e6, 0.02]}), n_trials=3, fuse=3)
+    assert [r.state for r in study.trials] == [
+        tunelab.TrialState.COMPLETE, tunelab.TrialState.FAIL, tunelab.TrialState.COMPLETE
+    ]
+    diverged = study.trials[1]
+    assert diverged.fail_reason.startswith("FloatingPointError: training loss became")
+    divergence = read_divergence(diverged)
+    assert (divergence.epoch, divergence.lr) == (1, 1e6) and not math.isfinite(divergence.loss)
+    assert [read_divergence(r) is None for r in study.trials] == [True, False, True]
 
 
 def test_with_asha_pruned_members_are_pruned_trials_and_stop_costing_steps(monkeypatch):
@@ -108,12 +129,13 @@ def test_a_population_too_large_for_the_device_starts_over_in_halves(monkeypatch
     objective = task(search={"lr": SEARCH["lr"]})
     with caplog.at_level(logging.WARNING, logger="tunelab"):
         study = run(objective, n_trials=6, fuse=6)
-    assert "A population of 6 trials ran out of device memory; training it as 3 and 3" in caplog.text
-    assert "A population of 3 trials ran out of device memory; training it as 1 and 2" in caplog.text
+    said = caplog.text
+    assert "A population of 6 trials ran out of device memory; training it as 3 and 3" in said
+    assert "A population of 3 trials ran out of device memory; training it as 1 and 2" in said
     alone = run(objective, n_trials=6, fuse=None)
     for mine, theirs in zip(study.trials, alone.trials):
         assert mine.state is tunelab.TrialState.COMPLETE
-        assert dict(mine.intermediate_values) == pytest.approx(dict(theirs.intermediate_values), abs=1e-6)
+        assert_same_curve(mine, theirs)
 
 
 def test_cross_validation_trains_alone_and_says_why(caplog):
@@ -148,7 +170,7 @@ def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_pat
     assert study.trials == []
 
 
-def test_worker_processes_each_train_their_own_populations(tmp_path):
+def test_populations_train_in_worker_processes(tmp_path):
     study = tunelab.create_study(
         storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize", sampler="random"
     )
@@ -159,7 +181,9 @@ def test_worker_processes_each_train_their_own_populations(tmp_path):
     assert [r.state for r in trials] == [tunelab.TrialState.COMPLETE] * 7  # the budget, exactly
     assert sorted(seen) == list(range(7))
     workers = {r.system_attrs[WORKER_ATTR] for r in trials}
-    assert len(workers) == 2 and worker_name() not in workers  # two processes, not the parent
+    # Worker processes, not the parent; how many of the two got work is the scheduler's choice
+    # (one that starts late on a busy machine may find the queue empty).
+    assert worker_name() not in workers and 1 <= len(workers) <= 2
     assert {r.system_attrs[DEVICE_ATTR] for r in trials} == {"cpu"}
 
 

@@ -8,7 +8,9 @@ import math
 import pytest
 
 import torch
+from tunelab._attrs import DIVERGENCE_ATTR
 from tunelab.exceptions import TrialPruned
+from tunelab.telemetry import Divergence
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.fused import FusionError, PopulationTrainer
 from tunelab.torch.models import build_cnn, build_mlp
@@ -25,7 +27,8 @@ def digits() -> DataSplit:
 
 @pytest.fixture(scope="module")
 def digits64(digits) -> DataSplit:
-    floats = {f"x_{split}": getattr(digits, f"x_{split}").double() for split in ("train", "val", "test")}
+    splits = ("train", "val", "test")
+    floats = {f"x_{split}": getattr(digits, f"x_{split}").double() for split in splits}
     return dataclasses.replace(digits, **floats)
 
 
@@ -36,9 +39,10 @@ def images() -> DataSplit:
 
 def mlps(data: DataSplit, count: int, dtype=torch.float32, **options) -> list[torch.nn.Module]:
     models = []
+    shape = {"depth": 2, "width": 16, **options}
     for seed in range(count):
         torch.manual_seed(seed)
-        model = build_mlp(data.input_shape[0], data.n_outputs, **{"depth": 2, "width": 16, **options})
+        model = build_mlp(data.input_shape[0], data.n_outputs, **shape)
         models.append(model.to(dtype))
     return models
 
@@ -156,9 +160,16 @@ def test_a_diverging_member_fails_alone_and_the_others_are_untouched(digits):
     members[1] = members[1].replace(optimizer="sgd", lr=1e6)
     members = [m.replace(optimizer="sgd") for m in members]
     fused = mlps(digits, 3)
-    outcomes = PopulationTrainer(fused, digits, members).fit()
+    trials = [ScriptedTrial(k) for k in range(3)]
+    outcomes = PopulationTrainer(fused, digits, members, trials=trials).fit()
     assert isinstance(outcomes[1], FloatingPointError)
     assert "training loss became" in str(outcomes[1]) and "lr=1e+06" in str(outcomes[1])
+    # Its trial holds where, as a trial trained alone does; which step of epoch 1 overflows
+    # first depends on the machine's arithmetic.
+    divergence = Divergence.from_json(trials[1].attrs[DIVERGENCE_ATTR])
+    assert divergence.epoch == 1 and 1 <= divergence.step <= STEPS_PER_EPOCH
+    assert divergence.lr == 1e6 and not math.isfinite(divergence.loss)
+    assert [DIVERGENCE_ATTR in t.attrs for t in trials] == [False, True, False]
     alone = mlps(digits, 3)[2]
     result = Trainer(alone, digits, members[2]).fit()
     assert outcomes[2].best_value == result.best_value
@@ -188,7 +199,8 @@ def test_a_regression_population_reports_in_the_targets_units():
     data = load_data("diabetes")
     torch.manual_seed(0)
     models = [build_mlp(10, 1, depth=1, width=16) for _ in range(2)]
-    members = [Recipe(epochs=2, lr=lr, seed=k, restore_best=False) for k, lr in enumerate((0.01, 0.001))]
+    members = [Recipe(epochs=2, lr=lr, seed=k, restore_best=False)
+               for k, lr in enumerate((0.01, 0.001))]
     outcomes = PopulationTrainer(models, data, members).fit()
     torch.manual_seed(0)
     alone = [build_mlp(10, 1, depth=1, width=16) for _ in range(2)]

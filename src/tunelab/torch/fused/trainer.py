@@ -44,10 +44,10 @@ from tunelab.torch.trainer import (
     FitResult,
     ReportingTrial,
     check_output_shape,
-    divergence,
     in_target_units,
     patience_ran_out,
     prepare_data,
+    record_divergence,
     report_epoch,
     resolve_device,
     resolve_metric,
@@ -250,12 +250,15 @@ class PopulationTrainer:
         return losses.detach().double(), outputs.detach()
 
     def _note_divergence(self, losses: torch.Tensor, epoch: int, index: int) -> None:
-        """Fail the members whose loss stopped being finite; mask them until the epoch ends."""
+        """Fail the members whose loss stopped being finite, noting where on their trials, as
+        the ordinary trainer does; mask them until the epoch ends."""
         for position in (~torch.isfinite(losses)).nonzero().flatten().tolist():
             member = self.members[position]
             if member.failure is None:
                 loss = losses[position].item()
-                member.failure = divergence(loss, epoch, index + 1, member.recipe.lr)
+                member.failure = record_divergence(
+                    member.trial, loss, epoch, index + 1, member.recipe.lr
+                )
         alive = [member.failure is None for member in self.members]
         self.alive = torch.tensor(alive, device=self.device)
 
