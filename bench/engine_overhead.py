@@ -26,10 +26,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from torch.nn import functional as F
-
 import torch
 from torch import nn
+from torch.nn import functional as F
+
 from tunelab.torch.data import DataSplit, load_data, normalize
 from tunelab.torch.models import build_cnn, build_mlp
 from tunelab.torch.recipe import Recipe

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import torch
+
 import tunelab
 from tunelab.analysis.ensembles import METHODS, build_ensemble
 from tunelab.torch import Task

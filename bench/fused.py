@@ -27,6 +27,7 @@ import statistics
 import time
 
 import torch
+
 import tunelab
 from tunelab.torch import Task
 

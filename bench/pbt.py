@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 import tunelab
 from tunelab.config import read_study_file
 from tunelab.pruners import make_pruner

@@ -27,9 +27,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
-import torch
 import tunelab
 from tunelab.config import read_study_file
 from tunelab.pruners.savings import step_savings

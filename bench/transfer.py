@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from tunelab.config import read_study_file
 from tunelab.space import CategoricalDistribution, Distribution
 from tunelab.torch.task import Task

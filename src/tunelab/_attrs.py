@@ -20,6 +20,7 @@ TELEMETRY_ATTR = "telemetry"  # per-epoch training telemetry (tunelab.telemetry)
 DIVERGENCE_ATTR = "divergence"  # where the training loss stopped being finite
 ARTIFACT_ATTR = "artifact_dir"  # the folder holding the trial's saved weights
 CV_CURVES_ATTR = "cv_curves"  # per-fold learning curves of a cross-validated trial
+PER_FOLD_PREFIX = "fold_"  # "fold_telemetry" and the like: a cross-validated trial's, per fold
 DASK_TICKET_ATTR = "dask_task"  # the key of the Dask task that ran the trial
 
 # Trial user attributes (shown to the user as their own) ------------------------------------------

@@ -50,7 +50,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunelab._attrs import CV_CURVES_ATTR, CV_MEAN_ATTR, CV_SCORES_ATTR, CV_STD_ATTR
+from tunelab._attrs import (
+    CV_CURVES_ATTR,
+    CV_MEAN_ATTR,
+    CV_SCORES_ATTR,
+    CV_STD_ATTR,
+    PER_FOLD_PREFIX,
+)
 from tunelab._options import check_flag, check_int
 from tunelab.exceptions import ConfigError, MissingExtraError, TrialPruned, TunelabError
 from tunelab.trial import new_report
@@ -58,7 +64,6 @@ from tunelab.trial import new_report
 if TYPE_CHECKING:
     from tunelab.trial import Trial
 
-PER_FOLD_PREFIX = "fold_"
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunelab._attrs import ARTIFACT_ATTR, DIVERGENCE_ATTR, TELEMETRY_ATTR
-from tunelab.cv import PER_FOLD_PREFIX
+from tunelab._attrs import ARTIFACT_ATTR, DIVERGENCE_ATTR, PER_FOLD_PREFIX, TELEMETRY_ATTR
 from tunelab.trial import TrialRecord
 
 WEIGHTS_FILE = "best.pt"  # a trial's best weights, in its artifact folder

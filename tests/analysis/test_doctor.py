@@ -18,9 +18,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+import torch
 from rich.console import Console
 
-import torch
 import tunelab
 from tunelab._attrs import DIVERGENCE_ATTR, TELEMETRY_ATTR
 from tunelab.analysis import doctor

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 import torch
+
 import tunelab
 from tunelab.analysis.ensembles import (
     EnsembleResult,

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from sklearn.tree import DecisionTreeRegressor
 
-import torch
 import tunelab
 from tunelab.analysis.importance import (
     encode_trials,

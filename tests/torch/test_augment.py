@@ -3,9 +3,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from torch.nn import functional as F
 
-import torch
 from tunelab.exceptions import ConfigError
 from tunelab.torch.augment import AUGMENTATIONS, IMAGE_ONLY, Augmenter
 

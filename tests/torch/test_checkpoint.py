@@ -5,8 +5,8 @@ hyperparameters, and a missing checkpoint is a clear error."""
 from __future__ import annotations
 
 import pytest
-
 import torch
+
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.pruners import BasePruner, PopulationBasedTraining

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-
 import torch
 from torch import nn
+
 from tunelab.exceptions import ConfigError
 from tunelab.torch.init import INIT_SCHEMES, initialize
 

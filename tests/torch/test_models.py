@@ -5,9 +5,9 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 import torch
 from torch import nn
+
 from tunelab.exceptions import ConfigError
 from tunelab.torch.models import ACTIVATIONS, build_cnn, build_mlp, build_model
 

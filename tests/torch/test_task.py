@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 import torch
+
 import tunelab
 from tunelab.config import read_study_file
 from tunelab.exceptions import ConfigError

@@ -3,10 +3,10 @@ from __future__ import annotations
 import math
 
 import pytest
-
 import torch
-import tunelab
 from torch import nn
+
+import tunelab
 from tunelab._attrs import DIVERGENCE_ATTR
 from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.telemetry import artifact_dir, read_divergence, read_telemetry

@@ -646,7 +646,7 @@ def _edge_finding(
     end = _edge(distribution, best[0].params[name])
     if end is None:
         return None
-    values = [r.params[name] for r in best if name in r.params]
+    values = [v for r in best if isinstance(v := r.params.get(name), (int, float))]
     at_edge = [v for v in values if _edge(distribution, v) == end]
     if 2 * len(at_edge) <= len(best):
         return None

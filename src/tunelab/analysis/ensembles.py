@@ -42,6 +42,7 @@ from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
     import torch
+
     from tunelab.study import Study
     from tunelab.torch.task import Task
 
@@ -312,6 +313,7 @@ def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
     """Rebuild ``record``'s model from ``task``, load its best weights and predict the task's
     validation and test parts, normalized by the trainer itself as in training."""
     import torch
+
     from tunelab.torch.trainer import Trainer
 
     saved = weights_file(record)
@@ -361,6 +363,7 @@ def metric_function(
     """A function scoring combined outputs against ``targets`` with the training engine's own
     metric code, so that an ensemble and a trial are scored alike."""
     import torch
+
     from tunelab.torch.metrics import compute_metrics
 
     targets = targets.cpu()

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, fields
 from numbers import Integral, Real
 from typing import Any, NamedTuple
 
+import torch
 from torch.nn import functional as F
 
-import torch
 from tunelab.exceptions import ConfigError
 
 # Random erasing draws the rectangle's share of the image area and its height/width ratio

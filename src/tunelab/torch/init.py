@@ -14,6 +14,7 @@ from numbers import Real
 
 import torch
 from torch import nn
+
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
 

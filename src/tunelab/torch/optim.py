@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch.nn import functional as F
-
 import torch
 from torch import nn
+from torch.nn import functional as F
+
 from tunelab.exceptions import ConfigError
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.transfer import lr_multiplier_of, matching_parameters

@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import torch
+
 from tunelab._options import check_flag, check_int
 from tunelab.cv import Fold, FoldTrial, cross_validate, k_fold_indices, stratified_k_fold_indices
 from tunelab.exceptions import ConfigError, SearchSpaceError

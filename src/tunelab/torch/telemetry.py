@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from tunelab.telemetry import ActivationStats
 
 GRADIENT_SAMPLES_PER_EPOCH = 4

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import nn
+
 from tunelab._attrs import ARTIFACT_ATTR, CHECKPOINT_STEP_ATTR, DIVERGENCE_ATTR, TELEMETRY_ATTR
 from tunelab.devices import assigned_device
 from tunelab.exceptions import ConfigError, TrialPruned
@@ -351,6 +352,7 @@ class Trainer:
         resume = getattr(self.trial, "resume", None)
         if resume is None:
             return 0
+        assert self.trial is not None  # only a trial continues another
         if self.checkpoint_dir is None:
             raise ConfigError(
                 f"trial {self.trial.number} continues trial {resume.trial} from its checkpoint; "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
 from tunelab.exceptions import ConfigError
 
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
 import torch
+
 from tunelab.torch.data import BUILTIN_DATASETS, load_data
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import torch
+
 from tunelab.torch.data import load_data
 
 from .helpers import config_error, image_folder, write_image

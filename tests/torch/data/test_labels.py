@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from sklearn.datasets import load_wine
 
-import torch
 from tunelab.torch.data import load_data
 
 from .helpers import config_error, numeric_rows, write_csv

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 import torch
+
 from tunelab.exceptions import ConfigError
 from tunelab.torch.data import load_data, normalize
 

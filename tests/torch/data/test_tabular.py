@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 import torch
+
 from tunelab.torch.data import load_data
 
 from .helpers import config_error, numeric_rows, write_csv

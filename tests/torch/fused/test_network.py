@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 import torch
 from torch import nn
+
 from tunelab.torch.fused import FusedNetwork, FusionError, architecture_signature
 from tunelab.torch.fused.network import Pass
 from tunelab.torch.models import build_cnn, build_mlp
@@ -41,7 +41,8 @@ def test_each_member_gets_its_own_models_outputs(name, training):
     models = members(BUILDS[name])
     network = FusedNetwork(models)
     tensors = network.stack(models)
-    x = torch.randn(7, *INPUTS[name], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(7, *INPUTS[name], dtype=torch.float64, generator=generator)
     outputs = run(network, tensors, x, len(models), training)
     for k, model in enumerate(models):
         model.train(training)
@@ -85,7 +86,9 @@ def test_members_may_differ_in_dropout_which_has_a_rate_per_member():
 
 def test_dropout_zeroes_about_its_rate_of_units_per_member():
     torch.manual_seed(0)
-    models = [build_mlp(10, 2, depth=1, width=400, dropout=0.5), build_mlp(10, 2, depth=1, width=400)]
+    models = [
+        build_mlp(10, 2, depth=1, width=400, dropout=0.5), build_mlp(10, 2, depth=1, width=400)
+    ]
     network = FusedNetwork(models)
     dropout = next(op for op in network.operations if type(op).__name__ == "_Dropout")
     x = torch.ones(2, 50, 400)
@@ -117,7 +120,8 @@ class WithNorm(nn.Module):
 
 def test_a_layer_that_does_not_fuse_is_named():
     model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.ReLU())
-    with pytest.raises(FusionError, match=r"layer '1' \(LayerNorm\) cannot be fused.*Linear, Conv2d"):
+    refusal = r"layer '1' \(LayerNorm\) cannot be fused.*Linear, Conv2d"
+    with pytest.raises(FusionError, match=refusal):
         FusedNetwork([model, model])
 
 

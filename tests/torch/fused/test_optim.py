@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 import torch
+
 from tunelab.torch.fused.optim import PopulationOptimizer
 from tunelab.torch.optim import build_optimizer
 from tunelab.torch.recipe import Recipe
@@ -27,7 +27,9 @@ def test_each_member_follows_torch_optim_with_its_own_hyperparameters(case):
     recipes = [Recipe(optimizer=optimizer, **options) for options in CASES[case]]
     generator = torch.Generator().manual_seed(0)
     start = torch.randn(len(recipes), 4, 3, generator=generator, dtype=torch.float64)
-    gradients = [torch.randn(start.shape, generator=generator, dtype=torch.float64) for _ in range(5)]
+    gradients = [
+        torch.randn(start.shape, generator=generator, dtype=torch.float64) for _ in range(5)
+    ]
 
     stacked = start.clone().requires_grad_()
     population = PopulationOptimizer(recipes, torch.device("cpu"))
@@ -43,7 +45,9 @@ def test_each_member_follows_torch_optim_with_its_own_hyperparameters(case):
         for gradient in gradients:
             alone.weight.grad = gradient[k].clone()
             optimizer_alone.step()
-        torch.testing.assert_close(stacked[k].detach(), alone.weight.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            stacked[k].detach(), alone.weight.detach(), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_keep_drops_the_state_of_members_that_left():

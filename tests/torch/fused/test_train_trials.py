@@ -6,10 +6,10 @@ import logging
 import math
 
 import pytest
-
 import torch
-import tunelab
 from torch import nn
+
+import tunelab
 from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.exceptions import ConfigError
 from tunelab.telemetry import read_divergence, read_telemetry

@@ -6,8 +6,8 @@ import dataclasses
 import math
 
 import pytest
-
 import torch
+
 from tunelab._attrs import DIVERGENCE_ATTR
 from tunelab.exceptions import TrialPruned
 from tunelab.telemetry import Divergence

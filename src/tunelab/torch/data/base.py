@@ -13,8 +13,8 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-
 import torch
+
 from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.registry import did_you_mean
 

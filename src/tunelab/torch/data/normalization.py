@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import torch
+
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
 from tunelab.torch.data.base import DataSplit

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
 import torch
+
 from tunelab.torch.data.base import DataSplit, option_error, sklearn_module
 
 _model_selection = sklearn_module("sklearn.model_selection")

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 from torch import nn
+
 from tunelab.torch.fused.network import FusedNetwork, FusionError
 from tunelab.torch.fused.trainer import (
     PopulationTrainer,

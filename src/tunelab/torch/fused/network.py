@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-from torch.nn import functional as F
+from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+
 from tunelab.exceptions import TunelabError
 from tunelab.torch.models import ConvBlock, MLPBlock
 from tunelab.torch.telemetry import ACTIVATION_SAMPLES, activation_layers
@@ -162,7 +163,9 @@ class _Builder:
         if type(first) is nn.Sequential:
             return self.sequence(name, [list(m.named_children()) for m in present], layout)
         if isinstance(first, (MLPBlock, ConvBlock)):
-            return self.block(name, present, layout)
+            blocks = [m for m in present if isinstance(m, (MLPBlock, ConvBlock))]
+            assert len(blocks) == len(present), f"{name}: members of one signature differ"
+            return self.block(name, blocks, layout)
         operations, out = self.layer(name, first, layout)
         if name in self.network.recorded:
             operations[-1] = _Recorded(name, operations[-1], out)
@@ -177,7 +180,9 @@ class _Builder:
             operations.extend(made)
         return operations, layout
 
-    def block(self, name: str, blocks: list[nn.Module], layout: str) -> tuple[list[Operation], str]:
+    def block(
+        self, name: str, blocks: list[MLPBlock | ConvBlock], layout: str
+    ) -> tuple[list[Operation], str]:
         bodies = [block.body_layers() for block in blocks]
         body, out = self.sequence(name, bodies, layout)
         if not blocks[0].residual:
@@ -198,9 +203,10 @@ class _Builder:
             return [*_into(layout, CHANNELS), _Module(module)], CHANNELS
         if kind is nn.Linear:
             return [*_into(layout, STACKED), _Linear(name, module.bias is not None)], STACKED
-        if kind is nn.Conv2d and module.padding_mode == "zeros":
+        if type(module) is nn.Conv2d and module.padding_mode == "zeros":
             return [*_into(layout, CHANNELS), _Conv2d(name, module)], CHANNELS
-        if kind in (nn.BatchNorm1d, nn.BatchNorm2d):
+        if type(module) in (nn.BatchNorm1d, nn.BatchNorm2d):
+            assert isinstance(module, nn.modules.batchnorm._BatchNorm)
             needed = STACKED if kind is nn.BatchNorm1d else CHANNELS
             return [*_into(layout, needed), _BatchNorm(name, module, needed)], needed
         if kind is nn.Flatten and module.start_dim == 1 and module.end_dim == -1:
@@ -282,7 +288,9 @@ class _Conv2d:
     def __init__(self, name: str, conv: nn.Conv2d) -> None:
         self.weight = f"{name}.weight"
         self.bias = f"{name}.bias" if conv.bias is not None else None
-        self.options = dict(stride=conv.stride, padding=conv.padding, dilation=conv.dilation)
+        self.options: dict[str, Any] = dict(
+            stride=conv.stride, padding=conv.padding, dilation=conv.dilation
+        )
         self.groups = conv.groups
 
     def __call__(self, x: torch.Tensor, run: Pass) -> torch.Tensor:

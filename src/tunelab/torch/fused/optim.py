@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+
 from tunelab.torch.recipe import Recipe
 
 ADAM_EPS = 1e-8

@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from torch.nn import functional as F
-
 import torch
 from torch import nn
+from torch.nn import functional as F
+
 from tunelab.exceptions import TrialPruned
 from tunelab.telemetry import EpochTelemetry
 from tunelab.torch import metrics as metric_functions
@@ -200,13 +200,13 @@ class PopulationTrainer:
             [torch.randperm(len(data.x_train), generator=m.generator) for m in members]
         ).to(self.device)
         rates = _LearningRates(members, self.per_member["lr"], epoch, steps_per_epoch)
-        augmented = [(p, m) for p, m in enumerate(members) if m.augmenter is not None]
+        augmented = [(p, m.augmenter, m) for p, m in enumerate(members) if m.augmenter is not None]
         loss_sum = torch.zeros(len(members), dtype=torch.float64, device=self.device)
         outputs_seen = []
         for index, batch in enumerate(orders.split(members[0].recipe.batch_size, dim=1)):
             inputs, targets = data.x_train[batch], data.y_train[batch]
-            for position, member in augmented:
-                inputs[position] = member.augmenter(inputs[position], member.generator)
+            for position, augmenter, member in augmented:
+                inputs[position] = augmenter(inputs[position], member.generator)
             losses, outputs = self._step(inputs, targets, rates.at(index), epoch, index, gradients)
             loss_sum += losses * batch.shape[1]
             outputs_seen.append(outputs)
@@ -489,7 +489,10 @@ def member_losses(
             outputs[..., 0], targets.to(outputs.dtype), reduction="none"
         )
     else:
-        function = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}[loss_name]
+        functions: dict[str, Callable[..., torch.Tensor]] = {
+            "mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss
+        }
+        function = functions[loss_name]
         per_sample = function(outputs, targets.to(outputs.dtype), reduction="none")
     return per_sample.reshape(size, -1).mean(dim=1)
 
