@@ -227,8 +227,8 @@ class Study:
 
     # Optimize --------------------------------------------------------------------------
 
+    # The function of tunelab.study.optimize itself, so that its options are written once.
     optimize = optimize
-    """Run an objective on new trials: see :func:`tunelab.study.optimize.optimize`."""
 
     def stop(self) -> None:
         """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs)."""

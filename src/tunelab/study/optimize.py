@@ -84,7 +84,8 @@ def optimize(
             progress.advance(record)
 
     study._stop_requested = False  # a stop asked during an earlier call is spent
-    study.trial_budget = None if n_trials is None else len(study.trials) + n_trials
+    if n_trials is not None:  # a count, not len(study.trials): reading every trial costs
+        study.trial_budget = study.storage.count_trials(study.study_id) + n_trials
     try:
         if executor is not None:
             from tunelab.execution import optimize_on_dask, worker_spec
