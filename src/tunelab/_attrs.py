@@ -27,6 +27,9 @@ DASK_TICKET_ATTR = "dask_task"  # the key of the Dask task that ran the trial
 CV_SCORES_ATTR = "cv_scores"
 CV_MEAN_ATTR = "cv_mean"
 CV_STD_ATTR = "cv_std"
+BEST_EPOCH_ATTR = "best_epoch"  # the epoch of a task's best validation metric
+EPOCHS_RUN_ATTR = "epochs_run"  # how many epochs a task trained (early stopping may cut it)
+TEST_METRIC_PREFIX = "test_"  # "test_accuracy" and the like: a task's scores on its test part
 
 # Study system attributes ------------------------------------------------------------------------
 HEARTBEAT_ATTR = "heartbeat"  # the heartbeat settings every worker follows

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from tunelab._attrs import BEST_EPOCH_ATTR, EPOCHS_RUN_ATTR, TEST_METRIC_PREFIX
 from tunelab._options import check_flag, check_int
 from tunelab.cv import Fold, FoldTrial, cross_validate, k_fold_indices, stratified_k_fold_indices
 from tunelab.exceptions import ConfigError, SearchSpaceError
@@ -312,10 +313,10 @@ def _store_summary(trial: Any, result: FitResult) -> None:
     set_user_attr = getattr(trial, "set_user_attr", None)
     if set_user_attr is None:
         return
-    set_user_attr("best_epoch", result.best_epoch)
-    set_user_attr("epochs_run", result.epochs_run)
+    set_user_attr(BEST_EPOCH_ATTR, result.best_epoch)
+    set_user_attr(EPOCHS_RUN_ATTR, result.epochs_run)
     for name, value in result.test.items():
-        set_user_attr(f"test_{name}", value)
+        set_user_attr(TEST_METRIC_PREFIX + name, value)
 
 
 @lru_cache(maxsize=4)
