@@ -275,6 +275,16 @@ def value_key(value: Any) -> tuple[str, Any]:
 Distribution = FloatDistribution | IntDistribution | CategoricalDistribution
 
 
+def as_declared_type(distribution: Distribution, value: Any) -> Any:
+    """An int parameter is an int and a float one a float, whoever chose the value (a grid of
+    ints for a float parameter, an enqueued 1 for 1.0)."""
+    if isinstance(distribution, IntDistribution):
+        return int(value)
+    if isinstance(distribution, FloatDistribution):
+        return float(value)
+    return value
+
+
 def distribution_from_json(data: dict[str, Any]) -> Distribution:
     """Rebuild a distribution from :meth:`to_json` output."""
     kind = data.get("type")

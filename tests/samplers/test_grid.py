@@ -182,3 +182,19 @@ def test_grid_size_counts_the_points():
     sampler = GridSampler({"a": [1, 2, 3], "b": [True, False]})
     study = tunelab.create_study(sampler=sampler)
     assert sampler.grid_size(study) == math.prod([3, 2])
+
+
+@pytest.mark.parametrize(
+    ("grid", "suggest", "stored"),
+    [
+        ([-50, 0, 50], lambda t: t.suggest_float("x", -100, 100), [-50.0, 0.0, 50.0]),
+        ([1.0, 2.0], lambda t: t.suggest_int("x", 0, 3), [1, 2]),
+    ],
+)
+def test_grid_values_of_another_number_type_than_the_parameter_are_each_visited_once(
+    grid, suggest, stored
+):
+    study = tunelab.create_study(sampler=GridSampler({"x": grid}))
+    study.optimize(suggest, n_trials=10)  # stops by itself once the grid is done
+    assert [r.params["x"] for r in study.trials] == stored
+    assert [type(r.params["x"]) for r in study.trials] == [type(v) for v in stored]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.exceptions import ConfigError
 from tunelab.samplers.base import BaseSampler
-from tunelab.space import Distribution, value_key
+from tunelab.space import Distribution, as_declared_type, value_key
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class GridSampler(BaseSampler):
         dims = self._dimensions(study)
         covered = _Coverage(dims)
         for record in study.storage.get_trials(study.study_id, _COVERING_STATES):
-            covered.add(record.params)
+            covered.add(record.params, record.distributions)
         for target in self._targets.values():
             covered.add(target)
         for point in self._points(dims):
@@ -127,22 +127,36 @@ class GridSampler(BaseSampler):
 
 
 class _Coverage:
-    """Which grid points the trials so far cover, grouped by the set of parameters they used."""
+    """Which grid points the trials so far cover, grouped by the set of parameters they used.
+
+    A grid value is compared as the trial stored it: the grid ``[-50, 0, 50]`` of a float
+    parameter is covered by the trials that stored -50.0, 0.0 and 50.0.
+    """
 
     def __init__(self, dims: Mapping[str, list[Any]]) -> None:
         self._dims = dims
         self._by_used: dict[tuple[str, ...], set[tuple[Any, ...]]] = {}
+        self._declared: dict[str, Distribution] = {}
 
-    def add(self, params: Mapping[str, Any]) -> None:
+    def add(
+        self, params: Mapping[str, Any], distributions: Mapping[str, Distribution] | None = None
+    ) -> None:
+        self._declared.update(distributions or {})
         used = tuple(name for name in self._dims if name in params)
         if used:
-            key = tuple(value_key(params[name]) for name in used)
-            self._by_used.setdefault(used, set()).add(key)
+            self._by_used.setdefault(used, set()).add(self._key(params, used))
 
     def covers(self, point: Mapping[str, Any]) -> bool:
-        return any(
-            tuple(value_key(point[name]) for name in used) in keys
-            for used, keys in self._by_used.items()
+        return any(self._key(point, used) in keys for used, keys in self._by_used.items())
+
+    def _key(self, values: Mapping[str, Any], used: tuple[str, ...]) -> tuple[Any, ...]:
+        return tuple(
+            value_key(
+                as_declared_type(self._declared[name], values[name])
+                if name in self._declared
+                else values[name]
+            )
+            for name in used
         )
 
 

@@ -22,6 +22,7 @@ from tunelab.space import (
     FloatDistribution,
     IntDistribution,
     JsonScalar,
+    as_declared_type,
 )
 from tunelab.trial._record import Resume
 from tunelab.trial._values import new_report
@@ -124,7 +125,7 @@ class Trial:
                     "Use a different name for the second one."
                 )
             return self._params[name]
-        value = _as_declared_type(distribution, self._choose(name, distribution))
+        value = as_declared_type(distribution, self._choose(name, distribution))
         with self._params_lock:
             self._params[name] = value
             self._distributions[name] = distribution
@@ -260,14 +261,5 @@ def _as_json(key: str, value: Any) -> Any:
             f"attribute {key!r}: the value must be JSON (numbers, strings, lists, dicts); "
             f"{error}. Store a summary of the object instead."
         ) from None
-
-
-def _as_declared_type(distribution: Distribution, value: Any) -> Any:
-    """An int parameter is an int and a float one a float, whoever chose the value."""
-    if isinstance(distribution, IntDistribution):
-        return int(value)
-    if isinstance(distribution, FloatDistribution):
-        return float(value)
-    return value
 
 
