@@ -1,8 +1,8 @@
 """`tunelab report` and `tunelab doctor`: output, files and exit codes, run in-process.
 
 Two real studies, made once per module in a SQLite file: one that `tunelab run` trained from a
-study file with a task (so the report can rebuild the task for its ensemble), and one of a
-plain objective whose trials are partly pruned and failed.
+study file with a task (so that the report, trusting the storage, can rebuild the task for its
+ensemble), and one of a plain objective whose trials are partly pruned and failed.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def test_report_writes_the_html_here_and_prints_its_path(
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    result = invoke("report", TASK_STUDY, "--storage", storage)
+    result = invoke("report", TASK_STUDY, "--storage", storage, "--trust-storage")
 
     written = tmp_path / f"{TASK_STUDY}-report.html"
     assert result.exit_code == 0, result.output
@@ -104,7 +104,7 @@ def test_report_output_and_top_options(storage: str, tmp_path: Path) -> None:
     assert str(output) in result.stdout
     html = output.read_text(encoding="utf-8")
     assert "The 1 completed trial(s) with the lowest value, of" in html
-    assert "No ensemble: study &#x27;cli-mixed&#x27; was not started by `tunelab run`" in html
+    assert "No ensemble: it is built from what the storage names" in html
 
 
 @pytest.mark.parametrize(

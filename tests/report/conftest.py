@@ -90,12 +90,13 @@ def reports(
     trained: tuple[tunelab.Study, Task],
     multi_objective: tunelab.Study,
 ) -> dict[str, Path]:
-    """The report of each study, written once: "trained" (given its task) and "multi"."""
+    """The report of each study, written once: "trained" (given its task, trusting the
+    storage for the trials' weights) and "multi"."""
     from tunelab.report import write_report
 
     folder = tmp_path_factory.mktemp("reports")
     study, task = trained
     return {
-        "trained": write_report(study, folder / "trained.html", task=task),
+        "trained": write_report(study, folder / "trained.html", task=task, trust_storage=True),
         "multi": write_report(multi_objective, folder / "multi.html"),
     }

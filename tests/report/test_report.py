@@ -11,8 +11,13 @@ import pytest
 import tunelab
 from tests.report.conftest import N_DIVERGING, N_TRAINED_TRIALS, digits_task_spec
 from tests.report.page import ReportPage
-from tunelab._attrs import STUDY_FILE_ATTR
-from tunelab.config import config_record, validate_study_config
+from tunelab._attrs import ARTIFACT_ATTR, STUDY_FILE_ATTR
+from tunelab.config import (
+    StorageTrust,
+    UntrustedStorageError,
+    config_record,
+    validate_study_config,
+)
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.report import SECTION_IDS, render_report, stored_task, write_report
 from tunelab.trial import TrialState
@@ -281,10 +286,28 @@ def test_stored_task_rebuilds_the_task_of_a_study_file(tmp_path: Path) -> None:
     spec = digits_task_spec(tmp_path)
     study = with_study_file("from-file", {"task": spec})
 
-    task = stored_task(study)
+    task = stored_task(study, StorageTrust(data_roots=[tmp_path]))
 
     assert task.artifacts == str(tmp_path)
     assert task.metric == "accuracy" and task.recipe.epochs == spec["recipe"]["epochs"]
+
+
+def test_saved_weights_outside_the_data_roots_are_refused_before_any_is_read(
+    tmp_path: Path,
+) -> None:
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    inside.mkdir()
+    study = with_study_file("weights-elsewhere", {"task": digits_task_spec(inside / "runs")})
+
+    def planted(trial: tunelab.Trial) -> float:
+        trial.set_system_attr(ARTIFACT_ATTR, str(outside / f"trial-{trial.number}"))
+        return trial.suggest_float("lr", 0.01, 0.1)
+
+    study.optimize(planted, n_trials=2)
+
+    with pytest.raises(UntrustedStorageError, match=r"study 'weights-elsewhere': the saved "
+                       r"weights of trial \d: '.*outside/trial-\d' lies outside the data roots"):
+        render_report(study, trust_storage=StorageTrust(data_roots=[inside]))
 
 
 def test_without_a_task_the_ensemble_section_says_what_to_pass(
@@ -293,7 +316,7 @@ def test_without_a_task_the_ensemble_section_says_what_to_pass(
     study, _ = trained
     objective_study = with_study_file("objective-file", {"objective": "mod:objective"})
 
-    page = ReportPage(render_report(study))  # no task given, none stored
+    page = ReportPage(render_report(study, trust_storage=True))  # no task given, none stored
 
     assert "was not started by `tunelab run` from a study file with a 'task:', and no task was " \
            "given" in page.text("ensemble")
@@ -311,7 +334,7 @@ def test_a_task_that_keeps_no_weights_gets_the_ensembles_own_advice(
     study, _ = trained
     spec = {**digits_task_spec("unused"), "artifacts": False}
 
-    page = ReportPage(render_report(study, task=Task(spec)))
+    page = ReportPage(render_report(study, task=Task(spec), trust_storage=True))
 
     assert "No ensemble: build_ensemble: the task keeps no weights (artifacts: false)" in \
         page.text("ensemble")
@@ -351,6 +374,7 @@ def test_text_from_the_study_is_escaped() -> None:
         ({"diagnosed": 1.5}, "diagnosed", "diagnosed=1.5 must be an integer >= 1"),
         ({"ensemble_size": 1}, "ensemble_size", "an ensemble combines at least 2 trials"),
         ({"ensemble_method": "blend"}, "ensemble_method", "use one of: average, vote, greedy"),
+        ({"trust_storage": "yes"}, "trust_storage", "trust_storage='yes' must be True, False or"),
     ],
 )
 def test_bad_options_name_the_field(

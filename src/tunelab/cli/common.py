@@ -43,6 +43,27 @@ StudyArgument = Annotated[
         help="The study's name, as `tunelab studies` lists it.", metavar="STUDY", show_default=False
     ),
 ]
+TrustedModulesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trusted-module",
+        metavar="MODULE",
+        help="Import code the stored study names only from this module or package (and "
+        "tunelab); repeat for several. By default: whatever modules the study names.",
+        show_default=False,
+    ),
+]
+DataRootsOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--data-root",
+        metavar="FOLDER",
+        help="Read and write the files the stored study names (data, weights, artifacts) only "
+        "under this folder; repeat for several. By default: the folder of the study file the "
+        "study was started from, and the current directory.",
+        show_default=False,
+    ),
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

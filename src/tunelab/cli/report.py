@@ -13,9 +13,11 @@ import tunelab
 from tunelab import _display as display
 from tunelab.cli import render
 from tunelab.cli.common import (
+    DataRootsOption,
     DebugOption,
     StorageOption,
     StudyArgument,
+    TrustedModulesOption,
     examples,
     existing_storage,
     out,
@@ -27,6 +29,7 @@ from tunelab.storage import DEFAULT_STORAGE
 from tunelab.telemetry import has_telemetry
 
 if TYPE_CHECKING:
+    from tunelab.config import StorageTrust
     from tunelab.study import Study
     from tunelab.trial import TrialRecord
 
@@ -37,6 +40,7 @@ commands = typer.Typer()
     epilog=examples(
         "tunelab report quickstart-digits-mlp          # writes quickstart-digits-mlp-report.html",
         "tunelab report quadratic -o report.html --storage sqlite:///runs.db",
+        "tunelab report digits --trust-storage --trusted-module my_lab   # with the ensemble",
     )
 )
 @user_facing
@@ -56,21 +60,49 @@ def report(
     top: Annotated[
         int, typer.Option("--top", "-k", min=1, help="How many best trials to list.")
     ] = 10,
+    trust_storage: Annotated[
+        bool,
+        typer.Option(
+            "--trust-storage",
+            help="Add the ensemble, which imports the code and reads the files the stored "
+            "study names; only for a storage whose writers you trust.",
+        ),
+    ] = False,
+    trusted_modules: TrustedModulesOption = None,
+    data_roots: DataRootsOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Write a study's report: one HTML file, readable offline, with the summary, best
-    trials, figures, hyperparameter importance, the training doctor's findings and an
-    ensemble of the best trials (for a study file with a 'task:' whose data has a test part
-    and whose trials saved their weights)."""
+    trials, figures, hyperparameter importance and the training doctor's findings, all from the
+    stored records. With --trust-storage, also an ensemble of the best trials (for a study file
+    with a 'task:' whose data has a test part and whose trials saved their weights)."""
+    trust = _report_trust(trust_storage, trusted_modules, data_roots)
     loaded = tunelab.load_study(study, existing_storage(storage))
     from tunelab.report import render_report  # needs the plots extra; the error says so
 
     path = output if output is not None else Path(f"{study}-report.html")
-    write_output(path, render_report(loaded, top=top))
+    write_output(path, render_report(loaded, top=top, trust_storage=trust))
     out().print(
         f"Wrote the report of study {study!r} to {path.resolve()}; open it in a browser.",
         soft_wrap=True,  # a path cut in two cannot be copied
     )
+
+
+def _report_trust(
+    trust_storage: bool, trusted_modules: list[str] | None, data_roots: list[Path] | None
+) -> bool | StorageTrust:
+    """What the report may use of what the storage names: nothing, or what the limits allow."""
+    if not trust_storage:
+        if trusted_modules or data_roots:
+            raise TunelabError(
+                "options --trusted-module and --data-root limit what --trust-storage allows, "
+                "which was not given; add --trust-storage to build the ensemble, or leave them "
+                "out."
+            )
+        return False
+    from tunelab.config import StorageTrust
+
+    return StorageTrust(trusted_modules=trusted_modules, data_roots=data_roots)
 
 
 @commands.command(

@@ -19,7 +19,9 @@ from tunelab._attrs import STUDY_FILE_ATTR
 from tunelab.cli import render
 from tunelab.cli.common import (
     EXIT_INTERRUPTED,
+    DataRootsOption,
     DebugOption,
+    TrustedModulesOption,
     err,
     examples,
     existing_storage,
@@ -166,11 +168,15 @@ def run(
         "run trials of it here until this worker's budget is spent. Any number of workers, on "
         "any number of machines, can work on one study (PostgreSQL for many machines; SQLite "
         "for the processes of one). The objective comes from the study file the study was "
-        "started with (its module must be importable here)."
+        "started with (its module must be importable here). The worker imports the code and "
+        "reads the files the stored study names; [bold]--trusted-module[/bold] and "
+        "[bold]--data-root[/bold] refuse anything else before it is imported or read."
     ),
     epilog=examples(
         "tunelab worker --storage postgresql://user:pw@db/tunelab --study digits",
         "tunelab worker -s sqlite:///tunelab.db --study quadratic --n-trials 20 --n-jobs 2",
+        "tunelab worker -s postgresql://db/tunelab --study digits --trusted-module my_lab "
+        "--data-root /data",
     ),
 )
 @user_facing
@@ -188,18 +194,23 @@ def worker(
     ] = None,
     timeout: TimeoutOption = None,
     n_jobs: NJobsOption = None,
+    trusted_modules: TrustedModulesOption = None,
+    data_roots: DataRootsOption = None,
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
     """Budget options replace the study file's for this worker only."""
-    from tunelab.config import load_stored_study
+    from tunelab.config import StorageTrust, load_stored_study
 
     url = existing_storage(storage)
     overrides: dict[str, Any] = {"n_jobs": n_jobs} if n_jobs is not None else {}
     if n_trials is not None or timeout is not None:
         overrides.update(n_trials=n_trials, timeout=timeout)
-    config, objective = load_stored_study(url, study, overrides)
+    trust = StorageTrust(trusted_modules=trusted_modules, data_roots=data_roots)
+    config, objective = load_stored_study(url, study, overrides, trust)
     resume = ["tunelab", "worker", "--storage", url, "--study", study]
+    resume += [part for m in trusted_modules or () for part in ("--trusted-module", m)]
+    resume += [part for root in data_roots or () for part in ("--data-root", str(root))]
     with _trial_logging(verbose, debug):
         _run_study(config, objective, shlex.join(resume), keep_record=True)
 

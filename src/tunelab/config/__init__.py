@@ -21,8 +21,9 @@ read after an hour of training.
 The modules, each importing only those above it in this list: :mod:`~tunelab.config.reading`
 (the YAML file, durations), :mod:`~tunelab.config.objective` (importing ``module:function``),
 :mod:`~tunelab.config.schema` (the fields and their checks), :mod:`~tunelab.config.loading` (a
-file loaded whole, its task built) and :mod:`~tunelab.config.stored` (a study rebuilt from what
-its storage keeps of its file).
+file loaded whole, its task built), :mod:`~tunelab.config.trust` (what a stored study may make a
+command import and read) and :mod:`~tunelab.config.stored` (a study rebuilt from what its
+storage keeps of its file).
 """
 
 from tunelab._attrs import STUDY_FILE_ATTR
@@ -30,13 +31,21 @@ from tunelab.config.loading import load_study_config, load_study_file, prepare_o
 from tunelab.config.objective import resolve_objective
 from tunelab.config.reading import parse_duration, read_study_file
 from tunelab.config.schema import StudyConfig, validate_study_config
-from tunelab.config.stored import config_record, load_stored_study, stored_objective
+from tunelab.config.stored import (
+    config_record,
+    load_stored_study,
+    stored_objective,
+    stored_study_file,
+)
+from tunelab.config.trust import StorageTrust, UntrustedStorageError
 from tunelab.storage import DEFAULT_STORAGE, check_storage_url
 
 __all__ = [
     "DEFAULT_STORAGE",
     "STUDY_FILE_ATTR",
+    "StorageTrust",
     "StudyConfig",
+    "UntrustedStorageError",
     "check_storage_url",
     "config_record",
     "load_stored_study",
@@ -47,5 +56,6 @@ __all__ = [
     "read_study_file",
     "resolve_objective",
     "stored_objective",
+    "stored_study_file",
     "validate_study_config",
 ]

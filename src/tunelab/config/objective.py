@@ -113,13 +113,19 @@ def objective_format_problem(spec: str) -> str | None:
     """Why ``spec`` is not ``module:function``, with the spelling it probably meant; None if it
     is. Checked before any import, so that a study file's typo is not taken for a missing
     module."""
-    module, colon, attr = spec.partition(":")
-    if colon and _DOTTED_NAME.match(module) and _DOTTED_NAME.match(attr):
+    if is_import_path(spec):
         return None
     return (
         f"{spec!r} is not of the form 'module:function'; write {_objective_hint(spec)!r} "
         "(the module's import name, a colon, then the function's name)"
     )
+
+
+def is_import_path(spec: str) -> bool:
+    """Whether ``spec`` has the form ``package.module:attribute``, the one form in which a study
+    file names code of the user's (an objective, a sampler or pruner class) to import."""
+    module, colon, attr = spec.partition(":")
+    return bool(colon and _DOTTED_NAME.match(module) and _DOTTED_NAME.match(attr))
 
 
 def _objective_hint(spec: str) -> str:

@@ -10,8 +10,13 @@ each in a ``<section>`` with a stable id:
 - ``importance``: fANOVA importances of the parameters (a note when there are too few trials);
 - ``doctor``: the training doctor's findings about the study and its best trials;
 - ``ensemble``: the best trials' models combined and scored on the test part, when the study
-  was trained by a declarative :class:`tunelab.torch.Task` that kept its weights (a note
-  saying what is missing otherwise).
+  was trained by a declarative :class:`tunelab.torch.Task` that kept its weights and the report
+  is asked to trust the storage (a note saying what is missing otherwise).
+
+Every section but the ensemble is made from the stored records alone (trials, telemetry,
+attributes): by default the report imports no module and reads no file that the storage names,
+so that reporting on a storage someone else can write runs nobody's code. The ensemble rebuilds
+the study's task and reads the trials' saved weights, which ``trust_storage`` allows.
 
 Needs the ``plots`` extra (plotly); importances need scikit-learn and ensembles ``torch``
 (both in the ``torch`` extra); telemetry is read without either.
@@ -47,6 +52,7 @@ from tunelab.report.summary import (
 from tunelab.study import Study
 
 if TYPE_CHECKING:
+    from tunelab.config import StorageTrust
     from tunelab.torch.task import Task
 
 WHERE = "write_report"
@@ -63,6 +69,7 @@ def write_report(
     diagnosed: int = 3,
     ensemble_size: int = 5,
     ensemble_method: str = "greedy",
+    trust_storage: bool | StorageTrust = False,
 ) -> Path:
     """Write the HTML report of ``study`` to ``path`` and return that path.
 
@@ -70,16 +77,22 @@ def write_report(
         study: any study, finished or not, with one objective or several.
         path: the HTML file to write (its folder must exist); replaced if it exists.
         task: the :class:`tunelab.torch.Task` that trained the study, for the ensemble section;
-            by default the task that ``tunelab run`` stored with the study, if any.
+            by default the task that ``tunelab run`` stored with the study, if any (rebuilt
+            only with ``trust_storage``).
         top: how many best trials the best-trials table lists.
         diagnosed: how many best trials the training doctor examines.
         ensemble_size: how many best trials with saved weights the ensemble may combine.
         ensemble_method: ``"greedy"``, ``"average"`` or ``"vote"`` (see
             :func:`tunelab.analysis.ensembles.build_ensemble`).
+        trust_storage: whether the ensemble may use what the storage names: rebuild the
+            stored task (importing its code, reading its data) and read the trials' saved
+            weights. True trusts it within the defaults of :class:`tunelab.config.StorageTrust`;
+            a ``StorageTrust(trusted_modules=..., data_roots=...)`` sets the limits. False (the
+            default) leaves the ensemble out with a note.
     """
     text = render_report(
         study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
-        ensemble_method=ensemble_method,
+        ensemble_method=ensemble_method, trust_storage=trust_storage,
     )
     target = Path(path)
     try:
@@ -101,6 +114,7 @@ def render_report(
     diagnosed: int = 3,
     ensemble_size: int = 5,
     ensemble_method: str = "greedy",
+    trust_storage: bool | StorageTrust = False,
 ) -> str:
     """The report of ``study`` as HTML text; the arguments are those of :func:`write_report`."""
     check_int(WHERE, "top", top, 1, "the number of best trials to list.")
@@ -110,6 +124,7 @@ def render_report(
         "an ensemble combines at least 2 trials.",
     )
     ensemble_method = check_method(WHERE, "ensemble_method", ensemble_method)
+    trust = _storage_trust(trust_storage)
     records = study.trials
     ranked = fmt.ranked_trials(study)  # one ranking for every section
     importances = compute_importances(study)
@@ -119,7 +134,7 @@ def render_report(
         figures_section(study, importances, ranked),
         importance_section(study, importances),
         doctor_section(study, ranked, diagnosed),
-        ensemble_section(study, task, ensemble_size, ensemble_method),
+        ensemble_section(study, task, ensemble_size, ensemble_method, trust),
     ]
     generated = fmt.moment(datetime.now(timezone.utc))
     return page(
@@ -128,6 +143,23 @@ def render_report(
         sections=sections,
         footer=f"Written by tunelab {tunelab.__version__} on {generated}.",
     )
+
+
+def _storage_trust(trust_storage: object) -> StorageTrust | None:
+    """The limits ``trust_storage`` sets; None when the storage is not to be trusted at all."""
+    if trust_storage is False:
+        return None
+    from tunelab.config import StorageTrust  # only a report that trusts the storage needs it
+
+    if trust_storage is True:
+        return StorageTrust()
+    if not isinstance(trust_storage, StorageTrust):
+        raise ConfigError(
+            f"{WHERE}: trust_storage={trust_storage!r} must be True, False or a "
+            "tunelab.config.StorageTrust(trusted_modules=..., data_roots=...).",
+            field="trust_storage",
+        )
+    return trust_storage
 
 
 __all__ = ["SECTION_IDS", "render_report", "stored_task", "write_report"]

@@ -2,16 +2,22 @@
 
 It needs the declarative :class:`tunelab.torch.Task` that trained the study, to rebuild each
 trial's model: the one given to :func:`~tunelab.report.write_report`, else the one ``tunelab
-run`` stored with the study (:func:`stored_task`). When there is none, or it kept no weights, or
-its data has no test part, the section says so and what to change instead of scoring anything.
+run`` stored with the study (:func:`stored_task`). Rebuilding a stored task imports the code and
+reads the files its record names, and every trial's weights are read from the folder its record
+names, so the section is built only when the report is asked to trust the storage, within the
+limits of that :class:`~tunelab.config.StorageTrust`. When there is no task, or it kept no
+weights, or its data has no test part, the section says so and what to change instead.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunelab import _display as fmt
+from tunelab._attrs import STUDY_FILE_ATTR
 from tunelab.analysis.ensembles import (
     MIN_MEMBERS,
     EnsembleResult,
@@ -21,8 +27,10 @@ from tunelab.analysis.ensembles import (
 from tunelab.exceptions import TunelabError
 from tunelab.report.html import Markup, Section, facts, join, note
 from tunelab.study import Study
+from tunelab.telemetry import artifact_dir
 
 if TYPE_CHECKING:
+    from tunelab.config import StorageTrust
     from tunelab.torch.task import Task
 
 ENSEMBLE_ID = "ensemble"
@@ -33,9 +41,12 @@ METHOD_NAMES = {
 }
 
 
-def ensemble_section(study: Study, task: Task | None, size: int, method: str) -> Section:
-    """The ensemble of the ``size`` best trials with saved weights, or why there is none."""
-    outcome = _ensemble(study, task, size, method)
+def ensemble_section(
+    study: Study, task: Task | None, size: int, method: str, trust: StorageTrust | None
+) -> Section:
+    """The ensemble of the ``size`` best trials with saved weights, or why there is none;
+    ``trust`` None: nothing the storage names is used, and the section says how to ask."""
+    outcome = _ensemble(study, task, size, method, trust)
     if isinstance(outcome, str):
         body = note(f"No ensemble: {outcome}")
     else:
@@ -43,29 +54,45 @@ def ensemble_section(study: Study, task: Task | None, size: int, method: str) ->
     return Section(ENSEMBLE_ID, "Ensemble of the best trials", body)
 
 
-def _ensemble(study: Study, task: Task | None, size: int, method: str) -> EnsembleResult | str:
+def _ensemble(
+    study: Study, task: Task | None, size: int, method: str, trust: StorageTrust | None
+) -> EnsembleResult | str:
     """The ensemble, or the reason it cannot be built (a sentence that says what to change)."""
     if len(study.directions) > 1:
         return (
             f"study {study.study_name!r} has {len(study.directions)} objectives, so its trials "
             "have no single ranking to pick the best from; ensembles need one objective."
         )
+    if trust is None:
+        return (
+            "it is built from what the storage names (the study's task, rebuilt by importing "
+            "its code and reading its data, and the trials' saved weights), which the report "
+            "uses only when asked; if you trust this storage, run `tunelab report "
+            f"{shlex.quote(study.study_name)} --trust-storage` (from Python: "
+            "write_report(..., trust_storage=True))."
+        )
+    from tunelab.config import UntrustedStorageError  # importable: the trust was made from it
+
     try:
-        task = task if task is not None else stored_task(study)
+        given = task is not None
+        task = task if task is not None else stored_task(study, trust)
+        _check_weight_folders(study, task, given, trust)
         k = max(MIN_MEMBERS, min(size, len(trials_with_weights(study))))
         return build_ensemble(study, task, k=k, method=method)
+    except UntrustedStorageError:
+        raise  # the user set the limit: crossing it is an error, not a missing section
     except TunelabError as error:  # no task, no weights, no test part: the message says which
         return str(error)
 
 
-def stored_task(study: Study) -> Task:
+def stored_task(study: Study, trust: StorageTrust | None = None) -> Task:
     """The declarative task that ``tunelab run`` stored with ``study`` (its study file's
-    ``task:``), rebuilt as `tunelab run` built it; a TunelabError saying why when it has none."""
-    from tunelab.config import STUDY_FILE_ATTR, stored_objective
+    ``task:``), rebuilt as `tunelab run` built it, within ``trust`` (by default, as
+    :class:`~tunelab.config.StorageTrust` says); a TunelabError saying why when it has none."""
+    from tunelab.config import stored_objective
 
-    # Read afresh: `tunelab run` stores the record after the study object was created.
-    record = study.storage.get_study(study.study_name).system_attrs.get(STUDY_FILE_ATTR)
-    if not isinstance(record, Mapping):
+    record = _study_file_record(study)
+    if record is None:
         raise TunelabError(
             f"study {study.study_name!r} was not started by `tunelab run` from a study file "
             "with a 'task:', and no task was given, so its trials' models cannot be rebuilt; "
@@ -80,9 +107,33 @@ def stored_task(study: Study) -> Task:
         )
     from tunelab.torch.task import Task  # already loaded: the stored task is built with it
 
-    objective = stored_objective(record, f"study {study.study_name!r}")[1]
+    objective = stored_objective(record, f"study {study.study_name!r}", trust=trust)[1]
     assert isinstance(objective, Task)  # a study file with a 'task:' is built into one
     return objective
+
+
+def _study_file_record(study: Study) -> Mapping[str, Any] | None:
+    # Read afresh: `tunelab run` stores the record after the study object was created.
+    record = study.storage.get_study(study.study_name).system_attrs.get(STUDY_FILE_ATTR)
+    return record if isinstance(record, Mapping) else None
+
+
+def _check_weight_folders(study: Study, task: Task, given: bool, trust: StorageTrust) -> None:
+    """Refuse trials whose stored weights folder lies outside the data roots, before any is
+    read; the artifacts folder of a task the caller ``given`` is the caller's, so it counts."""
+    from tunelab.config import stored_study_file
+
+    if task.artifacts is None:
+        return  # build_ensemble refuses a task that keeps no weights before it reads any
+    record = _study_file_record(study)
+    roots = trust.roots(stored_study_file(record) if record is not None else None)
+    if given:
+        roots += (Path(task.artifacts).resolve(),)
+    for trial in fmt.ranked_trials(study):
+        folder = artifact_dir(trial)
+        if folder is not None:
+            where = f"study {study.study_name!r}: the saved weights of trial {trial.number}"
+            trust.check_path(folder, Path.cwd(), roots, where)
 
 
 def _result_html(result: EnsembleResult) -> Markup:
