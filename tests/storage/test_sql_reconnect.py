@@ -334,7 +334,8 @@ def test_every_storage_method_is_covered_by_the_cases():
         for name in dir(BaseStorage)
         if not name.startswith("_") and callable(getattr(BaseStorage, name))
     }
-    assert public - {"close"} == {case.method for case in CASES}
+    # close and files do not touch the database.
+    assert public - {"close", "files"} == {case.method for case in CASES}
 
 
 @BACKENDS

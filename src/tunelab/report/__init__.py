@@ -27,7 +27,6 @@ import tunelab
 from tunelab import _display as fmt
 from tunelab._options import check_int
 from tunelab.analysis.ensembles import MIN_MEMBERS, check_method
-from tunelab.exceptions import ConfigError
 from tunelab.report.ensemble import ENSEMBLE_ID, ensemble_section, stored_task
 from tunelab.report.figures import (
     FIGURES_ID,
@@ -44,12 +43,14 @@ from tunelab.report.summary import (
     best_trials_section,
     summary_section,
 )
+from tunelab.storage.files import OutputOption, write_text_file
 from tunelab.study import Study
 
 if TYPE_CHECKING:
     from tunelab.torch.task import Task
 
 WHERE = "write_report"
+_PATH = OutputOption(f"{WHERE}: path", "path", "overwrite=True")
 SECTION_IDS = (SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID)
 """The ids of the report's sections, in the order they appear."""
 
@@ -63,12 +64,14 @@ def write_report(
     diagnosed: int = 3,
     ensemble_size: int = 5,
     ensemble_method: str = "greedy",
+    overwrite: bool = False,
 ) -> Path:
     """Write the HTML report of ``study`` to ``path`` and return that path.
 
     Args:
         study: any study, finished or not, with one objective or several.
-        path: the HTML file to write (its folder must exist); replaced if it exists.
+        path: the HTML file to write (its folder must exist). Never the file of the study's
+            storage; written whole or not at all (a temporary file renamed into place).
         task: the :class:`tunelab.torch.Task` that trained the study, for the ensemble section;
             by default the task that ``tunelab run`` stored with the study, if any.
         top: how many best trials the best-trials table lists.
@@ -76,20 +79,20 @@ def write_report(
         ensemble_size: how many best trials with saved weights the ensemble may combine.
         ensemble_method: ``"greedy"``, ``"average"`` or ``"vote"`` (see
             :func:`tunelab.analysis.ensembles.build_ensemble`).
+        overwrite: replace ``path`` if it exists; otherwise an existing file is a
+            :class:`~tunelab.exceptions.ConfigError`, raised before the report is made.
     """
-    text = render_report(
-        study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
-        ensemble_method=ensemble_method,
-    )
     target = Path(path)
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            f"write_report: cannot write path={str(target)!r} ({error.strerror}); choose a file "
-            "in an existing folder that you can write to.",
-            field="path",
-        ) from None
+    write_text_file(
+        target,
+        lambda: render_report(
+            study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
+            ensemble_method=ensemble_method,
+        ),
+        _PATH,
+        overwrite=overwrite,
+        storage_files=study.storage.files(),
+    )
     return target
 
 

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -56,6 +57,7 @@ from tunelab.storage.base import (
     check_study_name,
     stale_reason,
 )
+from tunelab.storage.files import sqlite_files
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
 # Raised for changes that an older tunelab cannot read; nullable columns that it ignores are
@@ -347,6 +349,9 @@ class SQLStorage(BaseStorage):
             self._ensure_schema()
         except OperationalError as error:
             raise StorageError(f"cannot open storage {self._shown_url!r}: {error.orig}") from None
+
+    def files(self) -> tuple[Path, ...]:
+        return sqlite_files(self.url)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
