@@ -16,7 +16,8 @@ Design choices:
   study: every operation reconnects and tries again, with exponential backoff, for
   ``reconnect_timeout`` seconds, then raises :class:`StorageError`. Each attempt is a whole
   transaction; a write whose COMMIT may have landed unacknowledged is not applied twice (see
-  :class:`_Once`).
+  :class:`_Once`). A server that never answered is not waited for: a wrong host or port, or a
+  server that is down, is reported after one attempt of at most ``CONNECT_TIMEOUT`` seconds.
 """
 
 from __future__ import annotations
@@ -141,6 +142,10 @@ class _StudyCache:
 
 
 DEFAULT_RECONNECT_TIMEOUT = 60.0
+# Seconds that one attempt to connect to a server may take (libpq's connect_timeout, unless the
+# URL sets its own): a host that drops packets must not hang a command for minutes.
+CONNECT_TIMEOUT = 5
+_POSTGRESQL_PORT = 5432
 _RECONNECT_TIMEOUT = "reconnect_timeout"  # the URL's query parameter: tunelab's, not the driver's
 _FIRST_DELAY, _MAX_DELAY = 0.1, 2.0  # seconds between attempts to reconnect: doubling, capped
 # libpq gives a failed connection attempt no SQLSTATE, so psycopg's error carries only a message.
@@ -205,6 +210,7 @@ def _reconnecting(
 ) -> Callable[Concatenate[_Storage, _P], _T]:
     """``method``, run again while the database connection is lost, with exponential backoff,
     until ``reconnect_timeout`` seconds have passed since it was lost; then a StorageError.
+    A database that never answered was not lost: it is reported at once.
 
     ``method`` must do its work in whole transactions, so that an attempt cut short leaves
     nothing behind, and must not call another method wrapped so (the waits would add up). Any
@@ -222,6 +228,8 @@ def _reconnecting(
             except DBAPIError as error:
                 if not _connection_lost(error):
                     raise
+                if not self._answered:
+                    raise self._unreachable(error) from None
                 now = time.monotonic()
                 if lost_at is None:
                     lost_at = now
@@ -294,6 +302,10 @@ def _make_engine(parsed: URL, engine_kwargs: Mapping[str, Any]) -> Engine:
             kwargs.setdefault("poolclass", StaticPool)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+        if "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {
+                "connect_timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})
+            }
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError):
@@ -345,10 +357,37 @@ class SQLStorage(BaseStorage):
         )
         self._caches: dict[int, _StudyCache] = {}
         self._cache_lock = threading.Lock()
+        # Whether the database ever answered: until it has, a failure to connect is a wrong
+        # address or a server that is down, not a lost connection worth waiting for.
+        self._answered = False
+        sa.event.listen(self._engine, "connect", self._note_answered)
         try:
             self._ensure_schema()
-        except OperationalError as error:
-            raise StorageError(f"cannot open storage {self._shown_url!r}: {error.orig}") from None
+        except DBAPIError as error:
+            raise self._unopenable(error) from None
+
+    def _note_answered(self, _dbapi_connection: Any, _record: Any) -> None:
+        self._answered = True
+
+    def _unreachable(self, error: DBAPIError) -> StorageError:
+        url = self._engine.url
+        return StorageError(
+            f"cannot connect to the database server at {url.host or 'localhost'}:"
+            f"{url.port or _POSTGRESQL_PORT} (storage {self._shown_url}; "
+            f"{_one_line(error.orig)}). Check the host and port in the storage URL, and that "
+            "the server is running and accepts connections from this machine. (A server that "
+            "has never answered is not waited for; reconnect_timeout applies once connected.)"
+        )
+
+    def _unopenable(self, error: DBAPIError) -> StorageError:
+        database = self._engine.url.database
+        if self._engine.dialect.name == "sqlite" and not isinstance(error, OperationalError):
+            return StorageError(
+                f"cannot open storage {self._shown_url!r}: the file {database!r} is not a SQLite "
+                f"database ({_one_line(error.orig)}). Give the URL of a tunelab database, or "
+                "the path of a new file to create one there."
+            )
+        return StorageError(f"cannot open storage {self._shown_url!r}: {error.orig}")
 
     def files(self) -> tuple[Path, ...]:
         return sqlite_files(self.url)
