@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/tunelab run
-	$(BIN)/tunelab report quickstart-digits-mlp -o tunelab-report.html
+	$(BIN)/tunelab report quickstart-digits-mlp -o tunelab-report.html --force
 
 test: $(STAMP)
 	scripts/run-tests.sh $(BIN)/python

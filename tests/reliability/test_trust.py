@@ -294,7 +294,6 @@ def test_a_worker_refuses_a_data_file_outside_the_data_roots(lab: Lab) -> None:
 # Text from the storage in the report ----------------------------------------------------------
 
 
-HOSTILE_NAME = '<script>alert("name")</script>'
 HOSTILE_CHOICE = "<img src=x onerror=alert('choice')>"
 HOSTILE_FAILURE = "</section><script>alert('failure')</script>"
 HOSTILE_OBJECTIVE = "<svg onload=alert('objective')>:x"
@@ -315,18 +314,30 @@ def test_hostile_text_in_the_storage_stays_text_in_the_report(
     study.optimize(hostile_objective, n_trials=8)
     record = {"fields": {"name": "plain", "objective": HOSTILE_OBJECTIVE}, "path": None}
     study.storage.set_study_system_attr(study.study_id, STUDY_FILE_ATTR, record)
-    with sqlite3.connect(lab.storage.removeprefix("sqlite:///")) as database:  # a study name
-        database.execute("UPDATE tunelab_studies SET name = ?", (HOSTILE_NAME,))  # no API allows
 
-    result, html = report_html(lab, HOSTILE_NAME, *trust)
+    result, html = report_html(lab, "plain", *trust)
 
     assert result.exit_code == 0, result.output
-    for hostile in (HOSTILE_NAME, HOSTILE_CHOICE, HOSTILE_FAILURE, HOSTILE_OBJECTIVE):
+    for hostile in (HOSTILE_CHOICE, HOSTILE_FAILURE, HOSTILE_OBJECTIVE):
         assert hostile not in html
         assert json.dumps(hostile)[1:-1] not in html  # nor as a string in the figures' data
     page = ReportPage(html)
     assert page.external == []  # the <img src=x> stayed text
-    assert HOSTILE_NAME in page.text("summary")
     assert HOSTILE_FAILURE in page.text("doctor")
     if trust:
         assert f"optimizes the objective {HOSTILE_OBJECTIVE!r}" in page.text("ensemble")
+
+
+def test_a_hostile_study_name_in_the_storage_is_refused_before_any_page_is_made(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(lab.root)  # where the report would go by default
+    tunelab.create_study(name="plain", storage=lab.storage)
+    with sqlite3.connect(lab.storage.removeprefix("sqlite:///")) as database:  # no API allows it
+        database.execute("UPDATE tunelab_studies SET name = ?", ('<script>alert("n")</script>',))
+
+    result = invoke("report", '<script>alert("n")</script>', "-s", lab.storage)
+
+    assert result.exit_code == 2
+    assert "does not hold a usable name" in " ".join(result.stderr.split())
+    assert not list(lab.root.glob("*.html"))

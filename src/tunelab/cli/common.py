@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.text import Text
 
 from tunelab.exceptions import StorageError, TunelabError
-from tunelab.storage import check_storage_url
+from tunelab.storage import BaseStorage, check_storage_url
+from tunelab.storage.files import OutputOption, sqlite_file, write_text_file
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
@@ -36,6 +37,13 @@ StorageOption = Annotated[
 ]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when something goes wrong.")
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace the output file if it exists (never the storage the study is read from).",
+    ),
 ]
 StudyArgument = Annotated[
     str,
@@ -66,6 +74,8 @@ DataRootsOption = Annotated[
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+OUTPUT_OPTION = OutputOption("option --output", "output", "--force")
 
 
 def out() -> Console:
@@ -127,7 +137,7 @@ def existing_storage(url: str) -> str:
         check_storage_url(url)
     except StorageError as error:
         raise StorageError(f"option --storage: {error}.") from None
-    database = _sqlite_file(url)
+    database = sqlite_file(url)
     if database is not None and not database.exists():
         raise StorageError(
             f"option --storage: there is no storage file {str(database)!r} ({url}, looked in "
@@ -137,23 +147,12 @@ def existing_storage(url: str) -> str:
     return url
 
 
-def _sqlite_file(url: str) -> Path | None:
-    """The file of a SQLite URL (relative to the current directory); None for other storages."""
-    if not url.lower().startswith("sqlite"):
-        return None
-    from sqlalchemy.engine import make_url
-
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
-
-
-def write_output(path: Path, text: str) -> None:
-    """Write what a command was asked to put in the file of its ``--output`` option."""
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise TunelabError(
-            f"option --output: cannot write {path} ({error.strerror}); choose another path."
-        ) from None
+def write_output(
+    path: Path, render: Callable[[], str], *, force: bool, storage: BaseStorage
+) -> None:
+    """Write what ``render`` makes to the file of a command's ``--output`` option: never over
+    the ``storage`` it read, over another existing file only with ``--force``, and atomically
+    (see :func:`tunelab.storage.files.write_text_file`)."""
+    write_text_file(
+        path, render, OUTPUT_OPTION, overwrite=force, storage_files=storage.files()
+    )

@@ -14,6 +14,7 @@ from tunelab.cli import render
 from tunelab.cli.common import (
     EXIT_UNEXPECTED,
     DebugOption,
+    ForceOption,
     StorageOption,
     StudyArgument,
     err,
@@ -37,6 +38,7 @@ class ExportFormat(str, Enum):
     epilog=examples(
         "tunelab export quadratic -o trials.csv",
         "tunelab export quadratic --format json > trials.json",
+        "tunelab export quadratic -o trials.csv --force   # replaces trials.csv",
     )
 )
 @user_facing
@@ -56,10 +58,12 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            help="Write to this file instead of the standard output.",
+            help="Write to this file instead of the standard output; an existing file is "
+            "kept unless --force is given.",
             show_default=False,
         ),
     ] = None,
+    force: ForceOption = False,
     storage: StorageOption = DEFAULT_STORAGE,
     debug: DebugOption = False,
 ) -> None:
@@ -71,11 +75,11 @@ def export(
     chosen = format or (
         ExportFormat.json if output and output.suffix.lower() == ".json" else ExportFormat.csv
     )
-    text = render.rows_json(rows) if chosen is ExportFormat.json else render.rows_csv(rows)
+    as_text = render.rows_json if chosen is ExportFormat.json else render.rows_csv
     if output is None:
-        typer.echo(text, nl=False)
+        typer.echo(as_text(rows), nl=False)
         return
-    write_output(output, text)
+    write_output(output, lambda: as_text(rows), force=force, storage=loaded.storage)
     err().print(f"Wrote {len(rows)} trials of study {study!r} to {output} ({chosen.value}).")
 
 

@@ -15,6 +15,7 @@ from tunelab.cli import render
 from tunelab.cli.common import (
     DataRootsOption,
     DebugOption,
+    ForceOption,
     StorageOption,
     StudyArgument,
     TrustedModulesOption,
@@ -51,11 +52,12 @@ def report(
         typer.Option(
             "--output",
             "-o",
-            help="The HTML file to write (replaced if it exists); by default STUDY-report.html "
-            "in the current directory.",
+            help="The HTML file to write; by default STUDY-report.html in the current "
+            "directory. An existing file is kept unless --force is given.",
             show_default=False,
         ),
     ] = None,
+    force: ForceOption = False,
     storage: StorageOption = DEFAULT_STORAGE,
     top: Annotated[
         int, typer.Option("--top", "-k", min=1, help="How many best trials to list.")
@@ -80,8 +82,14 @@ def report(
     loaded = tunelab.load_study(study, existing_storage(storage))
     from tunelab.report import render_report  # needs the plots extra; the error says so
 
-    path = output if output is not None else Path(f"{study}-report.html")
-    write_output(path, render_report(loaded, top=top, trust_storage=trust))
+    # The name was checked when the study was read: it cannot lead out of this directory.
+    path = output if output is not None else Path(f"{loaded.study_name}-report.html")
+    write_output(
+        path,
+        lambda: render_report(loaded, top=top, trust_storage=trust),
+        force=force,
+        storage=loaded.storage,
+    )
     out().print(
         f"Wrote the report of study {study!r} to {path.resolve()}; open it in a browser.",
         soft_wrap=True,  # a path cut in two cannot be copied

@@ -49,6 +49,7 @@ from tunelab.report.summary import (
     best_trials_section,
     summary_section,
 )
+from tunelab.storage.files import OutputOption, write_text_file
 from tunelab.study import Study
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from tunelab.torch.task import Task
 
 WHERE = "write_report"
+_PATH = OutputOption(f"{WHERE}: path", "path", "overwrite=True")
 SECTION_IDS = (SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID)
 """The ids of the report's sections, in the order they appear."""
 
@@ -70,12 +72,14 @@ def write_report(
     ensemble_size: int = 5,
     ensemble_method: str = "greedy",
     trust_storage: bool | StorageTrust = False,
+    overwrite: bool = False,
 ) -> Path:
     """Write the HTML report of ``study`` to ``path`` and return that path.
 
     Args:
         study: any study, finished or not, with one objective or several.
-        path: the HTML file to write (its folder must exist); replaced if it exists.
+        path: the HTML file to write (its folder must exist). Never the file of the study's
+            storage; written whole or not at all (a temporary file renamed into place).
         task: the :class:`tunelab.torch.Task` that trained the study, for the ensemble section;
             by default the task that ``tunelab run`` stored with the study, if any (rebuilt
             only with ``trust_storage``).
@@ -89,20 +93,20 @@ def write_report(
             weights. True trusts it within the defaults of :class:`tunelab.config.StorageTrust`;
             a ``StorageTrust(trusted_modules=..., data_roots=...)`` sets the limits. False (the
             default) leaves the ensemble out with a note.
+        overwrite: replace ``path`` if it exists; otherwise an existing file is a
+            :class:`~tunelab.exceptions.ConfigError`, raised before the report is made.
     """
-    text = render_report(
-        study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
-        ensemble_method=ensemble_method, trust_storage=trust_storage,
-    )
     target = Path(path)
-    try:
-        target.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            f"write_report: cannot write path={str(target)!r} ({error.strerror}); choose a file "
-            "in an existing folder that you can write to.",
-            field="path",
-        ) from None
+    write_text_file(
+        target,
+        lambda: render_report(
+            study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
+            ensemble_method=ensemble_method, trust_storage=trust_storage,
+        ),
+        _PATH,
+        overwrite=overwrite,
+        storage_files=study.storage.files(),
+    )
     return target
 
 

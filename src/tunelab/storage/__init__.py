@@ -28,7 +28,8 @@ def check_storage_url(url: str) -> str:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
     except (ArgumentError, ValueError):
         raise StorageError(
             f"{url!r} is a malformed URL; write 'sqlite:///path/to/file.db' (three slashes, then "
@@ -38,6 +39,12 @@ def check_storage_url(url: str) -> str:
         raise StorageError(
             f"{url!r} uses the database {backend!r}, which tunelab does not support; use "
             "'sqlite:///path/to/file.db' or 'postgresql://user:password@host/dbname'"
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise StorageError(
+            f"{parsed.render_as_string(hide_password=True)!r} names port {parsed.port}, which "
+            "no server can listen on; give the server's port, from 1 to 65535 (PostgreSQL's "
+            "default, 5432, when the URL names none)"
         )
     return url
 

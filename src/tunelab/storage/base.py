@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from tunelab.exceptions import StorageError
@@ -170,6 +171,11 @@ class BaseStorage(ABC):
     # Not abstract: a storage that holds no connections has nothing to release.
     def close(self) -> None:  # noqa: B027
         """Release connections; the storage must not be used afterwards."""
+
+    def files(self) -> tuple[Path, ...]:
+        """The files on this machine that the storage lives in, which no output may replace;
+        none for a storage in memory or on a server."""
+        return ()
 
 
 def stale_reason(last_heartbeat: float | None) -> str:

@@ -16,7 +16,11 @@ Design choices:
   study: every operation reconnects and tries again, with exponential backoff, for
   ``reconnect_timeout`` seconds, then raises :class:`StorageError`. Each attempt is a whole
   transaction; a write whose COMMIT may have landed unacknowledged is not applied twice (see
-  :class:`_Once`).
+  :class:`_Once`). A server that never answered is not waited for: a wrong host or port, or a
+  server that is down, is reported after one attempt of at most ``CONNECT_TIMEOUT`` seconds.
+* Rows are checked as they are read (:mod:`tunelab.storage._rows`): a row that anything but
+  tunelab changed is named, with its study, trial and column; listings leave it out with a
+  warning, and reading that row alone refuses it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -46,8 +51,9 @@ from tunelab.exceptions import (
     StudyNotFoundError,
     TrialFinishedError,
 )
-from tunelab.space import Distribution, distribution_from_json
+from tunelab.space import Distribution
 from tunelab.storage import check_storage_url
+from tunelab.storage._rows import BadRow, best_bound, study_info, trial_record, trial_state
 from tunelab.storage.base import (
     BaseStorage,
     StudyInfo,
@@ -56,6 +62,7 @@ from tunelab.storage.base import (
     check_study_name,
     stale_reason,
 )
+from tunelab.storage.files import sqlite_files
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
 # Raised for changes that an older tunelab cannot read; nullable columns that it ignores are
@@ -114,6 +121,8 @@ _intermediate = sa.Table(
 )
 
 _IN_LIST_LIMIT = 500
+# What becomes of a row that cannot be read, in the message that names it.
+_REFUSED, _LEFT_OUT = "so it cannot be loaded", "left out"
 
 
 def _dumps(value: Any) -> str:
@@ -139,6 +148,10 @@ class _StudyCache:
 
 
 DEFAULT_RECONNECT_TIMEOUT = 60.0
+# Seconds that one attempt to connect to a server may take (libpq's connect_timeout, unless the
+# URL sets its own): a host that drops packets must not hang a command for minutes.
+CONNECT_TIMEOUT = 5
+_POSTGRESQL_PORT = 5432
 _RECONNECT_TIMEOUT = "reconnect_timeout"  # the URL's query parameter: tunelab's, not the driver's
 _FIRST_DELAY, _MAX_DELAY = 0.1, 2.0  # seconds between attempts to reconnect: doubling, capped
 # libpq gives a failed connection attempt no SQLSTATE, so psycopg's error carries only a message.
@@ -203,6 +216,7 @@ def _reconnecting(
 ) -> Callable[Concatenate[_Storage, _P], _T]:
     """``method``, run again while the database connection is lost, with exponential backoff,
     until ``reconnect_timeout`` seconds have passed since it was lost; then a StorageError.
+    A database that never answered was not lost: it is reported at once.
 
     ``method`` must do its work in whole transactions, so that an attempt cut short leaves
     nothing behind, and must not call another method wrapped so (the waits would add up). Any
@@ -220,6 +234,8 @@ def _reconnecting(
             except DBAPIError as error:
                 if not _connection_lost(error):
                     raise
+                if not self._answered:
+                    raise self._unreachable(error) from None
                 now = time.monotonic()
                 if lost_at is None:
                     lost_at = now
@@ -292,6 +308,10 @@ def _make_engine(parsed: URL, engine_kwargs: Mapping[str, Any]) -> Engine:
             kwargs.setdefault("poolclass", StaticPool)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+        if "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {
+                "connect_timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})
+            }
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (NoSuchModuleError, ModuleNotFoundError):
@@ -343,10 +363,41 @@ class SQLStorage(BaseStorage):
         )
         self._caches: dict[int, _StudyCache] = {}
         self._cache_lock = threading.Lock()
+        self._reported: set[str] = set()  # the warnings about unreadable rows already given
+        # Whether the database ever answered: until it has, a failure to connect is a wrong
+        # address or a server that is down, not a lost connection worth waiting for.
+        self._answered = False
+        sa.event.listen(self._engine, "connect", self._note_answered)
         try:
             self._ensure_schema()
-        except OperationalError as error:
-            raise StorageError(f"cannot open storage {self._shown_url!r}: {error.orig}") from None
+        except DBAPIError as error:
+            raise self._unopenable(error) from None
+
+    def _note_answered(self, _dbapi_connection: Any, _record: Any) -> None:
+        self._answered = True
+
+    def _unreachable(self, error: DBAPIError) -> StorageError:
+        url = self._engine.url
+        return StorageError(
+            f"cannot connect to the database server at {url.host or 'localhost'}:"
+            f"{url.port or _POSTGRESQL_PORT} (storage {self._shown_url}; "
+            f"{_one_line(error.orig)}). Check the host and port in the storage URL, and that "
+            "the server is running and accepts connections from this machine. (A server that "
+            "has never answered is not waited for; reconnect_timeout applies once connected.)"
+        )
+
+    def _unopenable(self, error: DBAPIError) -> StorageError:
+        database = self._engine.url.database
+        if self._engine.dialect.name == "sqlite" and not isinstance(error, OperationalError):
+            return StorageError(
+                f"cannot open storage {self._shown_url!r}: the file {database!r} is not a SQLite "
+                f"database ({_one_line(error.orig)}). Give the URL of a tunelab database, or "
+                "the path of a new file to create one there."
+            )
+        return StorageError(f"cannot open storage {self._shown_url!r}: {error.orig}")
+
+    def files(self) -> tuple[Path, ...]:
+        return sqlite_files(self.url)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -434,15 +485,11 @@ class SQLStorage(BaseStorage):
                 f"no study named {name!r} in {self.url}; `tunelab studies --storage URL` lists "
                 "the studies there."
             )
-        metric_names = json.loads(row.metric_names) if row.metric_names else None
-        return StudyInfo(
-            row.study_id,
-            row.name,
-            tuple(json.loads(row.directions)),
-            tuple(metric_names) if metric_names else None,
-            utc_from_timestamp(row.created_at),
-            freeze(json.loads(row.system_attrs)),
-        )
+        try:
+            return study_info(row)
+        except BadRow as bad:
+            what = f"study {row.name!r}"
+            raise StorageError(self._unreadable(what, bad, _study_row(row), _REFUSED)) from None
 
     @_reconnecting
     def delete_study(self, study_id: int) -> None:
@@ -474,20 +521,58 @@ class SQLStorage(BaseStorage):
             counts = connection.execute(counts_query).all()
             bounds = {row[0]: (row[1], row[2]) for row in connection.execute(bounds_query)}
         summaries = []
-        for study in studies:
+        for row in studies:
+            try:
+                study = study_info(row)
+            except BadRow as bad:
+                what = f"study {row.name!r}"
+                self._warn_once(self._unreadable(what, bad, _study_row(row), _LEFT_OUT))
+                continue
             per_state = {state: 0 for state in TrialState}
             for study_id, state, count in counts:
                 if study_id == study.study_id:
-                    per_state[TrialState(state)] = count
-            directions = tuple(json.loads(study.directions))
-            low, high = bounds.get(study.study_id, (None, None))
-            best = best_of((low, high), directions[0])
+                    self._count(per_state, study, state, count)
             summaries.append(
                 StudySummary(
-                    study.name, directions, per_state, best, utc_from_timestamp(study.created_at)
+                    study.name,
+                    study.directions,
+                    per_state,
+                    self._best_value(study, bounds.get(study.study_id, (None, None))),
+                    study.created_at,
                 )
             )
         return summaries
+
+    def _count(
+        self, per_state: dict[TrialState, int], study: StudyInfo, state: Any, count: int
+    ) -> None:
+        try:
+            per_state[trial_state(state)] = count
+        except BadRow as bad:
+            rows = f"their rows ({_trials.name}.state = {state!r})"
+            what = f"{count} trial(s) of study {study.name!r}"
+            self._warn_once(self._unreadable(what, bad, rows, "left out of its counts"))
+
+    def _best_value(self, study: StudyInfo, bounds: tuple[Any, Any]) -> float | None:
+        try:
+            return best_of([best_bound(bound) for bound in bounds], study.directions[0])
+        except BadRow as bad:
+            rows = f"its COMPLETE trials' rows ({_trials.name}.study_id = {study.study_id})"
+            what = f"the best value of study {study.name!r}"
+            self._warn_once(self._unreadable(what, bad, rows, "not shown"))
+            return None
+
+    def _unreadable(self, what: str, bad: BadRow, row: str, outcome: str) -> str:
+        return (
+            f"{what} in {self._shown_url} cannot be read, {outcome}: {bad}. Correct or delete "
+            f"{row} with a database tool (tunelab never writes such a value)."
+        )
+
+    def _warn_once(self, message: str) -> None:
+        """Log that rows are left out, once per storage: listings are read again and again."""
+        if message not in self._reported:
+            self._reported.add(message)
+            logger.warning("%s", message)
 
     @_reconnecting
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
@@ -759,7 +844,7 @@ class SQLStorage(BaseStorage):
             condition = number >= min(cache.pending)
         with self._read() as connection:
             records = self._fetch_trials(
-                connection, sa.and_(_trials.c.study_id == study_id, condition)
+                connection, sa.and_(_trials.c.study_id == study_id, condition), listing=True
             )
         unfinished = []
         for record in records:
@@ -772,7 +857,11 @@ class SQLStorage(BaseStorage):
                 unfinished.append(record)
         return unfinished
 
-    def _fetch_trials(self, connection: Connection, condition: Any) -> list[TrialRecord]:
+    def _fetch_trials(
+        self, connection: Connection, condition: Any, listing: bool = False
+    ) -> list[TrialRecord]:
+        """The trials that match ``condition``. A row that cannot be read is refused with a
+        StorageError, or, in a ``listing``, left out with a warning."""
         rows = connection.execute(sa.select(_trials).where(condition)).all()
         if not rows:
             return []
@@ -785,7 +874,26 @@ class SQLStorage(BaseStorage):
             )
             for trial_id, step, value in steps:
                 by_trial[trial_id][step] = math.nan if value is None else value
-        return [_record_from_row(row, by_trial[row.trial_id]) for row in rows]
+        records = []
+        for row in rows:
+            try:
+                records.append(trial_record(row, by_trial[row.trial_id]))
+            except BadRow as bad:
+                message = self._unreadable_trial(connection, row, bad, listing)
+                if not listing:
+                    raise StorageError(message) from None
+                self._warn_once(message)
+        return records
+
+    def _unreadable_trial(
+        self, connection: Connection, row: Any, bad: BadRow, listing: bool
+    ) -> str:
+        study = connection.execute(
+            sa.select(_studies.c.name).where(_studies.c.study_id == row.study_id)
+        ).scalar()
+        what = f"trial {row.number} of study {study!r}"
+        row_id = f"its row ({_trials.name}.trial_id = {row.trial_id})"
+        return self._unreadable(what, bad, row_id, _LEFT_OUT if listing else _REFUSED)
 
     @_reconnecting
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
@@ -842,10 +950,16 @@ class SQLStorage(BaseStorage):
                 ).rowcount
                 if updated == 1:
                     failed.append(trial_id)
-            return self._fetch_trials(connection, _trials.c.trial_id.in_(failed)) if failed else []
+            # Failed for good even if unreadable: it is only left out of the trials to retry.
+            where = _trials.c.trial_id.in_(failed)
+            return self._fetch_trials(connection, where, listing=True) if failed else []
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+def _study_row(row: Any) -> str:
+    return f"its row ({_studies.name}.study_id = {row.study_id})"
 
 
 def _with_keys(connection: Connection, column: Any, where: Any, changes: Mapping[str, Any]) -> str:
@@ -854,27 +968,3 @@ def _with_keys(connection: Connection, column: Any, where: Any, changes: Mapping
     attrs = json.loads(connection.execute(sa.select(column).where(where)).scalar_one())
     attrs.update(changes)
     return _dumps(attrs)
-
-
-@functools.lru_cache(maxsize=1024)
-def _parse_distributions(text: str) -> Mapping[str, Distribution]:
-    """Trials of a study share a few spaces; parse and validate each JSON text once."""
-    return freeze({name: distribution_from_json(d) for name, d in json.loads(text).items()})
-
-
-def _record_from_row(row: Any, intermediate: dict[int, float]) -> TrialRecord:
-    values = json.loads(row.objective_values) if row.objective_values else None
-    return TrialRecord(
-        trial_id=row.trial_id,
-        number=row.number,
-        state=TrialState(row.state),
-        values=None if values is None else tuple(values),
-        params=freeze(json.loads(row.params)),
-        distributions=_parse_distributions(row.distributions),
-        intermediate_values=freeze(intermediate),
-        user_attrs=freeze(json.loads(row.user_attrs)),
-        system_attrs=freeze(json.loads(row.system_attrs)),
-        datetime_start=utc_from_timestamp(row.datetime_start),
-        datetime_complete=utc_from_timestamp(row.datetime_complete),
-        fail_reason=row.fail_reason,
-    )
