@@ -207,8 +207,10 @@ class _Crew:
         that died: when the call returns, none of its trials runs."""
         self.stop.set()
         for process in self.processes:
-            process.join()
-        self._read_messages()  # the call already ends with an error, if one came from a trial
+            while process.exitcode is None:  # a worker leaves once what it sent has been read
+                self._read_messages()  # the call already ends with an error, if one came
+                process.join(_POLL_SECONDS)
+        self._read_messages()
         for index in range(len(self.processes)):
             if index not in self.ended:
                 self._after_exit(index)
