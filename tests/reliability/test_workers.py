@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 import tunelab
-from tests.conftest import POSTGRES_URL_VARIABLE, _emptied
 from tests.execution import objectives
 from tests.execution.helpers import (
     ROOT,
@@ -219,20 +218,13 @@ def test_a_script_without_the_main_guard_gets_a_worker_error_that_says_so(tmp_pa
     assert tunelab.load_study("g", url).trials == []
 
 
-@pytest.fixture
-def postgres() -> tuple[str, str]:
-    """The URL of a PostgreSQL server the test may restart, and the command that restarts it."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
+@pytest.mark.parametrize("storage_url", ["postgresql"], indirect=True)  # skipped without one
+def test_postgresql_restarted_twice_under_eight_workers_ends_with_the_exact_budget(storage_url):
     restart = os.environ.get(RESTART_VARIABLE)
-    if not url or not restart:
-        pytest.skip(f"set {POSTGRES_URL_VARIABLE} and {RESTART_VARIABLE} (scripts/run-tests.sh)")
-    return _emptied(url), restart
-
-
-def test_postgresql_restarted_twice_under_eight_workers_ends_with_the_exact_budget(postgres):
-    url, restart = postgres
+    if not restart:
+        pytest.skip(f"set {RESTART_VARIABLE} to a command that restarts the server")
     budget = 80
-    study = tunelab.create_study(name="pg", storage=url, heartbeat_interval=0.2,
+    study = tunelab.create_study(name="pg", storage=storage_url, heartbeat_interval=0.2,
                                  grace_period=30.0, max_retries=1)
     made_at_restart: list[int] = []
 
