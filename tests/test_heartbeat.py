@@ -1,6 +1,7 @@
 """Heartbeats: settings kept with the study, a silent trial failed once and queued again with
-its parameters (from its checkpoint where it left one), retries bounded, a slow but alive
-trial never failed."""
+its parameters (from its checkpoint where it left one), also while optimize runs without
+starting trials, retries bounded, a slow but alive trial never failed, the trials of a worker
+known to be dead failed at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 import tunelab
 from tunelab.exceptions import ConfigError
+from tunelab.heartbeat import fail_trials_of_dead_worker
 from tunelab.trial import Resume, TrialState
 
 
@@ -114,3 +116,36 @@ def test_a_slow_but_alive_trial_is_never_failed(sqlite_url):
     runner.join()
     assert failed == []
     assert study.trials[0].state is TrialState.COMPLETE
+
+
+def test_while_optimize_runs_a_silent_trial_is_failed_even_if_no_trial_starts(storage_url):
+    study = tunelab.create_study(storage=storage_url, heartbeat_interval=0.05, grace_period=0.2,
+                                 max_retries=1)
+    dead = silent_trial(study)
+
+    def waits_for_the_recovery(trial):  # started before the silent trial was stale
+        deadline = time.monotonic() + 10
+        while study.storage.get_trial(dead.trial_id).state is TrialState.RUNNING:
+            if time.monotonic() > deadline:
+                return 0.0
+            time.sleep(0.05)
+        return 1.0
+
+    study.optimize(waits_for_the_recovery, n_trials=1)
+    first, running, retry = study.trials
+    assert first.state is TrialState.FAIL and "stopped sending heartbeats" in first.fail_reason
+    assert running.value == 1.0
+    assert retry.state is TrialState.WAITING and retry.system_attrs["retry"]["of"] == 0
+
+
+def test_the_trials_of_a_dead_worker_fail_at_once_with_the_reason_and_are_retried(storage_url):
+    study = tunelab.create_study(storage=storage_url, heartbeat_interval=60, max_retries=1)
+    dead = silent_trial(study, x=0.75)
+    finished = study.ask()
+    study.tell(finished, 1.0)
+    records = [study.storage.get_trial(t.trial_id) for t in (dead, finished)]
+    retries = fail_trials_of_dead_worker(study, records, "its worker process 7 was killed")
+    first = study.storage.get_trial(dead.trial_id)
+    assert first.state is TrialState.FAIL and first.fail_reason == "its worker process 7 was killed"
+    assert study.storage.get_trial(finished.trial_id).state is TrialState.COMPLETE
+    assert [r.system_attrs["fixed_params"] for r in retries] == [{"x": 0.75}]

@@ -3,11 +3,15 @@
 A study created with ``heartbeat_interval`` keeps the setting in its storage, so that every
 process and machine working on it follows the same rule. While a trial runs, a thread of its
 worker writes a heartbeat every ``heartbeat_interval`` seconds, whatever the objective is
-doing: a slow trial is alive as long as its process is. Whenever a process starts a trial it
-first fails the RUNNING trials whose last heartbeat is older than ``grace_period`` (the worker
-was killed, or its machine lost), and, while ``max_retries`` allows, queues each again with
-its parameters; a trial whose training left a checkpoint (``checkpoint_step``, written by the
-training engine) continues from it rather than from the start.
+doing: a slow trial is alive as long as its process is. The RUNNING trials whose last heartbeat
+is older than ``grace_period`` (the worker was killed, or its machine lost) are failed whenever
+a process starts a trial, and every interval while :meth:`Study.optimize` runs
+(:class:`StaleTrialWatch`), so that a trial left behind is failed even when no other trial
+starts after it. While ``max_retries`` allows, each is queued again with its parameters; a
+trial whose training left a checkpoint (``checkpoint_step``, written by the training engine)
+continues from it rather than from the start. A process that started a worker knows when it
+dies without waiting for its silence: it fails that worker's trials at once
+(:func:`fail_trials_of_dead_worker`), with the same retries.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +32,7 @@ from tunelab._attrs import (
     RETRY_ATTR,
 )
 from tunelab._options import check_int, check_number
-from tunelab.exceptions import ConfigError
+from tunelab.exceptions import ConfigError, TrialFinishedError
 from tunelab.trial import Resume, TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -121,16 +125,77 @@ class Heartbeat:
 def recover_stale_trials(study: Study, settings: HeartbeatSettings) -> list[TrialRecord]:
     """Fail the study's trials whose heartbeats stopped and queue retries; return the failed."""
     failed = study.storage.fail_stale_trials(study.study_id, settings.grace_period)
+    _queue_retries(study, failed, settings.max_retries)
+    return failed
+
+
+def fail_trials_of_dead_worker(
+    study: Study, running: Iterable[TrialRecord], reason: str
+) -> list[TrialRecord]:
+    """Fail the ``running`` trials of a worker process known to be dead, with ``reason``, and
+    queue retries as the study's ``max_retries`` allows; return the retries."""
+    failed = []
+    for record in running:
+        try:
+            failed.append(
+                study.storage.finish_trial(record.trial_id, TrialState.FAIL, fail_reason=reason)
+            )
+        except TrialFinishedError:
+            continue  # another process failed it first, for its silence, and retried it
+    retries = 0 if study.heartbeat is None else study.heartbeat.max_retries
+    return _queue_retries(study, failed, retries)
+
+
+def _queue_retries(
+    study: Study, failed: list[TrialRecord], max_retries: int
+) -> list[TrialRecord]:
+    """Queue each failed trial again while its retries last; the queued trials."""
+    queued = []
     for record in failed:
         logger.warning("Trial %d failed: %s.", record.number, record.fail_reason)
         retry = dict(record.system_attrs.get(RETRY_ATTR, {"of": record.number, "count": 0}))
-        if retry["count"] >= settings.max_retries:
+        if retry["count"] >= max_retries:
             continue
         retry["count"] += 1
-        study.storage.create_trial(
-            study.study_id, TrialState.WAITING, system_attrs=_retry_attrs(record, retry)
+        queued.append(
+            study.storage.create_trial(
+                study.study_id, TrialState.WAITING, system_attrs=_retry_attrs(record, retry)
+            )
         )
-    return failed
+    return queued
+
+
+class StaleTrialWatch:
+    """While the block runs, a thread fails (and retries) the study's silent trials every
+    heartbeat interval; nothing for a study without heartbeats.
+
+    A process that starts no trial for a while (the parent of worker processes, a worker in a
+    long trial) would otherwise leave a dead worker's trial RUNNING until the next one starts.
+    """
+
+    def __init__(self, study: Study) -> None:
+        self._study = study
+        self._settings = study.heartbeat
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="tunelab-recovery", daemon=True)
+
+    def __enter__(self) -> StaleTrialWatch:
+        if self._settings is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+
+    def _watch(self) -> None:
+        assert self._settings is not None
+        while not self._stop.wait(self._settings.interval):
+            try:
+                recover_stale_trials(self._study, self._settings)
+            except Exception:  # a storage hiccup must not stop the run; the next round retries
+                logger.warning("Silent trials not checked", exc_info=True)
 
 
 def _retry_attrs(record: TrialRecord, retry: dict[str, int]) -> dict[str, Any]:

@@ -69,14 +69,54 @@ class KillOneRunningWorker:
                 return
 
 
-def assert_failed_and_retried(trials: list[TrialRecord], killed: list[int], budget: int) -> None:
-    """The killed trial failed for its silence and was retried once, with its parameters, and
+def assert_failed_and_retried(
+    trials: list[TrialRecord],
+    killed: list[int],
+    budget: int,
+    reason: str = "stopped sending heartbeats",
+) -> None:
+    """The killed trial failed for ``reason`` and was retried once, with its parameters, and
     the study still holds exactly its budget."""
     assert len(killed) == 1
     assert len(trials) == budget and not [r for r in trials if not r.state.is_finished]
     dead = trials[killed[0]]
-    assert dead.state is TrialState.FAIL and "stopped sending heartbeats" in dead.fail_reason
+    assert dead.state is TrialState.FAIL and reason in dead.fail_reason
     retries = [r for r in trials if r.system_attrs.get("retry", {}).get("of") == dead.number]
     assert len(retries) == 1 and retries[0].state is TrialState.COMPLETE
     assert retries[0].params == dead.params
     assert sum(r.state is TrialState.COMPLETE for r in trials) == budget - 1
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_until_gone(pids: list[int], guard: float = 30.0) -> list[int]:
+    """Wait until none of ``pids`` runs, for at most ``guard`` seconds; those still running."""
+    deadline = time.monotonic() + guard
+    while (left := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def outlive_the_parent(way: str, pid_file: str) -> None:
+    """A child process that ties itself to its parent, by the kernel's parent-death signal
+    (``way`` "kernel") or by a watching thread ("watch"), writes its pid and sleeps."""
+    from tunelab.execution import lifeline
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    if way == "kernel":
+        assert lifeline.tie_to_parent(os.getppid())
+    else:
+        lifeline._watch_the_parent()
+    Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(120)

@@ -17,9 +17,9 @@ be taken back. Each submission counts against ``n_trials``, so exactly that many
 
 Dask runs a task again when the worker running it died. Each task is a ticket written to its
 trial (the ``dask_task`` system attribute), and a task run again finds its ticket spent and
-starts no second trial: the trial left behind is failed and retried by the study's heartbeats,
-as with the worker processes (create the study with ``heartbeat_interval``), and the budget
-stays exact.
+starts no second trial: the trial left behind is failed and retried by the study's heartbeats
+(create the study with ``heartbeat_interval``; this process checks them every interval while
+it runs), and the budget stays exact.
 
 On Ctrl-C the tasks not yet started are cancelled and the running trials are failed as
 interrupted, as in the serial loop; Dask cannot stop a running task, so its objective runs on

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.devices import check_devices
 from tunelab.exceptions import ConfigError
+from tunelab.heartbeat import StaleTrialWatch
 from tunelab.study.runner import CatchTypes, Objective, TrialRunner
 from tunelab.trial import TrialRecord
 
@@ -54,8 +55,10 @@ def optimize(
     runs each trial as a task on its Dask cluster instead (not with ``n_jobs`` or
     ``devices``; the workers must reach the storage; lambdas and closures travel; see
     :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
-    here as a :class:`tunelab.execution.WorkerError`. Callbacks and the progress bar run
-    here.
+    here as a :class:`tunelab.execution.WorkerError`, as is the death of every worker
+    process before the budget is spent (see :mod:`tunelab.execution.processes`).
+    Callbacks and the progress bar run here. With heartbeats, the study's silent trials are
+    failed every interval while the call runs.
 
     ``fuse`` = K asks the sampler for K trials at a time and trains those whose models
     share an architecture as one fused population (see :mod:`tunelab.torch.fused`); the
@@ -87,20 +90,23 @@ def optimize(
     if n_trials is not None:  # a count, not len(study.trials): reading every trial costs
         study.trial_budget = study.storage.count_trials(study.study_id) + n_trials
     try:
-        if executor is not None:
-            from tunelab.execution import optimize_on_dask, worker_spec
+        with StaleTrialWatch(study):  # trials that died elsewhere fail even if none starts here
+            if executor is not None:
+                from tunelab.execution import optimize_on_dask, worker_spec
 
-            what = "optimize(executor=...)"
-            spec = worker_spec(study, objective, catch, what, cloudpickle=True)
-            optimize_on_dask(study, spec, executor, n_trials, timeout, on_finished)
-        elif n_jobs == 1 and devices is None:
-            runner = TrialRunner(study, objective, catch)
-            _optimize_here(runner, fuse, n_trials, timeout, on_finished)
-        else:
-            from tunelab.execution import optimize_in_processes, worker_spec
+                what = "optimize(executor=...)"
+                spec = worker_spec(study, objective, catch, what, cloudpickle=True)
+                optimize_on_dask(study, spec, executor, n_trials, timeout, on_finished)
+            elif n_jobs == 1 and devices is None:
+                runner = TrialRunner(study, objective, catch)
+                _optimize_here(runner, fuse, n_trials, timeout, on_finished)
+            else:
+                from tunelab.execution import optimize_in_processes, worker_spec
 
-            spec = worker_spec(study, objective, catch, "optimize(n_jobs=...)", fuse=fuse)
-            optimize_in_processes(study, spec, n_jobs, n_trials, timeout, devices, on_finished)
+                spec = worker_spec(study, objective, catch, "optimize(n_jobs=...)", fuse=fuse)
+                optimize_in_processes(
+                    study, spec, n_jobs, n_trials, timeout, devices, on_finished
+                )
     finally:
         study.trial_budget = None
         if progress is not None:

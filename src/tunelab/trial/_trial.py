@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 
-def worker_name() -> str:
-    """This process as the trials it runs record it: "host:pid"."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_name(pid: int | None = None) -> str:
+    """This process (or process ``pid`` of this machine) as the trials it runs record it:
+    "host:pid"."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
 class Trial:
