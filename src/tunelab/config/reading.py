@@ -103,8 +103,9 @@ class _StudyFileLoader(yaml.SafeLoader):
 
 
 def _refuse_tag(loader: _StudyFileLoader, node: Any) -> None:
-    """Tags that name Python objects are never constructed (the loader is safe); the error says
-    so in a study file's words rather than as a missing constructor."""
+    """A tag without a safe constructor (a Python object's, or one of the author's own) is never
+    constructed; the error says so in a study file's words rather than as a missing
+    constructor."""
     tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
     raise _RefusedYaml(
         f"the tag {tag!r} at line {node.start_mark.line + 1} is not allowed: a study file holds "
