@@ -36,6 +36,13 @@ class Case:
     extra_modules: dict[str, str] = field(default_factory=dict)
 
 
+def _laughs(levels: int) -> str:
+    """A list whose aliases multiply ten values by ten at each level."""
+    anchors = ["&l0 [" + ", ".join(["lol"] * 10) + "]"]
+    anchors += [f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "[" + ", ".join(anchors) + "]"
+
+
 def _without(line_start: str, extra: str = "") -> str:
     kept = [line for line in HEADER.splitlines(keepends=True) if not line.startswith(line_start)]
     return "".join(kept) + extra
@@ -47,6 +54,36 @@ MALFORMED: list[Case] = [
     Case("not-a-mapping", "- name: demo\n- n_trials: 3\n", ("a list", "mapping of fields")),
     Case("scalar-document", "just some words\n", ("the text 'just some words'", "mapping")),
     Case("empty-file", "", ("empty",)),
+    Case(
+        "duplicate-key",
+        HEADER + "n_trials: 5\n",
+        ("key 'n_trials' is given twice", "line 3 and line 4", "keep only the last"),
+    ),
+    Case(
+        "duplicate-nested-key",
+        HEADER + "sampler:\n  name: random\n  seed: 1\n  seed: 2\n",
+        ("key 'seed' is given twice", "line 6 and line 7"),
+    ),
+    Case(
+        "nested-too-deep",
+        HEADER + "x: " + "[" * 5000 + "]" * 5000 + "\n",
+        ("deeper than 100 levels", "line 4", "bracket"),
+    ),
+    Case(
+        "aliases-multiply-values",
+        HEADER + f"sampler: {{name: grid, search_space: {{x: {_laughs(9)}}}}}\n",
+        ("line 4", "more than 100,000 values", "alias"),
+    ),
+    Case(
+        "alias-contains-itself",
+        HEADER + "sampler: &s {name: grid, search_space: {x: [*s]}}\n",
+        ("line 4 contains itself", "alias"),
+    ),
+    Case(
+        "python-tag",
+        HEADER + "seed: !!python/object/apply:os.system ['echo pwned']\n",
+        ("'!!python/object/apply:os.system'", "line 4", "not allowed"),
+    ),
     Case("only-comments", "# nothing yet\n", ("empty",)),
     Case("unknown-field", HEADER + "n_trial: 5\n", ("field 'n_trial'", "did you mean 'n_trials'")),
     Case("missing-name", _without("name"), ("field 'name'", "required")),

@@ -241,6 +241,7 @@ def test_module_that_cannot_be_imported_is_named():
         ("n_outputs", {"n_outputs": True}),
         ("depth", {"depth": 0}),
         ("depth", {"depth": 2.0}),
+        ("depth", {"depth": 10**9}),
         ("width", {"width": 0}),
         ("width", {"width": [8, 8, 8]}),
         ("width", {"width": [8, -1]}),
@@ -252,6 +253,9 @@ def test_module_that_cannot_be_imported_is_named():
         ("dropout", {"dropout": float("nan")}),
         ("batch_norm", {"batch_norm": 1}),
         ("residual", {"residual": "yes"}),
+        ("max_parameters", {"max_parameters": 0}),
+        ("max_parameters", {"max_parameters": float("nan")}),
+        ("max_parameters", {"max_parameters": "many"}),
     ],
 )
 def test_bad_mlp_argument_names_the_field(field, overrides):
@@ -295,3 +299,58 @@ def test_bad_model_spec_names_the_field(spec, field):
     with pytest.raises(ConfigError, match=field.split(".")[-1]) as error:
         build_model(spec, (1, 8, 8), 2)
     assert error.value.field == field
+
+
+MODEL_SHAPES = [
+    (build_mlp, {"n_inputs": 12}, {}),
+    (build_mlp, {"n_inputs": 12}, {"depth": 3, "width": 20, "width_rule": "halving",
+                                   "batch_norm": True, "residual": True, "activation": "prelu"}),
+    (build_mlp, {"n_inputs": 12}, {"width": [7, 12], "residual": True}),
+    (build_cnn, {"input_shape": (3, 8, 8)}, {}),
+    (build_cnn, {"input_shape": (1, 2, 2)}, {"depth": 3, "channels": [4, 4, 6], "residual": True,
+                                             "head_width": 5, "activation": "prelu",
+                                             "kernel_size": 5}),
+]
+
+
+@pytest.mark.parametrize(("build", "inputs", "options"), MODEL_SHAPES)
+def test_max_parameters_admits_exactly_the_parameters_the_network_has(build, inputs, options):
+    built = sum(p.numel() for p in build(**inputs, n_outputs=3, **options).parameters())
+
+    build(**inputs, n_outputs=3, **options, max_parameters=built)
+    with pytest.raises(ConfigError) as caught:
+        build(**inputs, n_outputs=3, **options, max_parameters=built - 1)
+
+    assert f"make {built:,} parameters, more than max_parameters ({built - 1:,})" in str(
+        caught.value
+    )
+
+
+@pytest.mark.parametrize(
+    ("build", "arguments", "field", "words"),
+    [
+        (build_mlp, {"n_inputs": 64, "width": 10**11}, "width",
+         ["width 100000000000, depth 2 on 64 inputs", "about 10**22 parameters",
+          "the limit of 2,147,483,648", "choose a smaller width or depth", "max_parameters"]),
+        (build_mlp, {"n_inputs": 64, "width": 8, "depth": 200, "width_rule": "doubling"},
+         "width", ["width_rule 'doubling'", "smaller width, depth or width_rule"]),
+        (build_cnn, {"input_shape": (1, 8, 8), "channels": 10**7}, "channels",
+         ["channels 10000000", "smaller channels, depth, width_rule or kernel_size"]),
+    ],
+)
+def test_a_network_too_large_is_refused_before_it_is_built(
+    build, arguments, field, words, monkeypatch
+):
+    for layer in ("Linear", "Conv2d"):  # the layers that hold the weights
+        monkeypatch.setattr(nn, layer, _never_called)
+
+    with pytest.raises(ConfigError) as caught:
+        build(n_outputs=10, **arguments)
+
+    assert caught.value.field == field
+    for word in words:
+        assert word in str(caught.value)
+
+
+def _never_called(*args, **kwargs):
+    raise AssertionError("a layer with weights was built")

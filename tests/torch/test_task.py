@@ -154,8 +154,10 @@ def test_a_bad_task_names_the_field(changes, field, words):
     ("changes", "field"),
     [
         ({"model": {"name": "cnn"}, "search": {}}, "model.name"),
-        ({"model": {"name": "cnn"}}, "model.width"),
-        ({"search": {"model.widht": [8, 16]}}, "model.widht"),
+        ({"model": {"name": "cnn"}}, "search.model.width"),
+        ({"search": {"model.widht": [8, 16]}}, "search.model.widht"),
+        ({"search": {"model.width": [10**11, 10**12]}}, "search.model.width"),
+        ({"model": {"name": "mlp", "width": 10**11}, "search": {}}, "model.width"),
         ({"data": {"name": "digits", "normalise": True}}, "data.normalise"),
         ({"recipe": {"rotation": 10}}, "augment.rotation"),
     ],
@@ -165,6 +167,22 @@ def test_validate_catches_what_only_data_and_model_reveal(changes, field):
     with pytest.raises(ConfigError) as caught:
         task.validate()
     assert caught.value.field == field
+
+
+def test_validation_tries_the_smallest_searched_value_and_a_trial_drawing_too_large_fails(
+    tmp_path,
+):
+    task = quick_task(tmp_path, artifacts=False, recipe={"epochs": 1},
+                      search={"model.width": [10**11, 16]})
+    task.validate()
+
+    study = run(task, {"model.width": 16}, {"model.width": 10**11})
+
+    ok, too_large = study.trials
+    assert ok.state is tunelab.TrialState.COMPLETE
+    assert too_large.state is tunelab.TrialState.FAIL
+    assert "width 100000000000" in too_large.fail_reason
+    assert "more than the limit of 2,147,483,648" in too_large.fail_reason
 
 
 def test_the_quickstart_study_name_is_stable():

@@ -10,6 +10,11 @@ freeze layers by name pattern and telemetry can report per layer:
   ``neck.{linear,act}``, ``head``.
 
 Optional layers (``norm``, ``dropout``, ``pool``, ``skip``, ``neck``) exist only when used.
+
+The builders count a network's parameters from their arguments before building it, and refuse
+one with more than ``max_parameters`` (:data:`DEFAULT_MAX_PARAMETERS` unless given): a typo such
+as a width of 10**11 is an error naming the fields to change, not an attempt to allocate
+terabytes.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ WIDTH_RULES = ("constant", "halving", "doubling")
 
 # Halving stops here so that deep narrowing networks keep a usable width.
 _MIN_HALVED_WIDTH = 4
+
+# 2**31 float32 parameters are 8 GiB of weights and 32 GiB to train with Adam (weights,
+# gradients and two moments): more than most single accelerators hold. The limit is a number,
+# not one read from this machine, so that a study file validates alike on the machine that
+# checks it and on the workers that train it; max_parameters lifts it where the memory exists.
+DEFAULT_MAX_PARAMETERS = 2**31
+# Deeper stacks of blocks are a typo rather than a design (residual networks that train well
+# stop at a few hundred blocks), and counting or building that many would itself take long.
+MAX_DEPTH = 1000
+_BYTES_PER_PARAMETER = 4  # float32
 
 
 class _Block(nn.Module):
@@ -146,6 +161,7 @@ def build_mlp(
     dropout: float = 0.0,
     batch_norm: bool = False,
     residual: bool = False,
+    max_parameters: float = DEFAULT_MAX_PARAMETERS,
 ) -> nn.Module:
     """A multilayer perceptron: ``flatten``, ``depth`` hidden ``blocks`` and a Linear ``head``.
 
@@ -157,6 +173,13 @@ def build_mlp(
     _check_positive_int("n_outputs", n_outputs)
     widths, act = _check_blocks(
         "width", width, depth, width_rule, activation, dropout, batch_norm, residual
+    )
+    _check_max_parameters(max_parameters)
+    _check_size(
+        _mlp_parameters(n_inputs, widths, n_outputs, act, batch_norm, residual),
+        max_parameters,
+        _block_sizes("width", width, width_rule, depth),
+        f"{n_inputs:,} inputs",
     )
     blocks = [
         MLPBlock(n_in, n_out, act, dropout, batch_norm, residual)
@@ -184,6 +207,7 @@ def build_cnn(
     batch_norm: bool = True,
     residual: bool = False,
     head_width: int = 0,
+    max_parameters: float = DEFAULT_MAX_PARAMETERS,
 ) -> nn.Module:
     """A convolutional network for (C, H, W) images.
 
@@ -205,14 +229,21 @@ def build_cnn(
     widths, act = _check_blocks(
         "channels", channels, depth, width_rule, activation, dropout, batch_norm, residual
     )
-    blocks = []
-    for n_in, n_out in zip([n_channels, *widths], widths):
-        pool = min(height, width) >= 2
-        blocks.append(
-            ConvBlock(n_in, n_out, kernel_size, pool, act, dropout, batch_norm, residual)
-        )
-        if pool:
-            height, width = height // 2, width // 2
+    _check_max_parameters(max_parameters)
+    plan = _conv_plan(n_channels, height, width, widths)
+    sizes = {**_block_sizes("channels", channels, width_rule, depth), "kernel_size": kernel_size}
+    if head_width > 0:
+        sizes["head_width"] = head_width
+    _check_size(
+        _cnn_parameters(plan, kernel_size, act, batch_norm, residual, head_width, n_outputs),
+        max_parameters,
+        sizes,
+        f"{n_channels}-channel images",
+    )
+    blocks = [
+        ConvBlock(n_in, n_out, kernel_size, pool, act, dropout, batch_norm, residual)
+        for n_in, n_out, pool in plan
+    ]
     layers: OrderedDict[str, nn.Module] = OrderedDict(
         blocks=nn.Sequential(*blocks), pool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten()
     )
@@ -224,6 +255,118 @@ def build_cnn(
         n_features = head_width
     layers["head"] = nn.Linear(n_features, n_outputs)
     return nn.Sequential(layers)
+
+
+def _mlp_parameters(
+    n_inputs: int,
+    widths: list[int],
+    n_outputs: int,
+    act: Callable[[], nn.Module],
+    batch_norm: bool,
+    residual: bool,
+) -> int:
+    """The parameters of the network :func:`build_mlp` builds, without building it."""
+    parameters = _linear_parameters(widths[-1], n_outputs)
+    for n_in, n_out in zip([n_inputs, *widths], widths):
+        parameters += _linear_parameters(n_in, n_out) + _block_extras(n_out, act, batch_norm)
+        if residual and n_in != n_out:
+            parameters += _linear_parameters(n_in, n_out)  # the skip's projection
+    return parameters
+
+
+def _conv_plan(
+    n_channels: int, height: int, width: int, widths: list[int]
+) -> list[tuple[int, int, bool]]:
+    """(channels in, channels out, whether it pools) for each convolutional block."""
+    plan = []
+    for n_in, n_out in zip([n_channels, *widths], widths):
+        pool = min(height, width) >= 2
+        plan.append((n_in, n_out, pool))
+        if pool:
+            height, width = height // 2, width // 2
+    return plan
+
+
+def _cnn_parameters(
+    plan: list[tuple[int, int, bool]],
+    kernel_size: int,
+    act: Callable[[], nn.Module],
+    batch_norm: bool,
+    residual: bool,
+    head_width: int,
+    n_outputs: int,
+) -> int:
+    """The parameters of the network :func:`build_cnn` builds from ``plan``, without building it."""
+    parameters = 0
+    for n_in, n_out, pool in plan:
+        parameters += n_in * n_out * kernel_size**2 + n_out + _block_extras(n_out, act, batch_norm)
+        if residual and (n_in != n_out or pool):
+            parameters += _linear_parameters(n_in, n_out)  # the skip's 1x1 convolution
+    n_features = plan[-1][1]
+    if head_width > 0:
+        parameters += _linear_parameters(n_features, head_width) + _activation_parameters(act)
+        n_features = head_width
+    return parameters + _linear_parameters(n_features, n_outputs)
+
+
+def _linear_parameters(n_in: int, n_out: int) -> int:
+    return n_in * n_out + n_out
+
+
+def _block_extras(n_out: int, act: Callable[[], nn.Module], batch_norm: bool) -> int:
+    """A block's parameters besides its main layer: activation, and a scale and a shift per
+    unit for batch normalization."""
+    return _activation_parameters(act) + (2 * n_out if batch_norm else 0)
+
+
+def _activation_parameters(act: Callable[[], nn.Module]) -> int:
+    return sum(p.numel() for p in act().parameters())  # PReLU learns one; the others none
+
+
+def _check_max_parameters(max_parameters: Any) -> None:
+    number = isinstance(max_parameters, Real) and not isinstance(max_parameters, bool)
+    if not number or not float(max_parameters) >= 1.0:  # NaN fails the comparison too
+        raise ConfigError(
+            f"max_parameters must be a number of parameters >= 1, got {max_parameters!r}; "
+            f"e.g. 1.0e10, or .inf for no limit.",
+            field="max_parameters",
+        )
+
+
+def _block_sizes(
+    field: str, width: int | Sequence[int], width_rule: str, depth: int
+) -> dict[str, Any]:
+    """The options that size the blocks, for an error about the network's size: the width rule
+    only where it expands a single width."""
+    sizes: dict[str, Any] = {field: width, "depth": depth}
+    if isinstance(width, Integral) and width_rule != "constant":
+        sizes["width_rule"] = width_rule
+    return sizes
+
+
+def _check_size(
+    parameters: int, max_parameters: float, sizes: Mapping[str, Any], inputs: str
+) -> None:
+    """Refuse a network too large to train before any of it is allocated, naming the options
+    in ``sizes`` that make it so (and blaming the first)."""
+    if parameters <= max_parameters:
+        return
+    if max_parameters == DEFAULT_MAX_PARAMETERS:
+        gib = DEFAULT_MAX_PARAMETERS * _BYTES_PER_PARAMETER // 2**30
+        limit = (f"the limit of {DEFAULT_MAX_PARAMETERS:,} ({gib} GiB of float32 weights, "
+                 f"{4 * gib} GiB to train with Adam)")
+    else:
+        limit = f"max_parameters ({max_parameters:,.0f})"
+    digits = len(str(parameters))
+    count = f"{parameters:,}" if digits <= 15 else f"about 10**{digits - 1}"
+    given = ", ".join(f"{option} {value!r}" for option, value in sizes.items())
+    *others, last = sizes
+    raise ConfigError(
+        f"{given} on {inputs} make {count} parameters, more than {limit}; choose a smaller "
+        f"{', '.join(others)} or {last}, or raise max_parameters (model.max_parameters in a "
+        f"study file, e.g. 1.0e10) if the device that trains has the memory.",
+        field=next(iter(sizes)),
+    )
 
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {"mlp": build_mlp, "cnn": build_cnn}
@@ -364,6 +507,13 @@ def _check_blocks(
 ) -> tuple[list[int], Callable[[], nn.Module]]:
     """Check what MLP and CNN blocks share; return each block's width and the activation."""
     _check_positive_int("depth", depth)
+    if depth > MAX_DEPTH:
+        raise ConfigError(
+            f"depth must be at most {MAX_DEPTH} blocks, got {depth}; a deeper stack is a typo "
+            f"more often than a design, and one that is not belongs in a factory of your own "
+            f"(name: 'package.module:function').",
+            field="depth",
+        )
     _check_choice("width_rule", width_rule, WIDTH_RULES)
     _check_choice("activation", activation, ACTIVATIONS)
     _check_flag("batch_norm", batch_norm)

@@ -128,13 +128,23 @@ class Task:
 
     def validate(self) -> None:
         """Load the data and check model and recipe together with one value of every search
-        entry (its lowest), so that mistakes surface before any trial runs."""
+        entry (its lowest), so that mistakes surface before any trial runs.
+
+        A model too large even with the lowest searched values fails here; one that only some
+        trials draw too large fails those trials, each with the reason.
+        """
         options: dict[str, Any] = {}
         for parameter in self.search:
             if parameter.applies(options):
                 options[parameter.name] = _lowest(parameter.distribution)
         recipe, model_options = self.resolve(options)
-        model = self.build_model(model_options, recipe)
+        try:
+            model = self.build_model(model_options, recipe)
+        except ConfigError as error:
+            if error.field not in options:
+                raise
+            # The file gives that value under search:, so that is the line to point at.
+            raise ConfigError(str(error), field=f"search.{error.field}") from None
         Trainer(model, self.data, recipe, telemetry=False)
         if self.cv is not None:
             self.folds()
@@ -492,6 +502,9 @@ def _when(spec: Any, field: str) -> dict[str, tuple[Any, ...]]:
 
 
 def _lowest(distribution: Distribution) -> Any:
+    """The value that validation tries: the smallest, which makes the smallest model."""
     if isinstance(distribution, CategoricalDistribution):
-        return distribution.choices[0]
+        choices = distribution.choices
+        numbers = [c for c in choices if isinstance(c, (int, float)) and not isinstance(c, bool)]
+        return min(numbers) if len(numbers) == len(choices) else choices[0]
     return distribution.low

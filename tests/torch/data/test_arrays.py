@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tunelab.torch.data import load_data
 
-from .helpers import config_error
+from .helpers import BAD_ARCHIVES, config_error
 
 
 def test_npz_vectors_round_trip(tmp_path):
@@ -41,3 +42,17 @@ def test_missing_npz_key_lists_the_keys(tmp_path):
     message = config_error({"name": "npz", "path": "data.npz"}, "data.x", base_dir=tmp_path)
 
     assert "inputs, y" in message
+
+
+
+@pytest.mark.parametrize("case", BAD_ARCHIVES, ids=[case.id for case in BAD_ARCHIVES])
+def test_a_file_that_is_not_an_archive_of_samples_says_what_it_must_hold(tmp_path, case):
+    path = tmp_path / "data.npz"
+    case.write(path)
+
+    message = config_error({"name": "npz", "path": "data.npz"}, case.field, base_dir=tmp_path)
+
+    assert str(path) in message
+    for word in case.words:
+        assert word in message
+

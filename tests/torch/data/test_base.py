@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import pytest
@@ -48,3 +49,18 @@ def test_missing_scikit_learn_names_the_extra_to_install(monkeypatch):
 
     with pytest.raises(MissingExtraError, match=r"'scikit-learn'.*tunelab\[torch\]"):
         importlib.import_module("tunelab.torch.data")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_path_that_is_not_a_regular_file_is_refused_before_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")  # reading it would wait for a writer forever
+
+    message = config_error({"name": "csv", "path": "pipe.csv", "target": "y"}, "data.path",
+                           base_dir=tmp_path)
+
+    assert "neither a file nor a folder" in message
+
+
+@pytest.mark.parametrize("path", ["data\0.npz", "x" * 5000])
+def test_a_path_no_file_system_accepts_names_the_option(tmp_path, path):
+    config_error({"name": "npz", "path": path}, "data.path", base_dir=tmp_path)

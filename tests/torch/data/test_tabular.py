@@ -87,3 +87,12 @@ def test_non_numeric_feature_names_the_column_and_line(tmp_path):
                            base_dir=tmp_path)
 
     assert "column 'c'" in message and "'high'" in message and "line 5" in message
+
+
+def test_a_cell_longer_than_the_csv_reader_takes_names_the_file(tmp_path):
+    write_csv(tmp_path / "data.csv", ["a", "y"], [["1" * 200_000, 0], [2, 1]])
+
+    message = config_error({"name": "csv", "path": "data.csv", "target": "y"}, "data.path",
+                           base_dir=tmp_path)
+
+    assert "data.csv cannot be read as csv" in message and "field limit" in message

@@ -72,6 +72,12 @@ def option_error(option: str, message: str) -> ConfigError:
     return ConfigError(f"data.{option}: {message}", field=f"data.{option}")
 
 
+def unreadable_file(path: Path, error: OSError) -> ConfigError:
+    """The error for a data file that exists but cannot be opened."""
+    return option_error("path", f"{path} cannot be read ({error.strerror or error}); check that "
+                        "it is a file you may read.")
+
+
 def sklearn_module(name: str) -> ModuleType:
     """The scikit-learn module ``name``, or the error that names the extra installing it."""
     try:
@@ -101,21 +107,28 @@ def check_task(task: Any) -> None:
 
 
 def resolve_path(options: Mapping[str, Any], base_dir: str | Path | None, folder: bool) -> Path:
-    """The absolute path the ``path`` option names, checked to exist as a file or a folder."""
+    """The absolute path the ``path`` option names, checked to exist as a regular file or a
+    folder (a device or a pipe could be read forever)."""
     raw = options["path"]
     expected = "folder of class subfolders" if folder else "file"
-    if not isinstance(raw, (str, os.PathLike)) or not str(raw):
+    if not isinstance(raw, (str, os.PathLike)) or not str(raw) or "\0" in str(raw):
         raise option_error("path", f"needs the path of the {expected}, got {raw!r}.")
     path = Path(raw).expanduser()
     if base_dir is not None:
         path = Path(base_dir) / path
     path = path.resolve()
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name too long for the file system, say
+        raise option_error("path", f"{path} cannot be looked up ({error.strerror}); check the "
+                           f"path of the {expected}.") from None
+    if not exists:
         start = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
         raise option_error("path", f"{path} does not exist (path {str(raw)!r}; relative paths "
                            f"start from {start}); check the spelling, or give the absolute path of "
                            f"the {expected}.")
-    if path.is_dir() != folder:
-        found = "a folder" if path.is_dir() else "a file"
+    if not (path.is_dir() if folder else path.is_file()):
+        found = "a folder" if path.is_dir() else "a file" if path.is_file() else (
+            "neither a file nor a folder (a device, a pipe or a socket)")
         raise option_error("path", f"{path} is {found}, but a {expected} is needed here.")
     return path

@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from tunelab.registry import did_you_mean
-from tunelab.torch.data.base import Source, check_task, is_list, option_error, resolve_path
+from tunelab.torch.data.base import (
+    Source,
+    check_task,
+    is_list,
+    option_error,
+    resolve_path,
+    unreadable_file,
+)
 from tunelab.torch.data.labels import class_labels
 
 CSV_OPTIONS: dict[str, Any] = {
@@ -64,6 +71,11 @@ def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], l
     except UnicodeDecodeError:
         raise option_error("path", f"{path} is not UTF-8 text; save it as a UTF-8 csv "
                            "file.") from None
+    except csv.Error as error:  # a field longer than the csv module reads, say
+        raise option_error("path", f"{path} cannot be read as csv ({error}); check its quotes "
+                           "and its delimiter.") from None
+    except OSError as error:
+        raise unreadable_file(path, error) from None
     if not rows:
         raise option_error("path", f"{path} has no data rows; a csv file needs a header line of "
                            "column names followed by one line per sample.")
