@@ -182,6 +182,7 @@ def _check_choices(recipe: Recipe) -> None:
 
 
 # name: (low, high, low is allowed, integer); a range's high end is always allowed unless inf.
+_INT64_MAX = 2**63 - 1  # torch holds integer options in 64 bits; beyond, it overflows mid-training
 _NUMBERS: dict[str, tuple[float, float, bool, bool]] = {
     "lr": (0.0, _INF, False, False),
     "momentum": (0.0, 1.0, True, False),
@@ -189,22 +190,22 @@ _NUMBERS: dict[str, tuple[float, float, bool, bool]] = {
     "beta2": (0.0, 1.0, True, False),
     "weight_decay": (0.0, _INF, True, False),
     "l1": (0.0, _INF, True, False),
-    "step_size": (1, _INF, True, True),
+    "step_size": (1, _INT64_MAX, True, True),
     "gamma": (0.0, 1.0, False, False),
     "min_lr_ratio": (0.0, 1.0, True, False),
     "onecycle_pct": (0.0, 1.0, False, False),
-    "plateau_patience": (1, _INF, True, True),
+    "plateau_patience": (1, _INT64_MAX, True, True),
     "warmup_epochs": (0.0, _INF, True, False),
-    "batch_size": (1, _INF, True, True),
-    "epochs": (1, _INF, True, True),
+    "batch_size": (1, _INT64_MAX, True, True),
+    "epochs": (1, _INT64_MAX, True, True),
     "label_smoothing": (0.0, 1.0, True, False),
     "init_scale": (0.0, _INF, False, False),
     "grad_clip_norm": (0.0, _INF, True, False),
     "grad_clip_value": (0.0, _INF, True, False),
-    "early_stopping_patience": (0, _INF, True, True),
+    "early_stopping_patience": (0, _INT64_MAX, True, True),
     "early_stopping_min_delta": (0.0, _INF, True, False),
-    "unfreeze_after": (0, _INF, True, True),
-    "seed": (0, _INF, True, True),
+    "unfreeze_after": (0, _INT64_MAX, True, True),
+    "seed": (0, _INT64_MAX, True, True),
 }
 _OPEN_HIGH = {"momentum", "beta1", "beta2", "label_smoothing", "onecycle_pct"}
 
@@ -228,6 +229,8 @@ def _describe_range(name: str) -> str:
     left = "[" if low_allowed else "("
     if high == _INF:
         return f"{left}{low}, inf)"
+    if high == _INT64_MAX:
+        return f"{left}{low}, 2**63 - 1]"
     right = ")" if name in _OPEN_HIGH else "]"
     return f"{left}{low}, {high}{right}"
 
