@@ -244,3 +244,14 @@ def test_postgresql_restarted_twice_under_eight_workers_ends_with_the_exact_budg
     assert_intact(trials)
     assert Counter(r.state for r in trials) == {TrialState.COMPLETE: budget}
     assert_no_worker_left()
+
+
+@pytest.mark.parametrize("storage_url", ["sqlite", "postgresql"], indirect=True)
+def test_eight_workers_on_one_storage_run_the_exact_budget_each_trial_once(storage_url):
+    study = tunelab.create_study(name="eight", storage=storage_url, sampler="random", seed=0)
+    study.optimize(objectives.quadratic, n_trials=64, n_jobs=8)
+    trials = study.trials
+    assert_intact(trials)
+    assert Counter(r.state for r in trials) == {TrialState.COMPLETE: 64}
+    assert len({tuple(sorted(r.params.items())) for r in trials}) == 64  # no trial run twice
+    assert_no_worker_left()
