@@ -4,7 +4,7 @@ people, and which trials they show as best."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tunelab.constraints import is_feasible
@@ -24,9 +24,11 @@ def params_text(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={param_value(value)}" for name, value in params.items())
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
+def duration(length: float | timedelta | None) -> str:
+    """A length of time, given in seconds or as a timedelta, as people write it."""
+    if length is None:
         return "-"
+    seconds = length.total_seconds() if isinstance(length, timedelta) else length
     if seconds < 60:
         return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.0f}s"
     minutes, rest = divmod(round(seconds), 60)

@@ -17,7 +17,7 @@ def trial_rows(study: Study) -> list[dict[str, Any]]:
     ]
     rows = []
     for record in study.trials:
-        row: dict[str, Any] = {"number": record.number, "state": record.state.value}
+        row: dict[str, Any] = {"number": record.number, "state": record.state.name}
         for i, column in enumerate(columns):
             row[column] = record.values[i] if record.values else None
         row["datetime_start"] = record.datetime_start

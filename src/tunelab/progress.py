@@ -54,7 +54,7 @@ class TrialProgress:
                 self._best = value
         status = f"best {self._best:.6g}" if self._best is not None else "no result yet"
         others = ", ".join(
-            f"{n} {s.value.lower()}"
+            f"{n} {s.name.lower()}"
             for s, n in self._counts.items()
             if n and s in (TrialState.PRUNED, TrialState.FAIL)
         )

@@ -53,7 +53,7 @@ def stored_trials(study: str, storage: str = "sqlite:///tunelab.db") -> list[tun
 
 
 def states(records: list[tunelab.TrialRecord]) -> list[str]:
-    return [r.state.value for r in records]
+    return [r.state.name for r in records]
 
 
 def python_env(**variables: str) -> dict[str, str]:

@@ -45,7 +45,7 @@ def interrupted_run(tmp_path: Path, url: str, run: str, imports: str = "") -> st
 
 def assert_interrupted_cleanly(trials: list[TrialRecord]) -> list[TrialRecord]:
     """Nothing left running, and the one or two trials in flight failed as interrupted."""
-    assert not [r for r in trials if not r.state.is_finished]
+    assert not [r for r in trials if not r.state.is_finished()]
     interrupted = [r for r in trials if r.state is TrialState.FAIL]
     assert 1 <= len(interrupted) <= 2
     assert all(r.fail_reason == "interrupted by the user (Ctrl-C)" for r in interrupted)
@@ -78,7 +78,7 @@ def assert_failed_and_retried(
     """The killed trial failed for ``reason`` and was retried once, with its parameters, and
     the study still holds exactly its budget."""
     assert len(killed) == 1
-    assert len(trials) == budget and not [r for r in trials if not r.state.is_finished]
+    assert len(trials) == budget and not [r for r in trials if not r.state.is_finished()]
     dead = trials[killed[0]]
     assert dead.state is TrialState.FAIL and reason in dead.fail_reason
     retries = [r for r in trials if r.system_attrs.get("retry", {}).get("of") == dead.number]

@@ -63,7 +63,7 @@ def test_study_stop_in_a_callback_stops_the_workers_after_their_trials(sqlite_ur
     study.optimize(objectives.slow_quadratic, n_trials=100, n_jobs=2,
                    callbacks=[lambda s, r: s.stop() if len(s.trials) >= 4 else None])
     assert 4 <= len(study.trials) < 20
-    assert all(r.state.is_finished for r in study.trials)
+    assert all(r.state.is_finished() for r in study.trials)
 
 
 def test_devices_go_round_the_workers():

@@ -39,7 +39,7 @@ NO_SILENCE_FAILS = {"heartbeat_interval": 0.2, "grace_period": 120.0, "max_retri
 def assert_intact(trials: list[TrialRecord]) -> None:
     """Numbers without a gap or a double, none left RUNNING, every completed trial a value."""
     assert [r.number for r in trials] == list(range(len(trials)))
-    assert not [r for r in trials if not r.state.is_finished]
+    assert not [r for r in trials if not r.state.is_finished()]
     assert all(r.value is not None for r in trials if r.state is TrialState.COMPLETE)
 
 

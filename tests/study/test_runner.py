@@ -77,7 +77,7 @@ def test_an_uncaught_error_of_one_member_goes_up_after_every_member_is_told():
     runner = TrialRunner(study, Population(MemoryError("out of memory")), catch=(ValueError,))
     with pytest.raises(MemoryError):
         runner.run_population(3, lambda record: None)
-    assert all(r.state.is_finished for r in study.trials)
+    assert all(r.state.is_finished() for r in study.trials)
 
 
 def test_a_population_whose_training_breaks_fails_the_members_still_running():

@@ -91,14 +91,21 @@ def test_tell_with_bad_values_fails_the_trial_with_the_reason(make_study, values
     assert re.search(reason, record.fail_reason)
 
 
-@pytest.mark.parametrize("state", [TrialState.PRUNED, "FAIL"])
-def test_tell_with_a_finished_state(make_study, state):
+@pytest.mark.parametrize(
+    ("state", "stored"),
+    [(TrialState.PRUNED, TrialState.PRUNED), ("FAIL", TrialState.FAIL), ("fail", TrialState.FAIL)],
+)
+def test_tell_with_a_finished_state(make_study, state, stored):
     study = make_study()
-    record = study.tell(
-        study.ask(), state=state, fail_reason="out of memory" if state == "FAIL" else None
-    )
-    assert record.state is TrialState(state)
+    record = study.tell(study.ask(), state=state, fail_reason="out of memory")
+    assert record.state is stored
     assert record.values is None
+
+
+def test_tell_with_an_unknown_state_names_the_ones_to_use(make_study):
+    with pytest.raises(TunelabError, match=r"tell\(state='DONE'\): use COMPLETE, PRUNED or FAIL"):
+        study = make_study()
+        study.tell(study.ask(), state="DONE")
 
 
 def test_tell_with_running_state_raises(make_study):

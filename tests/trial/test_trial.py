@@ -7,6 +7,7 @@ import math
 import os
 import socket
 import warnings
+from datetime import timedelta
 
 import pytest
 
@@ -296,7 +297,8 @@ def test_trial_record_derived_properties(finished_record):
     assert finished_record.state is TrialState.COMPLETE
     assert finished_record.value == 1.0
     assert finished_record.last_step == 0
-    assert finished_record.duration is not None and finished_record.duration >= 0
+    assert finished_record.duration is not None
+    assert finished_record.duration >= timedelta(0)
 
 
 def test_value_of_a_multi_objective_record_raises(make_study):

@@ -17,7 +17,7 @@ def test_a_curve_per_trial_that_reported(minimize_study):
         steps = sorted(record.intermediate_values)
         assert list(trace.x) == steps
         assert list(trace.y) == [record.intermediate_values[step] for step in steps]
-        assert trace.legendgroup == record.state.value
+        assert trace.legendgroup == record.state.name
 
 
 def test_pruned_trials_are_dotted_and_end_in_a_cross(minimize_study):

@@ -101,7 +101,7 @@ def test_timeline_has_a_bar_per_started_trial_coloured_by_state(minimize_study):
     figure = plot_timeline(minimize_study)
     bars = {trace.name: list(trace.customdata) for trace in figure.data}
     for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING"):
-        assert bars[state] == numbers(minimize_study.get_trials((TrialState(state),))), state
+        assert bars[state] == numbers(minimize_study.get_trials((TrialState[state],))), state
     assert sum(len(drawn) for drawn in bars.values()) == len(minimize_study.trials)
     assert all(length >= 0 for trace in figure.data for length in trace.x)
     assert figure.layout.xaxis.type == "date"

@@ -719,7 +719,7 @@ def _widen_advice(name: str, distribution: FloatDistribution | IntDistribution, 
 
 def detect_diverged_trials(records: Sequence[TrialRecord]) -> Finding | None:
     """At least FAILED_FRACTION of the finished trials diverged."""
-    finished = [r for r in records if r.state.is_finished]
+    finished = [r for r in records if r.state.is_finished()]
     diverged = [r for r in finished if read_divergence(r) is not None]
     if len(finished) < FAILED_MIN_FINISHED or len(diverged) < FAILED_FRACTION * len(finished):
         return None
@@ -761,7 +761,7 @@ def _param_values(records: Iterable[TrialRecord], name: str) -> list[float]:
 
 def detect_failed_trials(records: Sequence[TrialRecord]) -> Finding | None:
     """At least FAILED_FRACTION of the finished trials failed, other than by diverging."""
-    finished = [r for r in records if r.state.is_finished]
+    finished = [r for r in records if r.state.is_finished()]
     failed = [r for r in finished if r.state is TrialState.FAIL and read_divergence(r) is None]
     if len(finished) < FAILED_MIN_FINISHED or len(failed) < FAILED_FRACTION * len(finished):
         return None
@@ -790,7 +790,7 @@ def _first_line(text: str | None) -> str:
 
 def detect_all_pruned(records: Sequence[TrialRecord]) -> Finding | None:
     """Every finished trial (at least ALL_PRUNED_MIN_TRIALS) was pruned."""
-    finished = [r for r in records if r.state.is_finished]
+    finished = [r for r in records if r.state.is_finished()]
     if len(finished) < ALL_PRUNED_MIN_TRIALS:
         return None
     if any(r.state is not TrialState.PRUNED for r in finished):

@@ -7,7 +7,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
@@ -58,7 +58,7 @@ def objective_text(config: StudyConfig) -> str:
 
 def interrupted_text(study: Study, first_new: int, storage: str, resume: str) -> Text:
     trials = study.trials
-    finished = sum(r.state.is_finished for r in trials)
+    finished = sum(r.state.is_finished() for r in trials)
     complete = sum(r.state is TrialState.COMPLETE for r in trials)
     interrupted = [
         r.number for r in trials if r.number >= first_new and "interrupt" in (r.fail_reason or "")
@@ -127,7 +127,7 @@ def study_overview(study: Study, storage: str, top: int) -> list[RenderableType]
     counts = Counter(r.state for r in trials)
     created = study.created_at.astimezone().strftime("%Y-%m-%d %H:%M")
     per_state = ", ".join(
-        f"{counts[s]} {s.value.lower()}" for s in (*COUNTED_STATES, TrialState.WAITING)
+        f"{counts[s]} {s.name.lower()}" for s in (*COUNTED_STATES, TrialState.WAITING)
     )
     best = best_text(study) or "no completed trial yet"
     lines: list[RenderableType] = [
@@ -193,7 +193,12 @@ def rows_json(rows: list[dict[str, Any]]) -> str:
 
 
 def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    """A value as a CSV cell or JSON: times in ISO 8601, durations in seconds."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
 
 
 # doctor ---------------------------------------------------------------------------------------
@@ -206,7 +211,7 @@ def study_heading(study: Study) -> Text:
 
 def trial_heading(study: Study, record: TrialRecord) -> Text:
     values = ", ".join(display.number(v) for v in record.values or ())
-    outcome = record.state.value.lower() + (f", {values}" if values else "")
+    outcome = record.state.name.lower() + (f", {values}" if values else "")
     return Text.assemble(
         f"Trial {record.number} of study ", (study.study_name, "bold"),
         f" ({outcome}): {display.params_text(record.params) or 'no parameters'}",

@@ -129,11 +129,11 @@ class FinishedTrials:
 
     def __init__(self, study: Study) -> None:
         self.study = study
-        self.seen = {r.number for r in study.trials if r.state.is_finished}
+        self.seen = {r.number for r in study.trials if r.state.is_finished()}
 
     def new(self) -> list[TrialRecord]:
         fresh = [
-            r for r in self.study.trials if r.state.is_finished and r.number not in self.seen
+            r for r in self.study.trials if r.state.is_finished() and r.number not in self.seen
         ]
         self.seen.update(r.number for r in fresh)
         return fresh

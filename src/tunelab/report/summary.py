@@ -37,7 +37,7 @@ def summary_section(
 def _state_counts(records: Sequence[TrialRecord]) -> Markup:
     counts = Counter(record.state for record in records)
     badges = [
-        badge(f"{counts[state]} {state.value.lower()}", state.value)
+        badge(f"{counts[state]} {state.name.lower()}", state.name)
         for state in STATE_ORDER
         if counts[state]
     ]

@@ -354,12 +354,12 @@ class HistoryReplay(Generic[R]):
         records = study.storage.get_trials(study.study_id)
         state = self._state
         index = self._settled
-        while index < len(records) and records[index].state.is_finished:
+        while index < len(records) and records[index].state.is_finished():
             state.apply(records[index])
             index += 1
         self._settled = index
         rest = records[index:]
-        finished = [record for record in rest if record.state.is_finished]
+        finished = [record for record in rest if record.state.is_finished()]
         if finished:
             state = state.copy()
             for record in finished:

@@ -200,7 +200,7 @@ class PopulationSampler(JointSampler):
         unit = UnitSpace(space)
         members = []
         for record in study.storage.get_trials(study.study_id):
-            if not record.state.is_finished:
+            if not record.state.is_finished():
                 continue
             params = point_of(record, space)
             point = None if params is None else unit.encode(params)

@@ -263,7 +263,7 @@ class CmaEsSampler(JointSampler):
         while True:
             numbers = range(state.start, state.start + state.population_size)
             generation = [by_number.get(n) for n in numbers]
-            if any(r is None or not r.state.is_finished for r in generation):
+            if any(r is None or not r.state.is_finished() for r in generation):
                 break
             self._tell(state, space, sign, generation)  # type: ignore[arg-type]
         self._cache = state
@@ -274,7 +274,7 @@ class CmaEsSampler(JointSampler):
     ) -> CmaState | None:
         """The state before the first generation, once the start-up trials are finished."""
         startup = [by_number.get(n) for n in range(self.n_startup_trials)]
-        if any(r is None or not r.state.is_finished for r in startup):
+        if any(r is None or not r.state.is_finished() for r in startup):
             return None
         unit = UnitSpace(space)
         mean, best, worst = np.full(len(space), 0.5), math.inf, None

@@ -273,7 +273,7 @@ class NSGA2Sampler(JointSampler):
             offspring = []
             for number in range(g * size, (g + 1) * size):
                 record = by_number.get(number)
-                if record is None or not record.state.is_finished:
+                if record is None or not record.state.is_finished():
                     settled = False
                     continue
                 member = self._member(record, space)
@@ -307,7 +307,7 @@ class NSGA2Sampler(JointSampler):
         for record in records:
             if record.number in self._noted:
                 continue
-            if record.state.is_finished:
+            if record.state.is_finished():
                 self._note_finished(record, space)
                 continue
             params = point_of(record, space)

@@ -110,11 +110,12 @@ def _intermediate(values: Mapping[Any, Any]) -> Mapping[int, float]:
 
 
 def trial_state(value: Any) -> TrialState:
-    try:
-        return TrialState(value)
-    except ValueError:
-        known = ", ".join(s.value for s in TrialState)
-        raise BadRow("state", f"holds {_shown(value)}, not a trial state ({known})") from None
+    """The state a row names: exactly a member's name, as the storage writes it."""
+    state = TrialState.__members__.get(value) if isinstance(value, str) else None
+    if state is None:
+        known = ", ".join(TrialState.__members__)
+        raise BadRow("state", f"holds {_shown(value)}, not a trial state ({known})")
+    return state
 
 
 def trial_record(row: Any, intermediate: Mapping[Any, Any]) -> TrialRecord:

@@ -59,7 +59,7 @@ class _TrialRow:
             datetime_complete=utc_from_timestamp(self.complete),
             fail_reason=self.fail_reason,
         )
-        if self.state.is_finished:
+        if self.state.is_finished():
             self.record = record
         return record
 
@@ -172,7 +172,7 @@ class InMemoryStorage(BaseStorage):
         row = self._trials[trial_id]
         if row.state is not TrialState.RUNNING:
             raise TrialFinishedError(
-                f"trial {row.number} is {row.state.value}, not RUNNING; cannot {what}."
+                f"trial {row.number} is {row.state.name}, not RUNNING; cannot {what}."
             )
         return row
 
@@ -225,9 +225,9 @@ class InMemoryStorage(BaseStorage):
         fail_reason: str | None = None,
         params: tuple[Mapping[str, Any], Mapping[str, Distribution]] | None = None,
     ) -> TrialRecord:
-        assert state.is_finished
+        assert state.is_finished()
         with self._lock:
-            row = self._running(trial_id, f"set it {state.value}")
+            row = self._running(trial_id, f"set it {state.name}")
             if params is not None:
                 row.params, row.distributions = dict(params[0]), dict(params[1])
             row.state, row.values, row.fail_reason = state, values, fail_reason

@@ -506,7 +506,7 @@ class SQLStorage(BaseStorage):
         counts_query = sa.select(_trials.c.study_id, _trials.c.state, sa.func.count()).group_by(
             _trials.c.study_id, _trials.c.state
         )
-        complete = _trials.c.state == TrialState.COMPLETE.value
+        complete = _trials.c.state == TrialState.COMPLETE.name
         bounds_query = (
             sa.select(
                 _trials.c.study_id,
@@ -629,7 +629,7 @@ class SQLStorage(BaseStorage):
             _trials.insert().values(
                 study_id=study_id,
                 number=number,
-                state=state.value,
+                state=state.name,
                 params="{}",
                 distributions="{}",
                 user_attrs=_dumps(dict(user_attrs or {})),
@@ -691,16 +691,16 @@ class SQLStorage(BaseStorage):
         """Move the oldest WAITING trial to RUNNING; the state check makes the claim exclusive."""
         waiting = (
             sa.select(_trials.c.trial_id)
-            .where(_trials.c.study_id == study_id, _trials.c.state == TrialState.WAITING.value)
+            .where(_trials.c.study_id == study_id, _trials.c.state == TrialState.WAITING.name)
             .order_by(_trials.c.number)
         )
         for trial_id in connection.execute(waiting.limit(8)).scalars():
             now = time.time()
             claimed = connection.execute(
                 _trials.update()
-                .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.WAITING.value)
+                .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.WAITING.name)
                 .values(
-                    state=TrialState.RUNNING.value,
+                    state=TrialState.RUNNING.name,
                     datetime_start=now,
                     heartbeat=now,
                     changed_by=token,
@@ -715,7 +715,7 @@ class SQLStorage(BaseStorage):
     ) -> None:
         updated = connection.execute(
             _trials.update()
-            .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.value)
+            .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.name)
             .values(**values)
         ).rowcount
         if updated != 1:
@@ -791,9 +791,9 @@ class SQLStorage(BaseStorage):
         fail_reason: str | None = None,
         params: tuple[Mapping[str, Any], Mapping[str, Distribution]] | None = None,
     ) -> TrialRecord:
-        assert state.is_finished
+        assert state.is_finished()
         update: dict[str, Any] = {
-            "state": state.value,
+            "state": state.name,
             "objective_values": None if values is None else _dumps(list(values)),
             "primary_value": values[0] if values else None,
             "fail_reason": fail_reason,
@@ -802,7 +802,7 @@ class SQLStorage(BaseStorage):
         if params is not None:
             update["params"] = _dumps(dict(params[0]))
             update["distributions"] = _distributions_json(params[1])
-        return self._finish_trial(trial_id, f"set it {state.value}", update, _Once())
+        return self._finish_trial(trial_id, f"set it {state.name}", update, _Once())
 
     @_reconnecting
     def _finish_trial(
@@ -849,7 +849,7 @@ class SQLStorage(BaseStorage):
         unfinished = []
         for record in records:
             cache.max_seen = max(cache.max_seen, record.number)
-            if record.state.is_finished:
+            if record.state.is_finished():
                 cache.finished[record.number] = record
                 cache.pending.discard(record.number)
             elif record.number not in cache.finished:
@@ -899,7 +899,7 @@ class SQLStorage(BaseStorage):
     def count_trials(self, study_id: int, states: Iterable[TrialState] | None = None) -> int:
         query = sa.select(sa.func.count()).where(_trials.c.study_id == study_id)
         if states is not None:
-            query = query.where(_trials.c.state.in_([s.value for s in states]))
+            query = query.where(_trials.c.state.in_([s.name for s in states]))
         with self._read() as connection:
             return connection.execute(query).scalar_one()
 
@@ -908,7 +908,7 @@ class SQLStorage(BaseStorage):
         with self._write() as connection:
             connection.execute(
                 _trials.update()
-                .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.value)
+                .where(_trials.c.trial_id == trial_id, _trials.c.state == TrialState.RUNNING.name)
                 .values(heartbeat=time.time())
             )
 
@@ -922,7 +922,7 @@ class SQLStorage(BaseStorage):
         cutoff = time.time() - grace_period
         stale = sa.and_(
             _trials.c.study_id == study_id,
-            _trials.c.state == TrialState.RUNNING.value,
+            _trials.c.state == TrialState.RUNNING.name,
             sa.func.coalesce(_trials.c.heartbeat, _trials.c.datetime_start, 0.0) < cutoff,
         )
         failed = []
@@ -942,7 +942,7 @@ class SQLStorage(BaseStorage):
                     _trials.update()
                     .where(_trials.c.trial_id == trial_id, stale)
                     .values(
-                        state=TrialState.FAIL.value,
+                        state=TrialState.FAIL.name,
                         fail_reason=stale_reason(heartbeat),
                         datetime_complete=time.time(),
                         changed_by=once.token,

@@ -160,9 +160,9 @@ class Study:
         with the reason stored, so that one bad trial never stops a study.
         """
         live = self._resolve(trial)
-        state = TrialState(state) if state is not None else TrialState.COMPLETE
-        if not state.is_finished:
-            raise TunelabError(f"tell(state={state.value}): use COMPLETE, PRUNED or FAIL.")
+        state = TrialState.COMPLETE if state is None else _as_state(state)
+        if not state.is_finished():
+            raise TunelabError(f"tell(state={state.name}): use COMPLETE, PRUNED or FAIL.")
         checked: tuple[float, ...] | None = None
         if state is TrialState.COMPLETE:
             checked, problem = check_values(values, len(self.directions))
@@ -297,3 +297,14 @@ class Study:
             )
         elif record.state is TrialState.FAIL:
             logger.warning("Trial %d failed: %s", record.number, record.fail_reason)
+
+
+def _as_state(state: TrialState | str) -> TrialState:
+    if isinstance(state, TrialState):
+        return state
+    found = TrialState.__members__.get(str(state).upper())
+    if found is None:
+        raise TunelabError(
+            f"tell(state={state!r}): use COMPLETE, PRUNED or FAIL (a TrialState or its name)."
+        )
+    return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any, overload
 
@@ -80,11 +80,11 @@ class TrialRecord:
         return self.values[0]
 
     @property
-    def duration(self) -> float | None:
-        """Seconds between start and completion, or None while running."""
+    def duration(self) -> timedelta | None:
+        """The time between start and completion, or None while running."""
         if self.datetime_start is None or self.datetime_complete is None:
             return None
-        return (self.datetime_complete - self.datetime_start).total_seconds()
+        return self.datetime_complete - self.datetime_start
 
     @property
     def last_step(self) -> int | None:

@@ -128,7 +128,7 @@ def nothing_to_plot(
     """The error for a figure left with nothing to draw: what is missing, what the study
     holds instead, and how to get what is missing."""
     if study is not None:
-        counts = Counter(record.state.value for record in study.trials)
+        counts = Counter(record.state.name for record in study.trials)
         held = ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
         missing = f"study {study.study_name!r} has {missing} (it holds {held or 'no trials'})"
     return NothingToPlotError(f"{figure}: {missing}; {fix}.")

@@ -43,12 +43,12 @@ def _curve(record: TrialRecord, show_in_legend: bool) -> go.Scatter:
         x=steps,
         y=[record.intermediate_values[step] for step in steps],
         mode="lines+markers",
-        name=record.state.value,
-        legendgroup=record.state.value,
+        name=record.state.name,
+        legendgroup=record.state.name,
         showlegend=show_in_legend,
         line={"color": STATE_COLORS[record.state], "dash": "dot" if pruned else "solid"},
         marker={"symbol": symbols, "size": sizes},
         customdata=[record.number] * len(steps),
         hovertemplate=f"trial {record.number}<br>step %{{x}}<br>value %{{y}}<extra>"
-        f"{record.state.value}</extra>",
+        f"{record.state.name}</extra>",
     )

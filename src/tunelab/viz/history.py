@@ -146,7 +146,7 @@ def plot_timeline(study: Study) -> go.Figure:
                 hovertemplate="trial %{customdata}<extra>%{y}</extra>",
                 orientation="h",
                 marker_color=STATE_COLORS[state],
-                name=state.value,
+                name=state.name,
             )
         )
     figure.update_layout(title="Timeline", xaxis_type="date", xaxis_title="Time",
