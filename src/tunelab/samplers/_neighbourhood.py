@@ -389,7 +389,9 @@ class JointSampler(BaseSampler):
         # not hold yet: (study key, trial number) -> params.
         self._proposed: dict[tuple[tuple[int, int], int], dict[str, Any]] = {}
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
         if self.single_objective:
             check_single_objective(study, self.display_name)
         return self._space.infer(study)
@@ -399,8 +401,14 @@ class JointSampler(BaseSampler):
     ) -> Any:
         return distribution.from_unit(trial_rng(self.seed, trial.number, name).random())
 
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
-        self._proposed.pop((study_key(study), record.number), None)
+    def after_trial(
+        self,
+        study: Study,
+        trial: Trial | TrialRecord,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._proposed.pop((study_key(study), trial.number), None)
 
     def is_exhausted(self, study: Study) -> bool:
         if self.single_objective:  # refuse before optimize() starts a trial

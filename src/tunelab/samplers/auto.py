@@ -60,9 +60,14 @@ class AutoSampler(BaseSampler):
         name, _ = self._delegate(study, decide=True)
         return name
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
         # Called once as each trial starts: the one place an undecided study is looked at again.
-        return self._delegate(study, decide=True)[1].infer_relative_search_space(study)
+        return self._delegate(study, decide=True)[1].infer_relative_search_space(study, trial)
+
+    def before_trial(self, study: Study, trial: Trial) -> None:
+        self._delegate(study)[1].before_trial(study, trial)
 
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
@@ -74,17 +79,14 @@ class AutoSampler(BaseSampler):
     ) -> Any:
         return self._delegate(study)[1].sample_independent(study, trial, name, distribution)
 
-    def before_finish(
+    def after_trial(
         self,
         study: Study,
-        trial: Trial | int,
+        trial: Trial | TrialRecord,
         state: TrialState,
-        values: tuple[float, ...] | None,
+        values: Sequence[float] | None,
     ) -> None:
-        self._delegate(study)[1].before_finish(study, trial, state, values)
-
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
-        self._delegate(study)[1].after_trial(study, record)
+        self._delegate(study)[1].after_trial(study, trial, state, values)
 
     def is_exhausted(self, study: Study) -> bool:
         return self._delegate(study)[1].is_exhausted(study)

@@ -5,6 +5,11 @@ A sampler chooses parameter values. It may choose jointly, before the objective 
 always answers a single parameter on demand (``sample_independent``) for parameters outside
 that space, such as conditional ones. ``study.ask(n)`` goes through the batch path; the
 serial path is the batch of one, so population methods need no second code path.
+
+The hooks have Optuna's names and arguments (``infer_relative_search_space(study, trial)``,
+``sample_relative``, ``sample_independent``, ``before_trial``, ``after_trial(study, trial,
+state, values)``, ``reseed_rng``), so that a sampler written for Optuna runs when it derives
+from this class instead.
 """
 
 from __future__ import annotations
@@ -31,9 +36,17 @@ if TYPE_CHECKING:
 class BaseSampler(PicklesAsConstructorCall, ABC):
     """Base class of every search algorithm."""
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
-        """Parameters this sampler chooses jointly before the objective runs (none by default)."""
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
+        """Parameters this sampler chooses jointly before the objective runs (none by default).
+
+        ``trial`` is the first trial of the batch being asked for (None when the sampler asks
+        itself, to inspect its state)."""
         return {}
+
+    def before_trial(self, study: Study, trial: Trial) -> None:
+        """Called as each trial starts, before any of its parameters is chosen."""
 
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
@@ -53,19 +66,22 @@ class BaseSampler(PicklesAsConstructorCall, ABC):
     ) -> Any:
         """A value for one parameter, chosen when the objective asks for it."""
 
-    def before_finish(
+    def after_trial(
         self,
         study: Study,
-        trial: Trial | int,
+        trial: Trial | TrialRecord,
         state: TrialState,
-        values: tuple[float, ...] | None,
+        values: Sequence[float] | None,
     ) -> None:
-        """Called as ``study.tell`` is about to finish ``trial`` (the live trial, or the id of
-        one asked elsewhere) with ``state`` and ``values``, while the trial can still be
-        written to; e.g. to store derived system attributes with it."""
+        """Called as ``study.tell`` is about to finish ``trial`` with ``state`` and ``values``
+        (any state), while the trial can still be written to; e.g. to store derived system
+        attributes with it. ``trial`` is the live trial, or its record when it was asked
+        elsewhere and told here by number."""
 
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
-        """Called once a trial is finished (any state)."""
+    def reseed_rng(self) -> None:
+        """Draw a new seed (Optuna calls this in each worker thread). tunelab's samplers derive
+        every draw from their seed, the trial number and the parameter name, which already
+        differ between workers and reproduce a run; so by default nothing changes."""
 
     def is_exhausted(self, study: Study) -> bool:
         """True when the sampler has nothing new to propose (a finished grid)."""

@@ -126,7 +126,9 @@ class BOHBSampler(BaseSampler):
 
     # The sampler contract ---------------------------------------------------------------
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
         model = self._model(study)
         return {} if model is None else dict(model.space)
 

@@ -536,8 +536,10 @@ class GPSampler(JointSampler):
 
     # The sampler -----------------------------------------------------------------------------
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
-        space = super().infer_relative_search_space(study)
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
+        space = super().infer_relative_search_space(study, trial)
         too_large = [
             name for name, d in space.items()
             if isinstance(d, CategoricalDistribution) and len(d.choices) > self.max_choices

@@ -70,8 +70,14 @@ class GridSampler(BaseSampler):
             )
         return value
 
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
-        self._targets.pop(record.number, None)
+    def after_trial(
+        self,
+        study: Study,
+        trial: Trial | TrialRecord,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        self._targets.pop(trial.number, None)
         self._checked_point = None
 
     def is_exhausted(self, study: Study) -> bool:

@@ -228,26 +228,31 @@ class NSGA2Sampler(JointSampler):
         records = study.storage.get_trials(study.study_id)
         return list(self._parents_of(generation, records, space))
 
-    def before_finish(
+    def after_trial(
         self,
         study: Study,
-        trial: Trial | int,
+        trial: Trial | TrialRecord,
         state: TrialState,
-        values: tuple[float, ...] | None,
+        values: Sequence[float] | None,
     ) -> None:
         if self.constraints_func is None or state is not TrialState.COMPLETE:
             return
-        trial_id = trial if isinstance(trial, int) else trial.trial_id
-        record = dataclasses.replace(study.storage.get_trial(trial_id), state=state, values=values)
-        if not isinstance(trial, int):  # its parameters are written with its final state
-            record = dataclasses.replace(
-                record, params=freeze(trial.params), distributions=freeze(trial.distributions)
-            )
+        record = (
+            trial if isinstance(trial, TrialRecord) else study.storage.get_trial(trial.trial_id)
+        )
+        record = dataclasses.replace(
+            record,
+            state=state,
+            values=None if values is None else tuple(values),
+            # A live trial's parameters are written with its final state, not yet stored.
+            params=freeze(trial.params),
+            distributions=freeze(trial.distributions),
+        )
         constraints = check_constraints(
             self.constraints_func(record), f"{_WHERE}: constraints_func", record.number,
             field="constraints_func",
         )
-        study.storage.set_trial_system_attr(trial_id, CONSTRAINTS_ATTR, constraints)
+        study.storage.set_trial_system_attr(trial.trial_id, CONSTRAINTS_ATTR, constraints)
 
     # Rebuilding the generations ----------------------------------------------------------
 

@@ -44,7 +44,9 @@ class QMCSampler(BaseSampler):
         self._engine: Any = None
         self._position = 0
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
         if not self._space:
             for record in study.storage.get_trials(study.study_id, (TrialState.COMPLETE,)):
                 space = {

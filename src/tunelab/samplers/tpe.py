@@ -141,7 +141,9 @@ class TPESampler(BaseSampler):
 
     # The sampler contract ---------------------------------------------------------------
 
-    def infer_relative_search_space(self, study: Study) -> dict[str, Distribution]:
+    def infer_relative_search_space(
+        self, study: Study, trial: Trial | None = None
+    ) -> dict[str, Distribution]:
         if not self.multivariate or not self._single_objective(study):
             return {}
         with self._lock:
@@ -199,11 +201,17 @@ class TPESampler(BaseSampler):
                 state.pending.setdefault(trial.number, {})[name] = (value, distribution)
             return value
 
-    def after_trial(self, study: Study, record: TrialRecord) -> None:
+    def after_trial(
+        self,
+        study: Study,
+        trial: Trial | TrialRecord,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
         with self._lock:
-            state = self._states.get(_study_key(study))
-            if state is not None:
-                state.pending.pop(record.number, None)
+            study_state = self._states.get(_study_key(study))
+            if study_state is not None:
+                study_state.pending.pop(trial.number, None)
 
     # Proposals ------------------------------------------------------------------------
 

@@ -108,7 +108,9 @@ class Study:
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise TunelabError(f"ask(n={n!r}): n must be a positive integer.")
         trials = [self._start_trial() for _ in range(n or 1)]
-        space = self.sampler.infer_relative_search_space(self)
+        for trial in trials:
+            self.sampler.before_trial(self, trial)
+        space = self.sampler.infer_relative_search_space(self, trials[0])
         if space:
             batch = self.sampler.sample_relative_batch(self, trials, space)
             for trial, params in zip(trials, batch):
@@ -169,7 +171,7 @@ class Study:
             if problem is not None:
                 state, fail_reason = TrialState.FAIL, problem
         try:
-            self.sampler.before_finish(self, live, state, checked)
+            self.sampler.after_trial(self, live, state, checked)
         except Exception as error:
             # A broken constraints function, say: the trial must not stay RUNNING forever.
             self._finish(live, TrialState.FAIL, None, f"{type(error).__name__}: {error}")
@@ -178,30 +180,28 @@ class Study:
 
     def _finish(
         self,
-        live: Trial | int,
+        live: Trial | TrialRecord,
         state: TrialState,
         values: tuple[float, ...] | None,
         fail_reason: str | None,
     ) -> TrialRecord:
         params = live._take_unwritten_params() if isinstance(live, Trial) else None
-        trial_id = live.trial_id if isinstance(live, Trial) else live
-        record = self.storage.finish_trial(trial_id, state, values, fail_reason, params)
+        record = self.storage.finish_trial(live.trial_id, state, values, fail_reason, params)
         if isinstance(live, Trial):
             live._mark_finished()
         self._live.pop(record.number, None)
-        self.sampler.after_trial(self, record)
         self._log_finished(record)
         return record
 
-    def _resolve(self, trial: Trial | int) -> Trial | int:
-        """The live Trial object if this process asked for it, else the stored trial's id."""
+    def _resolve(self, trial: Trial | int) -> Trial | TrialRecord:
+        """The live Trial object if this process asked for it, else the stored running trial."""
         if isinstance(trial, Trial):
             return trial
         if trial in self._live:
             return self._live[trial]
         for record in self.storage.get_trials(self.study_id, (TrialState.RUNNING,)):
             if record.number == trial:
-                return record.trial_id
+                return record
         raise TunelabError(
             f"tell(): trial number {trial!r} is not a running trial of this study."
         )
