@@ -165,6 +165,7 @@ class Study:
     """A study with trial 0 COMPLETE, 1 RUNNING and 2 WAITING, to operate on."""
 
     study_id: int
+    done: int  # trial_id of trial 0
     running: int  # trial_id of trial 1
     made_at: float
 
@@ -172,10 +173,11 @@ class Study:
 def _make_study(storage: SQLStorage) -> Study:
     study_id = storage.create_study("s", ("minimize",), None).study_id
     done = storage.create_trial(study_id).trial_id
+    storage.set_intermediate_value(done, 0, 0.5)
     storage.finish_trial(done, COMPLETE, (1.0,))
     running = storage.create_trial(study_id).trial_id
     storage.create_trial(study_id, WAITING)
-    return Study(study_id, running, time.time())
+    return Study(study_id, done, running, time.time())
 
 
 def _states(storage: SQLStorage, study: Study) -> list[TrialState]:
@@ -243,6 +245,18 @@ CASES = [
         lambda s, st: s.create_trial(st.study_id),
         lambda s, st, record: (record.number, _states(s, st)),
         (3, [COMPLETE, RUNNING, WAITING, RUNNING]),
+    ),
+    Case(
+        "add_trials",
+        lambda s, st: s.add_trials(st.study_id, [s.get_trial(st.done), s.get_trial(st.done)]),
+        lambda s, st, records: (
+            [(r.number, r.values, dict(r.intermediate_values)) for r in records],
+            _states(s, st),
+        ),
+        (
+            [(3, (1.0,), {0: 0.5}), (4, (1.0,), {0: 0.5})],
+            [COMPLETE, RUNNING, WAITING, COMPLETE, COMPLETE],
+        ),
     ),
     Case(
         "claim_waiting_trial",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -90,6 +90,13 @@ class BaseStorage(ABC):
         user_attrs: Mapping[str, Any] | None = None,
     ) -> TrialRecord:
         """Add a trial with the next free number (numbers are unique across processes)."""
+
+    @abstractmethod
+    def add_trials(self, study_id: int, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+        """Store whole trials made elsewhere (``study.add_trial``, a copied or imported study),
+        each with the next free number and everything else as given: state (finished or
+        WAITING), values, parameters, intermediate values, attributes, times and failure.
+        One write for all of them; the stored records, in order."""
 
     @abstractmethod
     def claim_waiting_trial(

@@ -6,7 +6,7 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -156,6 +156,32 @@ class InMemoryStorage(BaseStorage):
             self._trials[row.trial_id] = row
             return row.snapshot()
 
+    def add_trials(self, study_id: int, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+        with self._lock:
+            study = self._studies[study_id]
+            added = []
+            for record in records:
+                assert record.state is not TrialState.RUNNING, "add_trials stores no running trial"
+                row = _TrialRow(
+                    trial_id=next(self._trial_ids),
+                    study_id=study_id,
+                    number=len(study.trials),
+                    state=record.state,
+                    start=_timestamp(record.datetime_start),
+                    system_attrs=dict(record.system_attrs),
+                    user_attrs=dict(record.user_attrs),
+                    params=dict(record.params),
+                    distributions=dict(record.distributions),
+                    intermediate=dict(record.intermediate_values),
+                    values=record.values,
+                    fail_reason=record.fail_reason,
+                    complete=_timestamp(record.datetime_complete),
+                )
+                study.trials.append(row)
+                self._trials[row.trial_id] = row
+                added.append(row.snapshot())
+            return added
+
     def claim_waiting_trial(
         self, study_id: int, system_attrs: Mapping[str, Any] | None = None
     ) -> TrialRecord | None:
@@ -254,3 +280,7 @@ class InMemoryStorage(BaseStorage):
         with self._lock:
             trials = self._studies[study_id].trials
             return len(trials) if wanted is None else sum(t.state in wanted for t in trials)
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()

@@ -33,9 +33,10 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -131,6 +132,32 @@ def _dumps(value: Any) -> str:
 
 def _distributions_json(distributions: Mapping[str, Distribution]) -> str:
     return _dumps({name: d.to_json() for name, d in distributions.items()})
+
+
+def _whole_row(study_id: int, number: int, record: TrialRecord, token: str) -> dict[str, Any]:
+    """The row of a trial stored whole, as :meth:`SQLStorage.add_trials` writes it."""
+    assert record.state is not TrialState.RUNNING, "add_trials stores no running trial"
+    values = record.values
+    return {
+        "study_id": study_id,
+        "number": number,
+        "state": record.state.name,
+        "primary_value": values[0] if values else None,
+        "objective_values": None if values is None else _dumps(list(values)),
+        "params": _dumps(dict(record.params)),
+        "distributions": _distributions_json(record.distributions),
+        "user_attrs": _dumps(dict(record.user_attrs)),
+        "system_attrs": _dumps(dict(record.system_attrs)),
+        "fail_reason": record.fail_reason,
+        "datetime_start": _timestamp(record.datetime_start),
+        "datetime_complete": _timestamp(record.datetime_complete),
+        "heartbeat": None,
+        "created_by": token,
+    }
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
 
 
 def _float_or_none(value: float | None) -> float | None:
@@ -647,6 +674,43 @@ class SQLStorage(BaseStorage):
             system_attrs=freeze(system_attrs),
             datetime_start=utc_from_timestamp(start),
         )
+
+    def add_trials(self, study_id: int, records: Sequence[TrialRecord]) -> list[TrialRecord]:
+        return self._add_trials(study_id, list(records), _Once()) if records else []
+
+    @_reconnecting
+    def _add_trials(
+        self, study_id: int, records: list[TrialRecord], once: _Once
+    ) -> list[TrialRecord]:
+        with self._write() as connection:
+            earlier = self._committed_before(connection, _trials.c.study_id == study_id, once)
+            if earlier:
+                return earlier
+            first = connection.execute(
+                _studies.update()
+                .where(_studies.c.study_id == study_id)
+                .values(next_number=_studies.c.next_number + len(records))
+                .returning(_studies.c.next_number)
+            ).scalar_one() - len(records)
+            connection.execute(
+                _trials.insert(),
+                [_whole_row(study_id, first + i, r, once.token) for i, r in enumerate(records)],
+            )
+            added = sa.and_(
+                _trials.c.study_id == study_id,
+                _trials.c.number >= first,
+                _trials.c.number < first + len(records),
+            )
+            numbered = sa.select(_trials.c.number, _trials.c.trial_id).where(added)
+            ids = {number: trial_id for number, trial_id in connection.execute(numbered)}
+            steps = [
+                {"trial_id": ids[first + i], "step": step, "value": _float_or_none(value)}
+                for i, record in enumerate(records)
+                for step, value in record.intermediate_values.items()
+            ]
+            if steps:
+                connection.execute(_intermediate.insert(), steps)
+            return self._fetch_trials(connection, added)
 
     def claim_waiting_trial(
         self, study_id: int, system_attrs: Mapping[str, Any] | None = None

@@ -27,10 +27,12 @@ overrides the ``shared_backend`` fixture to return False, which skips the checks
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -303,6 +305,39 @@ class StorageContract:
         for record in (storage.get_trial(trial_id), storage.get_trials(study_id)[0]):
             stored = record.intermediate_values[0]
             assert math.isnan(stored) if math.isnan(value) else stored == value
+
+    def test_whole_trials_added_keep_everything_but_their_id_and_number(
+        self, storage: BaseStorage, study_id: int
+    ) -> None:
+        storage.create_trial(study_id)  # trial 0, running: the added ones come after it
+        start = datetime(2024, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
+        finished = TrialRecord(
+            trial_id=-1,
+            number=-1,
+            state=COMPLETE,
+            values=(0.5,),
+            params={"lr": 0.01, "opt": "adam"},
+            distributions={
+                "lr": FloatDistribution(1e-4, 1.0, log=True),
+                "opt": CategoricalDistribution(("sgd", "adam")),
+            },
+            intermediate_values={0: 0.9, 3: 0.6},
+            user_attrs={"note": "from elsewhere"},
+            system_attrs={"origin": [1, 2]},
+            datetime_start=start,
+            datetime_complete=start + timedelta(seconds=2.5),
+        )
+        pruned = dataclasses.replace(finished, state=PRUNED, values=None, fail_reason="stopped")
+        waiting = TrialRecord(trial_id=-1, number=-1, state=WAITING, params={"lr": 0.1})
+        added = storage.add_trials(study_id, [finished, pruned, waiting])
+        assert [r.number for r in added] == [1, 2, 3]
+        assert len({r.trial_id for r in added} | {-1}) == 4
+        for stored, given in zip(added, [finished, pruned, waiting]):
+            for again in (stored, storage.get_trial(stored.trial_id)):
+                assert dataclasses.replace(again, trial_id=-1, number=-1) == given
+        assert storage.add_trials(study_id, []) == []
+        claimed = storage.claim_waiting_trial(study_id)
+        assert claimed is not None and claimed.number == 3
 
     def test_params_distributions_and_results_round_trip(
         self, storage: BaseStorage, study_id: int
