@@ -1,5 +1,8 @@
 """tunelab: find the best way to train a deep-learning model."""
 
+import importlib
+from typing import Any
+
 from tunelab import cv
 from tunelab.exceptions import (
     ConfigError,
@@ -15,6 +18,28 @@ from tunelab.study import Study, create_study, delete_study, list_studies, load_
 from tunelab.trial import Trial, TrialRecord, TrialState
 
 __version__ = "0.1.0"
+
+# Reached as attributes, as Optuna's are (``optuna.visualization.plot_...`` after ``import
+# optuna``), but imported only when first used: some need plotly or pandas.
+_SUBMODULES = (
+    "distributions",
+    "exceptions",
+    "importance",
+    "logging",
+    "pruners",
+    "samplers",
+    "search_space",
+    "storages",
+    "study",
+    "trial",
+    "visualization",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SUBMODULES:
+        raise AttributeError(f"module 'tunelab' has no attribute {name!r}")
+    return importlib.import_module(f"tunelab.{name}")
 
 __all__ = [
     "CategoricalDistribution",
