@@ -1,0 +1,49 @@
+"""Run one script body twice: with ``optuna`` bound to Optuna itself, then to tunelab.
+
+A compatibility test writes the body as an Optuna user would (``optuna.create_study(...)``,
+``optuna.trial.TrialState``, ...), leaves what it wants compared in a dict named ``result``,
+and compares the two dicts by kind (states, counts, whether something was pruned), not by
+exact numbers: the two libraries draw different random numbers.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import optuna
+
+import tunelab
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # the tests read results, not logs
+
+LIBRARIES: dict[str, ModuleType] = {"optuna": optuna, "tunelab": tunelab}
+
+
+def run_script(body: str, library: str, folder: Path, **names: Any) -> dict[str, Any]:
+    """Run ``body`` with ``optuna`` bound to ``library``; the ``result`` dict it leaves.
+
+    ``storage_url`` is a SQLite file of its own in ``folder``; ``names`` are further globals.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    scope: dict[str, Any] = {
+        "__name__": f"compat_{library}",
+        "optuna": LIBRARIES[library],
+        "storage_url": f"sqlite:///{folder / f'{library}.db'}",
+        "result": {},
+        **names,
+    }
+    exec(compile(textwrap.dedent(body), f"<{library} script>", "exec"), scope)  # noqa: S102
+    result = scope["result"]
+    assert isinstance(result, dict), "the script must leave its results in a dict named result"
+    return result
+
+
+def run_both(body: str, folder: Path, **names: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``body``'s results under Optuna and under tunelab, each in a folder of its own."""
+    return (
+        run_script(body, "optuna", folder / "optuna", **names),
+        run_script(body, "tunelab", folder / "tunelab", **names),
+    )
