@@ -35,7 +35,7 @@ def run_script(body: str, library: str, folder: Path, **names: Any) -> dict[str,
         "result": {},
         **names,
     }
-    exec(compile(textwrap.dedent(body), f"<{library} script>", "exec"), scope)  # noqa: S102
+    exec(compile(textwrap.dedent(body), f"<{library} script>", "exec"), scope)
     result = scope["result"]
     assert isinstance(result, dict), "the script must leave its results in a dict named result"
     return result
