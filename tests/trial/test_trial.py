@@ -325,3 +325,14 @@ def test_nan_report_is_stored_as_nan(make_study):
         warnings.simplefilter("error")
         trial.report(float("nan"), step=0)
     assert math.isnan(study.trials[0].intermediate_values[0])
+
+
+def test_a_running_trial_reads_its_user_attrs_and_start(make_study):
+    study = make_study()
+    trial = study.ask()
+    assert trial.user_attrs == {}
+    trial.set_user_attr("fold", 2)
+    copy = trial.user_attrs
+    copy["fold"] = 3
+    assert trial.user_attrs == {"fold": 2}
+    assert trial.datetime_start == study.trials[0].datetime_start is not None

@@ -1,15 +1,24 @@
 """Trials: the define-by-run handle an objective receives, and the immutable record kept after.
 
-A :class:`Trial` is live while its objective runs. A :class:`TrialRecord` is what the storage
-returns: frozen, so that samplers and pruners can cache finished trials safely.
+A :class:`Trial` is live while its objective runs. A :class:`TrialRecord` (Optuna's
+``FrozenTrial``) is what the storage returns: frozen, so that samplers and pruners can cache
+finished trials safely. A :class:`FixedTrial` runs an objective with given parameters, without
+a study; all three are :class:`BaseTrial`.
 """
 
+from tunelab.trial._base import BaseTrial
+from tunelab.trial._fixed import FixedTrial
 from tunelab.trial._record import Resume, TrialRecord, freeze, utc_from_timestamp
 from tunelab.trial._state import TrialState
 from tunelab.trial._trial import Trial, worker_name
 from tunelab.trial._values import check_values, new_report
 
+FrozenTrial = TrialRecord
+
 __all__ = [
+    "BaseTrial",
+    "FixedTrial",
+    "FrozenTrial",
     "Resume",
     "Trial",
     "TrialRecord",

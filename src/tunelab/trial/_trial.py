@@ -6,11 +6,11 @@ trials), ``report`` stores an intermediate value and ``should_prune`` asks the p
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tunelab._attrs import CONSTRAINTS_ATTR
@@ -24,8 +24,9 @@ from tunelab.space import (
     JsonScalar,
     as_declared_type,
 )
+from tunelab.trial._base import BaseTrial
 from tunelab.trial._record import Resume
-from tunelab.trial._values import new_report
+from tunelab.trial._values import as_json, new_report
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -37,7 +38,7 @@ def worker_name(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
-class Trial:
+class Trial(BaseTrial):
     """The handle an objective receives; it suggests parameters and reports progress.
 
     Suggesting the same name twice returns the same value; suggesting it with a different
@@ -82,6 +83,16 @@ class Trial:
     @property
     def distributions(self) -> dict[str, Distribution]:
         return dict(self._distributions)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The user attributes set so far (a copy, read from the storage)."""
+        return dict(self.study.storage.get_trial(self._trial_id).user_attrs)
+
+    @property
+    def datetime_start(self) -> datetime | None:
+        """When the trial started running (UTC)."""
+        return self.study.storage.get_trial(self._trial_id).datetime_start
 
     @property
     def resume(self) -> Resume | None:
@@ -194,7 +205,7 @@ class Trial:
         """Attach a JSON-serializable value to the trial (shown in reports and dataframes)."""
         self._check_running("set_user_attr")
         self._flush_params()
-        self.study.storage.set_trial_user_attr(self._trial_id, key, _as_json(key, value))
+        self.study.storage.set_trial_user_attr(self._trial_id, key, as_json(key, value))
 
     def set_system_attr(self, key: str, value: Any) -> None:
         """Attach a JSON value that tunelab's own components read back (telemetry, artifacts).
@@ -203,7 +214,7 @@ class Trial:
         """
         self._check_running("set_system_attr")
         self._flush_params()
-        self.study.storage.set_trial_system_attr(self._trial_id, key, _as_json(key, value))
+        self.study.storage.set_trial_system_attr(self._trial_id, key, as_json(key, value))
 
     def set_constraints(self, values: Sequence[float]) -> None:
         """Constraint values of this trial, each ``<= 0`` when satisfied.
@@ -251,16 +262,3 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self._params!r})"
-
-
-def _as_json(key: str, value: Any) -> Any:
-    """A deep copy of ``value`` through JSON, so that later changes to it are not stored."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as error:
-        raise TunelabError(
-            f"attribute {key!r}: the value must be JSON (numbers, strings, lists, dicts); "
-            f"{error}. Store a summary of the object instead."
-        ) from None
-
-

@@ -1,7 +1,9 @@
-"""Checks of what an objective reports and returns: numbers, or a reason why not."""
+"""Checks of what an objective reports, returns and attaches: numbers and JSON, or a reason
+why not."""
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import warnings
@@ -63,3 +65,14 @@ def _is_numeric(item: Any) -> bool:
     if isinstance(item, (str, bytes)) or not hasattr(item, "__float__"):
         return False
     return getattr(item, "ndim", 0) == 0
+
+
+def as_json(key: str, value: Any) -> Any:
+    """A deep copy of ``value`` through JSON, so that later changes to it are not stored."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as error:
+        raise TunelabError(
+            f"attribute {key!r}: the value must be JSON (numbers, strings, lists, dicts); "
+            f"{error}. Store a summary of the object instead."
+        ) from None
