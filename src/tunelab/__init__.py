@@ -15,7 +15,7 @@ from tunelab.exceptions import (
 )
 from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
 from tunelab.study import Study, create_study, delete_study, list_studies, load_study
-from tunelab.trial import Trial, TrialRecord, TrialState
+from tunelab.trial import Trial, TrialRecord, TrialState, create_trial
 
 __version__ = "0.1.0"
 
@@ -57,6 +57,7 @@ __all__ = [
     "TrialState",
     "TunelabError",
     "create_study",
+    "create_trial",
     "cv",
     "delete_study",
     "list_studies",

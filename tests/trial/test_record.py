@@ -119,6 +119,16 @@ def test_set_user_attr_on_a_record_a_study_holds_warns_and_changes_nothing():
     assert trial.user_attrs == {"note": "kept"}
 
 
+def test_set_user_attr_adds_to_a_trial_not_yet_added():
+    trial = optuna.trial.create_trial(value=1.0, user_attrs={"a": 1})
+    trial.set_user_attr("source", ["paper", 2019])
+    assert trial.user_attrs == {"a": 1, "source": ["paper", 2019]}
+    with pytest.raises(TypeError):
+        trial.user_attrs["b"] = 2  # type: ignore[index]
+    with pytest.raises(optuna.TunelabError, match="must be JSON"):
+        trial.set_user_attr("model", object())
+
+
 def test_constraints_are_read_by_position():
     assert frozen().constraints == {}
     trial = frozen(system_attrs={"constraints": [0.5, -1.0]})

@@ -24,7 +24,15 @@ from tunelab.storage import BaseStorage
 from tunelab.storage.base import StudyInfo
 from tunelab.study._ranking import best_of, pareto_front
 from tunelab.study.optimize import optimize
-from tunelab.trial import Resume, Trial, TrialRecord, TrialState, check_values, worker_name
+from tunelab.trial import (
+    Resume,
+    Trial,
+    TrialRecord,
+    TrialState,
+    addable_trial,
+    check_values,
+    worker_name,
+)
 
 logger = logging.getLogger("tunelab")
 
@@ -224,6 +232,18 @@ class Study:
             user_attrs=user_attrs,
         )
         return record.number
+
+    def add_trial(self, trial: TrialRecord) -> None:
+        """Store a trial made elsewhere (:func:`~tunelab.trial.create_trial`, or one of another
+        study's trials): finished, or WAITING to be run. The sampler learns from it as from
+        the study's own trials."""
+        self.add_trials([trial])
+
+    def add_trials(self, trials: Iterable[TrialRecord]) -> None:
+        """Store several trials made elsewhere, in one write: all of them, or none if one of
+        them could not have come out of this study."""
+        checked = [addable_trial(trial, len(self.directions)) for trial in trials]
+        self.storage.add_trials(self.study_id, checked)
 
     # Optimize --------------------------------------------------------------------------
 

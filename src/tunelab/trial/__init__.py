@@ -7,6 +7,7 @@ a study; all three are :class:`BaseTrial`.
 """
 
 from tunelab.trial._base import BaseTrial
+from tunelab.trial._create import addable_trial, create_trial
 from tunelab.trial._fixed import FixedTrial
 from tunelab.trial._record import Resume, TrialRecord, freeze, utc_from_timestamp
 from tunelab.trial._state import TrialState
@@ -23,7 +24,9 @@ __all__ = [
     "Trial",
     "TrialRecord",
     "TrialState",
+    "addable_trial",
     "check_values",
+    "create_trial",
     "freeze",
     "new_report",
     "utc_from_timestamp",
