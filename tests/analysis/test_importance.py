@@ -15,6 +15,8 @@ from tunelab.analysis.importance import (
     encode_trials,
     fanova_importances,
     leaf_boxes,
+    mean_decrease_impurity_importances,
+    param_importances,
     permutation_importances,
     tree_variance_fractions,
 )
@@ -229,6 +231,76 @@ def test_a_parameter_with_two_distributions_cannot_be_encoded():
     study.optimize(lambda t: t.suggest_float("x", 0.0, 2.0), n_trials=3)
     with pytest.raises(TunelabError, match="'x' has different distributions.*params="):
         fanova_importances(study)
+
+
+def test_max_depth_is_checked_and_limits_the_trees():
+    study = random_study(quadratic_objective, 40, 0)
+    with pytest.raises(ConfigError, match="max_depth=0 must be a positive integer"):
+        fanova_importances(study, max_depth=0)
+    assert fanova_importances(study, max_depth=1) != fanova_importances(study)
+
+
+# --- mean decrease in impurity ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mean_decrease_impurity_ranks_the_important_parameter_first(seed):
+    study = random_study(quadratic_objective, 60, seed)
+    importances = mean_decrease_impurity_importances(study, seed=seed)
+    assert next(iter(importances)) == "x0"
+    assert sum(importances.values()) == pytest.approx(1.0)
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_mean_decrease_impurity_names_itself_in_its_errors():
+    study = random_study(quadratic_objective, 1, 0)
+    with pytest.raises(TunelabError, match="^mean_decrease_impurity_importances: .*1 completed"):
+        mean_decrease_impurity_importances(study)
+
+
+# --- param_importances: evaluators and normalization ------------------------------------
+
+
+class FixedEvaluator:
+    """Rates as told, and notes what it was asked."""
+
+    def __init__(self, rated):
+        self.rated, self.asked = rated, []
+
+    def evaluate(self, study, params=None, *, target=None):
+        self.asked.append((params, target))
+        return dict(self.rated)
+
+
+def test_param_importances_default_to_fanova():
+    study = random_study(quadratic_objective, 40, 0)
+    assert param_importances(study) == fanova_importances(study)
+
+
+def test_an_evaluator_rates_and_the_result_is_ordered_and_normalized():
+    study = random_study(quadratic_objective, 4, 0)
+    evaluator = FixedEvaluator({"x1": 1.0, "x0": 3.0})
+    target = lambda record: record.value  # noqa: E731
+    shares = param_importances(study, evaluator=evaluator, params=["x0", "x1"], target=target)
+    assert shares == {"x0": 0.75, "x1": 0.25}
+    assert list(shares) == ["x0", "x1"]
+    assert evaluator.asked == [(["x0", "x1"], target)]
+    raw = param_importances(study, evaluator=evaluator, normalize=False)
+    assert raw == {"x0": 3.0, "x1": 1.0} and list(raw) == ["x0", "x1"]
+
+
+def test_all_zero_ratings_become_equal_shares_and_no_params_rate_nothing():
+    study = random_study(quadratic_objective, 4, 0)
+    zeros = FixedEvaluator({"x0": 0.0, "x1": 0.0})
+    assert param_importances(study, evaluator=zeros) == {"x0": 0.5, "x1": 0.5}
+    assert param_importances(study, params=[]) == {}
+
+
+def test_an_evaluator_without_evaluate_is_refused():
+    study = random_study(quadratic_objective, 4, 0)
+    with pytest.raises(ConfigError, match="no evaluate") as caught:
+        param_importances(study, evaluator="fanova")
+    assert caught.value.field == "evaluator"
 
 
 # --- permutation importance ---------------------------------------------------------------

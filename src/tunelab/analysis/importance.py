@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -67,6 +67,7 @@ def fanova_importances(
     params: Sequence[str] | None = None,
     *,
     n_trees: int = 64,
+    max_depth: int | None = None,
     seed: int = 0,
     target: Target | str | None = None,
 ) -> dict[str, float]:
@@ -76,6 +77,7 @@ def fanova_importances(
         study: a study with at least ``MIN_COMPLETED_TRIALS`` completed trials.
         params: the parameters to rate (default: every parameter of a completed trial).
         n_trees: trees of the random forest; more give steadier importances.
+        max_depth: the depth at which the trees stop (default: fully grown, as in the paper).
         seed: seeds the forest, so that the same study gives the same importances.
         target: what to explain: a function of a completed trial (``lambda t: t.values[1]``),
             or the name of one of the study's objectives. Needed for a multi-objective study;
@@ -85,22 +87,109 @@ def fanova_importances(
     trees and rescaled to sum to 1; what the parameters explain only together (interactions)
     is left out before the rescaling.
     """
+    forest, names, n_columns = _fitted_forest(
+        "fanova_importances", study, params, n_trees, max_depth, seed, target
+    )
+    fractions = np.mean([tree_variance_fractions(t.tree_, n_columns) for t in forest], axis=0)
+    return _normalized("fanova_importances", names, fractions)
+
+
+def mean_decrease_impurity_importances(
+    study: Study,
+    params: Sequence[str] | None = None,
+    *,
+    n_trees: int = 64,
+    max_depth: int | None = None,
+    seed: int = 0,
+    target: Target | str | None = None,
+) -> dict[str, float]:
+    """Each parameter's share of the impurity (squared error) that the forest's splits on it
+    remove, averaged over the trees (Breiman, "Random Forests", 2001), largest first.
+
+    The same forest, on the same encoded trials, as :func:`fanova_importances`, with the same
+    arguments. Cheaper than fANOVA, but biased towards parameters with many distinct values
+    (a continuous range offers more splits than a choice of two), and it credits a parameter
+    for the interactions it takes part in; prefer fANOVA where the two disagree.
+    """
+    forest, names, _ = _fitted_forest(
+        "mean_decrease_impurity_importances", study, params, n_trees, max_depth, seed, target
+    )
+    fractions = np.mean([tree.feature_importances_ for tree in forest], axis=0)
+    return _normalized("mean_decrease_impurity_importances", names, fractions)
+
+
+class ImportanceEvaluator(Protocol):
+    """What rates parameters for :func:`param_importances`: an object with this method (the
+    shape of Optuna's importance evaluators), returning a number per parameter, higher for
+    more important."""
+
+    def evaluate(
+        self, study: Study, params: list[str] | None = None, *, target: Target | None = None
+    ) -> dict[str, float]: ...
+
+
+def param_importances(
+    study: Study,
+    *,
+    evaluator: ImportanceEvaluator | None = None,
+    params: list[str] | None = None,
+    target: Target | None = None,
+    normalize: bool = True,
+) -> dict[str, float]:
+    """The parameters' importances by ``evaluator`` (:func:`fanova_importances` with its
+    defaults when None), most important first.
+
+    ``normalize`` rescales them to shares that sum to 1 (equal shares when the evaluator rates
+    every parameter 0). ``params=[]`` rates nothing and gives an empty dict.
+    """
+    if isinstance(params, (list, tuple)) and not params:
+        return {}
+    if evaluator is None:
+        rated = fanova_importances(study, params, target=target)
+    elif callable(getattr(evaluator, "evaluate", None)):
+        rated = evaluator.evaluate(study, params=params, target=target)
+    else:
+        raise ConfigError(
+            f"evaluator={evaluator!r} has no evaluate(study, params=..., target=...) method; "
+            "pass an importance evaluator such as FanovaImportanceEvaluator(), or None.",
+            field="evaluator",
+        )
+    ordered = dict(sorted(rated.items(), key=lambda item: -item[1]))
+    total = sum(ordered.values())
+    if not normalize or not ordered:
+        return ordered
+    if total == 0:
+        return {name: 1.0 / len(ordered) for name in ordered}
+    return {name: value / total for name, value in ordered.items()}
+
+
+def _fitted_forest(
+    method: str,
+    study: Study,
+    params: Sequence[str] | None,
+    n_trees: int,
+    max_depth: int | None,
+    seed: int,
+    target: Target | str | None,
+) -> tuple[list[Any], list[str], int]:
+    """The random forest fitted to the study's completed trials (encoded as the module
+    docstring says), the names of its input columns, and their number."""
     _check_positive_int("n_trees", n_trees)
+    if max_depth is not None:
+        _check_positive_int("max_depth", max_depth)
     _check_seed(seed)
     records = study.get_trials((TrialState.COMPLETE,))
     if len(records) < MIN_COMPLETED_TRIALS:
         raise TunelabError(
-            f"fanova_importances: study {study.study_name!r} has {len(records)} completed "
+            f"{method}: study {study.study_name!r} has {len(records)} completed "
             f"trial(s); importances need at least {MIN_COMPLETED_TRIALS}, and are only reliable "
             "with a few dozen. Run more trials first."
         )
-    names = _chosen_params(records, params)
-    y = _target_values(study, records, target)
+    names = _chosen_params(method, records, params)
+    y = _target_values(method, study, records, target)
     rng = np.random.default_rng(seed)
-    x = encode_trials(records, names, _distributions(records, names), rng)
-    forest = _fit_forest(x, y, n_trees, seed)
-    fractions = np.mean([tree_variance_fractions(t.tree_, x.shape[1]) for t in forest], axis=0)
-    return _normalized(names, fractions)
+    x = encode_trials(records, names, _distributions(method, records, names), rng)
+    return _fit_forest(x, y, n_trees, max_depth, seed), names, x.shape[1]
 
 
 def encode_trials(
@@ -125,38 +214,42 @@ def encode_trials(
     return np.column_stack(columns)
 
 
-def _chosen_params(records: Sequence[TrialRecord], params: Sequence[str] | None) -> list[str]:
+def _chosen_params(
+    method: str, records: Sequence[TrialRecord], params: Sequence[str] | None
+) -> list[str]:
     """The parameters to rate, in first-seen order; the user's choice checked against them."""
     seen = list(dict.fromkeys(name for record in records for name in record.params))
     if params is None:
         if not seen:
             raise TunelabError(
-                "fanova_importances: the completed trials have no parameters; an objective "
+                f"{method}: the completed trials have no parameters; an objective "
                 "needs trial.suggest_* calls before its parameters can be rated."
             )
         return seen
     if isinstance(params, str) or not params:
         raise ConfigError(
-            f"fanova_importances: params={params!r} must be a non-empty list of parameter "
+            f"{method}: params={params!r} must be a non-empty list of parameter "
             "names, e.g. params=['lr', 'batch_size'], or None for all.",
             field="params",
         )
     for name in params:
         if name not in seen:
             raise ConfigError(
-                f"fanova_importances: parameter {name!r} is in no completed trial"
+                f"{method}: parameter {name!r} is in no completed trial"
                 f"{did_you_mean(str(name), seen)}; choose from {', '.join(seen)}.",
                 field="params",
             )
     if len(set(params)) != len(params):
         raise ConfigError(
-            f"fanova_importances: params={list(params)!r} names a parameter twice; list each once.",
+            f"{method}: params={list(params)!r} names a parameter twice; list each once.",
             field="params",
         )
     return list(params)
 
 
-def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict[str, Distribution]:
+def _distributions(
+    method: str, records: Sequence[TrialRecord], names: Sequence[str]
+) -> dict[str, Distribution]:
     """One distribution per parameter; two trials that disagree make the encoding ambiguous."""
     found: dict[str, Distribution] = {}
     for record in records:
@@ -166,7 +259,7 @@ def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict
                 continue
             if found.setdefault(name, distribution) != distribution:
                 raise TunelabError(
-                    f"fanova_importances: parameter {name!r} has different distributions in "
+                    f"{method}: parameter {name!r} has different distributions in "
                     f"different trials ({found[name]} and, in trial {record.number}, "
                     f"{distribution}), so its values cannot share one scale; leave it out with "
                     "params=[...], or rate the trials of one search space in their own study."
@@ -175,9 +268,9 @@ def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict
 
 
 def _target_values(
-    study: Study, records: Sequence[TrialRecord], target: Target | str | None
+    method: str, study: Study, records: Sequence[TrialRecord], target: Target | str | None
 ) -> np.ndarray:
-    value_of = _target_function(study, target)
+    value_of = _target_function(method, study, target)
     values = []
     for record in records:
         raw = value_of(record)
@@ -185,24 +278,24 @@ def _target_values(
             value = float(raw)
         except (TypeError, ValueError):
             raise TunelabError(
-                f"fanova_importances: target gave {raw!r} ({type(raw).__name__}) for trial "
+                f"{method}: target gave {raw!r} ({type(raw).__name__}) for trial "
                 f"{record.number}; it must give a number."
             ) from None
         if not math.isfinite(value):
             raise TunelabError(
-                f"fanova_importances: target gave {value} for trial {record.number}; it must "
+                f"{method}: target gave {value} for trial {record.number}; it must "
                 "give a finite number for every completed trial."
             )
         values.append(value)
     return np.array(values)
 
 
-def _target_function(study: Study, target: Target | str | None) -> Target:
+def _target_function(method: str, study: Study, target: Target | str | None) -> Target:
     names = study.objective_names
     if target is None:
         if len(study.directions) != 1:
             raise ConfigError(
-                f"fanova_importances: study {study.study_name!r} has {len(study.directions)} "
+                f"{method}: study {study.study_name!r} has {len(study.directions)} "
                 "objectives; say which to explain with target='<objective name>' (one of "
                 f"{', '.join(names)}) or target=lambda trial: trial.values[0].",
                 field="target",
@@ -211,7 +304,7 @@ def _target_function(study: Study, target: Target | str | None) -> Target:
     if isinstance(target, str):
         if target not in names:
             raise ConfigError(
-                f"fanova_importances: target={target!r} is not an objective of study "
+                f"{method}: target={target!r} is not an objective of study "
                 f"{study.study_name!r}{did_you_mean(target, names)}; use one of "
                 f"{', '.join(names)}.",
                 field="target",
@@ -220,21 +313,25 @@ def _target_function(study: Study, target: Target | str | None) -> Target:
         return lambda record: record.values[index]  # type: ignore[index]
     if not callable(target):
         raise ConfigError(
-            f"fanova_importances: target={target!r} must be an objective name or a function "
+            f"{method}: target={target!r} must be an objective name or a function "
             "of a trial record, e.g. target=lambda trial: trial.values[1].",
             field="target",
         )
     return target
 
 
-def _fit_forest(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int) -> list[Any]:
+def _fit_forest(
+    x: np.ndarray, y: np.ndarray, n_trees: int, max_depth: int | None, seed: int
+) -> list[Any]:
     try:
         from sklearn.ensemble import RandomForestRegressor
     except ImportError as exc:
-        raise MissingExtraError("scikit-learn", "torch", "fANOVA importances") from exc
+        raise MissingExtraError("scikit-learn", "torch", "Importances") from exc
     # Fully grown trees, as in the paper: each leaf then holds one or a few trials, and the
     # bootstrap (not pruning) is what makes the trees differ.
-    forest = RandomForestRegressor(n_estimators=n_trees, random_state=seed, n_jobs=1)
+    forest = RandomForestRegressor(
+        n_estimators=n_trees, max_depth=max_depth, random_state=seed, n_jobs=1
+    )
     forest.fit(x, y)
     return list(forest.estimators_)
 
@@ -309,11 +406,11 @@ def _marginal_variance(
     return float(np.diff(edges) @ (marginal - mean) ** 2)
 
 
-def _normalized(names: Sequence[str], fractions: np.ndarray) -> dict[str, float]:
+def _normalized(method: str, names: Sequence[str], fractions: np.ndarray) -> dict[str, float]:
     total = float(fractions.sum())
     if total <= 0.0:
         raise TunelabError(
-            "fanova_importances: the objective does not vary with any single parameter in the "
+            f"{method}: the objective does not vary with any single parameter in the "
             "forest's fit (constant values, or only interactions between parameters), so there "
             "is no variance to share out. Check that the trials' values differ, or run more trials."
         )
