@@ -30,6 +30,9 @@ def study():
         optuna.importance.FanovaImportanceEvaluator(n_trees=16, max_depth=8, seed=2),
         optuna.importance.MeanDecreaseImpurityImportanceEvaluator(),
         optuna.importance.MeanDecreaseImpurityImportanceEvaluator(n_trees=16, seed=2),
+        optuna.importance.PedAnovaImportanceEvaluator(),
+        optuna.importance.PedAnovaImportanceEvaluator(target_quantile=0.2, region_quantile=0.8),
+        optuna.importance.PedAnovaImportanceEvaluator(evaluate_on_local=False),
     ],
     ids=repr,
 )

@@ -17,6 +17,7 @@ from tunelab.analysis.importance import (
     leaf_boxes,
     mean_decrease_impurity_importances,
     param_importances,
+    ped_anova_importances,
     permutation_importances,
     tree_variance_fractions,
 )
@@ -256,6 +257,57 @@ def test_mean_decrease_impurity_names_itself_in_its_errors():
     study = random_study(quadratic_objective, 1, 0)
     with pytest.raises(TunelabError, match="^mean_decrease_impurity_importances: .*1 completed"):
         mean_decrease_impurity_importances(study)
+
+
+# --- PED-ANOVA -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ped_anova_ranks_the_important_parameter_first(seed):
+    study = random_study(quadratic_objective, 100, seed)
+    importances = ped_anova_importances(study)
+    assert next(iter(importances)) == "x0"
+    assert importances["x0"] > 5 * max(importances[f"z{i}"] for i in range(N_IRRELEVANT))
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_ped_anova_follows_the_direction_of_the_objective():
+    def best_at_the_top(trial):
+        return trial.suggest_float("x", 0.0, 1.0) + 0.01 * trial.suggest_float("z", 0.0, 1.0)
+
+    study = random_study(best_at_the_top, 60, 0, direction="maximize")
+    assert next(iter(ped_anova_importances(study))) == "x"
+    # The same values read as "lower is better" through a callable: x matters all the same.
+    assert next(iter(ped_anova_importances(study, target=lambda r: -r.value))) == "x"
+
+
+def test_ped_anova_rates_a_choice_and_a_conditional_parameter():
+    def objective(trial):
+        optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam", "rmsprop"])
+        momentum = trial.suggest_float("momentum", 0.0, 1.0) if optimizer == "sgd" else 0.5
+        trial.suggest_int("noise", 1, 500)
+        return (optimizer == "rmsprop") + (momentum - 0.2) ** 2
+
+    study = random_study(objective, 150, 0)
+    importances = ped_anova_importances(study, target_quantile=0.2)
+    assert list(importances)[-1] == "noise"
+    assert importances["optimizer"] > 5 * importances["noise"]
+
+
+def test_ped_anova_over_the_whole_range_or_a_region_rates_the_same_parameter_first():
+    study = random_study(quadratic_objective, 80, 0)
+    for options in ({"evaluate_on_local": False}, {"region_quantile": 0.5}):
+        assert next(iter(ped_anova_importances(study, **options))) == "x0"
+
+
+@pytest.mark.parametrize(("target_quantile", "region_quantile"), [(0.0, 1.0), (0.5, 0.5),
+                                                                   (0.1, 1.5)])
+def test_ped_anova_needs_quantiles_in_order(target_quantile, region_quantile):
+    study = random_study(quadratic_objective, 4, 0)
+    with pytest.raises(ConfigError, match="0 < target_quantile < region_quantile <= 1"):
+        ped_anova_importances(
+            study, target_quantile=target_quantile, region_quantile=region_quantile
+        )
 
 
 # --- param_importances: evaluators and normalization ------------------------------------

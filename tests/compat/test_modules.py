@@ -250,6 +250,7 @@ def test_get_param_importances_ranks_the_only_parameter_that_matters_first(tmp_p
     for evaluator in (
         optuna.importance.FanovaImportanceEvaluator(seed=0),
         optuna.importance.MeanDecreaseImpurityImportanceEvaluator(seed=0),
+        optuna.importance.PedAnovaImportanceEvaluator(target_quantile=0.2),
     ):
         ranked = optuna.importance.get_param_importances(study, evaluator=evaluator)
         result[type(evaluator).__name__] = next(iter(ranked))
