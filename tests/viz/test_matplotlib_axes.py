@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 
+from tunelab.exceptions import TunelabError  # noqa: E402
 from tunelab.viz import plot_contour, plot_intermediate_values, plot_slice  # noqa: E402
 from tunelab.viz._plotly import go, make_subplots  # noqa: E402
 from tunelab.viz.matplotlib_axes import draw_figure  # noqa: E402
@@ -140,3 +141,8 @@ def test_study_figures_come_through_whole(minimize_study):
     assert len(curves.get_lines()) == len(reported)
     matrix = draw_figure(plot_contour(minimize_study, params=["lr", "layers", "width"]))
     assert matrix.shape == (3, 3)
+
+
+def test_a_trace_without_a_matplotlib_drawing_is_an_error_not_a_gap():
+    with pytest.raises(TunelabError, match="'heatmap' trace has no matplotlib drawing"):
+        draw_figure(go.Figure(go.Heatmap(z=[[1, 2], [3, 4]])))

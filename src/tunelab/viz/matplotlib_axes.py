@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tunelab.exceptions import MissingExtraError
+from tunelab.exceptions import MissingExtraError, TunelabError
 from tunelab.viz._plotly import go
 
 try:
@@ -99,12 +99,14 @@ def _draw_traces(ax: Axes, traces: Sequence[Json], layout: Json) -> None:
     if bars:
         _draw_bars(ax, bars, layout)
     for trace in traces:
-        if trace["type"] == "scatter":
-            _draw_scatter(ax, trace)
-        elif trace["type"] == "contour":
-            _draw_contour(ax, trace)
-        elif trace["type"] == "parcoords":
-            _draw_parallel_coordinates(ax, trace)
+        if trace["type"] in _DRAW_ONE:
+            _DRAW_ONE[trace["type"]](ax, trace)
+        elif trace["type"] != "bar":
+            # Left out, it would make a figure that silently shows less than its namesake.
+            raise TunelabError(
+                f"draw_figure: a plotly {trace['type']!r} trace has no matplotlib drawing; "
+                "use the plotly figure (tunelab.visualization) for this one."
+            )
 
 
 def _draw_scatter(ax: Axes, trace: Json) -> None:
@@ -235,6 +237,13 @@ def _draw_parallel_coordinates(ax: Axes, trace: Json) -> None:
     ax.set_ylim(-0.05, 1.05)
     ax.set_xticks(positions, labels=[d.get("label", "") for d in dimensions])
     ax.set_yticks([])
+
+
+_DRAW_ONE = {
+    "scatter": _draw_scatter,
+    "contour": _draw_contour,
+    "parcoords": _draw_parallel_coordinates,
+}
 
 
 def _draw_3d(traces: Sequence[Json], layout: Json) -> Axes:

@@ -16,7 +16,6 @@ from tunelab.trial import TrialRecord
 from tunelab.viz._axes import ParamAxis, param_axes
 from tunelab.viz._common import (
     SEQUENTIAL_COLORSCALE,
-    Target,
     TargetSpec,
     colorscale_for,
     completed_points,
@@ -47,15 +46,8 @@ def plot_param_importances(
     estimate in place of the one asked for: bars of numbers that do not measure importance
     would mislead.
     """
-    figure_name = "plot_param_importances"
     if importances is None:
-        targets = _importance_targets(study, target, target_name, figure_name)
-        rated = {}
-        for objective in targets:
-            computed = param_importances(
-                study, evaluator=evaluator, params=params, target=objective.value
-            )
-            rated[objective.name] = _checked_importances(study, computed)
+        rated = _computed_importances(study, evaluator, params, target, target_name)
     else:
         _refuse_with_importances(target=target, evaluator=evaluator, params=params)
         rated = {target_name or "Importance": _checked_importances(study, importances)}
@@ -80,15 +72,28 @@ def plot_param_importances(
     return figure
 
 
-def _importance_targets(
-    study: Study, target: TargetSpec, target_name: str | None, figure: str
-) -> list[Target]:
-    """The objectives whose importances to compute: the one ``target`` picks, or each
-    objective of a multi-objective study when it picks none."""
+def _computed_importances(
+    study: Study,
+    evaluator: ImportanceEvaluator | None,
+    params: list[str] | None,
+    target: TargetSpec,
+    target_name: str | None,
+) -> dict[str, dict[str, float]]:
+    """The importances for the objective ``target`` picks, or for each objective of a
+    multi-objective study when it picks none, by objective name."""
+    figure = "plot_param_importances"
     if target is None and len(study.directions) > 1:
         indices = range(len(study.directions))
-        return [resolve_target(study, index, None, figure) for index in indices]
-    return [resolve_target(study, target, target_name, figure)]
+        objectives = [resolve_target(study, index, None, figure) for index in indices]
+    else:
+        objectives = [resolve_target(study, target, target_name, figure)]
+    return {
+        objective.name: _checked_importances(
+            study,
+            param_importances(study, evaluator=evaluator, params=params, target=objective.value),
+        )
+        for objective in objectives
+    }
 
 
 def _refuse_with_importances(**given: object) -> None:
