@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
+import optuna as real_optuna
 import pytest
 
 import tunelab as optuna
@@ -121,3 +123,20 @@ def test_incompatible_distributions_raise_a_value_error(old, new, message):
     with pytest.raises(ParameterConflictError, match=message) as caught:
         D.check_distribution_compatibility(old, new)
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "FloatDistribution", "IntDistribution", "CategoricalDistribution",
+        "UniformDistribution", "LogUniformDistribution", "DiscreteUniformDistribution",
+        "IntUniformDistribution", "IntLogUniformDistribution",
+        "distribution_to_json", "json_to_distribution", "check_distribution_compatibility",
+    ],
+)
+def test_optunas_arguments_are_taken(name):
+    theirs = inspect.signature(getattr(real_optuna.distributions, name)).parameters
+    ours = inspect.signature(getattr(D, name)).parameters
+    assert [(n, p.default) for n, p in theirs.items()] == [
+        (n, p.default) for n, p in ours.items()
+    ]

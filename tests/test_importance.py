@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+
+import optuna as real_optuna
 import pytest
 
 import tunelab as optuna
@@ -68,3 +71,18 @@ def test_a_users_evaluator_derives_from_the_base(study):
     assert next(iter(importances)) == "kind"
     with pytest.raises(TypeError):
         optuna.importance.BaseImportanceEvaluator()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "get_param_importances",
+        "FanovaImportanceEvaluator",
+        "MeanDecreaseImpurityImportanceEvaluator",
+        "PedAnovaImportanceEvaluator",
+    ],
+)
+def test_optunas_keywords_are_taken(name):
+    theirs = inspect.signature(getattr(real_optuna.importance, name)).parameters
+    ours = inspect.signature(getattr(optuna.importance, name)).parameters
+    assert {n: p.kind for n, p in theirs.items()} == {n: p.kind for n, p in ours.items()}

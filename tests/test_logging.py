@@ -96,3 +96,12 @@ def test_propagation_can_be_turned_off_and_on(library_logger):
 
 def test_get_logger_gives_the_named_logger():
     assert optuna.logging.get_logger("tunelab.mine") is logging.getLogger("tunelab.mine")
+
+
+def test_every_name_of_optunas_logging_is_here():
+    import optuna as real_optuna
+
+    public = {name for name in dir(real_optuna.logging) if not name.startswith("_")}
+    public -= {"annotations", "colorlog", "logging", "sys", "threading",
+               "create_default_formatter"}
+    assert public <= set(dir(optuna.logging))

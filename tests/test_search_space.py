@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+
+import optuna as real_optuna
 import pytest
 
 import tunelab as optuna
@@ -74,3 +77,19 @@ def test_one_instance_follows_one_study(study):
     incremental.calculate(study)
     with pytest.raises(ConfigError, match="one IntersectionSearchSpace per study"):
         incremental.calculate(optuna.create_study())
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [(None, "intersection_search_space"), (None, "IntersectionSearchSpace"),
+     ("IntersectionSearchSpace", "calculate")],
+)
+def test_optunas_arguments_are_taken(owner, name):
+    def signature(module):
+        found = getattr(module.search_space, owner or name)
+        return inspect.signature(getattr(found, name) if owner else found).parameters
+
+    theirs, ours = signature(real_optuna), signature(optuna)
+    assert [(n, p.default) for n, p in theirs.items()] == [
+        (n, p.default) for n, p in ours.items()
+    ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import subprocess
 import sys
 
+import optuna as real_optuna
 import plotly.graph_objects as go
 import pytest
 
@@ -36,6 +38,15 @@ def test_the_names_are_tunelab_viz_figures():
     for name in set(FIGURES) - {"plot_param_importances"}:
         assert getattr(optuna.visualization, name) is getattr(tunelab.viz, name)
     assert optuna.visualization.plot_pareto_front is tunelab.viz.plot_pareto_front
+
+
+@pytest.mark.parametrize("name", FIGURES + ["plot_pareto_front"])
+def test_every_argument_of_optunas_figure_is_taken_where_optuna_takes_it(name):
+    theirs = inspect.signature(getattr(real_optuna.visualization, name)).parameters
+    ours = inspect.signature(getattr(optuna.visualization, name)).parameters
+    assert set(theirs) <= set(ours)
+    positional = [p for p in theirs.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert [p.name for p in positional] == list(ours)[: len(positional)]
 
 
 def test_param_importances_take_the_evaluator_and_params_in_optunas_order(study):
