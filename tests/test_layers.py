@@ -24,16 +24,16 @@ SOURCE = Path(tunelab.__file__).parent
 # Lowest first. A module belongs to the layer of its longest listed prefix.
 LAYERS: list[tuple[str, ...]] = [
     ("exceptions", "_attrs", "_pickling", "registry", "_options", "space", "constraints",
-     "devices"),
+     "devices", "logging", "distributions"),
     ("trial",),
     ("storage",),
-    ("samplers.base", "pruners.base"),
+    ("samplers.base", "pruners.base", "search_space"),
     ("samplers", "pruners"),
     ("heartbeat", "progress", "dataframe", "telemetry"),
     ("study", "cv", "tunelab"),
     ("execution",),
     ("torch",),
-    ("analysis", "viz", "_display", "integrations", "sklearn"),
+    ("analysis", "viz", "_display", "integrations", "sklearn", "importance", "visualization"),
     ("report", "dashboard", "config", "cli", "testing"),
 ]
 

@@ -17,6 +17,7 @@ from tunelab.space import (
     IntDistribution,
     distribution_from_json,
     from_unit_vector,
+    to_named_json,
     to_unit_vector,
 )
 
@@ -259,6 +260,13 @@ def test_json_round_trip_keeps_categorical_choice_types():
     distribution = CategoricalDistribution((True, 1, 1.0, "1", None))
     rebuilt = distribution_from_json(json.loads(json.dumps(distribution.to_json())))
     assert [type(c) for c in rebuilt.choices] == [bool, int, float, str, type(None)]
+
+
+@pytest.mark.parametrize("distribution", ALL_KINDS, ids=repr)
+def test_optunas_named_json_form_round_trips_too(distribution):
+    named = json.loads(json.dumps(to_named_json(distribution)))
+    assert named["name"] == type(distribution).__name__
+    assert distribution_from_json(named) == distribution
 
 
 def test_unknown_json_type_raises_search_space_error():

@@ -11,6 +11,7 @@ a bin of equal width, so that a uniform ``u`` picks every value with the same pr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,7 +287,10 @@ def as_declared_type(distribution: Distribution, value: Any) -> Any:
 
 
 def distribution_from_json(data: dict[str, Any]) -> Distribution:
-    """Rebuild a distribution from :meth:`to_json` output."""
+    """Rebuild a distribution from :meth:`to_json` output, or from Optuna's named form
+    (:func:`to_named_json`, Optuna's deprecated distribution names included)."""
+    if "name" in data:
+        return _from_named_json(data)
     kind = data.get("type")
     if kind == "float":
         return FloatDistribution(
@@ -301,6 +305,52 @@ def distribution_from_json(data: dict[str, Any]) -> Distribution:
     raise SearchSpaceError(
         f"unknown distribution type {kind!r}; expected float, int or categorical."
     )
+
+
+def to_named_json(distribution: Distribution) -> dict[str, Any]:
+    """The distribution in Optuna's JSON form: ``{"name": <class>, "attributes": {...}}``,
+    which Optuna's ``json_to_distribution`` reads."""
+    attributes = {k: v for k, v in distribution.to_json().items() if k != "type"}
+    return {"name": type(distribution).__name__, "attributes": attributes}
+
+
+# Optuna's names, its current ones and those it deprecated, with the attributes each stores.
+_NAMED_FORMS: dict[str, Callable[[dict[str, Any]], Distribution]] = {
+    "FloatDistribution": lambda a: FloatDistribution(
+        a["low"], a["high"], a.get("log", False), a.get("step")
+    ),
+    "IntDistribution": lambda a: IntDistribution(
+        a["low"], a["high"], a.get("log", False), a.get("step", 1)
+    ),
+    "CategoricalDistribution": lambda a: CategoricalDistribution(tuple(a["choices"])),
+    "UniformDistribution": lambda a: FloatDistribution(a["low"], a["high"]),
+    "LogUniformDistribution": lambda a: FloatDistribution(a["low"], a["high"], log=True),
+    "DiscreteUniformDistribution": lambda a: FloatDistribution(a["low"], a["high"], step=a["q"]),
+    "IntUniformDistribution": lambda a: IntDistribution(a["low"], a["high"], step=a.get("step", 1)),
+    "IntLogUniformDistribution": lambda a: IntDistribution(
+        a["low"], a["high"], log=True, step=a.get("step", 1)
+    ),
+}
+
+
+def _from_named_json(data: dict[str, Any]) -> Distribution:
+    name, attributes = data["name"], data.get("attributes")
+    if name not in _NAMED_FORMS:
+        raise SearchSpaceError(
+            f"unknown distribution name {name!r}; expected one of {sorted(_NAMED_FORMS)}."
+        )
+    if not isinstance(attributes, dict):
+        raise SearchSpaceError(
+            f"distribution {name!r} has attributes={attributes!r}; give a JSON object such as "
+            '{"low": 0.0, "high": 1.0}.'
+        )
+    try:
+        return _NAMED_FORMS[name](attributes)
+    except KeyError as missing:
+        raise SearchSpaceError(
+            f"distribution {name!r} lacks the attribute {missing.args[0]!r}; add it to its "
+            "attributes."
+        ) from None
 
 
 def to_unit_vector(params: dict[str, Any], space: dict[str, Distribution]) -> np.ndarray:

@@ -15,6 +15,9 @@ from tunelab.analysis.importance import (
     encode_trials,
     fanova_importances,
     leaf_boxes,
+    mean_decrease_impurity_importances,
+    param_importances,
+    ped_anova_importances,
     permutation_importances,
     tree_variance_fractions,
 )
@@ -229,6 +232,127 @@ def test_a_parameter_with_two_distributions_cannot_be_encoded():
     study.optimize(lambda t: t.suggest_float("x", 0.0, 2.0), n_trials=3)
     with pytest.raises(TunelabError, match="'x' has different distributions.*params="):
         fanova_importances(study)
+
+
+def test_max_depth_is_checked_and_limits_the_trees():
+    study = random_study(quadratic_objective, 40, 0)
+    with pytest.raises(ConfigError, match="max_depth=0 must be a positive integer"):
+        fanova_importances(study, max_depth=0)
+    assert fanova_importances(study, max_depth=1) != fanova_importances(study)
+
+
+# --- mean decrease in impurity ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mean_decrease_impurity_ranks_the_important_parameter_first(seed):
+    study = random_study(quadratic_objective, 60, seed)
+    importances = mean_decrease_impurity_importances(study, seed=seed)
+    assert next(iter(importances)) == "x0"
+    assert sum(importances.values()) == pytest.approx(1.0)
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_mean_decrease_impurity_names_itself_in_its_errors():
+    study = random_study(quadratic_objective, 1, 0)
+    with pytest.raises(TunelabError, match="^mean_decrease_impurity_importances: .*1 completed"):
+        mean_decrease_impurity_importances(study)
+
+
+# --- PED-ANOVA -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ped_anova_ranks_the_important_parameter_first(seed):
+    study = random_study(quadratic_objective, 100, seed)
+    importances = ped_anova_importances(study)
+    assert next(iter(importances)) == "x0"
+    assert importances["x0"] > 5 * max(importances[f"z{i}"] for i in range(N_IRRELEVANT))
+    assert list(importances.values()) == sorted(importances.values(), reverse=True)
+
+
+def test_ped_anova_follows_the_direction_of_the_objective():
+    def best_at_the_top(trial):
+        return trial.suggest_float("x", 0.0, 1.0) + 0.01 * trial.suggest_float("z", 0.0, 1.0)
+
+    study = random_study(best_at_the_top, 60, 0, direction="maximize")
+    assert next(iter(ped_anova_importances(study))) == "x"
+    # The same values read as "lower is better" through a callable: x matters all the same.
+    assert next(iter(ped_anova_importances(study, target=lambda r: -r.value))) == "x"
+
+
+def test_ped_anova_rates_a_choice_and_a_conditional_parameter():
+    def objective(trial):
+        optimizer = trial.suggest_categorical("optimizer", ["sgd", "adam", "rmsprop"])
+        momentum = trial.suggest_float("momentum", 0.0, 1.0) if optimizer == "sgd" else 0.5
+        trial.suggest_int("noise", 1, 500)
+        return (optimizer == "rmsprop") + (momentum - 0.2) ** 2
+
+    study = random_study(objective, 150, 0)
+    importances = ped_anova_importances(study, target_quantile=0.2)
+    assert list(importances)[-1] == "noise"
+    assert importances["optimizer"] > 5 * importances["noise"]
+
+
+def test_ped_anova_over_the_whole_range_or_a_region_rates_the_same_parameter_first():
+    study = random_study(quadratic_objective, 80, 0)
+    for options in ({"evaluate_on_local": False}, {"region_quantile": 0.5}):
+        assert next(iter(ped_anova_importances(study, **options))) == "x0"
+
+
+@pytest.mark.parametrize(("target_quantile", "region_quantile"), [(0.0, 1.0), (0.5, 0.5),
+                                                                   (0.1, 1.5)])
+def test_ped_anova_needs_quantiles_in_order(target_quantile, region_quantile):
+    study = random_study(quadratic_objective, 4, 0)
+    with pytest.raises(ConfigError, match="0 < target_quantile < region_quantile <= 1"):
+        ped_anova_importances(
+            study, target_quantile=target_quantile, region_quantile=region_quantile
+        )
+
+
+# --- param_importances: evaluators and normalization ------------------------------------
+
+
+class FixedEvaluator:
+    """Rates as told, and notes what it was asked."""
+
+    def __init__(self, rated):
+        self.rated, self.asked = rated, []
+
+    def evaluate(self, study, params=None, *, target=None):
+        self.asked.append((params, target))
+        return dict(self.rated)
+
+
+def test_param_importances_default_to_fanova():
+    study = random_study(quadratic_objective, 40, 0)
+    assert param_importances(study) == fanova_importances(study)
+
+
+def test_an_evaluator_rates_and_the_result_is_ordered_and_normalized():
+    study = random_study(quadratic_objective, 4, 0)
+    evaluator = FixedEvaluator({"x1": 1.0, "x0": 3.0})
+    target = lambda record: record.value  # noqa: E731
+    shares = param_importances(study, evaluator=evaluator, params=["x0", "x1"], target=target)
+    assert shares == {"x0": 0.75, "x1": 0.25}
+    assert list(shares) == ["x0", "x1"]
+    assert evaluator.asked == [(["x0", "x1"], target)]
+    raw = param_importances(study, evaluator=evaluator, normalize=False)
+    assert raw == {"x0": 3.0, "x1": 1.0} and list(raw) == ["x0", "x1"]
+
+
+def test_all_zero_ratings_become_equal_shares_and_no_params_rate_nothing():
+    study = random_study(quadratic_objective, 4, 0)
+    zeros = FixedEvaluator({"x0": 0.0, "x1": 0.0})
+    assert param_importances(study, evaluator=zeros) == {"x0": 0.5, "x1": 0.5}
+    assert param_importances(study, params=[]) == {}
+
+
+def test_an_evaluator_without_evaluate_is_refused():
+    study = random_study(quadratic_objective, 4, 0)
+    with pytest.raises(ConfigError, match="no evaluate") as caught:
+        param_importances(study, evaluator="fanova")
+    assert caught.value.field == "evaluator"
 
 
 # --- permutation importance ---------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Optimization history, empirical distribution and timeline figures."""
+"""Optimization history and empirical distribution figures."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import pytest
 
 import tunelab
 from tests.viz.conftest import completed, numbers
-from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError
-from tunelab.trial import TrialState, worker_name
-from tunelab.viz import NothingToPlotError, plot_edf, plot_optimization_history, plot_timeline
+from tunelab.viz import NothingToPlotError, plot_edf, plot_optimization_history
 
 
 def traces_by_name(figure):
@@ -97,37 +95,29 @@ def test_edf_compares_studies_and_skips_one_without_completed_trials(
         plot_edf([empty_study, tunelab.create_study()])
 
 
-def test_timeline_has_a_bar_per_started_trial_coloured_by_state(minimize_study):
-    figure = plot_timeline(minimize_study)
-    bars = {trace.name: list(trace.customdata) for trace in figure.data}
-    for state in ("COMPLETE", "PRUNED", "FAIL", "RUNNING"):
-        assert bars[state] == numbers(minimize_study.get_trials((TrialState[state],))), state
-    assert sum(len(drawn) for drawn in bars.values()) == len(minimize_study.trials)
-    assert all(length >= 0 for trace in figure.data for length in trace.x)
-    assert figure.layout.xaxis.type == "date"
-    # One process ran every trial: one row, this process.
-    assert list(figure.layout.yaxis.categoryarray) == [worker_name()]
+def test_several_studies_are_drawn_each_under_its_name(minimize_study, maximize_study):
+    figure = plot_optimization_history([minimize_study, maximize_study])
+    names = [trace.name for trace in figure.data]
+    for study in (minimize_study, maximize_study):
+        assert f"Objective value of {study.study_name}" in names
+        assert f"Best value of {study.study_name}" in names
 
 
-def test_timeline_has_a_row_per_worker_and_device():
-    study = tunelab.create_study()
-
-    def as_two_workers(trial):
-        worker = f"host-{trial.number % 2}:1{trial.number % 2}"
-        study.storage.set_trial_system_attr(trial.trial_id, WORKER_ATTR, worker)
-        if trial.number >= 2:
-            trial.set_system_attr(DEVICE_ATTR, "cuda:0")
-        return trial.suggest_float("x", 0.0, 1.0)
-
-    study.optimize(as_two_workers, n_trials=4)
-    figure = plot_timeline(study)
-    assert list(figure.layout.yaxis.categoryarray) == [
-        "host-0:10", "host-1:11", "host-0:10 (cuda:0)", "host-1:11 (cuda:0)"
-    ]
-    assert list(figure.data[0].y) == list(figure.layout.yaxis.categoryarray)  # trials 0-3
+def test_several_studies_with_error_bars_give_mean_and_spread():
+    studies = [tunelab.create_study(sampler="random", seed=seed) for seed in range(3)]
+    for study in studies:
+        study.optimize(lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=6)
+    values, best, band = plot_optimization_history(studies, error_bar=True).data
+    per_trial = np.array([[record.value for record in study.trials] for study in studies])
+    assert list(values.x) == list(range(6))
+    assert np.allclose(values.y, per_trial.mean(axis=0))
+    assert np.allclose(values.error_y.array, per_trial.std(axis=0))
+    best_so_far = np.minimum.accumulate(per_trial, axis=1)
+    assert np.allclose(best.y, best_so_far.mean(axis=0))
+    assert band.fill == "toself"
+    assert np.allclose(band.y[:6], best_so_far.mean(axis=0) + best_so_far.std(axis=0))
 
 
-def test_timeline_of_a_study_that_never_started_a_trial(empty_study):
-    empty_study.enqueue_trial({"x": 1.0})
-    with pytest.raises(NothingToPlotError, match=r"no started trial \(it holds 1 WAITING\)"):
-        plot_timeline(empty_study)
+def test_a_history_of_studies_without_completed_trials_says_so(empty_study):
+    with pytest.raises(NothingToPlotError, match="none of the studies"):
+        plot_optimization_history([empty_study, tunelab.create_study()], error_bar=True)

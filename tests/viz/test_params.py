@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 import pytest
 
@@ -17,8 +14,7 @@ from tunelab.viz import (
     plot_param_importances,
     plot_slice,
 )
-
-IMPORTANCE_MODULE = "tunelab.analysis.importance"
+from tunelab.viz import params as viz_params
 
 
 def test_importances_are_bars_with_the_most_important_on_top(minimize_study):
@@ -45,39 +41,55 @@ def test_importances_that_cannot_be_right_are_refused(minimize_study, importance
 
 
 @pytest.fixture
-def fake_fanova(monkeypatch):
-    """Stands in for tunelab.analysis.importance; notes the targets it was asked about."""
+def fake_importances(monkeypatch):
+    """Stands in for tunelab.analysis.importance.param_importances; notes the targets it was
+    asked about and the evaluator and params it was given."""
     asked = []
 
-    def fanova_importances(study, *, target=None):
-        asked.append([target(record) for record in study.get_trials((TrialState.COMPLETE,))])
+    def param_importances(study, *, evaluator=None, params=None, target=None):
+        values = [target(record) for record in study.get_trials((TrialState.COMPLETE,))]
+        asked.append((values, evaluator, params))
         return {"x": 0.75, "y": 0.25} if "x" in study.trials[0].params else {"lr": 1.0}
 
-    analysis = types.ModuleType(IMPORTANCE_MODULE)
-    analysis.fanova_importances = fanova_importances
-    monkeypatch.setitem(sys.modules, IMPORTANCE_MODULE, analysis)
+    monkeypatch.setattr(viz_params, "param_importances", param_importances)
     return asked
 
 
-def test_importances_default_to_fanova_from_the_analysis_module(minimize_study, fake_fanova):
+def test_importances_default_to_the_analysis_module(minimize_study, fake_importances):
     (bars,) = plot_param_importances(minimize_study).data
     assert list(bars.y) == ["lr"]
-    assert fake_fanova == [[record.value for record in completed(minimize_study)]]
+    values = [record.value for record in completed(minimize_study)]
+    assert fake_importances == [(values, None, None)]
 
 
-def test_fanova_explains_the_objective_that_target_picks(two_objective_study, fake_fanova):
-    with pytest.raises(ConfigError, match="target=") as caught:
-        plot_param_importances(two_objective_study)
-    assert caught.value.field == "target"
+def test_the_evaluator_and_params_are_passed_on(minimize_study, fake_importances):
+    evaluator = object()
+    plot_param_importances(minimize_study, evaluator=evaluator, params=["lr"])
+    assert fake_importances[0][1:] == (evaluator, ["lr"])
+
+
+def test_importances_explain_the_objective_that_target_picks(two_objective_study, fake_importances):
     (bars,) = plot_param_importances(two_objective_study, target="speed").data
     assert list(bars.y) == ["y", "x"]
-    assert fake_fanova == [[record.values[1] for record in completed(two_objective_study)]]
+    assert fake_importances == [
+        ([record.values[1] for record in completed(two_objective_study)], None, None)
+    ]
 
 
-def test_a_target_has_no_use_when_importances_are_given(minimize_study):
+def test_without_a_target_each_objective_gets_its_bars(two_objective_study, fake_importances):
+    figure = plot_param_importances(two_objective_study)
+    assert [bars.name for bars in figure.data] == ["error", "speed"]
+    assert all(list(bars.y) == ["y", "x"] for bars in figure.data)
+    assert [values for values, _, _ in fake_importances] == [
+        [record.values[i] for record in completed(two_objective_study)] for i in (0, 1)
+    ]
+
+
+@pytest.mark.parametrize("argument", ["target", "evaluator", "params"])
+def test_how_to_compute_has_no_use_when_importances_are_given(minimize_study, argument):
     with pytest.raises(ConfigError, match="drop one of the two") as caught:
-        plot_param_importances(minimize_study, {"lr": 1.0}, target=0)
-    assert caught.value.field == "target"
+        plot_param_importances(minimize_study, {"lr": 1.0}, **{argument: ["lr"]})
+    assert caught.value.field == argument
 
 
 def test_slice_has_a_panel_per_parameter_with_the_trials_that_set_it(minimize_study):

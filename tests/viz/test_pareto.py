@@ -101,3 +101,25 @@ def test_a_front_needs_completed_trials():
 
     with pytest.raises(NothingToPlotError, match="no COMPLETE trial"):
         plot_pareto_front(tunelab.create_study(directions=["minimize", "minimize"]))
+
+
+def test_constraints_func_decides_feasibility_and_the_front_among_the_feasible(
+    two_objective_study,
+):
+    def constraints(record):
+        return [record.params["y"] - 0.5]  # y <= 0.5, in place of the stored x <= 1.6
+
+    traces = traces_by_name(plot_pareto_front(two_objective_study, constraints_func=constraints))
+    trials = completed(two_objective_study)
+    assert list(traces["Infeasible"].customdata) == numbers(
+        [r for r in trials if r.params["y"] > 0.5]
+    )
+    feasible = [r for r in trials if r.params["y"] <= 0.5]
+    front = list(traces["Pareto front"].customdata)
+    assert set(front) <= set(numbers(feasible))
+    for record in feasible:  # nothing feasible dominates a trial on the front
+        error, speed = record.values
+        for number in front:
+            on_front = next(r for r in trials if r.number == number)
+            assert not (error <= on_front.values[0] and speed >= on_front.values[1]
+                        and record.values != on_front.values)

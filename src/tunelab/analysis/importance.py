@@ -27,6 +27,11 @@ How parameters become the forest's inputs, one column each, every column on ``[0
   trials where it is inactive, so its importance measures how much its value matters where it
   is active, and switching it on counts for the parameter that does.
 
+:func:`ped_anova_importances` rates instead how differently each parameter is distributed
+among the best trials than among all (or the better part of them), which needs no model fitted:
+Watanabe, Bansal and Hutter, "PED-ANOVA" (IJCAI 2023). :func:`mean_decrease_impurity_importances`
+reads the impurity decrease of the fANOVA forest's splits.
+
 :func:`permutation_importances` measures how much a trained model's score drops when one input
 feature is shuffled across the samples (Breiman, "Random Forests", Machine Learning 2001, and
 in the model-agnostic form of Fisher, Rudin and Dominici, "All Models are Wrong, but Many are
@@ -38,13 +43,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from tunelab.exceptions import ConfigError, MissingExtraError, TunelabError
 from tunelab.registry import did_you_mean
-from tunelab.space import Distribution
+from tunelab.space import (
+    CategoricalDistribution,
+    Distribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -67,6 +77,7 @@ def fanova_importances(
     params: Sequence[str] | None = None,
     *,
     n_trees: int = 64,
+    max_depth: int | None = None,
     seed: int = 0,
     target: Target | str | None = None,
 ) -> dict[str, float]:
@@ -76,6 +87,7 @@ def fanova_importances(
         study: a study with at least ``MIN_COMPLETED_TRIALS`` completed trials.
         params: the parameters to rate (default: every parameter of a completed trial).
         n_trees: trees of the random forest; more give steadier importances.
+        max_depth: the depth at which the trees stop (default: fully grown, as in the paper).
         seed: seeds the forest, so that the same study gives the same importances.
         target: what to explain: a function of a completed trial (``lambda t: t.values[1]``),
             or the name of one of the study's objectives. Needed for a multi-objective study;
@@ -85,22 +97,109 @@ def fanova_importances(
     trees and rescaled to sum to 1; what the parameters explain only together (interactions)
     is left out before the rescaling.
     """
+    forest, names, n_columns = _fitted_forest(
+        "fanova_importances", study, params, n_trees, max_depth, seed, target
+    )
+    fractions = np.mean([tree_variance_fractions(t.tree_, n_columns) for t in forest], axis=0)
+    return _normalized("fanova_importances", names, fractions)
+
+
+def mean_decrease_impurity_importances(
+    study: Study,
+    params: Sequence[str] | None = None,
+    *,
+    n_trees: int = 64,
+    max_depth: int | None = None,
+    seed: int = 0,
+    target: Target | str | None = None,
+) -> dict[str, float]:
+    """Each parameter's share of the impurity (squared error) that the forest's splits on it
+    remove, averaged over the trees (Breiman, "Random Forests", 2001), largest first.
+
+    The same forest, on the same encoded trials, as :func:`fanova_importances`, with the same
+    arguments. Cheaper than fANOVA, but biased towards parameters with many distinct values
+    (a continuous range offers more splits than a choice of two), and it credits a parameter
+    for the interactions it takes part in; prefer fANOVA where the two disagree.
+    """
+    forest, names, _ = _fitted_forest(
+        "mean_decrease_impurity_importances", study, params, n_trees, max_depth, seed, target
+    )
+    fractions = np.mean([tree.feature_importances_ for tree in forest], axis=0)
+    return _normalized("mean_decrease_impurity_importances", names, fractions)
+
+
+class ImportanceEvaluator(Protocol):
+    """What rates parameters for :func:`param_importances`: an object with this method (the
+    shape of Optuna's importance evaluators), returning a number per parameter, higher for
+    more important."""
+
+    def evaluate(
+        self, study: Study, params: list[str] | None = None, *, target: Target | None = None
+    ) -> dict[str, float]: ...
+
+
+def param_importances(
+    study: Study,
+    *,
+    evaluator: ImportanceEvaluator | None = None,
+    params: list[str] | None = None,
+    target: Target | None = None,
+    normalize: bool = True,
+) -> dict[str, float]:
+    """The parameters' importances by ``evaluator`` (:func:`fanova_importances` with its
+    defaults when None), most important first.
+
+    ``normalize`` rescales them to shares that sum to 1 (equal shares when the evaluator rates
+    every parameter 0). ``params=[]`` rates nothing and gives an empty dict.
+    """
+    if isinstance(params, (list, tuple)) and not params:
+        return {}
+    if evaluator is None:
+        rated = fanova_importances(study, params, target=target)
+    elif callable(getattr(evaluator, "evaluate", None)):
+        rated = evaluator.evaluate(study, params=params, target=target)
+    else:
+        raise ConfigError(
+            f"evaluator={evaluator!r} has no evaluate(study, params=..., target=...) method; "
+            "pass an importance evaluator such as FanovaImportanceEvaluator(), or None.",
+            field="evaluator",
+        )
+    ordered = dict(sorted(rated.items(), key=lambda item: -item[1]))
+    total = sum(ordered.values())
+    if not normalize or not ordered:
+        return ordered
+    if total == 0:
+        return {name: 1.0 / len(ordered) for name in ordered}
+    return {name: value / total for name, value in ordered.items()}
+
+
+def _fitted_forest(
+    method: str,
+    study: Study,
+    params: Sequence[str] | None,
+    n_trees: int,
+    max_depth: int | None,
+    seed: int,
+    target: Target | str | None,
+) -> tuple[list[Any], list[str], int]:
+    """The random forest fitted to the study's completed trials (encoded as the module
+    docstring says), the names of its input columns, and their number."""
     _check_positive_int("n_trees", n_trees)
+    if max_depth is not None:
+        _check_positive_int("max_depth", max_depth)
     _check_seed(seed)
     records = study.get_trials((TrialState.COMPLETE,))
     if len(records) < MIN_COMPLETED_TRIALS:
         raise TunelabError(
-            f"fanova_importances: study {study.study_name!r} has {len(records)} completed "
+            f"{method}: study {study.study_name!r} has {len(records)} completed "
             f"trial(s); importances need at least {MIN_COMPLETED_TRIALS}, and are only reliable "
             "with a few dozen. Run more trials first."
         )
-    names = _chosen_params(records, params)
-    y = _target_values(study, records, target)
+    names = _chosen_params(method, records, params)
+    y = _target_values(method, study, records, target)
     rng = np.random.default_rng(seed)
-    x = encode_trials(records, names, _distributions(records, names), rng)
-    forest = _fit_forest(x, y, n_trees, seed)
-    fractions = np.mean([tree_variance_fractions(t.tree_, x.shape[1]) for t in forest], axis=0)
-    return _normalized(names, fractions)
+    x = encode_trials(records, names, _distributions(method, records, names), rng)
+    return _fit_forest(x, y, n_trees, max_depth, seed), names, x.shape[1]
 
 
 def encode_trials(
@@ -125,38 +224,42 @@ def encode_trials(
     return np.column_stack(columns)
 
 
-def _chosen_params(records: Sequence[TrialRecord], params: Sequence[str] | None) -> list[str]:
+def _chosen_params(
+    method: str, records: Sequence[TrialRecord], params: Sequence[str] | None
+) -> list[str]:
     """The parameters to rate, in first-seen order; the user's choice checked against them."""
     seen = list(dict.fromkeys(name for record in records for name in record.params))
     if params is None:
         if not seen:
             raise TunelabError(
-                "fanova_importances: the completed trials have no parameters; an objective "
+                f"{method}: the completed trials have no parameters; an objective "
                 "needs trial.suggest_* calls before its parameters can be rated."
             )
         return seen
     if isinstance(params, str) or not params:
         raise ConfigError(
-            f"fanova_importances: params={params!r} must be a non-empty list of parameter "
+            f"{method}: params={params!r} must be a non-empty list of parameter "
             "names, e.g. params=['lr', 'batch_size'], or None for all.",
             field="params",
         )
     for name in params:
         if name not in seen:
             raise ConfigError(
-                f"fanova_importances: parameter {name!r} is in no completed trial"
+                f"{method}: parameter {name!r} is in no completed trial"
                 f"{did_you_mean(str(name), seen)}; choose from {', '.join(seen)}.",
                 field="params",
             )
     if len(set(params)) != len(params):
         raise ConfigError(
-            f"fanova_importances: params={list(params)!r} names a parameter twice; list each once.",
+            f"{method}: params={list(params)!r} names a parameter twice; list each once.",
             field="params",
         )
     return list(params)
 
 
-def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict[str, Distribution]:
+def _distributions(
+    method: str, records: Sequence[TrialRecord], names: Sequence[str]
+) -> dict[str, Distribution]:
     """One distribution per parameter; two trials that disagree make the encoding ambiguous."""
     found: dict[str, Distribution] = {}
     for record in records:
@@ -166,7 +269,7 @@ def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict
                 continue
             if found.setdefault(name, distribution) != distribution:
                 raise TunelabError(
-                    f"fanova_importances: parameter {name!r} has different distributions in "
+                    f"{method}: parameter {name!r} has different distributions in "
                     f"different trials ({found[name]} and, in trial {record.number}, "
                     f"{distribution}), so its values cannot share one scale; leave it out with "
                     "params=[...], or rate the trials of one search space in their own study."
@@ -175,9 +278,9 @@ def _distributions(records: Sequence[TrialRecord], names: Sequence[str]) -> dict
 
 
 def _target_values(
-    study: Study, records: Sequence[TrialRecord], target: Target | str | None
+    method: str, study: Study, records: Sequence[TrialRecord], target: Target | str | None
 ) -> np.ndarray:
-    value_of = _target_function(study, target)
+    value_of = _target_function(method, study, target)
     values = []
     for record in records:
         raw = value_of(record)
@@ -185,24 +288,24 @@ def _target_values(
             value = float(raw)
         except (TypeError, ValueError):
             raise TunelabError(
-                f"fanova_importances: target gave {raw!r} ({type(raw).__name__}) for trial "
+                f"{method}: target gave {raw!r} ({type(raw).__name__}) for trial "
                 f"{record.number}; it must give a number."
             ) from None
         if not math.isfinite(value):
             raise TunelabError(
-                f"fanova_importances: target gave {value} for trial {record.number}; it must "
+                f"{method}: target gave {value} for trial {record.number}; it must "
                 "give a finite number for every completed trial."
             )
         values.append(value)
     return np.array(values)
 
 
-def _target_function(study: Study, target: Target | str | None) -> Target:
+def _target_function(method: str, study: Study, target: Target | str | None) -> Target:
     names = study.objective_names
     if target is None:
         if len(study.directions) != 1:
             raise ConfigError(
-                f"fanova_importances: study {study.study_name!r} has {len(study.directions)} "
+                f"{method}: study {study.study_name!r} has {len(study.directions)} "
                 "objectives; say which to explain with target='<objective name>' (one of "
                 f"{', '.join(names)}) or target=lambda trial: trial.values[0].",
                 field="target",
@@ -211,7 +314,7 @@ def _target_function(study: Study, target: Target | str | None) -> Target:
     if isinstance(target, str):
         if target not in names:
             raise ConfigError(
-                f"fanova_importances: target={target!r} is not an objective of study "
+                f"{method}: target={target!r} is not an objective of study "
                 f"{study.study_name!r}{did_you_mean(target, names)}; use one of "
                 f"{', '.join(names)}.",
                 field="target",
@@ -220,21 +323,25 @@ def _target_function(study: Study, target: Target | str | None) -> Target:
         return lambda record: record.values[index]  # type: ignore[index]
     if not callable(target):
         raise ConfigError(
-            f"fanova_importances: target={target!r} must be an objective name or a function "
+            f"{method}: target={target!r} must be an objective name or a function "
             "of a trial record, e.g. target=lambda trial: trial.values[1].",
             field="target",
         )
     return target
 
 
-def _fit_forest(x: np.ndarray, y: np.ndarray, n_trees: int, seed: int) -> list[Any]:
+def _fit_forest(
+    x: np.ndarray, y: np.ndarray, n_trees: int, max_depth: int | None, seed: int
+) -> list[Any]:
     try:
         from sklearn.ensemble import RandomForestRegressor
     except ImportError as exc:
-        raise MissingExtraError("scikit-learn", "torch", "fANOVA importances") from exc
+        raise MissingExtraError("scikit-learn", "torch", "Importances") from exc
     # Fully grown trees, as in the paper: each leaf then holds one or a few trials, and the
     # bootstrap (not pruning) is what makes the trees differ.
-    forest = RandomForestRegressor(n_estimators=n_trees, random_state=seed, n_jobs=1)
+    forest = RandomForestRegressor(
+        n_estimators=n_trees, max_depth=max_depth, random_state=seed, n_jobs=1
+    )
     forest.fit(x, y)
     return list(forest.estimators_)
 
@@ -309,16 +416,137 @@ def _marginal_variance(
     return float(np.diff(edges) @ (marginal - mean) ** 2)
 
 
-def _normalized(names: Sequence[str], fractions: np.ndarray) -> dict[str, float]:
+def _normalized(method: str, names: Sequence[str], fractions: np.ndarray) -> dict[str, float]:
     total = float(fractions.sum())
     if total <= 0.0:
         raise TunelabError(
-            "fanova_importances: the objective does not vary with any single parameter in the "
+            f"{method}: the objective does not vary with any single parameter in the "
             "forest's fit (constant values, or only interactions between parameters), so there "
             "is no variance to share out. Check that the trials' values differ, or run more trials."
         )
     shares = {name: float(f) / total for name, f in zip(names, fractions)}
     return dict(sorted(shares.items(), key=lambda item: -item[1]))
+
+
+# --- PED-ANOVA ----------------------------------------------------------------------------
+
+# Grid points of a continuous parameter's unit scale, and the pseudo-count of the uniform
+# prior that keeps a density from vanishing where no trial went.
+PED_GRID_POINTS = 50
+PED_PRIOR_WEIGHT = 1.0
+
+
+def ped_anova_importances(
+    study: Study,
+    params: Sequence[str] | None = None,
+    *,
+    target_quantile: float = 0.1,
+    region_quantile: float = 1.0,
+    evaluate_on_local: bool = True,
+    target: Target | str | None = None,
+) -> dict[str, float]:
+    """How much each parameter matters for reaching the best ``target_quantile`` of the
+    trials, within the best ``region_quantile`` of them, by PED-ANOVA, largest first.
+
+    Watanabe, Bansal and Hutter, "PED-ANOVA: Efficiently Quantifying Hyperparameter Importance
+    in Arbitrary Subspaces" (IJCAI 2023): the variance, over the region, of the parameter's
+    marginal chance of landing in the top set is ``(gamma'/gamma)^2`` times the Pearson
+    divergence between the parameter's distribution among the top trials and among the region's
+    (uniform over its range with ``evaluate_on_local=False``). Each distribution is a Parzen
+    estimate on the parameter's unit scale (a Gaussian kernel with Scott's bandwidth on a grid,
+    or a count per value for at most ``PED_GRID_POINTS`` values), with a uniform prior. A
+    conditional parameter is rated over the trials that set it, weighted by the squared share
+    of top trials that set it over the share of region trials that do. No forest is fitted,
+    so it is fast; it needs a few trials in the top set (five or more) to be steady.
+
+    ``target`` as for :func:`fanova_importances`; the study's direction says which values
+    are best, and for a callable target lower is better.
+    """
+    method = "ped_anova_importances"
+    if not 0.0 < target_quantile < region_quantile <= 1.0:
+        raise ConfigError(
+            f"{method}: target_quantile={target_quantile!r} and region_quantile="
+            f"{region_quantile!r} must satisfy 0 < target_quantile < region_quantile <= 1.",
+            field="target_quantile",
+        )
+    records = study.get_trials((TrialState.COMPLETE,))
+    if len(records) < MIN_COMPLETED_TRIALS:
+        raise TunelabError(
+            f"{method}: study {study.study_name!r} has {len(records)} completed trial(s); "
+            f"importances need at least {MIN_COMPLETED_TRIALS}. Run more trials first."
+        )
+    names = _chosen_params(method, records, params)
+    distributions = _distributions(method, records, names)
+    values = _target_values(method, study, records, target)
+    order = np.argsort(_lower_is_better(study, target, values), kind="stable")
+    n_top = max(1, math.ceil(target_quantile * len(records)))
+    n_region = max(n_top, math.ceil(region_quantile * len(records)))
+    top = [records[i] for i in order[:n_top]]
+    region = [records[i] for i in order[:n_region]] if evaluate_on_local else []
+    scale = (n_top / n_region) ** 2
+    rated = {
+        name: scale * _ped_divergence(name, distributions[name], top, region) for name in names
+    }
+    return dict(sorted(rated.items(), key=lambda item: -item[1]))
+
+
+def _lower_is_better(study: Study, target: Target | str | None, values: np.ndarray) -> np.ndarray:
+    if callable(target):
+        return values
+    index = 0 if target is None else study.objective_names.index(target)
+    return -values if study.directions[index] == "maximize" else values
+
+
+def _ped_divergence(
+    name: str,
+    distribution: Distribution,
+    top: Sequence[TrialRecord],
+    region: Sequence[TrialRecord],
+) -> float:
+    """The weighted Pearson divergence of the parameter's top density from its region's
+    (uniform when ``region`` is empty: the importance over the whole range)."""
+    top_set = [r for r in top if name in r.params]
+    if not top_set:
+        return 0.0
+    top_density = _parzen_density(distribution, [r.params[name] for r in top_set])
+    if region:
+        region_set = [r for r in region if name in r.params]
+        region_density = _parzen_density(distribution, [r.params[name] for r in region_set])
+        weight = (len(top_set) / len(top)) ** 2 / (len(region_set) / len(region))
+    else:
+        region_density = np.full(len(top_density), 1.0 / len(top_density))
+        weight = (len(top_set) / len(top)) ** 2
+    return weight * float(region_density @ (top_density / region_density - 1.0) ** 2)
+
+
+def _parzen_density(distribution: Distribution, values: Sequence[Any]) -> np.ndarray:
+    """The values' density on the parameter's grid (summing to 1), with a uniform prior."""
+    units = np.array([distribution.to_unit(value) for value in values])
+    n_values = _n_discrete_values(distribution)
+    if n_values is not None and n_values <= PED_GRID_POINTS:
+        counts = np.bincount(np.minimum((units * n_values).astype(int), n_values - 1),
+                             minlength=n_values)
+        density = counts + PED_PRIOR_WEIGHT / n_values
+    else:
+        grid = (np.arange(PED_GRID_POINTS) + 0.5) / PED_GRID_POINTS
+        spread = float(np.std(units)) if len(units) > 1 else 1.0
+        bandwidth = max(1.06 * spread * len(units) ** -0.2, 1.0 / PED_GRID_POINTS)
+        kernels = np.exp(-0.5 * ((grid[:, None] - units[None, :]) / bandwidth) ** 2)
+        kernels /= kernels.sum(axis=0, keepdims=True)  # each trial weighs one on the grid
+        density = kernels.sum(axis=1) + PED_PRIOR_WEIGHT / PED_GRID_POINTS
+    return np.asarray(density / density.sum(), dtype=float)
+
+
+def _n_discrete_values(distribution: Distribution) -> int | None:
+    """How many values a parameter takes when its unit scale gives each an equal bin; None
+    for a continuous one (and for a log-scaled integer, whose unit scale is continuous)."""
+    if isinstance(distribution, CategoricalDistribution):
+        return len(distribution.choices)
+    if isinstance(distribution, IntDistribution) and not distribution.log:
+        return (distribution.high - distribution.low) // distribution.step + 1
+    if isinstance(distribution, FloatDistribution) and distribution.step is not None:
+        return round((distribution.high - distribution.low) / distribution.step) + 1
+    return None
 
 
 # --- permutation importance ---------------------------------------------------------------

@@ -11,9 +11,11 @@ from __future__ import annotations
 from tunelab.exceptions import NothingToPlotError
 from tunelab.viz.contour import plot_contour
 from tunelab.viz.curves import plot_intermediate_values
-from tunelab.viz.history import plot_edf, plot_optimization_history, plot_timeline
+from tunelab.viz.history import plot_edf, plot_optimization_history
 from tunelab.viz.params import plot_parallel_coordinate, plot_param_importances, plot_slice
 from tunelab.viz.pareto import plot_pareto_front
+from tunelab.viz.rank import plot_rank
+from tunelab.viz.timeline import plot_timeline
 from tunelab.viz.training import plot_activations, plot_gradient_norms, plot_training_curves
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "plot_parallel_coordinate",
     "plot_param_importances",
     "plot_pareto_front",
+    "plot_rank",
     "plot_slice",
     "plot_timeline",
     "plot_training_curves",

@@ -143,6 +143,22 @@ def no_completed_trials(study: Study, figure: str) -> NothingToPlotError:
     )
 
 
+def as_studies(study: Study | Sequence[Study]) -> list[Study]:
+    """The studies a figure compares: one, or each of a sequence."""
+    return [study] if isinstance(study, Study) else list(study)
+
+
+def no_completed_in_any(studies: Sequence[Study], figure: str) -> NothingToPlotError:
+    """The error for a figure over ``studies`` none of which has a COMPLETE trial."""
+    if len(studies) == 1:
+        return no_completed_trials(studies[0], figure)
+    return nothing_to_plot(
+        figure,
+        f"none of the studies {[each.study_name for each in studies]} has a COMPLETE trial",
+        "run study.optimize(objective, n_trials=...) on them first",
+    )
+
+
 def split_feasible(
     points: Sequence[tuple[TrialRecord, float]],
 ) -> tuple[list[tuple[TrialRecord, float]], list[tuple[TrialRecord, float]]]:

@@ -1,23 +1,21 @@
-"""How a study went over time: values per trial with the best so far, their distribution, and
-when each trial ran."""
+"""How a study went: values per trial with the best so far, and their distribution."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from dataclasses import dataclass
 
 import numpy as np
 
-from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
 from tunelab.viz._common import (
     INFEASIBLE_COLOR,
     STATE_COLORS,
+    Target,
     TargetSpec,
-    completed_points,
-    no_completed_trials,
-    nothing_to_plot,
+    as_studies,
+    no_completed_in_any,
     resolve_target,
     split_feasible,
     target_points,
@@ -26,7 +24,10 @@ from tunelab.viz._plotly import go
 
 
 def plot_optimization_history(
-    study: Study, target: TargetSpec = None, target_name: str | None = None
+    study: Study | Sequence[Study],
+    target: TargetSpec = None,
+    target_name: str | None = None,
+    error_bar: bool = False,
 ) -> go.Figure:
     """The objective value of each COMPLETE trial by trial number, and the best value so far.
 
@@ -35,30 +36,68 @@ def plot_optimization_history(
     follows the objective's direction and counts only trials that satisfy their constraints
     (infeasible trials are drawn in grey); a callable target has no known direction, so it
     gets no best-so-far line.
+
+    Give several studies (a sequence), say one per seed, to draw each in turn, its traces
+    named after it; or, with ``error_bar=True``, their mean and standard deviation at each
+    trial number, the best so far as a band.
     """
     figure_name = "plot_optimization_history"
-    objective, points = completed_points(study, target, target_name, figure_name)
-    feasible, infeasible = split_feasible(points)
+    studies = as_studies(study)
+    histories = [_history(each, target, target_name, figure_name) for each in studies]
+    histories = [history for history in histories if history.feasible or history.infeasible]
+    if not histories:
+        raise no_completed_in_any(studies, figure_name)
     figure = go.Figure()
-    figure.add_trace(_value_markers(feasible, objective.name, STATE_COLORS[TrialState.COMPLETE]))
-    if infeasible:
-        figure.add_trace(_value_markers(infeasible, "Infeasible", INFEASIBLE_COLOR))
-    if objective.direction is not None and feasible:
-        values = np.array([value for _, value in feasible])
-        accumulate = np.maximum if objective.direction == "maximize" else np.minimum
-        figure.add_trace(
-            go.Scatter(
-                x=[record.number for record, _ in feasible],
-                y=accumulate.accumulate(values),
-                mode="lines",
-                line_shape="hv",
-                name="Best value",
-            )
-        )
+    if error_bar:
+        _draw_spread(figure, histories)
+    else:
+        for history in histories:
+            _draw_history(figure, history, f" of {history.study_name}" if len(studies) > 1 else "")
     figure.update_layout(
-        title="Optimization history", xaxis_title="Trial", yaxis_title=objective.name
+        title="Optimization history", xaxis_title="Trial", yaxis_title=histories[0].objective.name
     )
     return figure
+
+
+@dataclass(frozen=True)
+class _History:
+    """One study's values to draw: feasible and infeasible COMPLETE trials, and the best
+    feasible value so far at each feasible trial (None when the target has no direction)."""
+
+    study_name: str
+    objective: Target
+    feasible: list[tuple[TrialRecord, float]]
+    infeasible: list[tuple[TrialRecord, float]]
+    best: np.ndarray | None
+
+
+def _history(study: Study, target: TargetSpec, target_name: str | None, figure: str) -> _History:
+    objective = resolve_target(study, target, target_name, figure)
+    feasible, infeasible = split_feasible(target_points(study, objective))
+    best = None
+    if objective.direction is not None and feasible:
+        accumulate = np.maximum if objective.direction == "maximize" else np.minimum
+        best = accumulate.accumulate(np.array([value for _, value in feasible]))
+    return _History(study.study_name, objective, feasible, infeasible, best)
+
+
+def _draw_history(figure: go.Figure, history: _History, suffix: str) -> None:
+    name, color = history.objective.name + suffix, STATE_COLORS[TrialState.COMPLETE]
+    figure.add_trace(_value_markers(history.feasible, name, color))
+    if history.infeasible:
+        figure.add_trace(
+            _value_markers(history.infeasible, "Infeasible" + suffix, INFEASIBLE_COLOR)
+        )
+    if history.best is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[record.number for record, _ in history.feasible],
+                y=history.best,
+                mode="lines",
+                line_shape="hv",
+                name="Best value" + suffix,
+            )
+        )
 
 
 def _value_markers(
@@ -74,6 +113,58 @@ def _value_markers(
     )
 
 
+def _draw_spread(figure: go.Figure, histories: Sequence[_History]) -> None:
+    """The mean and standard deviation over the studies of the feasible values at each trial
+    number, and of the best value so far as a band (where the target has a direction)."""
+    at_number: dict[int, list[float]] = {}
+    for history in histories:
+        for record, value in history.feasible:
+            at_number.setdefault(record.number, []).append(value)
+    numbers = sorted(at_number)
+    mean, std = _mean_and_std([at_number[number] for number in numbers])
+    figure.add_trace(
+        go.Scatter(
+            x=numbers,
+            y=mean,
+            error_y={"type": "data", "array": std, "visible": True},
+            mode="markers",
+            marker_color=STATE_COLORS[TrialState.COMPLETE],
+            name=histories[0].objective.name,
+        )
+    )
+    if all(history.best is not None for history in histories) and numbers:
+        best_mean, best_std = _mean_and_std([_best_at(histories, n) for n in numbers])
+        figure.add_trace(go.Scatter(x=numbers, y=best_mean, mode="lines", name="Best value"))
+        figure.add_trace(
+            go.Scatter(
+                x=numbers + numbers[::-1],
+                y=np.concatenate([best_mean + best_std, (best_mean - best_std)[::-1]]),
+                fill="toself",
+                mode="none",
+                opacity=0.2,
+                fillcolor=STATE_COLORS[TrialState.FAIL],
+                name="Best value ± std",
+                showlegend=False,
+            )
+        )
+
+
+def _best_at(histories: Sequence[_History], number: int) -> list[float]:
+    """Each study's best value so far at trial ``number``, for the studies that have one."""
+    found = []
+    for history in histories:
+        assert history.best is not None
+        numbers = [record.number for record, _ in history.feasible]
+        index = int(np.searchsorted(numbers, number, side="right")) - 1
+        if index >= 0:
+            found.append(float(history.best[index]))
+    return found
+
+
+def _mean_and_std(groups: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([np.mean(g) for g in groups]), np.array([np.std(g) for g in groups])
+
+
 def plot_edf(
     study: Study | Sequence[Study], target: TargetSpec = None, target_name: str | None = None
 ) -> go.Figure:
@@ -85,7 +176,7 @@ def plot_edf(
     :func:`plot_optimization_history`.
     """
     figure_name = "plot_edf"
-    studies = [study] if isinstance(study, Study) else list(study)
+    studies = as_studies(study)
     figure = go.Figure()
     axis_title = None
     for each in studies:
@@ -99,14 +190,7 @@ def plot_edf(
             go.Scatter(x=values, y=fractions, mode="lines", line_shape="hv", name=each.study_name)
         )
     if not figure.data:
-        if len(studies) == 1:
-            raise no_completed_trials(studies[0], figure_name)
-        names = [each.study_name for each in studies]
-        raise nothing_to_plot(
-            figure_name,
-            f"none of the studies {names} has a COMPLETE trial",
-            "run study.optimize(objective, n_trials=...) on them first",
-        )
+        raise no_completed_in_any(studies, figure_name)
     figure.update_layout(
         title="Empirical distribution function",
         xaxis_title=axis_title,
@@ -114,64 +198,3 @@ def plot_edf(
         yaxis_range=[0, 1.02],
     )
     return figure
-
-
-def plot_timeline(study: Study) -> go.Figure:
-    """When each trial ran, one row per worker: a bar per started trial from its start to its
-    end (to now while it runs), coloured by state.
-
-    A trial records the process that ran it ("host:pid") and, under ``optimize(devices=...)``,
-    the device its worker was given; a row is one process (and device). A fused population
-    trains its members side by side in one process, so their bars overlap on its row.
-    """
-    records = [record for record in study.trials if record.datetime_start is not None]
-    if not records:
-        raise nothing_to_plot(
-            "plot_timeline", "no started trial", "run study.optimize(...) first", study
-        )
-    rows = list(dict.fromkeys(_worker_label(r) for r in sorted(records, key=_started)))
-    now = datetime.now(timezone.utc)
-    figure = go.Figure()
-    for state in TrialState:
-        in_state = [record for record in records if record.state is state]
-        if not in_state:
-            continue
-        starts, lengths = zip(*(_bar_span(record, now) for record in in_state))
-        figure.add_trace(
-            go.Bar(
-                y=[_worker_label(record) for record in in_state],
-                base=starts,
-                x=lengths,
-                customdata=[record.number for record in in_state],
-                hovertemplate="trial %{customdata}<extra>%{y}</extra>",
-                orientation="h",
-                marker_color=STATE_COLORS[state],
-                name=state.name,
-            )
-        )
-    figure.update_layout(title="Timeline", xaxis_type="date", xaxis_title="Time",
-                         barmode="overlay")
-    figure.update_yaxes(title_text="Worker", categoryorder="array", categoryarray=rows)
-    return figure
-
-
-def _started(record: TrialRecord) -> tuple[datetime, int]:
-    assert record.datetime_start is not None
-    return record.datetime_start, record.number
-
-
-def _worker_label(record: TrialRecord) -> str:
-    """The process that ran a trial, with its device if it was given one."""
-    worker = str(record.system_attrs.get(WORKER_ATTR, "unknown worker"))
-    device = record.system_attrs.get(DEVICE_ATTR)
-    return f"{worker} ({device})" if device else worker
-
-
-def _bar_span(record: TrialRecord, now: datetime) -> tuple[datetime, float]:
-    """Where a started trial's bar begins, and its length in milliseconds (the unit of a
-    bar's length on a date axis). The start is local wall-clock time without a zone, since
-    plotly.js has no time zones and would misread an offset."""
-    start = record.datetime_start
-    assert start is not None
-    length = ((record.datetime_complete or now) - start).total_seconds() * 1000.0
-    return start.astimezone().replace(tzinfo=None), length

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tunelab.analysis.importance import ImportanceEvaluator, param_importances
 from tunelab.exceptions import ConfigError
 from tunelab.study import Study
 from tunelab.trial import TrialRecord
@@ -26,47 +27,84 @@ from tunelab.viz._plotly import go, make_subplots
 
 
 def plot_param_importances(
-    study: Study, importances: Mapping[str, float] | None = None, *, target: TargetSpec = None
+    study: Study,
+    importances: Mapping[str, float] | None = None,
+    *,
+    target: TargetSpec = None,
+    target_name: str | None = None,
+    evaluator: ImportanceEvaluator | None = None,
+    params: list[str] | None = None,
 ) -> go.Figure:
     """A horizontal bar per parameter, the most important at the top.
 
     ``importances`` maps parameter names to importances, as
-    :func:`tunelab.analysis.importance.fanova_importances` returns them; when omitted, that
-    function computes them from the study, for the objective ``target`` picks (required for a
-    multi-objective study, as for :func:`~tunelab.viz.plot_optimization_history`). tunelab
-    computes no weaker estimate in its place: bars of numbers that do not measure importance
+    :func:`tunelab.analysis.importance.param_importances` returns them. When omitted, that
+    function computes them from the study with ``evaluator`` (fANOVA by default) over
+    ``params`` (all by default), for the objective ``target`` picks (as for
+    :func:`~tunelab.viz.plot_optimization_history`); a multi-objective study without a
+    ``target`` gets a bar per objective for each parameter. tunelab computes no weaker
+    estimate in place of the one asked for: bars of numbers that do not measure importance
     would mislead.
     """
     if importances is None:
-        importances = _fanova_importances(study, target)
-    elif target is not None:
-        raise ConfigError(
-            "plot_param_importances: target picks the objective whose importances are "
-            "computed, and importances were given already; drop one of the two.",
-            field="target",
+        rated = _computed_importances(study, evaluator, params, target, target_name)
+    else:
+        _refuse_with_importances(target=target, evaluator=evaluator, params=params)
+        rated = {target_name or "Importance": _checked_importances(study, importances)}
+    first = next(iter(rated.values()))
+    names = sorted(first, key=first.__getitem__)  # plotly draws the first bar lowest
+    figure = go.Figure()
+    for label, shares in rated.items():
+        figure.add_trace(
+            go.Bar(
+                x=[shares.get(name, 0.0) for name in names],
+                y=names,
+                orientation="h",
+                text=[f"{shares.get(name, 0.0):.3g}" for name in names],
+                textposition="outside",
+                name=label,
+                showlegend=len(rated) > 1,
+            )
         )
-    checked = _checked_importances(study, importances)
-    names = sorted(checked, key=checked.__getitem__)  # plotly draws the first bar lowest
-    figure = go.Figure(
-        go.Bar(
-            x=[checked[name] for name in names],
-            y=names,
-            orientation="h",
-            text=[f"{checked[name]:.3g}" for name in names],
-            textposition="outside",
-        )
-    )
     figure.update_layout(
         title="Hyperparameter importances", xaxis_title="Importance", yaxis_title="Parameter"
     )
     return figure
 
 
-def _fanova_importances(study: Study, target: TargetSpec) -> Mapping[str, float]:
-    objective = resolve_target(study, target, None, "plot_param_importances")
-    from tunelab.analysis.importance import fanova_importances  # only when importances are asked
+def _computed_importances(
+    study: Study,
+    evaluator: ImportanceEvaluator | None,
+    params: list[str] | None,
+    target: TargetSpec,
+    target_name: str | None,
+) -> dict[str, dict[str, float]]:
+    """The importances for the objective ``target`` picks, or for each objective of a
+    multi-objective study when it picks none, by objective name."""
+    figure = "plot_param_importances"
+    if target is None and len(study.directions) > 1:
+        indices = range(len(study.directions))
+        objectives = [resolve_target(study, index, None, figure) for index in indices]
+    else:
+        objectives = [resolve_target(study, target, target_name, figure)]
+    return {
+        objective.name: _checked_importances(
+            study,
+            param_importances(study, evaluator=evaluator, params=params, target=objective.value),
+        )
+        for objective in objectives
+    }
 
-    return fanova_importances(study, target=objective.value)
+
+def _refuse_with_importances(**given: object) -> None:
+    """Arguments that say how to compute importances have no use when they are given."""
+    for argument, value in given.items():
+        if value is not None:
+            raise ConfigError(
+                f"plot_param_importances: {argument} says how importances are computed, and "
+                "importances were given already; drop one of the two.",
+                field=argument,
+            )
 
 
 def _checked_importances(study: Study, importances: Any) -> dict[str, float]:

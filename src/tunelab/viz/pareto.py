@@ -8,6 +8,7 @@ from typing import Any
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError
 from tunelab.study import Study
+from tunelab.study._ranking import pareto_front
 from tunelab.trial import TrialRecord, TrialState
 from tunelab.viz._common import (
     INFEASIBLE_COLOR,
@@ -30,6 +31,7 @@ def plot_pareto_front(
     include_dominated_trials: bool = True,
     axis_order: Sequence[int | str] | None = None,
     targets: Coordinates | None = None,
+    constraints_func: Coordinates | None = None,
 ) -> go.Figure:
     """The COMPLETE trials of a study with two or three objectives (a 3-D scatter for three),
     the Pareto front (``study.best_trials``) highlighted.
@@ -39,7 +41,9 @@ def plot_pareto_front(
     them, required for a study with more than three objectives), or what ``targets`` returns
     for a trial (two or three numbers). Trials that violate their constraints are grey
     crosses, never on the front; ``include_dominated_trials=False`` leaves out the feasible
-    trials off the front.
+    trials off the front. ``constraints_func`` (a trial's constraint values, feasible when all
+    are <= 0) replaces the constraints the trials stored, and the front is then that of the
+    trials it finds feasible.
     """
     coordinates_of, names = _what_to_plot(study, target_names, axis_order, targets)
     completed = study.get_trials((TrialState.COMPLETE,))
@@ -47,13 +51,14 @@ def plot_pareto_front(
         raise no_completed_trials(study, FIGURE)
     coordinates = {r.number: [float(v) for v in coordinates_of(r)] for r in completed}
     names = _checked_names(names, coordinates)
-    on_front = {record.number for record in study.best_trials}
+    satisfied = is_feasible if constraints_func is None else _satisfies(constraints_func)
+    feasible = [record for record in completed if satisfied(record)]
+    on_front = {record.number for record in pareto_front(feasible, study.directions)}
     groups = [("Pareto front", [n for n in coordinates if n in on_front], {"color": FRONT_COLOR})]
     if include_dominated_trials:
-        feasible = {record.number for record in completed if is_feasible(record)}
-        dominated = [n for n in coordinates if n in feasible and n not in on_front]
+        dominated = [r.number for r in feasible if r.number not in on_front]
         groups.append(("Dominated", dominated, {"color": STATE_COLORS[TrialState.COMPLETE]}))
-    infeasible = [record.number for record in completed if not is_feasible(record)]
+    infeasible = [record.number for record in completed if not satisfied(record)]
     groups.append(("Infeasible", infeasible, {"color": INFEASIBLE_COLOR, "symbol": "x"}))
     figure = go.Figure()
     for name, numbers, marker in groups:
@@ -65,6 +70,13 @@ def plot_pareto_front(
         figure.update_layout(xaxis_title=names[0], yaxis_title=names[1])
     figure.update_layout(title="Pareto front")
     return figure
+
+
+def _satisfies(constraints_func: Coordinates) -> Callable[[TrialRecord], bool]:
+    def satisfied(record: TrialRecord) -> bool:
+        return all(value <= 0.0 for value in constraints_func(record))
+
+    return satisfied
 
 
 def _what_to_plot(
