@@ -23,8 +23,8 @@ SOURCE = Path(tunelab.__file__).parent
 
 # Lowest first. A module belongs to the layer of its longest listed prefix.
 LAYERS: list[tuple[str, ...]] = [
-    ("exceptions", "_attrs", "_pickling", "registry", "_options", "space", "constraints",
-     "devices"),
+    ("exceptions", "_attrs", "_direction", "_pickling", "registry", "_options", "space",
+     "constraints", "devices"),
     ("trial",),
     ("storage",),
     ("samplers.base", "pruners.base"),

@@ -100,12 +100,16 @@ def create_study(
         else:
             if info.directions != checked_directions:
                 raise ConfigError(
-                    f"study {study_name!r} exists with directions {list(info.directions)}, not "
-                    f"{list(checked_directions)}; use the same directions or another name."
+                    f"study {study_name!r} exists with directions {_words(info.directions)}, "
+                    f"not {_words(checked_directions)}; use the same directions or another name."
                 )
             return Study(_with_heartbeat(store, info, heartbeat), store, sampler_obj, pruner_obj)
     info = store.create_study(study_name, checked_directions, names)
     return Study(_with_heartbeat(store, info, heartbeat), store, sampler_obj, pruner_obj)
+
+
+def _words(directions: Sequence[str]) -> list[str]:
+    return [str(direction) for direction in directions]
 
 
 def _with_heartbeat(
