@@ -8,6 +8,7 @@ storage; :mod:`tunelab.study.optimize` and :mod:`tunelab.study.runner` run the o
 
 from tunelab._direction import StudyDirection
 from tunelab.storage.base import StudySummary
+from tunelab.study._callbacks import MaxTrialsCallback
 from tunelab.study._studies import (
     DEFAULT_PRUNER,
     DIRECTIONS,
@@ -28,6 +29,7 @@ __all__ = [
     "DEFAULT_PRUNER",
     "DIRECTIONS",
     "Callback",
+    "MaxTrialsCallback",
     "Objective",
     "Study",
     "StudyDirection",
