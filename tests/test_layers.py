@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("storage",),
     ("samplers.base", "pruners.base"),
     ("samplers", "pruners"),
-    ("heartbeat", "progress", "dataframe", "telemetry"),
+    ("heartbeat", "progress", "dataframe", "telemetry", "storages"),
     ("study", "cv", "tunelab"),
     ("execution",),
     ("torch",),
