@@ -23,13 +23,13 @@ SOURCE = Path(tunelab.__file__).parent
 
 # Lowest first. A module belongs to the layer of its longest listed prefix.
 LAYERS: list[tuple[str, ...]] = [
-    ("exceptions", "_attrs", "_pickling", "registry", "_options", "space", "constraints",
-     "devices", "logging", "distributions"),
+    ("exceptions", "_attrs", "_direction", "_pickling", "registry", "_options", "space",
+     "constraints", "devices", "logging", "distributions"),
     ("trial",),
     ("storage",),
     ("samplers.base", "pruners.base", "search_space"),
     ("samplers", "pruners"),
-    ("heartbeat", "progress", "dataframe", "telemetry"),
+    ("heartbeat", "progress", "dataframe", "telemetry", "storages"),
     ("study", "cv", "tunelab"),
     ("execution",),
     ("torch",),

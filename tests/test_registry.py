@@ -107,15 +107,16 @@ def test_make_pruner_errors_name_the_problem(spec, message):
         make_pruner(spec)
 
 
-def test_no_pruner_never_prunes():
-    study = tunelab.create_study()
+def test_the_pruner_none_never_prunes():
+    study = tunelab.create_study(pruner="none")
     for _ in range(6):
         trial = study.ask()
         trial.report(1.0, step=0)
         study.tell(trial, 1.0)
     trial = study.ask()
     trial.report(1e9, step=0)
-    assert trial.should_prune() is False
+    with pytest.warns(UserWarning, match="should_prune"):
+        assert trial.should_prune() is False
 
 
 # A user's own classes, named "package.module:Class" -------------------------------------------

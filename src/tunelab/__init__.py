@@ -14,7 +14,16 @@ from tunelab.exceptions import (
     TunelabError,
 )
 from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
-from tunelab.study import Study, create_study, delete_study, list_studies, load_study
+from tunelab.study import (
+    Study,
+    copy_study,
+    create_study,
+    delete_study,
+    get_all_study_names,
+    get_all_study_summaries,
+    list_studies,
+    load_study,
+)
 from tunelab.trial import Trial, TrialRecord, TrialState, create_trial
 
 __version__ = "0.1.0"
@@ -56,10 +65,13 @@ __all__ = [
     "TrialRecord",
     "TrialState",
     "TunelabError",
+    "copy_study",
     "create_study",
     "create_trial",
     "cv",
     "delete_study",
+    "get_all_study_names",
+    "get_all_study_summaries",
     "list_studies",
     "load_study",
 ]

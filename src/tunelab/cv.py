@@ -349,7 +349,7 @@ def cross_val_score(
         raise MissingExtraError("scikit-learn", "torch", "tunelab.cv.cross_val_score") from error
     where = "cross_val_score"
     study = getattr(trial, "study", None)
-    if getattr(study, "directions", None) == ("minimize",):
+    if list(getattr(study, "directions", ())) == ["minimize"]:
         raise ConfigError(
             f"{where}: the study minimizes, but scikit-learn scores are higher-is-better (errors "
             "come negated, e.g. neg_mean_squared_error); create the study with "

@@ -3,6 +3,9 @@
 Every error that a user can cause derives from :class:`TunelabError`; its message names the
 field at fault and how to fix it. :class:`TrialPruned` is not an error: an objective raises it
 to tell the study that the trial was stopped early on purpose.
+
+Optuna's names for the same errors are aliases at the end, so that a script's ``except
+optuna.exceptions.StorageInternalError:`` catches what tunelab raises.
 """
 
 from __future__ import annotations
@@ -28,8 +31,13 @@ class DuplicatedStudyError(StorageError):
     """A study with that name already exists in the storage."""
 
 
-class StudyNotFoundError(StorageError):
-    """No study with that name exists in the storage."""
+class StudyNotFoundError(StorageError, KeyError):
+    """No study with that name exists in the storage.
+
+    A KeyError too, as Optuna raises one: scripts load a study and create it on KeyError.
+    """
+
+    __str__ = Exception.__str__  # the message itself, not KeyError's quoted repr of it
 
 
 class TrialFinishedError(TunelabError, RuntimeError):
@@ -64,3 +72,15 @@ class NothingToPlotError(TunelabError, ValueError):
 
 class TrialPruned(Exception):
     """Raised by an objective to stop the current trial early (the trial becomes PRUNED)."""
+
+
+class ExperimentalWarning(Warning):
+    """Optuna's warning about experimental features. tunelab gives none; it exists so that
+    a script's ``warnings.filterwarnings(..., category=ExperimentalWarning)`` runs."""
+
+
+# Optuna's names ----------------------------------------------------------------------------------
+OptunaError = TunelabError
+StorageInternalError = StorageError
+UpdateFinishedTrialError = TrialFinishedError
+CLIUsageError = ConfigError

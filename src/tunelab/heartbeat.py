@@ -56,25 +56,26 @@ class HeartbeatSettings:
 
     @classmethod
     def checked(
-        cls, interval: Any, grace_period: Any, max_retries: Any
+        cls, interval: Any, grace_period: Any, max_retries: Any, where: str = _WHERE
     ) -> HeartbeatSettings | None:
-        """The settings from ``create_study``'s arguments; None without an interval."""
+        """The settings from the arguments of ``where`` (``create_study``); None without an
+        interval."""
         if interval is None:
             if grace_period is not None or max_retries:
                 raise ConfigError(
-                    f"{_WHERE}: grace_period and max_retries work through heartbeats; give "
+                    f"{where}: grace_period and max_retries work through heartbeats; give "
                     "heartbeat_interval too, e.g. heartbeat_interval=10.",
                     field="heartbeat_interval",
                 )
             return None
         interval = check_number(
-            _WHERE, "heartbeat_interval", interval, 0.0, math.inf, "seconds, e.g. 10."
+            where, "heartbeat_interval", interval, 0.0, math.inf, "seconds, e.g. 10."
         )
         grace = 2.0 * interval if grace_period is None else check_number(
-            _WHERE, "grace_period", grace_period, interval, math.inf,
+            where, "grace_period", grace_period, interval, math.inf,
             "seconds of silence before a running trial is failed; more than the interval.",
         )
-        retries = check_int(_WHERE, "max_retries", max_retries, 0, "e.g. 1 retries once.")
+        retries = check_int(where, "max_retries", max_retries, 0, "e.g. 1 retries once.")
         return cls(interval, grace, retries)
 
     def to_json(self) -> dict[str, Any]:

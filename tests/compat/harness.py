@@ -8,7 +8,10 @@ exact numbers: the two libraries draw different random numbers.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import optuna
 
 import tunelab
+import tunelab.logging  # noqa: F401  its default handler belongs to the state scripts start from
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the tests read results, not logs
 
@@ -35,10 +39,25 @@ def run_script(body: str, library: str, folder: Path, **names: Any) -> dict[str,
         "result": {},
         **names,
     }
-    exec(compile(textwrap.dedent(body), f"<{library} script>", "exec"), scope)
+    with _logging_restored():  # scripts set verbosity and handlers, as a program may
+        exec(compile(textwrap.dedent(body), f"<{library} script>", "exec"), scope)
     result = scope["result"]
     assert isinstance(result, dict), "the script must leave its results in a dict named result"
     return result
+
+
+@contextlib.contextmanager
+def _logging_restored() -> Iterator[None]:
+    """Both libraries' loggers as they were before the block."""
+    loggers = [logging.getLogger(name) for name in ("optuna", "tunelab")]
+    saved = [(lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    try:
+        yield
+    finally:
+        for logger, (level, handlers, propagate) in zip(loggers, saved):
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
 
 
 def run_both(body: str, folder: Path, **names: Any) -> tuple[dict[str, Any], dict[str, Any]]:

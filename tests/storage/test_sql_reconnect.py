@@ -241,6 +241,12 @@ CASES = [
         {"k": [1]},
     ),
     Case(
+        "set_study_user_attr",
+        lambda s, st: s.set_study_user_attr(st.study_id, "k", [1]),
+        lambda s, st, _: dict(s.get_study("s").user_attrs),
+        {"k": [1]},
+    ),
+    Case(
         "create_trial",
         lambda s, st: s.create_trial(st.study_id),
         lambda s, st, record: (record.number, _states(s, st)),

@@ -111,6 +111,27 @@ def test_a_newer_schema_version_raises_storage_error(sql, sqlite_url):
         SQLStorage(sqlite_url)
 
 
+def test_a_database_from_before_study_user_attrs_gets_the_column_and_keeps_its_studies(
+    sql, sqlite_url
+):
+    study_id = sql.create_study("old", ("minimize",), None).study_id
+    sql.set_study_system_attr(study_id, "sampler", "tpe")
+    sql.close()
+    with sqlite3.connect(_path(sqlite_url)) as connection:
+        connection.execute("ALTER TABLE tunelab_studies DROP COLUMN user_attrs")
+
+    upgraded = SQLStorage(sqlite_url)
+    assert dict(upgraded.get_study("old").user_attrs) == {}
+    assert [dict(s.user_attrs) for s in upgraded.list_studies()] == [{}]
+    with sqlite3.connect(_path(sqlite_url)) as connection:  # as an older tunelab writes it
+        connection.execute("UPDATE tunelab_studies SET user_attrs = NULL")
+    upgraded.set_study_user_attr(study_id, "note", "kept")
+    found = upgraded.get_study("old")
+    assert dict(found.user_attrs) == {"note": "kept"}
+    assert dict(found.system_attrs) == {"sampler": "tpe"}
+    upgraded.close()
+
+
 def test_sqlite_runs_in_wal_mode(sql, sqlite_url):
     with sqlite3.connect(_path(sqlite_url)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

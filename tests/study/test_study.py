@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 
 import tunelab
+import tunelab as optuna
 from tests.study.objectives import returns_x, states
 from tunelab.exceptions import (
+    ConfigError,
     TrialFinishedError,
     TunelabError,
 )
+from tunelab.space import CategoricalDistribution, FloatDistribution
 from tunelab.trial import TrialState
 
 # Ask and tell ------------------------------------------------------------------------------
@@ -280,44 +284,209 @@ def test_best_trials_of_a_single_objective_study_are_the_ties_for_best(make_stud
 # Dataframe ---------------------------------------------------------------------------------
 
 
-def test_trials_dataframe_has_one_row_per_trial_with_flat_columns(make_study):
-    def objective(trial):
-        trial.suggest_float("lr", 1e-3, 1e-1, log=True)
-        if trial.number == 0:
-            trial.suggest_categorical("opt", ["sgd"])
-        trial.set_user_attr("epochs", trial.number + 1)
-        if trial.number == 2:
-            raise ValueError("diverged")
-        return float(trial.number)
+def _three_trials(trial):
+    trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+    if trial.number == 0:
+        trial.suggest_categorical("opt", ["sgd"])
+    trial.set_user_attr("epochs", trial.number + 1)
+    if trial.number == 2:
+        raise ValueError("diverged")
+    return float(trial.number)
 
+
+def test_trials_dataframe_has_optunas_columns_in_optunas_order(make_study):
     study = make_study()
-    study.optimize(objective, n_trials=3)
+    study.optimize(_three_trials, n_trials=3)
     frame = study.trials_dataframe()
-    assert len(frame) == 3
-    for column in (
+    shown = [c for c in frame.columns if not c.startswith("system_attrs_")]
+    assert shown == [
         "number",
-        "state",
         "value",
+        "datetime_start",
+        "datetime_complete",
+        "duration",
         "params_lr",
         "params_opt",
         "user_attrs_epochs",
-        "fail_reason",
-    ):
-        assert column in frame.columns
+        "state",
+    ]
     assert list(frame["number"]) == [0, 1, 2]
     assert list(frame["state"]) == ["COMPLETE", "COMPLETE", "FAIL"]
     assert list(frame["value"][:2]) == [0.0, 1.0]
     assert list(frame["user_attrs_epochs"]) == [1, 2, 3]
     assert frame["params_opt"][0] == "sgd"
-    assert frame["fail_reason"][2] == "ValueError: diverged"
+    assert "system_attrs_worker" in frame.columns  # tunelab's own, shown as Optuna shows its
+
+
+def test_trials_dataframe_shows_the_fields_asked_for_with_two_level_columns(make_study):
+    study = make_study()
+    study.optimize(_three_trials, n_trials=3)
+    frame = study.trials_dataframe(
+        attrs=("number", "params", "fail_reason", "_trial_id"), multi_index=True
+    )
+    assert list(frame.columns) == [
+        ("number", ""),
+        ("params", "lr"),
+        ("params", "opt"),
+        ("fail_reason", ""),
+        ("trial_id", ""),
+    ]
+    assert frame[("fail_reason", "")][2] == "ValueError: diverged"
+
+
+def test_trials_dataframe_expands_intermediate_values_by_step(make_study):
+    study = make_study()
+    trial = study.ask()
+    for step, value in ((0, 0.5), (2, 0.25)):
+        trial.report(value, step)
+    study.tell(trial, 0.25)
+    frame = study.trials_dataframe(attrs=("number", "intermediate_values"))
+    assert list(frame.columns) == ["number", "intermediate_values_0", "intermediate_values_2"]
 
 
 @pytest.mark.parametrize(
     ("metric_names", "columns"),
-    [(None, ["value_0", "value_1"]), (["loss", "acc"], ["value_loss", "value_acc"])],
+    [(None, ["values_0", "values_1"]), (["loss", "acc"], ["values_loss", "values_acc"])],
 )
 def test_multi_objective_dataframe_names_value_columns(make_study, metric_names, columns):
     study = make_study(directions=["minimize", "maximize"], metric_names=metric_names)
     study.tell(study.ask(), (0.3, 0.8))
+    study.tell(study.ask(), state=TrialState.PRUNED)
     frame = study.trials_dataframe()
+    assert list(frame.columns[1:3]) == columns
     assert [frame[c][0] for c in columns] == [0.3, 0.8]
+    assert frame[columns[0]].isna()[1]
+
+
+def test_a_single_named_metric_names_the_value_column(make_study):
+    study = make_study(metric_names=["loss"])
+    study.tell(study.ask(), 0.5)
+    assert study.trials_dataframe()["value_loss"][0] == 0.5
+
+
+def test_a_study_without_trials_gives_an_empty_dataframe(make_study):
+    assert make_study().trials_dataframe().empty
+
+
+def test_trials_dataframe_with_an_unknown_field_names_the_known_ones(make_study):
+    study = make_study()
+    study.tell(study.ask(), 1.0)
+    with pytest.raises(ConfigError, match="'loss' is not a field of a trial; use some of number"):
+        study.trials_dataframe(attrs=("number", "loss"))
+
+
+# Study attributes ----------------------------------------------------------------------------
+
+
+def test_study_user_attrs_are_kept_in_the_storage(storage):
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.set_user_attr("objective function", "quadratic")
+    study.set_user_attr("contributors", ["Ada", "Alan"])
+    assert optuna.load_study(study_name="s", storage=storage).user_attrs == {
+        "objective function": "quadratic",
+        "contributors": ["Ada", "Alan"],
+    }
+    study.user_attrs["contributors"].append("Grace")  # a copy: the stored value is unchanged
+    assert study.user_attrs["contributors"] == ["Ada", "Alan"]
+
+
+def test_a_value_set_as_a_study_user_attr_is_copied_when_set(make_study):
+    study = make_study()
+    tags = ["a"]
+    study.set_user_attr("tags", tags)
+    tags.append("b")
+    assert study.user_attrs == {"tags": ["a"]}
+
+
+def test_a_study_user_attr_must_be_json(make_study):
+    with pytest.raises(TunelabError, match="attribute 'when': the value must be JSON"):
+        make_study().set_user_attr("when", object())
+
+
+def test_study_system_attrs_hold_tunelabs_own_and_the_scripts(make_study):
+    study = make_study(heartbeat_interval=5.0)
+    study.set_system_attr("origin", {"lab": 1})
+    assert study.system_attrs["origin"] == {"lab": 1}
+    assert "heartbeat" in study.system_attrs
+    assert study.user_attrs == {}
+
+
+# get_trials --------------------------------------------------------------------------------
+
+
+def test_get_trials_takes_optunas_deepcopy_and_states_and_the_states_alone(make_study):
+    study = make_study()
+    study.tell(study.ask(), 1.0)
+    study.tell(study.ask(), state=TrialState.PRUNED)
+    complete = (TrialState.COMPLETE,)
+    assert [r.number for r in study.get_trials(deepcopy=False, states=complete)] == [0]
+    assert [r.number for r in study.get_trials(False, complete)] == [0]
+    assert [r.number for r in study.get_trials(complete)] == [0]
+    assert [r.number for r in study.get_trials(states=[TrialState.PRUNED])] == [1]
+    assert len(study.get_trials()) == len(study.get_trials(None)) == len(study.trials) == 2
+
+
+# ask(fixed_distributions) ------------------------------------------------------------------
+
+
+FIXED = {
+    "optimizer": CategoricalDistribution(["adam", "sgd"]),
+    "lr": FloatDistribution(1e-4, 1e-1, log=True),
+}
+
+
+def test_ask_with_fixed_distributions_suggests_each_at_once(make_study):
+    study = make_study(sampler="random")
+    trial = study.ask(fixed_distributions=FIXED)
+    assert set(trial.params) == {"optimizer", "lr"}
+    assert trial.suggest_float("lr", 1e-4, 1e-1, log=True) == trial.params["lr"]
+    study.tell(trial, 0.5)
+    assert dict(study.trials[0].distributions) == FIXED
+
+
+def test_ask_takes_the_distributions_first_as_optuna_does(make_study):
+    trial = make_study().ask(FIXED)
+    assert set(trial.params) == {"optimizer", "lr"}
+
+
+def test_a_batch_asked_with_fixed_distributions_suggests_them_in_each_trial(make_study):
+    trials = make_study(sampler="random").ask(3, fixed_distributions=FIXED)
+    assert [set(t.params) for t in trials] == [{"optimizer", "lr"}] * 3
+
+
+def test_ask_with_distributions_given_twice_is_refused(make_study):
+    with pytest.raises(TunelabError, match="the distributions are given twice"):
+        make_study().ask(FIXED, fixed_distributions=FIXED)
+
+
+# should_prune where nothing can prune ------------------------------------------------------
+
+
+def _reported(study):
+    trial = study.ask()
+    trial.report(1.0, step=0)
+    return trial
+
+
+def test_should_prune_without_a_pruner_warns_once_naming_the_fix(make_study):
+    study = make_study(pruner=optuna.pruners.NopPruner())
+    first, second = _reported(study), _reported(study)
+    with pytest.warns(UserWarning, match=r"always False.*NopPruner.*pruner='median'") as caught:
+        assert first.should_prune() is False
+    assert caught[0].filename == __file__  # it points at the call in the script
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert second.should_prune() is False
+
+
+def test_should_prune_in_a_multi_objective_study_warns(make_study):
+    trial = make_study(directions=["minimize", "maximize"]).ask()
+    with pytest.warns(UserWarning, match="it has 2 objectives"):
+        assert trial.should_prune() is False
+
+
+def test_should_prune_with_the_default_pruner_does_not_warn(make_study):
+    trial = _reported(make_study())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert trial.should_prune() is False

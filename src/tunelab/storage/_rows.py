@@ -16,7 +16,7 @@ from typing import Any
 
 from tunelab.exceptions import TunelabError
 from tunelab.space import Distribution, distribution_from_json
-from tunelab.storage.base import StudyInfo, check_study_name
+from tunelab.storage.base import StudyInfo, as_directions, check_study_name
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
 _DIRECTIONS = ("minimize", "maximize")
@@ -161,11 +161,23 @@ def study_info(row: Any) -> StudyInfo:
     return StudyInfo(
         row.study_id,
         row.name,
-        tuple(directions),
+        as_directions(directions),
         tuple(metric_names) if metric_names else None,
         created_at,
-        freeze(_json(row.system_attrs, "system_attrs", dict)),
+        system_attrs=freeze(_json(row.system_attrs, "system_attrs", dict)),
+        user_attrs=_user_attrs(row),
     )
+
+
+def _user_attrs(row: Any) -> Mapping[str, Any]:
+    """A study's user attributes; none in a row written before tunelab kept them."""
+    return freeze(None if row.user_attrs is None else _json(row.user_attrs, "user_attrs", dict))
+
+
+def first_start(values: list[Any]) -> datetime | None:
+    """When a study's first trial started, from the earliest start per state."""
+    starts = [_moment(value, "datetime_start") for value in values]
+    return min((start for start in starts if start is not None), default=None)
 
 
 def best_bound(value: Any) -> float | None:

@@ -13,11 +13,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tunelab.exceptions import StorageError
+from tunelab._direction import StudyDirection
+from tunelab.exceptions import StorageError, TunelabError
 from tunelab.space import Distribution
 from tunelab.trial import TrialRecord, TrialState, utc_from_timestamp
+
+if TYPE_CHECKING:
+    from tunelab.heartbeat import HeartbeatSettings
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 
@@ -31,33 +35,65 @@ def check_study_name(name: str) -> str:
     return name
 
 
+def as_directions(directions: Iterable[str]) -> tuple[StudyDirection, ...]:
+    """Directions as stored ("minimize", "maximize") as the members a study hands out."""
+    return tuple(StudyDirection(direction) for direction in directions)
+
+
 @dataclass(frozen=True)
 class StudyInfo:
     study_id: int
     name: str
-    directions: tuple[str, ...]
+    directions: tuple[StudyDirection, ...]
     metric_names: tuple[str, ...] | None
     created_at: datetime
     system_attrs: Mapping[str, Any]
+    user_attrs: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class StudySummary:
-    """What a listing of studies shows: counts per state and the best value."""
+    """What a listing of studies shows: counts per state and the best value, the study's
+    attributes, and the fields of Optuna's summary (``study_name``, ``direction``,
+    ``datetime_start``: when its first trial started; ``best_trial``, which only
+    ``get_all_study_summaries`` looks up)."""
 
     name: str
-    directions: tuple[str, ...]
+    directions: tuple[StudyDirection, ...]
     counts: Mapping[TrialState, int]
     best_value: float | None
     created_at: datetime
+    study_id: int
+    user_attrs: Mapping[str, Any]
+    system_attrs: Mapping[str, Any]
+    datetime_start: datetime | None
+    best_trial: TrialRecord | None = None
 
     @property
     def n_trials(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def study_name(self) -> str:
+        return self.name
+
+    @property
+    def direction(self) -> StudyDirection:
+        """The direction of a single-objective study."""
+        if len(self.directions) != 1:
+            raise TunelabError(
+                f"study {self.name!r} has {len(self.directions)} objectives; use .directions."
+            )
+        return self.directions[0]
+
 
 class BaseStorage(ABC):
     """Where studies and trials live. Every method is safe to call from several threads."""
+
+    default_heartbeat: HeartbeatSettings | None = None
+    """Heartbeat settings that ``create_study`` and ``load_study`` store with a study opened
+    through this object when the call gives none (Optuna's ``RDBStorage(heartbeat_interval=
+    ...)`` sets them); None leaves each study's own."""
 
     @abstractmethod
     def create_study(
@@ -80,6 +116,10 @@ class BaseStorage(ABC):
     @abstractmethod
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
         """Record a JSON value on the study (used by samplers and the CLI)."""
+
+    @abstractmethod
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Record a JSON value of the user's on the study (``study.set_user_attr``)."""
 
     @abstractmethod
     def create_trial(

@@ -17,6 +17,7 @@ from tunelab.storage.base import (
     BaseStorage,
     StudyInfo,
     StudySummary,
+    as_directions,
     best_of,
     check_study_name,
     stale_reason,
@@ -69,6 +70,13 @@ class _StudyRow:
     info: StudyInfo
     trials: list[_TrialRow] = field(default_factory=list)
     system_attrs: dict[str, Any] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+
+    def info_now(self) -> StudyInfo:
+        """The study with its attributes as they are now, frozen."""
+        return dataclasses.replace(
+            self.info, system_attrs=freeze(self.system_attrs), user_attrs=freeze(self.user_attrs)
+        )
 
 
 class InMemoryStorage(BaseStorage):
@@ -94,7 +102,13 @@ class InMemoryStorage(BaseStorage):
                 )
             study_id = next(self._study_ids)
             info = StudyInfo(
-                study_id, name, tuple(directions), metric_names, datetime.now(timezone.utc), {}
+                study_id,
+                name,
+                as_directions(directions),
+                metric_names,
+                datetime.now(timezone.utc),
+                system_attrs={},
+                user_attrs={},
             )
             self._studies[study_id] = _StudyRow(info)
             self._names[name] = study_id
@@ -104,8 +118,7 @@ class InMemoryStorage(BaseStorage):
         with self._lock:
             if name not in self._names:
                 raise StudyNotFoundError(f"no study named {name!r} in this in-memory storage.")
-            row = self._studies[self._names[name]]
-            return dataclasses.replace(row.info, system_attrs=freeze(row.system_attrs))
+            return self._studies[self._names[name]].info_now()
 
     def delete_study(self, study_id: int) -> None:
         with self._lock:
@@ -127,11 +140,27 @@ class InMemoryStorage(BaseStorage):
             (t.values[0] for t in row.trials if t.state is TrialState.COMPLETE and t.values),
             row.info.directions[0],
         )
-        return StudySummary(row.info.name, row.info.directions, counts, best, row.info.created_at)
+        starts = [t.start for t in row.trials if t.start is not None]
+        info = row.info_now()
+        return StudySummary(
+            info.name,
+            info.directions,
+            counts,
+            best,
+            info.created_at,
+            info.study_id,
+            info.user_attrs,
+            info.system_attrs,
+            utc_from_timestamp(min(starts)) if starts else None,
+        )
 
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
         with self._lock:
             self._studies[study_id].system_attrs[key] = value
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            self._studies[study_id].user_attrs[key] = value
 
     def create_trial(
         self,

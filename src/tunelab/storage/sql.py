@@ -54,11 +54,19 @@ from tunelab.exceptions import (
 )
 from tunelab.space import Distribution
 from tunelab.storage import check_storage_url
-from tunelab.storage._rows import BadRow, best_bound, study_info, trial_record, trial_state
+from tunelab.storage._rows import (
+    BadRow,
+    best_bound,
+    first_start,
+    study_info,
+    trial_record,
+    trial_state,
+)
 from tunelab.storage.base import (
     BaseStorage,
     StudyInfo,
     StudySummary,
+    as_directions,
     best_of,
     check_study_name,
     stale_reason,
@@ -86,6 +94,7 @@ _studies = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("next_number", sa.Integer, nullable=False, default=0),
     sa.Column("system_attrs", sa.Text, nullable=False, default="{}"),
+    sa.Column("user_attrs", sa.Text),  # NULL in a study written by a tunelab without it: {}
     sqlite_autoincrement=True,
 )
 _trials = sa.Table(
@@ -313,16 +322,25 @@ def _reconnect_timeout(url: URL, given: float | None) -> float:
     return seconds
 
 
+# Nullable columns added since the first schema, which a database created before them lacks.
+_LATER_COLUMNS = (_trials.c.created_by, _trials.c.changed_by, _studies.c.user_attrs)
+
+
 def _add_missing_columns(connection: Connection) -> None:
     """Add the columns that a database created by an earlier tunelab lacks."""
-    present = {column["name"] for column in sa.inspect(connection).get_columns(_trials.name)}
+    inspector = sa.inspect(connection)
+    present = {
+        (table.name, column["name"])
+        for table in (_trials, _studies)
+        for column in inspector.get_columns(table.name)
+    }
     # Two PostgreSQL clients may upgrade at once; SQLite's writers take turns (BEGIN IMMEDIATE).
     guard = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
-    for column in (_trials.c.created_by, _trials.c.changed_by):
-        if column.name not in present:
+    for column in _LATER_COLUMNS:
+        if (column.table.name, column.name) not in present:
             kind = column.type.compile(dialect=connection.dialect)
             connection.exec_driver_sql(
-                f"ALTER TABLE {_trials.name} ADD COLUMN {guard}{column.name} {kind}"
+                f"ALTER TABLE {column.table.name} ADD COLUMN {guard}{column.name} {kind}"
             )
 
 
@@ -461,7 +479,13 @@ class SQLStorage(BaseStorage):
         created = time.time()
         study_id = self._insert_study(name, directions, metric_names, created, _Once())
         return StudyInfo(
-            study_id, name, tuple(directions), metric_names, utc_from_timestamp(created), {}
+            study_id,
+            name,
+            as_directions(directions),
+            metric_names,
+            utc_from_timestamp(created),
+            system_attrs={},
+            user_attrs={},
         )
 
     @_reconnecting
@@ -494,6 +518,7 @@ class SQLStorage(BaseStorage):
                         created_at=created,
                         next_number=0,
                         system_attrs="{}",
+                        user_attrs="{}",
                     )
                 )
                 return _inserted_id(result)
@@ -530,9 +555,12 @@ class SQLStorage(BaseStorage):
 
     @_reconnecting
     def list_studies(self) -> list[StudySummary]:
-        counts_query = sa.select(_trials.c.study_id, _trials.c.state, sa.func.count()).group_by(
-            _trials.c.study_id, _trials.c.state
-        )
+        counts_query = sa.select(
+            _trials.c.study_id,
+            _trials.c.state,
+            sa.func.count(),
+            sa.func.min(_trials.c.datetime_start),
+        ).group_by(_trials.c.study_id, _trials.c.state)
         complete = _trials.c.state == TrialState.COMPLETE.name
         bounds_query = (
             sa.select(
@@ -556,9 +584,11 @@ class SQLStorage(BaseStorage):
                 self._warn_once(self._unreadable(what, bad, _study_row(row), _LEFT_OUT))
                 continue
             per_state = {state: 0 for state in TrialState}
-            for study_id, state, count in counts:
+            starts = []
+            for study_id, state, count, start in counts:
                 if study_id == study.study_id:
                     self._count(per_state, study, state, count)
+                    starts.append(start)
             summaries.append(
                 StudySummary(
                     study.name,
@@ -566,6 +596,10 @@ class SQLStorage(BaseStorage):
                     per_state,
                     self._best_value(study, bounds.get(study.study_id, (None, None))),
                     study.created_at,
+                    study.study_id,
+                    study.user_attrs,
+                    study.system_attrs,
+                    self._first_start(study, starts),
                 )
             )
         return summaries
@@ -589,6 +623,15 @@ class SQLStorage(BaseStorage):
             self._warn_once(self._unreadable(what, bad, rows, "not shown"))
             return None
 
+    def _first_start(self, study: StudyInfo, starts: list[Any]) -> datetime | None:
+        try:
+            return first_start(starts)
+        except BadRow as bad:
+            rows = f"its trials' rows ({_trials.name}.study_id = {study.study_id})"
+            what = f"the start of study {study.name!r}"
+            self._warn_once(self._unreadable(what, bad, rows, "not shown"))
+            return None
+
     def _unreadable(self, what: str, bad: BadRow, row: str, outcome: str) -> str:
         return (
             f"{what} in {self._shown_url} cannot be read, {outcome}: {bad}. Correct or delete "
@@ -603,10 +646,17 @@ class SQLStorage(BaseStorage):
 
     @_reconnecting
     def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._set_study_attr(study_id, _studies.c.system_attrs, key, value)
+
+    @_reconnecting
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._set_study_attr(study_id, _studies.c.user_attrs, key, value)
+
+    def _set_study_attr(self, study_id: int, column: Any, key: str, value: Any) -> None:
         where = _studies.c.study_id == study_id
         with self._write() as connection:
-            attrs = _with_keys(connection, _studies.c.system_attrs, where, {key: value})
-            connection.execute(_studies.update().where(where).values(system_attrs=attrs))
+            attrs = _with_keys(connection, column, where, {key: value})
+            connection.execute(_studies.update().where(where).values({column: attrs}))
 
     # Trials -----------------------------------------------------------------------------
 
@@ -1027,8 +1077,9 @@ def _study_row(row: Any) -> str:
 
 
 def _with_keys(connection: Connection, column: Any, where: Any, changes: Mapping[str, Any]) -> str:
-    """The JSON object stored in ``column`` with ``changes`` set, read inside the write
-    transaction."""
-    attrs = json.loads(connection.execute(sa.select(column).where(where)).scalar_one())
+    """The JSON object stored in ``column`` (NULL: none yet) with ``changes`` set, read inside
+    the write transaction."""
+    stored = connection.execute(sa.select(column).where(where)).scalar_one()
+    attrs = {} if stored is None else json.loads(stored)
     attrs.update(changes)
     return _dumps(attrs)

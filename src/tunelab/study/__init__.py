@@ -1,15 +1,23 @@
 """Studies: a named search whose trials live in a storage.
 
 :class:`Study` asks for trials and tells their results; :func:`create_study`,
-:func:`load_study`, :func:`delete_study` and :func:`list_studies` manage studies in a storage;
-:mod:`tunelab.study.optimize` and :mod:`tunelab.study.runner` run the objective.
+:func:`load_study`, :func:`copy_study`, :func:`delete_study`, :func:`list_studies` and
+Optuna's :func:`get_all_study_summaries` and :func:`get_all_study_names` manage studies in a
+storage; :mod:`tunelab.study.optimize` and :mod:`tunelab.study.runner` run the objective.
 """
 
+from tunelab._direction import StudyDirection
+from tunelab.storage.base import StudySummary
+from tunelab.study._callbacks import MaxTrialsCallback
 from tunelab.study._studies import (
+    DEFAULT_PRUNER,
     DIRECTIONS,
     check_direction,
+    copy_study,
     create_study,
     delete_study,
+    get_all_study_names,
+    get_all_study_summaries,
     list_studies,
     load_study,
 )
@@ -18,14 +26,21 @@ from tunelab.study.optimize import Callback
 from tunelab.study.runner import Objective, TrialRunner
 
 __all__ = [
+    "DEFAULT_PRUNER",
     "DIRECTIONS",
     "Callback",
+    "MaxTrialsCallback",
     "Objective",
     "Study",
+    "StudyDirection",
+    "StudySummary",
     "TrialRunner",
     "check_direction",
+    "copy_study",
     "create_study",
     "delete_study",
+    "get_all_study_names",
+    "get_all_study_summaries",
     "list_studies",
     "load_study",
 ]

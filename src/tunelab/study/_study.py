@@ -7,19 +7,25 @@ metrics go further in the same style.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, overload
 
+from tunelab import dataframe
 from tunelab._attrs import FIXED_PARAMS_ATTR, WORKER_ATTR
+from tunelab._direction import StudyDirection
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import TunelabError
 from tunelab.heartbeat import HeartbeatSettings, recover_stale_trials
 from tunelab.pruners import BasePruner
+from tunelab.pruners.nop import NopPruner
 from tunelab.samplers import BaseSampler
+from tunelab.space import Distribution
 from tunelab.storage import BaseStorage
 from tunelab.storage.base import StudyInfo
 from tunelab.study._ranking import best_of, pareto_front
@@ -30,6 +36,7 @@ from tunelab.trial import (
     TrialRecord,
     TrialState,
     addable_trial,
+    as_json,
     check_values,
     worker_name,
 )
@@ -55,6 +62,7 @@ class Study:
         self.heartbeat = HeartbeatSettings.from_attrs(info.system_attrs)
         """Heartbeat settings (``create_study(heartbeat_interval=...)``), kept in the storage."""
         self._stale_checked_at = -math.inf
+        self._warned_cannot_prune = False
         self.trial_budget: int | None = None
         """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
         when it ends (those before the call included); None otherwise. Samplers may read it."""
@@ -70,18 +78,20 @@ class Study:
         return self._info.study_id
 
     @property
-    def directions(self) -> tuple[str, ...]:
-        return self._info.directions
+    def directions(self) -> list[StudyDirection]:
+        """One per objective; each equals both ``StudyDirection.MAXIMIZE`` (say) and
+        ``"maximize"``."""
+        return list(self._info.directions)
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> StudyDirection:
         """The direction of a single-objective study."""
-        if len(self.directions) != 1:
+        if len(self._info.directions) != 1:
             raise TunelabError(
-                f"study {self.study_name!r} has {len(self.directions)} objectives; use "
+                f"study {self.study_name!r} has {len(self._info.directions)} objectives; use "
                 ".directions."
             )
-        return self.directions[0]
+        return self._info.directions[0]
 
     @property
     def metric_names(self) -> tuple[str, ...] | None:
@@ -92,28 +102,70 @@ class Study:
         """The metric names, else ``("value",)`` or ``("value_0", "value_1", ...)``."""
         if self.metric_names:
             return self.metric_names
-        if len(self.directions) == 1:
+        if len(self._info.directions) == 1:
             return ("value",)
-        return tuple(f"value_{i}" for i in range(len(self.directions)))
+        return tuple(f"value_{i}" for i in range(len(self._info.directions)))
 
     @property
     def created_at(self) -> datetime:
         return self._info.created_at
 
+    # Attributes ------------------------------------------------------------------------
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The study's own attributes (:meth:`set_user_attr`), as stored now: a copy."""
+        return copy.deepcopy(dict(self.storage.get_study(self.study_name).user_attrs))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Keep a JSON value with the study (a note, the dataset's name, ...)."""
+        self.storage.set_study_user_attr(self.study_id, key, as_json(key, value))
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """What tunelab and samplers keep with the study (heartbeat settings, the auto
+        sampler's choice, ...), as stored now: a copy."""
+        return copy.deepcopy(dict(self.storage.get_study(self.study_name).system_attrs))
+
+    def set_system_attr(self, key: str, value: Any) -> None:
+        """Keep a JSON value with the study beside tunelab's own (as Optuna 3 scripts do)."""
+        self.storage.set_study_system_attr(self.study_id, key, as_json(key, value))
+
     # Ask and tell ----------------------------------------------------------------------
 
     @overload
-    def ask(self) -> Trial: ...
+    def ask(
+        self,
+        n: Mapping[str, Distribution] | None = None,
+        fixed_distributions: Mapping[str, Distribution] | None = None,
+    ) -> Trial: ...
 
     @overload
-    def ask(self, n: int) -> list[Trial]: ...
+    def ask(
+        self, n: int, fixed_distributions: Mapping[str, Distribution] | None = None
+    ) -> list[Trial]: ...
 
-    def ask(self, n: int | None = None) -> Trial | list[Trial]:
+    def ask(
+        self,
+        n: int | Mapping[str, Distribution] | None = None,
+        fixed_distributions: Mapping[str, Distribution] | None = None,
+    ) -> Trial | list[Trial]:
         """Start one trial, or a batch of ``n`` whose values the sampler chooses together.
 
-        Enqueued trials are handed out first, each to exactly one caller.
+        Enqueued trials are handed out first, each to exactly one caller. Each parameter of
+        ``fixed_distributions`` (``{name: distribution}``) is suggested at once, as if the
+        objective had asked for it; Optuna's ``ask(distributions)`` passes it first.
         """
-        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        if n is not None and not isinstance(n, int):
+            if not isinstance(n, Mapping):
+                raise TunelabError(f"ask(n={n!r}): n must be a positive integer.")
+            if fixed_distributions is not None:
+                raise TunelabError(
+                    "ask(): the distributions are given twice; give them once, first or as "
+                    "fixed_distributions=..."
+                )
+            n, fixed_distributions = None, n
+        if n is not None and (isinstance(n, bool) or n < 1):
             raise TunelabError(f"ask(n={n!r}): n must be a positive integer.")
         trials = [self._start_trial() for _ in range(n or 1)]
         for trial in trials:
@@ -123,6 +175,9 @@ class Study:
             batch = self.sampler.sample_relative_batch(self, trials, space)
             for trial, params in zip(trials, batch):
                 trial._set_relative(space, params)
+        for name, distribution in (fixed_distributions or {}).items():
+            for trial in trials:
+                trial._suggest(name, distribution)
         return trials if n is not None else trials[0]
 
     def _start_trial(self) -> Trial:
@@ -175,7 +230,7 @@ class Study:
             raise TunelabError(f"tell(state={state.name}): use COMPLETE, PRUNED or FAIL.")
         checked: tuple[float, ...] | None = None
         if state is TrialState.COMPLETE:
-            checked, problem = check_values(values, len(self.directions))
+            checked, problem = check_values(values, len(self._info.directions))
             if problem is not None:
                 state, fail_reason = TrialState.FAIL, problem
         try:
@@ -258,6 +313,28 @@ class Study:
     def stop_requested(self) -> bool:
         return self._stop_requested
 
+    def _can_prune(self) -> bool:
+        """Whether the pruner could ever stop a trial. A script that asks ``should_prune()``
+        where it cannot expects pruning that will not happen: it is warned, once."""
+        multi = len(self._info.directions) > 1
+        if not multi and not isinstance(self.pruner, NopPruner):
+            return True
+        if not self._warned_cannot_prune:
+            self._warned_cannot_prune = True
+            why = (
+                f"it has {len(self._info.directions)} objectives, and pruners compare one "
+                "reported value; prune in a single-objective study"
+                if multi
+                else "its pruner is NopPruner (pruner='none'); create it with a pruner, e.g. "
+                "pruner='median' (the default) or pruners.MedianPruner()"
+            )
+            warnings.warn(
+                f"should_prune() is always False in study {self.study_name!r}: {why}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return False
+
     # Results ---------------------------------------------------------------------------
 
     @property
@@ -265,7 +342,18 @@ class Study:
         """Every trial, in number order."""
         return self.storage.get_trials(self.study_id)
 
-    def get_trials(self, states: Iterable[TrialState] | None = None) -> list[TrialRecord]:
+    def get_trials(
+        self,
+        deepcopy: bool | Iterable[TrialState] | None = True,
+        states: Iterable[TrialState] | None = None,
+    ) -> list[TrialRecord]:
+        """The trials in ``states`` (all if None), in number order.
+
+        Records are immutable, so ``deepcopy`` (Optuna's first argument) changes nothing;
+        ``get_trials(states)``, with the states first, works too.
+        """
+        if not isinstance(deepcopy, bool) and deepcopy is not None:
+            states = deepcopy
         return self.storage.get_trials(self.study_id, states)
 
     @property
@@ -296,16 +384,23 @@ class Study:
         return pareto_front(self._feasible_completed(), self.directions)
 
     def _feasible_completed(self) -> list[TrialRecord]:
-        return [r for r in self.get_trials((TrialState.COMPLETE,)) if is_feasible(r)]
+        completed = self.storage.get_trials(self.study_id, (TrialState.COMPLETE,))
+        return [r for r in completed if is_feasible(r)]
 
-    def trials_dataframe(self) -> Any:
-        """A pandas DataFrame with one row per trial: number, state, values, params, attrs."""
-        from tunelab.dataframe import trials_dataframe
-
-        return trials_dataframe(self)
+    def trials_dataframe(
+        self, attrs: Sequence[str] = dataframe.OPTUNA_ATTRS, multi_index: bool = False
+    ) -> Any:
+        """A pandas DataFrame, one row per trial, with Optuna's columns: by default number,
+        value (``values_0``, ... or ``values_<metric>`` for several objectives),
+        datetime_start, datetime_complete, duration, ``params_*``, ``user_attrs_*``,
+        ``system_attrs_*`` and state. ``attrs`` names the record's fields to show
+        (``fail_reason`` and ``intermediate_values`` too); ``multi_index=True`` gives
+        two-level columns, such as ``("params", "lr")``."""
+        return dataframe.trials_dataframe(self, attrs, multi_index)
 
     def __repr__(self) -> str:
-        return f"Study(name={self.study_name!r}, directions={list(self.directions)})"
+        words = [str(direction) for direction in self._info.directions]
+        return f"Study(name={self.study_name!r}, directions={words})"
 
     def _log_finished(self, record: TrialRecord) -> None:
         if record.state is TrialState.COMPLETE:

@@ -207,6 +207,41 @@ class StorageContract:
         storage.set_study_system_attr(study_id, "sampler", {"name": "random"})
         assert dict(storage.get_study("s").system_attrs) == {"sampler": {"name": "random"}}
 
+    def test_study_user_attrs_are_stored_apart_from_system_attrs(
+        self, storage: BaseStorage, study_id: int
+    ) -> None:
+        assert dict(storage.get_study("s").user_attrs) == {}
+        storage.set_study_user_attr(study_id, "dataset", "digits")
+        storage.set_study_user_attr(study_id, "sizes", [1, 2])
+        storage.set_study_user_attr(study_id, "dataset", "mnist")
+        storage.set_study_system_attr(study_id, "sampler", "tpe")
+        found = storage.get_study("s")
+        assert dict(found.user_attrs) == {"dataset": "mnist", "sizes": [1, 2]}
+        assert dict(found.system_attrs) == {"sampler": "tpe"}
+
+    def test_a_summary_has_the_study_id_attributes_and_when_its_first_trial_started(
+        self, storage: BaseStorage, study_id: int
+    ) -> None:
+        storage.set_study_user_attr(study_id, "note", "first try")
+        storage.set_study_system_attr(study_id, "sampler", "tpe")
+        storage.create_trial(study_id, WAITING)  # not started: no start time
+        assert storage.list_studies()[0].datetime_start is None
+        first = complete_trial(storage, study_id, 2.0)
+        complete_trial(storage, study_id, 1.0)
+
+        (summary,) = storage.list_studies()
+        assert (summary.study_id, summary.study_name, summary.direction) == (
+            study_id,
+            "s",
+            "minimize",
+        )
+        assert (dict(summary.user_attrs), dict(summary.system_attrs)) == (
+            {"note": "first try"},
+            {"sampler": "tpe"},
+        )
+        assert summary.datetime_start == first.datetime_start
+        assert summary.best_trial is None  # looked up by get_all_study_summaries only
+
     # Trials --------------------------------------------------------------------------------
 
     def test_trial_numbers_are_unique_and_contiguous_per_study(

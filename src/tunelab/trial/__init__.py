@@ -12,7 +12,7 @@ from tunelab.trial._fixed import FixedTrial
 from tunelab.trial._record import Resume, TrialRecord, freeze, utc_from_timestamp
 from tunelab.trial._state import TrialState
 from tunelab.trial._trial import Trial, worker_name
-from tunelab.trial._values import check_values, new_report
+from tunelab.trial._values import as_json, check_values, new_report
 
 FrozenTrial = TrialRecord
 
@@ -25,6 +25,7 @@ __all__ = [
     "TrialRecord",
     "TrialState",
     "addable_trial",
+    "as_json",
     "check_values",
     "create_trial",
     "freeze",

@@ -196,7 +196,7 @@ class Trial(BaseTrial):
     def should_prune(self) -> bool:
         """Whether the study's pruner says this trial should stop now."""
         self._check_running("should_prune")
-        if not self._reported_steps:
+        if not self.study._can_prune() or not self._reported_steps:
             return False
         record = self.study.storage.get_trial(self._trial_id)
         return bool(self.study.pruner.prune(self.study, record))
