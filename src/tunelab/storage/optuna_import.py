@@ -46,10 +46,11 @@ def import_optuna(
     attributes and times. A trial that Optuna has as RUNNING comes in as FAIL, with the reason.
     """
     with open_optuna_storage(source_url) as source:
+        named = _named(source, study_names, new_name)
         _refuse_same_file(source_url, target)
         store = make_storage(target)
         try:
-            plan = _plan(source, store, study_names, new_name, skip_existing)
+            plan = _new_ones(store, named, skip_existing)
             return _write(source, store, plan)
         finally:
             if store is not target:
@@ -71,14 +72,11 @@ def _refuse_same_file(source_url: str, target: str | BaseStorage) -> None:
         )
 
 
-def _plan(
-    source: OptunaStorage,
-    store: BaseStorage,
-    study_names: Sequence[str] | None,
-    new_name: str | None,
-    skip_existing: bool,
+def _named(
+    source: OptunaStorage, study_names: Sequence[str] | None, new_name: str | None
 ) -> list[tuple[str, str]]:
-    """(Optuna's name, tunelab's name) of each study to import, every one checked."""
+    """(Optuna's name, tunelab's name) of each study to import, checked before the tunelab
+    storage is even opened."""
     chosen = list(dict.fromkeys(study_names)) if study_names is not None else source.study_names()
     source.check_studies(chosen)
     if new_name is not None and len(chosen) != 1:
@@ -87,16 +85,24 @@ def _plan(
             "with --study (study_names).",
             field="new_name",
         )
-    plan = []
     for name in chosen:
-        target_name = new_name or name
         try:
-            check_study_name(target_name)
+            check_study_name(new_name or name)
         except StorageError as error:
             raise StorageError(
                 f"Optuna study {name!r} cannot be imported under that name: {error} Give it "
                 "another with --as NEW_NAME (new_name)."
             ) from None
+    return [(name, new_name or name) for name in chosen]
+
+
+def _new_ones(
+    store: BaseStorage, named: list[tuple[str, str]], skip_existing: bool
+) -> list[tuple[str, str]]:
+    """The studies of ``named`` that ``store`` does not have yet; an error for one it has,
+    unless ``skip_existing``."""
+    plan = []
+    for name, target_name in named:
         if not _exists(store, target_name):
             plan.append((name, target_name))
         elif not skip_existing:
