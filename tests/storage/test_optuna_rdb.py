@@ -116,11 +116,20 @@ def test_a_database_tunelab_cannot_read_is_named():
         import_optuna("mysql://u@h/optuna", InMemoryStorage())
 
 
-def test_a_value_optuna_does_not_write_names_its_trial_and_parameter(optuna_file):
-    change(optuna_file, "UPDATE trial_params SET param_value = 99 WHERE param_name = 'opt'")
-    with pytest.raises(StorageError, match=r"trial 0 of Optuna study 'mixed' holds what Optuna "
-                                           r"does not write \(parameter 'opt': 99.0 is not the "
-                                           r"index of one of"):
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        ("UPDATE trial_params SET param_value = 99 WHERE param_name = 'opt'",
+         r"holds what Optuna does not write \(parameter 'opt': 99.0 is not the index of one of"),
+        ("UPDATE trial_values SET value_type = 'HUGE'", r"unknown value type 'HUGE'"),
+        ("UPDATE trials SET state = 'DONE'", r"unknown trial state 'DONE'"),
+        ("UPDATE trial_user_attributes SET value_json = '{oops'",
+         r"holds what Optuna does not write \(Expecting property name"),
+    ],
+)
+def test_a_value_optuna_does_not_write_names_where_it_is(optuna_file, statement, problem):
+    change(optuna_file, statement)
+    with pytest.raises(StorageError, match=r"trial 0 of Optuna study 'mixed' .*" + problem):
         import_optuna(url_of(optuna_file), InMemoryStorage())
 
 

@@ -224,7 +224,8 @@ class OptunaStorage:
         try:
             state = trial_state(row.state)
             distributions, params = _parameters(children.params.get(trial_id, ()))
-            values = sorted(children.values.get(trial_id, ()), key=lambda v: v.objective)
+            objectives = sorted(children.values.get(trial_id, ()), key=lambda v: v.objective)
+            values = tuple(tagged_float(v.value, v.value_type) for v in objectives) or None
             steps = {
                 s.step: tagged_float(s.intermediate_value, s.intermediate_value_type)
                 for s in children.steps.get(trial_id, ())
@@ -236,7 +237,7 @@ class OptunaStorage:
             trial_id=trial_id,
             number=row.number,
             state=TrialState.FAIL if state is TrialState.RUNNING else state,
-            values=tuple(tagged_float(v.value, v.value_type) for v in values) or None,
+            values=values,
             params=freeze(params),
             distributions=freeze(distributions),
             intermediate_values=freeze(steps),
