@@ -22,6 +22,7 @@ ARTIFACT_ATTR = "artifact_dir"  # the folder holding the trial's saved weights
 CV_CURVES_ATTR = "cv_curves"  # per-fold learning curves of a cross-validated trial
 PER_FOLD_PREFIX = "fold_"  # "fold_telemetry" and the like: a cross-validated trial's, per fold
 DASK_TICKET_ATTR = "dask_task"  # the key of the Dask task that ran the trial
+OPTUNA_SYSTEM_ATTRS_ATTR = "optuna_system_attrs"  # an imported trial's Optuna system attributes
 
 # Trial user attributes (shown to the user as their own) ------------------------------------------
 CV_SCORES_ATTR = "cv_scores"
@@ -36,3 +37,4 @@ HEARTBEAT_ATTR = "heartbeat"  # the heartbeat settings every worker follows
 STUDY_FILE_ATTR = "study_file"  # the study file's fields, for `tunelab worker`
 SAMPLER_CHOICE_ATTR = "sampler"  # the algorithm the auto sampler chose, with why
 DASK_INTERRUPTED_PREFIX = "dask_interrupted"  # "dask_interrupted:RUN": how a Dask run was stopped
+IMPORTED_FROM_ATTR = "imported_from"  # an imported study's source, and the attributes it had there

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tunelab import __version__
-from tunelab.cli import export, report, run, studies
+from tunelab.cli import export, imports, report, run, studies
 from tunelab.cli.common import examples, out
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command_group in (run, studies, export, report):
+for command_group in (run, studies, export, report, imports):
     app.add_typer(command_group.commands)
 
 

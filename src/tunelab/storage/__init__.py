@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tunelab.exceptions import StorageError
 from tunelab.storage.base import BaseStorage, StudyInfo, StudySummary
 from tunelab.storage.memory import InMemoryStorage
+
+if TYPE_CHECKING:
+    from tunelab.storage.optuna_import import import_optuna
 
 DEFAULT_STORAGE = "sqlite:///tunelab.db"
 MEMORY_URLS = ("memory", "memory://", ":memory:")
@@ -63,6 +68,15 @@ def make_storage(storage: str | BaseStorage | None) -> BaseStorage:
     return SQLStorage(storage)
 
 
+def __getattr__(name: str) -> Any:
+    # The import reads Optuna's tables with SQLAlchemy, which `import tunelab` leaves unloaded.
+    if name == "import_optuna":
+        from tunelab.storage.optuna_import import import_optuna
+
+        return import_optuna
+    raise AttributeError(f"module 'tunelab.storage' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_STORAGE",
     "BaseStorage",
@@ -70,5 +84,6 @@ __all__ = [
     "StudyInfo",
     "StudySummary",
     "check_storage_url",
+    "import_optuna",
     "make_storage",
 ]
