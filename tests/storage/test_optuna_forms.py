@@ -52,7 +52,7 @@ def test_each_distribution_optuna_reads_becomes_tunelab_s(text, expected):
 
 
 def test_an_unknown_distribution_is_refused():
-    with pytest.raises(ValueError, match="unknown distribution 'BetaDistribution'"):
+    with pytest.raises(ValueError, match="unknown distribution name 'BetaDistribution'"):
         distribution(optuna_json("BetaDistribution", a=1))
 
 

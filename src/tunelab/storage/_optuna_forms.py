@@ -22,9 +22,9 @@ from tunelab.exceptions import StorageError, TunelabError
 from tunelab.space import (
     CategoricalDistribution,
     Distribution,
-    FloatDistribution,
     IntDistribution,
     JsonScalar,
+    distribution_from_json,
 )
 from tunelab.trial import TrialState
 
@@ -45,29 +45,12 @@ RUNNING_REASON = (
     "finished trial cannot be resumed"
 )
 
-# Optuna 3 still reads the distributions of Optuna 2, which a study may hold (trials added by
-# hand, say): each old name, as tunelab's distribution of its attributes.
-_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Distribution]] = {
-    "FloatDistribution": lambda a: FloatDistribution(a["low"], a["high"], a["log"], a["step"]),
-    "IntDistribution": lambda a: IntDistribution(a["low"], a["high"], a["log"], a["step"]),
-    "CategoricalDistribution": lambda a: CategoricalDistribution(tuple(a["choices"])),
-    "UniformDistribution": lambda a: FloatDistribution(a["low"], a["high"]),
-    "LogUniformDistribution": lambda a: FloatDistribution(a["low"], a["high"], log=True),
-    "DiscreteUniformDistribution": lambda a: FloatDistribution(a["low"], a["high"], step=a["q"]),
-    "IntUniformDistribution": lambda a: IntDistribution(a["low"], a["high"], step=a["step"]),
-    "IntLogUniformDistribution": lambda a: IntDistribution(a["low"], a["high"], log=True),
-}
-
-
 @functools.lru_cache(maxsize=1024)
 def distribution(text: str) -> Distribution:
-    """The distribution that Optuna's JSON ``{"name": ..., "attributes": {...}}`` describes;
-    a trial's parameters share a few, so each text is parsed once."""
-    data = json.loads(text)
-    builder = _BUILDERS.get(data["name"])
-    if builder is None:
-        raise ValueError(f"unknown distribution {data['name']!r}")
-    return builder(data["attributes"])
+    """The distribution that Optuna's JSON ``{"name": ..., "attributes": {...}}`` describes
+    (Optuna 2's names included); a trial's parameters share a few, so each text is parsed
+    once."""
+    return distribution_from_json(json.loads(text))
 
 
 def parameter(text: str, internal: float | None) -> tuple[Distribution, JsonScalar]:
