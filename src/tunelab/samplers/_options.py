@@ -49,9 +49,9 @@ def check_optional_flag(where: str, field: str, value: Any) -> bool | None:
 
 def warn_ignored(where: str, field: str, value: Any, why: str) -> None:
     """Say once, as the sampler is built, that ``field=value`` (an option of Optuna's sampler)
-    changes nothing here, and why the results are still of the same kind."""
-    warnings.warn(
-        f"{where}: {field}={value!r} is ignored; {why}",
-        UserWarning,
-        stacklevel=4,
-    )
+    changes nothing here, and why the results are still of the same kind.
+
+    Called from an option check of the constructor: the warning points at the line that built
+    the sampler (past the check, the constructor and the wrapper that records its call).
+    """
+    warnings.warn(f"{where}: {field}={value!r} is ignored; {why}", UserWarning, stacklevel=5)

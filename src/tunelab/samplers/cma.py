@@ -171,6 +171,23 @@ def _one_of(value: Any, optuna_value: Any, name: str, optuna_name: str) -> Any:
     return optuna_value
 
 
+def _check_restart(restart: Any, restart_strategy: Any) -> str | None:
+    """The restart strategy, given under tunelab's name or Optuna's."""
+    if restart_strategy is not None:
+        restart_strategy = check_choice(
+            _WHERE, "restart_strategy", restart_strategy, (*RESTARTS, "bipop")
+        )
+        if restart_strategy == "bipop":
+            warn_ignored(
+                _WHERE, "restart_strategy", "bipop",
+                "tunelab restarts with restart_strategy='ipop' only; the search runs without "
+                "restarts, as Optuna's own has since 4.4.",
+            )
+            restart_strategy = None
+    restart = _one_of(restart, restart_strategy, "restart", "restart_strategy")
+    return None if restart is None else check_choice(_WHERE, "restart", restart, RESTARTS)
+
+
 def _check_x0(x0: Any) -> dict[str, Any] | None:
     if x0 is None:
         return None
@@ -311,21 +328,7 @@ class CmaEsSampler(JointSampler):
             _WHERE, "n_startup_trials", n_startup_trials, 0,
             "they are random trials, and the search starts from the best of them.",
         )
-        if restart_strategy is not None:
-            restart_strategy = check_choice(
-                _WHERE, "restart_strategy", restart_strategy, (*RESTARTS, "bipop")
-            )
-            if restart_strategy == "bipop":
-                warn_ignored(
-                    _WHERE, "restart_strategy", "bipop",
-                    "tunelab restarts with restart_strategy='ipop' only; the search runs "
-                    "without restarts, as Optuna's own has since 4.4.",
-                )
-                restart_strategy = None
-        restart = _one_of(restart, restart_strategy, "restart", "restart_strategy")
-        if restart is not None:
-            restart = check_choice(_WHERE, "restart", restart, RESTARTS)
-        self.restart = restart
+        self.restart = _check_restart(restart, restart_strategy)
         self.inc_popsize = check_int(
             _WHERE, "inc_popsize", 2 if inc_popsize == -1 else inc_popsize, 2,
             "each IPOP restart multiplies the population by it.",

@@ -191,22 +191,9 @@ class NSGA2Sampler(JointSampler):
         self.swapping_prob = check_probability(
             _WHERE, "swapping_prob", swapping_prob, "give a probability in [0, 1]."
         )
-        self.numeric_swapping_prob = self.swapping_prob
-        if isinstance(crossover, UniformCrossover):
-            self.numeric_swapping_prob = crossover.swapping_prob
-            crossover = "uniform"
-        elif isinstance(crossover, SBXCrossover):
-            if crossover.eta is not None:
-                eta_crossover = crossover.eta
-            crossover = "sbx"
-        elif not isinstance(crossover, str):
-            raise ConfigError(
-                f"{_WHERE}: crossover={crossover!r} is not an operator NSGA-II runs here; give "
-                f"one of {', '.join(CROSSOVERS)}, or nsgaii.UniformCrossover() or "
-                "nsgaii.SBXCrossover() from tunelab.samplers.",
-                field="crossover",
-            )
-        self.crossover = check_choice(_WHERE, "crossover", crossover, CROSSOVERS)
+        self.crossover, self.numeric_swapping_prob, eta_crossover = _crossover(
+            crossover, self.swapping_prob, eta_crossover
+        )
         self.crossover_prob = check_number(
             _WHERE, "crossover_prob", crossover_prob, 0.0, 1.0, "give a probability in [0, 1].",
             low_open=False,
@@ -215,16 +202,8 @@ class NSGA2Sampler(JointSampler):
             _WHERE, "eta_crossover", eta_crossover, 0.0, math.inf,
             "give a non-negative distribution index such as 15.", low_open=False,
         )
-        if isinstance(mutation, PolynomialMutation):
-            eta_mutation = mutation.eta
-        elif mutation is not None:
-            raise ConfigError(
-                f"{_WHERE}: mutation={mutation!r} is not an operator NSGA-II runs here; give "
-                "None or nsgaii.PolynomialMutation(eta=...) from tunelab.samplers.",
-                field="mutation",
-            )
         self.eta_mutation = check_number(
-            _WHERE, "eta_mutation", eta_mutation, 0.0, math.inf,
+            _WHERE, "eta_mutation", _mutation_eta(mutation, eta_mutation), 0.0, math.inf,
             "give a non-negative distribution index such as 2.", low_open=False,
         )
         self.constraints_func = check_constraints_func(_WHERE, constraints_func)
@@ -410,6 +389,39 @@ class NSGA2Sampler(JointSampler):
                 u = polynomial_mutation(u, self.eta_mutation, rng)
             child[name] = distribution.from_unit(min(max(u, 0.0), 1.0))
         return child
+
+
+def _crossover(
+    crossover: Any, swapping_prob: float, eta_crossover: Any
+) -> tuple[str, float, Any]:
+    """The crossover's name as tunelab's option gives it, the chance that uniform crossover
+    takes a numeric value from the second parent, and SBX's index, from a name or one of
+    Optuna's operator objects."""
+    if isinstance(crossover, UniformCrossover):
+        return "uniform", crossover.swapping_prob, eta_crossover
+    if isinstance(crossover, SBXCrossover):
+        return "sbx", swapping_prob, eta_crossover if crossover.eta is None else crossover.eta
+    if not isinstance(crossover, str):
+        raise ConfigError(
+            f"{_WHERE}: crossover={crossover!r} is not an operator NSGA-II runs here; give one "
+            f"of {', '.join(CROSSOVERS)}, or nsgaii.UniformCrossover() or nsgaii.SBXCrossover() "
+            "from tunelab.samplers.",
+            field="crossover",
+        )
+    return check_choice(_WHERE, "crossover", crossover, CROSSOVERS), swapping_prob, eta_crossover
+
+
+def _mutation_eta(mutation: Any, eta_mutation: Any) -> Any:
+    """The mutation's distribution index: ``eta_mutation``, or that of Optuna's operator."""
+    if mutation is None:
+        return eta_mutation
+    if not isinstance(mutation, PolynomialMutation):
+        raise ConfigError(
+            f"{_WHERE}: mutation={mutation!r} is not an operator NSGA-II runs here; give None "
+            "or nsgaii.PolynomialMutation(eta=...) from tunelab.samplers.",
+            field="mutation",
+        )
+    return mutation.eta
 
 
 def _refuse_strategies(**strategies: Any) -> None:
