@@ -141,3 +141,31 @@ def test_promote_paused_continues_a_paused_trial_once_its_rung_ranks_it_among_th
     assert (9, 1) not in trained and (9, 2) in trained  # step 1 is inherited, not retrained
     assert continuation.state is TrialState.COMPLETE
     assert study.pruner.next_trial(study) is None  # trial 2 is promoted only once
+
+
+# Optuna's arguments ---------------------------------------------------------------------
+
+
+def test_auto_min_resource_waits_for_a_completed_trial_then_takes_a_hundredth_of_its_steps():
+    import tunelab as optuna
+
+    pruner = optuna.pruners.SuccessiveHalvingPruner(
+        min_resource="auto", reduction_factor=4, min_early_stopping_rate=0, bootstrap_count=0
+    )
+    assert decide(pruner, tunelab.create_study(), [9.0] * 10) is False
+    assert pruner.rung_steps(100) == []
+    study = history_study([[1.0] * 300, [2.0] * 300])  # 299 steps: the first rung is at 2
+    assert decide(pruner, study, [9.0] * 3) is True
+    assert pruner.rung_steps(40) == [2, 8, 32] and pruner.min_resource == "auto"
+
+
+def test_a_rung_holding_no_more_than_bootstrap_count_trials_stops_each_one():
+    pruner = SuccessiveHalvingPruner(min_resource=1, reduction_factor=2, bootstrap_count=2)
+    assert decide(pruner, history_study(curves(2.0)), [9.0, 1.0]) is True  # 2 at the rung
+    assert decide(pruner, history_study(curves(2.0, 3.0)), [9.0, 1.0]) is False
+
+
+def test_bootstrap_count_needs_a_fixed_min_resource():
+    with pytest.raises(ConfigError, match="bootstrap_count=3") as error:
+        SuccessiveHalvingPruner(min_resource="auto", bootstrap_count=3)
+    assert error.value.field == "bootstrap_count"

@@ -145,3 +145,14 @@ def test_bad_options_raise_a_config_error_naming_the_field(options, field):
     with pytest.raises(ConfigError) as caught:
         make_pruner({"name": "hyperband", **options})
     assert caught.value.field == field
+
+
+def test_bootstrap_count_holds_in_every_bracket():
+    import tunelab as optuna
+
+    pruner = optuna.pruners.HyperbandPruner(
+        min_resource=1, max_resource=9, reduction_factor=3, bootstrap_count=100
+    )
+    number = next(n for n in range(17) if pruner.bracket_of(n).index == 2)
+    study = history_study([[9.0, 5.0] + [1.0] * 8 for _ in range(number)])
+    assert decide(pruner, study, [9.0, 0.0]) is True  # the best value, on too little evidence

@@ -66,3 +66,43 @@ def test_bad_options_raise_a_config_error_naming_the_field(options, field):
     with pytest.raises(ConfigError) as caught:
         make_pruner({"name": "patience", **options})
     assert caught.value.field == field
+
+
+# Optuna's PatientPruner --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ([5.0, 4.0], False),  # not enough steps to judge
+        ([5.0, 4.0, 4.0], False),  # a plateau is not worse than the earlier best
+        ([5.0, 4.0, 6.0, 7.0], True),  # the last two are both worse than 4.0
+        ([5.0, 4.0, 6.0, 3.9], False),
+    ],
+)
+def test_patient_pruner_prunes_when_the_last_values_got_worse(reported, expected):
+    import tunelab as optuna
+
+    pruner = optuna.pruners.PatientPruner(None, patience=1)
+    assert decide(pruner, tunelab.create_study(), reported) is expected
+
+
+def test_patient_pruners_min_delta_is_a_tolerance():
+    from tunelab.pruners import PatientPruner
+
+    study = tunelab.create_study()
+    assert decide(PatientPruner(None, 1, min_delta=0.5), study, [5.0, 4.0, 4.3, 4.4]) is False
+    assert decide(PatientPruner(None, 1, min_delta=0.1), study, [5.0, 4.0, 4.3, 4.4]) is True
+    maximize = tunelab.create_study(direction="maximize")
+    assert decide(PatientPruner(None, 1), maximize, [0.5, 0.7, 0.6, 0.65]) is True
+
+
+def test_patient_pruners_wrapped_pruner_decides_once_the_trial_got_worse():
+    from tunelab.pruners import NopPruner, PatientPruner
+
+    study = history_study([[1.0, 1.0, 1.0, 1.0]] * 3)
+    median = MedianPruner(n_startup_trials=0)
+    patient = PatientPruner(wrapped_pruner=median, patience=1)
+    assert decide(patient, study, [6.0, 5.0, 4.0]) is False  # still improving: spared
+    assert decide(patient, study, [5.0, 4.0, 6.0, 7.0]) is True
+    assert decide(PatientPruner(NopPruner(), 1), study, [5.0, 4.0, 6.0, 7.0]) is False

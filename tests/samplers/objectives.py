@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from tunelab.samplers.random import RandomSampler
 from tunelab.testing.objectives import assert_valid_trials, bowl_2d, params_of
 from tunelab.testing.objectives import run_study as run
 
@@ -43,6 +44,28 @@ def small(trial):
     return n + (c != "b")
 
 
+class RecordingSampler(RandomSampler):
+    """A random sampler that notes the hooks it is called with: (hook, trial number[, name])."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed)
+        self.calls: list[tuple] = []
+
+    def before_trial(self, study, trial):
+        self.calls.append(("before", trial.number))
+
+    def sample_independent(self, study, trial, name, distribution):
+        self.calls.append(("independent", trial.number, name))
+        return super().sample_independent(study, trial, name, distribution)
+
+    def after_trial(self, study, trial, state, values):
+        self.calls.append(("after", trial.number))
+
+    def independent(self) -> set[tuple[int, str]]:
+        """(trial number, parameter) of every value this sampler chose."""
+        return {(call[1], call[2]) for call in self.calls if call[0] == "independent"}
+
+
 def assert_valid_mixed_run(study, sampler):
     """Every trial of a run of :func:`mixed` valid, the conditional parameter exactly where its
     condition holds, and the joint space without it."""
@@ -54,6 +77,7 @@ def assert_valid_mixed_run(study, sampler):
 
 __all__ = [
     "OPTIMUM",
+    "RecordingSampler",
     "assert_valid_mixed_run",
     "bowl_2d",
     "bowl_4d",

@@ -72,3 +72,36 @@ def test_the_built_in_samplers_keep_their_seeded_draws_when_reseeded():
     second = tunelab.create_study(sampler=sampler)
     second.optimize(objective, n_trials=3)
     assert [t.params for t in first.trials] == [t.params for t in second.trials]
+
+
+class TpeThenRandomSampler(BaseSampler):
+    """A user's sampler in Optuna's style: a built-in TPE for the joint space, random search
+    for everything else, each reached through the hooks Optuna's samplers have."""
+
+    def __init__(self, seed):
+        self._tpe = tunelab.samplers.TPESampler(seed=seed, n_startup_trials=5)
+        self._random = tunelab.samplers.RandomSampler(seed=seed)
+
+    def infer_relative_search_space(self, study, trial):
+        return self._tpe.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._tpe.sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._random.sample_independent(study, trial, param_name, param_distribution)
+
+    def after_trial(self, study, trial, state, values):
+        self._tpe.after_trial(study, trial, state, values)
+
+
+def bowl(trial):
+    return (trial.suggest_float("x", -5.0, 5.0) - 1.0) ** 2 + trial.suggest_float("y", 0.0, 1.0)
+
+
+def test_a_built_in_sampler_answers_sample_relative_for_a_sampler_that_wraps_it():
+    wrapped = tunelab.create_study(sampler=TpeThenRandomSampler(seed=4))
+    wrapped.optimize(bowl, n_trials=15)
+    alone = tunelab.create_study(sampler=tunelab.samplers.TPESampler(seed=4, n_startup_trials=5))
+    alone.optimize(bowl, n_trials=15)
+    assert [t.params for t in wrapped.trials] == [t.params for t in alone.trials]

@@ -11,6 +11,7 @@ import pytest
 
 import tunelab
 from tests.samplers.objectives import (
+    RecordingSampler,
     assert_valid_mixed_run,
     bowl_2d,
     bowl_4d,
@@ -153,3 +154,72 @@ def test_a_fresh_sampler_resumes_the_same_search_from_the_history():
     study.sampler = resumed
     study.optimize(bowl_2d, n_trials=12)
     assert params_of(study) == params_of(run(bowl_2d, Cma(seed=6, population_size=5), 35))
+
+
+# Optuna's arguments ---------------------------------------------------------------------
+
+
+def test_optunas_names_of_the_options_set_tunelabs():
+    import tunelab as optuna
+
+    sampler = optuna.samplers.CmaEsSampler(
+        x0={"x": 1.0}, sigma0=None, n_startup_trials=1, seed=0, restart_strategy="ipop",
+        popsize=6, inc_popsize=-1, with_margin=False, warn_independent_sampling=True,
+    )
+    assert (sampler.sigma0, sampler.population_size, sampler.restart) == (0.2, 6, "ipop")
+    assert (sampler.inc_popsize, sampler.with_margin, sampler.x0) == (2, False, {"x": 1.0})
+
+
+def test_the_search_starts_from_x0_and_the_centre_for_what_it_leaves_out():
+    sampler = Cma(seed=0, x0={"x": 4.0}, sigma0=0.01, population_size=6)
+    study = run(bowl_2d, sampler, n_trials=7)
+    for trial in study.trials[1:]:  # the first trial, with no space known yet, is random
+        assert abs(trial.params["x"] - 4.0) < 0.5 and abs(trial.params["y"]) < 0.5
+
+
+def test_an_x0_outside_the_range_is_refused_naming_x0():
+    with pytest.raises(ConfigError, match=r"x0\['x'\]=9.0") as info:
+        run(bowl_2d, Cma(seed=0, x0={"x": 9.0}), n_trials=2)
+    assert info.value.field == "x0"
+
+
+def test_start_up_trials_come_from_the_independent_sampler_which_sees_every_trial():
+    independent = RecordingSampler(seed=1)
+    sampler = Cma(seed=0, n_startup_trials=3, population_size=4, independent_sampler=independent)
+    study = run(bowl_2d, sampler, n_trials=11)
+    assert independent.independent() == {(n, name) for n in range(3) for name in ("x", "y")}
+    for hook in ("before", "after"):
+        assert [c for c in independent.calls if c[0] == hook] == [(hook, n) for n in range(11)]
+    assert study.trials[3].params != study.trials[0].params
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"restart_strategy": "bipop"}, "restart_strategy='bipop'"),
+        ({"consider_pruned_trials": True}, "consider_pruned_trials=True"),
+        ({"use_separable_cma": True}, "use_separable_cma=True"),
+        ({"lr_adapt": True}, "lr_adapt=True"),
+        ({"source_trials": []}, "source_trials="),
+    ],
+)
+def test_a_variant_cma_es_does_not_run_here_warns_naming_it(options, named):
+    with pytest.warns(UserWarning, match=named):
+        sampler = Cma(seed=0, **options)
+    assert sampler.restart is None
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"population_size": 5, "popsize": 6}, "popsize"),
+        ({"restart_strategy": "random"}, "restart_strategy"),
+        ({"x0": [1.0]}, "x0"),
+        ({"independent_sampler": "random"}, "independent_sampler"),
+        ({"warn_independent_sampling": "no"}, "warn_independent_sampling"),
+    ],
+)
+def test_bad_optuna_options_name_their_field(options, field):
+    with pytest.raises(ConfigError) as info:
+        Cma(**options)
+    assert info.value.field == field

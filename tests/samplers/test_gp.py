@@ -152,3 +152,47 @@ def test_a_categorical_with_too_many_choices_is_drawn_at_random_with_one_warning
         assert set(GP(seed=0).infer_relative_search_space(study)) == {"x"}
     assert GP(seed=0, max_choices=40).infer_relative_search_space(study).keys() == {"word", "x"}
     assert study.best_value < 1.0
+
+
+# Constraints and Optuna's arguments -------------------------------------------------------
+
+
+def disc(trial):
+    """The smallest x^2 + y^2 subject to x + y >= 1 is 0.5, at x = y = 0.5."""
+    x, y = trial.suggest_float("x", -3.0, 3.0), trial.suggest_float("y", -3.0, 3.0)
+    return x * x + y * y
+
+
+def outside_the_line(record):
+    return [1.0 - record.params["x"] - record.params["y"]]
+
+
+def test_constraints_func_finds_the_constrained_optimum():
+    import tunelab as optuna
+
+    sampler = optuna.samplers.GPSampler(
+        seed=0, n_startup_trials=10, deterministic_objective=True,
+        constraints_func=outside_the_line, warn_independent_sampling=True,
+    )
+    study = run(disc, sampler, 25)
+    assert study.trials[0].system_attrs["constraints"] == outside_the_line(study.trials[0])
+    assert outside_the_line(study.best_trial)[0] <= 0
+    assert study.best_value < 0.6  # the unconstrained minimum, 0 at the origin, is infeasible
+    later = study.trials[10:]
+    assert sum(outside_the_line(t)[0] <= 0 for t in later) >= 0.8 * len(later)
+
+
+def test_before_any_trial_is_feasible_the_search_heads_for_feasibility():
+    def far(record):
+        return [4.0 - record.params["x"] - record.params["y"]]  # only x + y >= 4 holds
+
+    study = run(disc, GP(seed=0, n_startup_trials=5, constraints_func=far), 15)
+    assert any(far(t)[0] <= 0 for t in study.trials[5:])
+
+
+def test_start_up_trials_come_from_the_independent_sampler():
+    from tests.samplers.objectives import RecordingSampler
+
+    independent = RecordingSampler(seed=2)
+    run(bowl_2d, GP(seed=0, n_startup_trials=4, independent_sampler=independent), 6)
+    assert independent.independent() == {(n, name) for n in range(4) for name in ("x", "y")}

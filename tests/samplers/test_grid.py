@@ -198,3 +198,14 @@ def test_grid_values_of_another_number_type_than_the_parameter_are_each_visited_
     study.optimize(suggest, n_trials=10)  # stops by itself once the grid is done
     assert [r.params["x"] for r in study.trials] == stored
     assert [type(r.params["x"]) for r in study.trials] == [type(v) for v in stored]
+
+
+def test_optunas_call_gives_the_seed_second():
+    import tunelab as optuna
+
+    space = {"units": [16, 32, 64], "act": ["relu", "tanh"]}
+    study = optuna.create_study(sampler=optuna.samplers.GridSampler(space, 0))
+    study.optimize(lambda trial: trial.suggest_int("units", 16, 64) + len(
+        trial.suggest_categorical("act", ["relu", "tanh"])), n_trials=20)
+    assert len(study.trials) == 6
+    assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 6

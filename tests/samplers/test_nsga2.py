@@ -14,6 +14,7 @@ from tests.samplers.objectives import (
     mixed,
     nc,
     params_of,
+    run,
     small,
     small_point,
 )
@@ -326,7 +327,7 @@ def test_failed_and_pruned_trials_are_ignored():
         ({"population_size": 1}, "population_size"),
         ({"population_size": 10.0}, "population_size"),
         ({"population_size": True}, "population_size"),
-        ({"mutation_prob": 0.0}, "mutation_prob"),
+        ({"mutation_prob": -0.1}, "mutation_prob"),
         ({"mutation_prob": 1.5}, "mutation_prob"),
         ({"crossover": "sbxx"}, "crossover"),
         ({"crossover": 3}, "crossover"),
@@ -352,3 +353,71 @@ def test_sbx_crossover_also_converges():
     true = true_zdt1_hypervolume()
     sampler = NSGA2Sampler(seed=0, population_size=40, crossover="sbx")
     assert front_hypervolume(run_generations(zdt1, sampler, 25, 40)) / true > 0.8
+
+
+# Optuna's spelling ------------------------------------------------------------------------
+
+
+def three_floats(trial):
+    return sum(trial.suggest_float(f"x{i}", 0.0, 1.0) for i in range(3))
+
+
+def test_nsgaii_sampler_takes_optunas_arguments_and_operators():
+    import tunelab as optuna
+
+    sampler = optuna.samplers.NSGAIISampler(
+        population_size=8,
+        mutation=optuna.samplers.nsgaii.PolynomialMutation(eta=5.0),
+        mutation_prob=0.2,
+        crossover=optuna.samplers.nsgaii.SBXCrossover(eta=10.0),
+        crossover_prob=0.8,
+        swapping_prob=0.3,
+        seed=0,
+        constraints_func=lambda trial: [trial.params["x0"] - 0.5],
+    )
+    assert isinstance(sampler, NSGA2Sampler)
+    assert (sampler.crossover, sampler.eta_crossover, sampler.eta_mutation) == ("sbx", 10.0, 5.0)
+    assert (sampler.mutation_prob, sampler.crossover_prob, sampler.swapping_prob) == (0.2, 0.8, 0.3)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(three_floats, n_trials=24)
+    assert all(t.state is TrialState.COMPLETE for t in study.trials)
+    assert study.best_trial.params["x0"] <= 0.5
+
+
+def test_uniform_crossover_object_sets_the_swapping_of_numeric_parameters():
+    import tunelab as optuna
+
+    crossover = optuna.samplers.nsgaii.UniformCrossover(swapping_prob=0.2)
+    sampler = optuna.samplers.NSGAIISampler(crossover=crossover, swapping_prob=0.7)
+    assert (sampler.crossover, sampler.numeric_swapping_prob, sampler.swapping_prob) == (
+        "uniform", 0.2, 0.7
+    )
+
+
+def test_without_mutation_children_only_recombine_their_parents_values():
+    sampler = NSGA2Sampler(seed=1, population_size=8, mutation_prob=0.0, crossover_prob=1.0)
+    study = run(three_floats, sampler, 16)
+    first = [t.params for t in study.trials[:8]]  # the parents of the second generation
+    for trial in study.trials[8:]:
+        for name, value in trial.params.items():
+            assert value in {params[name] for params in first}, (trial.number, name)
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["elite_population_selection_strategy", "child_generation_strategy", "after_trial_strategy"],
+)
+def test_optunas_strategy_hooks_are_refused_by_name(field):
+    with pytest.raises(ConfigError, match=field) as error:
+        NSGA2Sampler(**{field: lambda *args: None})
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"mutation": object()}, "mutation"),
+    ({"swapping_prob": 1.5}, "swapping_prob"),
+])
+def test_operators_tunelab_does_not_run_are_refused_by_name(options, field):
+    with pytest.raises(ConfigError) as error:
+        NSGA2Sampler(**options)
+    assert error.value.field == field

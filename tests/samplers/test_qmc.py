@@ -121,3 +121,37 @@ def test_ask_n_gives_consecutive_points_of_the_sequence():
     for trial in trials:
         batched.tell(trial, xy(trial))
     assert params_of(batched) == params_of(serial)
+
+
+def test_optunas_independent_sampler_draws_what_lies_outside_the_sequence():
+    import tunelab as optuna
+    from tests.samplers.objectives import RecordingSampler
+
+    def objective(trial):
+        trial.suggest_float("x", 0.0, 1.0)
+        if trial.number % 2:
+            trial.suggest_float("y", -5.0, 5.0)
+        return 0.0
+
+    independent = RecordingSampler(seed=3)
+    sampler = optuna.samplers.QMCSampler(
+        qmc_type="halton", scramble=True, seed=0, independent_sampler=independent,
+        warn_asynchronous_seeding=False, warn_independent_sampling=False,
+    )
+    run(objective, sampler, n_trials=6)
+    assert independent.independent() == {(0, "x"), (1, "y"), (3, "y"), (5, "y")}
+    assert [c for c in independent.calls if c[0] == "after"] == [("after", n) for n in range(6)]
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"independent_sampler": "random"}, "independent_sampler"),
+        ({"scramble": "yes"}, "scramble"),
+        ({"warn_asynchronous_seeding": None}, "warn_asynchronous_seeding"),
+    ],
+)
+def test_bad_options_name_their_field(options, field):
+    with pytest.raises(ConfigError) as error:
+        QMCSampler(**options)
+    assert error.value.field == field

@@ -290,3 +290,116 @@ def test_a_bad_option_raises_a_config_error_naming_it(option, value):
     assert caught.value.field == option
 
 
+
+
+# Optuna's arguments ---------------------------------------------------------------------
+
+
+def test_optunas_arguments_at_their_defaults_give_tunelabs_tpe_without_a_warning(recwarn):
+    import tunelab as optuna
+
+    sampler = optuna.samplers.TPESampler(
+        consider_prior=True, prior_weight=None, consider_magic_clip=True,
+        consider_endpoints=False, n_startup_trials=5, n_ei_candidates=24, gamma=None,
+        weights=None, seed=0, multivariate=None, group=False,
+        warn_independent_sampling=False, constant_liar=True, constraints_func=None,
+    )
+    assert (sampler.multivariate, sampler.prior_weight) == (True, 1.0)
+    same = params_of(run(branin, TPESampler(seed=0, n_startup_trials=5), n_trials=12))
+    assert params_of(run(branin, sampler, n_trials=12)) == same
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("consider_prior", False), ("consider_magic_clip", False), ("consider_endpoints", True),
+     ("group", True)],
+)
+def test_a_model_switch_tpe_cannot_turn_warns_naming_it(option, value):
+    with pytest.warns(UserWarning, match=f"{option}={value!r} is ignored"):
+        TPESampler(seed=0, **{option: value})
+
+
+def test_group_needs_the_multivariate_model():
+    with pytest.raises(ConfigError, match="group=True") as caught:
+        TPESampler(group=True, multivariate=False)
+    assert caught.value.field == "group"
+
+
+def test_a_weights_function_replaces_the_improvement_weights():
+    flat = params_of(run(branin, TPESampler(seed=0, improvement_weights=False), n_trials=20))
+    ones = TPESampler(seed=0, weights=lambda n: [1.0] * n)
+    assert params_of(run(branin, ones, n_trials=20)) == flat
+    ramp = TPESampler(seed=0, weights=lambda n: list(range(1, n + 1)))
+    assert params_of(run(branin, ramp, n_trials=20)) != flat
+
+
+def test_weights_that_do_not_fit_raise_a_config_error_naming_weights():
+    sampler = TPESampler(seed=0, n_startup_trials=2, weights=lambda n: [1.0])
+    with pytest.raises(ConfigError, match="weights") as caught:
+        run(branin, sampler, n_trials=4)
+    assert caught.value.field == "weights"
+
+
+# Constraints ------------------------------------------------------------------------------
+
+
+def above_five(record):
+    return [5.0 - record.params["x"]]  # feasible where x >= 5
+
+
+def test_the_good_group_holds_the_best_feasible_trials():
+    sampler = TPESampler(seed=0, n_startup_trials=100, constraints_func=above_five)
+    study = tunelab.create_study(sampler=sampler)
+    for value in range(21):
+        study.enqueue_trial({"x": float(value)})
+    study.optimize(lambda trial: trial.suggest_float("x", -1.0, 30.0), n_trials=21)
+    # gamma(21) = 3: x = 5, 6 and 7, the best of those with x >= 5, weighed as if the
+    # infeasible x < 5 had never run.
+    assert good_weights(sampler, study) == pytest.approx({5.0: 1.5, 6.0: 1.0, 7.0: 0.5})
+    assert study.best_value == 5.0
+
+
+def test_too_few_feasible_trials_are_completed_by_the_least_violating():
+    sampler = TPESampler(seed=0, n_startup_trials=100, constraints_func=above_five)
+    study = tunelab.create_study(sampler=sampler)
+    for value in [0.0, 1.0, 2.0, 3.0, 4.0, 9.0] + [-1.0] * 15:
+        study.enqueue_trial({"x": value})
+    study.optimize(lambda trial: trial.suggest_float("x", -1.0, 30.0), n_trials=21)
+    # gamma(21) = 3: the one feasible trial, then x = 4 and 3, which violate least; with a
+    # single feasible value there is no improvement to weigh by.
+    assert good_weights(sampler, study) == {9.0: 1.0, 4.0: 1.0, 3.0: 1.0}
+
+
+def disc(trial):
+    """The smallest x^2 + y^2 subject to x + y >= 1 is 0.5, at x = y = 0.5."""
+    x, y = trial.suggest_float("x", -3.0, 3.0), trial.suggest_float("y", -3.0, 3.0)
+    return x * x + y * y
+
+
+def outside_the_line(record):
+    return [1.0 - record.params["x"] - record.params["y"]]
+
+
+def test_constraints_steer_the_search_to_where_they_hold():
+    def feasible_count(constraints_func):
+        count = 0
+        for seed in range(3):
+            sampler = TPESampler(seed=seed, constraints_func=constraints_func)
+            study = run(disc, sampler, n_trials=40)
+            count += sum(outside_the_line(t)[0] <= 0 for t in study.trials[10:])
+        return count
+
+    assert feasible_count(outside_the_line) > 1.3 * feasible_count(None)
+
+
+def test_constraints_set_by_the_objective_count_as_well():
+    def constrained(trial):
+        value = disc(trial)
+        trial.set_constraints(outside_the_line(trial))
+        return value
+
+    study = run(constrained, TPESampler(seed=0), n_trials=40)
+    assert outside_the_line(study.best_trial)[0] <= 0
+    told = run(disc, TPESampler(seed=0, constraints_func=outside_the_line), n_trials=40)
+    assert params_of(study) == params_of(told)

@@ -36,6 +36,19 @@ class TestBuiltInSamplers(SamplerContract):
         return sampler_name not in SEED_FREE
 
 
+class TestOptunaNamedSamplers(SamplerContract):
+    """The samplers that only Optuna's names reach (no study-file name of their own)."""
+
+    @pytest.fixture(params=["BruteForceSampler", "PartialFixedSampler"])
+    def sampler_factory(self, request: pytest.FixtureRequest):
+        samplers = tunelab.samplers
+        if request.param == "BruteForceSampler":
+            return lambda seed: samplers.BruteForceSampler(seed=seed)
+        return lambda seed: samplers.PartialFixedSampler(
+            {"offset": 1}, samplers.TPESampler(seed=seed)
+        )
+
+
 class NearBestSampler(BaseSampler):
     """A small local search: after a few random trials, each parameter is drawn near the best
     trial's value, in the unit mapping of its distribution."""

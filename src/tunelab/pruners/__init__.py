@@ -1,7 +1,8 @@
 """Early-stopping rules, one file each. ``make_pruner`` builds one from a name and options.
 
 Each rule's module is imported when a study first uses it (or when its class is imported from
-here), as the samplers are.
+here), as the samplers are. Optuna's ``PatientPruner`` is here under its name, beside
+tunelab's ``PatiencePruner``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from tunelab.pruners.hyperband import HyperbandPruner
     from tunelab.pruners.median import MedianPruner
     from tunelab.pruners.nop import NopPruner
-    from tunelab.pruners.patience import PatiencePruner
+    from tunelab.pruners.patience import PatiencePruner, PatientPruner
     from tunelab.pruners.pbt import PopulationBasedTraining
     from tunelab.pruners.percentile import PercentilePruner
     from tunelab.pruners.threshold import ThresholdPruner
@@ -48,7 +49,9 @@ def make_pruner(
     return build("pruner", spec, PRUNERS, BasePruner, defaults={"seed": seed})
 
 
-__getattr__ = class_loader(PRUNERS, __name__)
+_OPTUNA_CLASSES = ("tunelab.pruners.patience:PatientPruner",)  # Optuna's rule and arguments
+
+__getattr__ = class_loader({**PRUNERS, **{path: path for path in _OPTUNA_CLASSES}}, __name__)
 
 __all__ = [
     "PRUNERS",
@@ -57,6 +60,7 @@ __all__ = [
     "MedianPruner",
     "NopPruner",
     "PatiencePruner",
+    "PatientPruner",
     "PercentilePruner",
     "PopulationBasedTraining",
     "SuccessiveHalvingPruner",

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from tunelab._options import check_flag, check_int
+from tunelab.exceptions import ConfigError
 from tunelab.pruners.base import (
     BasePruner,
     Continuation,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 _WHERE = "ASHA pruner"
+_AUTO_FRACTION = 100  # min_resource="auto": this fraction of a completed trial's last step
 COMPETING_STATES = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
 
 
@@ -40,7 +42,9 @@ class SuccessiveHalvingPruner(BasePruner):
     """Asynchronous successive halving.
 
     Args:
-        min_resource: the step of the first rung (with ``min_early_stopping_rate=0``).
+        min_resource: the step of the first rung (with ``min_early_stopping_rate=0``);
+            ``"auto"`` takes a hundredth of the last step of the longest completed trial (at
+            least 1), and prunes nothing until a trial has completed.
         reduction_factor: each rung keeps the best ``1 / reduction_factor`` of the trials that
             reach it, and rungs are this factor apart.
         min_early_stopping_rate: shifts the first rung to ``min_resource * reduction_factor **
@@ -52,22 +56,42 @@ class SuccessiveHalvingPruner(BasePruner):
             best ``1 / reduction_factor`` of its rung, the study's next trial continues it from
             its checkpoint (ASHA's promotion). Only for objectives that resume from
             ``trial.resume``, as tunelab's training engine does.
+        bootstrap_count: a trial that reaches a rung is stopped while the rung holds no more
+            than this many trials (itself included), so that the first trials are not promoted
+            on too little evidence.
+
+    Optuna's default ``reduction_factor`` is 4 and its ``min_resource`` is ``"auto"``; both
+    are accepted as Optuna scripts pass them.
     """
 
     def __init__(
         self,
-        min_resource: int = 1,
+        min_resource: int | str = 1,
         reduction_factor: int = 3,
         min_early_stopping_rate: int = 0,
         max_resource: int | None = None,
         promote_paused: bool = False,
+        bootstrap_count: int = 0,
     ) -> None:
-        self.min_resource, self.reduction_factor = check_halving(
-            _WHERE, min_resource, reduction_factor
+        auto = min_resource == "auto"
+        first_rung, self.reduction_factor = check_halving(
+            _WHERE, 1 if auto else min_resource, reduction_factor
         )
+        self.min_resource: int | str = "auto" if auto else first_rung
+        self._first_rung: int | None = None if auto else first_rung
         self.min_early_stopping_rate = check_int(
             _WHERE, "min_early_stopping_rate", min_early_stopping_rate, 0, "0 starts at once."
         )
+        self.bootstrap_count = check_int(
+            _WHERE, "bootstrap_count", bootstrap_count, 0, "0 judges from the first trial on."
+        )
+        if auto and self.bootstrap_count:
+            raise ConfigError(
+                f"{_WHERE}: bootstrap_count={bootstrap_count!r} needs a fixed min_resource, "
+                "not 'auto' (the rungs are unknown until a trial completes); give "
+                "min_resource a step, e.g. 1.",
+                field="bootstrap_count",
+            )
         self.max_resource = None if max_resource is None else check_int(
             _WHERE, "max_resource", max_resource, 1,
             "the last step a trial reports, e.g. 20 epochs.",
@@ -77,11 +101,13 @@ class SuccessiveHalvingPruner(BasePruner):
     def rung_steps(self, up_to: int) -> list[int]:
         """The steps of the rungs, in order, up to ``up_to`` included (and before
         ``max_resource``)."""
+        if self._first_rung is None:
+            return []
         if self.max_resource is not None:
             up_to = min(up_to, self.max_resource - 1)
         steps = []
         k = self.min_early_stopping_rate
-        while (step := self.min_resource * self.reduction_factor**k) <= up_to:
+        while (step := self._first_rung * self.reduction_factor**k) <= up_to:
             steps.append(step)
             k += 1
         return steps
@@ -89,7 +115,20 @@ class SuccessiveHalvingPruner(BasePruner):
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         if math.isnan(last_report(trial)[1]):
             return True
+        self.settle_min_resource(study)
         return self.judge(study, trial, study.storage.get_trials(study.study_id, COMPETING_STATES))
+
+    def settle_min_resource(self, study: Study) -> None:
+        """With ``min_resource="auto"``, fix the first rung once a trial has completed."""
+        if self._first_rung is not None:
+            return
+        last_steps = [
+            record.last_step
+            for record in study.storage.get_trials(study.study_id, (TrialState.COMPLETE,))
+            if record.last_step is not None
+        ]
+        if last_steps:
+            self._first_rung = max(max(last_steps) // _AUTO_FRACTION, 1)
 
     def judge(self, study: Study, trial: TrialRecord, peers: Iterable[TrialRecord]) -> bool:
         """The rule against ``peers`` (RUNNING, COMPLETE and PRUNED trials, ``trial`` among
@@ -98,6 +137,8 @@ class SuccessiveHalvingPruner(BasePruner):
         if rung is None:
             return False
         ranked = self._ranked(study, list(peers), rung)
+        if len(ranked) <= self.bootstrap_count:
+            return True
         mine = value_at(trial, rung)
         assert mine is not None
         kept = max(len(ranked) // self.reduction_factor, 1)
@@ -110,6 +151,7 @@ class SuccessiveHalvingPruner(BasePruner):
     def next_trial(self, study: Study) -> Continuation | None:
         if not self.promote_paused:
             return None
+        self.settle_min_resource(study)
         return self.promotion(study, study.storage.get_trials(study.study_id))
 
     def promotion(self, study: Study, records: list[TrialRecord]) -> Continuation | None:

@@ -56,6 +56,8 @@ class HyperbandPruner(BasePruner):
         promote_paused: stopped trials are paused and promoted later from their checkpoints,
             as in :class:`~tunelab.pruners.asha.SuccessiveHalvingPruner`; a continuation stays
             in the bracket of the trial it continues.
+        bootstrap_count: in every bracket, a trial that reaches a round is stopped while the
+            round holds no more than this many trials, as in successive halving.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class HyperbandPruner(BasePruner):
         max_resource: int | str = "auto",
         reduction_factor: int = 3,
         promote_paused: bool = False,
+        bootstrap_count: int = 0,
     ) -> None:
         self.min_resource, self.reduction_factor = check_halving(
             _WHERE, min_resource, reduction_factor
@@ -75,6 +78,9 @@ class HyperbandPruner(BasePruner):
                 "the number of steps (epochs) of a full trial, at least min_resource; or auto.",
             )
         self.promote_paused = check_flag(_WHERE, "promote_paused", promote_paused)
+        self.bootstrap_count = check_int(
+            _WHERE, "bootstrap_count", bootstrap_count, 0, "0 judges from the first trial on."
+        )
         self._plan: _Plan | None = None
 
     def brackets(self, max_resource: int | None = None) -> list[Bracket]:
@@ -159,6 +165,7 @@ class _Plan:
                 min_early_stopping_rate=s_max - bracket.index,
                 max_resource=max_resource,
                 promote_paused=pruner.promote_paused,
+                bootstrap_count=pruner.bootstrap_count,
             )
             for bracket in self.brackets
         ]

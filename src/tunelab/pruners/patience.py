@@ -2,6 +2,12 @@
 early-stopping rule of a single training run turned into a pruner. With another pruner inside,
 it only lets that one prune a trial that has stopped improving, so that a slow starter which is
 still getting better is spared.
+
+:class:`PatientPruner` is the rule as Optuna's pruner of that name states it, with its
+arguments: the last ``patience + 1`` values are compared with the earlier ones, and the trial
+counts as stalled only when their best is *worse* than the earlier best by more than
+``min_delta`` (a plateau is not stalled); ``min_delta`` is thus a tolerance, where
+:class:`PatiencePruner` reads it as the least improvement that counts.
 """
 
 from __future__ import annotations
@@ -49,14 +55,39 @@ class PatiencePruner(BasePruner):
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         values = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)]
-        if len(values) <= self.patience:
-            return False
         sign = -1.0 if study.direction == "maximize" else 1.0
         losses = [sign * value for value in values]  # lower is better; NaN stays NaN
-        split = len(losses) - self.patience
-        if _best(losses[split:]) < _best(losses[:split]) - self.min_delta:
-            return False  # still improving
+        if not self._stalled(losses):
+            return False
         return self.wrapped.prune(study, trial) if self.wrapped is not None else True
+
+    def _stalled(self, losses: list[float]) -> bool:
+        """Whether the last ``patience`` losses improve on the earlier best by no more than
+        ``min_delta``."""
+        if len(losses) <= self.patience:
+            return False
+        split = len(losses) - self.patience
+        return not _best(losses[split:]) < _best(losses[:split]) - self.min_delta
+
+
+class PatientPruner(PatiencePruner):
+    """Optuna's ``PatientPruner(wrapped_pruner, patience, min_delta)``: prune (or let
+    ``wrapped_pruner`` decide) once the best of the last ``patience + 1`` values is worse than
+    the best before them by more than ``min_delta``."""
+
+    def __init__(
+        self,
+        wrapped_pruner: str | Mapping[str, Any] | BasePruner | None,
+        patience: int,
+        min_delta: float = 0.0,
+    ) -> None:
+        super().__init__(patience, min_delta, wrapped_pruner)
+
+    def _stalled(self, losses: list[float]) -> bool:
+        if len(losses) <= self.patience + 1:
+            return False
+        split = len(losses) - self.patience - 1
+        return _best(losses[split:]) > _best(losses[:split]) + self.min_delta
 
 
 def _best(losses: list[float]) -> float:

@@ -1,11 +1,14 @@
 """Search algorithms, one file each. ``make_sampler`` builds one from a name and options.
 
 Each algorithm's module is imported when a study first uses it (or when its class is imported
-from here), so that ``import tunelab`` does not pay for SciPy and the other algorithms.
+from here), so that ``import tunelab`` does not pay for SciPy and the other algorithms. The
+classes also answer to Optuna's names (``NSGAIISampler``), and ``nsgaii`` holds NSGA-II's
+operators as Optuna names them.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,11 +19,13 @@ if TYPE_CHECKING:
     from tunelab.samplers.annealing import SimulatedAnnealingSampler
     from tunelab.samplers.auto import AutoSampler
     from tunelab.samplers.bohb import BOHBSampler
+    from tunelab.samplers.bruteforce import BruteForceSampler
     from tunelab.samplers.cma import CmaEsSampler
     from tunelab.samplers.genetic import GeneticSampler
     from tunelab.samplers.gp import GPSampler
     from tunelab.samplers.grid import GridSampler
-    from tunelab.samplers.nsga2 import NSGA2Sampler
+    from tunelab.samplers.nsga2 import NSGA2Sampler, NSGAIISampler
+    from tunelab.samplers.partial_fixed import PartialFixedSampler
     from tunelab.samplers.pso import ParticleSwarmSampler
     from tunelab.samplers.qmc import QMCSampler
     from tunelab.samplers.random import RandomSampler
@@ -49,6 +54,14 @@ SAMPLERS: dict[str, str] = {
 }
 """Each built-in name and where its class (or preset of one) lives, as ``"module:Class"``."""
 
+_OPTUNA_CLASSES = (
+    "tunelab.samplers.bruteforce:BruteForceSampler",
+    "tunelab.samplers.nsga2:NSGAIISampler",  # Optuna's name of NSGA2Sampler
+    "tunelab.samplers.partial_fixed:PartialFixedSampler",
+)
+"""Classes reached as attributes by Optuna's names, with no study-file name of their own."""
+_SUBMODULES = ("nsgaii",)
+
 DEFAULT_SAMPLER = "auto"
 
 
@@ -64,18 +77,30 @@ def make_sampler(
     return build("sampler", spec, SAMPLERS, BaseSampler, defaults={"seed": seed})
 
 
-__getattr__ = class_loader(SAMPLERS, __name__)
+_load_class = class_loader(
+    {**SAMPLERS, **{path: path for path in _OPTUNA_CLASSES}}, __name__
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    return _load_class(name)
+
 
 __all__ = [
     "SAMPLERS",
     "AutoSampler",
     "BOHBSampler",
     "BaseSampler",
+    "BruteForceSampler",
     "CmaEsSampler",
     "GPSampler",
     "GeneticSampler",
     "GridSampler",
     "NSGA2Sampler",
+    "NSGAIISampler",
+    "PartialFixedSampler",
     "ParticleSwarmSampler",
     "QMCSampler",
     "RandomSampler",
@@ -84,4 +109,5 @@ __all__ = [
     "TPESampler",
     "TabuSearchSampler",
     "make_sampler",
+    "nsgaii",
 ]

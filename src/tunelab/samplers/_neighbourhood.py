@@ -36,7 +36,7 @@ import numpy as np
 
 from tunelab._options import check_int
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._options import check_seed
+from tunelab.samplers._options import check_sampler_option, check_seed
 from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, value_key
 from tunelab.trial import TrialRecord, TrialState
@@ -376,14 +376,19 @@ class JointSampler(BaseSampler):
 
     It infers the joint space from COMPLETE trials (single objective only), remembers the
     points it proposed to this process's running trials until they finish, and draws the
-    parameters outside the joint space (conditional ones) at random.
+    parameters outside the joint space (conditional ones, and all of them during a start-up)
+    at random, or from ``independent_sampler`` when one is given (Optuna's option of the same
+    name), whose hooks then see every trial too.
     """
 
     display_name = "joint"  # how messages name the algorithm
     single_objective = True  # False for samplers that rank several objectives (NSGA-II)
 
-    def __init__(self, seed: int | None) -> None:
+    def __init__(self, seed: int | None, independent_sampler: BaseSampler | None = None) -> None:
         self.seed = check_seed(seed)
+        self.independent_sampler = check_sampler_option(
+            self.display_name, "independent_sampler", independent_sampler
+        )
         self._space = JointSpace()
         # Points proposed to this process's running trials, whose parameters the storage may
         # not hold yet: (study key, trial number) -> params.
@@ -396,9 +401,15 @@ class JointSampler(BaseSampler):
             check_single_objective(study, self.display_name)
         return self._space.infer(study)
 
+    def before_trial(self, study: Study, trial: Trial) -> None:
+        if self.independent_sampler is not None:
+            self.independent_sampler.before_trial(study, trial)
+
     def sample_independent(
         self, study: Study, trial: Trial, name: str, distribution: Distribution
     ) -> Any:
+        if self.independent_sampler is not None:
+            return self.independent_sampler.sample_independent(study, trial, name, distribution)
         return distribution.from_unit(trial_rng(self.seed, trial.number, name).random())
 
     def after_trial(
@@ -409,6 +420,8 @@ class JointSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         self._proposed.pop((study_key(study), trial.number), None)
+        if self.independent_sampler is not None:
+            self.independent_sampler.after_trial(study, trial, state, values)
 
     def is_exhausted(self, study: Study) -> bool:
         if self.single_objective:  # refuse before optimize() starts a trial

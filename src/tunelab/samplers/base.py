@@ -57,7 +57,13 @@ class BaseSampler(PicklesAsConstructorCall, ABC):
     def sample_relative(
         self, study: Study, trial: Trial, search_space: dict[str, Distribution]
     ) -> dict[str, Any]:
-        """Joint values for one trial over ``search_space``."""
+        """Joint values for one trial over ``search_space``.
+
+        A sampler that overrides only the batch path answers here with a batch of one, so that
+        a sampler of the user's that wraps a built-in one can call this, as Optuna's allow.
+        """
+        if type(self).sample_relative_batch is not BaseSampler.sample_relative_batch:
+            return self.sample_relative_batch(study, [trial], search_space)[0]
         return {}
 
     @abstractmethod

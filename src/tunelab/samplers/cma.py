@@ -25,17 +25,18 @@ handled:
 
 The optimizer is not kept as the truth: it is rebuilt from the study's finished trials, so that
 a resumed study and every process sharing the study see the same search. The first
-``n_startup_trials`` trials are random; the optimizer then starts from the best of them (the
-centre of the cube if there are none). From trial number ``n_startup_trials`` on, the trials
-are cut into generations of ``population_size`` consecutive numbers. A generation is told to
-the optimizer once all its trials are finished, in number order: a trial that evaluated the
-point the optimizer proposed is told that point; one that evaluated another point (an enqueued
-trial, say) is told the point it evaluated; a failed or pruned trial is told the worst value
-seen so far, so that the generation still completes. The state after the last told generation
-is cached, so a serial run only tells each generation once. ``study.ask(population_size)`` at a
-generation's start returns the whole generation, the same points that ``optimize`` would
-propose one at a time. Trials asked beyond the generation in progress (before it is told) are
-drawn from the current search distribution with a generator seeded by their number.
+``n_startup_trials`` trials are random; the optimizer then starts from ``x0`` if given, else
+from the best of them (the centre of the cube if there are none). From trial number
+``n_startup_trials`` on, the trials are cut into generations of ``population_size`` consecutive
+numbers. A generation is told to the optimizer once all its trials are finished, in number
+order: a trial that evaluated the point the optimizer proposed is told that point; one that
+evaluated another point (an enqueued trial, say) is told the point it evaluated; a failed or
+pruned trial is told the worst value seen so far, so that the generation still completes. The
+state after the last told generation is cached, so a serial run only tells each generation once.
+``study.ask(population_size)`` at a generation's start returns the whole generation, the same
+points that ``optimize`` would propose one at a time. Trials asked beyond the generation in
+progress (before it is told) are drawn from the current search distribution with a generator
+seeded by their number.
 
 With ``restart="ipop"``, when the optimizer reports that it should stop (the distribution
 has collapsed or the values no longer change), it restarts from a random mean with the
@@ -47,17 +48,18 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunelab._options import check_choice, check_flag, check_int, check_number
-from tunelab.exceptions import MissingExtraError
+from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
+from tunelab.samplers._options import warn_ignored
 from tunelab.samplers._population import UnitSpace
-from tunelab.samplers.base import trial_rng
+from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
 
@@ -156,6 +158,88 @@ class _Optimizer:
         return point
 
 
+def _one_of(value: Any, optuna_value: Any, name: str, optuna_name: str) -> Any:
+    """The option given under tunelab's name or under Optuna's (not both, unless equal)."""
+    if optuna_value is None:
+        return value
+    if value is not None and value != optuna_value:
+        raise ConfigError(
+            f"{_WHERE}: {name}={value!r} and {optuna_name}={optuna_value!r} name the same "
+            "option; give one of them.",
+            field=optuna_name,
+        )
+    return optuna_value
+
+
+def _check_restart(restart: Any, restart_strategy: Any) -> str | None:
+    """The restart strategy, given under tunelab's name or Optuna's."""
+    if restart_strategy is not None:
+        restart_strategy = check_choice(
+            _WHERE, "restart_strategy", restart_strategy, (*RESTARTS, "bipop")
+        )
+        if restart_strategy == "bipop":
+            warn_ignored(
+                _WHERE, "restart_strategy", "bipop",
+                "tunelab restarts with restart_strategy='ipop' only; the search runs without "
+                "restarts, as Optuna's own has since 4.4.",
+            )
+            restart_strategy = None
+    restart = _one_of(restart, restart_strategy, "restart", "restart_strategy")
+    return None if restart is None else check_choice(_WHERE, "restart", restart, RESTARTS)
+
+
+def _check_x0(x0: Any) -> dict[str, Any] | None:
+    if x0 is None:
+        return None
+    if not isinstance(x0, Mapping) or not all(isinstance(name, str) for name in x0):
+        raise ConfigError(
+            f"{_WHERE}: x0={x0!r} must map parameter names to the values the search starts "
+            "from, e.g. {'lr': 0.01, 'layers': 3}.",
+            field="x0",
+        )
+    return dict(x0)
+
+
+def _x0_mean(x0: dict[str, Any], space: dict[str, Distribution]) -> np.ndarray:
+    """``x0`` in the unit cube; a parameter it leaves out starts at the centre of its range."""
+    mean = np.full(len(space), 0.5)
+    for i, (name, distribution) in enumerate(space.items()):
+        if name not in x0:
+            continue
+        if not distribution.contains(x0[name]):
+            raise ConfigError(
+                f"{_WHERE}: x0[{name!r}]={x0[name]!r} is outside {distribution}, the range the "
+                "objective declares; start from a value inside it.",
+                field="x0",
+            )
+        mean[i] = distribution.to_unit(x0[name])
+    return mean
+
+
+def _warn_unused_variants(
+    consider_pruned_trials: Any, use_separable_cma: Any, lr_adapt: Any, source_trials: Any
+) -> None:
+    """Optuna's variants of CMA-ES that this sampler does not run."""
+    same_kind = "the search is still CMA-ES, of the same kind."
+    if check_flag(_WHERE, "consider_pruned_trials", consider_pruned_trials):
+        warn_ignored(
+            _WHERE, "consider_pruned_trials", True,
+            f"a pruned trial is told the worst value seen so far; {same_kind}",
+        )
+    if check_flag(_WHERE, "use_separable_cma", use_separable_cma):
+        warn_ignored(
+            _WHERE, "use_separable_cma", True,
+            f"the full covariance matrix is adapted; {same_kind}",
+        )
+    if check_flag(_WHERE, "lr_adapt", lr_adapt):
+        warn_ignored(_WHERE, "lr_adapt", True, f"the learning rate is fixed; {same_kind}")
+    if source_trials is not None:
+        warn_ignored(
+            _WHERE, "source_trials", f"<{len(source_trials)} trials>",
+            f"the search starts from x0 or the best start-up trial; {same_kind}",
+        )
+
+
 @dataclass
 class _Proposal:
     params: dict[str, Any]
@@ -185,15 +269,26 @@ class CmaEsSampler(JointSampler):
 
     Args:
         seed: makes the search reproducible; None draws one.
-        sigma0: the initial step size, as a fraction of each parameter's (unit-mapped) range.
+        sigma0: the initial step size, as a fraction of each parameter's (unit-mapped) range
+            (None: 0.2).
         population_size: trials per generation; None uses the ``cmaes`` default
-            ``4 + floor(3 ln d)`` for ``d`` parameters.
+            ``4 + floor(3 ln d)`` for ``d`` parameters. ``popsize`` is Optuna's name for it.
         n_startup_trials: random trials before the search; it starts from the best of them.
         restart: None, or ``"ipop"`` to restart with a larger population when the search
-            stalls.
-        inc_popsize: factor by which each IPOP restart multiplies the population.
+            stalls. ``restart_strategy`` is Optuna's name for it.
+        inc_popsize: factor by which each IPOP restart multiplies the population (Optuna's
+            -1: the default, 2).
         with_margin: search int, stepped float and categorical parameters as discrete axes
             with CMA-ES with margin; False treats them as continuous axes read through bins.
+        x0: ``{name: value}``, where the search starts (parameters it leaves out start at the
+            centre of their range); it replaces the best start-up trial.
+        independent_sampler: draws the start-up trials and the parameters outside the joint
+            space; None draws them at random.
+
+    Optuna's ``restart_strategy="bipop"``, ``consider_pruned_trials``, ``use_separable_cma``,
+    ``lr_adapt`` and ``source_trials`` are accepted and ignored with a warning: the search is
+    still CMA-ES, of the same kind. ``warn_independent_sampling`` only governs a log message of
+    Optuna's, which tunelab does not write.
     """
 
     display_name = _WHERE
@@ -201,18 +296,28 @@ class CmaEsSampler(JointSampler):
     def __init__(
         self,
         seed: int | None = None,
-        sigma0: float = 0.2,
+        sigma0: float | None = 0.2,
         population_size: int | None = None,
         n_startup_trials: int = 0,
         restart: str | None = None,
         inc_popsize: int = 2,
         with_margin: bool = True,
+        x0: Mapping[str, Any] | None = None,
+        popsize: int | None = None,
+        restart_strategy: str | None = None,
+        independent_sampler: BaseSampler | None = None,
+        warn_independent_sampling: bool = True,
+        consider_pruned_trials: bool = False,
+        use_separable_cma: bool = False,
+        lr_adapt: bool = False,
+        source_trials: Sequence[TrialRecord] | None = None,
     ) -> None:
-        super().__init__(seed)
+        super().__init__(seed, independent_sampler)
         self.sigma0 = check_number(
-            _WHERE, "sigma0", sigma0, 0.0, 1.0,
+            _WHERE, "sigma0", 0.2 if sigma0 is None else sigma0, 0.0, 1.0,
             "it is the initial step size as a fraction of each parameter's range.",
         )
+        population_size = _one_of(population_size, popsize, "population_size", "popsize")
         if population_size is not None:
             population_size = check_int(
                 _WHERE, "population_size", population_size, 2,
@@ -223,14 +328,15 @@ class CmaEsSampler(JointSampler):
             _WHERE, "n_startup_trials", n_startup_trials, 0,
             "they are random trials, and the search starts from the best of them.",
         )
-        if restart is not None:
-            restart = check_choice(_WHERE, "restart", restart, RESTARTS)
-        self.restart = restart
+        self.restart = _check_restart(restart, restart_strategy)
         self.inc_popsize = check_int(
-            _WHERE, "inc_popsize", inc_popsize, 2,
+            _WHERE, "inc_popsize", 2 if inc_popsize == -1 else inc_popsize, 2,
             "each IPOP restart multiplies the population by it.",
         )
         self.with_margin = check_flag(_WHERE, "with_margin", with_margin)
+        self.x0 = _check_x0(x0)
+        check_flag(_WHERE, "warn_independent_sampling", warn_independent_sampling)
+        _warn_unused_variants(consider_pruned_trials, use_separable_cma, lr_adapt, source_trials)
         self._cmaes = _import_cmaes()
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: CmaState | None = None
@@ -286,6 +392,8 @@ class CmaEsSampler(JointSampler):
             if loss < best:
                 best = loss
                 mean = unit.encode(point_of(record, space))  # type: ignore[arg-type]
+        if self.x0 is not None:
+            mean = _x0_mean(self.x0, space)
         optimizer = self._optimizer(space, mean, 0)
         state = CmaState(optimizer, 0, self.n_startup_trials, [], worst)
         state.proposals = self._generation(state, unit)

@@ -11,6 +11,9 @@ Sources of the method (the code is written for tunelab):
 * S. Ament, S. Daulton, D. Eriksson, M. Balandat & E. Bakshy, "Unexpected Improvements to
   Expected Improvement for Bayesian Optimization", NeurIPS 2023: log EI computed without
   underflow, so that candidates far below the incumbent still rank and have a gradient.
+* J. R. Gardner, M. J. Kusner, Z. Xu, K. Q. Weinberger & J. P. Cunningham, "Bayesian
+  Optimization with Inequality Constraints", ICML 2014: constrained EI, the product of EI and
+  the probability that each constraint, modelled by a GP of its own, holds.
 * D. Ginsbourger, R. Le Riche & L. Carraro, "Kriging Is Well-Suited to Parallelize
   Optimization", 2010: the kriging believer for batches and running trials.
 
@@ -40,6 +43,13 @@ kriging believer: each is added as an observation equal to the posterior mean, a
 is updated without refitting its hyperparameters. Proposals are distinct from each other and
 from running trials whenever the space allows.
 
+Constraints (:mod:`tunelab.constraints`): when completed trials carry constraint values (from
+``constraints_func`` or ``trial.set_constraints``), each constraint is modelled by a GP of its
+own, and the acquisition becomes the constrained EI of Gardner et al. (ICML 2014): log EI over
+the best *feasible* trial plus the log probability that each constraint holds (before any
+trial is feasible, the probabilities alone). The local search then starts from the best
+feasible trials.
+
 The first ``n_startup_trials`` completed trials are random. A seeded sampler is reproducible:
 every random draw for a trial comes from a generator seeded by (seed, trial number).
 """
@@ -58,6 +68,8 @@ from scipy.special import erfcx, log_ndtr
 from scipy.stats import qmc
 
 from tunelab._options import check_flag, check_int
+from tunelab.constraints import constraint_values, violation
+from tunelab.samplers._constraints import ConstraintsFunc, store_constraints
 from tunelab.samplers._neighbourhood import (
     JointSampler,
     point_key,
@@ -65,8 +77,10 @@ from tunelab.samplers._neighbourhood import (
     running_points,
     study_key,
 )
+from tunelab.samplers._options import check_constraints_func
+from tunelab.samplers.base import BaseSampler
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
-from tunelab.trial import TrialState
+from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -369,6 +383,56 @@ def _log_ei_with_gradient(
     return lh + np.log(sd), dlh[:, None] * dz + dsd / sd[:, None]
 
 
+class _Acquisition:
+    """What a proposal maximizes: log EI of the objective's model over ``best`` plus, for each
+    constraint's model, the log probability that the constraint holds (the constrained EI of
+    Gardner, Kusner, Xu, Weinberger & Cunningham, "Bayesian Optimization with Inequality
+    Constraints", ICML 2014). With no feasible trial yet there is nothing to improve on, and
+    only the probability of feasibility counts."""
+
+    def __init__(
+        self, gp: _GP, best: float | None, constraints: Sequence[tuple[_GP, float]] = ()
+    ) -> None:
+        self.gp, self.best = gp, best
+        self.constraints = constraints  # (model, standardized threshold) per constraint
+
+    def with_gp(self, gp: _GP) -> _Acquisition:
+        return _Acquisition(gp, self.best, self.constraints)
+
+    def score(self, xs: np.ndarray) -> np.ndarray:
+        total = np.zeros(len(xs))
+        if self.best is not None:
+            total = log_expected_improvement(*self.gp.predict(xs), self.best)
+        for model, threshold in self.constraints:
+            mean, var = model.predict(xs)
+            total = total + log_ndtr((threshold - mean) / np.sqrt(var))
+        return total
+
+    def score_with_gradient(
+        self, xs: np.ndarray, columns: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        value, grad = np.zeros(len(xs)), np.zeros((len(xs), len(columns)))
+        if self.best is not None:
+            value, grad = _log_ei_with_gradient(self.gp, xs, columns, self.best)
+        for model, threshold in self.constraints:
+            mean, var, dmean, dvar = model.predict_with_gradient(xs, columns)
+            sd = np.sqrt(var)
+            z = (threshold - mean) / sd
+            log_p = log_ndtr(z)
+            # d log Phi(z) / dz = phi(z) / Phi(z)
+            ratio = np.exp(-0.5 * z * z - _HALF_LOG_2PI - log_p)
+            dz = -dmean / sd[:, None] - (z / sd)[:, None] * (dvar / (2.0 * sd[:, None]))
+            value = value + log_p
+            grad = grad + ratio[:, None] * dz
+        return value, grad
+
+
+def _standardized(f: np.ndarray) -> np.ndarray:
+    std = float(f.std())
+    standardized: np.ndarray = (f - f.mean()) / (std if std > 0 else 1.0)
+    return standardized
+
+
 # The sampler -------------------------------------------------------------------------------
 
 
@@ -384,6 +448,16 @@ class GPSampler(JointSampler):
             parameters; the noise is then fixed at a tiny value instead of being fitted.
         max_choices: categorical parameters with more choices are drawn at random (with a
             warning) rather than modelled; TPE handles large categoricals better.
+        constraints_func: ``record -> sequence of floats``, each ``<= 0`` when satisfied,
+            called once per completed trial and stored with it; None uses the values the
+            objective sets with ``trial.set_constraints``, if any. Each constraint gets a model
+            of its own, and a proposal maximizes log EI over the best feasible trial plus the
+            log probability that every constraint holds.
+        independent_sampler: draws the start-up trials and the parameters outside the joint
+            space; None draws them at random.
+
+    Optuna's ``warn_independent_sampling`` only governs a log message of Optuna's, which
+    tunelab does not write.
     """
 
     display_name = _WHERE
@@ -395,8 +469,13 @@ class GPSampler(JointSampler):
         n_candidates: int = 2048,
         deterministic_objective: bool = False,
         max_choices: int = 32,
+        constraints_func: ConstraintsFunc | None = None,
+        independent_sampler: BaseSampler | None = None,
+        warn_independent_sampling: bool = True,
     ) -> None:
-        super().__init__(seed)
+        super().__init__(seed, independent_sampler)
+        self.constraints_func = check_constraints_func(_WHERE, constraints_func)
+        check_flag(_WHERE, "warn_independent_sampling", warn_independent_sampling)
         self.n_startup_trials = check_int(
             _WHERE, "n_startup_trials", n_startup_trials, 1,
             "they are random trials on which the first model is fitted.",
@@ -415,7 +494,8 @@ class GPSampler(JointSampler):
         self._warned_choices: set[str] = set()
         # Last fitted log-hyperparameters per (study, space), the start of the next fit.
         self._fits: dict[tuple[Any, ...], np.ndarray] = {}
-        # Encoded completed trials of one (study, space): number -> (unit point, value) or None.
+        # Completed trials of one (study, space): number -> (unit point, value, constraint
+        # values) or None.
         self._encoded: tuple[Any, dict[int, Any]] = (None, {})
 
     # Model fitting ---------------------------------------------------------------------------
@@ -473,7 +553,7 @@ class GPSampler(JointSampler):
         return enc.snap(np.vstack([sobol] + local))
 
     def _refine(
-        self, gp: _GP, enc: _Encoder, z: np.ndarray, best: float
+        self, acquisition: _Acquisition, enc: _Encoder, z: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """L-BFGS-B on the continuous coordinates of the points ``z`` (the others held).
 
@@ -487,7 +567,7 @@ class GPSampler(JointSampler):
         def negative(u: np.ndarray) -> tuple[float, np.ndarray]:
             x = base.copy()
             x[:, columns] = u.reshape(k, c)
-            value, grad = _log_ei_with_gradient(gp, x, columns, best)
+            value, grad = acquisition.score_with_gradient(x, columns)
             return -float(value.sum()), -grad.ravel()
 
         result = optimize.minimize(
@@ -496,27 +576,25 @@ class GPSampler(JointSampler):
         )
         out = z.copy()
         out[:, dims] = np.clip(result.x.reshape(k, c), 0.0, 1.0)
-        score = log_expected_improvement(*gp.predict(enc.features(out)), best)
-        return out, score
+        return out, acquisition.score(enc.features(out))
 
     def _propose(
         self,
-        gp: _GP,
+        acquisition: _Acquisition,
         enc: _Encoder,
-        best: float,
         centres: np.ndarray,
         rng: np.random.Generator,
         taken: set[Any],
     ) -> np.ndarray:
         z = self._candidates(enc, rng, centres)
-        score = log_expected_improvement(*gp.predict(enc.features(z)), best)
+        score = acquisition.score(enc.features(z))
         order = np.argsort(-score, kind="stable")
         ranked: list[tuple[float, np.ndarray]] = [
             (float(score[i]), z[i]) for i in order[: 4 * _N_REFINE]
         ]
         if len(enc.continuous):
             starts = np.array([point for _, point in ranked[:_N_REFINE]])
-            new, new_score = self._refine(gp, enc, starts, best)
+            new, new_score = self._refine(acquisition, enc, starts)
             ranked = [
                 (float(v), p) for v, p in zip(new_score, new) if np.isfinite(v)
             ] + ranked
@@ -560,40 +638,25 @@ class GPSampler(JointSampler):
     def sample_relative_batch(
         self, study: Study, trials: Sequence[Trial], search_space: dict[str, Distribution]
     ) -> list[dict[str, Any]]:
-        sign = -1.0 if study.directions[0] == "maximize" else 1.0
         records = study.storage.get_trials(study.study_id)
         key = study_key(study)
         space_key = (key, tuple(search_space.items()))
         enc = _Encoder(search_space)
-        # Completed trials never change: their encoded points are cached per (study, space).
-        if self._encoded[0] != space_key:
-            self._encoded = (space_key, {})
-        encoded = self._encoded[1]
-        points, values = [], []
-        for record in records:
-            if record.state is not TrialState.COMPLETE or not record.values:
-                continue
-            if record.number not in encoded:
-                params = point_of(record, search_space)
-                value = float(record.values[0])
-                ok = params is not None and math.isfinite(value)
-                encoded[record.number] = (enc.encode(params), value) if ok else None  # type: ignore[arg-type]
-            item = encoded[record.number]
-            if item is not None:
-                points.append(item[0])
-                values.append(-sign * item[1])  # higher is better
+        sign = -1.0 if study.directions[0] == "maximize" else 1.0
+        points, values, constraints = self._observations(records, search_space, enc, space_key)
         if len(values) < self.n_startup_trials:
             return [{} for _ in trials]  # start-up: every parameter from sample_independent
         z_obs = enc.snap(np.array(points))
-        f = np.array(values)
-        std = float(f.std())
-        y = (f - f.mean()) / (std if std > 0 else 1.0)
+        f = -sign * np.array(values)  # higher is better
+        y = _standardized(f)
         x = enc.features(z_obs)
 
-        hyper = self._fit(space_key, enc, x, y)
-        gp = _GP(x, y, hyper, enc.groups)
-        best = float(y.max())
-        centres = z_obs[np.argsort(-y, kind="stable")[:_N_LOCAL_CENTRES]]
+        gp = _GP(x, y, self._fit(space_key, enc, x, y), enc.groups)
+        feasible = np.array([violation(c) <= 0 for c in constraints], dtype=bool)
+        best = float(y[feasible].max()) if feasible.any() else None
+        models = self._constraint_models(space_key, enc, x, constraints)
+        acquisition = _Acquisition(gp, best, models)
+        centres = z_obs[np.lexsort((-y, ~feasible))[:_N_LOCAL_CENTRES]]
 
         running = [r for r in records if r.state is TrialState.RUNNING]
         mine = {number: params for (k, number), params in self._proposed.items() if k == key}
@@ -603,11 +666,12 @@ class GPSampler(JointSampler):
             z_pending = enc.snap(np.array([enc.encode(params) for params in pending]))
             for xp in enc.features(z_pending):
                 gp = gp.with_observation(xp, float(gp.predict(xp[None])[0][0]))
+            acquisition = acquisition.with_gp(gp)
 
         batch = []
         for index, trial in enumerate(trials):
             rng = np.random.default_rng([self.seed % (1 << 63), trial.number])
-            z = self._propose(gp, enc, best, centres, rng, taken)
+            z = self._propose(acquisition, enc, centres, rng, taken)
             params = enc.decode(z)
             taken.add(point_key(params, search_space))
             self._proposed[(key, trial.number)] = params
@@ -615,4 +679,75 @@ class GPSampler(JointSampler):
             if index + 1 < len(trials):
                 xp = enc.features(enc.snap(enc.encode(params)[None]))[0]
                 gp = gp.with_observation(xp, float(gp.predict(xp[None])[0][0]))
+                acquisition = acquisition.with_gp(gp)
         return batch
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: Trial | TrialRecord,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        super().after_trial(study, trial, state, values)
+        store_constraints(self.constraints_func, _WHERE, study, trial, state, values)
+
+    def _observations(
+        self,
+        records: list[TrialRecord],
+        space: dict[str, Distribution],
+        enc: _Encoder,
+        space_key: tuple[Any, ...],
+    ) -> tuple[list[np.ndarray], list[float], list[list[float] | None]]:
+        """The unit points, values and stored constraint values of the completed trials that
+        have the whole space and a finite value, in number order."""
+        # Completed trials never change: what is read of them is cached per (study, space).
+        if self._encoded[0] != space_key:
+            self._encoded = (space_key, {})
+        encoded = self._encoded[1]
+        points, values, constraints = [], [], []
+        for record in records:
+            if record.state is not TrialState.COMPLETE or not record.values:
+                continue
+            if record.number not in encoded:
+                params = point_of(record, space)
+                value = float(record.values[0])
+                ok = params is not None and math.isfinite(value)
+                encoded[record.number] = (
+                    (enc.encode(params), value, constraint_values(record)) if ok else None  # type: ignore[arg-type]
+                )
+            item = encoded[record.number]
+            if item is not None:
+                points.append(item[0])
+                values.append(item[1])
+                constraints.append(item[2])
+        return points, values, constraints
+
+    def _constraint_models(
+        self,
+        space_key: tuple[Any, ...],
+        enc: _Encoder,
+        x: np.ndarray,
+        constraints: list[list[float] | None],
+    ) -> list[tuple[_GP, float]]:
+        """One model per constraint, fitted to the trials whose constraint values are all
+        finite numbers, with the standardized threshold ``0`` below which it holds."""
+        widths = {len(c) for c in constraints if c is not None}
+        if not widths:
+            return []
+        width = max(widths)
+        rows = [
+            i for i, c in enumerate(constraints)
+            if c is not None and len(c) == width and all(math.isfinite(v) for v in c)
+        ]
+        if not rows:
+            return []
+        table = np.array([constraints[i] for i in rows], dtype=float)
+        models = []
+        for j in range(width):
+            column = table[:, j]
+            centre, scale = float(column.mean()), float(column.std()) or 1.0
+            y = (column - centre) / scale
+            hyper = self._fit((*space_key, "constraint", j), enc, x[rows], y)
+            models.append((_GP(x[rows], y, hyper, enc.groups), -centre / scale))
+        return models

@@ -30,15 +30,25 @@ _COVERING_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, Tri
 
 
 class GridSampler(BaseSampler):
-    """Visit every point of a grid once, in order (or shuffled with a seed)."""
+    """Visit every point of a grid once, in order (or shuffled with a seed).
+
+    Args:
+        search_space: ``{name: [values]}``; None derives the grid from the distributions the
+            objective declares.
+        seed: the order of a shuffled grid. ``GridSampler(search_space, seed)`` is Optuna's
+            call; its grid is always visited in a random order, tunelab's in order unless
+            ``shuffle=True``: either way every point is visited once.
+        float_points: how many values a continuous float of a derived grid takes.
+        shuffle: visit the points in an order drawn from ``seed``.
+    """
 
     def __init__(
         self,
         search_space: Mapping[str, Sequence[Any]] | None = None,
+        seed: int | None = None,
         *,
         float_points: int = 5,
         shuffle: bool = False,
-        seed: int | None = None,
     ) -> None:
         if isinstance(float_points, bool) or not isinstance(float_points, int) or float_points < 1:
             raise ConfigError(f"grid float_points={float_points!r} must be a positive integer.")

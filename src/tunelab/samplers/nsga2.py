@@ -16,16 +16,17 @@ it starts as a copy of its first parent; then each parameter mutates with probab
 ``mutation_prob`` (``1 / d`` for a joint space of ``d`` parameters by default).
 
 * Numeric parameters (floats, ints, stepped floats; log ranges in log space) work in their unit
-  mapping. The default crossover, ``crossover="uniform"``, takes each value from either parent
-  with probability 1/2 (the default of Optuna's NSGA-II). ``crossover="sbx"`` is Deb & Agrawal's
-  simulated binary crossover as in Deb's NSGA-II code: each variable is recombined with
-  probability 1/2 (else kept from the first parent) into the child near one parent or the other,
-  with the spread distribution cut at the bounds; ``eta_crossover`` (15) sets the spread.
+  mapping. The default crossover, ``crossover="uniform"``, takes each value from the second
+  parent with probability ``swapping_prob`` (1/2, the default of Optuna's NSGA-II).
+  ``crossover="sbx"`` is Deb & Agrawal's simulated binary crossover as in Deb's NSGA-II code:
+  each variable is recombined with probability 1/2 (else kept from the first parent) into the
+  child near one parent or the other, with the spread distribution cut at the bounds;
+  ``eta_crossover`` (15) sets the spread.
   Mutation is Deb's bounded polynomial mutation (the form of his NSGA-II code), whose step
   distribution is scaled to the distance to the border it heads to; ``eta_mutation`` (2) sets
   the spread, small enough that one step can cover much of that distance.
-* Categorical parameters always take each value from either parent (uniform crossover) and are
-  reset to another choice at random on mutation.
+* Categorical parameters always take each value from the second parent with probability
+  ``swapping_prob`` (uniform crossover) and are reset to another choice at random on mutation.
 
 A child that repeats a configuration already tried, held by a running trial or given to
 another trial of the same batch is drawn again, so that ``study.ask(population_size)`` returns a
@@ -67,7 +68,6 @@ Parameters outside the joint space (conditional ones) are drawn at random.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,14 +76,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tunelab._attrs import CONSTRAINTS_ATTR
-from tunelab._options import check_choice, check_int, check_number
-from tunelab.constraints import check_constraints, constraint_values, violation
+from tunelab._options import check_choice, check_int, check_number, check_probability
+from tunelab.constraints import constraint_values, violation
 from tunelab.exceptions import ConfigError
+from tunelab.samplers._constraints import ConstraintsFunc, store_constraints
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
+from tunelab.samplers._options import check_constraints_func
 from tunelab.samplers.base import trial_rng
+from tunelab.samplers.nsgaii import PolynomialMutation, SBXCrossover, UniformCrossover
 from tunelab.space import CategoricalDistribution, Distribution
-from tunelab.trial import TrialRecord, TrialState, freeze
+from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -95,8 +97,6 @@ _OFFSPRING = "<nsga2:offspring>"
 _ATTEMPTS = 16  # children drawn before a duplicate is replaced by a random point
 _RANDOM_ATTEMPTS = 64
 _EPS = 1e-14
-
-ConstraintsFunc = Callable[[TrialRecord], Sequence[float]]
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,9 @@ class NSGA2Sampler(JointSampler):
             joint space of ``d`` parameters.
         crossover: ``"uniform"`` (the default: each value from either parent) or ``"sbx"``
             (simulated binary crossover of numeric parameters, each recombined with probability
-            1/2); categoricals always use uniform.
+            1/2); categoricals always use uniform. Optuna's spelling,
+            :class:`~tunelab.samplers.nsgaii.UniformCrossover` or
+            :class:`~tunelab.samplers.nsgaii.SBXCrossover`, names the same operators.
         crossover_prob: chance that a child mixes its two parents rather than copying the first
             (0.9).
         eta_crossover: distribution index of SBX (15); larger keeps children closer to the
@@ -140,6 +142,15 @@ class NSGA2Sampler(JointSampler):
         constraints_func: ``record -> sequence of floats``, each ``<= 0`` when satisfied, called
             once per completed trial (its record with values and parameters) and stored with
             it; None uses the values the objective set with ``trial.set_constraints``.
+        swapping_prob: in a crossover, the chance that a categorical parameter (and, with
+            uniform crossover, any parameter) takes the second parent's value (0.5).
+        mutation: Optuna's spelling of the mutation: None or
+            :class:`~tunelab.samplers.nsgaii.PolynomialMutation` (whose ``eta`` replaces
+            ``eta_mutation``); both run the bounded polynomial mutation.
+
+    Optuna's ``elite_population_selection_strategy``, ``child_generation_strategy`` and
+    ``after_trial_strategy`` replace parts of its own implementation; they have no counterpart
+    here and are refused unless None.
     """
 
     display_name = "NSGA-II"
@@ -150,24 +161,39 @@ class NSGA2Sampler(JointSampler):
         seed: int | None = None,
         population_size: int = 12,
         mutation_prob: float | None = None,
-        crossover: str = "uniform",
+        crossover: str | UniformCrossover | SBXCrossover = "uniform",
         crossover_prob: float = 0.9,
         eta_crossover: float = 15.0,
         eta_mutation: float = 2.0,
         constraints_func: ConstraintsFunc | None = None,
+        swapping_prob: float = 0.5,
+        mutation: PolynomialMutation | None = None,
+        elite_population_selection_strategy: Callable[..., Any] | None = None,
+        child_generation_strategy: Callable[..., Any] | None = None,
+        after_trial_strategy: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__(seed)
+        _refuse_strategies(
+            elite_population_selection_strategy=elite_population_selection_strategy,
+            child_generation_strategy=child_generation_strategy,
+            after_trial_strategy=after_trial_strategy,
+        )
         self.population_size = check_int(
             _WHERE, "population_size", population_size, 2,
             "a tournament needs two parents to choose from.",
         )
         if mutation_prob is not None:
-            mutation_prob = check_number(
-                _WHERE, "mutation_prob", mutation_prob, 0.0, 1.0,
-                "give a probability in (0, 1], or None for 1 / number of parameters.",
+            mutation_prob = check_probability(
+                _WHERE, "mutation_prob", mutation_prob,
+                "give a probability in [0, 1], or None for 1 / number of parameters.",
             )
         self.mutation_prob = mutation_prob
-        self.crossover = check_choice(_WHERE, "crossover", crossover, CROSSOVERS)
+        self.swapping_prob = check_probability(
+            _WHERE, "swapping_prob", swapping_prob, "give a probability in [0, 1]."
+        )
+        self.crossover, self.numeric_swapping_prob, eta_crossover = _crossover(
+            crossover, self.swapping_prob, eta_crossover
+        )
         self.crossover_prob = check_number(
             _WHERE, "crossover_prob", crossover_prob, 0.0, 1.0, "give a probability in [0, 1].",
             low_open=False,
@@ -177,16 +203,10 @@ class NSGA2Sampler(JointSampler):
             "give a non-negative distribution index such as 15.", low_open=False,
         )
         self.eta_mutation = check_number(
-            _WHERE, "eta_mutation", eta_mutation, 0.0, math.inf,
+            _WHERE, "eta_mutation", _mutation_eta(mutation, eta_mutation), 0.0, math.inf,
             "give a non-negative distribution index such as 2.", low_open=False,
         )
-        if constraints_func is not None and not callable(constraints_func):
-            raise ConfigError(
-                f"{_WHERE}: constraints_func={constraints_func!r} must be a function of a trial "
-                "record returning a sequence of floats (<= 0 when satisfied), or None.",
-                field="constraints_func",
-            )
-        self.constraints_func = constraints_func
+        self.constraints_func = check_constraints_func(_WHERE, constraints_func)
         self._key: tuple[Any, ...] | None = None
         self._members: dict[int, Member | None] = {}  # finished trials, by number
         self._noted: set[int] = set()  # numbers of the finished trials whose key is kept
@@ -235,24 +255,8 @@ class NSGA2Sampler(JointSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
-        if self.constraints_func is None or state is not TrialState.COMPLETE:
-            return
-        record = (
-            trial if isinstance(trial, TrialRecord) else study.storage.get_trial(trial.trial_id)
-        )
-        record = dataclasses.replace(
-            record,
-            state=state,
-            values=None if values is None else tuple(values),
-            # A live trial's parameters are written with its final state, not yet stored.
-            params=freeze(trial.params),
-            distributions=freeze(trial.distributions),
-        )
-        constraints = check_constraints(
-            self.constraints_func(record), f"{_WHERE}: constraints_func", record.number,
-            field="constraints_func",
-        )
-        study.storage.set_trial_system_attr(trial.trial_id, CONSTRAINTS_ATTR, constraints)
+        super().after_trial(study, trial, state, values)
+        store_constraints(self.constraints_func, _WHERE, study, trial, state, values)
 
     # Rebuilding the generations ----------------------------------------------------------
 
@@ -340,7 +344,7 @@ class NSGA2Sampler(JointSampler):
         blocked: set[Key],
     ) -> dict[str, Any]:
         rng = trial_rng(self.seed, number, _OFFSPRING)
-        mutation = self.mutation_prob or 1.0 / len(space)
+        mutation = 1.0 / len(space) if self.mutation_prob is None else self.mutation_prob
         child: dict[str, Any] = {}
         for _ in range(_ATTEMPTS):
             first = _tournament(parents, rng)
@@ -367,7 +371,7 @@ class NSGA2Sampler(JointSampler):
         for name, distribution in space.items():
             a, b = first[name], second[name]
             if isinstance(distribution, CategoricalDistribution):
-                value = (b if rng.random() < 0.5 else a) if cross else a
+                value = (b if rng.random() < self.swapping_prob else a) if cross else a
                 if rng.random() < mutation:
                     here = distribution.index(value)
                     others = [c for i, c in enumerate(distribution.choices) if i != here]
@@ -379,12 +383,60 @@ class NSGA2Sampler(JointSampler):
                 v = distribution.to_unit(b)
                 if self.crossover == "sbx":
                     u = sbx(u, v, self.eta_crossover, rng)
-                elif rng.random() < 0.5:
+                elif rng.random() < self.numeric_swapping_prob:
                     u = v
             if rng.random() < mutation:
                 u = polynomial_mutation(u, self.eta_mutation, rng)
             child[name] = distribution.from_unit(min(max(u, 0.0), 1.0))
         return child
+
+
+def _crossover(
+    crossover: Any, swapping_prob: float, eta_crossover: Any
+) -> tuple[str, float, Any]:
+    """The crossover's name as tunelab's option gives it, the chance that uniform crossover
+    takes a numeric value from the second parent, and SBX's index, from a name or one of
+    Optuna's operator objects."""
+    if isinstance(crossover, UniformCrossover):
+        return "uniform", crossover.swapping_prob, eta_crossover
+    if isinstance(crossover, SBXCrossover):
+        return "sbx", swapping_prob, eta_crossover if crossover.eta is None else crossover.eta
+    if not isinstance(crossover, str):
+        raise ConfigError(
+            f"{_WHERE}: crossover={crossover!r} is not an operator NSGA-II runs here; give one "
+            f"of {', '.join(CROSSOVERS)}, or nsgaii.UniformCrossover() or nsgaii.SBXCrossover() "
+            "from tunelab.samplers.",
+            field="crossover",
+        )
+    return check_choice(_WHERE, "crossover", crossover, CROSSOVERS), swapping_prob, eta_crossover
+
+
+def _mutation_eta(mutation: Any, eta_mutation: Any) -> Any:
+    """The mutation's distribution index: ``eta_mutation``, or that of Optuna's operator."""
+    if mutation is None:
+        return eta_mutation
+    if not isinstance(mutation, PolynomialMutation):
+        raise ConfigError(
+            f"{_WHERE}: mutation={mutation!r} is not an operator NSGA-II runs here; give None "
+            "or nsgaii.PolynomialMutation(eta=...) from tunelab.samplers.",
+            field="mutation",
+        )
+    return mutation.eta
+
+
+def _refuse_strategies(**strategies: Any) -> None:
+    for field, strategy in strategies.items():
+        if strategy is not None:
+            raise ConfigError(
+                f"{_WHERE}: {field}={strategy!r} replaces a part of Optuna's own NSGA-II, "
+                "which tunelab's does not have; leave it out (tunelab ranks by constrained "
+                "non-dominated sorting and crowding distance).",
+                field=field,
+            )
+
+
+NSGAIISampler = NSGA2Sampler
+"""Optuna's name of the sampler."""
 
 
 # Sorting and selection -------------------------------------------------------------------

@@ -10,36 +10,64 @@ study gives the same points however many processes share it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._options import check_flag
 from tunelab.exceptions import ConfigError
-from tunelab.samplers.base import BaseSampler, resolve_seed, trial_rng
+from tunelab.samplers._options import check_sampler_option, check_seed
+from tunelab.samplers.base import BaseSampler, trial_rng
 from tunelab.space import Distribution, from_unit_vector
-from tunelab.trial import TrialState
+from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.study import Study
     from tunelab.trial import Trial
 
 QMC_TYPES = ("sobol", "halton")
+_WHERE = "QMC"
 
 
 class QMCSampler(BaseSampler):
-    """Sobol or Halton points, scrambled with the seed."""
+    """Sobol or Halton points, scrambled with the seed.
+
+    Args:
+        qmc_type: ``"sobol"`` or ``"halton"``.
+        scramble: scramble the sequence with the seed (the default; Optuna's is False).
+        seed: the scrambling's seed, and that of the random draws; None draws one.
+        independent_sampler: draws the first trial and the parameters outside the space of
+            the first finished trial; None draws them at random.
+
+    Optuna's ``warn_asynchronous_seeding`` and ``warn_independent_sampling`` only govern
+    warnings of Optuna's, which tunelab does not give: a trial's point depends on its number,
+    not on the order in which processes ask.
+    """
 
     def __init__(
-        self, qmc_type: str = "sobol", scramble: bool = True, seed: int | None = None
+        self,
+        qmc_type: str = "sobol",
+        scramble: bool = True,
+        seed: int | None = None,
+        independent_sampler: BaseSampler | None = None,
+        warn_asynchronous_seeding: bool = True,
+        warn_independent_sampling: bool = True,
     ) -> None:
         if qmc_type not in QMC_TYPES:
             raise ConfigError(
-                f"qmc_type={qmc_type!r} is unknown; choose one of: {', '.join(QMC_TYPES)}."
+                f"qmc_type={qmc_type!r} is unknown; choose one of: {', '.join(QMC_TYPES)}.",
+                field="qmc_type",
             )
         self.qmc_type = qmc_type
-        self.scramble = scramble
-        self.seed = resolve_seed(seed)
+        self.scramble = check_flag(_WHERE, "scramble", scramble)
+        self.seed = check_seed(seed)
+        self.independent_sampler = check_sampler_option(
+            _WHERE, "independent_sampler", independent_sampler
+        )
+        check_flag(_WHERE, "warn_asynchronous_seeding", warn_asynchronous_seeding)
+        check_flag(_WHERE, "warn_independent_sampling", warn_independent_sampling)
         self._space: dict[str, Distribution] = {}
         self._engine: Any = None
         self._position = 0
@@ -62,10 +90,26 @@ class QMCSampler(BaseSampler):
     ) -> dict[str, Any]:
         return from_unit_vector(self._point(trial.number, len(search_space)), search_space)
 
+    def before_trial(self, study: Study, trial: Trial) -> None:
+        if self.independent_sampler is not None:
+            self.independent_sampler.before_trial(study, trial)
+
     def sample_independent(
         self, study: Study, trial: Trial, name: str, distribution: Distribution
     ) -> Any:
+        if self.independent_sampler is not None:
+            return self.independent_sampler.sample_independent(study, trial, name, distribution)
         return distribution.from_unit(trial_rng(self.seed, trial.number, name).random())
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: Trial | TrialRecord,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        if self.independent_sampler is not None:
+            self.independent_sampler.after_trial(study, trial, state, values)
 
     def _point(self, index: int, dimension: int) -> np.ndarray:
         """Point ``index`` of the sequence; consecutive indices reuse the engine's position."""

@@ -44,6 +44,12 @@ Details:
   process, or in another once that process has written them) are added to the bad group, so
   ``study.ask(8)`` and parallel workers spread out. A joint batch adds each proposal before it
   proposes the next.
+* Constraints (:mod:`tunelab.constraints`): the values a trial stored (from the objective's
+  ``trial.set_constraints`` or from ``constraints_func``) decide whether it is feasible. The
+  good group is drawn from the feasible COMPLETE trials; only when there are fewer of them than
+  ``gamma(n)`` do the least violating infeasible ones complete it, at the threshold's weight.
+  Every other infeasible trial is a bad observation, so the search is steered toward where
+  the constraints hold.
 * Only single-objective studies are modelled: a multi-objective study gets random values and
   one warning.
 * Reproducible: randomness comes from ``(seed, trial number, parameter name)`` and the history
@@ -63,8 +69,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._options import check_flag, check_int, check_number
+from tunelab.constraints import constraint_values, violation
 from tunelab.exceptions import ConfigError
-from tunelab.samplers._options import check_seed
+from tunelab.samplers._constraints import ConstraintsFunc, store_constraints
+from tunelab.samplers._options import (
+    check_constraints_func,
+    check_optional_flag,
+    check_seed,
+    warn_ignored,
+)
 from tunelab.samplers.base import BaseSampler, models_single_objective, trial_rng
 from tunelab.space import CategoricalDistribution, Distribution, IntDistribution
 from tunelab.trial import TrialRecord, TrialState
@@ -101,13 +114,26 @@ class TPESampler(BaseSampler):
         n_ei_candidates: points drawn from the good density per proposal; more exploits harder.
         gamma: ``gamma(n) -> int``, the size of the good group among ``n`` observations;
             None for :func:`default_gamma`.
-        prior_weight: weight of the wide prior kernel, relative to one observation.
-        multivariate: propose the parameters every trial shares jointly (the default;
-            captures interactions); False proposes each one alone.
+        prior_weight: weight of the wide prior kernel, relative to one observation (None: 1).
+        multivariate: propose the parameters every trial shares jointly (the default, also
+            for None; captures interactions); False proposes each one alone.
         constant_liar: count values of running trials as bad, so that batches and parallel
             workers do not propose the same point.
         improvement_weights: weigh good observations by their improvement on the split's
             threshold (the default); False weighs them all the same.
+        constraints_func: ``record -> sequence of floats``, each ``<= 0`` when satisfied,
+            called once per completed trial and stored with it (see the module's notes on
+            constraints); None uses the values the objective sets with
+            ``trial.set_constraints``, if any.
+        weights: ``weights(n) -> n numbers``, the weights of ``n`` observations of a group,
+            oldest first (Optuna's option); when given it replaces ``improvement_weights`` in
+            both groups.
+
+    Optuna's ``consider_prior``, ``consider_magic_clip``, ``consider_endpoints`` and ``group``
+    are accepted: at their defaults they describe what this sampler does, and another value
+    is ignored with a warning, since the search stays a TPE search of the same kind.
+    ``warn_independent_sampling`` only governs a log message of Optuna's, which tunelab does
+    not write.
     """
 
     def __init__(
@@ -116,10 +142,17 @@ class TPESampler(BaseSampler):
         n_startup_trials: int = 10,
         n_ei_candidates: int = 24,
         gamma: Callable[[int], int] | None = None,
-        prior_weight: float = 1.0,
-        multivariate: bool = True,
+        prior_weight: float | None = 1.0,
+        multivariate: bool | None = True,
         constant_liar: bool = True,
         improvement_weights: bool = True,
+        constraints_func: ConstraintsFunc | None = None,
+        weights: Callable[[int], Any] | None = None,
+        consider_prior: bool | None = None,
+        consider_magic_clip: bool | None = None,
+        consider_endpoints: bool | None = None,
+        group: bool = False,
+        warn_independent_sampling: bool | None = None,
     ) -> None:
         self.seed = check_seed(seed)
         self.n_startup_trials = check_int(
@@ -130,11 +163,25 @@ class TPESampler(BaseSampler):
         )
         self.gamma = _check_gamma(gamma)
         self.prior_weight = check_number(
-            _WHERE, "prior_weight", prior_weight, 0.0, math.inf, "1.0 is the usual choice."
+            _WHERE, "prior_weight", 1.0 if prior_weight is None else prior_weight, 0.0,
+            math.inf, "1.0 is the usual choice.",
         )
-        self.multivariate = check_flag(_WHERE, "multivariate", multivariate)
+        multivariate = check_optional_flag(_WHERE, "multivariate", multivariate)
+        self.multivariate = multivariate is not False
         self.constant_liar = check_flag(_WHERE, "constant_liar", constant_liar)
         self.improvement_weights = check_flag(_WHERE, "improvement_weights", improvement_weights)
+        self.constraints_func = check_constraints_func(_WHERE, constraints_func)
+        if weights is not None and not callable(weights):
+            raise ConfigError(
+                f"{_WHERE}: weights={weights!r} must be a function of the number of "
+                "observations returning that many weights, oldest first; or None.",
+                field="weights",
+            )
+        self.weights = weights
+        _check_modelling_options(
+            consider_prior, consider_magic_clip, consider_endpoints, group, self.multivariate
+        )
+        check_optional_flag(_WHERE, "warn_independent_sampling", warn_independent_sampling)
         self._states: dict[tuple[int, int], _StudyState] = {}
         self._lock = threading.RLock()
         self._warned_multi_objective = False
@@ -208,6 +255,7 @@ class TPESampler(BaseSampler):
         state: TrialState,
         values: Sequence[float] | None,
     ) -> None:
+        store_constraints(self.constraints_func, _WHERE, study, trial, state, values)
         with self._lock:
             study_state = self._states.get(_study_key(study))
             if study_state is not None:
@@ -244,6 +292,16 @@ class TPESampler(BaseSampler):
         everyone = state.column((), [], maximize)
         candidates = np.flatnonzero(everyone.complete)
         n_good = min(self._gamma(len(everyone.numbers)), len(candidates))
+        filled = everyone.numbers[:0]
+        if state.violations:
+            violations = np.array([state.violations.get(int(n), 0.0) for n in everyone.numbers])
+            infeasible = candidates[violations[candidates] > 0]
+            candidates = candidates[violations[candidates] <= 0]
+            # Too few feasible trials: the least violating ones complete the good group.
+            shortfall = max(n_good - len(candidates), 0)
+            order = np.lexsort((everyone.numbers[infeasible], violations[infeasible]))
+            filled = everyone.numbers[infeasible[order[:shortfall]]]
+            n_good -= len(filled)
         good_numbers = everyone.numbers[:0]
         threshold = best = 0.0
         if n_good > 0:
@@ -253,11 +311,12 @@ class TPESampler(BaseSampler):
             better = candidates[values < threshold]
             tied = candidates[values == threshold]
             good_numbers = everyone.numbers[np.concatenate([better, tied[: n_good - len(better)]])]
-        is_good = np.isin(column.numbers, good_numbers)
+        is_good = np.isin(column.numbers, np.concatenate([good_numbers, filled]))
         weights = np.ones(int(is_good.sum()))
         if self.improvement_weights and threshold > best:
             improvement = (threshold - column.scores[is_good]) / (threshold - best)
             weights = _WEIGHT_AT_THRESHOLD + improvement
+            weights[np.isin(column.numbers[is_good], filled)] = _WEIGHT_AT_THRESHOLD
         return column.points[is_good], weights, column.points[~is_good]
 
     def _gamma(self, n: int) -> int:
@@ -279,9 +338,26 @@ class TPESampler(BaseSampler):
         bad: np.ndarray,
     ) -> tuple[np.ndarray, list[Any]]:
         """The candidate from ``l`` with the largest ``log l - log g``: its point and values."""
+        bad_weights = None
+        if self.weights is not None:
+            good_weights, bad_weights = self._user_weights(len(good)), self._user_weights(len(bad))
         below = _Parzen(dims, good, self.prior_weight, good_weights)
-        above = _Parzen(dims, bad, self.prior_weight)
+        above = _Parzen(dims, bad, self.prior_weight, bad_weights)
         return _best_candidate(rng, dims, below, above, self.n_ei_candidates)
+
+    def _user_weights(self, n: int) -> np.ndarray:
+        """``weights(n)``, checked: ``n`` non-negative finite numbers, oldest trial first."""
+        assert self.weights is not None
+        weights = np.asarray(self.weights(n), dtype=float)
+        if weights.shape != (n,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ConfigError(
+                f"{_WHERE}: weights({n}) returned {weights!r}; it must return {n} non-negative "
+                "numbers, one per observation, oldest first.",
+                field="weights",
+            )
+        if n and weights.sum() <= 0:
+            weights = np.ones(n)  # all zero: no observation is preferred
+        return weights
 
     def _pending_points(
         self, state: _StudyState, names: list[str], dims: list[_Dim], exclude: set[int]
@@ -339,6 +415,8 @@ class TPESampler(BaseSampler):
                 state.seen.add(record.number)
                 state.log.append(record)
                 state.n_complete += record.state is TrialState.COMPLETE
+                if (broken := violation(constraint_values(record))) > 0:
+                    state.violations[record.number] = broken
         state.running = running
         state.synced_for = key
         for number in [n for n in state.pending if n in state.seen]:
@@ -360,6 +438,7 @@ class _StudyState:
         self.seen: set[int] = set()  # numbers of finished trials read so far
         self.log: list[TrialRecord] = []  # COMPLETE and PRUNED trials, in the order read
         self.n_complete = 0
+        self.violations: dict[int, float] = {}  # finished trials that break their constraints
         self.running: list[TrialRecord] = []
         self.synced_for: int | None = None  # the trial number (or _ASKED) of the last read
         self.pending: dict[int, dict[str, tuple[Any, Distribution]]] = {}
@@ -684,6 +763,42 @@ def _gap_sigmas(mus: np.ndarray, clip_count: int | None = None) -> np.ndarray:
 
 
 # Option checks ---------------------------------------------------------------------------
+
+
+def _check_modelling_options(
+    consider_prior: Any,
+    consider_magic_clip: Any,
+    consider_endpoints: Any,
+    group: Any,
+    multivariate: bool,
+) -> None:
+    """Optuna's switches for parts of the model that this TPE always has (or never has)."""
+    same_kind = "the search is still TPE, of the same kind."
+    if check_optional_flag(_WHERE, "consider_prior", consider_prior) is False:
+        warn_ignored(
+            _WHERE, "consider_prior", False, f"the prior kernel is always used; {same_kind}"
+        )
+    if check_optional_flag(_WHERE, "consider_magic_clip", consider_magic_clip) is False:
+        warn_ignored(
+            _WHERE, "consider_magic_clip", False,
+            f"kernel widths always have Bergstra et al.'s lower bound; {same_kind}",
+        )
+    if check_optional_flag(_WHERE, "consider_endpoints", consider_endpoints):
+        warn_ignored(
+            _WHERE, "consider_endpoints", True,
+            f"the outermost kernels are as wide as the gap to their one neighbour; {same_kind}",
+        )
+    if check_flag(_WHERE, "group", group):
+        if not multivariate:
+            raise ConfigError(
+                f"{_WHERE}: group=True needs the multivariate model; drop multivariate=False.",
+                field="group",
+            )
+        warn_ignored(
+            _WHERE, "group", True,
+            "the parameters every trial shares are modelled jointly and conditional ones "
+            f"alone; {same_kind}",
+        )
 
 
 def _check_gamma(gamma: Any) -> Callable[[int], int]:
