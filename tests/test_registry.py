@@ -43,8 +43,8 @@ def test_study_seed_seeds_a_sampler_built_by_name():
         (
             "tpee",
             "sampler: unknown name 'tpee' \\(did you mean 'tpe'\\?\\); choose one of: annealing, "
-            "auto, bohb, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, quasi-random, random, "
-            "reinforce, sobol, tabu, tpe",
+            "auto, bohb, bruteforce, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, "
+            "quasi-random, random, reinforce, sobol, tabu, tpe",
         ),
         (
             {"name": "random", "sed": 1},

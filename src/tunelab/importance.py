@@ -68,7 +68,7 @@ class FanovaImportanceEvaluator(_ForestEvaluator):
     ) -> dict[str, float]:
         return fanova_importances(
             study, params, n_trees=self.n_trees, max_depth=self.max_depth, seed=self.seed,
-            target=target,
+            target=target, normalize=False,
         )
 
 
@@ -80,7 +80,7 @@ class MeanDecreaseImpurityImportanceEvaluator(_ForestEvaluator):
     ) -> dict[str, float]:
         return mean_decrease_impurity_importances(
             study, params, n_trees=self.n_trees, max_depth=self.max_depth, seed=self.seed,
-            target=target,
+            target=target, normalize=False,
         )
 
 

@@ -13,7 +13,17 @@ import tunelab
 from tests.cli.helpers import invoke, python_env
 from tunelab.cli import app
 
-COMMANDS = ["run", "worker", "studies", "show", "export", "delete", "report", "doctor"]
+COMMANDS = [
+    "run",
+    "worker",
+    "studies",
+    "show",
+    "export",
+    "delete",
+    "report",
+    "doctor",
+    "import-optuna",
+]
 
 # What only some commands need: loading it for --version or --help would only slow them down.
 LOADED_BY_COMMANDS = [
@@ -24,7 +34,6 @@ LOADED_BY_COMMANDS = [
     "torch",
     "tunelab.analysis.doctor",
     "tunelab.config",
-    "tunelab.dataframe",
     "tunelab.execution.dask",
     "tunelab.report",
     "yaml",

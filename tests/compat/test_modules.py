@@ -254,6 +254,11 @@ def test_get_param_importances_ranks_the_only_parameter_that_matters_first(tmp_p
     ):
         ranked = optuna.importance.get_param_importances(study, evaluator=evaluator)
         result[type(evaluator).__name__] = next(iter(ranked))
+    raw = optuna.importance.get_param_importances(
+        study, target=lambda t: -t.value, normalize=False
+    )
+    result["raw_first"] = next(iter(raw))
+    result["raw_is_not_a_share"] = abs(sum(raw.values()) - 1.0) > 1e-6
     """
     from_optuna, from_tunelab = run_both(body, tmp_path)
     assert from_optuna == from_tunelab

@@ -189,9 +189,9 @@ MALFORMED: list[Case] = [
         HEADER + "sampler: tpx\n",
         (
             "field 'sampler.name': unknown name 'tpx' (did you mean 'tpe'?); "
-            "choose one of: annealing, auto, bohb, cmaes, genetic, gp, grid, halton, nsga2, pso, "
-            "qmc, quasi-random, random, reinforce, sobol, tabu, tpe, or name your own class as "
-            "'package.module:Class'.",
+            "choose one of: annealing, auto, bohb, bruteforce, cmaes, genetic, gp, grid, halton, "
+            "nsga2, pso, qmc, quasi-random, random, reinforce, sobol, tabu, tpe, or name your own "
+            "class as 'package.module:Class'.",
         ),
     ),
     Case(

@@ -80,6 +80,7 @@ def fanova_importances(
     max_depth: int | None = None,
     seed: int = 0,
     target: Target | str | None = None,
+    normalize: bool = True,
 ) -> dict[str, float]:
     """Each parameter's share of the variance of the objective, by fANOVA, largest first.
 
@@ -95,13 +96,14 @@ def fanova_importances(
 
     The shares are the main effects of the forest's marginal predictions, averaged over the
     trees and rescaled to sum to 1; what the parameters explain only together (interactions)
-    is left out before the rescaling.
+    is left out before the rescaling. ``normalize=False`` skips the rescaling: each value is
+    then the fraction of the forest's whole variance that the parameter explains alone.
     """
     forest, names, n_columns = _fitted_forest(
         "fanova_importances", study, params, n_trees, max_depth, seed, target
     )
     fractions = np.mean([tree_variance_fractions(t.tree_, n_columns) for t in forest], axis=0)
-    return _normalized("fanova_importances", names, fractions)
+    return _shares("fanova_importances", names, fractions, normalize)
 
 
 def mean_decrease_impurity_importances(
@@ -112,6 +114,7 @@ def mean_decrease_impurity_importances(
     max_depth: int | None = None,
     seed: int = 0,
     target: Target | str | None = None,
+    normalize: bool = True,
 ) -> dict[str, float]:
     """Each parameter's share of the impurity (squared error) that the forest's splits on it
     remove, averaged over the trees (Breiman, "Random Forests", 2001), largest first.
@@ -125,7 +128,7 @@ def mean_decrease_impurity_importances(
         "mean_decrease_impurity_importances", study, params, n_trees, max_depth, seed, target
     )
     fractions = np.mean([tree.feature_importances_ for tree in forest], axis=0)
-    return _normalized("mean_decrease_impurity_importances", names, fractions)
+    return _shares("mean_decrease_impurity_importances", names, fractions, normalize)
 
 
 class ImportanceEvaluator(Protocol):
@@ -155,7 +158,7 @@ def param_importances(
     if isinstance(params, (list, tuple)) and not params:
         return {}
     if evaluator is None:
-        rated = fanova_importances(study, params, target=target)
+        rated = fanova_importances(study, params, target=target, normalize=normalize)
     elif callable(getattr(evaluator, "evaluate", None)):
         rated = evaluator.evaluate(study, params=params, target=target)
     else:
@@ -416,8 +419,10 @@ def _marginal_variance(
     return float(np.diff(edges) @ (marginal - mean) ** 2)
 
 
-def _normalized(method: str, names: Sequence[str], fractions: np.ndarray) -> dict[str, float]:
-    total = float(fractions.sum())
+def _shares(
+    method: str, names: Sequence[str], fractions: np.ndarray, normalize: bool
+) -> dict[str, float]:
+    total = float(fractions.sum()) if normalize else 1.0
     if total <= 0.0:
         raise TunelabError(
             f"{method}: the objective does not vary with any single parameter in the "

@@ -51,11 +51,11 @@ SAMPLERS: dict[str, str] = {
     "reinforce": "tunelab.samplers.reinforce:ReinforceSampler",
     "gp": "tunelab.samplers.gp:GPSampler",
     "bohb": "tunelab.samplers.bohb:BOHBSampler",
+    "bruteforce": "tunelab.samplers.bruteforce:BruteForceSampler",
 }
 """Each built-in name and where its class (or preset of one) lives, as ``"module:Class"``."""
 
 _OPTUNA_CLASSES = (
-    "tunelab.samplers.bruteforce:BruteForceSampler",
     "tunelab.samplers.nsga2:NSGAIISampler",  # Optuna's name of NSGA2Sampler
     "tunelab.samplers.partial_fixed:PartialFixedSampler",
 )
