@@ -16,6 +16,7 @@ DEVICE_ATTR = "device"  # the device its worker was given
 RETRY_ATTR = "retry"  # {"of": the first try's number, "count": k}
 PBT_ATTR = "pbt"  # a population-based training member's lineage
 CONSTRAINTS_ATTR = "constraints"  # constraint values, each <= 0 when satisfied
+NAMED_CONSTRAINT_PREFIX = "constraints:"  # "constraints:NAME": one named constraint's value
 TELEMETRY_ATTR = "telemetry"  # per-epoch training telemetry (tunelab.telemetry)
 DIVERGENCE_ATTR = "divergence"  # where the training loss stopped being finite
 ARTIFACT_ATTR = "artifact_dir"  # the folder holding the trial's saved weights

@@ -145,6 +145,34 @@ def test_tpe_with_constraints_func_returns_a_feasible_best_trial(tmp_path):
     )
 
 
+def test_named_constraints_set_in_the_objective_keep_infeasible_trials_off_the_front(tmp_path):
+    assert_same_kind(
+        """
+        def objective(trial):
+            x = trial.suggest_float("x", 0, 5)
+            y = trial.suggest_float("y", 0, 3)
+            trial.set_constraint("circle", (x - 5) ** 2 + y**2 - 25)
+            trial.set_constraint("band", 7.7 - (x - 8) ** 2 - (y + 3) ** 2)
+            return 4 * x**2 + 4 * y**2, (x - 5) ** 2 + (y - 5) ** 2
+
+        sampler = optuna.samplers.NSGAIISampler(population_size=20, seed=0)
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+        study.optimize(objective, n_trials=80)
+
+        front = study.best_trials
+        result["names"] = sorted(study.trials[0].constraints) == ["band", "circle"]
+        result["front_has_several_trials"] = len(front) >= 3
+        result["front_is_feasible"] = all(
+            all(c <= 0 for c in t.constraints.values()) for t in front
+        )
+        result["some_trial_is_infeasible"] = any(
+            any(c > 0 for c in t.constraints.values()) for t in study.trials
+        )
+        """,
+        tmp_path,
+    )
+
+
 def test_a_user_written_sampler_built_on_optunas_samplers_runs_unchanged(tmp_path):
     assert_same_kind(
         """

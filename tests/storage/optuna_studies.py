@@ -151,12 +151,10 @@ def assert_came_across(ours: TrialRecord, theirs: Any) -> None:
     for step, value in ours.intermediate_values.items():
         assert same_number(value, theirs.intermediate_values[step])
     assert ours.user_attrs == theirs.user_attrs
-    constraints = theirs.constraints  # Optuna's list, then its named ones
-    assert ours.system_attrs.get(CONSTRAINTS_ATTR) == ([
-        constraints[key] for key in sorted(constraints, key=lambda k: (not k.isdigit(), k))
-    ] if constraints else None)
-    expected_system = dict(theirs.system_attrs)
-    expected_system.pop("constraints", None)
+    assert ours.constraints == theirs.constraints  # Optuna's list, then its named ones
+    expected_system = {
+        k: v for k, v in theirs.system_attrs.items() if not k.startswith(CONSTRAINTS_ATTR)
+    }
     assert ours.system_attrs.get(FIXED_PARAMS_ATTR) == expected_system.pop("fixed_params", None)
     assert ours.system_attrs.get(OPTUNA_SYSTEM_ATTRS_ATTR, {}) == expected_system
     for moment, optuna_moment in ((ours.datetime_start, theirs.datetime_start),

@@ -104,10 +104,11 @@ def test_trial_system_attributes_with_tunelab_keys_move_there():
         "cma:generation": 3,
     })
     assert attrs == {
-        CONSTRAINTS_ATTR: [0.5, 2.0, -1.0],
+        CONSTRAINTS_ATTR: [0.5],
+        "constraints:b": -1.0,
+        "constraints:a": 2.0,
         FIXED_PARAMS_ATTR: {"x": 1},
-        OPTUNA_SYSTEM_ATTRS_ATTR: {"constraints:b": -1.0, "constraints:a": 2.0,
-                                   "cma:generation": 3},
+        OPTUNA_SYSTEM_ATTRS_ATTR: {"cma:generation": 3},
     }
     assert trial_system_attrs({}) == {}
 

@@ -46,10 +46,10 @@ def test_several_objectives_and_attributes():
     assert trial.system_attrs == {"origin": [1, 2]}
 
 
-def test_constraints_are_stored_in_order():
+def test_constraints_are_stored_by_name():
     trial = optuna.trial.create_trial(value=1.0, constraints={"memory": 0.5, "latency": -1})
-    assert trial.constraints == {"0": 0.5, "1": -1.0}
-    assert trial.system_attrs["constraints"] == [0.5, -1.0]
+    assert trial.constraints == {"memory": 0.5, "latency": -1.0}
+    assert trial.system_attrs == {"constraints:memory": 0.5, "constraints:latency": -1.0}
 
 
 def test_intermediate_values_may_be_nan():
@@ -75,6 +75,8 @@ def test_intermediate_values_may_be_nan():
         ),
         ({"value": 1.0, "intermediate_values": {-1: 0.5}}, "intermediate_values", "step -1"),
         ({"value": 1.0, "constraints": {"c": float("nan")}}, "constraints", "NaN"),
+        ({"value": 1.0, "constraints": [0.5]}, "constraints", "give a dict"),
+        ({"value": 1.0, "constraints": {"c": "low"}}, "constraints", "'low' .*give a number"),
     ],
 )
 def test_a_trial_no_study_could_have_made_is_refused(arguments, field, message):

@@ -81,3 +81,12 @@ def test_report_prune_and_user_attrs():
 
 def test_number_defaults_to_zero():
     assert optuna.trial.FixedTrial({"x": 1}).number == 0
+
+
+def test_constraints_set_on_a_fixed_trial_are_kept_as_a_study_trial_keeps_them():
+    trial = optuna.trial.FixedTrial({})
+    trial.set_constraints([0.5])
+    trial.set_constraint("memory", -1)
+    with pytest.warns(UserWarning, match="'memory' is already set"):
+        trial.set_constraint("memory", 3.0)
+    assert trial.constraints == {"0": 0.5, "memory": -1.0}

@@ -133,6 +133,8 @@ def test_constraints_are_read_by_position():
     assert frozen().constraints == {}
     trial = frozen(system_attrs={"constraints": [0.5, -1.0]})
     assert trial.constraints == {"0": 0.5, "1": -1.0}
+    named = frozen(system_attrs={"constraints:memory": 0.5, "constraints": [-1.0], "other": 1})
+    assert named.constraints == {"0": -1.0, "memory": 0.5}
 
 
 def test_stored_constraints_read_the_same(make_study):

@@ -221,6 +221,56 @@ def test_constraints_that_are_not_numbers_raise_a_config_error(make_study, value
     assert caught.value.field == "constraints"
 
 
+def test_named_constraints_are_stored_one_by_one_after_the_list(make_study):
+    study = make_study()
+    trial = study.ask()
+    trial.set_constraints([0.5])
+    trial.set_constraint("memory", -1)
+    trial.set_constraint("latency", 2.0)
+    assert trial.constraints == {"0": 0.5, "memory": -1.0, "latency": 2.0}
+    study.tell(trial, 1.0)
+    (stored,) = study.trials
+    assert stored.constraints == {"0": 0.5, "memory": -1.0, "latency": 2.0}
+    assert stored.system_attrs["constraints:latency"] == 2.0
+
+
+def test_a_named_constraint_set_twice_keeps_its_first_value(make_study):
+    study = make_study()
+    trial = study.ask()
+    trial.set_constraint("memory", -1.0)
+    with pytest.warns(UserWarning, match="'memory' is already set to -1.0; the value 3.0"):
+        trial.set_constraint("memory", 3.0)
+    study.tell(trial, 1.0)
+    assert study.trials[0].constraints == {"memory": -1.0}
+
+
+def test_one_violated_named_constraint_makes_a_trial_infeasible(make_study):
+    study = make_study()
+    for violation in (1.0, -1.0):
+        trial = study.ask()
+        trial.set_constraint("a", -5.0)
+        trial.set_constraint("b", violation)
+        study.tell(trial, violation)  # the infeasible trial has the better value
+    assert study.best_trial.number == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("", 1.0, "trial 0: constraint name '' is not a non-empty string"),
+        (3, 1.0, "constraint name 3"),
+        ("memory", "high", "constraint 'memory' is 'high' \\(str\\); give a number"),
+        ("memory", True, "constraint 'memory' is True"),
+        ("memory", float("nan"), "constraint 'memory' is NaN"),
+    ],
+)
+def test_a_named_constraint_that_is_not_a_number_is_refused(make_study, name, value, message):
+    trial = make_study().ask()
+    with pytest.raises(ConfigError, match=message) as caught:
+        trial.set_constraint(name, value)
+    assert caught.value.field == "constraints"
+
+
 def test_non_json_system_attr_raises_a_tunelab_error(make_study):
     trial = make_study().ask()
     with pytest.raises(TunelabError, match="'weights'"):

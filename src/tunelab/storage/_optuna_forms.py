@@ -17,7 +17,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from tunelab._attrs import CONSTRAINTS_ATTR, FIXED_PARAMS_ATTR, OPTUNA_SYSTEM_ATTRS_ATTR
+from tunelab._attrs import (
+    CONSTRAINTS_ATTR,
+    FIXED_PARAMS_ATTR,
+    NAMED_CONSTRAINT_PREFIX,
+    OPTUNA_SYSTEM_ATTRS_ATTR,
+)
 from tunelab.exceptions import StorageError, TunelabError
 from tunelab.space import (
     CategoricalDistribution,
@@ -114,17 +119,17 @@ def utc_reader(library_version: str | None) -> Callable[[datetime | None], datet
 def trial_system_attrs(optuna_attrs: Mapping[str, Any]) -> dict[str, Any]:
     """tunelab's system attributes of a trial with Optuna's ``optuna_attrs``.
 
-    Constraints become tunelab's list: Optuna's own list (what ``constraints_func`` stored),
-    then the named ones of ``Trial.set_constraint`` in the order of their names, which stay
-    among the trial's Optuna attributes. Enqueued parameters move to tunelab's key, every
-    other key but a pickle is kept as it is under one key.
+    Constraints keep their form: Optuna's list (what ``constraints_func`` stored) becomes
+    tunelab's, and the named ones of ``Trial.set_constraint`` keep their keys, which tunelab
+    reads the same way. Enqueued parameters move to tunelab's key, every other key but a
+    pickle is kept as it is under one key.
     """
     attrs: dict[str, Any] = {}
     rest = {k: v for k, v in optuna_attrs.items() if not _PICKLED_KEY.match(k)}
-    named = sorted(k for k in rest if k.startswith(OPTUNA_CONSTRAINTS_KEY + ":"))
-    if OPTUNA_CONSTRAINTS_KEY in rest or named:
-        listed = list(rest.pop(OPTUNA_CONSTRAINTS_KEY, None) or [])
-        attrs[CONSTRAINTS_ATTR] = listed + [rest[key] for key in named]
+    if OPTUNA_CONSTRAINTS_KEY in rest:
+        attrs[CONSTRAINTS_ATTR] = list(rest.pop(OPTUNA_CONSTRAINTS_KEY) or [])
+    for key in [k for k in rest if k.startswith(NAMED_CONSTRAINT_PREFIX)]:
+        attrs[key] = rest.pop(key)
     if OPTUNA_FIXED_PARAMS_KEY in rest:
         attrs[FIXED_PARAMS_ATTR] = rest.pop(OPTUNA_FIXED_PARAMS_KEY)
     if rest:

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from tunelab._attrs import CONSTRAINTS_ATTR
+from tunelab._attrs import NAMED_CONSTRAINT_PREFIX
+from tunelab.constraints import check_named_constraint
 from tunelab.exceptions import ConfigError
 from tunelab.space import Distribution, JsonScalar, as_declared_type
 from tunelab.trial._record import TrialRecord
@@ -40,7 +41,7 @@ def create_trial(
 
     A COMPLETE trial needs ``value`` (or ``values``, one per objective) and each parameter a
     distribution that contains it. It starts and completes now (a WAITING one has no times).
-    ``constraints`` are kept in order (``trial.constraints`` names them "0", "1", ...).
+    ``constraints`` are kept by name, as ``trial.set_constraint(name, value)`` keeps them.
     """
     if not isinstance(state, TrialState):
         raise ConfigError(
@@ -50,7 +51,7 @@ def create_trial(
     start = None if state is TrialState.WAITING else datetime.now(timezone.utc)
     attrs = dict(system_attrs or {})
     if constraints is not None:
-        attrs[CONSTRAINTS_ATTR] = _checked_constraints(constraints)
+        attrs.update(_checked_constraints(constraints))
     record = TrialRecord(
         trial_id=-1,
         number=-1,
@@ -147,15 +148,18 @@ def _checked_values(trial: TrialRecord) -> tuple[float, ...] | None:
     return values
 
 
-def _checked_constraints(constraints: Mapping[str, float]) -> list[float]:
-    """The values in order, each a number (NaN says nothing about feasibility)."""
-    checked = [_number(value, "constraints") for value in constraints.values()]
-    if any(math.isnan(value) for value in checked):
+def _checked_constraints(constraints: Mapping[str, float]) -> dict[str, float]:
+    """The system attributes that hold ``constraints``, each value checked."""
+    if not isinstance(constraints, Mapping):
         raise ConfigError(
-            f"constraints={dict(constraints)!r}: a constraint value cannot be NaN.",
+            f"constraints={constraints!r}: give a dict from each constraint's name to its "
+            "value, e.g. {'memory': used - limit}.",
             field="constraints",
         )
-    return checked
+    return {
+        NAMED_CONSTRAINT_PREFIX + name: check_named_constraint(name, value, "create_trial")
+        for name, value in constraints.items()
+    }
 
 
 def _checked_params(trial: TrialRecord) -> dict[str, Any]:

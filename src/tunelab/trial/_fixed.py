@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from tunelab.constraints import ConstraintsSet
 from tunelab.space import (
     CategoricalDistribution,
     Distribution,
@@ -22,8 +23,9 @@ class FixedTrial(BaseTrial):
     """Answers each ``suggest_*`` with ``params[name]``; ``report`` is ignored and
     ``should_prune`` is False, so the objective runs to the end.
 
-    ``params`` and ``distributions`` hold what the objective suggested, ``user_attrs`` what
-    it set. A parameter missing from ``params`` is a :class:`~tunelab.exceptions.ConfigError`.
+    ``params`` and ``distributions`` hold what the objective suggested, ``user_attrs`` and
+    ``constraints`` what it set. A parameter missing from ``params`` is a
+    :class:`~tunelab.exceptions.ConfigError`.
     """
 
     def __init__(self, params: Mapping[str, Any], number: int = 0) -> None:
@@ -32,6 +34,7 @@ class FixedTrial(BaseTrial):
         self._params: dict[str, Any] = {}
         self._distributions: dict[str, Distribution] = {}
         self._user_attrs: dict[str, Any] = {}
+        self._constraints = ConstraintsSet(number)
         self._datetime_start = datetime.now(timezone.utc)
 
     @property
@@ -88,6 +91,16 @@ class FixedTrial(BaseTrial):
 
     def set_user_attr(self, key: str, value: Any) -> None:
         self._user_attrs[key] = value
+
+    def set_constraints(self, values: Sequence[float]) -> None:
+        self._constraints.set_list(values)
+
+    def set_constraint(self, name: str, value: float) -> None:
+        self._constraints.set_named(name, value)
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        return self._constraints.as_dict()
 
     def __repr__(self) -> str:
         return f"FixedTrial(number={self._number}, params={self._given_params!r})"

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any, overload
 
 from tunelab._attrs import RESUME_ATTR
-from tunelab.constraints import constraint_values
+from tunelab.constraints import named_constraints
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.space import (
     CategoricalDistribution,
@@ -154,10 +154,9 @@ class TrialRecord(BaseTrial):
 
     @property
     def constraints(self) -> dict[str, float]:
-        """The stored constraint values by position (``"0"``, ``"1"``, ...), each ``<= 0``
-        when satisfied; empty when the trial has none."""
-        stored = constraint_values(self)
-        return {} if stored is None else {str(i): c for i, c in enumerate(stored)}
+        """The stored constraint values, each ``<= 0`` when satisfied: those set as a list by
+        position (``"0"``, ``"1"``, ...), then the named ones; empty when the trial has none."""
+        return named_constraints(self.system_attrs, self.number)
 
     # The define-by-run interface, answered from what the trial ran with ---------------
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tunelab._attrs import CONSTRAINTS_ATTR
-from tunelab.constraints import check_constraints
+from tunelab._attrs import CONSTRAINTS_ATTR, NAMED_CONSTRAINT_PREFIX
+from tunelab.constraints import ConstraintsSet
 from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
 from tunelab.space import (
     CategoricalDistribution,
@@ -65,6 +65,7 @@ class Trial(BaseTrial):
         self._params_dirty = False
         self._params_lock = threading.Lock()
         self._reported_steps: set[int] = set()
+        self._constraints = ConstraintsSet(number)
         self._finished = False
 
     @property
@@ -222,8 +223,19 @@ class Trial(BaseTrial):
         A trial that violates one is never among the study's best trials, and constrained
         samplers (NSGA-II) rank it behind every feasible trial.
         """
-        checked = check_constraints(values, "set_constraints", self.number)
-        self.set_system_attr(CONSTRAINTS_ATTR, checked)
+        self.set_system_attr(CONSTRAINTS_ATTR, self._constraints.set_list(values))
+
+    def set_constraint(self, name: str, value: float) -> None:
+        """One named constraint value, ``<= 0`` when satisfied (Optuna 5's form); call it
+        once per constraint. A name set twice keeps its first value, with a warning."""
+        checked = self._constraints.set_named(name, value)
+        if checked is not None:
+            self.set_system_attr(NAMED_CONSTRAINT_PREFIX + name, checked)
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        """The constraint values set so far: the list's by position, then the named ones."""
+        return self._constraints.as_dict()
 
     def _flush_params(self) -> None:
         """Write the parameters if any were suggested since the last write.
