@@ -156,6 +156,34 @@ result["all_after"] = len(study.trials)
     assert ran_tunelab == ran_optuna == {"complete": 6, "all": 8, "all_after": 10}
 
 
+def test_n_jobs_on_a_study_in_memory_with_gc_after_each_trial(tmp_path):
+    body = """
+import threading
+
+def objective(trial):
+    names.add(threading.current_thread().name)
+    x = trial.suggest_float("x", -10, 10)
+    return (x - 2) ** 2
+
+names = set()
+study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+study.optimize(objective, n_trials=30, n_jobs=2, gc_after_trial=True)
+result["trials"] = len(study.trials)
+result["numbers"] = sorted(t.number for t in study.trials) == list(range(30))
+result["complete"] = all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+result["not_the_main_thread"] = threading.current_thread().name not in names
+result["near_the_minimum"] = study.best_value < 1.0
+"""
+    ran_optuna, ran_tunelab = run_both(body, tmp_path)
+    assert ran_tunelab == ran_optuna == {
+        "trials": 30,
+        "numbers": True,
+        "complete": True,
+        "not_the_main_thread": True,
+        "near_the_minimum": True,
+    }
+
+
 def test_the_default_pruner_stops_a_bad_learning_curve(tmp_path):
     body = """
 def objective(trial):

@@ -35,7 +35,7 @@ def test_a_storage_in_memory_or_an_unpicklable_objective_is_refused_before_anyth
     sqlite_url,
 ):
     with pytest.raises(ConfigError, match="cannot see a storage in this process's memory") as c:
-        tunelab.create_study().optimize(objectives.quadratic, n_trials=2, n_jobs=2)
+        tunelab.create_study().optimize(objectives.quadratic, n_trials=2, devices=["cpu"] * 2)
     assert c.value.field == "storage"
     study = tunelab.create_study(storage=sqlite_url)
     with pytest.raises(ConfigError, match="must be picklable") as caught:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,6 +28,59 @@ def test_optimize_runs_n_trials(make_study):
     assert [r.number for r in study.trials] == [0, 1, 2, 3, 4]
     assert states(study) == [TrialState.COMPLETE] * 5
     assert all(r.value == r.params["x"] for r in study.trials)
+
+
+# n_jobs on a study in memory: threads of this process ------------------------------------
+
+
+def test_n_jobs_on_a_study_in_memory_runs_its_trials_in_threads_at_once():
+    both_running = threading.Barrier(2, timeout=30)  # passes only when two trials overlap
+    threads = set()
+
+    def objective(trial):
+        threads.add(threading.current_thread().name)
+        if trial.number < 2:
+            both_running.wait()
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    seen = []
+    study = tunelab.create_study(sampler="tpe", seed=0)
+    study.optimize(objective, n_trials=12, n_jobs=2, callbacks=[lambda s, r: seen.append(r)])
+    assert sorted(r.number for r in study.trials) == list(range(12))
+    assert states(study) == [TrialState.COMPLETE] * 12
+    assert sorted(r.number for r in seen) == list(range(12))
+    assert len(threads) == 2 and threading.current_thread().name not in threads
+
+
+def test_an_uncaught_error_in_a_thread_stops_the_others_and_is_raised():
+    def objective(trial):
+        if trial.number == 3:
+            raise KeyError("broken")
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    study = tunelab.create_study(sampler="random", seed=0)
+    with pytest.raises(KeyError, match="broken"):
+        study.optimize(objective, n_trials=50, n_jobs=3, catch=())
+    by_number = {r.number: r for r in study.trials}
+    assert by_number[3].state is TrialState.FAIL
+    assert len(by_number) < 50
+    assert TrialState.RUNNING not in states(study)
+
+
+def test_stop_from_a_callback_stops_every_thread():
+    study = tunelab.create_study(sampler="random", seed=0)
+    study.optimize(
+        returns_x, n_trials=100, n_jobs=3, callbacks=[lambda s, r: r.number >= 4 and s.stop()]
+    )
+    assert 5 <= len(study.trials) < 100
+    assert TrialState.RUNNING not in states(study)
+
+
+def test_gc_after_trial_collects_after_each_trial(make_study, monkeypatch):
+    collected = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collected.append(1) or 0)
+    make_study().optimize(returns_x, n_trials=3, gc_after_trial=True)
+    assert len(collected) == 3
 
 
 @pytest.mark.parametrize(

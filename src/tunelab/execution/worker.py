@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab._attrs import DEVICE_ATTR
 from tunelab.exceptions import ConfigError
-from tunelab.storage import MEMORY_URLS
+from tunelab.storage import shared_url
 
 if TYPE_CHECKING:
     from tunelab.pruners import BasePruner
@@ -85,8 +85,8 @@ class _OnDevice:
 def shared_storage_url(study: Study, what: str) -> str:
     """The URL other processes open the study's storage with; a ConfigError for a storage
     that lives in this process only."""
-    url: str | None = getattr(study.storage, "url", None)
-    if url is None or url in MEMORY_URLS or url.rstrip("/") in ("sqlite:", "sqlite:/"):
+    url = shared_url(study.storage)
+    if url is None:
         raise ConfigError(
             f"{what} runs trials in other processes, which cannot see a storage in this "
             "process's memory; create the study on a file or server, e.g. "

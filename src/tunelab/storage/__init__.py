@@ -68,6 +68,15 @@ def make_storage(storage: str | BaseStorage | None) -> BaseStorage:
     return SQLStorage(storage)
 
 
+def shared_url(storage: BaseStorage) -> str | None:
+    """The URL by which other processes open ``storage``; None for one that lives in this
+    process only (in memory, or an in-memory SQLite database)."""
+    url: str | None = getattr(storage, "url", None)
+    if url is None or url in MEMORY_URLS or url.rstrip("/") in ("sqlite:", "sqlite:/"):
+        return None
+    return url
+
+
 def __getattr__(name: str) -> Any:
     # The import reads Optuna's tables with SQLAlchemy, which `import tunelab` leaves unloaded.
     if name == "import_optuna":

@@ -1,4 +1,5 @@
-"""``Study.optimize``: check the call, then run the trials here, in worker processes or on Dask.
+"""``Study.optimize``: check the call, then run the trials here (one at a time, or in threads
+for a study kept in memory), in worker processes or on Dask.
 
 Every way runs trials through a :class:`~tunelab.study.runner.TrialRunner` and reports each
 finished trial to the callbacks and the progress bar in the calling process. Worker
@@ -7,8 +8,10 @@ processes and Dask live in :mod:`tunelab.execution`, imported only when a call a
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tunelab.devices import check_devices
 from tunelab.exceptions import ConfigError
 from tunelab.heartbeat import StaleTrialWatch
+from tunelab.storage import shared_url
 from tunelab.study.runner import CatchTypes, Objective, TrialRunner
 from tunelab.trial import TrialRecord
 
@@ -39,6 +43,7 @@ def optimize(
     devices: Sequence[str] | None = None,
     executor: Any = None,
     fuse: int | None = None,
+    gc_after_trial: bool = False,
 ) -> None:
     """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
     :meth:`Study.stop` was called, or the sampler has nothing left (a finished grid).
@@ -48,15 +53,18 @@ def optimize(
     stops; finished trials are kept and a later call continues the numbering.
 
     ``n_jobs`` > 1 (-1: one per CPU core) runs trials in that many worker processes on
-    the study's storage (a file or server, not memory), so the objective must be
-    picklable; ``devices`` (e.g. ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device
-    ``devices[i % len(devices)]``, which the training engine's ``device: auto`` then
-    uses (see :mod:`tunelab.execution`). ``executor``, a ``dask.distributed.Client``,
-    runs each trial as a task on its Dask cluster instead (not with ``n_jobs`` or
-    ``devices``; the workers must reach the storage; lambdas and closures travel; see
-    :mod:`tunelab.execution.dask`). An error a worker's trial does not catch is raised
-    here as a :class:`tunelab.execution.WorkerError`, as is the death of every worker
-    process before the budget is spent (see :mod:`tunelab.execution.processes`).
+    the study's storage (a file or server), so the objective must be picklable; a study
+    kept in memory, which other processes cannot see, runs them in that many threads of
+    this process instead, as Optuna does (they overlap only where the objective releases
+    the GIL: PyTorch, NumPy, scikit-learn, I/O); ``devices`` (e.g.
+    ``["cuda:0", "cuda:1"]``) gives worker ``i`` the device ``devices[i % len(devices)]``,
+    which the training engine's ``device: auto`` then uses (see :mod:`tunelab.execution`).
+    ``executor``, a ``dask.distributed.Client``, runs each trial as a task on its Dask
+    cluster instead (not with ``n_jobs`` or ``devices``; the workers must reach the
+    storage; lambdas and closures travel; see :mod:`tunelab.execution.dask`). An error a
+    worker's trial does not catch is raised here as a
+    :class:`tunelab.execution.WorkerError`, as is the death of every worker process before
+    the budget is spent (see :mod:`tunelab.execution.processes`).
     Callbacks and the progress bar run here. With heartbeats, the study's silent trials are
     failed every interval while the call runs.
 
@@ -66,6 +74,8 @@ def optimize(
     member is an ordinary trial; ``timeout`` is checked between populations. With
     ``n_jobs`` or ``devices``, each worker process trains its own populations (one per GPU
     with ``devices=["cuda:0", "cuda:1"]``).
+    ``gc_after_trial=True`` runs Python's garbage collector after each trial run in this
+    process, for objectives that leave reference cycles holding memory.
     """
     check_budget(n_trials, timeout)
     if fuse is not None:
@@ -81,6 +91,8 @@ def optimize(
     progress = _make_progress(show_progress_bar, n_trials, timeout, study)
 
     def on_finished(record: TrialRecord) -> None:
+        if gc_after_trial:
+            gc.collect()
         for callback in callback_list:
             callback(study, record)
         if progress is not None:
@@ -100,6 +112,9 @@ def optimize(
             elif n_jobs == 1 and devices is None:
                 runner = TrialRunner(study, objective, catch)
                 _optimize_here(runner, fuse, n_trials, timeout, on_finished)
+            elif devices is None and fuse is None and shared_url(study.storage) is None:
+                runners = [TrialRunner(study, objective, catch) for _ in range(n_jobs)]
+                _optimize_in_threads(runners, n_trials, timeout, on_finished)
             else:
                 from tunelab.execution import optimize_in_processes, worker_spec
 
@@ -126,6 +141,57 @@ def _optimize_here(
             on_finished(runner.run_one())
         else:
             runner.run_population(size, on_finished)
+
+
+def _optimize_in_threads(
+    runners: Sequence[TrialRunner],
+    n_trials: int | None,
+    timeout: float | None,
+    on_finished: Callable[[TrialRecord], None],
+) -> None:
+    """Trials in one thread per runner, sharing the budget; the first error a runner raises
+    stops the others from starting trials and is raised here once they have finished."""
+    study = runners[0].study
+    deadline = None if timeout is None else time.monotonic() + timeout
+    lock = threading.Lock()
+    started = 0
+    errors: list[BaseException] = []
+
+    def claim() -> bool:
+        nonlocal started
+        with lock:
+            if errors or not may_start(study, started, n_trials, deadline):
+                return False
+            started += 1
+            return True
+
+    def work(runner: TrialRunner) -> None:
+        try:
+            while claim():
+                record = runner.run_one()
+                with lock:
+                    on_finished(record)
+        except BaseException as error:
+            with lock:
+                errors.append(error)
+
+    threads = [
+        threading.Thread(target=work, args=(runner,), name=f"tunelab-trials-{i}", daemon=True)
+        for i, runner in enumerate(runners)
+    ]
+    logger.info("Running trials in %d threads: the study is kept in memory.", len(threads))
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt as interrupt:  # no new trials; the running ones end as they do
+        with lock:
+            errors.insert(0, interrupt)
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
 
 
 def batches(
