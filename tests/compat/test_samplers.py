@@ -4,6 +4,8 @@ what was covered, what was pruned), never the same numbers."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.compat.harness import run_both
 
 
@@ -350,6 +352,68 @@ def test_patient_pruner_stops_runs_that_turn_worse(tmp_path):
         result["some_pruned"] = len(pruned) >= 3
         result["only_diverging_runs_pruned"] = all(t.params["rate"] >= 0.3 for t in pruned)
         result["pruned_three_steps_after_turning"] = all(t.last_step == 7 for t in pruned)
+        """,
+        tmp_path,
+    )
+
+
+@pytest.mark.filterwarnings("ignore:WilcoxonPruner is experimental")  # Optuna's, since 3.6
+def test_wilcoxon_pruner_stops_trials_worse_on_the_instances_run_so_far(tmp_path):
+    assert_same_kind(
+        """
+        import numpy as np
+
+        instances = np.linspace(-1, 1, 40)
+
+        def objective(trial):
+            x = trial.suggest_float("x", -2, 2)
+            # Shuffled, so that pruning does not favour the first instances.
+            order = np.random.default_rng(trial.number).permutation(len(instances))
+            losses = []
+            for instance in order:
+                losses.append(float((x - instances[instance]) ** 2))
+                trial.report(losses[-1], int(instance))
+                if trial.should_prune():
+                    trial.set_user_attr("stopped_early", True)
+                    return sum(losses) / len(losses)  # an estimate of the full mean
+            return sum(losses) / len(losses)
+
+        pruner = optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
+        study = optuna.create_study(
+            sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner
+        )
+        study.optimize(objective, n_trials=30)
+
+        stopped = [t for t in study.trials if t.user_attrs.get("stopped_early")]
+        best = study.best_trial
+        result["some_stopped_early"] = len(stopped) >= 5
+        result["stopped_ones_ran_fewer_instances"] = all(
+            len(t.intermediate_values) < len(instances) for t in stopped
+        )
+        result["all_complete"] = all(
+            t.state == optuna.trial.TrialState.COMPLETE for t in study.trials
+        )
+        result["best_ran_every_instance"] = len(best.intermediate_values) == len(instances)
+        result["stopped_ones_are_worse"] = all(t.value > best.value for t in stopped)
+
+        def pruned_when_raised(trial):
+            x = trial.suggest_float("x", -2, 2)
+            for instance in np.random.default_rng(trial.number).permutation(len(instances)):
+                trial.report(float((x - instances[instance]) ** 2), int(instance))
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+            return float(np.mean((x - instances) ** 2))
+
+        raising = optuna.create_study(
+            direction="minimize", sampler=optuna.samplers.RandomSampler(seed=1),
+            pruner=optuna.pruners.WilcoxonPruner(p_threshold=0.05, n_startup_steps=5),
+        )
+        raising.optimize(pruned_when_raised, n_trials=20)
+        pruned = raising.get_trials(states=(optuna.trial.TrialState.PRUNED,))
+        result["raising_prunes_some"] = len(pruned) >= 3
+        result["pruned_after_the_startup_steps"] = all(
+            len(t.intermediate_values) >= 5 for t in pruned
+        )
         """,
         tmp_path,
     )

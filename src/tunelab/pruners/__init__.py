@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tunelab.pruners.pbt import PopulationBasedTraining
     from tunelab.pruners.percentile import PercentilePruner
     from tunelab.pruners.threshold import ThresholdPruner
+    from tunelab.pruners.wilcoxon import WilcoxonPruner
 
 PRUNERS: dict[str, str] = {
     "none": "tunelab.pruners.nop:NopPruner",
@@ -32,6 +33,7 @@ PRUNERS: dict[str, str] = {
     "asha": "tunelab.pruners.asha:SuccessiveHalvingPruner",
     "hyperband": "tunelab.pruners.hyperband:HyperbandPruner",
     "pbt": "tunelab.pruners.pbt:PopulationBasedTraining",
+    "wilcoxon": "tunelab.pruners.wilcoxon:WilcoxonPruner",
 }
 """Each built-in name and where its class lives, as ``"module:Class"``."""
 
@@ -65,5 +67,6 @@ __all__ = [
     "PopulationBasedTraining",
     "SuccessiveHalvingPruner",
     "ThresholdPruner",
+    "WilcoxonPruner",
     "make_pruner",
 ]
