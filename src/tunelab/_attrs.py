@@ -38,4 +38,5 @@ HEARTBEAT_ATTR = "heartbeat"  # the heartbeat settings every worker follows
 STUDY_FILE_ATTR = "study_file"  # the study file's fields, for `tunelab worker`
 SAMPLER_CHOICE_ATTR = "sampler"  # the algorithm the auto sampler chose, with why
 DASK_INTERRUPTED_PREFIX = "dask_interrupted"  # "dask_interrupted:RUN": how a Dask run was stopped
+METRIC_NAMES_ATTR = "metric_names"  # names given by set_metric_names after the study was created
 IMPORTED_FROM_ATTR = "imported_from"  # an imported study's source, and the attributes it had there

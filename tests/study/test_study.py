@@ -364,6 +364,33 @@ def test_a_single_named_metric_names_the_value_column(make_study):
     assert study.trials_dataframe()["value_loss"][0] == 0.5
 
 
+def test_metric_names_set_after_creation_are_kept_with_the_study(make_study):
+    study = make_study(name="named", directions=["minimize", "maximize"])
+    assert study.metric_names is None
+    study.set_metric_names(["loss", "acc"])
+    study.tell(study.ask(), (0.3, 0.8))
+    assert study.metric_names == ("loss", "acc")
+    assert list(study.trials_dataframe().columns[1:3]) == ["values_loss", "values_acc"]
+    again = tunelab.load_study(name="named", storage=study.storage)
+    assert again.metric_names == ("loss", "acc")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["loss"], "one name per objective \\(2\\)"),
+        (["a", "a"], "has duplicates"),
+        ("ab", "one name"),
+    ],
+)
+def test_metric_names_that_do_not_fit_the_objectives_are_refused(make_study, names, message):
+    study = make_study(directions=["minimize", "maximize"])
+    with pytest.raises(ConfigError, match=message) as caught:
+        study.set_metric_names(names)
+    assert caught.value.field == "metric_names"
+    assert study.metric_names is None
+
+
 def test_a_study_without_trials_gives_an_empty_dataframe(make_study):
     assert make_study().trials_dataframe().empty
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tunelab._attrs import HEARTBEAT_ATTR
+from tunelab._direction import check_metric_names
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, StudyNotFoundError
 from tunelab.heartbeat import HeartbeatSettings
@@ -53,18 +54,7 @@ def _check_directions(
     if isinstance(directions, str) or not chosen:
         raise ConfigError("directions must be a non-empty list such as ['minimize', 'maximize'].")
     normalised = [check_direction(item) for item in chosen]
-    names = None
-    if metric_names is not None:
-        names = tuple(metric_names)
-        if isinstance(metric_names, str) or len(names) != len(normalised):
-            raise ConfigError(
-                f"metric_names={metric_names!r} must give one name per objective "
-                f"({len(normalised)})."
-            )
-        if len(set(names)) != len(names):
-            raise ConfigError(
-                f"metric_names={list(names)!r} has duplicates; name each objective once."
-            )
+    names = None if metric_names is None else check_metric_names(metric_names, len(normalised))
     return tuple(normalised), names
 
 

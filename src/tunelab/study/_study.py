@@ -7,19 +7,14 @@ metrics go further in the same style.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any, overload
 
-from tunelab import dataframe
 from tunelab._attrs import FIXED_PARAMS_ATTR, WORKER_ATTR
-from tunelab._direction import StudyDirection
-from tunelab.constraints import is_feasible
 from tunelab.exceptions import TunelabError
 from tunelab.heartbeat import HeartbeatSettings, recover_stale_trials
 from tunelab.pruners import BasePruner
@@ -28,7 +23,7 @@ from tunelab.samplers import BaseSampler
 from tunelab.space import Distribution
 from tunelab.storage import BaseStorage
 from tunelab.storage.base import StudyInfo
-from tunelab.study._ranking import best_of, pareto_front
+from tunelab.study._results import StudyResults
 from tunelab.study.optimize import optimize
 from tunelab.trial import (
     Resume,
@@ -36,7 +31,6 @@ from tunelab.trial import (
     TrialRecord,
     TrialState,
     addable_trial,
-    as_json,
     check_values,
     worker_name,
 )
@@ -44,7 +38,7 @@ from tunelab.trial import (
 logger = logging.getLogger("tunelab")
 
 
-class Study:
+class Study(StudyResults):
     """A named search: its trials live in ``storage``; ``sampler`` and ``pruner`` steer it.
 
     Build one with :func:`create_study` or :func:`load_study` rather than directly.
@@ -53,8 +47,7 @@ class Study:
     def __init__(
         self, info: StudyInfo, storage: BaseStorage, sampler: BaseSampler, pruner: BasePruner
     ) -> None:
-        self._info = info
-        self.storage = storage
+        super().__init__(info, storage)
         self.sampler = sampler
         self.pruner = pruner
         self._live: dict[int, Trial] = {}
@@ -66,70 +59,6 @@ class Study:
         self.trial_budget: int | None = None
         """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
         when it ends (those before the call included); None otherwise. Samplers may read it."""
-
-    # Identity --------------------------------------------------------------------------
-
-    @property
-    def study_name(self) -> str:
-        return self._info.name
-
-    @property
-    def study_id(self) -> int:
-        return self._info.study_id
-
-    @property
-    def directions(self) -> list[StudyDirection]:
-        """One per objective; each equals both ``StudyDirection.MAXIMIZE`` (say) and
-        ``"maximize"``."""
-        return list(self._info.directions)
-
-    @property
-    def direction(self) -> StudyDirection:
-        """The direction of a single-objective study."""
-        if len(self._info.directions) != 1:
-            raise TunelabError(
-                f"study {self.study_name!r} has {len(self._info.directions)} objectives; use "
-                ".directions."
-            )
-        return self._info.directions[0]
-
-    @property
-    def metric_names(self) -> tuple[str, ...] | None:
-        return self._info.metric_names
-
-    @property
-    def objective_names(self) -> tuple[str, ...]:
-        """The metric names, else ``("value",)`` or ``("value_0", "value_1", ...)``."""
-        if self.metric_names:
-            return self.metric_names
-        if len(self._info.directions) == 1:
-            return ("value",)
-        return tuple(f"value_{i}" for i in range(len(self._info.directions)))
-
-    @property
-    def created_at(self) -> datetime:
-        return self._info.created_at
-
-    # Attributes ------------------------------------------------------------------------
-
-    @property
-    def user_attrs(self) -> dict[str, Any]:
-        """The study's own attributes (:meth:`set_user_attr`), as stored now: a copy."""
-        return copy.deepcopy(dict(self.storage.get_study(self.study_name).user_attrs))
-
-    def set_user_attr(self, key: str, value: Any) -> None:
-        """Keep a JSON value with the study (a note, the dataset's name, ...)."""
-        self.storage.set_study_user_attr(self.study_id, key, as_json(key, value))
-
-    @property
-    def system_attrs(self) -> dict[str, Any]:
-        """What tunelab and samplers keep with the study (heartbeat settings, the auto
-        sampler's choice, ...), as stored now: a copy."""
-        return copy.deepcopy(dict(self.storage.get_study(self.study_name).system_attrs))
-
-    def set_system_attr(self, key: str, value: Any) -> None:
-        """Keep a JSON value with the study beside tunelab's own (as Optuna 3 scripts do)."""
-        self.storage.set_study_system_attr(self.study_id, key, as_json(key, value))
 
     # Ask and tell ----------------------------------------------------------------------
 
@@ -334,69 +263,6 @@ class Study:
                 stacklevel=3,
             )
         return False
-
-    # Results ---------------------------------------------------------------------------
-
-    @property
-    def trials(self) -> list[TrialRecord]:
-        """Every trial, in number order."""
-        return self.storage.get_trials(self.study_id)
-
-    def get_trials(
-        self,
-        deepcopy: bool | Iterable[TrialState] | None = True,
-        states: Iterable[TrialState] | None = None,
-    ) -> list[TrialRecord]:
-        """The trials in ``states`` (all if None), in number order.
-
-        Records are immutable, so ``deepcopy`` (Optuna's first argument) changes nothing;
-        ``get_trials(states)``, with the states first, works too.
-        """
-        if not isinstance(deepcopy, bool) and deepcopy is not None:
-            states = deepcopy
-        return self.storage.get_trials(self.study_id, states)
-
-    @property
-    def best_trial(self) -> TrialRecord:
-        """The feasible completed trial with the best value (single objective)."""
-        best = best_of(self._feasible_completed(), self.direction)
-        if best is None:
-            raise TunelabError(
-                f"study {self.study_name!r} has no completed trial that satisfies its "
-                "constraints yet."
-            )
-        return best
-
-    @property
-    def best_value(self) -> float:
-        value = self.best_trial.value
-        assert value is not None
-        return value
-
-    @property
-    def best_params(self) -> dict[str, Any]:
-        return dict(self.best_trial.params)
-
-    @property
-    def best_trials(self) -> list[TrialRecord]:
-        """The Pareto front: feasible completed trials that no other feasible completed trial
-        dominates. Trials without constraint values are feasible."""
-        return pareto_front(self._feasible_completed(), self.directions)
-
-    def _feasible_completed(self) -> list[TrialRecord]:
-        completed = self.storage.get_trials(self.study_id, (TrialState.COMPLETE,))
-        return [r for r in completed if is_feasible(r)]
-
-    def trials_dataframe(
-        self, attrs: Sequence[str] = dataframe.OPTUNA_ATTRS, multi_index: bool = False
-    ) -> Any:
-        """A pandas DataFrame, one row per trial, with Optuna's columns: by default number,
-        value (``values_0``, ... or ``values_<metric>`` for several objectives),
-        datetime_start, datetime_complete, duration, ``params_*``, ``user_attrs_*``,
-        ``system_attrs_*`` and state. ``attrs`` names the record's fields to show
-        (``fail_reason`` and ``intermediate_values`` too); ``multi_index=True`` gives
-        two-level columns, such as ``("params", "lr")``."""
-        return dataframe.trials_dataframe(self, attrs, multi_index)
 
     def __repr__(self) -> str:
         words = [str(direction) for direction in self._info.directions]
