@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("samplers.base", "pruners.base", "search_space"),
     ("samplers", "pruners"),
     ("heartbeat", "progress", "dataframe", "telemetry", "storages"),
-    ("study", "cv", "tunelab"),
+    ("study", "cv", "tunelab", "artifacts"),
     ("execution",),
     ("torch",),
     ("analysis", "viz", "_display", "integrations", "sklearn", "importance", "visualization"),

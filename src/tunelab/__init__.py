@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 # Reached as attributes, as Optuna's are (``optuna.visualization.plot_...`` after ``import
 # optuna``), but imported only when first used: some need plotly or pandas.
 _SUBMODULES = (
+    "artifacts",
     "distributions",
     "exceptions",
     "importance",

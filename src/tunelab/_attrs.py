@@ -24,6 +24,7 @@ CV_CURVES_ATTR = "cv_curves"  # per-fold learning curves of a cross-validated tr
 PER_FOLD_PREFIX = "fold_"  # "fold_telemetry" and the like: a cross-validated trial's, per fold
 DASK_TICKET_ATTR = "dask_task"  # the key of the Dask task that ran the trial
 OPTUNA_SYSTEM_ATTRS_ATTR = "optuna_system_attrs"  # an imported trial's Optuna system attributes
+ARTIFACT_META_PREFIX = "artifacts:"  # "artifacts:ID": an uploaded file's meta (tunelab.artifacts)
 
 # Trial user attributes (shown to the user as their own) ------------------------------------------
 CV_SCORES_ATTR = "cv_scores"
@@ -40,3 +41,4 @@ SAMPLER_CHOICE_ATTR = "sampler"  # the algorithm the auto sampler chose, with wh
 DASK_INTERRUPTED_PREFIX = "dask_interrupted"  # "dask_interrupted:RUN": how a Dask run was stopped
 METRIC_NAMES_ATTR = "metric_names"  # names given by set_metric_names after the study was created
 IMPORTED_FROM_ATTR = "imported_from"  # an imported study's source, and the attributes it had there
+# ARTIFACT_META_PREFIX as on trials: the files uploaded to the study itself (Optuna's key too)

@@ -29,13 +29,15 @@ LIBRARIES: dict[str, ModuleType] = {"optuna": optuna, "tunelab": tunelab}
 def run_script(body: str, library: str, folder: Path, **names: Any) -> dict[str, Any]:
     """Run ``body`` with ``optuna`` bound to ``library``; the ``result`` dict it leaves.
 
-    ``storage_url`` is a SQLite file of its own in ``folder``; ``names`` are further globals.
+    ``storage_url`` is a SQLite file of its own in ``folder``, and ``folder`` (as text) is where
+    it may write other files; ``names`` are further globals.
     """
     folder.mkdir(parents=True, exist_ok=True)
     scope: dict[str, Any] = {
         "__name__": f"compat_{library}",
         "optuna": LIBRARIES[library],
         "storage_url": f"sqlite:///{folder / f'{library}.db'}",
+        "folder": str(folder),
         "result": {},
         **names,
     }

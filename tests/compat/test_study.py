@@ -3,11 +3,14 @@ and under tunelab: the same kinds of results come out."""
 
 from __future__ import annotations
 
+import json
+
 import optuna
 import pytest
 
 import tunelab
 from tests.compat.harness import run_both, run_script
+from tunelab.exceptions import StorageError
 
 OBJECTIVE = """
 def objective(trial):
@@ -322,3 +325,104 @@ result["retried"] = [retried(t) for t in loaded.trials]
     ran_optuna, ran_tunelab = run_both(body, tmp_path)
     assert ran_tunelab == ran_optuna
     assert ran_tunelab["retried"] == [None, None, None]
+
+
+def test_a_journal_storage_opened_again_resumes_the_study(tmp_path):
+    body = OBJECTIVE + """
+import os
+import warnings
+
+path = os.path.join(folder, "optuna_journal_storage.log")
+counts = []
+for run in range(2):
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+    study = optuna.create_study(
+        study_name="journal", storage=storage, load_if_exists=True,
+        sampler=optuna.samplers.RandomSampler(seed=run),
+    )
+    study.optimize(objective, n_trials=3)
+    counts.append(len(study.trials))
+result["counts"] = counts
+result["numbers"] = [t.number for t in study.trials]
+result["states"] = sorted({t.state.name for t in study.trials})
+result["names"] = optuna.get_all_study_names(storage)
+lock = optuna.storages.journal.JournalFileOpenLock(path)
+locked = optuna.storages.JournalStorage(
+    optuna.storages.journal.JournalFileBackend(path, lock_obj=lock)
+)
+result["through_a_lock"] = len(optuna.load_study(study_name="journal", storage=locked).trials)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    legacy = optuna.storages.JournalStorage(optuna.storages.JournalFileStorage(path))
+result["legacy_warns"] = sorted({w.category.__name__ for w in caught})
+result["legacy"] = len(optuna.load_study(study_name="journal", storage=legacy).trials)
+"""
+    ran_optuna, ran_tunelab = run_both(body, tmp_path)
+    assert ran_tunelab == ran_optuna
+    assert ran_tunelab["counts"] == [3, 6] and ran_tunelab["numbers"] == list(range(6))
+
+
+def test_a_journal_that_optuna_wrote_is_refused_by_tunelab_and_left_as_it_was(tmp_path):
+    body = OBJECTIVE + """
+storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(path))
+optuna.create_study(study_name="journal", storage=storage).optimize(objective, n_trials=2)
+"""
+    path = tmp_path / "optuna_journal_storage.log"
+    run_script(body, "optuna", tmp_path / "optuna", path=str(path))
+    written = path.read_bytes()
+    with pytest.raises(StorageError, match="is an Optuna journal log"):
+        run_script(body, "tunelab", tmp_path / "tunelab", path=str(path))
+    assert path.read_bytes() == written
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, "optuna", "tunelab"])
+
+
+def test_artifacts_uploaded_in_an_objective_are_listed_and_downloaded(tmp_path):
+    body = """
+import os
+
+base = os.path.join(folder, "artifacts")
+os.makedirs(base, exist_ok=True)
+store = optuna.artifacts.FileSystemArtifactStore(base_path=base)
+storage = optuna.storages.RDBStorage(storage_url)
+
+def objective(trial):
+    x = trial.suggest_float("x", -1, 1)
+    path = os.path.join(folder, f"model-{trial.number}.json")
+    with open(path, "w") as file:
+        file.write('{"trial": %d}' % trial.number)
+    optuna.artifacts.upload_artifact(artifact_store=store, file_path=path, study_or_trial=trial)
+    return x * x
+
+study = optuna.create_study(study_name="art", storage=storage,
+                            sampler=optuna.samplers.RandomSampler(seed=0))
+study.optimize(objective, n_trials=2)
+notes = os.path.join(folder, "notes.csv.gz")
+with open(notes, "wb") as file:
+    file.write(b"\\x1f\\x8b")
+optuna.artifacts.upload_artifact(artifact_store=store, file_path=notes, study_or_trial=study,
+                                 mimetype="text/csv")
+
+metas = [optuna.artifacts.get_all_artifact_meta(t, storage=storage) for t in study.trials]
+result["trial_meta"] = [[(m.filename, m.mimetype, m.encoding) for m in ms] for ms in metas]
+study_meta = optuna.artifacts.get_all_artifact_meta(study)
+result["study_meta"] = [(m.filename, m.mimetype, m.encoding) for m in study_meta]
+contents = []
+for number, (meta,) in enumerate(metas):
+    target = os.path.join(folder, f"downloaded-{number}.json")
+    optuna.artifacts.download_artifact(artifact_store=store, artifact_id=meta.artifact_id,
+                                       file_path=target)
+    with open(target) as file:
+        contents.append(file.read())
+result["contents"] = contents
+result["ids"] = len({m.artifact_id for ms in metas for m in ms} | {study_meta[0].artifact_id})
+result["stored"] = len(os.listdir(base))
+try:
+    optuna.artifacts.download_artifact(artifact_store=store, file_path=target,
+                                       artifact_id=metas[0][0].artifact_id)
+except FileExistsError:
+    result["again"] = "refused"
+"""
+    ran_optuna, ran_tunelab = run_both(body, tmp_path)
+    assert ran_tunelab == ran_optuna
+    assert ran_tunelab["contents"] == [json.dumps({"trial": n}) for n in range(2)]
+    assert ran_tunelab["study_meta"] == [("notes.csv.gz", "text/csv", "gzip")]

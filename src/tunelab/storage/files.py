@@ -9,16 +9,48 @@ a report written over ``tunelab.db`` would lose every study in it.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tunelab.exceptions import ConfigError
+from tunelab.exceptions import ConfigError, StorageError
 
 # SQLite keeps uncommitted and recent pages beside the database, under these suffixes.
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+SQLITE_HEADER = b"SQLite format 3\x00"  # how every SQLite database file begins
+_JOURNAL_LINE_LIMIT = 1 << 20  # bytes of an Optuna journal's first line that are read
+
+
+def is_optuna_journal(path: Path) -> bool:
+    """Whether ``path`` is a log that Optuna's ``JournalFileBackend`` wrote: JSON lines, each
+    an operation with its ``op_code``. Only read, never changed; False if it cannot be read."""
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(_JOURNAL_LINE_LIMIT)
+    except OSError:
+        return False
+    if first.startswith(SQLITE_HEADER):
+        return False
+    try:
+        operation = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(operation, dict) and "op_code" in operation
+
+
+def optuna_journal_error(path: Path) -> StorageError:
+    """The refusal of an Optuna journal log found where a SQLite database was to be."""
+    return StorageError(
+        f"{path} is an Optuna journal log (written by JournalFileBackend), which tunelab "
+        "cannot read: tunelab's storages, JournalStorage's file included, are SQLite "
+        "databases. The file was left as it is. Give another path for tunelab's database, or "
+        "move the journal aside; to bring its studies over, have Optuna copy them into a "
+        "SQLite database (optuna.copy_study(..., to_storage='sqlite:///optuna.db')), then run "
+        "`tunelab import-optuna sqlite:///optuna.db`."
+    )
 
 
 def sqlite_file(url: str) -> Path | None:

@@ -71,7 +71,7 @@ from tunelab.storage.base import (
     check_study_name,
     stale_reason,
 )
-from tunelab.storage.files import sqlite_files
+from tunelab.storage.files import is_optuna_journal, optuna_journal_error, sqlite_files
 from tunelab.trial import TrialRecord, TrialState, freeze, utc_from_timestamp
 
 # Raised for changes that an older tunelab cannot read; nullable columns that it ignores are
@@ -434,6 +434,8 @@ class SQLStorage(BaseStorage):
     def _unopenable(self, error: DBAPIError) -> StorageError:
         database = self._engine.url.database
         if self._engine.dialect.name == "sqlite" and not isinstance(error, OperationalError):
+            if database and is_optuna_journal(Path(database)):
+                return optuna_journal_error(Path(database))
             return StorageError(
                 f"cannot open storage {self._shown_url!r}: the file {database!r} is not a SQLite "
                 f"database ({_one_line(error.orig)}). Give the URL of a tunelab database, or "

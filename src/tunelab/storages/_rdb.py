@@ -1,12 +1,4 @@
-"""Optuna's storage names over tunelab's storages.
-
-``RDBStorage(url)`` is tunelab's SQL storage (SQLite or PostgreSQL) and ``InMemoryStorage()``
-its storage in memory; either goes wherever a storage is accepted. Optuna keeps heartbeat
-options on the storage object, tunelab with each study, so that every process and machine
-working on it follows them: an ``RDBStorage`` given ``heartbeat_interval`` (and
-``grace_period``, and ``failed_trial_callback=RetryFailedTrialCallback(max_retry=n)`` for
-retries) stores them with each study created or loaded through it.
-"""
+"""Optuna's RDBStorage and its heartbeat callbacks over tunelab's SQL storage."""
 
 from __future__ import annotations
 
@@ -18,7 +10,6 @@ from tunelab._attrs import RETRY_ATTR
 from tunelab._options import check_int
 from tunelab.exceptions import ConfigError
 from tunelab.heartbeat import HeartbeatSettings, recover_stale_trials
-from tunelab.storage import BaseStorage, InMemoryStorage
 from tunelab.storage.sql import SQLStorage
 from tunelab.trial import TrialRecord
 
@@ -113,13 +104,3 @@ def fail_stale_trials(study: Study) -> None:
     their own."""
     if study.heartbeat is not None:
         recover_stale_trials(study, study.heartbeat)
-
-
-__all__ = [
-    "BaseStorage",
-    "InMemoryStorage",
-    "RDBStorage",
-    "RetryFailedTrialCallback",
-    "RetryHeartbeatStaleTrialCallback",
-    "fail_stale_trials",
-]
