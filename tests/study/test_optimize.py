@@ -211,6 +211,23 @@ def test_catch_nothing_reraises_after_marking_the_trial_failed(make_study):
     assert study.trials[0].fail_reason == "ValueError: boom"
 
 
+@pytest.mark.parametrize("catch", [ValueError, [ValueError], (KeyError, ValueError)])
+def test_catch_takes_one_exception_class_or_several(make_study, catch):
+    def objective(trial):
+        raise ValueError("bad")
+
+    study = make_study()
+    study.optimize(objective, n_trials=2, catch=catch)
+    assert states(study) == [TrialState.FAIL] * 2
+
+
+@pytest.mark.parametrize("catch", ["ValueError", [ValueError, 3], 3])
+def test_catch_that_is_not_exception_classes_is_refused(make_study, catch):
+    with pytest.raises(ConfigError, match="give the exception classes") as caught:
+        make_study().optimize(returns_x, n_trials=1, catch=catch)
+    assert caught.value.field == "catch"
+
+
 def test_exception_outside_catch_reraises(make_study):
     study = make_study()
     with pytest.raises(KeyError):

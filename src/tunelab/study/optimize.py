@@ -37,7 +37,7 @@ def optimize(
     n_trials: int | None = None,
     timeout: float | None = None,
     callbacks: Iterable[Callback] | None = None,
-    catch: CatchTypes = (Exception,),
+    catch: CatchTypes | type[BaseException] = (Exception,),
     show_progress_bar: bool = False,
     n_jobs: int = 1,
     devices: Sequence[str] | None = None,
@@ -78,6 +78,7 @@ def optimize(
     process, for objectives that leave reference cycles holding memory.
     """
     check_budget(n_trials, timeout)
+    catch = _check_catch(catch)
     if fuse is not None:
         fuse = _check_fuse(study, fuse, objective, executor)
     if devices is not None:
@@ -232,6 +233,22 @@ def check_budget(n_trials: Any, timeout: Any) -> None:
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
     ):
         raise ConfigError(f"timeout={timeout!r} must be a positive number of seconds or None.")
+
+
+def _check_catch(catch: Any) -> CatchTypes:
+    """``catch`` as a tuple of exception classes: one class or any iterable of them."""
+    caught = (catch,) if isinstance(catch, type) else catch
+    try:
+        caught = tuple(caught)
+    except TypeError:
+        caught = (caught,)
+    if not all(isinstance(c, type) and issubclass(c, BaseException) for c in caught):
+        raise ConfigError(
+            f"catch={catch!r}: give the exception classes that should fail only their trial, "
+            "e.g. catch=(ValueError,), or catch=() to stop at any error.",
+            field="catch",
+        )
+    return caught
 
 
 def _check_n_jobs(n_jobs: Any, devices: Sequence[str] | None) -> int:
