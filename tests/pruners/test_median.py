@@ -37,6 +37,28 @@ def test_defaults_wait_for_five_completed_trials():
     assert decide(pruner, history_study([[1.0]] * 5), [10.0]) is True
 
 
+def test_one_pruner_on_studies_in_two_storages_judges_each_by_its_own_trials():
+    pruner = MedianPruner(n_startup_trials=0)
+    low, high = history_study([[1.0, 1.0]] * 3), history_study([[9.0, 9.0]] * 3)
+    assert [t.trial_id for t in low.trials] == [t.trial_id for t in high.trials]
+    assert decide(pruner, low, [5.0, 5.0]) is True
+    assert decide(pruner, high, [5.0, 5.0]) is False
+    assert decide(pruner, low, [5.0, 5.0]) is True
+
+
+def test_trials_that_finish_later_join_the_median_at_every_step():
+    pruner = MedianPruner(n_startup_trials=0)
+    study = history_study([[1.0, 1.0]])
+    assert decide(pruner, study, [2.0, 2.0]) is True  # worse than the one finished trial
+    study.tell(study.trials[-1].number, state=TrialState.FAIL)
+    for _ in range(2):  # two trials at 3.0 move the median of the finished ones to 3.0
+        trial = study.ask()
+        trial.report(3.0, step=0)
+        trial.report(3.0, step=1)
+        study.tell(trial, 3.0)
+    assert decide(pruner, study, [2.0, 2.0]) is False
+
+
 def test_median_pruner_in_optimize_prunes_the_bad_trials():
     def objective(trial):
         value = 10.0 if trial.number % 2 else 1.0

@@ -12,6 +12,7 @@ A reported NaN stops the trial at once: it cannot recover and comparing it is me
 from __future__ import annotations
 
 import math
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +22,7 @@ from tunelab.pruners.base import BasePruner, is_checked_step, last_report
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
+    from tunelab.storage import BaseStorage
     from tunelab.study import Study
 
 
@@ -64,6 +66,8 @@ class PercentilePruner(BasePruner):
             self.display_name, "n_min_trials", n_min_trials, 1,
             "finished trials that reached the step.",
         )
+        self._averages: dict[tuple[int, int], dict[int, float | None]] = {}
+        self._cache_storage: weakref.ref[BaseStorage] | None = None
 
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         step, value = last_report(trial)
@@ -77,12 +81,7 @@ class PercentilePruner(BasePruner):
         if sum(r.state is TrialState.COMPLETE for r in finished) < self.n_startup_trials:
             return False
         maximize = study.direction == "maximize"
-        others = [
-            average
-            for record in finished
-            if (record.last_step or 0) >= step
-            and (average := _mean_up_to(record, step)) is not None
-        ]
+        others = self._running_averages(study, finished, step)
         if len(others) < max(self.n_min_trials, 1):
             return False
         current = _best_up_to(trial, step, maximize)
@@ -90,6 +89,29 @@ class PercentilePruner(BasePruner):
         if maximize:
             return bool(current < np.percentile(others, 100.0 - self.percentile))
         return bool(current > np.percentile(others, self.percentile))
+
+
+    def _running_averages(
+        self, study: Study, finished: list[TrialRecord], step: int
+    ) -> list[float]:
+        """The running average at ``step`` of each finished trial that reached it.
+
+        A finished trial never changes, so its average at a step is computed once and kept
+        (for the storage the study is in): each check then costs a lookup per trial, not a
+        pass over its whole curve.
+        """
+        if self._cache_storage is None or self._cache_storage() is not study.storage:
+            self._cache_storage = weakref.ref(study.storage)
+            self._averages = {}
+        known = self._averages.setdefault((study.study_id, step), {})
+        averages = []
+        for record in finished:
+            if record.trial_id not in known:
+                reached = (record.last_step or 0) >= step
+                known[record.trial_id] = _mean_up_to(record, step) if reached else None
+            if (average := known[record.trial_id]) is not None:
+                averages.append(average)
+        return averages
 
 
 def _values_up_to(record: TrialRecord, step: int) -> list[float]:
