@@ -96,6 +96,13 @@ def test_propagation_can_be_turned_off_and_on(library_logger):
 
 def test_get_logger_gives_the_named_logger():
     assert optuna.logging.get_logger("tunelab.mine") is logging.getLogger("tunelab.mine")
+    assert optuna.logging.get_logger("mine") is logging.getLogger("mine")
+
+
+def test_optunas_logger_names_mean_tunelabs_logger():
+    assert optuna.logging.get_logger("optuna") is logging.getLogger("tunelab")
+    assert optuna.logging.get_logger("optuna.study") is logging.getLogger("tunelab.study")
+    assert optuna.logging.get_logger("optunax") is logging.getLogger("optunax")
 
 
 def test_every_name_of_optunas_logging_is_here():

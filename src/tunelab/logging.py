@@ -70,7 +70,13 @@ _library_logger().addHandler(_default_handler)
 
 
 def get_logger(name: str) -> logging.Logger:
-    """The logger called ``name``; a name under ``tunelab.`` follows tunelab's verbosity."""
+    """The logger called ``name``; a name under ``tunelab.`` follows tunelab's verbosity.
+
+    ``"optuna"`` (and names under it) mean tunelab's own logger, as they mean the library's
+    logger in an Optuna script: a handler added to it receives what tunelab logs.
+    """
+    if name == "optuna" or name.startswith("optuna."):
+        name = LIBRARY_LOGGER + name.removeprefix("optuna")
     return logging.getLogger(name)
 
 
