@@ -187,6 +187,24 @@ result["near_the_minimum"] = study.best_value < 1.0
     }
 
 
+def test_enqueue_skip_if_exists_and_tell_skip_if_finished(tmp_path):
+    body = """
+study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+for _ in range(3):
+    study.enqueue_trial({"x": 1.5}, skip_if_exists=True)
+study.optimize(lambda t: t.suggest_float("x", 0, 2), n_trials=2)
+study.enqueue_trial({"x": 1.5}, skip_if_exists=True)
+trial = study.ask()
+study.tell(trial, 0.5)
+frozen = study.tell(trial, 9.0, skip_if_finished=True)
+result["xs_first"] = study.trials[0].params["x"]
+result["counted"] = len(study.trials)
+result["kept"] = (frozen.value, study.trials[-1].value)
+"""
+    ran_optuna, ran_tunelab = run_both(body, tmp_path)
+    assert ran_tunelab == ran_optuna == {"xs_first": 1.5, "counted": 3, "kept": (0.5, 0.5)}
+
+
 def test_the_default_pruner_stops_a_bad_learning_curve(tmp_path):
     body = """
 def objective(trial):

@@ -74,6 +74,22 @@ def test_telling_a_trial_twice_raises(make_study, by, error, message):
     assert study.trials[0].value == 1.0
 
 
+@pytest.mark.parametrize("by", [lambda t: t, lambda t: t.number], ids=["trial", "number"])
+def test_tell_skip_if_finished_returns_the_finished_trial_unchanged(make_study, by):
+    study = make_study()
+    trial = study.ask()
+    study.tell(by(trial), 1.0)
+    record = study.tell(by(trial), 2.0, skip_if_finished=True)
+    assert (record.number, record.value, record.state) == (0, 1.0, TrialState.COMPLETE)
+    assert study.trials[0].value == 1.0
+
+
+def test_tell_skip_if_finished_still_finishes_a_running_trial(make_study):
+    study = make_study()
+    trial = study.ask()
+    assert study.tell(trial, 3.0, skip_if_finished=True).value == 3.0
+
+
 def test_tell_unknown_number_raises(make_study):
     with pytest.raises(TunelabError, match="trial number 7 is not a running trial"):
         make_study().tell(7, 1.0)
@@ -131,6 +147,17 @@ def _lr_and_units(trial):
     trial.suggest_float("lr", 1e-4, 1e-1, log=True)
     trial.suggest_int("units", 8, 256)
     return 0.0
+
+
+def test_enqueue_skip_if_exists_queues_parameters_once(make_study):
+    study = make_study()
+    assert study.enqueue_trial({"lr": 0.01, "units": 32}) == 0
+    assert study.enqueue_trial({"lr": 0.01, "units": 32}, skip_if_exists=True) == 0
+    study.optimize(_lr_and_units, n_trials=1)
+    assert study.enqueue_trial({"units": 32, "lr": 0.01}, skip_if_exists=True) == 0
+    assert study.enqueue_trial({"lr": 0.02, "units": 32}, skip_if_exists=True) == 1
+    assert study.enqueue_trial({"lr": 0.02, "units": 32}) == 2  # without it, queued again
+    assert [r.state for r in study.trials] == [TrialState.COMPLETE] + [TrialState.WAITING] * 2
 
 
 def test_enqueued_params_are_used_first_each_once(make_study):

@@ -147,12 +147,18 @@ class Study(StudyResults):
         values: float | Sequence[float] | None = None,
         state: TrialState | str | None = None,
         fail_reason: str | None = None,
+        skip_if_finished: bool = False,
     ) -> TrialRecord:
         """Finish a trial: COMPLETE with ``values``, or PRUNED / FAIL (with ``fail_reason``).
 
         Values that are not finite numbers, or not one per objective, make the trial FAIL
         with the reason stored, so that one bad trial never stops a study.
+        ``skip_if_finished=True`` returns a trial that is already finished as it is, where
+        telling it again would be an error.
         """
+        if skip_if_finished and (finished := self._finished_record(trial)) is not None:
+            logger.info("Trial %d is already finished; tell() left it as it was.", finished.number)
+            return finished
         live = self._resolve(trial)
         state = TrialState.COMPLETE if state is None else _as_state(state)
         if not state.is_finished():
@@ -198,11 +204,26 @@ class Study(StudyResults):
             f"tell(): trial number {trial!r} is not a running trial of this study."
         )
 
+    def _finished_record(self, trial: Trial | int) -> TrialRecord | None:
+        """The stored record of ``trial`` (an object or a number) if it is finished."""
+        number = trial.number if isinstance(trial, Trial) else trial
+        for record in self.storage.get_trials(self.study_id):
+            if record.number == number:
+                return record if record.state.is_finished() else None
+        return None
+
     def enqueue_trial(
-        self, params: Mapping[str, Any], user_attrs: Mapping[str, Any] | None = None
+        self,
+        params: Mapping[str, Any],
+        user_attrs: Mapping[str, Any] | None = None,
+        skip_if_exists: bool = False,
     ) -> int:
         """Queue a trial with fixed parameters; it runs before any sampled trial. Returns its
-        number."""
+        number; with ``skip_if_exists=True``, that of a trial with the same parameters, if
+        the study holds one (queued, running or finished), which is then not queued again."""
+        if skip_if_exists and (same := self._trial_with_params(params)) is not None:
+            logger.info("Trial %d already has the parameters %s; not queued again.", same, params)
+            return same
         for name, value in params.items():
             if value is not None and not isinstance(value, (bool, int, float, str)):
                 raise TunelabError(
@@ -216,6 +237,13 @@ class Study(StudyResults):
             user_attrs=user_attrs,
         )
         return record.number
+
+    def _trial_with_params(self, params: Mapping[str, Any]) -> int | None:
+        for record in self.storage.get_trials(self.study_id):
+            given = record.system_attrs.get(FIXED_PARAMS_ATTR, record.params)
+            if dict(given) == dict(params):
+                return record.number
+        return None
 
     def add_trial(self, trial: TrialRecord) -> None:
         """Store a trial made elsewhere (:func:`~tunelab.trial.create_trial`, or one of another
