@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +29,26 @@ def test_an_rdb_storage_is_tunelabs_sql_storage_and_goes_where_a_url_goes(sqlite
     study.tell(study.ask(), 1.0)
     assert len(optuna.load_study(study_name="s", storage=sqlite_url).trials) == 1
     assert study.heartbeat is None
+
+
+def test_engine_options_of_optunas_documentation_fit_an_in_memory_sqlite_database():
+    storage = optuna.storages.RDBStorage(
+        url="sqlite:///:memory:",
+        engine_kwargs={"pool_size": 20, "connect_args": {"timeout": 10}},
+    )
+    study = optuna.create_study(storage=storage)
+    study.optimize(lambda trial: trial.suggest_float("x", -1, 1) ** 2, n_trials=4, n_jobs=2)
+    assert len(study.trials) == 4
+
+
+def test_connect_args_of_the_user_keep_a_connection_usable_from_other_threads(sqlite_url):
+    storage = optuna.storages.RDBStorage(sqlite_url, engine_kwargs={"connect_args": {"timeout": 5}})
+    study = optuna.create_study(storage=storage)
+    study.tell(study.ask(), 1.0)  # the pool now holds a connection made in this thread
+    worker = threading.Thread(target=lambda: study.tell(study.ask(), 2.0))
+    worker.start()
+    worker.join()
+    assert [t.value for t in study.trials] == [1.0, 2.0]
 
 
 def test_an_in_memory_storage_keeps_its_studies_for_the_script():

@@ -72,7 +72,10 @@ def shared_url(storage: BaseStorage) -> str | None:
     """The URL by which other processes open ``storage``; None for one that lives in this
     process only (in memory, or an in-memory SQLite database)."""
     url: str | None = getattr(storage, "url", None)
-    if url is None or url in MEMORY_URLS or url.rstrip("/") in ("sqlite:", "sqlite:/"):
+    if url is None or url in MEMORY_URLS:
+        return None
+    path = url.partition("?")[0]
+    if path.startswith("sqlite:") and path.removeprefix("sqlite:").lstrip("/") in ("", ":memory:"):
         return None
     return url
 

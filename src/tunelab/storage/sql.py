@@ -25,6 +25,7 @@ Design choices:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -348,9 +349,14 @@ def _make_engine(parsed: URL, engine_kwargs: Mapping[str, Any]) -> Engine:
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = dict(engine_kwargs)
     if backend == "sqlite":
-        kwargs.setdefault("connect_args", {"timeout": 60, "check_same_thread": False})
-        if parsed.database in (None, "", ":memory:"):
-            kwargs.setdefault("poolclass", StaticPool)
+        kwargs["connect_args"] = {
+            "timeout": 60, "check_same_thread": False, **kwargs.get("connect_args", {})
+        }
+        if parsed.database in (None, "", ":memory:") and "poolclass" not in kwargs:
+            # One connection holds an in-memory database, so a pool's sizes do not apply.
+            kwargs["poolclass"] = StaticPool
+            for sizing in ("pool_size", "max_overflow", "pool_timeout"):
+                kwargs.pop(sizing, None)
     else:
         kwargs.setdefault("pool_pre_ping", True)
         if "connect_timeout" not in parsed.query:
@@ -406,6 +412,12 @@ class SQLStorage(BaseStorage):
         self._engine = _make_engine(
             parsed.difference_update_query([_RECONNECT_TIMEOUT]), engine_kwargs or {}
         )
+        # An in-memory database is one connection, which threads must take in turn.
+        self._one_connection: threading.RLock | contextlib.nullcontext[None] = (
+            threading.RLock()
+            if isinstance(self._engine.pool, StaticPool)
+            else contextlib.nullcontext()
+        )
         self._caches: dict[int, _StudyCache] = {}
         self._cache_lock = threading.Lock()
         self._reported: set[str] = set()  # the warnings about unreadable rows already given
@@ -448,13 +460,15 @@ class SQLStorage(BaseStorage):
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._engine.connect().execution_options(tunelab_write=True) as connection:
+        with self._one_connection, self._engine.connect().execution_options(
+            tunelab_write=True
+        ) as connection:
             with connection.begin():
                 yield connection
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._engine.connect() as connection:
+        with self._one_connection, self._engine.connect() as connection:
             with connection.begin():
                 yield connection
 
