@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab.execution.dask import optimize_on_dask
 from tunelab.execution.processes import WorkerError, optimize_in_processes
-from tunelab.execution.worker import WorkerSpec, check_picklable, shared_storage_url
+from tunelab.execution.worker import (
+    WorkerSpec,
+    check_picklable,
+    shared_storage_url,
+    why_not_processes,
+)
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -41,4 +46,11 @@ def worker_spec(
     )
 
 
-__all__ = ["WorkerError", "WorkerSpec", "optimize_in_processes", "optimize_on_dask", "worker_spec"]
+__all__ = [
+    "WorkerError",
+    "WorkerSpec",
+    "optimize_in_processes",
+    "optimize_on_dask",
+    "why_not_processes",
+    "worker_spec",
+]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab._attrs import DEVICE_ATTR
 from tunelab.exceptions import ConfigError
+from tunelab.execution.postmortem import unguarded_main_call
 from tunelab.storage import shared_url
 
 if TYPE_CHECKING:
@@ -94,6 +95,28 @@ def shared_storage_url(study: Study, what: str) -> str:
             field="storage",
         )
     return url
+
+
+def why_not_processes(study: Study, objective: Any, what: str) -> str | None:
+    """Why worker processes cannot run ``objective`` on ``study`` from here (then
+    ``optimize`` runs threads, as Optuna always does); None when they can."""
+    if shared_url(study.storage) is None:
+        return "the study is kept in memory, which other processes cannot see"
+    if (call := unguarded_main_call()) is not None:
+        return (
+            f"the script calls {what} at its top level ({call}), which every worker process "
+            'would run again; put that call under `if __name__ == "__main__":` to run trials '
+            "in processes"
+        )
+    try:
+        check_picklable(objective, what)
+    except ConfigError:
+        return (
+            f"the objective {objective!r} cannot be pickled to another process; define it at "
+            "the top level of a module (not a lambda or a nested function) to run trials in "
+            "processes"
+        )
+    return None
 
 
 def check_picklable(objective: Any, what: str, *, cloudpickle: bool = False) -> None:

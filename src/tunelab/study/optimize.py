@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -113,9 +114,9 @@ def optimize(
             elif n_jobs == 1 and devices is None:
                 runner = TrialRunner(study, objective, catch)
                 _optimize_here(runner, fuse, n_trials, timeout, on_finished)
-            elif devices is None and fuse is None and shared_url(study.storage) is None:
+            elif devices is None and fuse is None and (why := _why_threads(study, objective)):
                 runners = [TrialRunner(study, objective, catch) for _ in range(n_jobs)]
-                _optimize_in_threads(runners, n_trials, timeout, on_finished)
+                _optimize_in_threads(runners, n_trials, timeout, on_finished, why)
             else:
                 from tunelab.execution import optimize_in_processes, worker_spec
 
@@ -149,6 +150,7 @@ def _optimize_in_threads(
     n_trials: int | None,
     timeout: float | None,
     on_finished: Callable[[TrialRecord], None],
+    why: str,
 ) -> None:
     """Trials in one thread per runner, sharing the budget; the first error a runner raises
     stops the others from starting trials and is raised here once they have finished."""
@@ -180,7 +182,7 @@ def _optimize_in_threads(
         threading.Thread(target=work, args=(runner,), name=f"tunelab-trials-{i}", daemon=True)
         for i, runner in enumerate(runners)
     ]
-    logger.info("Running trials in %d threads: the study is kept in memory.", len(threads))
+    logger.info("Running trials in %d threads: %s.", len(threads), why)
     for thread in threads:
         thread.start()
     try:
@@ -193,6 +195,18 @@ def _optimize_in_threads(
             thread.join()
     if errors:
         raise errors[0]
+
+
+def _why_threads(study: Study, objective: Objective) -> str | None:
+    """Why ``n_jobs`` runs threads rather than worker processes here, or None. A study in
+    memory is reason enough; any other reason is also a warning, since processes would
+    use every core."""
+    from tunelab.execution import why_not_processes
+
+    why = why_not_processes(study, objective, "optimize(n_jobs=...)")
+    if why is not None and shared_url(study.storage) is not None:
+        warnings.warn(f"optimize(n_jobs=...) runs trials in threads: {why}.", stacklevel=3)
+    return why
 
 
 def batches(
