@@ -43,6 +43,26 @@ def test_load_if_exists_creates_the_study_when_missing(storage):
     assert tunelab.load_study("new", storage).study_id == study.study_id
 
 
+def test_load_if_exists_loads_a_study_another_process_created_after_it_looked(
+    storage, monkeypatch
+):
+    theirs = tunelab.create_study(name="s", storage=storage, seed=0)
+    theirs.optimize(returns_x, n_trials=2)
+    real_get_study = type(storage).get_study
+    looks = []
+
+    def not_yet_on_the_first_look(self, name):
+        looks.append(name)
+        if len(looks) == 1:
+            raise StudyNotFoundError(f"no study named {name!r}")
+        return real_get_study(self, name)
+
+    monkeypatch.setattr(type(storage), "get_study", not_yet_on_the_first_look)
+    mine = tunelab.create_study(name="s", storage=storage, load_if_exists=True)
+    assert mine.study_id == theirs.study_id and len(mine.trials) == 2
+    assert looks == ["s", "s"]
+
+
 def test_load_if_exists_with_other_directions_raises(storage):
     tunelab.create_study(name="s", storage=storage, direction="minimize")
     with pytest.raises(ConfigError, match=r"exists with directions \['minimize'\]"):

@@ -15,7 +15,7 @@ from typing import Any
 from tunelab._attrs import HEARTBEAT_ATTR
 from tunelab._direction import check_metric_names
 from tunelab.constraints import is_feasible
-from tunelab.exceptions import ConfigError, StudyNotFoundError
+from tunelab.exceptions import ConfigError, DuplicatedStudyError, StudyNotFoundError
 from tunelab.heartbeat import HeartbeatSettings
 from tunelab.pruners import BasePruner, make_pruner
 from tunelab.registry import did_you_mean
@@ -121,20 +121,33 @@ def create_study(
     store = make_storage(storage)
     heartbeat = heartbeat or store.default_heartbeat
     study_name = _one_name(name, study_name, "create_study") or f"study-{uuid.uuid4().hex[:8]}"
-    if load_if_exists:
+    info = _existing(store, study_name, checked_directions) if load_if_exists else None
+    if info is None:
         try:
-            info = store.get_study(study_name)
-        except StudyNotFoundError:
-            pass
-        else:
-            if info.directions != checked_directions:
-                raise ConfigError(
-                    f"study {study_name!r} exists with directions {_words(info.directions)}, "
-                    f"not {_words(checked_directions)}; use the same directions or another name."
-                )
-            return Study(_with_heartbeat(store, info, heartbeat), store, sampler_obj, pruner_obj)
-    info = store.create_study(study_name, checked_directions, names)
+            info = store.create_study(study_name, checked_directions, names)
+        except DuplicatedStudyError:
+            if not load_if_exists:
+                raise
+            # Another process created it since we looked: load theirs.
+            info = _existing(store, study_name, checked_directions)
+            assert info is not None
     return Study(_with_heartbeat(store, info, heartbeat), store, sampler_obj, pruner_obj)
+
+
+def _existing(
+    store: BaseStorage, name: str, directions: tuple[str, ...]
+) -> StudyInfo | None:
+    """The stored study called ``name`` if there is one, checked to have ``directions``."""
+    try:
+        info = store.get_study(name)
+    except StudyNotFoundError:
+        return None
+    if info.directions != directions:
+        raise ConfigError(
+            f"study {name!r} exists with directions {_words(info.directions)}, "
+            f"not {_words(directions)}; use the same directions or another name."
+        )
+    return info
 
 
 def _words(directions: Sequence[str]) -> list[str]:
