@@ -76,6 +76,50 @@ def test_nsgaii_with_constraints_keeps_the_pareto_front_feasible(tmp_path):
     )
 
 
+MULTI_OBJECTIVE_TUTORIAL = """
+def objective(trial):
+    x = trial.suggest_float("x", 0, 5)
+    y = trial.suggest_float("y", 0, 3)
+    trial.set_constraint("circle", (x - 5) ** 2 + y**2 - 25)
+    v0 = 4 * x**2 + 4 * y**2
+    v1 = (x - 5) ** 2 + (y - 5) ** 2
+    return v0, v1
+
+study = optuna.create_study(directions=["minimize", "minimize"], sampler=SAMPLER)
+study.optimize(objective, n_trials=80)
+
+print(f"Number of trials on the Pareto front: {len(study.best_trials)}")
+trial_with_lowest_v1 = min(study.best_trials, key=lambda t: t.values[1])
+
+def dominates(a, b):
+    return all(p <= q for p, q in zip(a.values, b.values)) and a.values != b.values
+
+feasible = [
+    t for t in study.trials
+    if t.state == optuna.trial.TrialState.COMPLETE
+    and all(c <= 0 for c in t.constraints.values())
+]
+front = study.best_trials
+result["front_has_several_trials"] = len(front) >= 5
+result["front_is_non_dominated"] = not any(dominates(a, b) for a in feasible for b in front)
+result["front_holds_every_non_dominated_trial"] = all(
+    t.number in {f.number for f in front}
+    for t in feasible if not any(dominates(a, t) for a in feasible)
+)
+result["front_is_feasible"] = all(all(c <= 0 for c in t.constraints.values()) for t in front)
+result["lowest_v1_is_on_the_front"] = trial_with_lowest_v1.number in {t.number for t in front}
+"""
+
+
+@pytest.mark.parametrize(
+    "sampler", ["None", "optuna.samplers.TPESampler(seed=0)"], ids=["default", "tpe"]
+)
+def test_a_multi_objective_study_as_optunas_tutorial_writes_it(tmp_path, sampler):
+    """Optuna's multi-objective tutorial with a named constraint: with the default sampler
+    (Optuna's TPE, tunelab's auto) and with TPE itself (MOTPE in both)."""
+    assert_same_kind(MULTI_OBJECTIVE_TUTORIAL.replace("SAMPLER", sampler), tmp_path)
+
+
 def test_brute_force_covers_a_conditional_space_once_and_stops(tmp_path):
     assert_same_kind(
         """

@@ -2,7 +2,8 @@
 tunelab.testing's sampler suite): batches of the walks and populations avoid tried and running
 points, a batch of a population method is the generation the serial search would run, a walk
 rebuilt from the storage is the walk the running sampler holds, and a model of one objective
-samples a multi-objective study at random with one warning."""
+(BOHB) samples a multi-objective study at random with one warning (TPE models several:
+tests/samplers/test_tpe_multi_objective.py)."""
 
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def test_trials_finishing_out_of_order_give_the_walk_a_fresh_sampler_replays(nam
     assert summary(sampler.search_state(study)) == rebuilt(name, study)
 
 
-@pytest.mark.parametrize("name", ["tpe", "bohb"])
+@pytest.mark.parametrize("name", ["bohb"])
 def test_a_model_of_one_objective_samples_a_multi_objective_study_at_random_with_one_warning(
     name,
 ):

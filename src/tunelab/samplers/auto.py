@@ -3,7 +3,10 @@
 A fixed rule on the objectives, the search space and the budget:
 
 * several objectives: NSGA-II (Deb et al. 2002), which ranks whole Pareto fronts and handles
-  constraints;
+  constraints. TPE models several objectives too (MOTPE), and Optuna 5 defaults to it there,
+  but beside tunelab's NSGA-II it is ahead at 100 trials and behind at 300 on two of the three
+  problems of ``bench/multi_objective.py`` (hypervolume fraction, 5 seeds: 5-D ZDT1 0.74
+  against 0.90, 3-objective DTLZ2 with a categorical 0.69 against 0.78);
 * one objective, a small numeric space and a small budget: Gaussian-process Bayesian
   optimization (:mod:`tunelab.samplers.gp`). "Small" means every trial so far has the same
   parameters (nothing conditional), none is categorical, there are at most

@@ -82,6 +82,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.samplers._constraints import ConstraintsFunc, store_constraints
 from tunelab.samplers._neighbourhood import JointSampler, Key, point_key, point_of, study_key
 from tunelab.samplers._options import check_constraints_func
+from tunelab.samplers._pareto import rank_best
 from tunelab.samplers.base import trial_rng
 from tunelab.samplers.nsgaii import PolynomialMutation, SBXCrossover, UniformCrossover
 from tunelab.space import CategoricalDistribution, Distribution
@@ -442,56 +443,6 @@ NSGAIISampler = NSGA2Sampler
 # Sorting and selection -------------------------------------------------------------------
 
 
-def dominance_matrix(losses: np.ndarray, violations: np.ndarray) -> np.ndarray:
-    """``D[i, j]``: member ``i`` dominates member ``j`` under constrained domination (losses
-    minimized; a positive violation makes a member infeasible)."""
-    feasible = violations <= 0
-    less_equal = np.all(losses[:, None, :] <= losses[None, :, :], axis=2)
-    less = np.any(losses[:, None, :] < losses[None, :, :], axis=2)
-    pareto = less_equal & less & feasible[:, None] & feasible[None, :]
-    over_infeasible = feasible[:, None] & ~feasible[None, :]
-    both_infeasible = ~feasible[:, None] & ~feasible[None, :]
-    smaller_violation = both_infeasible & (violations[:, None] < violations[None, :])
-    dominates: np.ndarray = pareto | over_infeasible | smaller_violation
-    return dominates
-
-
-def non_dominated_fronts(losses: np.ndarray, violations: np.ndarray) -> list[list[int]]:
-    """Indices of the members, front by front (the first front is dominated by none)."""
-    n = len(losses)
-    if n == 0:
-        return []
-    dominates = dominance_matrix(losses, violations)
-    counts = dominates.sum(axis=0)  # how many members dominate each one
-    fronts = []
-    current = [int(i) for i in np.flatnonzero(counts == 0)]
-    while current:
-        fronts.append(current)
-        counts = counts - dominates[current].sum(axis=0)
-        counts[current] = -1  # placed
-        current = [int(i) for i in np.flatnonzero(counts == 0)]
-    return fronts
-
-
-def crowding_distance(losses: np.ndarray) -> np.ndarray:
-    """Crowding distance of each point of one front: the normalised perimeter of the box its
-    neighbours span along each objective; the extremes of an objective get infinity."""
-    n, m = losses.shape
-    distance = np.zeros(n)
-    if n <= 2:
-        distance[:] = math.inf
-        return distance
-    for k in range(m):
-        order = np.argsort(losses[:, k], kind="stable")
-        values = losses[order, k]
-        distance[order[0]] = distance[order[-1]] = math.inf
-        span = values[-1] - values[0]
-        if span <= 0:
-            continue
-        distance[order[1:-1]] += (values[2:] - values[:-2]) / span
-    return distance
-
-
 def select(pool: list[Member], size: int) -> list[Ranked]:
     """The best ``size`` members of ``pool``, by front and then by crowding distance (ties by
     trial number), with the rank and crowding distance the tournament uses."""
@@ -500,14 +451,8 @@ def select(pool: list[Member], size: int) -> list[Ranked]:
     pool = sorted(pool, key=lambda m: m.number)
     losses = np.array([m.loss for m in pool], dtype=float)
     violations = np.array([m.violation for m in pool], dtype=float)
-    ranked = []
-    for rank, front in enumerate(non_dominated_fronts(losses, violations)):
-        crowding = crowding_distance(losses[front])
-        ranked += [Ranked(pool[i], rank, float(c)) for i, c in zip(front, crowding)]
-        if len(ranked) >= size:
-            break
-    ranked.sort(key=lambda r: (r.rank, -r.crowding, r.member.number))
-    return ranked[:size]
+    best = rank_best(losses, violations, size)
+    return [Ranked(pool[i], rank, crowding) for i, rank, crowding in best]
 
 
 def _better(a: Ranked, b: Ranked) -> bool:
