@@ -89,6 +89,18 @@ def test_run_with_n_jobs_uses_worker_processes_and_a_worker_joins_later(workdir:
     assert 1 <= len(set(workers[:4])) <= 2 and 1 <= len(set(workers[4:])) <= 2
 
 
+def test_run_with_n_jobs_on_a_study_in_memory_runs_threads_of_this_process(
+    workdir: Path,
+) -> None:
+    path = write_study(workdir, MIXED_STUDY, QUADRATIC_OBJECTIVE)
+
+    result = invoke("run", str(path), "--n-jobs", "2", "--storage", "memory")
+
+    assert result.exit_code == 0, result.output
+    assert "This run: 4 complete" in result.stdout
+    assert not (workdir / "tunelab.db").exists()
+
+
 def test_a_worker_for_a_study_that_run_did_not_start_says_how_to_start_it(workdir: Path) -> None:
     tunelab.create_study(name="bare", storage="sqlite:///tunelab.db")
 

@@ -218,7 +218,6 @@ COMMAND_LINES = [
     (["run", "{study}", "--n-jobs", "abc"], ["'--n-jobs'", "valid integer"]),
     (["run", "{study}", "--n-jobs", "0"], ["field 'n_jobs' (given on the command line)"]),
     (["run", "{study}", "--n-jobs", "-2"], ["field 'n_jobs' (given on the command line)"]),
-    (["run", "{study}", "--n-jobs", "2", "--storage", "memory"], ["n_jobs", "memory"]),
     (["run", "{study}", "--timeout", "soon"], ["field 'timeout' (given on the command line)",
                                                "'10m'"]),
     (["run", "{study}", "--timeout", "-5"], ["field 'timeout'", "positive"]),
