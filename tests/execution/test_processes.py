@@ -28,7 +28,9 @@ def test_workers_run_exactly_the_budget_and_the_parent_sees_every_trial(sqlite_u
     assert all(r.state is TrialState.COMPLETE for r in trials)
     assert sorted(seen) == list(range(12))
     pids = {r.user_attrs["pid"] for r in trials}
-    assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, none the parent
+    # Worker processes, not the parent; how the trials fall between the two is the scheduler's
+    # business (under load one may take them all).
+    assert 1 <= len(pids) <= 2 and os.getpid() not in pids
 
 
 def test_devices_on_a_study_in_memory_are_refused_and_an_unpicklable_objective_runs_threads(
