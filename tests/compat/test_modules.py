@@ -205,6 +205,33 @@ def test_each_plotly_figure_of_a_finished_study_builds(tmp_path):
     assert set(from_tunelab["figures"].values()) == {("plotly", "Figure", True)}
 
 
+def test_hypervolume_history_of_a_two_objective_study(tmp_path):
+    body = """
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 5)
+        y = trial.suggest_float("y", 0, 3)
+        return 4 * x**2 + 4 * y**2, (x - 5) ** 2 + (y - 5) ** 2
+
+    study = optuna.create_study(
+        directions=["minimize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=0)
+    )
+    study.optimize(objective, n_trials=30)
+    (trace,) = optuna.visualization.plot_hypervolume_history(study, [140.0, 50.0]).data
+    volumes = list(trace.y)
+    result["one_point_per_trial"] = list(trace.x) == list(range(30))
+    result["never_shrinks"] = all(a <= b for a, b in zip(volumes, volumes[1:]))
+    result["grows"] = volumes[-1] > volumes[0] > 0
+    result["mode"] = trace.mode
+    try:
+        optuna.visualization.plot_hypervolume_history(study, [1.0])
+    except ValueError:
+        result["bad_reference"] = "ValueError"
+    """
+    from_optuna, from_tunelab = run_both(body, tmp_path)
+    assert from_optuna == from_tunelab
+    assert from_tunelab["grows"] and from_tunelab["never_shrinks"]
+
+
 def test_param_importances_of_one_objective_of_a_multi_objective_study(tmp_path):
     body = """
     def objective(trial):

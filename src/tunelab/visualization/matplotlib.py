@@ -19,6 +19,7 @@ __all__ = [
     "is_available",
     "plot_contour",
     "plot_edf",
+    "plot_hypervolume_history",
     "plot_intermediate_values",
     "plot_optimization_history",
     "plot_parallel_coordinate",
@@ -49,6 +50,7 @@ def _drawn_with_matplotlib(name: str) -> Callable[..., Any]:
 
 plot_contour = _drawn_with_matplotlib("plot_contour")
 plot_edf = _drawn_with_matplotlib("plot_edf")
+plot_hypervolume_history = _drawn_with_matplotlib("plot_hypervolume_history")
 plot_intermediate_values = _drawn_with_matplotlib("plot_intermediate_values")
 plot_optimization_history = _drawn_with_matplotlib("plot_optimization_history")
 plot_parallel_coordinate = _drawn_with_matplotlib("plot_parallel_coordinate")

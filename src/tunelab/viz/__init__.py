@@ -12,6 +12,7 @@ from tunelab.exceptions import NothingToPlotError
 from tunelab.viz.contour import plot_contour
 from tunelab.viz.curves import plot_intermediate_values
 from tunelab.viz.history import plot_edf, plot_optimization_history
+from tunelab.viz.hypervolume import plot_hypervolume_history
 from tunelab.viz.params import plot_parallel_coordinate, plot_param_importances, plot_slice
 from tunelab.viz.pareto import plot_pareto_front
 from tunelab.viz.rank import plot_rank
@@ -24,6 +25,7 @@ __all__ = [
     "plot_contour",
     "plot_edf",
     "plot_gradient_norms",
+    "plot_hypervolume_history",
     "plot_intermediate_values",
     "plot_optimization_history",
     "plot_parallel_coordinate",
