@@ -43,7 +43,7 @@ def test_study_seed_seeds_a_sampler_built_by_name():
         (
             "tpee",
             "sampler: unknown name 'tpee' \\(did you mean 'tpe'\\?\\); choose one of: annealing, "
-            "auto, bohb, bruteforce, cmaes, genetic, gp, grid, halton, nsga2, pso, qmc, "
+            "auto, bohb, bruteforce, cmaes, genetic, gp, grid, halton, nsga2, nsga3, pso, qmc, "
             "quasi-random, random, reinforce, sobol, tabu, tpe",
         ),
         (

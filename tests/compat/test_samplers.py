@@ -120,6 +120,54 @@ def test_a_multi_objective_study_as_optunas_tutorial_writes_it(tmp_path, sampler
     assert_same_kind(MULTI_OBJECTIVE_TUTORIAL.replace("SAMPLER", sampler), tmp_path)
 
 
+def test_nsgaiii_spreads_a_constrained_three_objective_front(tmp_path):
+    """NSGA-III as Optuna's documentation uses it: the sampler with its reference-point options,
+    on a 3-objective problem (DTLZ2) with a constraint."""
+    assert_same_kind(
+        """
+        import math
+
+        def objective(trial):
+            x = [trial.suggest_float(f"x{i}", 0, 1) for i in range(4)]
+            g = sum((v - 0.5) ** 2 for v in x[2:])
+            a, b = x[0] * math.pi / 2, x[1] * math.pi / 2
+            return (
+                (1 + g) * math.cos(a) * math.cos(b),
+                (1 + g) * math.cos(a) * math.sin(b),
+                (1 + g) * math.sin(a),
+            )
+
+        def constraints(trial):
+            return [0.2 - trial.params["x0"]]
+
+        sampler = optuna.samplers.NSGAIIISampler(
+            population_size=20, dividing_parameter=3, reference_points=None,
+            constraints_func=constraints, seed=0,
+        )
+        study = optuna.create_study(directions=["minimize"] * 3, sampler=sampler)
+        study.optimize(objective, n_trials=200)
+
+        def dominates(a, b):
+            return all(p <= q for p, q in zip(a.values, b.values)) and a.values != b.values
+
+        feasible = [t for t in study.trials if constraints(t)[0] <= 0]
+        front = study.best_trials
+        result["front_has_many_trials"] = len(front) >= 15
+        result["front_is_non_dominated"] = not any(
+            dominates(a, b) for a in feasible for b in front
+        )
+        result["front_is_feasible"] = all(constraints(t)[0] <= 0 for t in front)
+        result["later_generations_mostly_feasible"] = len(
+            [t for t in study.trials[100:] if constraints(t)[0] <= 0]
+        ) >= 80
+        result["front_reaches_every_objective"] = all(
+            min(t.values[k] for t in front) < 0.45 for k in range(3)
+        )
+        """,
+        tmp_path,
+    )
+
+
 def test_brute_force_covers_a_conditional_space_once_and_stops(tmp_path):
     assert_same_kind(
         """

@@ -190,8 +190,8 @@ MALFORMED: list[Case] = [
         (
             "field 'sampler.name': unknown name 'tpx' (did you mean 'tpe'?); "
             "choose one of: annealing, auto, bohb, bruteforce, cmaes, genetic, gp, grid, halton, "
-            "nsga2, pso, qmc, quasi-random, random, reinforce, sobol, tabu, tpe, or name your own "
-            "class as 'package.module:Class'.",
+            "nsga2, nsga3, pso, qmc, quasi-random, random, reinforce, sobol, tabu, tpe, or name "
+            "your own class as 'package.module:Class'.",
         ),
     ),
     Case(

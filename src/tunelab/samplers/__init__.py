@@ -2,8 +2,8 @@
 
 Each algorithm's module is imported when a study first uses it (or when its class is imported
 from here), so that ``import tunelab`` does not pay for SciPy and the other algorithms. The
-classes also answer to Optuna's names (``NSGAIISampler``), and ``nsgaii`` holds NSGA-II's
-operators as Optuna names them.
+classes also answer to Optuna's names (``NSGAIISampler``, ``NSGAIIISampler``), and ``nsgaii``
+holds NSGA-II's operators as Optuna names them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tunelab.samplers.gp import GPSampler
     from tunelab.samplers.grid import GridSampler
     from tunelab.samplers.nsga2 import NSGA2Sampler, NSGAIISampler
+    from tunelab.samplers.nsga3 import NSGA3Sampler, NSGAIIISampler
     from tunelab.samplers.partial_fixed import PartialFixedSampler
     from tunelab.samplers.pso import ParticleSwarmSampler
     from tunelab.samplers.qmc import QMCSampler
@@ -46,6 +47,7 @@ SAMPLERS: dict[str, str] = {
     "genetic": "tunelab.samplers.genetic:GeneticSampler",
     "pso": "tunelab.samplers.pso:ParticleSwarmSampler",
     "nsga2": "tunelab.samplers.nsga2:NSGA2Sampler",
+    "nsga3": "tunelab.samplers.nsga3:NSGA3Sampler",
     "auto": "tunelab.samplers.auto:AutoSampler",
     "cmaes": "tunelab.samplers.cma:CmaEsSampler",
     "reinforce": "tunelab.samplers.reinforce:ReinforceSampler",
@@ -57,6 +59,7 @@ SAMPLERS: dict[str, str] = {
 
 _OPTUNA_CLASSES = (
     "tunelab.samplers.nsga2:NSGAIISampler",  # Optuna's name of NSGA2Sampler
+    "tunelab.samplers.nsga3:NSGAIIISampler",  # Optuna's name of NSGA3Sampler
     "tunelab.samplers.partial_fixed:PartialFixedSampler",
 )
 """Classes reached as attributes by Optuna's names, with no study-file name of their own."""
@@ -99,6 +102,8 @@ __all__ = [
     "GeneticSampler",
     "GridSampler",
     "NSGA2Sampler",
+    "NSGA3Sampler",
+    "NSGAIIISampler",
     "NSGAIISampler",
     "PartialFixedSampler",
     "ParticleSwarmSampler",

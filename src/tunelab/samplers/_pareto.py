@@ -1,10 +1,12 @@
-"""Non-dominated sorting and hypervolume, shared by NSGA-II (:mod:`tunelab.samplers.nsga2`)
-and the multi-objective split of TPE (:mod:`tunelab.samplers.tpe`).
+"""Non-dominated sorting and hypervolume, shared by NSGA-II (:mod:`tunelab.samplers.nsga2`),
+NSGA-III and the multi-objective split of TPE (:mod:`tunelab.samplers.tpe`).
 
 Losses are rows of objective values signed so that lower is better; a positive violation makes
 a row infeasible (Deb's constrained domination: a feasible row dominates an infeasible one, the
 smaller violation dominates among infeasible ones, feasible rows compare by Pareto domination).
-NSGA-II breaks ties within a front by crowding distance (:func:`rank_best`), TPE by hypervolume
+All three keep whole fronts while they fit (:func:`split_fronts`) and differ in how they cut the
+front that does not: NSGA-II by crowding distance (:func:`rank_best`), NSGA-III
+(:mod:`tunelab.samplers.nsga3`) by niching around reference points, TPE by hypervolume
 contribution (:func:`best_by_hypervolume`).
 """
 
@@ -50,6 +52,25 @@ def non_dominated_fronts(losses: np.ndarray, violations: np.ndarray) -> list[lis
     return list(fronts_in_order(losses, violations))
 
 
+def split_fronts(
+    losses: np.ndarray, violations: np.ndarray, size: int
+) -> tuple[list[list[int]], list[int]]:
+    """The fronts, best first, that fit whole in ``size`` members, and the next front when only
+    part of it fits (empty when the whole fronts fill ``size`` or take every member)."""
+    whole: list[list[int]] = []
+    if size <= 0:
+        return whole, []
+    taken = 0
+    for front in fronts_in_order(losses, violations):
+        if taken + len(front) > size:
+            return whole, front
+        whole.append(front)
+        taken += len(front)
+        if taken == size:
+            break
+    return whole, []
+
+
 def crowding_distance(losses: np.ndarray) -> np.ndarray:
     """Crowding distance of each point of one front: the normalised perimeter of the box its
     neighbours span along each objective; the extremes of an objective get infinity."""
@@ -77,13 +98,10 @@ def rank_best(
     distance (computed within that front), then the lower index (callers order members by
     trial number, so that ties go to the older trial)."""
     ranked: list[tuple[int, int, float]] = []
-    if size <= 0:
-        return ranked
-    for rank, front in enumerate(fronts_in_order(losses, violations)):
+    whole, cut = split_fronts(losses, violations, size)
+    for rank, front in enumerate(whole + [cut] if cut else whole):
         crowding = crowding_distance(losses[front])
         ranked += [(i, rank, float(c)) for i, c in zip(front, crowding)]
-        if len(ranked) >= size:
-            break
     ranked.sort(key=lambda r: (r[1], -r[2], r[0]))
     return ranked[:size]
 
@@ -94,20 +112,13 @@ def best_by_hypervolume(losses: np.ndarray, size: int) -> list[int]:
     (:func:`hypervolume_subset`), against a reference point 10 % of that front's span beyond
     its worst value in each objective (so that the selection does not depend on the units or
     the origin of an objective)."""
-    chosen: list[int] = []
-    if size <= 0:
-        return chosen
-    for front in fronts_in_order(losses, np.zeros(len(losses))):
-        if len(chosen) + len(front) <= size:
-            chosen += front
-            if len(chosen) == size:
-                break
-            continue
-        part = losses[front]
+    whole, cut = split_fronts(losses, np.zeros(len(losses)), size)
+    chosen = [i for front in whole for i in front]
+    if cut:
+        part = losses[cut]
         worst, best = part.max(axis=0), part.min(axis=0)
         reference = worst + np.where(worst > best, 0.1 * (worst - best), 1.0)
-        chosen += [front[i] for i in hypervolume_subset(part, size - len(chosen), reference)]
-        break
+        chosen += [cut[i] for i in hypervolume_subset(part, size - len(chosen), reference)]
     return sorted(chosen)
 
 

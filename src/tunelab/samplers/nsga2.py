@@ -64,6 +64,10 @@ every trial before that generation is finished (they cannot change any more); pe
 cached by trial number.
 
 Parameters outside the joint space (conditional ones) are drawn at random.
+
+Variants. NSGA-III (:mod:`tunelab.samplers.nsga3`) is this sampler with two steps replaced:
+how the front that fits only in part is cut (``_select``) and who wins a tournament
+(``_beats``).
 """
 
 from __future__ import annotations
@@ -93,7 +97,6 @@ if TYPE_CHECKING:
     from tunelab.trial import Trial
 
 CROSSOVERS = ("sbx", "uniform")
-_WHERE = "NSGA-II"
 _OFFSPRING = "<nsga2:offspring>"
 _ATTEMPTS = 16  # children drawn before a duplicate is replaced by a random point
 _RANDOM_ATTEMPTS = 64
@@ -156,6 +159,7 @@ class NSGA2Sampler(JointSampler):
 
     display_name = "NSGA-II"
     single_objective = False
+    _ranking = "constrained non-dominated sorting and crowding distance"
 
     def __init__(
         self,
@@ -174,40 +178,43 @@ class NSGA2Sampler(JointSampler):
         after_trial_strategy: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__(seed)
+        where = self.display_name
         _refuse_strategies(
+            where,
+            self._ranking,
             elite_population_selection_strategy=elite_population_selection_strategy,
             child_generation_strategy=child_generation_strategy,
             after_trial_strategy=after_trial_strategy,
         )
         self.population_size = check_int(
-            _WHERE, "population_size", population_size, 2,
+            where, "population_size", population_size, 2,
             "a tournament needs two parents to choose from.",
         )
         if mutation_prob is not None:
             mutation_prob = check_probability(
-                _WHERE, "mutation_prob", mutation_prob,
+                where, "mutation_prob", mutation_prob,
                 "give a probability in [0, 1], or None for 1 / number of parameters.",
             )
         self.mutation_prob = mutation_prob
         self.swapping_prob = check_probability(
-            _WHERE, "swapping_prob", swapping_prob, "give a probability in [0, 1]."
+            where, "swapping_prob", swapping_prob, "give a probability in [0, 1]."
         )
         self.crossover, self.numeric_swapping_prob, eta_crossover = _crossover(
-            crossover, self.swapping_prob, eta_crossover
+            where, crossover, self.swapping_prob, eta_crossover
         )
         self.crossover_prob = check_number(
-            _WHERE, "crossover_prob", crossover_prob, 0.0, 1.0, "give a probability in [0, 1].",
+            where, "crossover_prob", crossover_prob, 0.0, 1.0, "give a probability in [0, 1].",
             low_open=False,
         )
         self.eta_crossover = check_number(
-            _WHERE, "eta_crossover", eta_crossover, 0.0, math.inf,
+            where, "eta_crossover", eta_crossover, 0.0, math.inf,
             "give a non-negative distribution index such as 15.", low_open=False,
         )
         self.eta_mutation = check_number(
-            _WHERE, "eta_mutation", _mutation_eta(mutation, eta_mutation), 0.0, math.inf,
+            where, "eta_mutation", _mutation_eta(where, mutation, eta_mutation), 0.0, math.inf,
             "give a non-negative distribution index such as 2.", low_open=False,
         )
-        self.constraints_func = check_constraints_func(_WHERE, constraints_func)
+        self.constraints_func = check_constraints_func(where, constraints_func)
         self._key: tuple[Any, ...] | None = None
         self._members: dict[int, Member | None] = {}  # finished trials, by number
         self._noted: set[int] = set()  # numbers of the finished trials whose key is kept
@@ -257,7 +264,7 @@ class NSGA2Sampler(JointSampler):
         values: Sequence[float] | None,
     ) -> None:
         super().after_trial(study, trial, state, values)
-        store_constraints(self.constraints_func, _WHERE, study, trial, state, values)
+        store_constraints(self.constraints_func, self.display_name, study, trial, state, values)
 
     # Rebuilding the generations ----------------------------------------------------------
 
@@ -289,7 +296,7 @@ class NSGA2Sampler(JointSampler):
                 member = self._member(record, space)
                 if member is not None:
                     offspring.append(member)
-            parents = select([r.member for r in parents] + offspring, size)
+            parents = self._select([r.member for r in parents] + offspring, size, g + 1)
             if settled:
                 self._parents[g + 1] = parents
         return parents
@@ -306,6 +313,18 @@ class NSGA2Sampler(JointSampler):
             member = Member(record.number, params, loss, violation(constraint_values(record)))
         self._members[record.number] = member
         return member
+
+    # The two steps a variant of NSGA-II may change -----------------------------------------
+
+    def _select(self, pool: list[Member], size: int, generation: int) -> list[Ranked]:
+        """The parents of ``generation`` out of ``pool`` (the previous parents and their
+        offspring): NSGA-II cuts the last front that fits only in part by crowding distance."""
+        return select(pool, size)
+
+    def _beats(self, a: Ranked, b: Ranked) -> bool:
+        """Whether ``a`` wins a tournament against ``b``: the lower front, then the larger
+        crowding distance, then the older trial."""
+        return (a.rank, -a.crowding, a.member.number) < (b.rank, -b.crowding, b.member.number)
 
     # Offspring ---------------------------------------------------------------------------
 
@@ -348,8 +367,8 @@ class NSGA2Sampler(JointSampler):
         mutation = 1.0 / len(space) if self.mutation_prob is None else self.mutation_prob
         child: dict[str, Any] = {}
         for _ in range(_ATTEMPTS):
-            first = _tournament(parents, rng)
-            second = _tournament(parents, rng, avoid=first)
+            first = _tournament(parents, rng, self._beats)
+            second = _tournament(parents, rng, self._beats, avoid=first)
             child = self._mate(first.params, second.params, space, mutation, rng)
             if point_key(child, space) not in blocked:
                 return child
@@ -393,7 +412,7 @@ class NSGA2Sampler(JointSampler):
 
 
 def _crossover(
-    crossover: Any, swapping_prob: float, eta_crossover: Any
+    where: str, crossover: Any, swapping_prob: float, eta_crossover: Any
 ) -> tuple[str, float, Any]:
     """The crossover's name as tunelab's option gives it, the chance that uniform crossover
     takes a numeric value from the second parent, and SBX's index, from a name or one of
@@ -404,34 +423,33 @@ def _crossover(
         return "sbx", swapping_prob, eta_crossover if crossover.eta is None else crossover.eta
     if not isinstance(crossover, str):
         raise ConfigError(
-            f"{_WHERE}: crossover={crossover!r} is not an operator NSGA-II runs here; give one "
+            f"{where}: crossover={crossover!r} is not an operator {where} runs here; give one "
             f"of {', '.join(CROSSOVERS)}, or nsgaii.UniformCrossover() or nsgaii.SBXCrossover() "
             "from tunelab.samplers.",
             field="crossover",
         )
-    return check_choice(_WHERE, "crossover", crossover, CROSSOVERS), swapping_prob, eta_crossover
+    return check_choice(where, "crossover", crossover, CROSSOVERS), swapping_prob, eta_crossover
 
 
-def _mutation_eta(mutation: Any, eta_mutation: Any) -> Any:
+def _mutation_eta(where: str, mutation: Any, eta_mutation: Any) -> Any:
     """The mutation's distribution index: ``eta_mutation``, or that of Optuna's operator."""
     if mutation is None:
         return eta_mutation
     if not isinstance(mutation, PolynomialMutation):
         raise ConfigError(
-            f"{_WHERE}: mutation={mutation!r} is not an operator NSGA-II runs here; give None "
+            f"{where}: mutation={mutation!r} is not an operator {where} runs here; give None "
             "or nsgaii.PolynomialMutation(eta=...) from tunelab.samplers.",
             field="mutation",
         )
     return mutation.eta
 
 
-def _refuse_strategies(**strategies: Any) -> None:
+def _refuse_strategies(where: str, ranking: str, **strategies: Any) -> None:
     for field, strategy in strategies.items():
         if strategy is not None:
             raise ConfigError(
-                f"{_WHERE}: {field}={strategy!r} replaces a part of Optuna's own NSGA-II, "
-                "which tunelab's does not have; leave it out (tunelab ranks by constrained "
-                "non-dominated sorting and crowding distance).",
+                f"{where}: {field}={strategy!r} replaces a part of Optuna's own {where}, "
+                f"which tunelab's does not have; leave it out (tunelab ranks by {ranking}).",
                 field=field,
             )
 
@@ -455,13 +473,14 @@ def select(pool: list[Member], size: int) -> list[Ranked]:
     return [Ranked(pool[i], rank, crowding) for i, rank, crowding in best]
 
 
-def _better(a: Ranked, b: Ranked) -> bool:
-    return (a.rank, -a.crowding, a.member.number) < (b.rank, -b.crowding, b.member.number)
-
-
-def _tournament(parents: list[Ranked], rng: random.Random, avoid: Member | None = None) -> Member:
-    """The better of two parents drawn at random (the one in ``avoid`` is left out if another
-    parent exists)."""
+def _tournament(
+    parents: list[Ranked],
+    rng: random.Random,
+    beats: Callable[[Ranked, Ranked], bool],
+    avoid: Member | None = None,
+) -> Member:
+    """The winner (by ``beats``) of two parents drawn at random (the one in ``avoid`` is left
+    out if another parent exists)."""
     choices = [p for p in parents if p.member is not avoid] if avoid is not None else parents
     if not choices:
         choices = parents
@@ -469,7 +488,7 @@ def _tournament(parents: list[Ranked], rng: random.Random, avoid: Member | None 
         return choices[0].member
     i, j = rng.sample(range(len(choices)), 2)
     a, b = choices[i], choices[j]
-    return (a if _better(a, b) else b).member
+    return (a if beats(a, b) else b).member
 
 
 # Variation operators (in the unit interval) ----------------------------------------------
