@@ -12,7 +12,6 @@ import functools
 import json
 import mimetypes
 import os
-import shutil
 import uuid
 import warnings
 from collections.abc import Callable, Mapping
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from tunelab._attrs import ARTIFACT_META_PREFIX, IMPORTED_FROM_ATTR, OPTUNA_SYSTEM_ATTRS_ATTR
-from tunelab.artifacts._store import ArtifactStore
+from tunelab.artifacts._store import ArtifactStore, copy_to_new_file
 from tunelab.exceptions import ConfigError
 from tunelab.storage import BaseStorage, make_storage
 from tunelab.study import Study
@@ -126,16 +125,9 @@ def download_artifact(
         raise _exists(path)
     with artifact_store.open_reader(artifact_id) as reader:
         try:
-            writer = open(path, "xb")
+            copy_to_new_file(reader, path)
         except FileExistsError:  # it appeared meanwhile
             raise _exists(path) from None
-        with writer:
-            try:
-                shutil.copyfileobj(reader, writer)
-            except BaseException:
-                writer.close()
-                path.unlink(missing_ok=True)  # the half-written file this call created
-                raise
 
 
 def _exists(path: Path) -> ArtifactFileExistsError:

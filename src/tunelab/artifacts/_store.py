@@ -71,10 +71,10 @@ class FileSystemArtifactStore:
 
     def write(self, artifact_id: str, content_body: BinaryIO) -> None:
         """Store what ``content_body`` holds as a new artifact ``artifact_id``."""
-        path = self._path(artifact_id)
+        path = self._path(artifact_id)  # checked before anything is created
         self.base_path.mkdir(parents=True, exist_ok=True)
         try:
-            file = open(path, "xb")
+            copy_to_new_file(content_body, path)
         except FileExistsError:
             raise ConfigError(
                 f"artifact {artifact_id!r} is already in {self.base_path}, and a stored artifact "
@@ -82,13 +82,6 @@ class FileSystemArtifactStore:
                 "one first (store.remove(artifact_id)).",
                 field="artifact_id",
             ) from None
-        with file:
-            try:
-                shutil.copyfileobj(content_body, file)
-            except BaseException:
-                file.close()
-                path.unlink(missing_ok=True)  # the half-written file this call created
-                raise
 
     def remove(self, artifact_id: str) -> None:
         """Delete the artifact ``artifact_id`` from the store."""
@@ -124,3 +117,15 @@ class Boto3ArtifactStore(_OnlyFileSystem):
 class GCSArtifactStore(_OnlyFileSystem):
     """Optuna's store in Google Cloud Storage: not in tunelab (a ConfigError names the file
     store)."""
+
+
+def copy_to_new_file(reader: BinaryIO, path: Path) -> None:
+    """Copy ``reader`` into ``path``, which must not exist yet (FileExistsError otherwise);
+    a copy that fails leaves no half-written file behind."""
+    with open(path, "xb") as writer:
+        try:
+            shutil.copyfileobj(reader, writer)
+        except BaseException:
+            writer.close()
+            path.unlink(missing_ok=True)  # the half-written file this call created
+            raise
