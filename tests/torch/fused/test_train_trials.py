@@ -172,7 +172,8 @@ def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_pat
 
 def test_populations_train_in_worker_processes(tmp_path):
     study = tunelab.create_study(
-        storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize", sampler="random"
+        storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize", sampler="random",
+        pruner="none",  # the budget and the workers are tested here, not pruning
     )
     seen: list[int] = []
     study.optimize(task(search={"lr": SEARCH["lr"]}), n_trials=7, fuse=3, n_jobs=2,
