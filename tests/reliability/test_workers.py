@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import tunelab
+from tests.cli.helpers import python_env
 from tests.execution import objectives
 from tests.execution.helpers import (
     ROOT,
@@ -216,6 +217,26 @@ def test_a_script_without_the_main_guard_runs_threads_and_is_told_why(tmp_path):
     assert 'if __name__ == "__main__":' in warning
     trials = tunelab.load_study("g", url).trials
     assert len(trials) == 40 and {t.state for t in trials} == {TrialState.COMPLETE}
+
+
+def test_an_objective_from_an_interactive_session_runs_threads_and_is_told_why(tmp_path):
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    code = textwrap.dedent(f"""\
+        import tunelab
+
+        def objective(trial):
+            return trial.suggest_float("x", 0.0, 1.0)
+
+        study = tunelab.create_study(name="i", storage={url!r})
+        study.optimize(objective, n_trials=6, n_jobs=2)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=python_env())
+    assert run.returncode == 0, run.stderr
+    assert "runs trials in threads: the objective" in run.stderr
+    assert "defined in an interactive session" in run.stderr
+    trials = tunelab.load_study("i", url).trials
+    assert len(trials) == 6 and {t.state for t in trials} == {TrialState.COMPLETE}
 
 
 @pytest.mark.parametrize("storage_url", ["postgresql"], indirect=True)  # skipped without one

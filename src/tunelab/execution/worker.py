@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,20 @@ def why_not_processes(study: Study, objective: Any, what: str) -> str | None:
             "the top level of a module (not a lambda or a nested function) to run trials in "
             "processes"
         )
+    if _defined_interactively(objective):
+        return (
+            f"the objective {objective!r} is defined in an interactive session (a notebook, "
+            "python -c), which a worker process cannot import; define it in a module to run "
+            "trials in processes"
+        )
     return None
+
+
+def _defined_interactively(objective: Any) -> bool:
+    """Whether ``objective`` lives in a ``__main__`` that has no file: a spawned worker
+    imports the main script to find what was pickled by name, and here there is none."""
+    main = sys.modules.get("__main__")
+    return getattr(objective, "__module__", None) == "__main__" and not hasattr(main, "__file__")
 
 
 def check_picklable(objective: Any, what: str, *, cloudpickle: bool = False) -> None:
