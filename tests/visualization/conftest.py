@@ -12,6 +12,15 @@ if importlib.util.find_spec("plotly") is None:
     collect_ignore_glob = ["test_*.py"]
 
 
+# Figures of several objectives; every other figure is drawn for a single-objective study.
+MULTI_OBJECTIVE_FIGURES = {"plot_pareto_front", "plot_hypervolume_history"}
+SINGLE_OBJECTIVE_FIGURES = sorted(
+    name
+    for name in optuna.visualization.__all__
+    if name.startswith("plot_") and name not in MULTI_OBJECTIVE_FIGURES
+)
+
+
 def objective(trial):
     x = trial.suggest_float("x", -4.0, 4.0)
     lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)

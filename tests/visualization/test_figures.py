@@ -13,18 +13,9 @@ import pytest
 
 import tunelab as optuna
 import tunelab.viz
+from tests.visualization.conftest import MULTI_OBJECTIVE_FIGURES, SINGLE_OBJECTIVE_FIGURES
 
-FIGURES = [
-    "plot_contour",
-    "plot_edf",
-    "plot_intermediate_values",
-    "plot_optimization_history",
-    "plot_parallel_coordinate",
-    "plot_param_importances",
-    "plot_rank",
-    "plot_slice",
-    "plot_timeline",
-]
+FIGURES = SINGLE_OBJECTIVE_FIGURES
 
 
 @pytest.mark.parametrize("name", FIGURES)
@@ -37,10 +28,11 @@ def test_each_figure_of_a_finished_study_is_a_plotly_figure_with_data(study, nam
 def test_the_names_are_tunelab_viz_figures():
     for name in set(FIGURES) - {"plot_param_importances"}:
         assert getattr(optuna.visualization, name) is getattr(tunelab.viz, name)
-    assert optuna.visualization.plot_pareto_front is tunelab.viz.plot_pareto_front
+    for name in MULTI_OBJECTIVE_FIGURES:
+        assert getattr(optuna.visualization, name) is getattr(tunelab.viz, name)
 
 
-@pytest.mark.parametrize("name", FIGURES + ["plot_pareto_front"])
+@pytest.mark.parametrize("name", FIGURES + sorted(MULTI_OBJECTIVE_FIGURES))
 def test_every_argument_of_optunas_figure_is_taken_where_optuna_takes_it(name):
     theirs = inspect.signature(getattr(real_optuna.visualization, name)).parameters
     ours = inspect.signature(getattr(optuna.visualization, name)).parameters

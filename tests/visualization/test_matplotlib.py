@@ -9,19 +9,8 @@ import numpy as np
 import pytest
 
 import tunelab as optuna
+from tests.visualization.conftest import SINGLE_OBJECTIVE_FIGURES
 from tunelab.exceptions import MissingExtraError
-
-NAMES = [
-    "plot_contour",
-    "plot_edf",
-    "plot_intermediate_values",
-    "plot_optimization_history",
-    "plot_parallel_coordinate",
-    "plot_param_importances",
-    "plot_rank",
-    "plot_slice",
-    "plot_timeline",
-]
 
 
 @pytest.fixture
@@ -34,7 +23,7 @@ def pyplot():
     plt.close("all")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", SINGLE_OBJECTIVE_FIGURES)
 def test_each_figure_is_drawn_on_matplotlib_axes(study, pyplot, name):
     from matplotlib.axes import Axes
 
@@ -72,3 +61,15 @@ def test_is_available_needs_matplotlib_and_plotly(monkeypatch):
     assert not optuna.visualization.matplotlib.is_available()
     missing.clear()
     assert optuna.visualization.matplotlib.is_available() is (real("matplotlib") is not None)
+
+
+def test_every_figure_has_its_matplotlib_form():
+    figures = set(optuna.visualization.__all__) - {"matplotlib"}
+    assert set(optuna.visualization.matplotlib.__all__) == figures
+
+
+def test_the_hypervolume_history_of_two_objectives(two_objective_study, pyplot):
+    # Both objectives lie in [0, 1]; the first is minimized, the second maximized.
+    ax = optuna.visualization.matplotlib.plot_hypervolume_history(two_objective_study, [2.0, -1.0])
+    (line,) = ax.get_lines()
+    assert line.get_ydata()[-1] > 0 and ax.get_ylabel() == "Hypervolume"
