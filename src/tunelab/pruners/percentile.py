@@ -11,6 +11,7 @@ A reported NaN stops the trial at once: it cannot recover and comparing it is me
 
 from __future__ import annotations
 
+import itertools
 import math
 import weakref
 from typing import TYPE_CHECKING
@@ -78,7 +79,7 @@ class PercentilePruner(BasePruner):
         finished = study.storage.get_trials(
             study.study_id, (TrialState.COMPLETE, TrialState.PRUNED)
         )
-        if sum(r.state is TrialState.COMPLETE for r in finished) < self.n_startup_trials:
+        if not _completed_at_least(finished, self.n_startup_trials):
             return False
         maximize = study.direction == "maximize"
         others = self._running_averages(study, finished, step)
@@ -112,6 +113,13 @@ class PercentilePruner(BasePruner):
             if (average := known[record.trial_id]) is not None:
                 averages.append(average)
         return averages
+
+
+def _completed_at_least(records: list[TrialRecord], count: int) -> bool:
+    """Whether ``records`` hold ``count`` COMPLETE trials; stops counting there, since this
+    runs at every check and the study may hold thousands."""
+    completed = (record for record in records if record.state is TrialState.COMPLETE)
+    return count <= 0 or next(itertools.islice(completed, count - 1, None), None) is not None
 
 
 def _values_up_to(record: TrialRecord, step: int) -> list[float]:
