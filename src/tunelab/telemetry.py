@@ -37,7 +37,9 @@ class ActivationStats:
 
 @dataclass(frozen=True)
 class EpochTelemetry:
-    """One epoch of a training run."""
+    """One epoch of a training run. ``finished_at`` is when the epoch ended (seconds since
+    the Unix epoch), so that progress can be placed in time across trials and processes;
+    None in telemetry recorded before it was kept."""
 
     epoch: int
     train_loss: float
@@ -49,6 +51,7 @@ class EpochTelemetry:
     peak_memory_mb: float
     grad_norm: Mapping[str, float] = field(default_factory=dict)
     activations: Mapping[str, ActivationStats] = field(default_factory=dict)
+    finished_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,7 +32,7 @@ def broken(trial: tunelab.Trial) -> float:
 def where_am_i(trial: tunelab.Trial) -> float:
     trial.suggest_float("x", 0.0, 1.0)
     time.sleep(0.2)  # long enough for every worker to start and take trials
-    for name in ("CUDA_VISIBLE_DEVICES", "TUNELAB_DEVICE"):
+    for name in ("CUDA_VISIBLE_DEVICES", "TUNELAB_DEVICE", "OMP_NUM_THREADS"):
         trial.set_user_attr(name, os.environ.get(name))
     return 0.0
 

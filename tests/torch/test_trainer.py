@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import torch
@@ -250,7 +251,10 @@ def test_mixed_precision_on_the_cpu_trains_in_bfloat16(digits):
 
 
 def test_telemetry_describes_every_layer_each_epoch(digits):
+    started = time.time()
     _, result = fit(digits, mlp(digits, depth=2, width=16), lr=1e-2)
+    ended = [e.finished_at for e in result.history]
+    assert ended == sorted(ended) and started <= ended[0] and ended[-1] <= time.time()
     assert [e.epoch for e in result.history] == [1, 2, 3]
     epoch = result.history[-1]
     assert set(epoch.grad_norm) == {"blocks.0.linear", "blocks.1.linear", "head"}

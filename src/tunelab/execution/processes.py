@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from tunelab.study import Study
 
 _POLL_SECONDS = 0.2
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _STOP_GRACE_SECONDS = 30.0  # how long workers get to fail their trial cleanly on Ctrl-C
 
 logger = logging.getLogger("tunelab")
@@ -102,6 +103,23 @@ def worker_devices(n_jobs: int, devices: Sequence[str] | None) -> list[str | Non
     return [devices[index % len(devices)] if devices else None for index in range(n_jobs)]
 
 
+def thread_share_environment(n_workers: int) -> dict[str, str]:
+    """Environment variables that give each of ``n_workers`` processes its share of this
+    machine's cores for the math libraries' thread pools (PyTorch's, MKL's, OpenBLAS's).
+
+    Left alone, every worker starts a pool as large as the machine, and N workers then run N
+    times as many busy threads as there are cores, which contend for them on every step of
+    training (see ``bench/peers.py``). A variable the user has set is kept.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    share = str(max(1, (cores or 1) // max(1, n_workers)))
+    return {
+        name: share
+        for name in _THREAD_VARIABLES
+        if name not in os.environ
+    }
+
+
 def _report(
     records: list[TrialRecord], on_finished: Callable[[TrialRecord], None], crew: _Crew
 ) -> None:
@@ -133,6 +151,7 @@ class _Crew:
         self.started_before = {n for n, s in states.items() if s is not TrialState.WAITING}
 
     def start(self, spec: WorkerSpec, devices: list[str | None]) -> None:
+        threads = thread_share_environment(len(devices))
         for index, device in enumerate(devices):
             pickled = pickle.dumps(spec.on_device(device))
             process = self.context.Process(
@@ -142,7 +161,7 @@ class _Crew:
                 name=f"tunelab-worker-{index}",
                 daemon=True,
             )
-            with _environment(device_environment(device)):
+            with _environment({**threads, **device_environment(device)}):
                 process.start()
             self.processes.append(process)
 

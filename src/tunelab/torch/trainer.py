@@ -303,6 +303,7 @@ class Trainer:
             peak_memory_mb=peak_memory_mb(self.device),
             grad_norm=gradients.epoch_means() if gradients is not None else {},
             activations=activations.stats(),
+            finished_at=time.time(),
         )
 
     def _report_says_prune(self, epoch: int, value: float, history: list[EpochTelemetry]) -> bool:

@@ -321,6 +321,7 @@ class PopulationTrainer:
                     {name: outputs[position] for name, outputs in (recorded or {}).items()},
                     self.network.recorded,
                 ),
+                finished_at=time.time(),
             ))
 
     def _end_epoch(self, member: _Member, position: int, epoch: int) -> tuple[bool, Outcome | None]:
