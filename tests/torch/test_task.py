@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from tunelab.config import read_study_file
 from tunelab.exceptions import ConfigError
 from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
 from tunelab.telemetry import artifact_dir, read_telemetry
+from tunelab.torch import task as task_module
 from tunelab.torch.quickstart import QUICKSTART_STUDY_NAME, QUICKSTART_TASK
 from tunelab.torch.task import Task
 
@@ -192,3 +196,26 @@ def test_the_quickstart_study_name_is_stable():
 def test_the_digits_mlp_example_is_the_quickstart_task():
     example = Path(__file__).parents[2] / "examples" / "digits_mlp.yaml"
     assert read_study_file(example)["task"] == QUICKSTART_TASK
+
+
+def test_worker_processes_receive_the_loaded_data_and_need_not_load_it(monkeypatch):
+    task = Task({"data": {"name": "digits", "seed": 0}})
+    assert pickle.loads(pickle.dumps(task))._data is None  # nothing loaded, nothing shipped
+    task.validate()
+    pickled = pickle.dumps(task)
+    clone = pickle.loads(pickled)
+    assert clone._data is not None
+    assert torch.equal(clone.data.x_train, task.data.x_train)
+    # A new process reads the shipped data: scikit-learn, which loads digits, is not imported.
+    code = (
+        "import pickle, sys; task = pickle.load(sys.stdin.buffer); task.data; "
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", code], input=pickled, capture_output=True, check=True
+    ).stdout
+    assert shown.decode().strip() == "[]"
+    monkeypatch.setattr(task_module, "SHIPPED_DATA_BYTES", 1000)  # digits is larger: not shipped
+    larger = pickle.loads(pickle.dumps(task))
+    assert larger._data is None
+    assert torch.equal(larger.data.y_val, task.data.y_val)  # loaded again, the same split

@@ -47,8 +47,9 @@ def test_missing_scikit_learn_names_the_extra_to_install(monkeypatch):
     for name in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
         monkeypatch.setitem(sys.modules, name, None)
 
+    data = importlib.import_module("tunelab.torch.data")  # scikit-learn is needed to load only
     with pytest.raises(MissingExtraError, match=r"'scikit-learn'.*tunelab\[torch\]"):
-        importlib.import_module("tunelab.torch.data")
+        data.load_data("digits")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

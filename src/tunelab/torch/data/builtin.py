@@ -6,22 +6,22 @@ import numpy as np
 
 from tunelab.torch.data.base import Source, sklearn_module
 
-_datasets = sklearn_module("sklearn.datasets")
+# Each name's loader in sklearn.datasets, imported when data is loaded (it takes a second).
 # digits_images is digits reshaped into the 8x8 pictures its 64 features are.
 _LOADERS = {
-    "digits": _datasets.load_digits,
-    "digits_images": _datasets.load_digits,
-    "iris": _datasets.load_iris,
-    "wine": _datasets.load_wine,
-    "breast_cancer": _datasets.load_breast_cancer,
-    "diabetes": _datasets.load_diabetes,
+    "digits": "load_digits",
+    "digits_images": "load_digits",
+    "iris": "load_iris",
+    "wine": "load_wine",
+    "breast_cancer": "load_breast_cancer",
+    "diabetes": "load_diabetes",
 }
 BUILTIN_DATASETS = tuple(_LOADERS)
 
 
 def load_builtin(name: str) -> Source:
     """The built-in dataset ``name``, one of :data:`BUILTIN_DATASETS`."""
-    bunch = _LOADERS[name]()
+    bunch = getattr(sklearn_module("sklearn.datasets"), _LOADERS[name])()
     x = bunch.data.astype(np.float32)
     if name == "digits_images":
         x = x.reshape(-1, 1, 8, 8)

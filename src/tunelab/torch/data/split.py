@@ -11,8 +11,6 @@ import torch
 
 from tunelab.torch.data.base import DataSplit, option_error, sklearn_module
 
-_model_selection = sklearn_module("sklearn.model_selection")
-
 
 def split(
     x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...], options: Mapping[str, Any]
@@ -28,15 +26,17 @@ def split(
     minimum = len(np.unique(y)) if classification else 1
     _check_part_sizes(len(y), (n_train, n_val, n_test), minimum, options)
     seed = options["seed"]
+    # Imported here: a worker process given the data already split never needs scikit-learn.
+    model_selection = sklearn_module("sklearn.model_selection")
     rows = np.arange(len(y))
     test: np.ndarray = rows[:0]
     if n_test:
-        rows, test = _model_selection.train_test_split(
+        rows, test = model_selection.train_test_split(
             rows, test_size=n_test, random_state=seed, stratify=y if classification else None
         )
     if classification:
         _check_rest_after_test(y, rows, class_names, options)
-    train, val = _model_selection.train_test_split(
+    train, val = model_selection.train_test_split(
         rows, test_size=n_val, random_state=seed, stratify=y[rows] if classification else None
     )
     if options["train_per_class"] is not None:
