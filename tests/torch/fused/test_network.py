@@ -10,23 +10,29 @@ from tunelab.torch.fused import FusedNetwork, FusionError, architecture_signatur
 from tunelab.torch.fused.network import Pass
 from tunelab.torch.models import build_cnn, build_mlp
 
-BUILDS = {
-    "mlp": lambda: build_mlp(12, 5, depth=3, width=8, width_rule="halving", batch_norm=True,
-                             residual=True, activation="prelu"),
-    "mlp-plain": lambda: build_mlp(12, 5, depth=2, width=6, activation="tanh"),
-    "cnn": lambda: build_cnn((2, 8, 8), 5, depth=3, channels=4, batch_norm=True, residual=True,
-                             head_width=6, activation="elu"),
-    "cnn-plain": lambda: build_cnn((1, 6, 6), 3, depth=2, channels=3, batch_norm=False,
-                                   kernel_size=5),
+BUILDS = {  # each takes a width, so that members may differ in it
+    "mlp": lambda w: build_mlp(12, 5, depth=3, width=[w, w // 2, w // 2], batch_norm=True,
+                               residual=True, activation="prelu"),
+    "mlp-plain": lambda w: build_mlp(12, 5, depth=2, width=w, activation="tanh"),
+    # Non-zero at 0, through residual sums: padded units hold 0.5, 1.0, ... yet count nowhere.
+    "mlp-sigmoid": lambda w: build_mlp(12, 5, depth=3, width=w, activation="sigmoid",
+                                       residual=True, batch_norm=True),
+    "cnn": lambda w: build_cnn((2, 8, 8), 5, depth=3, channels=w, batch_norm=True,
+                               residual=True, head_width=w + 2, activation="elu"),
+    "cnn-plain": lambda w: build_cnn((1, 6, 6), 3, depth=2, channels=w, batch_norm=False,
+                                     kernel_size=5),
+    "cnn-sigmoid": lambda w: build_cnn((2, 8, 8), 5, depth=2, channels=w, activation="sigmoid"),
 }
-INPUTS = {"mlp": (12,), "mlp-plain": (12,), "cnn": (2, 8, 8), "cnn-plain": (1, 6, 6)}
+INPUTS = {name: (12,) if name.startswith("mlp") else (2, 8, 8) for name in BUILDS}
+INPUTS["cnn-plain"] = (1, 6, 6)
+WIDTHS = {"one width": (6, 6, 6), "mixed widths": (6, 4, 10)}
 
 
-def members(build, count: int = 3) -> list[nn.Module]:
+def members(build, widths=(6, 6, 6)) -> list[nn.Module]:
     models = []
-    for seed in range(count):
+    for seed, width in enumerate(widths):
         torch.manual_seed(seed)
-        models.append(build().double())
+        models.append(build(width).double())
     return models
 
 
@@ -35,10 +41,11 @@ def run(network: FusedNetwork, tensors, x: torch.Tensor, size: int, training: bo
     return network(inputs, Pass(tensors, size, training, network.dropout))
 
 
+@pytest.mark.parametrize("widths", WIDTHS.values(), ids=WIDTHS)
 @pytest.mark.parametrize("name", BUILDS)
 @pytest.mark.parametrize("training", [False, True])
-def test_each_member_gets_its_own_models_outputs(name, training):
-    models = members(BUILDS[name])
+def test_each_member_gets_its_own_models_outputs(name, training, widths):
+    models = members(BUILDS[name], widths)
     network = FusedNetwork(models)
     tensors = network.stack(models)
     generator = torch.Generator().manual_seed(1)
@@ -48,27 +55,63 @@ def test_each_member_gets_its_own_models_outputs(name, training):
         model.train(training)
         torch.testing.assert_close(outputs[k], model(x), rtol=1e-10, atol=1e-12)
     if training:  # batch norm updated each member's running statistics as its own model did
-        for name_, tensor in tensors.items():
+        own = network.padding.member(tensors, 1)
+        for name_, tensor in own.items():
             if "running" in name_:
-                torch.testing.assert_close(tensor[1], models[1].state_dict()[name_])
+                torch.testing.assert_close(tensor, models[1].state_dict()[name_])
 
 
-def test_gradients_reach_each_member_as_in_its_own_model():
-    models = members(BUILDS["cnn"], count=2)
+@pytest.mark.parametrize("name", ["cnn", "mlp-sigmoid"])
+def test_gradients_reach_each_member_as_in_its_own_model(name):
+    models = members(BUILDS[name], (3, 5))
     network = FusedNetwork(models)
     tensors = network.stack(models)
-    x = torch.randn(4, 2, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(4, *INPUTS[name], dtype=torch.float64, generator=generator)
     run(network, tensors, x, 2, True).square().sum().backward()
+    gradients = {name: tensors[name].grad for name in network.parameter_names}
     for k, model in enumerate(models):
         model.train()
         model(x).square().sum().backward()
+        own = network.padding.member(gradients, k)
         for name, parameter in model.named_parameters():
-            torch.testing.assert_close(tensors[name].grad[k], parameter.grad)
+            torch.testing.assert_close(own[name], parameter.grad)
 
 
-def test_members_may_differ_in_dropout_which_has_a_rate_per_member():
+def test_a_member_is_padded_with_zeros_and_comes_back_in_its_own_shapes():
+    models = members(BUILDS["mlp"], (6, 4))
+    network = FusedNetwork(models)
+    tensors = network.stack(models)
+    assert tensors["blocks.0.linear.weight"].shape == (2, 6, 12)
+    assert tensors["blocks.1.norm.running_var"].shape == (2, 3)
+    narrow = tensors["blocks.1.linear.weight"][1]  # (3, 6) holding the member's (2, 4)
+    assert narrow[2:].abs().sum() == 0 and narrow[:, 4:].abs().sum() == 0
+    # All but the shared PReLU slopes, the batch counts and the head's bias (5 outputs).
+    assert set(network.state_names) - set(network.padding.padded) == {
+        "blocks.0.act.weight", "blocks.1.act.weight", "blocks.2.act.weight", "head.bias",
+        "blocks.0.norm.num_batches_tracked", "blocks.1.norm.num_batches_tracked",
+        "blocks.2.norm.num_batches_tracked",
+    }
+    masks = network.padding.masks(network.parameter_names, tensors["head.bias"].detach())
+    assert sorted(masks) == sorted(n for n in network.padding.padded
+                                   if n in network.parameter_names)
+    assert masks["blocks.1.linear.weight"][1].sum() == 2 * 4
+    for k, model in enumerate(models):
+        own = network.padding.member(tensors, k)
+        assert {n: t.shape for n, t in own.items()} == {
+            n: t.shape for n, t in model.state_dict().items()
+        }
+        for name, tensor in model.state_dict().items():
+            torch.testing.assert_close(own[name], tensor)
+
+
+@pytest.mark.parametrize("width", [64, 40])
+def test_members_may_differ_in_dropout_which_has_a_rate_per_member(width):
+    # Dropout draws its masks over the padded units, so a member with dropout draws other
+    # masks than alone: only rate 0 in training, and evaluation, can be equal exactly.
     torch.manual_seed(0)
-    models = [build_mlp(10, 2, depth=2, width=64, dropout=0.5), build_mlp(10, 2, depth=2, width=64)]
+    models = [build_mlp(10, 2, depth=2, width=64, dropout=0.5),
+              build_mlp(10, 2, depth=2, width=width)]
     assert architecture_signature(models[0]) == architecture_signature(models[1])
     network = FusedNetwork(models)
     assert {name: rates.tolist() for name, rates in network.dropout.items()} == {
@@ -99,7 +142,7 @@ def test_dropout_zeroes_about_its_rate_of_units_per_member():
 
 
 def test_the_telemetry_layers_are_recorded_member_major():
-    models = members(BUILDS["cnn"], count=2)
+    models = members(BUILDS["cnn"], (4, 4))
     network = FusedNetwork(models)
     record: dict[str, torch.Tensor] = {}
     x = torch.randn(5, 2, 8, 8, dtype=torch.float64)
@@ -130,8 +173,32 @@ def test_a_container_whose_forward_is_unknown_does_not_fuse():
         FusedNetwork([WithNorm(), WithNorm()])
 
 
-def test_models_of_different_architectures_do_not_fuse():
-    small, large = build_mlp(4, 2, width=8), build_mlp(4, 2, width=16)
+def test_models_that_differ_in_widths_share_a_signature_and_fuse():
+    assert architecture_signature(build_mlp(4, 2, width=8)) == architecture_signature(
+        build_mlp(4, 2, width=[16, 3])
+    )
+    one, other = build_cnn((1, 8, 8), 2, channels=4), build_cnn((1, 8, 8), 2, channels=9)
+    assert architecture_signature(one) == architecture_signature(other)
+    assert FusedNetwork([one, other]).padding.shapes["blocks.1.conv.weight"] == (18, 9, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("small", "large", "refusal"),
+    [
+        (build_mlp(4, 2, depth=1), build_mlp(4, 2, depth=2),
+         r"layers under 'blocks' differ \(\['0'\] vs \['0', '1'\]\)"),
+        (build_cnn((1, 8, 8), 2, kernel_size=3), build_cnn((1, 8, 8), 2, kernel_size=5),
+         r"member 1's model differs from member 0's at 'blocks.0.conv.weight' "
+         r"\(\(None, None, 5, 5\) vs \(None, None, 3, 3\), None for a width\)"),
+    ],
+)
+def test_models_of_different_architectures_do_not_fuse(small, large, refusal):
     assert architecture_signature(small) != architecture_signature(large)
-    with pytest.raises(FusionError, match="blocks.0.linear"):
+    with pytest.raises(FusionError, match=refusal):
         FusedNetwork([small, large])
+
+
+def test_a_shared_prelu_slope_does_not_fuse_with_one_per_channel():
+    shared = nn.Sequential(nn.Linear(4, 3), nn.PReLU(), nn.Linear(3, 2))
+    per_channel = nn.Sequential(nn.Linear(4, 3), nn.PReLU(3), nn.Linear(3, 2))
+    assert architecture_signature(shared) != architecture_signature(per_channel)

@@ -56,6 +56,6 @@ def test_keep_drops_the_state_of_members_that_left():
     weight = torch.zeros(3, 2, requires_grad=True)
     weight.grad = torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])
     population.step({"w": weight}, torch.tensor([0.1, 0.01, 0.001], dtype=torch.float64))
-    population.keep(torch.tensor([2, 0]))
+    population.keep(torch.tensor([2, 0]), lambda name, state: state)
     assert population.hyper["beta1"].shape == (2,)
     assert population.state["w"]["exp_avg"][:, 0].tolist() == pytest.approx([0.3, 0.1])

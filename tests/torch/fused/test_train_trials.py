@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from torch import nn
 import tunelab
 from tunelab._attrs import DEVICE_ATTR, WORKER_ATTR
 from tunelab.exceptions import ConfigError
+from tunelab.storages import RDBStorage
 from tunelab.telemetry import read_divergence, read_telemetry
 from tunelab.torch import Task
 from tunelab.torch.fused import PopulationTrainer
@@ -50,7 +52,7 @@ def assert_same_curve(mine: TrialRecord, theirs: TrialRecord) -> None:
 
 def test_fused_trials_are_the_trials_one_by_one_training_gives():
     fused, alone = run(task()), run(task(), fuse=None)
-    assert len({r.params["model.width"] for r in fused.trials}) == 2  # two architectures, grouped
+    assert len({r.params["model.width"] for r in fused.trials}) == 2  # two widths, fused as one
     for mine, theirs in zip(fused.trials, alone.trials):
         assert mine.state is theirs.state is tunelab.TrialState.COMPLETE
         assert mine.params == theirs.params
@@ -192,3 +194,54 @@ def test_fuse_refuses_a_pruner_that_continues_paused_trials():
     study = tunelab.create_study(pruner={"name": "pbt", "max_resource": 4})
     with pytest.raises(ConfigError, match="continues paused trials"):
         study.optimize(task(), n_trials=2, fuse=2)
+
+
+def logged_populations(text: str) -> list[int]:
+    """The population sizes in the log's "Fused N trials into populations of a, b" line."""
+    found = re.search(r"Fused (\d+) trials into populations of (\d+(?:, \d+)*) \(widest", text)
+    assert found, text
+    sizes = [int(size) for size in found.group(2).split(", ")]
+    assert sum(sizes) == int(found.group(1))
+    return sizes
+
+
+def test_a_width_search_trains_populations_of_several_widths(caplog):
+    objective = task(
+        recipe={"epochs": 1, "batch_size": 128, "optimizer": "sgd"},
+        search={"lr": SEARCH["lr"], "model.width": {"low": 16, "high": 256, "log": True}},
+    )
+    with caplog.at_level(logging.INFO, logger="tunelab"):
+        study = run(objective, n_trials=12, fuse=12)
+    sizes = logged_populations(caplog.text)
+    widths = {r.params["model.width"] for r in study.trials}
+    # Seed 0 draws 12 widths from 28 to 232, which form populations of 8 and 4 (widths 232 to
+    # 66, 37 to 28): no member is padded past 4 times its weights.
+    assert len(widths) == 12 and max(sizes) > 1 and len(sizes) < 12
+    assert tunelab.TrialState.FAIL not in {r.state for r in study.trials}
+
+
+@pytest.mark.filterwarnings("ignore:should_prune")  # pruning is not what this tests
+def test_members_report_every_epoch_and_finish_at_once_where_others_read(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    study = tunelab.create_study(name="live", storage=url, direction="maximize",
+                                 sampler="random", seed=0, pruner="none")
+    for epochs in (2, 4, 2, 4):
+        study.enqueue_trial({"epochs": epochs})
+    seen: list[TrialRecord] = []
+    train_epoch = PopulationTrainer._train_epoch
+
+    def reading_at_epoch_3(self, epoch, *args):
+        if epoch == 3:  # as another process: a storage object of its own on the same file
+            seen.extend(tunelab.load_study(name="live", storage=RDBStorage(url)).trials)
+        return train_epoch(self, epoch, *args)
+
+    monkeypatch.setattr(PopulationTrainer, "_train_epoch", reading_at_epoch_3)
+    study.optimize(task(search={"epochs": [2, 4]}), n_trials=4, fuse=4)
+    complete, running = tunelab.TrialState.COMPLETE, tunelab.TrialState.RUNNING
+    # While the population trains epoch 3, each member's two reports are stored, and those
+    # whose 2 epochs are done are complete trials already.
+    assert [(r.state, sorted(r.intermediate_values)) for r in seen] == [
+        (complete, [1, 2]), (running, [1, 2]), (complete, [1, 2]), (running, [1, 2])
+    ]
+    assert [len(read_telemetry(r)) for r in seen] == [2, 2, 2, 2]
+    assert [r.state for r in study.trials] == [complete] * 4

@@ -10,7 +10,7 @@ import torch
 
 from tunelab._attrs import DIVERGENCE_ATTR
 from tunelab.exceptions import TrialPruned
-from tunelab.telemetry import Divergence
+from tunelab.telemetry import Divergence, EpochTelemetry
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.fused import FusionError, PopulationTrainer
 from tunelab.torch.models import build_cnn, build_mlp
@@ -37,11 +37,14 @@ def images() -> DataSplit:
     return load_data({"name": "digits_images", "train_per_class": 30})
 
 
-def mlps(data: DataSplit, count: int, dtype=torch.float32, **options) -> list[torch.nn.Module]:
+def mlps(
+    data: DataSplit, count: int, dtype=torch.float32, widths=None, **options
+) -> list[torch.nn.Module]:
+    """``count`` seeded MLPs, of ``widths[k]`` units each (16 when None)."""
     models = []
-    shape = {"depth": 2, "width": 16, **options}
     for seed in range(count):
         torch.manual_seed(seed)
+        shape = {"depth": 2, "width": 16 if widths is None else widths[seed], **options}
         model = build_mlp(data.input_shape[0], data.n_outputs, **shape)
         models.append(model.to(dtype))
     return models
@@ -68,6 +71,7 @@ EQUIVALENT = {
     "adamw": dict(optimizer="adamw", weight_decay=0.05, grad_clip_value=0.1, schedule="step",
                   step_size=1, gamma=0.5),
     "rmsprop": dict(optimizer="rmsprop", momentum=0.5, lr=0.001),
+    "adagrad": dict(optimizer="adagrad", weight_decay=1e-3, grad_clip_norm=1.0),
 }
 
 
@@ -88,25 +92,99 @@ def test_each_member_ends_with_the_weights_it_would_have_alone(digits64, optimiz
         assert mine.activations.keys() == theirs.activations.keys()
 
 
-def test_a_cnn_with_batch_norm_and_augmentation_trains_as_alone(images):
+# Members of other widths are zero-padded to the widest and masked: each must still end as it
+# would alone, with telemetry of its own units only. Sigmoid is 0.5 at 0, so padded units are
+# not zero; batch norm keeps statistics of padded units too. Batch norm goes with SGD only: the
+# bias before it gets a gradient of rounding noise, which Adam, RMSprop and Adagrad scale up to
+# full steps, so that even two runs alone that sum in another order part there.
+WIDTHS = (16, 9, 24)
+
+
+def assert_same_telemetry(mine: EpochTelemetry, theirs: EpochTelemetry) -> None:
+    assert mine.grad_norm.keys() == theirs.grad_norm.keys()
+    for layer, norm in theirs.grad_norm.items():
+        assert mine.grad_norm[layer] == pytest.approx(norm, rel=1e-5), layer
+    assert mine.activations.keys() == theirs.activations.keys()
+    for layer, stats in theirs.activations.items():
+        own = mine.activations[layer]
+        assert (own.mean, own.std, own.dead) == pytest.approx(
+            (stats.mean, stats.std, stats.dead), abs=1e-6
+        ), layer
+
+
+@pytest.mark.parametrize("optimizer", EQUIVALENT)
+def test_members_of_different_widths_end_as_they_would_alone(digits64, optimizer):
+    options = {"restore_best": False, **EQUIVALENT[optimizer]}
+    members = recipes(3, **options)
+    shape = dict(widths=WIDTHS, batch_norm=optimizer == "sgd", activation="sigmoid")
+    fused = mlps(digits64, 3, torch.float64, **shape)
+    outcomes = PopulationTrainer(fused, digits64, members).fit()
+    for k, alone in enumerate(mlps(digits64, 3, torch.float64, **shape)):
+        result = Trainer(alone, digits64, members[k]).fit()
+        assert {n: t.shape for n, t in fused[k].state_dict().items()} == {
+            n: t.shape for n, t in alone.state_dict().items()
+        }
+        assert_same_weights(alone, fused[k], rtol=1e-6)
+        assert outcomes[k].best_value == result.best_value
+        mine, theirs = outcomes[k].history[-1], result.history[-1]
+        assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-9)
+        assert_same_telemetry(mine, theirs)
+
+
+CNN_CASES = {
+    "one width": ((4, 4), "relu", "sgd"),
+    "mixed widths, sgd": ((4, 6), "sigmoid", "sgd"),
+    "mixed widths, adam": ((6, 3), "sigmoid", "adam"),
+}
+
+
+@pytest.mark.parametrize(("channels", "activation", "optimizer"), CNN_CASES.values(),
+                         ids=CNN_CASES)
+def test_a_cnn_with_batch_norm_and_augmentation_trains_as_alone(
+    images, channels, activation, optimizer
+):
     floats = {f"x_{s}": getattr(images, f"x_{s}").double() for s in ("train", "val", "test")}
     data = dataclasses.replace(images, **floats)
-    members = [Recipe(optimizer="sgd", lr=lr, momentum=0.9, epochs=2, batch_size=64, seed=k,
-                      shift=0.1, hflip=0.5 * k, restore_best=False)
+    momentum = 0.9 if optimizer == "sgd" else 0.0
+    members = [Recipe(optimizer=optimizer, lr=lr, momentum=momentum, epochs=2, batch_size=64,
+                      seed=k, shift=0.1, hflip=0.5 * k, restore_best=False, weight_decay=1e-3)
                for k, lr in enumerate((0.05, 0.01))]
 
     def cnns():
         models = []
-        for seed in range(2):
+        for seed, width in enumerate(channels):
             torch.manual_seed(seed)
-            models.append(build_cnn((1, 8, 8), 10, depth=2, channels=4, residual=True).double())
+            cnn = build_cnn((1, 8, 8), 10, depth=2, channels=width, residual=True,
+                            activation=activation, batch_norm=optimizer == "sgd")
+            models.append(cnn.double())
         return models
 
     fused = cnns()
-    PopulationTrainer(fused, data, members).fit()
+    outcomes = PopulationTrainer(fused, data, members).fit()
     for k, alone in enumerate(cnns()):
-        Trainer(alone, data, members[k]).fit()
+        result = Trainer(alone, data, members[k]).fit()
         assert_same_weights(alone, fused[k], rtol=1e-6)
+        assert_same_telemetry(outcomes[k].history[-1], result.history[-1])
+
+
+def test_the_population_narrows_to_its_widest_member_left(digits64):
+    members = recipes(3, optimizer="adam", restore_best=False)
+    members[1] = members[1].replace(epochs=2)
+    widths = (24, 9, 16)
+    trials = [ScriptedTrial(0, prune_after=1), ScriptedTrial(1), ScriptedTrial(2)]
+    fused = mlps(digits64, 3, torch.float64, widths=widths)
+    trainer = PopulationTrainer(fused, digits64, members, trials=trials)
+    shapes: dict[int, tuple[int, ...]] = {}
+
+    def done(index: int, outcome: object) -> None:
+        shapes[index] = tuple(trainer.tensors["blocks.0.linear.weight"].shape)
+
+    trainer.fit(done)
+    # Member 0 (24 wide) left after epoch 1; from then on the population was 16 wide.
+    assert shapes == {0: (3, 24, 64), 1: (2, 16, 64), 2: (1, 16, 64)}
+    alone = mlps(digits64, 3, torch.float64, widths=widths)[2]
+    Trainer(alone, digits64, members[2]).fit()
+    assert_same_weights(alone, fused[2], rtol=1e-6)
 
 
 class ScriptedTrial:
@@ -178,9 +256,11 @@ def test_a_diverging_member_fails_alone_and_the_others_are_untouched(digits):
 def test_the_best_weights_and_recipe_are_saved_per_member(digits, tmp_path):
     members = recipes(2, epochs=2)
     folders = [tmp_path / "a", None]
-    outcomes = PopulationTrainer(mlps(digits, 2), digits, members, artifact_dirs=folders).fit()
+    widths = (16, 24)  # member 0 trains padded, and is saved in its own shapes
+    models = mlps(digits, 2, widths=widths)
+    outcomes = PopulationTrainer(models, digits, members, artifact_dirs=folders).fit()
     assert (tmp_path / "a" / "recipe.json").is_file() and not (tmp_path / "b").exists()
-    saved = mlps(digits, 1)[0]
+    saved = mlps(digits, 1, widths=widths)[0]
     saved.load_state_dict(torch.load(tmp_path / "a" / "best.pt", weights_only=True))
     assert Trainer(saved, digits, members[0]).evaluate()["accuracy"] == outcomes[0].best_value
     assert set(outcomes[0].test) == {"accuracy", "f1", "loss"}

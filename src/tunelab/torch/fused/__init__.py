@@ -8,11 +8,28 @@ one network (:mod:`~tunelab.torch.fused.network`) and trained as a population
 (Wang et al., "Horizontally Fused Training Array", MLSys 2021), which fuses jobs of the same
 shape into one; tunelab fuses a study's trials and keeps each one an ordinary trial.
 
-:func:`train_trials` is what ``study.optimize(task, fuse=K)`` runs on each batch of K trials:
-it groups them by architecture signature and shared recipe settings, trains each group fused,
-and trains alone what cannot fuse (a layer fused training does not know, cross-validation,
-transfer learning, mixed precision, a trial continuing a paused one), saying why. A population
-that runs out of device memory before its first report starts over as two halves.
+:func:`train_trials` is what ``study.optimize(task, fuse=K)`` runs on each batch of K trials.
+It groups them by what one fused step must share:
+
+* the architecture up to widths (:func:`architecture_signature`): the same layers, in the
+  same order, with the same settings, so models of another depth, kernel size or activation
+  form other groups. Models that differ only in widths (units of Linear layers, channels of
+  convolutions, and the matching batch-norm and PReLU sizes) fuse, each member zero-padded to
+  the widest and masked so that it computes what it would alone
+  (:mod:`~tunelab.torch.fused.padding`);
+* the recipe settings of :data:`~tunelab.torch.fused.trainer.SHARED_FIELDS`, batch size
+  among them: members step together through batches of one size, so a study that searches the
+  batch size forms a group per size (a shared schedule of steps would change what a member
+  computes alone).
+
+Padding costs arithmetic, so each group is split by cost (weights) into populations in which
+no member is padded to more than :data:`~tunelab.torch.fused.padding.MAX_PADDING` times its own
+weights (:func:`~tunelab.torch.fused.padding.plan_populations`): a width-16 member does not
+pay for a width-256 one. The populations formed are logged (logger ``tunelab``, info). What
+cannot fuse trains alone, saying why (a layer fused training does not know, cross-validation,
+transfer learning, mixed precision, a trial continuing a paused one); so does a population of
+one, which gains nothing. A population that runs out of device memory before its first report
+starts over as two halves.
 """
 
 from __future__ import annotations
@@ -27,6 +44,13 @@ import torch
 from torch import nn
 
 from tunelab.torch.fused.network import FusedNetwork, FusionError
+from tunelab.torch.fused.padding import (
+    architecture_signature,
+    own_shapes,
+    plan_populations,
+    widest,
+    widest_layer,
+)
 from tunelab.torch.fused.trainer import (
     PopulationTrainer,
     fusion_blocker,
@@ -62,18 +86,6 @@ class _Member:
         return dataclasses.replace(self, model=task.seeded_model(self.model_options, self.recipe))
 
 
-def architecture_signature(model: nn.Module) -> tuple[object, ...]:
-    """What must be equal for two models to fuse: every layer but dropout (whose rate may
-    differ per member, or be absent), with its settings, and every weight's shape."""
-    layers = tuple(
-        (name, type(module).__qualname__, module.extra_repr(), getattr(module, "residual", None))
-        for name, module in model.named_modules()
-        if not isinstance(module, nn.Dropout)
-    )
-    shapes = tuple((name, tuple(t.shape)) for name, t in model.state_dict().items())
-    return layers, shapes
-
-
 def train_trials(task: Any, trials: Sequence[Any], finish: Finish) -> None:
     """Train the trials of a declarative ``task``, fusing those that can train together.
 
@@ -93,8 +105,30 @@ def train_trials(task: Any, trials: Sequence[Any], finish: Finish) -> None:
             continue
         key = (architecture_signature(member.model), shared_settings(member.recipe))
         groups.setdefault(key, []).append(member)
-    for members in groups.values():
-        _train_group(task, members, finish)
+    populations = [population for members in groups.values()
+                   for population in _split_by_width(members)]
+    if populations:
+        _log_populations(populations)
+    for population in populations:
+        _train_group(task, population, finish)
+
+
+def _split_by_width(members: list[_Member]) -> list[list[_Member]]:
+    """Members of one group as populations whose padding stays bounded, widest first."""
+    parameters = [name for name, _ in members[0].model.named_parameters()]
+    shapes = [own_shapes(member.model) for member in members]
+    plan = plan_populations(shapes, parameters)
+    return [[members[index] for index in population] for population in plan]
+
+
+def _log_populations(populations: list[list[_Member]]) -> None:
+    sizes = [len(population) for population in populations]
+    widths = [widest_layer(widest([own_shapes(m.model) for m in population]))
+              for population in populations]
+    logger.info(
+        "Fused %d trials into populations of %s (widest layers %s units).",
+        sum(sizes), ", ".join(map(str, sizes)), ", ".join(map(str, widths)),
+    )
 
 
 def _prepare(task: Any, trial: Any) -> _Member | None:

@@ -14,10 +14,14 @@ Two layouts carry activations between operations:
   element-wise activations are the ordinary operations on it, since they act per channel.
 
 The builder knows each layer's input layout and inserts a conversion where a layer needs the
-other one. Only layers whose forward pass is known are fused: nn.Sequential, the model
-builders' blocks (residual or not), Linear, Conv2d, BatchNorm1d/2d, Dropout (its rate may
-differ per member), element-wise activations, PReLU, pooling and Flatten. Anything else
-raises :class:`FusionError` naming the layer, and the caller trains the members one by one.
+other one. Members may differ in widths: their tensors are then zero-padded to the widest
+(:mod:`~tunelab.torch.fused.padding`), which the operations need not know, since they read
+every size from the tensors.
+
+Only layers whose forward pass is known are fused: nn.Sequential, the model builders' blocks
+(residual or not), Linear, Conv2d, BatchNorm1d/2d, Dropout (its rate may differ per member),
+element-wise activations, PReLU, pooling and Flatten. Anything else raises
+:class:`FusionError` naming the layer, and the caller trains the members one by one.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from tunelab.exceptions import TunelabError
+from tunelab.torch.fused.padding import Padding, free_shapes, own_shapes
 from tunelab.torch.models import ConvBlock, MLPBlock
 from tunelab.torch.telemetry import ACTIVATION_SAMPLES, activation_layers
 
@@ -97,11 +102,12 @@ def per_member(values: torch.Tensor, x: torch.Tensor, layout: str, size: int) ->
 class FusedNetwork:
     """The members' common architecture as functional operations over stacked tensors.
 
-    Build it from the K member models (one architecture; a dropout layer may be missing in
-    some members, which then have rate 0 there); :meth:`stack` gives their stacked tensors.
-    ``dropout`` holds each dropout layer's per-member rates, ``recorded`` the layers whose
-    outputs telemetry describes (as :func:`~tunelab.torch.telemetry.activation_layers`), with
-    their classes' names.
+    Build it from the K member models (one architecture up to widths; a dropout layer may be
+    missing in some members, which then have rate 0 there); :meth:`stack` gives their stacked
+    tensors, padded as ``padding`` says. ``dropout`` holds each dropout layer's per-member
+    rates, ``recorded`` the layers whose outputs telemetry describes (as
+    :func:`~tunelab.torch.telemetry.activation_layers`), with their classes' names, and
+    ``recorded_widths`` the weight whose rows make each one's units (None: the inputs').
     """
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
@@ -110,17 +116,17 @@ class FusedNetwork:
         self.state_names = list(models[0].state_dict())
         self.dropout: dict[str, torch.Tensor] = {}
         self.recorded = {name: type(m).__name__ for name, m in activation_layers(models[0])}
+        self.recorded_widths: dict[str, str | None] = {}
         self.operations, self.output_layout = _Builder(self).module("", list(models), STACKED)
         _check_same_weights(models)
+        self.padding = Padding([own_shapes(model) for model in models])
 
     def stack(self, models: Sequence[nn.Module]) -> dict[str, torch.Tensor]:
-        """The members' parameters (leaf tensors that require gradients) and buffers, stacked."""
-        states = [model.state_dict() for model in models]
-        tensors = {}
-        for name in self.state_names:
-            stacked = torch.stack([state[name].detach() for state in states]).clone()
-            tensors[name] = stacked.requires_grad_(name in self.parameter_names)
-        return tensors
+        """The members' parameters (leaf tensors that require gradients) and buffers, stacked
+        and padded."""
+        tensors = self.padding.stack([model.state_dict() for model in models])
+        return {name: stacked.requires_grad_(name in self.parameter_names)
+                for name, stacked in tensors.items()}
 
     def __call__(self, x: torch.Tensor, run: Pass) -> torch.Tensor:
         """Outputs (K, B, outputs) for inputs (K, B, ...), one slice per member."""
@@ -130,16 +136,17 @@ class FusedNetwork:
 
 
 def _check_same_weights(models: Sequence[nn.Module]) -> None:
-    shapes = {name: tuple(t.shape) for name, t in models[0].state_dict().items()}
+    """Every tensor's shape must match between members but in its widths (shown as None)."""
+    shapes = free_shapes(models[0])
     for index, model in enumerate(models[1:], start=1):
-        other = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+        other = free_shapes(model)
         if other != shapes:
             names = sorted(set(shapes) | set(other))
             name = next(n for n in names if shapes.get(n) != other.get(n))
             raise FusionError(
                 f"member {index}'s model differs from member 0's at {name!r} "
-                f"({other.get(name, 'absent')} vs {shapes.get(name, 'absent')}); only models of "
-                "one architecture fuse."
+                f"({other.get(name, 'absent')} vs {shapes.get(name, 'absent')}, None for a "
+                "width); only models of one architecture, up to widths, fuse."
             )
 
 
@@ -148,6 +155,8 @@ class _Builder:
 
     def __init__(self, network: FusedNetwork) -> None:
         self.network = network
+        self.width_source: str | None = None
+        """The last weight met whose rows make the units flowing now (None: the inputs)."""
 
     def module(
         self, name: str, modules: list[nn.Module | None], layout: str
@@ -167,8 +176,11 @@ class _Builder:
             assert len(blocks) == len(present), f"{name}: members of one signature differ"
             return self.block(name, blocks, layout)
         operations, out = self.layer(name, first, layout)
+        if type(first) in (nn.Linear, nn.Conv2d):
+            self.width_source = f"{name}.weight"
         if name in self.network.recorded:
             operations[-1] = _Recorded(name, operations[-1], out)
+            self.network.recorded_widths[name] = self.width_source
         return operations, out
 
     def sequence(

@@ -8,7 +8,7 @@ so a member moves exactly as it would alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -39,11 +39,14 @@ class PopulationOptimizer:
         self.decays = any(r.weight_decay > 0 for r in recipes)
         """Whether any member has weight decay (else its arithmetic is skipped)."""
 
-    def keep(self, members: torch.Tensor) -> None:
-        """Keep only the state of ``members`` (indices into the population), in that order."""
+    def keep(
+        self, members: torch.Tensor, narrow: Callable[[str, torch.Tensor], torch.Tensor]
+    ) -> None:
+        """Keep only the state of ``members`` (indices into the population), in that order;
+        ``narrow(name, state)`` cuts parameter ``name``'s state to the kept members' shape."""
         self.hyper = {name: values[members] for name, values in self.hyper.items()}
         self.state = {
-            name: {key: value[members] for key, value in state.items()}
+            name: {key: narrow(name, value[members]) for key, value in state.items()}
             for name, state in self.state.items()
         }
         self._views = {}

@@ -7,11 +7,17 @@ initialization, dropout rate, gradient clipping, augmentation, early stopping, e
 What one step does for all members at once must be shared (:data:`SHARED_FIELDS`: batch size,
 optimizer, loss, metric, normalization, device).
 
+Members may differ in widths: each is then zero-padded to the widest, and its gradients are
+masked so that its padding never moves (:mod:`~tunelab.torch.fused.padding`); its telemetry
+describes its own units only, and its weights come back in its own shapes.
+
 Each member draws its own batches (its seed's order) and, without dropout, ends with the weights
-it would have alone. Members leave at the end of the epoch in which they finish, stop early or
-are pruned: the population is then compacted, so that a stopped member costs nothing more. A
-member whose loss stops being finite is masked (it no longer moves) until the end of that epoch
-and fails as it would alone. Every member reports each epoch, with its telemetry, to its trial.
+it would have alone (with dropout, the population draws its own masks, over padded shapes).
+Members leave at the end of the epoch in which they finish, stop early or are pruned, and are
+handed back at once: the population is then compacted, and narrowed to its widest remaining
+member, so that a stopped member costs nothing more. A member whose loss stops being finite is
+masked (it no longer moves) until the end of that epoch and fails as it would alone. Every
+member reports each epoch, with its telemetry, to its trial, whose pruner judges it there.
 """
 
 from __future__ import annotations
@@ -102,11 +108,13 @@ class _Epoch:
 class PopulationTrainer:
     """Train ``models[k]`` on ``data`` as ``recipes[k]`` says, reporting to ``trials[k]``.
 
-    The models must share an architecture and the recipes :data:`SHARED_FIELDS`; otherwise,
-    or for a layer that does not fuse, a :class:`~tunelab.torch.fused.network.FusionError`
-    says why before anything trains. ``artifact_dirs[k]`` (or None) receives member k's best
-    weights and recipe, as with the ordinary trainer. After :meth:`fit`, each model holds its
-    member's final weights (the best ones when its recipe restores them).
+    The models must share an architecture up to widths (see
+    :func:`~tunelab.torch.fused.padding.architecture_signature`) and the recipes
+    :data:`SHARED_FIELDS`; otherwise, or for a layer that does not fuse, a
+    :class:`~tunelab.torch.fused.network.FusionError` says why before anything trains.
+    ``artifact_dirs[k]`` (or None) receives member k's best weights and recipe, as with the
+    ordinary trainer. After :meth:`fit`, each model holds its member's final weights (the best
+    ones when its recipe restores them), in its own shapes.
     """
 
     def __init__(
@@ -143,6 +151,9 @@ class PopulationTrainer:
         check_output_shape(self.models[0], self.data, self.loss_name)
         self.network = FusedNetwork(self.models)
         self.tensors = self.network.stack(self.models)
+        self.padding = self.network.padding
+        """The current members' shapes, narrowed as members leave."""
+        self.masks = self._masks()
         # Per-member numbers in the weights' own type: the step then never converts them.
         dtype = self.tensors[self.network.parameter_names[0]].dtype
         self.dropout = {n: r.to(self.device, dtype) for n, r in self.network.dropout.items()}
@@ -243,6 +254,10 @@ class PopulationTrainer:
         for parameter in parameters:
             parameter.grad = None
         objective.sum().backward()
+        for name, mask in self.masks.items():  # padding neither moves nor counts in norms
+            gradient = self.tensors[name].grad
+            if gradient is not None:
+                gradient.mul_(mask)
         if self.telemetry and index % gradients.every == 0:
             gradients.add(_member_norms(parameters))
         self._clip_gradients(parameters)
@@ -318,11 +333,18 @@ class PopulationTrainer:
                 peak_memory_mb=memory,
                 grad_norm={} if means is None else dict(zip(layers, means[:, position].tolist())),
                 activations=describe_activations(
-                    {name: outputs[position] for name, outputs in (recorded or {}).items()},
+                    {name: self._own_units(name, outputs[position], position)
+                     for name, outputs in (recorded or {}).items()},
                     self.network.recorded,
                 ),
                 finished_at=time.time(),
             ))
+
+    def _own_units(self, layer: str, outputs: torch.Tensor, position: int) -> torch.Tensor:
+        """A recorded layer's outputs (N, units, ...) for the member at ``position``, without
+        its padded units."""
+        source = self.network.recorded_widths.get(layer)
+        return outputs[:, : self.padding.own_units(source, position, outputs.shape[1])]
 
     def _end_epoch(self, member: _Member, position: int, epoch: int) -> tuple[bool, Outcome | None]:
         """Report the member's epoch: (whether it leaves, its outcome unless it finished)."""
@@ -375,8 +397,7 @@ class PopulationTrainer:
         """Loss and every metric on the test split for the finished members, in one pass."""
         if not finished or not len(self.data.x_test):
             return {}
-        names = self.network.state_names
-        stacked = {n: torch.stack([final[p][n] for p in finished]) for n in names}
+        stacked = self.padding.keep(finished).stack([final[p] for p in finished])
         outputs = self._outputs(self.data.x_test, stacked, len(finished), None)
         results = self._evaluation(outputs, self.data.y_test, finished, None)
         return dict(zip(finished, results))
@@ -410,16 +431,23 @@ class PopulationTrainer:
         if not positions:
             return
         index = torch.tensor(positions, device=self.device)
+        self.padding = self.padding.keep(positions)
         parameters = set(self.network.parameter_names)
         self.tensors = {
-            name: t.detach()[index].requires_grad_(name in parameters)
+            name: self.padding.narrow(name, t.detach()[index]).requires_grad_(name in parameters)
             for name, t in self.tensors.items()
         }
+        self.masks = self._masks()
         self.dropout = {name: rates[index] for name, rates in self.dropout.items()}
         self.per_member = {name: values[index] for name, values in self.per_member.items()}
         self.switched_on = self._switched_on()
-        self.optimizer.keep(index)
+        self.optimizer.keep(index, self.padding.narrow)
         gradients.keep_members(index)
+
+    def _masks(self) -> dict[str, torch.Tensor]:
+        """For each parameter some member holds padded, where its own entries are."""
+        names = self.network.parameter_names
+        return self.padding.masks(names, self.tensors[names[0]].detach())
 
     # Evaluation ---------------------------------------------------------------------------
 
@@ -466,7 +494,7 @@ class PopulationTrainer:
         )
 
     def _member_state(self, position: int) -> dict[str, torch.Tensor]:
-        return {name: t[position].detach().clone() for name, t in self.tensors.items()}
+        return self.padding.member(self.tensors, position)
 
 
 def member_losses(
