@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import tunelab
 from tunelab.pruners import BasePruner
@@ -31,3 +32,23 @@ def decide(
     for step, value in steps.items():
         trial.report(value, step=step)
     return trial.should_prune()
+
+
+def converging_study(
+    pruner: BasePruner | dict[str, Any], finals: Sequence[float], last_step: int
+) -> tunelab.Study:
+    """A study of ``len(finals)`` trials in which trial ``n`` reports ``finals[n] + 1 / step``
+    at steps 1 to ``last_step`` (lower is better), stopping when pruned, and returns
+    ``finals[n]`` if it gets to the end."""
+
+    def objective(trial: tunelab.Trial) -> float:
+        final = finals[trial.number]
+        for step in range(1, last_step + 1):
+            trial.report(final + 1.0 / step, step=step)
+            if trial.should_prune():
+                raise tunelab.TrialPruned()
+        return final
+
+    study = tunelab.create_study(pruner=pruner)
+    study.optimize(objective, n_trials=len(finals))
+    return study

@@ -5,6 +5,7 @@ validated options."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 
@@ -13,7 +14,55 @@ from tunelab.exceptions import ConfigError
 from tunelab.pruners import SuccessiveHalvingPruner, make_pruner
 from tunelab.trial import TrialState
 
-from .helpers import decide, history_study
+from .helpers import converging_study, decide, history_study
+
+
+@pytest.mark.parametrize(
+    ("min_resource", "max_resource", "eta", "rungs"),
+    [
+        (2, 20, 3, [2, 6]),  # the docstrings' example: 20 // 9, 20 // 3 (not 2, 6, 18)
+        (1, 20, 3, [2, 6]),  # 1 * 27 > 20: two halvings, the lowest rung at 20 // 9
+        (1, 25, 3, [2, 8]),
+        (1, 81, 3, [1, 3, 9, 27]),  # a power of eta: Li et al.'s ladder
+        (1, 9, 3, [1, 3]),
+        (1, 10, 2, [1, 2, 5]),
+        (3, 100, 2, [3, 6, 12, 25, 50]),
+        (1, 100, 4, [1, 6, 25]),
+        (7, 50, 3, [16]),
+        (5, 9, 3, []),  # 5 * 3 > 9: no room for a halving, every trial completes
+    ],
+)
+def test_with_max_resource_rungs_sit_below_it_at_its_quotients_by_powers_of_eta(
+    min_resource, max_resource, eta, rungs
+):
+    pruner = SuccessiveHalvingPruner(
+        min_resource=min_resource, reduction_factor=eta, max_resource=max_resource
+    )
+    assert pruner.rung_steps(10**6) == rungs
+    assert pruner.rung_steps(rungs[-1] - 1 if rungs else 0) == rungs[:-1]
+
+
+def test_min_early_stopping_rate_leaves_out_the_lowest_rungs():
+    pruner = SuccessiveHalvingPruner(
+        min_resource=1, reduction_factor=3, max_resource=81, min_early_stopping_rate=2
+    )
+    assert pruner.rung_steps(100) == [9, 27]
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4, 5])
+def test_no_rung_lies_in_the_last_1_over_eta_of_max_resource(eta):
+    for min_resource in range(1, 7):
+        for max_resource in range(1, 130):
+            rungs = SuccessiveHalvingPruner(
+                min_resource=min_resource, reduction_factor=eta, max_resource=max_resource
+            ).rung_steps(max_resource)
+            assert all(step <= max_resource - max_resource / eta for step in rungs)
+            assert rungs == sorted(set(rungs)) and all(step >= min_resource for step in rungs)
+            # each rung is the one above it (max_resource on top) divided by eta, rounded down
+            uppers = [*rungs[1:], max_resource]
+            assert all(step == upper // eta for step, upper in zip(rungs, uppers))
+            # and the ladder goes as low as min_resource allows
+            assert min(rungs, default=max_resource) < min_resource * eta
 
 
 @pytest.mark.parametrize(
@@ -23,10 +72,11 @@ from .helpers import decide, history_study
         ({"reduction_factor": 2}, 16, [1, 2, 4, 8, 16]),
         ({"min_resource": 2, "reduction_factor": 3}, 20, [2, 6, 18]),
         ({"min_early_stopping_rate": 1}, 30, [3, 9, 27]),
-        ({"max_resource": 9}, 30, [1, 3]),  # a trial at its full budget completes
     ],
 )
-def test_rungs_sit_at_min_resource_times_powers_of_the_reduction_factor(options, up_to, steps):
+def test_without_max_resource_rungs_climb_from_min_resource_by_powers_of_eta(
+    options, up_to, steps
+):
     assert SuccessiveHalvingPruner(**options).rung_steps(up_to) == steps
 
 
@@ -76,26 +126,35 @@ def test_a_nan_prunes_at_once():
     assert decide(pruner, tunelab.create_study(), [1.0, math.nan]) is True
 
 
+FINALS = [0.37, 0.91, 0.12, 0.55, 0.78, 0.05, 0.66, 0.43, 0.29, 0.84, 0.18, 0.71, 0.95, 0.33,
+          0.60, 0.48, 0.88, 0.24, 0.09, 0.52, 0.75, 0.41, 0.99, 0.15, 0.63, 0.31, 0.82]
+
+
 def test_in_a_study_the_best_trial_runs_to_the_end_and_few_others_do():
-    finals = [0.37, 0.91, 0.12, 0.55, 0.78, 0.05, 0.66, 0.43, 0.29, 0.84, 0.18, 0.71, 0.95, 0.33,
-              0.60, 0.48, 0.88, 0.24, 0.09, 0.52, 0.75, 0.41, 0.99, 0.15, 0.63, 0.31, 0.82]
-
-    def objective(trial):
-        final = finals[trial.number]
-        for step in range(10):
-            trial.report(final + 1.0 / (step + 1), step=step)
-            if trial.should_prune():
-                raise tunelab.TrialPruned()
-        return final
-
-    study = tunelab.create_study(pruner={"name": "asha", "min_resource": 1, "reduction_factor": 3})
-    study.optimize(objective, n_trials=len(finals))
+    pruner = {"name": "asha", "min_resource": 1, "reduction_factor": 3}
+    study = converging_study(pruner, FINALS, last_step=10)
     completed = [r for r in study.trials if r.state is TrialState.COMPLETE]
-    assert study.best_value == min(finals)
-    # measured: 3 of 27 trials completed, 36 % of the epochs that no pruning would run
-    assert len(completed) <= len(finals) // 3
+    assert study.best_value == min(FINALS)
+    # measured: 3 of 27 trials completed, 27 % of the epochs that no pruning would run
+    assert len(completed) <= len(FINALS) // 3
     epochs = sum(len(r.intermediate_values) for r in study.trials)
-    assert epochs <= 0.4 * 10 * len(finals)
+    assert epochs <= 0.4 * 10 * len(FINALS)
+
+
+def stops(study):
+    return Counter((r.state, r.last_step) for r in study.trials)
+
+
+def test_in_a_study_of_20_epochs_trials_stop_at_the_rungs_below_max_resource_only():
+    pruner = {"name": "asha", "min_resource": 2, "reduction_factor": 3, "max_resource": 20}
+    study = converging_study(pruner, FINALS, last_step=20)
+    assert stops(study) == {
+        (TrialState.PRUNED, 2): 18, (TrialState.PRUNED, 6): 5, (TrialState.COMPLETE, 20): 4
+    }
+    assert study.best_value == min(FINALS)
+    # Without max_resource the rungs climb to 18, and a trial is stopped there, 90 % trained.
+    pruner.pop("max_resource")
+    assert stops(converging_study(pruner, FINALS, last_step=20))[TrialState.PRUNED, 18] == 1
 
 
 @pytest.mark.parametrize(
@@ -154,9 +213,19 @@ def test_auto_min_resource_waits_for_a_completed_trial_then_takes_a_hundredth_of
     )
     assert decide(pruner, tunelab.create_study(), [9.0] * 10) is False
     assert pruner.rung_steps(100) == []
-    study = history_study([[1.0] * 300, [2.0] * 300])  # 299 steps: the first rung is at 2
-    assert decide(pruner, study, [9.0] * 3) is True
-    assert pruner.rung_steps(40) == [2, 8, 32] and pruner.min_resource == "auto"
+    # The longest completed trial's last step, 299, is the top; rungs no lower than 299 // 100
+    study = history_study([[1.0] * 300, [2.0] * 300])
+    assert decide(pruner, study, [9.0] * 4) is False  # step 3: below the lowest rung
+    assert pruner.rung_steps(300) == [4, 18, 74]  # 299 // 4 ** 3, // 4 ** 2, // 4
+    assert decide(pruner, study, [9.0] * 5) is True
+    assert pruner.min_resource == "auto"
+
+
+def test_auto_min_resource_keeps_a_given_max_resource_as_the_top():
+    pruner = SuccessiveHalvingPruner(min_resource="auto", reduction_factor=3, max_resource=81)
+    study = history_study([[1.0] * 300])  # the lowest rung may sit at 299 // 100 = 2
+    decide(pruner, study, [9.0])
+    assert pruner.rung_steps(100) == [3, 9, 27]
 
 
 def test_a_rung_holding_no_more_than_bootstrap_count_trials_stops_each_one():

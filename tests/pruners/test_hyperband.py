@@ -11,10 +11,10 @@ import pytest
 
 import tunelab
 from tunelab.exceptions import ConfigError
-from tunelab.pruners import HyperbandPruner, make_pruner
+from tunelab.pruners import HyperbandPruner, SuccessiveHalvingPruner, make_pruner
 from tunelab.trial import TrialState
 
-from .helpers import decide, history_study
+from .helpers import converging_study, decide, history_study
 
 
 def table(pruner, max_resource=None):
@@ -47,17 +47,58 @@ def test_brackets_match_table_1_of_li_et_al_for_eta_3_and_81_epochs():
             1: (8, [(8, 16), (2, 64)]),
             0: (4, [(4, 64)]),
         }),
-        # R / r = 10 is no power of 3: s_max = 2, rounds at 2 * 3 ** k, the last at 20
+        # R / r = 10 is no power of 3: s_max = 2, rounds at 20 // 3 ** k, the last at 20
         ({"min_resource": 2, "max_resource": 20, "reduction_factor": 3}, {
             2: (9, [(9, 2), (3, 6), (1, 20)]),
             1: (5, [(5, 6), (1, 20)]),
             0: (3, [(3, 20)]),
+        }),
+        # R = 20: the same budgets, not 1, 3, 20 (a last jump of almost 7 times the budget)
+        ({"min_resource": 1, "max_resource": 20, "reduction_factor": 3}, {
+            2: (9, [(9, 2), (3, 6), (1, 20)]),
+            1: (5, [(5, 6), (1, 20)]),
+            0: (3, [(3, 20)]),
+        }),
+        ({"min_resource": 1, "max_resource": 25, "reduction_factor": 3}, {
+            2: (9, [(9, 2), (3, 8), (1, 25)]),
+            1: (5, [(5, 8), (1, 25)]),
+            0: (3, [(3, 25)]),
+        }),
+        ({"min_resource": 1, "max_resource": 100, "reduction_factor": 4}, {
+            3: (64, [(64, 1), (16, 6), (4, 25), (1, 100)]),
+            2: (22, [(22, 6), (5, 25), (1, 100)]),
+            1: (8, [(8, 25), (2, 100)]),
+            0: (4, [(4, 100)]),
+        }),
+        ({"min_resource": 3, "max_resource": 50, "reduction_factor": 2}, {
+            4: (16, [(16, 3), (8, 6), (4, 12), (2, 25), (1, 50)]),
+            3: (10, [(10, 6), (5, 12), (2, 25), (1, 50)]),
+            2: (7, [(7, 12), (3, 25), (1, 50)]),
+            1: (5, [(5, 25), (2, 50)]),
+            0: (5, [(5, 50)]),
         }),
         ({"min_resource": 5, "max_resource": 5}, {0: (1, [(1, 5)])}),
     ],
 )
 def test_brackets_follow_the_formulas_for_other_factors_and_budgets(options, expected):
     assert table(HyperbandPruner(**options)) == expected
+
+
+@pytest.mark.parametrize("eta", [2, 3, 4])
+def test_every_bracket_tops_out_at_max_resource_with_the_budgets_of_successive_halving(eta):
+    for min_resource in range(1, 5):
+        for max_resource in range(min_resource, 100):
+            pruner = HyperbandPruner(
+                min_resource=min_resource, max_resource=max_resource, reduction_factor=eta
+            )
+            rungs = SuccessiveHalvingPruner(
+                min_resource=min_resource, reduction_factor=eta, max_resource=max_resource
+            ).rung_steps(max_resource)
+            for bracket in pruner.brackets():
+                budgets = [budget for _, budget in bracket.rounds]
+                assert budgets[-1] == max_resource
+                assert budgets[:-1] == rungs[len(rungs) - bracket.index :]
+                assert all(b <= max_resource - max_resource / eta for b in budgets[:-1])
 
 
 def test_trials_are_dealt_to_brackets_in_proportion_to_their_sizes_and_evenly_spread():
@@ -115,17 +156,7 @@ def test_a_nan_prunes_at_once():
 
 def test_in_a_study_the_best_trial_completes_and_epochs_are_saved():
     finals = [(7 * n) % 31 / 31 for n in range(30)]
-
-    def objective(trial):
-        final = finals[trial.number]
-        for step in range(1, 10):
-            trial.report(final + 1.0 / step, step=step)
-            if trial.should_prune():
-                raise tunelab.TrialPruned()
-        return final
-
-    study = tunelab.create_study(pruner={"name": "hyperband", "max_resource": 9})
-    study.optimize(objective, n_trials=len(finals))
+    study = converging_study({"name": "hyperband", "max_resource": 9}, finals, last_step=9)
     assert study.best_value == min(finals)
     pruned = [r for r in study.trials if r.state is TrialState.PRUNED]
     epochs = sum(len(r.intermediate_values) for r in study.trials)
@@ -133,6 +164,19 @@ def test_in_a_study_the_best_trial_completes_and_epochs_are_saved():
     # third of Hyperband's trials sit in brackets that stop few or none)
     assert len(pruned) >= 15
     assert epochs <= 0.55 * 9 * len(finals)
+
+
+def test_in_a_study_of_20_epochs_trials_stop_only_at_their_brackets_budgets_below_20():
+    finals = [(7 * n) % 31 / 31 for n in range(30)]
+    pruner = HyperbandPruner(min_resource=1, max_resource=20, reduction_factor=3)
+    study = converging_study(pruner, finals, last_step=20)
+    assert study.best_value == min(finals)
+    stopped = Counter(r.last_step for r in study.trials if r.state is TrialState.PRUNED)
+    assert stopped.keys() == {2, 6}  # measured: 11 at step 2, 9 at step 6
+    for record in study.trials:
+        budgets = [budget for _, budget in pruner.bracket_of(record.number).rounds]
+        assert record.last_step in budgets
+        assert (record.last_step == 20) == (record.state is TrialState.COMPLETE)
 
 
 @pytest.mark.parametrize(

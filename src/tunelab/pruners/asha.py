@@ -1,13 +1,28 @@
 """Asynchronous successive halving (ASHA; Li, Jamieson, Rostamizadeh, Gonina, Ben-Tzur, Hardt,
-Recht & Talwalkar, "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020).
+Recht & Talwalkar, "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020), with
+its rungs placed down from the full budget as Hyperband does (Li, Jamieson, DeSalvo,
+Rostamizadeh & Talwalkar, "Hyperband: A Novel Bandit-Based Approach to Hyperparameter
+Optimization", JMLR 2018).
 
-Rungs sit at the steps ``min_resource * reduction_factor ** (min_early_stopping_rate + k)``,
-``k = 0, 1, ...``. When a trial first reports at or past a rung, its value there is ranked
-among the values of every trial that reached that rung (running, pruned and completed ones,
-itself included): it goes on only if it is among the best ``1 / reduction_factor`` of them.
-Between rungs a trial is never stopped. Nothing waits for a rung to fill, which is what makes
-the halving asynchronous: the first trials to reach a rung are judged against fewer peers, and
-while a rung holds fewer than ``reduction_factor`` values only the best of them goes on.
+Where the rungs fall (:func:`halving_budgets`): when the full budget ``max_resource`` is known,
+the top of the ladder is ``max_resource`` and the rungs sit below it at ``max_resource //
+eta ** k`` (``eta`` the reduction factor; ``k = 1, 2, ...`` while ``min_resource * eta ** k <=
+max_resource``), so the lowest rung is at ``min_resource`` or above. Rounding down keeps each
+rung at or before the paper's budget ``max_resource / eta ** k``, hence out of the last
+``1 / eta`` of the budget, and keeps the rungs distinct. With 20 epochs (steps 1 to 20,
+``max_resource=20``), ``eta`` 3 and ``min_resource`` 2 the rungs are at steps 2 (20 // 9) and
+6 (20 // 3); a trial that passes step 6 runs to step 20. ``min_early_stopping_rate`` drops that
+many of the lowest rungs. When ``max_resource`` is not known the rungs climb from the bottom
+instead, at ``min_resource * eta ** (min_early_stopping_rate + k)``, ``k = 0, 1, ...`` (see
+:class:`SuccessiveHalvingPruner` for why): with ``min_resource`` 2 and ``eta`` 3, steps 2, 6,
+18, 54, ..., so on 20 epochs a trial may be stopped at step 18, with 90 % of its cost spent.
+
+When a trial first reports at or past a rung, its value there is ranked among the values of
+every trial that reached that rung (running, pruned and completed ones, itself included): it
+goes on only if it is among the best ``1 / reduction_factor`` of them. Between rungs a trial
+is never stopped. Nothing waits for a rung to fill, which is what makes the halving
+asynchronous: the first trials to reach a rung are judged against fewer peers, and while a
+rung holds fewer than ``reduction_factor`` values only the best of them goes on.
 
 A trial's value at a rung is the one it reported at the first step at or past the rung. A
 reported NaN stops the trial at once.
@@ -42,16 +57,18 @@ class SuccessiveHalvingPruner(BasePruner):
     """Asynchronous successive halving.
 
     Args:
-        min_resource: the step of the first rung (with ``min_early_stopping_rate=0``);
-            ``"auto"`` takes a hundredth of the last step of the longest completed trial (at
-            least 1), and prunes nothing until a trial has completed.
+        min_resource: the lowest step a rung may sit at; ``"auto"`` takes a hundredth of the
+            last step of the longest completed trial (at least 1), and prunes nothing until a
+            trial has completed.
         reduction_factor: each rung keeps the best ``1 / reduction_factor`` of the trials that
-            reach it, and rungs are this factor apart.
-        min_early_stopping_rate: shifts the first rung to ``min_resource * reduction_factor **
-            min_early_stopping_rate`` (Hyperband's brackets differ by it).
-        max_resource: the step at which a trial has its full budget (the last epoch), if known:
-            no rung sits there or later, so that a trial that got that far completes rather
-            than being stopped with nothing left to save.
+            reach it, and rungs are this factor apart (up to rounding down).
+        min_early_stopping_rate: leaves out that many of the lowest rungs (Hyperband's
+            brackets differ by it).
+        max_resource: the step at which a trial has its full budget (the last epoch), if
+            known: the top of the ladder, with the rungs at ``max_resource // reduction_factor
+            ** k`` below it (see the module's docstring), so that no rung sits in the last
+            ``1 / reduction_factor`` of a trial's training. With ``min_resource="auto"`` and no
+            ``max_resource``, the last step of the same completed trial is taken.
         promote_paused: treat a stopped trial as paused: when later trials leave it among the
             best ``1 / reduction_factor`` of its rung, the study's next trial continues it from
             its checkpoint (ASHA's promotion). Only for objectives that resume from
@@ -59,6 +76,18 @@ class SuccessiveHalvingPruner(BasePruner):
         bootstrap_count: a trial that reaches a rung is stopped while the rung holds no more
             than this many trials (itself included), so that the first trials are not promoted
             on too little evidence.
+
+    Give ``max_resource`` (e.g. the number of epochs) whenever trials have a fixed length.
+    Without it and with a fixed ``min_resource``, the rungs climb from ``min_resource`` by
+    powers of ``reduction_factor`` with no top, as in Optuna's ``SuccessiveHalvingPruner``
+    (which has no ``max_resource``), so that code brought over from Optuna stops trials at the
+    steps it stopped them at there. Learning the top from the first completed trial instead
+    would let every trial that starts before one completes run unjudged (in a fused population
+    or with parallel workers, the whole first wave), and a trial that ended early by its own
+    early stopping would set too low a top. With ``min_resource="auto"`` (Optuna's default,
+    which fixes no rung) the rungs wait for a completed trial anyway, so its last step is taken
+    as the top, and the rungs differ from Optuna's: for trials of 27 steps numbered 0 to 26 and
+    ``reduction_factor=4``, steps 1 and 6 (26 // 16, 26 // 4) where Optuna has 1, 4 and 16.
 
     Optuna's default ``reduction_factor`` is 4 and its ``min_resource`` is ``"auto"``; both
     are accepted as Optuna scripts pass them.
@@ -78,7 +107,7 @@ class SuccessiveHalvingPruner(BasePruner):
             _WHERE, 1 if auto else min_resource, reduction_factor
         )
         self.min_resource: int | str = "auto" if auto else first_rung
-        self._first_rung: int | None = None if auto else first_rung
+        self._lowest: int | None = None if auto else first_rung
         self.min_early_stopping_rate = check_int(
             _WHERE, "min_early_stopping_rate", min_early_stopping_rate, 0, "0 starts at once."
         )
@@ -96,18 +125,20 @@ class SuccessiveHalvingPruner(BasePruner):
             _WHERE, "max_resource", max_resource, 1,
             "the last step a trial reports, e.g. 20 epochs.",
         )
+        self._top: int | None = self.max_resource
         self.promote_paused = check_flag(_WHERE, "promote_paused", promote_paused)
 
     def rung_steps(self, up_to: int) -> list[int]:
-        """The steps of the rungs, in order, up to ``up_to`` included (and before
-        ``max_resource``)."""
-        if self._first_rung is None:
+        """The steps of the rungs, in order, up to ``up_to`` included."""
+        if self._lowest is None:
             return []
-        if self.max_resource is not None:
-            up_to = min(up_to, self.max_resource - 1)
+        eta = self.reduction_factor
+        if self._top is not None:
+            budgets = halving_budgets(self._lowest, self._top, eta)
+            return [step for step in budgets[self.min_early_stopping_rate : -1] if step <= up_to]
         steps = []
         k = self.min_early_stopping_rate
-        while (step := self._first_rung * self.reduction_factor**k) <= up_to:
+        while (step := self._lowest * eta**k) <= up_to:
             steps.append(step)
             k += 1
         return steps
@@ -115,20 +146,19 @@ class SuccessiveHalvingPruner(BasePruner):
     def prune(self, study: Study, trial: TrialRecord) -> bool:
         if math.isnan(last_report(trial)[1]):
             return True
-        self.settle_min_resource(study)
+        self.settle_auto(study)
         return self.judge(study, trial, study.storage.get_trials(study.study_id, COMPETING_STATES))
 
-    def settle_min_resource(self, study: Study) -> None:
-        """With ``min_resource="auto"``, fix the first rung once a trial has completed."""
-        if self._first_rung is not None:
+    def settle_auto(self, study: Study) -> None:
+        """With ``min_resource="auto"``, fix the lowest rung (and the top, unless
+        ``max_resource`` was given) once a trial has completed."""
+        if self._lowest is not None:
             return
-        last_steps = [
-            record.last_step
-            for record in study.storage.get_trials(study.study_id, (TrialState.COMPLETE,))
-            if record.last_step is not None
-        ]
-        if last_steps:
-            self._first_rung = max(max(last_steps) // _AUTO_FRACTION, 1)
+        longest = longest_completed_step(study)
+        if longest is not None:
+            self._lowest = max(longest // _AUTO_FRACTION, 1)
+            if self._top is None:
+                self._top = longest
 
     def judge(self, study: Study, trial: TrialRecord, peers: Iterable[TrialRecord]) -> bool:
         """The rule against ``peers`` (RUNNING, COMPLETE and PRUNED trials, ``trial`` among
@@ -151,7 +181,7 @@ class SuccessiveHalvingPruner(BasePruner):
     def next_trial(self, study: Study) -> Continuation | None:
         if not self.promote_paused:
             return None
-        self.settle_min_resource(study)
+        self.settle_auto(study)
         return self.promotion(study, study.storage.get_trials(study.study_id))
 
     def promotion(self, study: Study, records: list[TrialRecord]) -> Continuation | None:
@@ -198,6 +228,29 @@ class SuccessiveHalvingPruner(BasePruner):
         previous = max(earlier) if earlier else -1
         reached = [r for r in self.rung_steps(step) if previous < r <= step]
         return reached[-1] if reached else None
+
+
+def halving_budgets(min_resource: int, max_resource: int, eta: int) -> list[int]:
+    """The budgets of successive halving below and at ``max_resource``, lowest first:
+    ``max_resource // eta ** k`` for ``k = s .. 0``, with ``s`` the largest ``k`` such that
+    ``min_resource * eta ** k <= max_resource`` (0 if there is none). Rounding down keeps each
+    budget at or before the real ``max_resource / eta ** k`` and, as ``eta >= 2``, distinct;
+    the lowest is at least ``min_resource`` (when ``min_resource <= max_resource``)."""
+    halvings = 0
+    while min_resource * eta ** (halvings + 1) <= max_resource:
+        halvings += 1
+    return [max_resource // eta**k for k in range(halvings, -1, -1)]
+
+
+def longest_completed_step(study: Study) -> int | None:
+    """The last step of the longest completed trial that reported, if any: the full budget
+    that ``"auto"`` options learn."""
+    last_steps = [
+        record.last_step
+        for record in study.storage.get_trials(study.study_id, (TrialState.COMPLETE,))
+        if record.last_step is not None
+    ]
+    return max(last_steps) if last_steps else None
 
 
 def check_halving(where: str, min_resource: Any, reduction_factor: Any) -> tuple[int, int]:

@@ -7,10 +7,15 @@ from the most aggressive (first judged at ``min_resource``) to one that never st
 With ``R = max_resource / min_resource`` and ``s_max = floor(log_eta R)``, bracket ``s``
 (``s_max`` down to 0) starts ``n = ceil((s_max + 1) / (s + 1) * eta ** s)`` trials and keeps
 ``floor(n * eta ** -i)`` of them at budget ``max_resource * eta ** (i - s)``, ``i = 0 .. s``
-(:meth:`HyperbandPruner.brackets` gives this table). Budgets are steps, so when ``R`` is not a
-power of ``eta`` the rounds before the last sit at ``min_resource * eta ** (s_max - s + i)``,
-the steps the paper's budgets round down to in units of ``min_resource``; the last is always
-``max_resource``.
+(:meth:`HyperbandPruner.brackets` gives this table). Every bracket's last budget is
+``max_resource``; the budgets are steps, so those below it are rounded down,
+``max_resource // eta ** (s - i)``, as successive halving places its rungs
+(:func:`tunelab.pruners.asha.halving_budgets`): no round before the last sits in the last
+``1 / eta`` of the budget, also when ``R`` is no power of ``eta``. With 20 epochs
+(``max_resource=20``), ``eta`` 3 and ``min_resource`` 2 (or 1): ``s_max = 2``, and the brackets
+run 9 trials to step 2, 3 of them to step 6 and 1 to step 20; 5 to step 6 and 1 to step 20;
+3 to step 20. (Optuna's ``HyperbandPruner`` instead climbs from
+``min_resource`` in every bracket, with no top.)
 
 Trials are dealt to the brackets in proportion to their sizes (a smooth weighted round-robin on
 the trial number, so that any stretch of trials is spread like the whole) and each bracket runs
@@ -24,9 +29,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tunelab._options import check_flag, check_int
-from tunelab.pruners.asha import COMPETING_STATES, SuccessiveHalvingPruner, check_halving
+from tunelab.pruners.asha import (
+    COMPETING_STATES,
+    SuccessiveHalvingPruner,
+    check_halving,
+    halving_budgets,
+    longest_completed_step,
+)
 from tunelab.pruners.base import BasePruner, Continuation, last_report
-from tunelab.trial import Resume, TrialRecord, TrialState
+from tunelab.trial import Resume, TrialRecord
 
 if TYPE_CHECKING:
     from tunelab.study import Study
@@ -47,10 +58,13 @@ class HyperbandPruner(BasePruner):
     """Hyperband over brackets of asynchronous successive halving.
 
     Args:
-        min_resource: the smallest budget (step) a trial is judged at, e.g. 1 epoch.
+        min_resource: the lowest step a trial may be judged at, e.g. 1 epoch: the lowest
+            budget, ``max_resource // eta ** s_max``, is at least this.
         max_resource: the full budget, the last step a trial reports (e.g. the number of
-            epochs); ``"auto"`` takes the last step of the first trial that completes, and
-            prunes nothing until then.
+            epochs), and the top of every bracket, with the budgets below it at
+            ``max_resource // eta ** k``; ``"auto"`` takes the last step of the longest trial
+            completed when the pruner first looks after one completes (with trials run one at
+            a time, the first to complete), and prunes nothing until then.
         reduction_factor: ``eta``: each round keeps ``1 / eta`` of a bracket's trials and
             gives them ``eta`` times the budget.
         promote_paused: stopped trials are paused and promoted later from their checkpoints,
@@ -90,12 +104,12 @@ class HyperbandPruner(BasePruner):
         if resource is None:
             raise ValueError("brackets(): max_resource is 'auto' and no trial has completed yet")
         eta = self.reduction_factor
-        s_max = _halvings(self.min_resource, resource, eta)
+        budgets = halving_budgets(self.min_resource, resource, eta)
+        s_max = len(budgets) - 1
         result = []
         for s in range(s_max, -1, -1):
             n = -(-(s_max + 1) * eta**s // (s + 1))  # ceil without float rounding
-            budgets = [self.min_resource * eta ** (s_max - s + i) for i in range(s)] + [resource]
-            rounds = tuple((n // eta**i, budget) for i, budget in enumerate(budgets))
+            rounds = tuple((n // eta**i, budget) for i, budget in enumerate(budgets[s_max - s :]))
             result.append(Bracket(index=s, n_trials=n, rounds=rounds))
         return result
 
@@ -141,11 +155,11 @@ class HyperbandPruner(BasePruner):
 
     def _current_plan(self, study: Study | None = None) -> _Plan | None:
         """The brackets, made once the full budget is known: given, or with ``"auto"`` the
-        last step of ``study``'s first completed trial (looked for only until found)."""
+        last step of ``study``'s longest completed trial (looked for only until found)."""
         if self._plan is None:
             resource = self.max_resource
             if resource is None and study is not None:
-                resource = _auto_max_resource(study)
+                resource = longest_completed_step(study)
             if resource is not None:
                 self._plan = _Plan(self, resource)
         return self._plan
@@ -178,14 +192,6 @@ class _Plan:
         return self.cycle[number % len(self.cycle)]
 
 
-def _halvings(min_resource: int, max_resource: int, eta: int) -> int:
-    """``floor(log_eta(max_resource / min_resource))``, in integers."""
-    s = 0
-    while min_resource * eta ** (s + 1) <= max_resource:
-        s += 1
-    return s
-
-
 def _smooth_round_robin(weights: list[int]) -> list[int]:
     """A cycle of ``sum(weights)`` positions where position ``j`` appears ``weights[j]`` times,
     spread evenly (nginx's smooth weighted round-robin)."""
@@ -198,12 +204,3 @@ def _smooth_round_robin(weights: list[int]) -> list[int]:
         current[chosen] -= total
         cycle.append(chosen)
     return cycle
-
-
-def _auto_max_resource(study: Study) -> int | None:
-    """The last step of the lowest-numbered completed trial that reported, if any."""
-    for record in study.storage.get_trials(study.study_id, (TrialState.COMPLETE,)):
-        if record.last_step is not None:
-            return record.last_step
-    return None
-
