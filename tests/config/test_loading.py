@@ -69,6 +69,32 @@ def test_a_task_refuses_what_contradicts_it(
         assert fragment in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("extra", "pruner"),
+    [
+        ("pruner: asha\n", {"name": "asha", "max_resource": 7}),
+        ("pruner: {name: hyperband, reduction_factor: 2}\n",
+         {"name": "hyperband", "reduction_factor": 2, "max_resource": 7}),
+        # What the file says stays: its own budget, or epochs that differ per trial.
+        ("pruner: {name: asha, max_resource: 5}\n", {"name": "asha", "max_resource": 5}),
+        ("pruner: asha\n  search: {epochs: [3, 7]}\n", "asha"),
+        ("pruner: median\n", "median"),
+    ],
+)
+def test_halving_pruners_count_their_rungs_down_from_the_tasks_epochs(
+    tmp_path: Path, extra: str, pruner: object
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    task = TASK + "  recipe: {epochs: 7}\n"
+    if "search" in extra:  # the search entry belongs under task:
+        pruner_line, search = extra.split("\n", 1)
+        path.write_text(f"{pruner_line}\n{task}{search}")
+    else:
+        path.write_text(extra + task)
+    assert load_study_config(path).pruner == pruner
+
+
 # A sampler of the user's, named by its class path ----------------------------------------------
 
 USER_SAMPLER = '''

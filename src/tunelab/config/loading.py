@@ -59,7 +59,28 @@ def prepare_objective(
         where = f"task.{error.field}" if error.field else "task"
         message = str(error).removeprefix(f"{error.field}: ")
         raise ConfigError(f"{source}: field '{where}': {message}", field=where) from None
-    return _with_task_direction(config, task, source), task
+    return _with_task_budget(_with_task_direction(config, task, source), task), task
+
+
+# Pruners that place rungs down from the last step when they know it (max_resource).
+_HALVING_PRUNERS = ("asha", "hyperband")
+
+
+def _with_task_budget(config: StudyConfig, task: Any) -> StudyConfig:
+    """The config with the task's epochs as the ``max_resource`` of a successive-halving or
+    Hyperband pruner that was given none, when every trial trains that many epochs: the rungs
+    then count down from the last epoch instead of climbing from the first, which may put one
+    just before the end (2, 6, 18 of 20 epochs), after most of a stopped trial's cost."""
+    spec = config.pruner
+    options = {"name": spec} if isinstance(spec, str) else dict(spec or {})
+    searched = {parameter.name for parameter in task.search}
+    if options.get("name") not in _HALVING_PRUNERS or "max_resource" in options:
+        return config
+    if "epochs" in searched:
+        return config
+    return config.model_copy(
+        update={"pruner": {**options, "max_resource": task.recipe.epochs}}
+    )
 
 
 def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyConfig:
