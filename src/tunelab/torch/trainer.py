@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -119,12 +120,18 @@ class Trainer:
         self.frozen = matching_parameters(model, recipe.freeze, "freeze")
         set_frozen(self.frozen.values(), True)
         check_output_shape(model, self.data, self.loss_name)
-        self.optimizer = build_optimizer(model, recipe)
+        matching_parameters(model, dict(recipe.lr_multipliers), "lr_multipliers")
         self.lr_factor_now = 1.0  # the optimizer starts at its base learning rates
         self.autocast_dtype = _autocast_dtype(self.device) if recipe.mixed_precision else None
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
         needs_scaling = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaling else None
+
+    @cached_property
+    def optimizer(self) -> torch.optim.Optimizer:
+        # Built when training starts: constructing a torch optimizer imports torch._dynamo (a
+        # second and a half of CPU), which checking a task before any trial runs need not pay.
+        return build_optimizer(self.model, self.recipe)
 
     def fit(self) -> FitResult:
         """Train for ``recipe.epochs`` (or until early stopping or pruning); see :class:`FitResult`.
