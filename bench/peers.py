@@ -18,7 +18,8 @@ The peers:
   its HyperOpt search algorithm and 2 concurrent trials of one CPU each, the same plain loop.
 - ``tunelab``: ``tunelab run`` of the task with its defaults (sampler ``auto``, the default
   pruner) and ``--n-jobs 2``.
-- ``tunelab-fuse``: the same with ``--fuse 32`` instead of worker processes.
+- ``tunelab-fuse``: the same with ``--fuse 32``: each of the 2 worker processes trains the
+  trials it takes 32 at a time, as fused populations.
 
 Each run is a fresh process with a budget of ``--budget`` seconds, started on a quiet machine
 one after the other, and every peer is timed the same way: from the moment its process is
@@ -250,7 +251,7 @@ def run_tunelab(job: Job, seed: int, budget: float, started: float, fuse: bool) 
         }), encoding="utf-8")
         command = [str(Path(sys.executable).parent / "tunelab"), "run", str(study_file),
                    "--timeout", str(budget)]
-        command += ["--fuse", str(FUSE)] if fuse else ["--n-jobs", "2"]
+        command += ["--n-jobs", "2"] + (["--fuse", str(FUSE)] if fuse else [])
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=folder)
         records = tunelab.load_study(study_name="peers", storage=storage).trials
         epochs: list[Epoch] = []
