@@ -20,6 +20,19 @@ as its documentation says; tunelab's cmaes puts them on an ordinal axis of the s
   on [-5, 10]^10 (f* = 0), Ackley-10 on [-32.768, 32.768]^10 (f* = 0), and ``mixed``: a
   categorical branch with one conditional parameter per branch, a second categorical, a
   log-scaled float, a float and an int (f* = 0 by construction).
+- Categorical-heavy, minimized (family ``categorical``), each generated from a fixed seed:
+  ``cat-interact``, an architecture-search-like table of 7 categoricals with 3 to 6 choices
+  (12,960 configurations): an effect per choice plus interaction effects between the choices
+  of 10 of the 21 pairs of parameters; ``cat-ordinal``, 6 categoricals with 4 to 6 choices
+  (21,600 configurations) whose choices sit at hidden, evenly spaced positions, listed in
+  shuffled order, with a value smooth in those positions (neighbouring choices have close
+  effects, which a model that learns how alike the choices are can use); for both, f* is the
+  minimum over every configuration, enumerated (``PairwiseTable``). ``cat-float``: an
+  optimizer, a schedule and a normalization, a log-scaled learning rate, a dropout rate and a
+  log-scaled int width, where the best learning rate depends on the optimizer and the best
+  dropout on the normalization (f* = 0 by construction). The functions' docstrings give
+  their exact form. ``tunelab:tpe-even`` is TPE with its former categorical model (smoothing
+  spread evenly over the choices, as Optuna's, and repeats allowed), for comparison.
 - Validation, minimized, f* = 0: Styblinski-Tang (shifted), Levy, Rastrigin, Griewank and
   Schwefel 1.2 (the rotated hyper-ellipsoid), each in 5 and 10 dimensions on their usual boxes.
   No sampler default was chosen on them: they check whether a change chosen on the tasks above
@@ -53,7 +66,8 @@ Metrics, per sampler and task:
 - the rank of each sampler on each task by mean regret (1 = best, ties share the mean rank),
   the mean rank over the single-objective tasks it ran on, and the mean of its mean regrets
   over those tasks;
-- the median regret over the seeds on each synthetic task, and on how many of them it is below
+- the median regret over the seeds on each synthetic and categorical task, and on how many of
+  them it is below
   the median of random search (``tunelab:random``, when it is part of the run);
 - the hypervolume fraction for multi-objective tasks (1 = the true front), ranked likewise;
 - per-suggestion time: wall time of the run (study creation and optimization) minus the time
@@ -232,6 +246,108 @@ def mixed(p: dict[str, Any]) -> float:
     return branch + ACTIVATION_COST[p["activation"]] + smooth + abs(p["k"] - 13) / 12
 
 
+class PairwiseTable:
+    """A function of categorical parameters ``c0, c1, ...`` (choices ``"v0", "v1", ...``): one
+    effect per (parameter, choice) plus one interaction per listed pair of parameters,
+    ``f = sum_i main[i][c_i] + sum_(i,j) pairs[i, j][c_i, c_j]``. Its optimum is found by
+    enumerating every configuration (the table broadcast over all parameters at once)."""
+
+    def __init__(
+        self, main: Sequence[np.ndarray], pairs: dict[tuple[int, int], np.ndarray]
+    ) -> None:
+        self.main, self.pairs = list(main), pairs
+
+    def params(self) -> tuple[Param, ...]:
+        return tuple(Param(f"c{i}", "categorical", choices=tuple(f"v{k}" for k in range(len(m))))
+                     for i, m in enumerate(self.main))
+
+    def __call__(self, p: dict[str, Any]) -> float:
+        index = [int(p[f"c{i}"][1:]) for i in range(len(self.main))]
+        value = sum(float(m[k]) for m, k in zip(self.main, index))
+        return value + sum(float(t[index[i], index[j]]) for (i, j), t in self.pairs.items())
+
+    def optimum(self) -> float:
+        d = len(self.main)
+
+        def along(table: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+            shape = [1] * d
+            for axis, size in zip(axes, table.shape):
+                shape[axis] = size
+            return table.reshape(shape)
+
+        total = sum(along(m, (i,)) for i, m in enumerate(self.main))
+        total = total + sum(along(t, pair) for pair, t in self.pairs.items())
+        return float(np.min(total))
+
+
+def interaction_table() -> PairwiseTable:
+    """``cat-interact``: 7 parameters of 3 to 6 choices (12,960 configurations), effects drawn
+    N(0, 1) per choice and N(0, 0.75^2) per pair of choices for 10 of the 21 pairs of
+    parameters (seed 7): an architecture-search table whose best choice of one parameter
+    depends on others."""
+    rng = np.random.default_rng(7)
+    sizes = (3, 4, 5, 3, 6, 4, 3)
+    main = [rng.normal(0.0, 1.0, n) for n in sizes]
+    all_pairs = [(i, j) for i in range(len(sizes)) for j in range(i + 1, len(sizes))]
+    chosen = sorted(all_pairs[k] for k in rng.choice(len(all_pairs), 10, replace=False))
+    return PairwiseTable(main, {(i, j): rng.normal(0.0, 0.75, (sizes[i], sizes[j]))
+                                for i, j in chosen})
+
+
+def ordinal_table() -> PairwiseTable:
+    """``cat-ordinal``: 6 parameters of 4 to 6 choices (21,600 configurations), each choice at a
+    hidden position in [0, 1] (evenly spaced, listed in shuffled order; seed 11). The value is
+    ``sum_i w_i (h_i - t_i)^2 + sum_(i,j) v_ij (h_i - h_j)^2`` over the hidden positions ``h``,
+    with targets ``t_i`` in [0, 1], ``w_i`` in [1, 3] and 4 coupled pairs, ``v_ij`` in
+    [0.5, 1.5]: choices that are neighbours in hidden position have close values, which a
+    model that learns how similar the choices are can use."""
+    rng = np.random.default_rng(11)
+    sizes = (5, 6, 4, 6, 5, 6)
+    hidden = [rng.permutation(n) / (n - 1) for n in sizes]
+    targets, weights = rng.uniform(0.0, 1.0, len(sizes)), rng.uniform(1.0, 3.0, len(sizes))
+    main = [w * (h - t) ** 2 for h, t, w in zip(hidden, targets, weights)]
+    all_pairs = [(i, j) for i in range(len(sizes)) for j in range(i + 1, len(sizes))]
+    chosen = sorted(all_pairs[k] for k in rng.choice(len(all_pairs), 4, replace=False))
+    pairs = {(i, j): rng.uniform(0.5, 1.5) * (hidden[i][:, None] - hidden[j][None, :]) ** 2
+             for i, j in chosen}
+    return PairwiseTable(main, pairs)
+
+
+CAT_FLOAT_PARAMS = (
+    Param("optimizer", "categorical", choices=("sgd", "momentum", "adam", "rmsprop")),
+    Param("schedule", "categorical", choices=("constant", "cosine", "step")),
+    Param("norm", "categorical", choices=("none", "batch", "layer")),
+    Param("lr", "float", 1e-5, 1.0, log=True),
+    Param("dropout", "float", 0.0, 0.6),
+    Param("width", "int", 16, 512, log=True),
+)
+# Per choice: (cost, best log10 lr) for the optimizer, cost for the schedule, (cost, best
+# dropout) for the normalization.
+OPTIMIZERS = {"sgd": (0.3, -1.0), "momentum": (0.1, -1.5), "adam": (0.0, -3.0),
+              "rmsprop": (0.15, -3.5)}
+SCHEDULES = {"constant": 0.2, "cosine": 0.0, "step": 0.1}
+NORMS = {"none": (0.15, 0.4), "batch": (0.0, 0.1), "layer": (0.05, 0.25)}
+
+
+def cat_float(p: dict[str, Any]) -> float:
+    """``cat-float``: where the best learning rate lies depends on the optimizer, and the best
+    dropout on the normalization. 0 at optimizer=adam, schedule=cosine, norm=batch,
+    lr=10^-3, dropout=0.1, width=128; the best of sgd is 0.3, of momentum 0.1, of rmsprop 0.15
+    (each at its own learning rate)."""
+    cost, best_lr = OPTIMIZERS[p["optimizer"]]
+    norm_cost, best_dropout = NORMS[p["norm"]]
+    lr_term = (math.log10(p["lr"]) - best_lr) ** 2 / 4
+    dropout_term = (p["dropout"] - best_dropout) ** 2 / 0.09
+    width_term = (math.log2(p["width"]) - 7) ** 2 / 16
+    return (cost + SCHEDULES[p["schedule"]] + norm_cost + lr_term + dropout_term
+            + width_term)
+
+
+def table_task(name: str, table: PairwiseTable, note: str) -> Task:
+    return Task(name, "categorical", table.params(), table, math.nan, note=note,
+                optimum_fn=table.optimum)
+
+
 def vector(p: dict[str, Any]) -> np.ndarray:
     return np.array([p[f"x{i}"] for i in range(len(p))])
 
@@ -358,6 +474,10 @@ def make_tasks() -> dict[str, Task]:
         Task("ackley10", "synthetic", floats([f"x{i}" for i in range(10)], -32.768, 32.768),
              ackley, 0.0),
         Task("mixed", "synthetic", MIXED_PARAMS, mixed, 0.0, note="categorical + conditional"),
+        table_task("cat-interact", interaction_table(), "7 categoricals, pairwise interactions"),
+        table_task("cat-ordinal", ordinal_table(), "6 categoricals, shuffled hidden order"),
+        Task("cat-float", "categorical", CAT_FLOAT_PARAMS, cat_float, 0.0,
+             note="3 categoricals set the best floats"),
         Task("zdt1", "multi", floats([f"x{i}" for i in range(30)], 0.0, 1.0), zdt(zdt1_h),
              math.nan, n_objectives=2),
         Task("zdt2", "multi", floats([f"x{i}" for i in range(30)], 0.0, 1.0), zdt(zdt2_h),
@@ -510,6 +630,8 @@ def directions(task: Task) -> list[str]:
 # Bench name: (sampler spec, kind of task), for samplers with non-default options.
 TUNELAB_VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
     "tpe-flat": ({"name": "tpe", "improvement_weights": False}, "single"),
+    "tpe-even": ({"name": "tpe", "categorical_similarity": False, "avoid_repeats": False},
+                 "single"),
     "nsga2-former": (
         {"name": "nsga2", "population_size": 50, "crossover": "sbx", "eta_mutation": 20.0},
         "multi",
@@ -580,7 +702,7 @@ class Sampler:
         return self.objectives in ("both", "multi" if task.n_objectives > 1 else "single")
 
 
-TUNELAB_SINGLE = ("random", "tpe", "gp", "cmaes", "genetic", "pso", "annealing", "tabu",
+TUNELAB_SINGLE = ("random", "tpe", "gp", "auto", "cmaes", "genetic", "pso", "annealing", "tabu",
                   "reinforce", "qmc")
 SAMPLERS: dict[str, Sampler] = {
     s.key: s
@@ -800,9 +922,10 @@ def parse_args(argv: list[str] | None, all_tasks: dict[str, Task]) -> argparse.N
 def beats_random_table(
     tasks: list[Task], samplers: list[str], results: dict[tuple[str, str], dict[str, Any]]
 ) -> str:
-    """Median regret over the seeds per synthetic task, and on how many tasks it is below
-    random search's (``tunelab:random``) median."""
-    synthetic = [t for t in tasks if t.family == "synthetic" and t.n_objectives == 1]
+    """Median regret over the seeds per synthetic or categorical task, and on how many tasks
+    it is below random search's (``tunelab:random``) median."""
+    synthetic = [t for t in tasks
+                 if t.family in ("synthetic", "categorical") and t.n_objectives == 1]
     baseline = {t.name: statistics.median(results[(t.name, RANDOM)]["per_seed"])
                 for t in synthetic if (t.name, RANDOM) in results}
     rows = []
@@ -834,7 +957,7 @@ def report(
         mean_ranks["single"] = {s: statistics.fmean(r) for s, r in task_ranks.items() if r}
         if any(key[1] == RANDOM for key in results):
             print(f"\n## Median normalized regret over {budget.seeds} seeds on the synthetic "
-                  "tasks, beside random search\n\n"
+                  "and categorical tasks, beside random search\n\n"
                   f"{beats_random_table(tasks, samplers, results)}\n")
     if multi:
         table, task_ranks = score_table(multi, samplers, results, higher_is_better=True)

@@ -1,5 +1,6 @@
-"""The auto sampler: NSGA-II for several objectives; GP for a small numeric space and budget,
-TPE otherwise; random until the space is known; the choice logged, stored and shared."""
+"""The auto sampler: NSGA-II for several objectives; GP for a small space without conditional
+parameters or large categoricals and a small budget, TPE otherwise; random until the space is
+known; the choice logged, stored and shared; reproducible for a seed and history."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import pytest
 import tunelab
 from tests.samplers.objectives import bowl_2d, mixed, params_of, run
 from tunelab.samplers import make_sampler
-from tunelab.samplers.auto import GP_MAX_TRIALS, STARTUP_TRIALS, AutoSampler
+from tunelab.samplers.auto import (
+    GP_MAX_CHOICES,
+    GP_MAX_PARAMS,
+    GP_MAX_TRIALS,
+    STARTUP_TRIALS,
+    AutoSampler,
+)
 from tunelab.samplers.gp import GPSampler
 from tunelab.samplers.random import RandomSampler
 from tunelab.samplers.tpe import TPESampler
@@ -30,13 +37,51 @@ def test_a_small_numeric_space_with_a_small_budget_gets_gp_and_the_choice_is_log
     assert sum("sampler 'auto' chose gp" in m for m in caplog.messages) == 1
 
 
-def test_categorical_and_conditional_parameters_get_tpe():
+def test_conditional_parameters_get_tpe():
     sampler = AutoSampler(seed=0)
     study = run(mixed, sampler, n_trials=STARTUP_TRIALS + 1)
     assert sampler.chosen(study) == "tpe"
 
 
-def test_a_budget_too_large_for_a_gp_gets_tpe():
+def architecture(trial, n_choices=4, n_params=6):
+    """Categoricals only, as in an architecture search: the sum of the chosen indices."""
+    names = [f"c{k}" for k in range(n_choices)]
+    return sum(names.index(trial.suggest_categorical(f"p{i}", names)) for i in range(n_params))
+
+
+@pytest.mark.parametrize(
+    ("objective", "expected"),
+    [
+        (architecture, "gp"),
+        (lambda trial: architecture(trial, n_choices=GP_MAX_CHOICES), "gp"),
+        (lambda trial: architecture(trial, n_choices=GP_MAX_CHOICES + 1), "tpe"),
+        (lambda trial: architecture(trial, n_params=GP_MAX_PARAMS), "gp"),
+        (lambda trial: architecture(trial, n_params=GP_MAX_PARAMS + 1), "tpe"),
+        (lambda trial: architecture(trial) + trial.suggest_float("lr", 1e-4, 1.0, log=True), "gp"),
+    ],
+    ids=["categoricals", "largest-categoricals", "a-categorical-too-large", "most-parameters",
+         "too-many-parameters", "categoricals-and-a-float"],
+)
+def test_a_small_space_without_conditional_parameters_gets_gp_with_a_small_budget(
+    objective, expected
+):
+    sampler = AutoSampler(seed=0)
+    study = run(objective, sampler, n_trials=STARTUP_TRIALS + 1)
+    assert sampler.chosen(study) == expected
+
+
+def test_a_resumed_study_proposes_what_an_uninterrupted_one_does():
+    straight = run(architecture, AutoSampler(seed=2), n_trials=20)
+    resumed = run(architecture, AutoSampler(seed=2), n_trials=14)
+    reloaded = tunelab.load_study(
+        resumed.study_name, storage=resumed.storage, sampler=AutoSampler(seed=2)
+    )
+    reloaded.optimize(architecture, n_trials=6)
+    assert params_of(reloaded) == params_of(straight)
+
+
+@pytest.mark.parametrize("objective", [bowl_2d, architecture], ids=["numeric", "categorical"])
+def test_a_budget_too_large_for_a_gp_gets_tpe(objective):
     sampler = AutoSampler(seed=0)
     study = tunelab.create_study(sampler=sampler)
 
@@ -44,7 +89,7 @@ def test_a_budget_too_large_for_a_gp_gets_tpe():
         if record.number >= STARTUP_TRIALS:
             study.stop()
 
-    study.optimize(bowl_2d, n_trials=GP_MAX_TRIALS + 1, callbacks=[stop_once_decided])
+    study.optimize(objective, n_trials=GP_MAX_TRIALS + 1, callbacks=[stop_once_decided])
     assert sampler.chosen(study) == "tpe"
 
 

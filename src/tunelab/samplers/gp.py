@@ -32,8 +32,8 @@ The model: the objective (signed so that higher is better) is standardized and m
 zero-mean GP with kernel ``s2 * Matern52(r) + noise``, ``r`` the distance scaled by one
 lengthscale per parameter (ARD). The log-lengthscales, log-signal variance and log-noise
 (fixed at a tiny value with ``deterministic_objective=True``) maximize the log marginal
-likelihood plus weak log-normal priors, with L-BFGS-B and an analytic gradient, started from
-the previous fit (cached per study) and from a default.
+likelihood plus weak log-normal priors, with L-BFGS-B and an analytic gradient, started from a
+fixed default every time, so that a fit depends on the history alone.
 
 The acquisition is log EI over the best observed value. It is maximized over Sobol points and
 perturbations of the best trials, snapped to the grid; the best few are refined by L-BFGS-B on
@@ -103,7 +103,6 @@ _NOISE_BOUNDS = (math.log(1e-6), math.log(0.5))
 _NOISE_PRIOR = (math.log(1e-3), 2.5)
 
 _N_REFINE = 4  # candidates refined by L-BFGS-B
-_RESTART_EVERY = 8  # observations between fits that also start from the default
 _N_LOCAL_CENTRES = 5  # best trials whose neighbourhood is searched
 _N_LOCAL_PER_CENTRE = 64
 
@@ -492,15 +491,13 @@ class GPSampler(JointSampler):
             "categoricals with more choices than this are drawn at random.",
         )
         self._warned_choices: set[str] = set()
-        # Last fitted log-hyperparameters per (study, space), the start of the next fit.
-        self._fits: dict[tuple[Any, ...], np.ndarray] = {}
         # Completed trials of one (study, space): number -> (unit point, value, constraint
         # values) or None.
         self._encoded: tuple[Any, dict[int, Any]] = (None, {})
 
     # Model fitting ---------------------------------------------------------------------------
 
-    def _fit(self, key: tuple[Any, ...], enc: _Encoder, x: np.ndarray, y: np.ndarray) -> _Hyper:
+    def _fit(self, enc: _Encoder, x: np.ndarray, y: np.ndarray) -> _Hyper:
         p = enc.dim
         fixed = _DETERMINISTIC_NOISE if self.deterministic_objective else None
         sq_parts = np.zeros((p, len(y), len(y)))
@@ -510,27 +507,19 @@ class GPSampler(JointSampler):
         default = np.concatenate([np.full(p, _LS_PRIOR[0]), [0.0, math.log(1e-2)]])
         if fixed is not None:
             default[p + 1] = math.log(fixed)
-        # Warm start from the previous fit; a second start from the default when there is no
-        # previous fit, and every _RESTART_EVERY observations, so a poor optimum is left.
-        starts = [default]
-        previous = self._fits.get(key)
-        if previous is not None and len(previous) == len(default):
-            starts = [previous] + ([default] if len(y) % _RESTART_EVERY == 0 else [])
+        # Every fit starts from the default, so that it depends on the history alone and a
+        # fresh sampler proposes what a running one does (a warm start from the previous fit
+        # made the proposals depend on which fits the process had made before).
         bounds = [_LS_BOUNDS] * p + [_SF2_BOUNDS, _NOISE_BOUNDS]
         if fixed is not None:
             bounds[p + 1] = (math.log(fixed), math.log(fixed))
         lower, upper = zip(*bounds)
-        best_theta, best_value = starts[0], math.inf
-        for start in starts:
-            result = optimize.minimize(
-                _neg_log_posterior, np.clip(start, lower, upper), args=(y, sq_parts, fixed),
-                jac=True, method="L-BFGS-B", bounds=bounds,
-                options={"maxiter": 100, "ftol": 1e-7},
-            )
-            if np.isfinite(result.fun) and result.fun < best_value:
-                best_theta, best_value = result.x, float(result.fun)
-        self._fits[key] = np.array(best_theta)
-        return _Hyper(np.array(best_theta), p)
+        start = np.clip(default, lower, upper)
+        result = optimize.minimize(
+            _neg_log_posterior, start, args=(y, sq_parts, fixed), jac=True, method="L-BFGS-B",
+            bounds=bounds, options={"maxiter": 100, "ftol": 1e-7},
+        )
+        return _Hyper(np.array(result.x if np.isfinite(result.fun) else start), p)
 
     # Acquisition optimization ----------------------------------------------------------------
 
@@ -651,10 +640,10 @@ class GPSampler(JointSampler):
         y = _standardized(f)
         x = enc.features(z_obs)
 
-        gp = _GP(x, y, self._fit(space_key, enc, x, y), enc.groups)
+        gp = _GP(x, y, self._fit(enc, x, y), enc.groups)
         feasible = np.array([violation(c) <= 0 for c in constraints], dtype=bool)
         best = float(y[feasible].max()) if feasible.any() else None
-        models = self._constraint_models(space_key, enc, x, constraints)
+        models = self._constraint_models(enc, x, constraints)
         acquisition = _Acquisition(gp, best, models)
         centres = z_obs[np.lexsort((-y, ~feasible))[:_N_LOCAL_CENTRES]]
 
@@ -725,7 +714,6 @@ class GPSampler(JointSampler):
 
     def _constraint_models(
         self,
-        space_key: tuple[Any, ...],
         enc: _Encoder,
         x: np.ndarray,
         constraints: list[list[float] | None],
@@ -748,6 +736,6 @@ class GPSampler(JointSampler):
             column = table[:, j]
             centre, scale = float(column.mean()), float(column.std()) or 1.0
             y = (column - centre) / scale
-            hyper = self._fit((*space_key, "constraint", j), enc, x[rows], y)
+            hyper = self._fit(enc, x[rows], y)
             models.append((_GP(x[rows], y, hyper, enc.groups), -centre / scale))
         return models

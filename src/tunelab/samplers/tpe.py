@@ -23,9 +23,27 @@ Details:
 * Unit space makes log-scaled, integer and stepped ranges one case. A discrete parameter is
   scored by the mass its kernels put on the value's bin (not by a density at a point), and the
   proposal is snapped to a bin by ``from_unit``. A categorical parameter uses categorical
-  kernels: each observation's kernel puts weight 1 on its choice and ``prior_weight / (n + 1)``
-  on every choice (so a choice seen in only one group is not scored as infinitely good or
-  bad), and the prior kernel spreads its weight evenly over all choices.
+  kernels: each observation's kernel puts weight 1 on its choice and spreads a smoothing
+  weight over the choices (so a choice seen in only one group is not scored as infinitely
+  good or bad); the prior kernel spreads its weight evenly over all choices.
+* The categorical smoothing learns which choices are alike (``categorical_similarity``, one
+  objective): a choice's *good rate* is the share of its observations in the good group
+  (shrunk toward the overall share by one pseudo-observation), and an observation spreads
+  ``2 n_choices prior_weight / (n + 1)`` over the choices in proportion to
+  ``exp(-(rate difference / 0.1)^2 / 2)`` from its own choice's rate, instead of
+  ``prior_weight / (n + 1)`` evenly on each (as Optuna's TPE does, and this one with the
+  option off). So ``l`` keeps its smoothing near the choices that did well, and ``g`` near
+  those that did badly: where choices act alike (neighbouring sizes listed as categories,
+  say), the search moves among the alike ones first.
+* No configuration twice (``avoid_repeats``, one objective): when every parameter of a joint
+  proposal is discrete (categorical, int, stepped), candidates equal to a configuration
+  already evaluated or running are passed over, and up to three more sets of candidates are
+  drawn while all of them are; only when those are all repeats too (the space nearly used
+  up) does a repeat run. On purely categorical tasks both TPEs spent about a fifth of 100 trials
+  on repeats. Measured (``bench/samplers.py``, 30 seeds, shared start-up, 100 trials, mean
+  normalized regret): ``cat-interact`` 0.040 -> 0.004, ``cat-ordinal`` 0.027 -> 0.010,
+  ``cat-float`` 0.101 -> 0.085, and over the eight HPOBench tables 0.055 -> 0.052;
+  float-only spaces are untouched (``bench/RESULTS.md``).
 * Bandwidths, in every coordinate and in both modes: each kernel takes the larger gap to its
   sorted neighbours (Bergstra et al.; the outermost kernels ignore the range ends), clipped to
   ``[1 / min(100, n + 2), 1]``, the "magic clip" of Bergstra et al. These adapt to where the
@@ -122,6 +140,10 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 _WHERE = "TPE"
 _WEIGHT_AT_THRESHOLD = 0.5  # weight of a good observation at the threshold; the best gets 1.5
+_SIMILARITY_WIDTH = 0.1  # how close two choices' good rates must be for them to be alike
+_SIMILAR_SPREAD = 2.0  # smoothing of a categorical kernel, relative to the even spread's
+_REDRAWS = 4  # candidate sets drawn at most while every candidate was evaluated before
+_SAME_POINT = 1e-9  # snapped coordinates closer than this are the same value
 
 
 def default_gamma(n: int) -> int:
@@ -160,6 +182,12 @@ class TPESampler(BaseSampler):
         weights: ``weights(n) -> n numbers``, the weights of ``n`` observations of a group,
             oldest first (Optuna's option); when given it replaces ``improvement_weights`` in
             both groups (with several objectives, in the bad group only, as in Optuna).
+        categorical_similarity: spread each categorical observation's smoothing over the
+            choices that did about as well as its own (the default); False spreads it evenly,
+            as Optuna's TPE does. One objective only.
+        avoid_repeats: when every parameter of a joint proposal is discrete, pass over the
+            configurations already evaluated or running (the default); False allows repeats,
+            which a noisy objective may want. One objective only.
 
     Optuna's ``consider_prior``, ``consider_magic_clip``, ``consider_endpoints`` and ``group``
     are accepted: at their defaults they describe what this sampler does, and another value
@@ -180,6 +208,8 @@ class TPESampler(BaseSampler):
         improvement_weights: bool = True,
         constraints_func: ConstraintsFunc | None = None,
         weights: Callable[[int], Any] | None = None,
+        categorical_similarity: bool = True,
+        avoid_repeats: bool = True,
         consider_prior: bool | None = None,
         consider_magic_clip: bool | None = None,
         consider_endpoints: bool | None = None,
@@ -203,6 +233,10 @@ class TPESampler(BaseSampler):
         self.multivariate = multivariate is not False
         self.constant_liar = check_flag(_WHERE, "constant_liar", constant_liar)
         self.improvement_weights = check_flag(_WHERE, "improvement_weights", improvement_weights)
+        self.categorical_similarity = check_flag(
+            _WHERE, "categorical_similarity", categorical_similarity
+        )
+        self.avoid_repeats = check_flag(_WHERE, "avoid_repeats", avoid_repeats)
         self.constraints_func = check_constraints_func(_WHERE, constraints_func)
         if weights is not None and not callable(weights):
             raise ConfigError(
@@ -258,7 +292,8 @@ class TPESampler(BaseSampler):
             for trial in trials:
                 rng = self._numpy_rng(trial.number, _RELATIVE_STREAM)
                 point, values = self._propose(
-                    rng, dims, good, weights, np.vstack([bad, pending]), state.n_objectives > 1
+                    rng, dims, good, weights, np.vstack([bad, pending]), state.n_objectives > 1,
+                    joint=True,
                 )
                 params = dict(zip(names, values))
                 proposals.append(params)
@@ -394,18 +429,27 @@ class TPESampler(BaseSampler):
         good_weights: np.ndarray,
         bad: np.ndarray,
         several: bool = False,
+        joint: bool = False,
     ) -> tuple[np.ndarray, list[Any]]:
         """The candidate from ``l`` with the largest ``log l - log g``: its point and values.
         A ``weights`` function weighs both groups, or only the bad one for ``several``
-        objectives (as Optuna's does)."""
+        objectives (as Optuna's does). With one objective, categorical kernels spread by the
+        choices' similarity, and a ``joint`` proposal of discrete parameters passes over
+        the configurations already evaluated or running (the module's notes)."""
         bad_weights = None
         if self.weights is not None:
             if not several:
                 good_weights = self._user_weights(len(good))
             bad_weights = self._user_weights(len(bad))
-        below = _Parzen(dims, good, self.prior_weight, good_weights)
-        above = _Parzen(dims, bad, self.prior_weight, bad_weights)
-        return _best_candidate(rng, dims, below, above, self.n_ei_candidates)
+        spreads = (
+            _choice_spreads(dims, good, bad) if self.categorical_similarity and not several
+            else None
+        )
+        below = _Parzen(dims, good, self.prior_weight, good_weights, spreads=spreads)
+        above = _Parzen(dims, bad, self.prior_weight, bad_weights, spreads=spreads)
+        avoid = self.avoid_repeats and joint and not several and all(d.discrete for d in dims)
+        seen = np.vstack([good, bad]) if avoid else None
+        return _best_candidate(rng, dims, below, above, self.n_ei_candidates, seen=seen)
 
     def _user_weights(self, n: int) -> np.ndarray:
         """``weights(n)``, checked: ``n`` non-negative finite numbers, oldest trial first."""
@@ -607,16 +651,64 @@ def _best_candidate(
     above: _Parzen,
     n_candidates: int,
     sample_from: _Parzen | None = None,
+    seen: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Any]]:
     """Of ``n_candidates`` points drawn from ``sample_from`` (default: ``below``), the one with
     the largest ``log below - log above``: its point and values. BOHB draws from a widened
-    copy of ``below``."""
-    candidates = (below if sample_from is None else sample_from).sample(rng, n_candidates)
-    snapped = [dim.snap(candidates[:, j]) for j, dim in enumerate(dims)]
-    gain = below.log_pdf(snapped) - above.log_pdf(snapped)
+    copy of ``below``. Candidates equal to a row of ``seen`` (snapped points of discrete
+    coordinates) are passed over; while every candidate is one of them, another set is
+    drawn, up to ``_REDRAWS`` sets in all, and if the last is all seen too, its best is
+    taken."""
+    source = below if sample_from is None else sample_from
+    for _ in range(1 if seen is None else _REDRAWS):
+        candidates = source.sample(rng, n_candidates)
+        snapped = [dim.snap(candidates[:, j]) for j, dim in enumerate(dims)]
+        gain = below.log_pdf(snapped) - above.log_pdf(snapped)
+        if seen is None:
+            break
+        fresh = ~_is_seen(np.stack([where[0] for where in snapped], axis=1), seen)
+        if fresh.any():
+            gain = np.where(fresh, gain, -np.inf)
+            break
     best = int(np.argmax(gain))
     point = np.array([where[0][best] for where in snapped])
     return point, [dim.decode(x) for dim, x in zip(dims, point)]
+
+
+def _is_seen(points: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Which rows of ``points`` equal a row of ``seen`` (both snapped, so equal values have
+    equal coordinates up to rounding)."""
+    if len(seen) == 0:
+        return np.zeros(len(points), dtype=bool)
+    close = np.abs(points[:, None, :] - seen[None, :, :]) < _SAME_POINT
+    seen_rows: np.ndarray = close.all(axis=2).any(axis=1)
+    return seen_rows
+
+
+def _choice_spreads(dims: list[_Dim], good: np.ndarray, bad: np.ndarray) -> dict[int, np.ndarray]:
+    """Per categorical coordinate, how an observation's smoothing spreads over the choices
+    (row ``c`` for an observation of choice ``c``; see :class:`_Parzen`).
+
+    A choice's *good rate* is the share of its observations in the good group, shrunk toward
+    the overall share by one pseudo-observation (so an unseen choice has the overall rate).
+    Choices with close good rates are alike: row ``c`` weighs choice ``k`` by
+    ``exp(-(rate_c - rate_k)^2 / (2 _SIMILARITY_WIDTH^2))``, scaled to sum to
+    ``_SIMILAR_SPREAD``, so an observation's smoothing goes mostly to choices that did as well
+    as its own, and ``_SIMILAR_SPREAD`` times as much of it as the even spread gives.
+    """
+    n_all = len(good) + len(bad)
+    overall = len(good) / n_all if n_all else 0.0
+    spreads = {}
+    for j, dim in enumerate(dims):
+        if dim.kind != "cat":
+            continue
+        n_good = np.bincount(good[:, j].astype(np.int64), minlength=dim.n_bins)
+        n_seen = n_good + np.bincount(bad[:, j].astype(np.int64), minlength=dim.n_bins)
+        rate = (n_good + overall) / (n_seen + 1.0)
+        gap = (rate[:, None] - rate[None, :]) / _SIMILARITY_WIDTH
+        closeness = np.exp(-0.5 * gap * gap)
+        spreads[j] = _SIMILAR_SPREAD * closeness / closeness.sum(axis=1, keepdims=True)
+    return spreads
 
 
 class _Dim:
@@ -644,6 +736,10 @@ class _Dim:
             self.kind, self.n_bins = "bins", round((dist.high - dist.low) / dist.step) + 1
         else:
             self.kind = "cont"
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind != "cont"
 
     def accepts(self, value: Any, dist: Distribution | None) -> bool:
         """Whether an observation made under ``dist`` can be used under this one."""
@@ -685,8 +781,11 @@ class _Parzen:
 
     Numeric coordinates get Gaussian kernels truncated to [0, 1], as wide as the gaps to their
     neighbours (:func:`_gap_sigmas`). Categorical ones put an observation's mass on its choice
-    plus ``prior_weight / (n + 1)`` (before normalizing) on every choice, and the prior's mass
-    evenly on all choices. Joint (multivariate) mixtures multiply the kernels of each coordinate.
+    plus, before normalizing, ``prior_weight / (n + 1)`` on every choice, or, where
+    ``spreads`` has a row-per-choice matrix for the coordinate, ``n_choices * prior_weight /
+    (n + 1)`` times the row of the observed choice (:func:`_choice_spreads`); the prior's mass
+    goes evenly on all choices. Joint (multivariate) mixtures multiply the kernels of each
+    coordinate.
     BOHB sets the width floor by ``clip_count`` observations rather than by the group's own
     number, and samples from a copy whose observation kernels are ``bandwidth_factor`` times
     as wide (the prior kernel keeps its width).
@@ -700,6 +799,7 @@ class _Parzen:
         weights: np.ndarray | None = None,
         clip_count: int | None = None,
         bandwidth_factor: float = 1.0,
+        spreads: Mapping[int, np.ndarray] | None = None,
     ) -> None:
         from scipy.special import ndtr  # imported here: scipy.special costs 0.4 s to import
 
@@ -707,18 +807,19 @@ class _Parzen:
         # Observation weights are scaled to sum to n, so the prior keeps its share 1 / (n + 1).
         mass = np.ones(n) if weights is None or n == 0 else weights * (n / weights.sum())
         weights = np.append(mass, prior_weight)
-        # Each observation's categorical kernel also spreads this much on every choice.
-        self.cat_smoothing = prior_weight / (n + 1)
         self.weights = weights / weights.sum()
         self.log_weights = np.log(self.weights)
         self.dims = dims
         # Per coordinate: (means, sigmas, log offset) for numeric kernels, where the offset
-        # holds the normalization of the truncated Gaussian; choice indices for categorical.
+        # holds the normalization of the truncated Gaussian; _ChoiceKernels for categorical.
         self.kernels: list[Any] = []
         for j, dim in enumerate(dims):
             column = points[:, j]
             if dim.kind == "cat":
-                self.kernels.append(np.append(column.astype(np.int64), -1))
+                spread = None if spreads is None else spreads.get(j)
+                self.kernels.append(
+                    _ChoiceKernels(column, dim.n_bins, prior_weight / (n + 1), spread)
+                )
                 continue
             sigmas = _gap_sigmas(column, clip_count) * bandwidth_factor
             mus = np.append(column, _PRIOR_MEAN)
@@ -735,13 +836,7 @@ class _Parzen:
         out = np.empty((size, len(self.dims)))
         for j, (dim, kernel) in enumerate(zip(self.dims, self.kernels)):
             if dim.kind == "cat":
-                # An observation's kernel is a mixture of its choice and the uniform spread.
-                spread = dim.n_bins * self.cat_smoothing
-                chosen = np.where(
-                    rng.random(size) < spread / (1.0 + spread), -1, kernel[components]
-                )
-                uniform = rng.integers(dim.n_bins, size=size)
-                out[:, j] = np.where(chosen < 0, uniform, chosen)
+                out[:, j] = kernel.sample(rng, components)
                 continue
             mus, sigmas, _ = kernel
             mu, sigma = mus[components], sigmas[components]
@@ -757,7 +852,7 @@ class _Parzen:
         """Log density (log mass for discrete coordinates) of each candidate."""
         total = None
         for dim, kernel, where in zip(self.dims, self.kernels, snapped):
-            term = _log_kernels(dim, kernel, *where, smoothing=self.cat_smoothing)
+            term = _log_kernels(dim, kernel, *where)
             if total is None:
                 total = term
             else:
@@ -777,17 +872,11 @@ def _log_kernels(
     x: np.ndarray,
     low: np.ndarray | None,
     high: np.ndarray | None,
-    smoothing: float,
 ) -> np.ndarray:
     """Matrix (candidates x kernels) of the log density (or log bin mass) of one coordinate."""
     if dim.kind == "cat":
-        hit = kernel[None, :] == x.astype(np.int64)[:, None]
-        total = 1.0 + dim.n_bins * smoothing
-        log_hit = np.where(
-            hit, math.log((1.0 + smoothing) / total), math.log(smoothing / total)
-        )
-        log_hit[:, kernel < 0] = -math.log(dim.n_bins)
-        return log_hit
+        log_mass: np.ndarray = kernel.log_mass[:, x.astype(np.int64)].T
+        return log_mass
     mus, sigmas, offset = kernel
     if low is None:
         z: np.ndarray = x[:, None] - mus
@@ -804,8 +893,60 @@ def _log_kernels(
     # Mass of [low, high]; right of the mean, as a difference of upper tails (no cancellation).
     sign = np.where(z_low > 0, -1.0, 1.0)
     mass = sign * (ndtr(sign * z_high) - ndtr(sign * z_low))
-    log_mass: np.ndarray = np.log(np.maximum(mass, _TINY)) + offset
-    return log_mass
+    log_bin: np.ndarray = np.log(np.maximum(mass, _TINY)) + offset
+    return log_bin
+
+
+class _ChoiceKernels:
+    """The categorical kernels of one coordinate: each observation's is weight 1 on its choice
+    mixed with ``n_choices * smoothing`` spread evenly or, with ``spread``, by the row of its
+    choice (:func:`_choice_spreads`); the prior's (the last) spreads evenly. ``log_mass`` is
+    the (kernels x choices) table of log probabilities."""
+
+    def __init__(
+        self, observed: np.ndarray, n_choices: int, smoothing: float, spread: np.ndarray | None
+    ) -> None:
+        self.n_choices = n_choices
+        own = observed.astype(np.int64)
+        self.own = np.append(own, -1)
+        self.rows: np.ndarray | None = None  # each kernel's spread, normalized; None: even
+        if spread is None:
+            mass = np.full(len(own), n_choices * smoothing)
+        else:
+            mass = n_choices * smoothing * spread[own].sum(axis=1)
+            self.rows = np.vstack([spread[own] / spread[own].sum(axis=1, keepdims=True),
+                                   np.full((1, n_choices), 1.0 / n_choices)])
+        # The chance that a kernel draws from its spread rather than its own choice.
+        self.share = np.append(mass / (1.0 + mass), 1.0)
+        self.log_mass = self._log_table(own, smoothing)
+
+    def _log_table(self, own: np.ndarray, smoothing: float) -> np.ndarray:
+        kernels = np.arange(len(own))
+        if self.rows is None:  # in closed form, as it always was computed
+            total = 1.0 + self.n_choices * smoothing
+            log_mass = np.full((len(own) + 1, self.n_choices), _log(smoothing / total))
+            log_mass[kernels, own] = _log((1.0 + smoothing) / total)
+            log_mass[-1] = -math.log(self.n_choices)
+            return log_mass
+        table = self.share[:, None] * self.rows
+        table[kernels, own] += 1.0 - self.share[:-1]
+        log_table: np.ndarray = np.log(np.maximum(table, _TINY))
+        return log_table
+
+    def sample(self, rng: np.random.Generator, components: np.ndarray) -> np.ndarray:
+        size = len(components)
+        own = np.where(rng.random(size) < self.share[components], -1, self.own[components])
+        if self.rows is None:
+            spread = rng.integers(self.n_choices, size=size)
+        else:  # inverse-CDF sampling from each kernel's row
+            below = self.rows[components].cumsum(axis=1) < rng.random(size)[:, None]
+            spread = np.minimum(below.sum(axis=1), self.n_choices - 1)
+        drawn: np.ndarray = np.where(own < 0, spread, own)
+        return drawn
+
+
+def _log(x: float) -> float:
+    return math.log(max(x, _TINY))
 
 
 def _magic_clip(sigmas: np.ndarray, n: int) -> np.ndarray:
