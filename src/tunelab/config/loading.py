@@ -73,10 +73,9 @@ def _with_task_budget(config: StudyConfig, task: Any) -> StudyConfig:
     just before the end (2, 6, 18 of 20 epochs), after most of a stopped trial's cost."""
     spec = config.pruner
     options = {"name": spec} if isinstance(spec, str) else dict(spec or {})
-    searched = {parameter.name for parameter in task.search}
     if options.get("name") not in _HALVING_PRUNERS or "max_resource" in options:
         return config
-    if "epochs" in searched:
+    if any(parameter.name == "epochs" for parameter in task.search):
         return config
     return config.model_copy(
         update={"pruner": {**options, "max_resource": task.recipe.epochs}}
