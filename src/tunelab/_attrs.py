@@ -19,6 +19,8 @@ CONSTRAINTS_ATTR = "constraints"  # constraint values, each <= 0 when satisfied
 NAMED_CONSTRAINT_PREFIX = "constraints:"  # "constraints:NAME": one named constraint's value
 TELEMETRY_ATTR = "telemetry"  # per-epoch training telemetry (tunelab.telemetry)
 DIVERGENCE_ATTR = "divergence"  # where the training loss stopped being finite
+VALIDATION_SIZE_ATTR = "validation_size"  # how many examples the validation metric was taken on
+PRUNER_CONSULTED_ATTR = "pruner_consulted"  # set at a trial's first should_prune() call
 ARTIFACT_ATTR = "artifact_dir"  # the folder holding the trial's saved weights
 CV_CURVES_ATTR = "cv_curves"  # per-fold learning curves of a cross-validated trial
 PER_FOLD_PREFIX = "fold_"  # "fold_telemetry" and the like: a cross-validated trial's, per fold
