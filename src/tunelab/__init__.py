@@ -41,6 +41,7 @@ _SUBMODULES = (
     "search_space",
     "storages",
     "study",
+    "torch",
     "trial",
     "visualization",
 )

@@ -8,6 +8,7 @@ needs no PyTorch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -60,12 +61,24 @@ class EpochTelemetry:
     @cached_property
     def _json(self) -> dict[str, Any]:
         # A trial stores its whole history at every epoch: each epoch is converted once.
-        return asdict(self)
+        # A quantity that was not measured (a user's loop without validation loss) or that
+        # was not a number is nan here and null in the storage, which holds strict JSON.
+        return {
+            name: None if isinstance(value, float) and not math.isfinite(value) else value
+            for name, value in asdict(self).items()
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EpochTelemetry:
         activations = {name: ActivationStats(**s) for name, s in data["activations"].items()}
-        return cls(**{**data, "activations": activations})
+        numbers = {name: math.nan for name in _NUMBER_FIELDS if data.get(name, 0) is None}
+        return cls(**{**data, **numbers, "activations": activations})
+
+
+# The fields stored as null when not a finite number (finished_at is None when unknown).
+_NUMBER_FIELDS = (
+    "train_loss", "val_loss", "train_metric", "val_metric", "lr", "epoch_time", "peak_memory_mb"
+)
 
 
 def has_telemetry(record: TrialRecord) -> bool:
@@ -82,14 +95,15 @@ def read_telemetry(record: TrialRecord) -> list[EpochTelemetry]:
 class Divergence:
     """Where a run's training loss stopped being a finite number.
 
-    ``step`` counts from 1 within ``epoch``; ``loss`` is the value it became (nan, inf or
+    ``step`` counts from 1 within ``epoch`` (None where the loop that trained did not say:
+    :func:`tunelab.torch.watch` sees only epochs); ``loss`` is the value it became (nan, inf or
     -inf); ``lr`` is the run's base learning rate (the recipe's, before any schedule). The
     storage holds strict JSON, which has no such numbers: the JSON form writes the loss as
     text ("nan", "inf", "-inf").
     """
 
     epoch: int
-    step: int
+    step: int | None
     loss: float
     lr: float
 
@@ -100,7 +114,7 @@ class Divergence:
     def from_json(cls, data: Mapping[str, Any]) -> Divergence:
         return cls(
             epoch=int(data["epoch"]),
-            step=int(data["step"]),
+            step=None if data["step"] is None else int(data["step"]),
             loss=float(data["loss"]),
             lr=float(data["lr"]),
         )

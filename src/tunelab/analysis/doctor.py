@@ -328,10 +328,8 @@ def _gradient_growth(run: TrainingRun) -> str | None:
 
 
 def _diverged_text(divergence: Divergence) -> str:
-    return (
-        f"The training loss became {divergence.loss} in epoch {divergence.epoch}, "
-        f"step {divergence.step}"
-    )
+    step = "" if divergence.step is None else f", step {divergence.step}"
+    return f"The training loss became {divergence.loss} in epoch {divergence.epoch}{step}"
 
 
 def _exploding(run: TrainingRun, evidence: str) -> Finding:

@@ -19,6 +19,7 @@ from tunelab.torch.models import build_cnn, build_mlp, build_model  # noqa: E402
 from tunelab.torch.recipe import Recipe  # noqa: E402
 from tunelab.torch.task import Task  # noqa: E402
 from tunelab.torch.trainer import FitResult, Trainer  # noqa: E402
+from tunelab.torch.watching import Watch, watch  # noqa: E402
 
 __all__ = [
     "DataSplit",
@@ -27,6 +28,7 @@ __all__ = [
     "Recipe",
     "Task",
     "Trainer",
+    "Watch",
     "artifact_dir",
     "build_cnn",
     "build_mlp",
@@ -34,4 +36,5 @@ __all__ = [
     "load_data",
     "normalize",
     "read_telemetry",
+    "watch",
 ]

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -520,9 +520,14 @@ def report_epoch(
     if trial is None:
         return False
     if history is not None:
-        trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
+        store_telemetry(trial, history)
     trial.report(value, step=epoch)
     return trial.should_prune()
+
+
+def store_telemetry(trial: ReportingTrial, history: Sequence[EpochTelemetry]) -> None:
+    """Store a run's telemetry so far with its trial, for the figures, doctor and report."""
+    trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
 
 
 def save_artifacts(

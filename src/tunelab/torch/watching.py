@@ -1,0 +1,316 @@
+"""Telemetry for any PyTorch training loop: the records tunelab's own trainer keeps, from a
+loop tunelab did not write.
+
+::
+
+    with tunelab.torch.watch(trial, model) as watch:
+        for epoch in range(epochs):
+            train_loss = train_one_epoch(model, optimizer)
+            val_loss, accuracy = evaluate(model)
+            watch.epoch(train_loss=train_loss, val_loss=val_loss, val_metric=accuracy,
+                        lr=optimizer)
+            trial.report(accuracy, epoch)
+            if trial.should_prune():
+                raise tunelab.TrialPruned()
+
+Hooks on the model measure what the loop does not say. Gradient norms per layer come from
+hooks that run once a parameter's gradient is complete, before the loop clips or steps it, on
+about GRADIENT_SAMPLES_PER_EPOCH backward passes an epoch. A backward pass is recognised by
+its gradients, not by a call to the model, so loops that call submodules (Lightning's
+``training_step``) are counted too. Activation statistics describe the first
+ACTIVATION_SAMPLES inputs the model sees in evaluation mode during an epoch (its validation
+pass, as the trainer does), or the epoch's first training batch when the loop never switches
+to evaluation mode. Each :meth:`Watch.epoch` stores the same :class:`EpochTelemetry` records
+the trainer stores, so the figures, the doctor and the report read them unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from tunelab._attrs import DIVERGENCE_ATTR, VALIDATION_SIZE_ATTR
+from tunelab.exceptions import ConfigError
+from tunelab.telemetry import Divergence, EpochTelemetry
+from tunelab.torch.telemetry import (
+    ACTIVATION_SAMPLES,
+    GRADIENT_SAMPLES_PER_EPOCH,
+    GradientNorms,
+    activation_layers,
+    describe_activations,
+    peak_memory_mb,
+)
+from tunelab.torch.trainer import ReportingTrial, store_telemetry
+
+__all__ = ["Watch", "watch"]
+
+
+def watch(
+    trial: ReportingTrial,
+    model: nn.Module,
+    *,
+    gradients: bool = True,
+    activations: bool = True,
+    validation_size: int | None = None,
+) -> Watch:
+    """Record ``model``'s training telemetry on ``trial``; use as a context manager and call
+    :meth:`Watch.epoch` at the end of every epoch. ``validation_size`` (the number of
+    validation examples) lets the doctor tell whether the validation set can separate the
+    best trials."""
+    return Watch(
+        trial, model, gradients=gradients, activations=activations,
+        validation_size=validation_size,
+    )
+
+
+class Watch:
+    """Hooks on one model that turn what a training loop does into per-epoch telemetry.
+
+    See the module's docstring. :meth:`start` and :meth:`close` are what ``with`` calls, for
+    loops that cannot wrap their training in a block (a callback's start and end).
+    """
+
+    def __init__(
+        self,
+        trial: ReportingTrial,
+        model: nn.Module,
+        *,
+        gradients: bool = True,
+        activations: bool = True,
+        validation_size: int | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise ConfigError(
+                f"watch: model must be a torch.nn.Module, not {type(model).__name__}; pass "
+                "the module the loop trains.",
+                field="model",
+            )
+        if validation_size is not None and validation_size < 1:
+            raise ConfigError(
+                f"watch: validation_size must be a positive number of examples, not "
+                f"{validation_size!r}; pass len(validation_dataset) or leave it out.",
+                field="validation_size",
+            )
+        self.trial = trial
+        self.model = model
+        self.validation_size = validation_size
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self._gradients = _GradientSampler(named) if gradients and named else None
+        self._activations = _ActivationSampler(model) if activations else None
+        self.history: list[EpochTelemetry] = []
+        self._epoch_started = time.perf_counter()
+
+    def __enter__(self) -> Watch:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Put the hooks on the model and start timing the first epoch."""
+        if self.validation_size is not None:
+            self.trial.set_system_attr(VALIDATION_SIZE_ATTR, int(self.validation_size))
+        for sampler in (self._gradients, self._activations):
+            if sampler is not None:
+                sampler.attach()
+        self._epoch_started = time.perf_counter()
+
+    def close(self) -> None:
+        """Take the hooks off the model; what was stored stays."""
+        for sampler in (self._gradients, self._activations):
+            if sampler is not None:
+                sampler.detach()
+
+    def epoch(
+        self,
+        *,
+        train_loss: float,
+        val_loss: float | None = None,
+        train_metric: float | None = None,
+        val_metric: float | None = None,
+        lr: float | torch.optim.Optimizer | None = None,
+        epoch: int | None = None,
+    ) -> EpochTelemetry:
+        """End an epoch: store its telemetry with the trial and return it.
+
+        Losses and metrics are numbers or 0-d tensors; what the loop does not measure is left
+        out (stored as missing). ``lr`` is a number or the optimizer (its first group's rate is
+        read). ``epoch`` counts from 1 and defaults to one past the last. A non-finite training
+        loss is also recorded as where the run diverged, for the doctor.
+        """
+        number = len(self.history) + 1 if epoch is None else int(epoch)
+        if self.history and number <= self.history[-1].epoch:
+            raise ConfigError(
+                f"watch.epoch: epoch {number} comes after epoch {self.history[-1].epoch}; "
+                "epochs must increase (leave epoch out to count them).",
+                field="epoch",
+            )
+        seconds = time.perf_counter() - self._epoch_started
+        record = EpochTelemetry(
+            epoch=number,
+            train_loss=_number(train_loss, "train_loss"),
+            val_loss=_number(val_loss, "val_loss"),
+            train_metric=_number(train_metric, "train_metric"),
+            val_metric=_number(val_metric, "val_metric"),
+            lr=_learning_rate(lr),
+            epoch_time=seconds,
+            peak_memory_mb=peak_memory_mb(_device(self.model)),
+            grad_norm=self._gradients.epoch_means() if self._gradients else {},
+            activations=self._activations.epoch_stats() if self._activations else {},
+            finished_at=time.time(),
+        )
+        self.history.append(record)
+        if not math.isfinite(record.train_loss) and train_loss is not None:
+            divergence = Divergence(epoch=number, step=None, loss=record.train_loss, lr=record.lr)
+            self.trial.set_system_attr(DIVERGENCE_ATTR, divergence.to_json())
+        store_telemetry(self.trial, self.history)
+        self._epoch_started = time.perf_counter()
+        return record
+
+
+class _GradientSampler:
+    """Per-layer gradient norms over sampled backward passes, through hooks that run once a
+    parameter's gradient is accumulated.
+
+    A backward pass starts when a parameter's hook runs a second time since the last start.
+    In the first epoch passes 1, 2, 4, 8, ... are sampled, since the number of steps is not
+    known yet; afterwards every n-th, about GRADIENT_SAMPLES_PER_EPOCH an epoch. A sampled
+    pass keeps each parameter's norm as a device tensor: nothing synchronizes until the epoch
+    ends.
+    """
+
+    def __init__(self, named: list[tuple[str, nn.Parameter]]) -> None:
+        self.parameters = [parameter for _, parameter in named]
+        self.norms = GradientNorms([name for name, _ in named])
+        self.handles: list[Any] = []
+        self.every: int | None = None  # known after the first epoch
+        self.passes = 0  # backward passes this epoch
+        self.seen: set[int] = set()  # parameters whose gradient this pass delivered
+        self.pending: dict[int, torch.Tensor] = {}  # this pass's norms, if it is sampled
+        self.sampled = False
+
+    def attach(self) -> None:
+        self.handles = [
+            parameter.register_post_accumulate_grad_hook(self._hook(index))
+            for index, parameter in enumerate(self.parameters)
+        ]
+
+    def detach(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def _hook(self, index: int) -> Any:
+        def hook(parameter: torch.Tensor) -> None:
+            if index in self.seen or not self.seen:
+                self._next_pass()
+            self.seen.add(index)
+            if self.sampled and parameter.grad is not None:
+                self.pending[index] = torch.linalg.vector_norm(parameter.grad.detach())
+
+        return hook
+
+    def _next_pass(self) -> None:
+        self._flush()
+        self.seen = set()
+        self.passes += 1
+        if self.every is None:
+            self.sampled = self.passes & (self.passes - 1) == 0  # a power of two
+        else:
+            self.sampled = self.passes % self.every == 0
+
+    def _flush(self) -> None:
+        if self.pending:
+            zero = next(iter(self.pending.values())).new_zeros(())
+            row = [self.pending.get(i, zero) for i in range(len(self.parameters))]
+            self.norms.add(torch.stack(row))
+        self.pending = {}
+
+    def epoch_means(self) -> dict[str, float]:
+        self._flush()
+        self.seen = set()
+        if self.every is None and self.passes:
+            self.every = max(1, math.ceil(self.passes / GRADIENT_SAMPLES_PER_EPOCH))
+        self.passes = 0
+        means = self.norms.epoch_means()
+        return {} if means is None else dict(zip(self.norms.layer_names, means.tolist()))
+
+
+class _ActivationSampler:
+    """Each activation layer's outputs for the epoch's statistics: up to ACTIVATION_SAMPLES
+    inputs seen in evaluation mode, else the epoch's first training batch."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers = activation_layers(model)
+        self.kinds = {name: type(module).__name__ for name, module in self.layers}
+        self.handles: list[Any] = []
+        self.evaluation: dict[str, list[torch.Tensor]] = {}
+        self.training: dict[str, torch.Tensor] = {}
+
+    def attach(self) -> None:
+        self.handles = [
+            module.register_forward_hook(self._hook(name)) for name, module in self.layers
+        ]
+
+    def detach(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+
+    def _hook(self, name: str) -> Any:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            if not isinstance(output, torch.Tensor):
+                return
+            if module.training:
+                if name not in self.training:
+                    self.training[name] = output.detach()[:ACTIVATION_SAMPLES].clone()
+                return
+            kept = self.evaluation.setdefault(name, [])
+            room = ACTIVATION_SAMPLES - sum(len(chunk) for chunk in kept)
+            if room > 0:
+                kept.append(output.detach()[:room].clone())
+
+        return hook
+
+    def epoch_stats(self) -> dict[str, Any]:
+        outputs = {name: torch.cat(chunks) for name, chunks in self.evaluation.items()}
+        if not outputs:
+            outputs = self.training
+        stats = describe_activations(outputs, self.kinds)
+        self.evaluation, self.training = {}, {}
+        return stats
+
+
+def _number(value: float | torch.Tensor | None, name: str) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ConfigError(
+                f"watch.epoch: {name} must be one number, not a tensor of shape "
+                f"{tuple(value.shape)}; pass the epoch's mean.",
+                field=name,
+            )
+        return float(value.item())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"watch.epoch: {name} must be a number, not {type(value).__name__}.", field=name
+        ) from None
+
+
+def _learning_rate(lr: float | torch.optim.Optimizer | None) -> float:
+    if isinstance(lr, torch.optim.Optimizer):
+        return float(lr.param_groups[0]["lr"])
+    return _number(lr, "lr")
+
+
+def _device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
