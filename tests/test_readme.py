@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -34,3 +36,27 @@ def test_the_first_python_example_can_be_run_twice(tmp_path):
 
 def test_the_set_up_commands_come_first():
     assert "make demo" in README[:400] and "make test" in README[:400]
+
+
+def block_with(language: str, marker: str) -> str:
+    return next(block for block in blocks(language) if marker in block)
+
+
+@pytest.mark.slow
+def test_the_own_loop_example_runs_and_its_study_gets_a_doctor_and_a_report(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("plotly")
+    script = tmp_path / "own_loop.py"
+    script.write_text(block_with("python", "tunelab.torch.watch"), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    tunelab_cli = str(Path(sys.executable).with_name("tunelab"))
+    outputs = {}
+    for command in ("doctor", "report"):
+        done = subprocess.run([tunelab_cli, command, "own-loop"], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        outputs[command] = done.stdout
+    assert "no training telemetry" not in outputs["doctor"]
+    assert (tmp_path / "own-loop-report.html").is_file()

@@ -4,8 +4,8 @@ loop tunelab did not write.
 ::
 
     with tunelab.torch.watch(trial, model) as watch:
-        for epoch in range(epochs):
-            train_loss = train_one_epoch(model, optimizer)
+        for epoch in range(1, epochs + 1):
+            train_loss = train_one_epoch(model, optimizer)  # the epoch's mean loss
             val_loss, accuracy = evaluate(model)
             watch.epoch(train_loss=train_loss, val_loss=val_loss, val_metric=accuracy,
                         lr=optimizer)
@@ -138,10 +138,11 @@ class Watch:
     ) -> EpochTelemetry:
         """End an epoch: store its telemetry with the trial and return it.
 
-        Losses and metrics are numbers or 0-d tensors; what the loop does not measure is left
-        out (stored as missing). ``lr`` is a number or the optimizer (its first group's rate is
-        read). ``epoch`` counts from 1 and defaults to one past the last. A non-finite training
-        loss is also recorded as where the run diverged, for the doctor.
+        Losses and metrics are numbers or 0-d tensors; ``train_loss`` is the epoch's mean
+        (the last batch's loss alone is too noisy for the doctor's trends). What the loop does
+        not measure is left out (stored as missing). ``lr`` is a number or the optimizer (its
+        first group's rate is read). ``epoch`` counts from 1 and defaults to one past the last.
+        A non-finite training loss is also recorded as where the run diverged, for the doctor.
         """
         number = len(self.history) + 1 if epoch is None else int(epoch)
         if self.history and number <= self.history[-1].epoch:
