@@ -19,6 +19,12 @@ from tunelab._attrs import ARTIFACT_ATTR, DIVERGENCE_ATTR, PER_FOLD_PREFIX, TELE
 from tunelab.trial import TrialRecord
 
 WEIGHTS_FILE = "best.pt"  # a trial's best weights, in its artifact folder
+# Where telemetry comes from, for every message about a trial that has none.
+HOW_TO_RECORD = (
+    "wrap the training loop in tunelab.torch.watch(trial, model), add the callback of "
+    "tunelab.integrations.lightning or tunelab.integrations.keras, or train with tunelab.torch "
+    "(a Task as the objective, or a Trainer given the trial)"
+)
 
 
 @dataclass(frozen=True)

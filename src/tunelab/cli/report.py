@@ -27,7 +27,7 @@ from tunelab.cli.common import (
 )
 from tunelab.exceptions import TunelabError
 from tunelab.storage import DEFAULT_STORAGE
-from tunelab.telemetry import has_telemetry
+from tunelab.telemetry import HOW_TO_RECORD, has_telemetry
 
 if TYPE_CHECKING:
     from tunelab.config import StorageTrust
@@ -174,7 +174,7 @@ def _print_trial_diagnosis(console: Console, study: Study, record: TrialRecord) 
     if not has_telemetry(record):
         console.print(
             f"Trial {record.number} has no training telemetry, so only its state and failure "
-            "were checked; tunelab.torch records telemetry for the trials it trains."
+            f"were checked. To record it, {HOW_TO_RECORD}."
         )
 
 

@@ -19,7 +19,7 @@ from tunelab.analysis.importance import fanova_importances
 from tunelab.exceptions import TunelabError
 from tunelab.report.html import Column, Markup, Section, figure, join, note, table, tag
 from tunelab.study import Study
-from tunelab.telemetry import has_telemetry
+from tunelab.telemetry import HOW_TO_RECORD, has_telemetry
 from tunelab.trial import TrialRecord, TrialState
 from tunelab.viz import (
     NothingToPlotError,
@@ -245,8 +245,7 @@ def _best_trial_training(study: Study, best: Sequence[TrialRecord]) -> list[Mark
     if not has_telemetry(record):
         return [heading, note(
             f"Trial {record.number} has no training telemetry, so its learning curves, gradient "
-            "norms and activations cannot be drawn: train with tunelab.torch (a "
-            "tunelab.torch.Task as the objective, or a Trainer given the trial) to record them."
+            f"norms and activations cannot be drawn. To record them, {HOW_TO_RECORD}."
         )]
     metric = _metric_label(study)
     specs = [

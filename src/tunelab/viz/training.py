@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tunelab.telemetry import EpochTelemetry, read_telemetry
+from tunelab.telemetry import HOW_TO_RECORD, EpochTelemetry, read_telemetry
 from tunelab.trial import TrialRecord
 from tunelab.viz._common import log_ticks, nothing_to_plot
 from tunelab.viz._plotly import go, make_subplots, qualitative
@@ -124,8 +124,7 @@ def _telemetry(record: TrialRecord, figure: str) -> list[EpochTelemetry]:
         raise nothing_to_plot(
             figure,
             f"trial {record.number} has no training telemetry",
-            "train it with tunelab.torch (a tunelab.torch.Task as the objective, or a Trainer "
-            "given the trial), which stores telemetry with the trial every epoch",
+            HOW_TO_RECORD,
         )
     return history
 
