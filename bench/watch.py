@@ -4,9 +4,11 @@ The job is the digits CNN of ``bench/peers.py`` (two convolutional blocks with b
 32 and 64 channels, Adam, batch 32): a small model whose steps take a millisecond or two on
 a CPU, so that the hooks' fixed cost per step shows, if anywhere. One epoch is a training pass
 over the 1,437 training images and a validation pass over the 360 others. Each round trains
-one model plainly and one with ``watch`` (gradient norms and activation statistics on, each
-epoch stored with an in-memory trial), in alternating order, from the same seed; the table
-gives the median epoch time of each over the rounds and their ratio.
+one model plainly, one with ``watch`` without distributions (gradient norms and activation
+statistics, each epoch stored with an in-memory trial) and one with all of ``watch`` (the
+quantiles of each layer's weights, gradients and outputs too), in rotating order, from the
+same seed; the table gives the median epoch time of each over the rounds and their ratios to
+the plain loop.
 
 Usage: ``python bench/watch.py [--rounds 6] [--epochs 4] [--threads 1]``.
 """
@@ -18,11 +20,15 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
 BATCH_SIZE = 32
 CHANNELS = 32
+VARIANTS = {
+    "plain": "plain loop",
+    "watch-no-distributions": "watch, distributions=False",
+    "watch": "watch",
+}
 
 
 def load() -> tuple[Any, ...]:
@@ -33,8 +39,8 @@ def load() -> tuple[Any, ...]:
     return (split.x_train - mean) / std, split.y_train, (split.x_val - mean) / std, split.y_val
 
 
-def train(data: tuple[Any, ...], epochs: int, watched: bool) -> list[float]:
-    """Epoch times of one training run, with or without a watch."""
+def train(data: tuple[Any, ...], epochs: int, variant: str) -> list[float]:
+    """Epoch times of one training run of ``variant`` (one of VARIANTS)."""
     import torch
     from torch.nn import functional as F
 
@@ -48,7 +54,10 @@ def train(data: tuple[Any, ...], epochs: int, watched: bool) -> list[float]:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     study = tunelab.create_study(direction="maximize")
     trial = study.ask()
-    recorder = watch(trial, model, validation_size=len(y_val)) if watched else None
+    recorder = None
+    if variant != "plain":
+        recorder = watch(trial, model, validation_size=len(y_val),
+                         distributions=variant == "watch")
     times = []
     if recorder is not None:
         recorder.start()
@@ -78,16 +87,13 @@ def train(data: tuple[Any, ...], epochs: int, watched: bool) -> list[float]:
 
 def measure(rounds: int, epochs: int) -> dict[str, list[float]]:
     data = load()
-    train(data, 1, True)  # warm-up: first-call costs of torch and of tunelab's imports
-    times: dict[str, list[float]] = {"plain": [], "watch": []}
-    runs: dict[str, Callable[[], list[float]]] = {
-        "plain": lambda: train(data, epochs, False),
-        "watch": lambda: train(data, epochs, True),
-    }
+    train(data, 1, "watch")  # warm-up: first-call costs of torch and of tunelab's imports
+    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for index in range(rounds):
-        order = ("plain", "watch") if index % 2 == 0 else ("watch", "plain")
-        for name in order:
-            times[name].extend(runs[name]())
+        order = list(VARIANTS)
+        shift = index % len(order)
+        for variant in order[shift:] + order[:shift]:
+            times[variant].extend(train(data, epochs, variant))
     return times
 
 
@@ -101,14 +107,15 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     times = measure(args.rounds, args.epochs)
-    plain, watched = (statistics.median(times[name]) for name in ("plain", "watch"))
+    medians = {variant: statistics.median(times[variant]) for variant in VARIANTS}
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {args.threads} thread(s), load {os.getloadavg()[0]:.2f}")
     print(f"{args.rounds} rounds x {args.epochs} epochs each, median epoch time:")
-    print("| loop | epoch (ms) | ratio |")
+    print("| loop | epoch (ms) | ratio to plain |")
     print("|---|---:|---:|")
-    print(f"| plain | {plain * 1e3:.1f} | 1.000 |")
-    print(f"| with watch | {watched * 1e3:.1f} | {watched / plain:.3f} |")
+    for variant, label in VARIANTS.items():
+        ratio = medians[variant] / medians["plain"]
+        print(f"| {label} | {medians[variant] * 1e3:.1f} | {ratio:.3f} |")
 
 
 if __name__ == "__main__":

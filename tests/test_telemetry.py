@@ -8,7 +8,16 @@ import math
 import pytest
 
 from tunelab._attrs import DIVERGENCE_ATTR
-from tunelab.telemetry import Divergence, read_divergence
+from tunelab.telemetry import (
+    MAX_DISTRIBUTION_EPOCHS,
+    MAX_DISTRIBUTION_LAYERS,
+    QUANTILE_LEVELS,
+    Divergence,
+    EpochTelemetry,
+    bounded_distributions,
+    read_divergence,
+    spread_layers,
+)
 from tunelab.trial import TrialRecord, TrialState
 
 
@@ -42,3 +51,39 @@ def test_a_cross_validated_trial_diverged_in_its_first_fold_that_did():
     divergence = read_divergence(record(**{f"fold_{DIVERGENCE_ATTR}": per_fold}))
     assert divergence is not None and (divergence.epoch, divergence.step) == (4, 2)
     assert math.isnan(divergence.loss)
+
+
+def epoch_with(number: int, distributions: dict) -> EpochTelemetry:
+    return EpochTelemetry(number, 1.0, 1.0, 0.5, 0.5, 0.1, 1.0, 10.0,
+                          distributions=distributions)
+
+
+def test_a_long_run_keeps_distributions_of_a_bounded_number_of_epochs_first_and_last_among():
+    quantiles = {"gradients": {"layer": [0.0] * len(QUANTILE_LEVELS)}}
+    history: list[EpochTelemetry] = []
+    for number in range(1, 301):
+        history.append(epoch_with(number, quantiles))
+        history[:] = bounded_distributions(history)
+        held = [e.epoch for e in history if e.distributions]
+        assert len(held) <= MAX_DISTRIBUTION_EPOCHS
+        assert held[0] == 1 and held[-1] == number
+    assert len(history) == 300  # the epochs' other numbers are all kept
+    assert len(held) > MAX_DISTRIBUTION_EPOCHS // 2
+
+
+def test_distributions_of_at_most_so_many_layers_first_and_last_among_them():
+    names = [f"layer{i}" for i in range(40)]
+    kept = spread_layers(names)
+    assert len(kept) == MAX_DISTRIBUTION_LAYERS
+    assert kept[0] == "layer0" and kept[-1] == "layer39" and kept == sorted(kept, key=names.index)
+    assert spread_layers(names[:3]) == names[:3]
+
+
+def test_an_epoch_round_trips_through_strict_json_with_what_was_not_measured_as_null():
+    epoch = EpochTelemetry(3, 0.5, math.nan, math.nan, 0.9, math.nan, 1.0, 10.0,
+                           distributions={"weights": {"fc": [float(i) for i in range(9)]}})
+    stored = json.loads(json.dumps(epoch.to_json(), allow_nan=False))
+    assert stored["val_loss"] is None and stored["lr"] is None
+    back = EpochTelemetry.from_json(stored)
+    assert math.isnan(back.val_loss) and math.isnan(back.train_metric) and back.val_metric == 0.9
+    assert back.distributions == {"weights": {"fc": [float(i) for i in range(9)]}}

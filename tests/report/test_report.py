@@ -34,6 +34,9 @@ SINGLE_OBJECTIVE_FIGURES = [
     "figure-training-curves",
     "figure-gradient-norms",
     "figure-activations",
+    "figure-gradients-distributions",
+    "figure-activations-distributions",
+    "figure-weights-distributions",
     "figure-importance",
 ]
 

@@ -261,6 +261,13 @@ def test_telemetry_describes_every_layer_each_epoch(digits):
     assert all(0 <= s.dead <= 1 and s.std > 0 for s in epoch.activations.values())
     assert epoch.epoch_time > 0 and epoch.peak_memory_mb > 0
     assert epoch.train_metric > 0.5 and epoch.val_loss > 0
+    layers = {"weights": set(epoch.grad_norm), "gradients": set(epoch.grad_norm),
+              "activations": set(epoch.activations)}
+    assert {kind: set(q) for kind, q in epoch.distributions.items()} == layers
+    for per_layer in epoch.distributions.values():
+        assert all(q == sorted(q) and q[0] < q[-1] for q in per_layer.values())
+    # ReLU outputs: nothing below zero, and the dead units' zeros at the bottom.
+    assert all(q[0] == 0.0 for q in epoch.distributions["activations"].values())
 
 
 def test_dead_units_are_counted(digits):

@@ -16,7 +16,7 @@ import tunelab
 from tunelab._attrs import TELEMETRY_ATTR, VALIDATION_SIZE_ATTR
 from tunelab.analysis.doctor import VANISHING_GRADIENTS, diagnose_trial
 from tunelab.exceptions import ConfigError
-from tunelab.telemetry import read_divergence, read_telemetry
+from tunelab.telemetry import QUANTILE_LEVELS, read_divergence, read_telemetry
 from tunelab.torch import watch
 from tunelab.trial import TrialState
 
@@ -103,6 +103,30 @@ def test_every_epoch_stores_what_the_trainer_stores() -> None:
     assert all(list(e.activations) == ["1", "3"] for e in history)
     assert {s.kind for e in history for s in e.activations.values()} == {"ReLU"}
     assert record.system_attrs[VALIDATION_SIZE_ATTR] == N_VAL
+    assert all(
+        {kind: list(layers) for kind, layers in e.distributions.items()}
+        == {"weights": ["0", "2", "4"], "gradients": ["0", "2", "4"], "activations": ["1", "3"]}
+        for e in history
+    )
+
+
+def test_distributions_describe_the_weights_the_gradients_and_the_outputs() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid())
+    levels = torch.tensor(QUANTILE_LEVELS)
+    with watch(FakeTrial(), model) as w:
+        model(torch.randn(5, 3)).sum().backward()  # one pass: sampled
+        gradients = torch.cat([model[0].weight.grad.reshape(-1), model[0].bias.grad])
+        model.eval()
+        with torch.no_grad():
+            outputs = model(torch.randn(7, 3))
+        distributions = w.epoch(train_loss=1.0).distributions
+    weights = torch.cat([model[0].weight.detach().reshape(-1), model[0].bias.detach()])
+
+    for kind, values in (("weights", weights), ("gradients", gradients), ("activations", outputs)):
+        layer = "1" if kind == "activations" else "0"
+        expected = torch.quantile(values.reshape(-1), levels).tolist()
+        assert distributions[kind] == {layer: pytest.approx(expected, rel=1e-3, abs=1e-6)}
 
 
 def test_activations_describe_the_evaluation_pass() -> None:

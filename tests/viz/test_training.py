@@ -6,9 +6,11 @@ import math
 
 import pytest
 
+from tunelab.exceptions import ConfigError
 from tunelab.viz import (
     NothingToPlotError,
     plot_activations,
+    plot_distributions,
     plot_gradient_norms,
     plot_training_curves,
 )
@@ -58,9 +60,35 @@ def test_activations_show_mean_std_and_dead_units_per_layer(trained_record, tele
         assert mean.line.color == dead.line.color
 
 
-@pytest.mark.parametrize("figure", [plot_training_curves, plot_gradient_norms, plot_activations])
+@pytest.mark.parametrize(
+    "figure", [plot_training_curves, plot_gradient_norms, plot_activations, plot_distributions]
+)
 def test_a_trial_without_telemetry_says_how_to_record_it(minimize_study, figure):
     record = minimize_study.trials[0]
-    expected = f"trial {record.number} has no training telemetry.*tunelab.torch"
+    expected = f"trial {record.number} has no training telemetry.*tunelab.torch.watch"
     with pytest.raises(NothingToPlotError, match=expected):
         figure(record)
+
+
+@pytest.mark.parametrize("kind", ["weights", "gradients", "activations"])
+def test_distributions_draw_quantile_bands_and_the_median_per_layer(trained_record, telemetry,
+                                                                     kind):
+    figure = plot_distributions(trained_record, kind)
+    layers = list(telemetry[0].distributions[kind])
+    epochs = [epoch.epoch for epoch in telemetry]
+    per_layer = len(figure.data) // len(layers)
+    assert per_layer == 9  # four bands of two edges each, and the median
+    assert [a.text for a in figure.layout.annotations] == layers
+    for index, layer in enumerate(layers):
+        traces = figure.data[index * per_layer:(index + 1) * per_layer]
+        quantiles = [epoch.distributions[kind][layer] for epoch in telemetry]
+        assert all(list(trace.x) == epochs for trace in traces)
+        assert list(traces[0].y) == [q[0] for q in quantiles]  # the smallest value
+        assert list(traces[1].y) == [q[-1] for q in quantiles]  # the largest
+        assert traces[1].fill == "tonexty"
+        assert list(traces[-1].y) == [q[4] for q in quantiles]  # the median
+
+
+def test_distributions_of_an_unknown_kind_name_the_field(trained_record):
+    with pytest.raises(ConfigError, match="kind must be one of weights, gradients, activations"):
+        plot_distributions(trained_record, "biases")

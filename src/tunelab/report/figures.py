@@ -19,12 +19,13 @@ from tunelab.analysis.importance import fanova_importances
 from tunelab.exceptions import TunelabError
 from tunelab.report.html import Column, Markup, Section, figure, join, note, table, tag
 from tunelab.study import Study
-from tunelab.telemetry import HOW_TO_RECORD, has_telemetry
+from tunelab.telemetry import HOW_TO_RECORD, has_telemetry, read_telemetry
 from tunelab.trial import TrialRecord, TrialState
 from tunelab.viz import (
     NothingToPlotError,
     plot_activations,
     plot_contour,
+    plot_distributions,
     plot_edf,
     plot_gradient_norms,
     plot_intermediate_values,
@@ -266,7 +267,32 @@ def _best_trial_training(study: Study, best: Sequence[TrialRecord]) -> list[Mark
             lambda: plot_activations(record).update_layout(height=ACTIVATIONS_HEIGHT_PX),
         ),
     ]
+    specs += [_distribution_spec(record, kind) for kind in _recorded_distributions(record)]
     return [heading, *(_render(spec) for spec in specs)]
+
+
+DISTRIBUTION_CAPTIONS = {
+    "gradients": "the spread of each layer's gradient values per epoch (quantile bands "
+    "around the median): bands that shrink layer by layer are vanishing gradients, bands "
+    "that widen epoch over epoch exploding ones.",
+    "activations": "the spread of each activation layer's outputs per epoch: outputs piled "
+    "against a sigmoid's or tanh's bounds are saturated units.",
+    "weights": "the spread of each layer's weights per epoch.",
+}
+
+
+def _recorded_distributions(record: TrialRecord) -> list[str]:
+    """The kinds of distributions the trial's telemetry holds, in the report's order
+    (telemetry recorded without them, or by a fused population, has none)."""
+    held = {kind for epoch in read_telemetry(record) for kind in epoch.distributions}
+    return [kind for kind in DISTRIBUTION_CAPTIONS if kind in held]
+
+
+def _distribution_spec(record: TrialRecord, kind: str) -> FigureSpec:
+    return FigureSpec(
+        f"figure-{kind}-distributions", f"Distribution of the {kind}", DISTRIBUTION_CAPTIONS[kind],
+        lambda: plot_distributions(record, kind),
+    )
 
 
 def _metric_label(study: Study) -> str:

@@ -10,18 +10,21 @@ the plots, the pruners and the training doctor.
 
 from __future__ import annotations
 
+import functools
 import math
 import resource
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from tunelab.telemetry import ActivationStats
+from tunelab.telemetry import QUANTILE_LEVELS, ActivationStats, spread_layers
 
 GRADIENT_SAMPLES_PER_EPOCH = 4
+QUANTILE_SAMPLE = 4096  # values per layer that its distribution's quantiles are taken over
 ACTIVATION_SAMPLES = 256
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
 
@@ -75,6 +78,7 @@ class GradientMonitor:
         names = [name for name, _ in model.named_parameters()]
         self.parameters = [parameter for _, parameter in model.named_parameters()]
         self.norms = GradientNorms(names, steps_per_epoch)
+        self.quantiles = LayerQuantiles(names, [p.numel() for p in self.parameters])
         self.every = self.norms.every
 
     def record(self) -> None:
@@ -83,11 +87,136 @@ class GradientMonitor:
             torch.zeros(()) if p.grad is None else p.grad for p in self.parameters
         ]
         self.norms.add(torch.stack(torch._foreach_norm(grads)))
+        self.quantiles.add([
+            None if p.grad is None else self.quantiles.sample(i, p.grad)
+            for i, p in enumerate(self.parameters)
+        ])
+
+    def distributions(self) -> dict[str, dict[str, list[float]]]:
+        """The weights' distributions now and the gradients' over the sampled steps since
+        the last call (which resets them), by layer."""
+        return {
+            "weights": weight_quantiles(self.quantiles, self.parameters),
+            "gradients": self.quantiles.epoch_means(),
+        }
 
     def epoch_means(self) -> dict[str, float]:
         """Root-mean-square norm per layer over the steps since the last call; resets."""
         means = self.norms.epoch_means()
         return {} if means is None else dict(zip(self.norms.layer_names, means.tolist()))
+
+
+class LayerQuantiles:
+    """The distribution of each layer's values (its parameters, or their gradients) as
+    QUANTILE_LEVELS, for at most MAX_DISTRIBUTION_LAYERS layers.
+
+    Quantiles are taken over a fixed sample of QUANTILE_SAMPLE values per layer, each of its
+    tensors in proportion to its size, at positions drawn once: the numbers stay cheap for
+    large layers, and every epoch describes the same positions. Gradients are averaged over
+    an epoch's sampled steps (:meth:`add`, :meth:`epoch_means`), on the device.
+    """
+
+    def __init__(self, parameter_names: Sequence[str], sizes: Sequence[int]) -> None:
+        layers = [layer_name(name) for name in parameter_names]
+        self.layer_names = spread_layers(list(dict.fromkeys(layers)))
+        kept = {name: index for index, name in enumerate(self.layer_names)}
+        totals: Counter[str] = Counter()
+        for layer, size in zip(layers, sizes):
+            totals[layer] += size
+        self.members: list[list[int]] = [[] for _ in self.layer_names]
+        self.counts: dict[int, int] = {}  # how many values each parameter gives its layer
+        for index, (layer, size) in enumerate(zip(layers, sizes)):
+            if layer in kept:
+                self.members[kept[layer]].append(index)
+                self.counts[index] = max(1, round(QUANTILE_SAMPLE * size / totals[layer]))
+        self.sums: torch.Tensor | None = None
+        self.steps = 0
+
+    def sample(self, index: int, values: torch.Tensor) -> torch.Tensor | None:
+        """The sampled values of parameter ``index``'s tensor (None for a left-out layer)."""
+        count = self.counts.get(index)
+        return None if count is None else sample_values(values, count)
+
+    def quantiles(self, samples: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+        """Each layer's quantiles (a row per layer) from its parameters' ``samples``; nan for
+        a layer without any (a frozen layer has no gradient), None if no layer has any."""
+        rows: list[torch.Tensor | None] = []
+        for members in self.members:
+            parts = [part for part in (samples[i] for i in members) if part is not None]
+            rows.append(value_quantiles(torch.cat(parts)) if parts else None)
+        known = next((row for row in rows if row is not None), None)
+        if known is None:
+            return None
+        missing = torch.full_like(known, math.nan)
+        return torch.stack([missing if row is None else row for row in rows])
+
+    def add(self, samples: Sequence[torch.Tensor | None]) -> None:
+        """Add one sampled step's quantiles."""
+        quantiles = self.quantiles(samples)
+        if quantiles is not None:
+            self.sums = quantiles if self.sums is None else self.sums + quantiles
+            self.steps += 1
+
+    def epoch_means(self) -> dict[str, list[float]]:
+        """Each layer's quantiles averaged over the steps since the last call; resets."""
+        if self.sums is None:
+            return {}
+        means = self.sums / self.steps
+        self.sums, self.steps = None, 0
+        return quantile_rows(self.layer_names, means)
+
+
+def sample_values(values: torch.Tensor, count: int = 0) -> torch.Tensor:
+    """``count`` (by default QUANTILE_SAMPLE) of the tensor's values as floats, at positions
+    that depend only on its size: all of them when it has no more."""
+    flat = values.detach().reshape(-1).float()
+    count = count or QUANTILE_SAMPLE
+    if flat.numel() <= count:
+        return flat
+    return flat[_positions(flat.numel(), count, flat.device)]
+
+
+@functools.lru_cache(maxsize=256)
+def _positions(size: int, count: int, device: torch.device) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(size)
+    return torch.randint(size, (count,), generator=generator).to(device)
+
+
+def value_quantiles(values: torch.Tensor) -> torch.Tensor:
+    """QUANTILE_LEVELS of a 1-d tensor of values, on its device."""
+    return torch.quantile(values, _levels(values.device))
+
+
+@functools.lru_cache(maxsize=8)
+def _levels(device: torch.device) -> torch.Tensor:
+    return torch.tensor(QUANTILE_LEVELS, device=device)
+
+
+def quantile_rows(names: Sequence[str], rows: torch.Tensor) -> dict[str, list[float]]:
+    """A row of quantiles per name, as numbers of 4 significant digits (one transfer); rows
+    that are not all finite numbers (a layer without values, an overflow) are left out."""
+    return {
+        name: [float(f"{value:.4g}") for value in row]
+        for name, row in zip(names, rows.tolist())
+        if all(math.isfinite(value) for value in row)
+    }
+
+
+def weight_quantiles(quantiles: LayerQuantiles, parameters: Sequence[torch.Tensor]) -> dict[
+    str, list[float]
+]:
+    """Each layer's quantiles of its parameters' current values."""
+    rows = quantiles.quantiles([quantiles.sample(i, p) for i, p in enumerate(parameters)])
+    return {} if rows is None else quantile_rows(quantiles.layer_names, rows)
+
+
+def activation_quantiles(outputs: Mapping[str, torch.Tensor]) -> dict[str, list[float]]:
+    """Each (kept) activation layer's quantiles of its outputs."""
+    names = spread_layers(list(outputs))
+    if not names:
+        return {}
+    rows = torch.stack([value_quantiles(sample_values(outputs[name])) for name in names])
+    return quantile_rows(names, rows)
 
 
 def layer_name(parameter_name: str) -> str:
@@ -144,6 +273,9 @@ class ActivationRecorder:
 
     def stats(self) -> dict[str, ActivationStats]:
         return describe_activations(self.outputs, self.kinds)
+
+    def distributions(self) -> dict[str, list[float]]:
+        return activation_quantiles(self.outputs)
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +26,7 @@ from torch import nn
 from tunelab._attrs import ARTIFACT_ATTR, CHECKPOINT_STEP_ATTR, DIVERGENCE_ATTR, TELEMETRY_ATTR
 from tunelab.devices import assigned_device
 from tunelab.exceptions import ConfigError, TrialPruned
-from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry
+from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry, bounded_distributions
 from tunelab.torch import checkpoint
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.data import DataSplit, normalize
@@ -311,6 +311,10 @@ class Trainer:
             grad_norm=gradients.epoch_means() if gradients is not None else {},
             activations=activations.stats(),
             finished_at=time.time(),
+            distributions=(
+                {**gradients.distributions(), "activations": activations.distributions()}
+                if gradients is not None else {}
+            ),
         )
 
     def _report_says_prune(self, epoch: int, value: float, history: list[EpochTelemetry]) -> bool:
@@ -525,8 +529,13 @@ def report_epoch(
     return trial.should_prune()
 
 
-def store_telemetry(trial: ReportingTrial, history: Sequence[EpochTelemetry]) -> None:
-    """Store a run's telemetry so far with its trial, for the figures, doctor and report."""
+def store_telemetry(trial: ReportingTrial, history: list[EpochTelemetry]) -> None:
+    """Store a run's telemetry so far with its trial, for the figures, doctor and report.
+
+    The distributions of older epochs are thinned in ``history`` itself, so that what a long
+    run stores stays within MAX_DISTRIBUTION_EPOCHS (see :func:`bounded_distributions`).
+    """
+    history[:] = bounded_distributions(history)
     trial.set_system_attr(TELEMETRY_ATTR, [e.to_json() for e in history])
 
 

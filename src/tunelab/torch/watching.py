@@ -40,38 +40,28 @@ from tunelab.torch.telemetry import (
     ACTIVATION_SAMPLES,
     GRADIENT_SAMPLES_PER_EPOCH,
     GradientNorms,
+    LayerQuantiles,
     activation_layers,
+    activation_quantiles,
     describe_activations,
     peak_memory_mb,
+    weight_quantiles,
 )
 from tunelab.torch.trainer import ReportingTrial, store_telemetry
 
 __all__ = ["Watch", "watch"]
 
 
-def watch(
-    trial: ReportingTrial,
-    model: nn.Module,
-    *,
-    gradients: bool = True,
-    activations: bool = True,
-    validation_size: int | None = None,
-) -> Watch:
-    """Record ``model``'s training telemetry on ``trial``; use as a context manager and call
-    :meth:`Watch.epoch` at the end of every epoch. ``validation_size`` (the number of
-    validation examples) lets the doctor tell whether the validation set can separate the
-    best trials."""
-    return Watch(
-        trial, model, gradients=gradients, activations=activations,
-        validation_size=validation_size,
-    )
-
-
 class Watch:
-    """Hooks on one model that turn what a training loop does into per-epoch telemetry.
+    """Hooks on one model that record its training telemetry on ``trial``: use as a context
+    manager (``with tunelab.torch.watch(trial, model) as w:``) and call :meth:`epoch` at the
+    end of every epoch. :meth:`start` and :meth:`close` are what ``with`` calls, for loops that
+    cannot wrap their training in a block (a callback's start and end).
 
-    See the module's docstring. :meth:`start` and :meth:`close` are what ``with`` calls, for
-    loops that cannot wrap their training in a block (a callback's start and end).
+    ``gradients``, ``activations`` and ``distributions`` switch off what a run need not
+    record (distributions: the quantiles of each layer's weights, gradients and outputs).
+    ``validation_size`` (the number of validation examples) lets the doctor tell whether the
+    validation set can separate the best trials.
     """
 
     def __init__(
@@ -81,6 +71,7 @@ class Watch:
         *,
         gradients: bool = True,
         activations: bool = True,
+        distributions: bool = True,
         validation_size: int | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
@@ -99,8 +90,9 @@ class Watch:
         self.model = model
         self.validation_size = validation_size
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        self._gradients = _GradientSampler(named) if gradients and named else None
+        self._gradients = _GradientSampler(named, distributions) if gradients and named else None
         self._activations = _ActivationSampler(model) if activations else None
+        self.distributions = distributions
         self.history: list[EpochTelemetry] = []
         self._epoch_started = time.perf_counter()
 
@@ -152,6 +144,7 @@ class Watch:
                 field="epoch",
             )
         seconds = time.perf_counter() - self._epoch_started
+        outputs = self._activations.epoch_outputs() if self._activations else {}
         record = EpochTelemetry(
             epoch=number,
             train_loss=_number(train_loss, "train_loss"),
@@ -162,8 +155,10 @@ class Watch:
             epoch_time=seconds,
             peak_memory_mb=peak_memory_mb(_device(self.model)),
             grad_norm=self._gradients.epoch_means() if self._gradients else {},
-            activations=self._activations.epoch_stats() if self._activations else {},
+            activations=describe_activations(outputs, self._activations.kinds)
+            if self._activations else {},
             finished_at=time.time(),
+            distributions=self._distributions(outputs) if self.distributions else {},
         )
         self.history.append(record)
         if not math.isfinite(record.train_loss) and train_loss is not None:
@@ -172,6 +167,17 @@ class Watch:
         store_telemetry(self.trial, self.history)
         self._epoch_started = time.perf_counter()
         return record
+
+
+    def _distributions(self, outputs: dict[str, torch.Tensor]) -> dict[str, Any]:
+        kinds = self._gradients.distributions() if self._gradients else {}
+        if self._activations:
+            kinds["activations"] = activation_quantiles(outputs)
+        return kinds
+
+
+# The name a loop reads best: ``with tunelab.torch.watch(trial, model) as w``.
+watch = Watch
 
 
 class _GradientSampler:
@@ -185,14 +191,17 @@ class _GradientSampler:
     ends.
     """
 
-    def __init__(self, named: list[tuple[str, nn.Parameter]]) -> None:
+    def __init__(self, named: list[tuple[str, nn.Parameter]], distributions: bool) -> None:
         self.parameters = [parameter for _, parameter in named]
         self.norms = GradientNorms([name for name, _ in named])
+        sizes = [parameter.numel() for parameter in self.parameters]
+        self.quantiles = LayerQuantiles([n for n, _ in named], sizes) if distributions else None
         self.handles: list[Any] = []
         self.every: int | None = None  # known after the first epoch
         self.passes = 0  # backward passes this epoch
         self.seen: set[int] = set()  # parameters whose gradient this pass delivered
         self.pending: dict[int, torch.Tensor] = {}  # this pass's norms, if it is sampled
+        self.samples: dict[int, torch.Tensor | None] = {}  # and its sampled gradient values
         self.sampled = False
 
     def attach(self) -> None:
@@ -213,6 +222,8 @@ class _GradientSampler:
             self.seen.add(index)
             if self.sampled and parameter.grad is not None:
                 self.pending[index] = torch.linalg.vector_norm(parameter.grad.detach())
+                if self.quantiles is not None:
+                    self.samples[index] = self.quantiles.sample(index, parameter.grad)
 
         return hook
 
@@ -230,7 +241,9 @@ class _GradientSampler:
             zero = next(iter(self.pending.values())).new_zeros(())
             row = [self.pending.get(i, zero) for i in range(len(self.parameters))]
             self.norms.add(torch.stack(row))
-        self.pending = {}
+            if self.quantiles is not None:
+                self.quantiles.add([self.samples.get(i) for i in range(len(self.parameters))])
+        self.pending, self.samples = {}, {}
 
     def epoch_means(self) -> dict[str, float]:
         self._flush()
@@ -240,6 +253,15 @@ class _GradientSampler:
         self.passes = 0
         means = self.norms.epoch_means()
         return {} if means is None else dict(zip(self.norms.layer_names, means.tolist()))
+
+    def distributions(self) -> dict[str, dict[str, list[float]]]:
+        """The weights' distributions now and the gradients' over the epoch's sampled passes
+        (call after :meth:`epoch_means`)."""
+        assert self.quantiles is not None, "distributions were switched off"
+        return {
+            "weights": weight_quantiles(self.quantiles, self.parameters),
+            "gradients": self.quantiles.epoch_means(),
+        }
 
 
 class _ActivationSampler:
@@ -278,13 +300,13 @@ class _ActivationSampler:
 
         return hook
 
-    def epoch_stats(self) -> dict[str, Any]:
+    def epoch_outputs(self) -> dict[str, torch.Tensor]:
+        """The outputs the epoch's statistics describe; resets."""
         outputs = {name: torch.cat(chunks) for name, chunks in self.evaluation.items()}
         if not outputs:
             outputs = self.training
-        stats = describe_activations(outputs, self.kinds)
         self.evaluation, self.training = {}, {}
-        return stats
+        return outputs
 
 
 def _number(value: float | torch.Tensor | None, name: str) -> float:

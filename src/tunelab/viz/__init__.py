@@ -17,12 +17,18 @@ from tunelab.viz.params import plot_parallel_coordinate, plot_param_importances,
 from tunelab.viz.pareto import plot_pareto_front
 from tunelab.viz.rank import plot_rank
 from tunelab.viz.timeline import plot_timeline
-from tunelab.viz.training import plot_activations, plot_gradient_norms, plot_training_curves
+from tunelab.viz.training import (
+    plot_activations,
+    plot_distributions,
+    plot_gradient_norms,
+    plot_training_curves,
+)
 
 __all__ = [
     "NothingToPlotError",
     "plot_activations",
     "plot_contour",
+    "plot_distributions",
     "plot_edf",
     "plot_gradient_norms",
     "plot_hypervolume_history",

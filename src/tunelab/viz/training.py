@@ -8,7 +8,14 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from tunelab.telemetry import HOW_TO_RECORD, EpochTelemetry, read_telemetry
+from tunelab.exceptions import ConfigError
+from tunelab.telemetry import (
+    DISTRIBUTION_KINDS,
+    HOW_TO_RECORD,
+    QUANTILE_LEVELS,
+    EpochTelemetry,
+    read_telemetry,
+)
 from tunelab.trial import TrialRecord
 from tunelab.viz._common import log_ticks, nothing_to_plot
 from tunelab.viz._plotly import go, make_subplots, qualitative
@@ -112,6 +119,65 @@ def plot_activations(record: TrialRecord) -> go.Figure:
     figure.update_xaxes(title_text="Epoch", row=2, col=1)
     figure.update_layout(title=f"Activations of trial {record.number}")
     return figure
+
+
+def plot_distributions(record: TrialRecord, kind: str = "gradients") -> go.Figure:
+    """How the values of each layer's ``kind`` ("weights", "gradients" or "activations")
+    were spread at each epoch: bands between quantiles (the outer band from the smallest to
+    the largest value, then 1-99%, 5-95% and 25-75%) around the median, a panel per layer,
+    as TensorBoard's distributions view draws them. Gradients that vanish shrink towards
+    zero layer by layer; gradients that explode widen epoch over epoch; saturated sigmoid or
+    tanh activations pile against their bounds."""
+    figure_name = "plot_distributions"
+    if kind not in DISTRIBUTION_KINDS:
+        raise ConfigError(
+            f"plot_distributions: kind must be one of {', '.join(DISTRIBUTION_KINDS)}, not "
+            f"{kind!r}.",
+            field="kind",
+        )
+    epochs = [e for e in _telemetry(record, figure_name) if e.distributions.get(kind)]
+    layers = list(dict.fromkeys(layer for e in epochs for layer in e.distributions[kind]))
+    if not layers:
+        raise nothing_to_plot(
+            figure_name,
+            f"trial {record.number}'s telemetry has no {kind} distributions",
+            "they are recorded by tunelab.torch's trainer and by tunelab.torch.watch with "
+            "telemetry on (fused populations record none)",
+        )
+    figure = make_subplots(
+        rows=len(layers), cols=1, shared_xaxes=True, subplot_titles=layers,
+        vertical_spacing=min(0.08, 0.3 / len(layers)),
+    )
+    for row, layer in enumerate(layers, start=1):
+        kept = [e for e in epochs if layer in e.distributions[kind]]
+        x = [e.epoch for e in kept]
+        quantiles = [e.distributions[kind][layer] for e in kept]
+        for band, opacity in zip(_BANDS, (0.15, 0.25, 0.35, 0.5)):
+            low, high = ([q[i] for q in quantiles] for i in band)
+            color = f"rgba(31, 119, 180, {opacity})"
+            common = {"x": x, "mode": "lines", "line_width": 0, "showlegend": False,
+                      "hoverinfo": "skip"}
+            figure.add_trace(go.Scatter(y=low, **common), row=row, col=1)
+            figure.add_trace(go.Scatter(y=high, fill="tonexty", fillcolor=color, **common),
+                             row=row, col=1)
+        median = go.Scatter(
+            x=x, y=[q[_MEDIAN] for q in quantiles], mode="lines+markers", name=layer,
+            line_color=qualitative.Plotly[0], showlegend=False,
+            hovertemplate=f"{layer}<br>epoch %{{x}}<br>median %{{y:.3g}}<extra></extra>",
+        )
+        figure.add_trace(median, row=row, col=1)
+    figure.update_xaxes(title_text="Epoch", row=len(layers), col=1)
+    figure.update_layout(
+        title=f"Distribution of the {kind} of trial {record.number}",
+        height=max(320, 130 * len(layers)),
+    )
+    return figure
+
+
+# Index pairs into QUANTILE_LEVELS, widest band first, and the median's index.
+_BANDS = ((0, 8), (1, 7), (2, 6), (3, 5))
+_MEDIAN = 4
+assert QUANTILE_LEVELS[_MEDIAN] == 0.5 and len(QUANTILE_LEVELS) == 9
 
 
 def _field(stats: Sequence[Any], name: str) -> list[float | None]:

@@ -1,0 +1,73 @@
+"""The distributions the telemetry describes layers by: quantiles over a fixed sample of a
+layer's values, each of its tensors in proportion to its size."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tunelab.telemetry import QUANTILE_LEVELS
+from tunelab.torch.telemetry import (
+    QUANTILE_SAMPLE,
+    LayerQuantiles,
+    activation_quantiles,
+    sample_values,
+    weight_quantiles,
+)
+
+
+def test_a_small_layer_is_described_by_all_its_values() -> None:
+    weight, bias = torch.arange(12.0).reshape(3, 4), torch.tensor([100.0, -100.0, 0.5])
+    quantiles = LayerQuantiles(["fc.weight", "fc.bias"], [12, 3])
+
+    described = weight_quantiles(quantiles, [weight, bias])
+
+    expected = torch.quantile(torch.cat([weight.reshape(-1), bias]), torch.tensor(QUANTILE_LEVELS))
+    assert described == {"fc": pytest.approx(expected.tolist(), rel=1e-3)}
+
+
+def test_a_large_layer_is_sampled_in_proportion_to_its_tensors_at_fixed_positions() -> None:
+    torch.manual_seed(0)
+    big, small = torch.randn(400_000), torch.full((2_000,), 50.0)
+    quantiles = LayerQuantiles(["fc.weight", "fc.bias"], [big.numel(), small.numel()])
+
+    samples = [quantiles.sample(0, big), quantiles.sample(1, small)]
+
+    assert [len(s) for s in samples] == [round(QUANTILE_SAMPLE * 400 / 402),
+                                         round(QUANTILE_SAMPLE * 2 / 402)]
+    assert torch.equal(samples[0], quantiles.sample(0, big))  # the same positions each time
+    # 0.5% of the layer's values are 50.0: the sample keeps that share, so the 99th
+    # percentile stays among the normal values and the largest is 50.
+    rows = quantiles.quantiles(samples)
+    assert rows is not None
+    assert rows[0, -2].item() < 4.0 and rows[0, -1].item() == 50.0
+
+
+def test_gradients_average_over_the_sampled_steps_and_a_layer_without_any_is_left_out() -> None:
+    quantiles = LayerQuantiles(["a.weight", "b.weight"], [4, 4])
+    for scale in (1.0, 3.0):
+        quantiles.add([quantiles.sample(0, scale * torch.tensor([1.0, 2.0, 3.0, 4.0])), None])
+
+    means = quantiles.epoch_means()
+
+    assert list(means) == ["a"]  # b (frozen) had no gradient
+    assert means["a"][0] == pytest.approx(2.0) and means["a"][-1] == pytest.approx(8.0)
+    assert quantiles.epoch_means() == {}  # reset
+
+
+def test_activations_of_every_kept_layer_and_non_finite_ones_left_out() -> None:
+    outputs = {"relu": torch.tensor([[0.0, 1.0], [2.0, 3.0]]), "bad": torch.tensor([math.inf])}
+
+    described = activation_quantiles(outputs)
+
+    assert list(described) == ["relu"]
+    assert described["relu"][0] == 0.0 and described["relu"][4] == 1.5
+    assert described["relu"][-1] == 3.0
+
+
+def test_a_sample_holds_all_values_of_a_tensor_that_has_no_more() -> None:
+    values = torch.arange(10.0)
+    assert torch.equal(sample_values(values), values)
+    assert len(sample_values(torch.zeros(QUANTILE_SAMPLE * 3))) == QUANTILE_SAMPLE
