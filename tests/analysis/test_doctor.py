@@ -12,6 +12,7 @@ plain, with MKL_CBWR=COMPATIBLE and with ATEN_CPU_CAPABILITY=default).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -36,6 +37,7 @@ from tunelab.analysis.doctor import (
     OVERFITTING,
     PARAM_AT_RANGE_EDGE,
     PLATEAU,
+    SATURATED_ACTIVATIONS,
     UNDERFITTING,
     VANISHING_GRADIENTS,
     WARNING,
@@ -318,6 +320,42 @@ def test_dying_takes_half_the_units_of_a_layer(dead, dying):
 def test_saturated_sigmoid_units_are_not_dying_relus():
     epochs = curve([2.31, 2.305, 2.304], dead={"blocks.0.act": 1.0}, kind="Sigmoid")
     assert DYING_RELU not in codes(diagnosed(epochs))
+
+
+def with_outputs(epochs: list[EpochTelemetry], **quantiles: list[float]) -> list[EpochTelemetry]:
+    """The epochs with these quantiles of each named layer's outputs."""
+    return [
+        dataclasses.replace(e, distributions={"activations": quantiles}) for e in epochs
+    ]
+
+
+# Outputs of a sigmoid layer: most near 0 or 1 / spread around the middle.
+PILED = [0.0, 0.0, 0.001, 0.01, 0.6, 0.995, 0.999, 1.0, 1.0]
+SPREAD = [0.05, 0.2, 0.3, 0.43, 0.5, 0.58, 0.69, 0.77, 0.95]
+
+
+def test_sigmoid_outputs_piled_against_the_bounds_are_saturated():
+    epochs = with_outputs(curve([0.7, 0.69, 0.69], kind="Sigmoid",
+                                dead={"1": 0.0, "3": 0.0}), **{"1": SPREAD, "3": PILED})
+    findings = diagnosed(epochs)
+    assert SATURATED_ACTIVATIONS in codes(findings)
+    finding = the(SATURATED_ACTIVATIONS, findings)
+    assert finding.evidence.startswith("In epoch 3, 1 layer(s) have at least 50% of their "
+                                       "outputs within 5% of the activation's bounds")
+    assert finding.evidence.endswith(": 3: 54.5%.")  # read off the quantiles
+    assert "init: xavier_normal" in finding.advice
+
+
+def test_the_bounds_are_the_activations_own():
+    # The same numbers are saturated for a sigmoid (0 to 1), in the middle for a tanh (-1 to 1),
+    # and say nothing about a ReLU, which has no upper bound.
+    for kind, saturated in (("Sigmoid", True), ("Tanh", False), ("ReLU", False)):
+        epochs = with_outputs(curve([0.7, 0.69, 0.69], kind=kind, dead={"1": 0.0}), **{"1": PILED})
+        assert (SATURATED_ACTIVATIONS in codes(diagnosed(epochs))) is saturated, kind
+
+
+def test_telemetry_without_distributions_is_not_judged_saturated():
+    assert SATURATED_ACTIVATIONS not in codes(diagnosed(curve([0.7, 0.69], kind="Sigmoid")))
 
 
 def test_older_telemetry_without_layer_kinds_is_judged_by_the_searched_activation():

@@ -14,7 +14,7 @@ from torch import nn
 
 import tunelab
 from tunelab._attrs import TELEMETRY_ATTR, VALIDATION_SIZE_ATTR
-from tunelab.analysis.doctor import VANISHING_GRADIENTS, diagnose_trial
+from tunelab.analysis.doctor import SATURATED_ACTIVATIONS, VANISHING_GRADIENTS, diagnose_trial
 from tunelab.exceptions import ConfigError
 from tunelab.telemetry import QUANTILE_LEVELS, read_divergence, read_telemetry
 from tunelab.torch import watch
@@ -42,12 +42,16 @@ def mlp(depth: int, activation: type[nn.Module], width: int = 32) -> nn.Sequenti
 
 
 def hand_loop(trial: tunelab.Trial, depth: int = 2, activation: type[nn.Module] = nn.ReLU,
-              epochs: int = 6) -> float:
+              epochs: int = 6, init_scale: float = 1.0) -> float:
     """What a user writes: SGD on mini-batches, a validation pass, report, prune."""
     lr = trial.suggest_float("lr", 0.01, 0.1, log=True)
     torch.manual_seed(0)
     x_train, y_train, x_val, y_val = breast_cancer()
     model = mlp(depth, activation)
+    with torch.no_grad():
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                layer.weight.mul_(init_scale)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     accuracy = 0.0
     with watch(trial, model, validation_size=len(y_val)) as w:
@@ -76,6 +80,15 @@ def hand_loop(trial: tunelab.Trial, depth: int = 2, activation: type[nn.Module] 
 
 def sigmoid_loop(trial: tunelab.Trial) -> float:
     return hand_loop(trial, depth=20, activation=nn.Sigmoid, epochs=3)
+
+
+def shallow_sigmoid_loop(trial: tunelab.Trial, init_scale: float = 1.0) -> float:
+    return hand_loop(trial, depth=3, activation=nn.Sigmoid, epochs=3, init_scale=init_scale)
+
+
+def saturated_sigmoid_loop(trial: tunelab.Trial) -> float:
+    # Initial weights 100 times too large: most pre-activations far out on the flat parts.
+    return shallow_sigmoid_loop(trial, init_scale=100.0)
 
 
 def one_trial(objective=hand_loop) -> tunelab.trial.TrialRecord:
@@ -274,6 +287,15 @@ def test_the_doctor_finds_vanishing_gradients_in_a_deep_sigmoid_mlp_and_nothing_
 
 
 @pytest.mark.slow
+def test_the_doctor_finds_saturated_sigmoids_from_the_distributions_of_their_outputs() -> None:
+    saturated = diagnose_trial(one_trial(saturated_sigmoid_loop))
+    healthy = diagnose_trial(one_trial(shallow_sigmoid_loop))
+
+    assert SATURATED_ACTIVATIONS in [f.code for f in saturated]
+    assert SATURATED_ACTIVATIONS not in [f.code for f in healthy]
+
+
+@pytest.mark.slow
 def test_the_report_draws_a_hand_written_loop_like_a_task(tmp_path: Path) -> None:
     pytest.importorskip("plotly")
     from tests.report.page import ReportPage
@@ -284,9 +306,9 @@ def test_the_report_draws_a_hand_written_loop_like_a_task(tmp_path: Path) -> Non
     page = ReportPage.read(write_report(study, tmp_path / "report.html"))
     figures = [i for i in page.ids if i.startswith("figure-")]
 
-    assert {"figure-training-curves", "figure-gradient-norms", "figure-activations"} <= set(
-        figures
-    )
+    assert {"figure-training-curves", "figure-gradient-norms", "figure-activations",
+            "figure-gradients-distributions", "figure-activations-distributions",
+            "figure-weights-distributions"} <= set(figures)
     assert "not drawn" not in page.text("figures")
 
 
