@@ -201,6 +201,23 @@ def test_exploding_takes_a_tenfold_growth_of_the_gradient_norm(growth, exploding
     assert (EXPLODING_GRADIENTS in codes(diagnosed(epochs))) is exploding
 
 
+def test_gradient_tails_that_widen_while_the_loss_rises_are_exploding():
+    # The norms stay as they are (a few large values averaged away); the 1st and 99th
+    # percentiles of the gradient values widen twelvefold.
+    losses, widths = [1.0, 0.8, 0.9, 1.2], [0.01, 0.02, 0.05, 0.12]
+    epochs = [
+        dataclasses.replace(e, distributions={"gradients": {"head": [
+            -2 * w, -w, -w / 2, -w / 10, 0.0, w / 10, w / 2, w, 2 * w
+        ]}})
+        for e, w in zip(curve(losses), widths)
+    ]
+    finding = the(EXPLODING_GRADIENTS, diagnosed(epochs))
+    assert finding.evidence == (
+        "The gradients' tail (the 1st or 99th percentile of a layer's values) grew from 0.01 in "
+        "epoch 1 to 0.12 in epoch 4 (12x) while the training loss rose from 0.8 (epoch 2) to 1.2."
+    )
+
+
 def test_gradient_norms_that_grow_while_the_loss_falls_are_not_exploding():
     # A network leaving its flat initial region: larger gradients, better loss.
     epochs = growing_norms([2.3, 1.5, 0.9, 0.6, 0.5], [1.0, 4.0, 9.0, 15.0, 20.0])

@@ -15,7 +15,8 @@ constants below, each with the reason for its value):
   VANISHING_RATIO of the last layer's. Layers with a gradient norm of exactly zero are left
   out: they are frozen (transfer learning) or cut off by dead units, not vanishing.
 - ``exploding_gradients``: the loss became non-finite (the training engine records where:
-  :func:`tunelab.telemetry.read_divergence`) or, at its peak, the total gradient norm is
+  :func:`tunelab.telemetry.read_divergence`) or, at its peak, the total gradient norm (or,
+  from the gradients' distributions, the largest 1st or 99th percentile of a layer's values) is
   EXPLODING_GROWTH times the first epoch's or more while the training loss is more than
   OSCILLATION_RISE above its best before.
 - ``dying_relu``: in the last epoch, at least DEAD_FRACTION of an activation layer's units gave
@@ -318,35 +319,53 @@ def detect_exploding_gradients(run: TrainingRun) -> Finding | None:
     """The loss became non-finite, or the gradient norm grew tenfold as the loss rose."""
     if run.divergence is not None:
         return _exploding(run, f"{_diverged_text(run.divergence)}, and training stopped there.")
-    evidence = _gradient_growth(run)
+    evidence = _gradient_growth(run, "total gradient norm", _total_norm_of) or _gradient_growth(
+        run, "gradients' tail (the 1st or 99th percentile of a layer's values)", _tail_of
+    )
     return None if evidence is None else _exploding(run, evidence)
 
 
-def _gradient_growth(run: TrainingRun) -> str | None:
-    """Evidence if the gradient norm peaked EXPLODING_GROWTH-fold above its start while the
-    training loss got worse, else None.
+def _gradient_growth(
+    run: TrainingRun, what: str, size: Callable[[EpochTelemetry], float | None]
+) -> str | None:
+    """Evidence if the gradients' ``size`` (the total norm, or the tails of their
+    distributions) peaked EXPLODING_GROWTH-fold above its start while the training loss got
+    worse, else None.
 
     Growth alone is no fault: a network leaving its flat initial region sees its gradient grow
     tenfold and more while the loss falls. Growth while the loss gets worse is.
     """
-    norms = [(e, _total_norm(e.grad_norm)) for e in run.losses if e.grad_norm]
-    norms = [(epoch, norm) for epoch, norm in norms if math.isfinite(norm)]
-    if len(norms) < 2 or norms[0][1] <= 0.0:
+    sizes = [(e, size(e)) for e in run.losses]
+    known = [(epoch, value) for epoch, value in sizes if value is not None and math.isfinite(value)]
+    if len(known) < 2 or known[0][1] <= 0.0:
         return None
-    first, first_norm = norms[0]
-    peak_index = max(range(1, len(norms)), key=lambda i: norms[i][1])
-    peak, peak_norm = norms[peak_index]
-    best = min((e for e, _ in norms[:peak_index]), key=lambda e: e.train_loss)
-    if peak_norm < EXPLODING_GROWTH * first_norm:
+    first, first_size = known[0]
+    peak_index = max(range(1, len(known)), key=lambda i: known[i][1])
+    peak, peak_size = known[peak_index]
+    best = min((e for e, _ in known[:peak_index]), key=lambda e: e.train_loss)
+    if peak_size < EXPLODING_GROWTH * first_size:
         return None
     if peak.train_loss <= (1.0 + OSCILLATION_RISE) * best.train_loss:
         return None
     return (
-        f"The total gradient norm grew from {_num(first_norm)} in epoch {first.epoch} to "
-        f"{_num(peak_norm)} in epoch {peak.epoch} ({_num(peak_norm / first_norm)}x) while the "
+        f"The {what} grew from {_num(first_size)} in epoch {first.epoch} to "
+        f"{_num(peak_size)} in epoch {peak.epoch} ({_num(peak_size / first_size)}x) while the "
         f"training loss rose from {_num(best.train_loss)} (epoch {best.epoch}) to "
         f"{_num(peak.train_loss)}."
     )
+
+
+def _total_norm_of(epoch: EpochTelemetry) -> float | None:
+    return _total_norm(epoch.grad_norm) if epoch.grad_norm else None
+
+
+def _tail_of(epoch: EpochTelemetry) -> float | None:
+    """The largest 1st or 99th percentile magnitude of any layer's gradient values: the
+    distributions' tails, which widen as gradients explode even where a few large steps are
+    averaged into a moderate norm."""
+    layers = epoch.distributions.get("gradients") or {}
+    tails = [max(abs(q[1]), abs(q[-2])) for q in layers.values()]
+    return max(tails) if tails else None
 
 
 def _diverged_text(divergence: Divergence) -> str:
