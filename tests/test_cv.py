@@ -158,6 +158,15 @@ def test_the_pruner_stops_the_trial_between_folds_and_the_scores_so_far_stay():
     assert "cv_mean" not in record.user_attrs
 
 
+def test_without_pruning_the_folds_report_and_the_pruner_is_not_asked():
+    study, trial = ask(pruner="none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # asking a study that prunes nothing would warn
+        mean = cross_validate(trial, replay([0.2, 0.4]), k_fold_indices(4, 2), prune=False)
+    study.tell(trial, mean)
+    assert list(study.trials[0].intermediate_values.values()) == pytest.approx([0.2, 0.3])
+
+
 def test_epochs_go_to_the_fold_view_and_are_kept_per_fold_without_warnings():
     study, trial = ask(pruner={"name": "threshold", "lower": 0.0})
 

@@ -60,3 +60,12 @@ def test_the_own_loop_example_runs_and_its_study_gets_a_doctor_and_a_report(tmp_
         outputs[command] = done.stdout
     assert "no training telemetry" not in outputs["doctor"]
     assert (tmp_path / "own-loop-report.html").is_file()
+
+
+def test_the_scikit_learn_example_runs(tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(block_with("python", "TuneSearchCV"), encoding="utf-8")
+    run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert "'alpha'" in run.stdout and "COMPLETE" in run.stdout

@@ -32,6 +32,7 @@ ARTIFACT_META_PREFIX = "artifacts:"  # "artifacts:ID": an uploaded file's meta (
 CV_SCORES_ATTR = "cv_scores"
 CV_MEAN_ATTR = "cv_mean"
 CV_STD_ATTR = "cv_std"
+FOLD_RESULT_KEY = "result"  # PER_FOLD_PREFIX + this: a TuneSearchCV trial's times, scores, errors
 BEST_EPOCH_ATTR = "best_epoch"  # the epoch of a task's best validation metric
 EPOCHS_RUN_ATTR = "epochs_run"  # how many epochs a task trained (early stopping may cut it)
 TEST_METRIC_PREFIX = "test_"  # "test_accuracy" and the like: a task's scores on its test part

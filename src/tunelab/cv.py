@@ -239,7 +239,11 @@ class _PerFold:
 
 
 def cross_validate(
-    trial: Trial, fit_fold: FitFold, folds: Iterable[Fold | tuple[Any, Any]]
+    trial: Trial,
+    fit_fold: FitFold,
+    folds: Iterable[Fold | tuple[Any, Any]],
+    *,
+    prune: bool = True,
 ) -> float:
     """Run ``fit_fold`` on every fold, report the running mean after each, return the mean.
 
@@ -252,7 +256,8 @@ def cross_validate(
     After fold i (from 0) the mean of the scores so far is reported at step i and the scores are
     stored (user attribute ``cv_scores``); then, if the study's pruner says so,
     :class:`~tunelab.exceptions.TrialPruned` is raised, naming the fold. ``cv_mean`` and
-    ``cv_std`` are stored when every fold ran.
+    ``cv_std`` are stored when every fold ran. ``prune=False`` never asks the pruner, for a
+    caller that knows its study prunes nothing (asking would warn that pruning cannot happen).
     """
     numbered = [_as_fold(position, fold) for position, fold in enumerate(folds)]
     if not numbered:
@@ -273,7 +278,7 @@ def cross_validate(
         mean = float(np.mean(scores))
         trial.set_user_attr(CV_SCORES_ATTR, scores)
         trial.report(mean, step=fold.index)
-        if trial.should_prune():
+        if prune and trial.should_prune():
             raise TrialPruned(
                 f"pruned after fold {fold.index + 1} of {len(numbered)} with a mean score of "
                 f"{mean:.4g}"

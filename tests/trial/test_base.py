@@ -45,3 +45,22 @@ def test_deprecated_spellings_sample_on_a_live_trial(make_study):
         value = trial.suggest_loguniform("lr", 1e-4, 1e-1)
     assert 1e-4 <= value <= 1e-1
     assert trial.distributions["lr"] == optuna.FloatDistribution(1e-4, 1e-1, log=True)
+
+
+@pytest.mark.parametrize(
+    "distribution",
+    [
+        optuna.FloatDistribution(1e-3, 1.0, log=True),
+        optuna.FloatDistribution(0.0, 1.0, step=0.25),
+        optuna.IntDistribution(2, 64, log=True),
+        optuna.IntDistribution(0, 10, step=5),
+        optuna.CategoricalDistribution(("a", None, 3)),
+    ],
+)
+def test_suggest_draws_from_a_distribution_on_any_trial(make_study, distribution):
+    live = make_study().ask()
+    value = optuna.trial.suggest(live, "p", distribution)
+    assert distribution.contains(value) and live.distributions["p"] == distribution
+    fixed = optuna.trial.FixedTrial({"p": value})
+    assert optuna.trial.suggest(fixed, "p", distribution) == value
+    assert fixed.distributions["p"] == distribution

@@ -55,6 +55,7 @@ from tunelab.torch.metrics import HIGHER_IS_BETTER
 from tunelab.torch.models import build_model
 from tunelab.torch.recipe import Recipe, field_names
 from tunelab.torch.trainer import FitResult, Trainer, resolve_metric
+from tunelab.trial import suggest
 
 TASK_FIELDS = ("data", "model", "recipe", "search", "pretrain", "artifacts", "threads", "cv")
 PRETRAIN_FIELDS = ("data", "model", "recipe")
@@ -76,12 +77,7 @@ class SearchParameter:
         return all(chosen.get(name) in allowed for name, allowed in self.when.items())
 
     def suggest(self, trial: Any) -> Any:
-        d = self.distribution
-        if isinstance(d, CategoricalDistribution):
-            return trial.suggest_categorical(self.name, list(d.choices))
-        if isinstance(d, IntDistribution):
-            return trial.suggest_int(self.name, d.low, d.high, step=d.step, log=d.log)
-        return trial.suggest_float(self.name, d.low, d.high, step=d.step, log=d.log)
+        return suggest(trial, self.name, self.distribution)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ finished trials safely. A :class:`FixedTrial` runs an objective with given param
 a study; all three are :class:`BaseTrial`.
 """
 
-from tunelab.trial._base import BaseTrial
+from tunelab.trial._base import BaseTrial, suggest
 from tunelab.trial._create import addable_trial, create_trial
 from tunelab.trial._fixed import FixedTrial
 from tunelab.trial._record import Resume, TrialRecord, freeze, utc_from_timestamp
@@ -30,6 +30,7 @@ __all__ = [
     "create_trial",
     "freeze",
     "new_report",
+    "suggest",
     "utc_from_timestamp",
     "worker_name",
 ]

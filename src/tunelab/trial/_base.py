@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from tunelab.space import JsonScalar
+from tunelab.space import CategoricalDistribution, Distribution, IntDistribution, JsonScalar
 
 
 class BaseTrial(abc.ABC):
@@ -70,6 +70,20 @@ class BaseTrial(abc.ABC):
         """Deprecated: ``suggest_float(name, low, high, step=q)``."""
         _warn_deprecated("suggest_discrete_uniform", "suggest_float(name, low, high, step=q)")
         return self.suggest_float(name, low, high, step=q)
+
+
+def suggest(trial: BaseTrial, name: str, distribution: Distribution) -> Any:
+    """``trial``'s value of ``name`` from ``distribution``, through the ``suggest_*`` method of
+    its kind: for code that holds a search space as distributions rather than calls."""
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, list(distribution.choices))
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(
+            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+        )
+    return trial.suggest_float(
+        name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+    )
 
 
 def _warn_deprecated(old: str, new: str) -> None:
