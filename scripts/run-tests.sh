@@ -14,7 +14,7 @@ bin=$(dirname "$python")
 cd "$here/.."
 
 # The tests that train models or fit surrogates: their numbers depend on how the CPU sums.
-SENSITIVE=(tests/analysis tests/torch tests/samplers)
+SENSITIVE=(tests/analysis tests/torch tests/samplers tests/integrations)
 
 failed=()
 step() {

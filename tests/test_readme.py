@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.cli.helpers import python_env
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -69,3 +72,21 @@ def test_the_scikit_learn_example_runs(tmp_path):
                          text=True)
     assert run.returncode == 0, run.stderr
     assert "'alpha'" in run.stdout and "COMPLETE" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("framework", "integration"),
+    [("pytorch_lightning", "tunelab.integrations.lightning"),
+     ("keras", "tunelab.integrations.keras")],
+)
+def test_the_framework_examples_run(framework, integration, tmp_path):
+    if importlib.util.find_spec(framework) is None:  # not imported here: Keras would pick
+        pytest.skip(f"{framework} is not installed")  # its backend for the whole session
+    script = tmp_path / "framework.py"
+    script.write_text(block_with("python", integration), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+        env=python_env(OMP_NUM_THREADS="1"),  # a small model, steady on shared cores
+    )
+    assert run.returncode == 0, run.stderr
+    assert "'lr':" in run.stdout and "'width':" in run.stdout

@@ -35,6 +35,7 @@ _SUBMODULES = (
     "distributions",
     "exceptions",
     "importance",
+    "integrations",
     "logging",
     "pruners",
     "samplers",

@@ -319,3 +319,73 @@ def test_trials_in_worker_processes_keep_their_telemetry() -> None:
 
     assert [r.state for r in study.trials] == [TrialState.COMPLETE] * 4
     assert all(len(read_telemetry(r)) == 6 for r in study.trials)
+
+
+# Models PyTorch cannot name or switch layer by layer (Keras's) -----------------------------------
+
+
+def a_trial() -> tunelab.Trial:
+    return tunelab.create_study().ask()
+
+
+def small_mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def train_step(model: nn.Module, inputs: torch.Tensor) -> None:
+    model.train()
+    model(inputs).square().mean().backward()
+
+
+def test_parameters_named_by_the_caller_name_the_layers_of_the_gradient_norms() -> None:
+    model = small_mlp()
+    named = [("first.kernel", model[0].weight), ("first.bias", model[0].bias),
+             ("second.kernel", model[2].weight)]  # the last bias left out
+    with watch(a_trial(), model, parameters=named, activations=False) as watcher:
+        train_step(model, torch.randn(16, 4))
+        record = watcher.epoch(train_loss=1.0)
+    assert list(record.grad_norm) == ["first", "second"]
+    expected = torch.linalg.vector_norm(model[2].weight.grad).item()
+    assert record.grad_norm["second"] == pytest.approx(expected)
+
+
+def test_layers_given_with_their_kind_are_the_ones_described() -> None:
+    model = small_mlp()
+    layers = [("hidden", model[0], "linear")]
+    with watch(a_trial(), model, gradients=False, layers=layers) as watcher:
+        model.eval()
+        model(torch.randn(16, 4))
+        record = watcher.epoch(train_loss=1.0)
+    assert list(record.activations) == ["hidden"]
+    assert record.activations["hidden"].kind == "linear"
+
+
+def test_the_models_mode_says_which_outputs_are_the_validation_pass() -> None:
+    # As under Keras: the model is switched to evaluation, its layers keep the training flag.
+    model = small_mlp()
+    with watch(a_trial(), model, gradients=False) as watcher:
+        train_step(model, torch.randn(16, 4))
+        model.eval()
+        model[1].train()
+        model(torch.zeros(16, 4))
+        record = watcher.epoch(train_loss=1.0)
+    assert record.activations["1"].dead == 1.0  # one input: every unit constant
+
+
+class ChannelsLast(nn.Module):
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return inputs
+
+
+@pytest.mark.parametrize(("feature_axis", "dead"), [(-1, 0.25), (1, 0.0)])
+def test_the_feature_axis_says_where_the_channels_are(feature_axis: int, dead: float) -> None:
+    model = nn.Sequential(ChannelsLast())
+    outputs = torch.randn(8, 3, 3, 4)
+    outputs[..., 0] = 0.0  # the first of 4 channels never fires
+    layers = [("conv", model[0], "ReLU")]
+    with watch(a_trial(), model, layers=layers, feature_axis=feature_axis) as watcher:
+        model.eval()
+        model(outputs)
+        record = watcher.epoch(train_loss=1.0)
+    assert record.activations["conv"].dead == pytest.approx(dead)

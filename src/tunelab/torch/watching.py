@@ -20,14 +20,20 @@ its gradients, not by a call to the model, so loops that call submodules (Lightn
 ``training_step``) are counted too. Activation statistics describe the first
 ACTIVATION_SAMPLES inputs the model sees in evaluation mode during an epoch (its validation
 pass, as the trainer does), or the epoch's first training batch when the loop never switches
-to evaluation mode. Each :meth:`Watch.epoch` stores the same :class:`EpochTelemetry` records
-the trainer stores, so the figures, the doctor and the report read them unchanged.
+to evaluation mode. The mode is the watched model's own flag, not each layer's: frameworks that
+call their layers themselves (Keras) switch only the model's. Each :meth:`Watch.epoch` stores
+the same :class:`EpochTelemetry` records the trainer stores, so the figures, the doctor and the
+report read them unchanged.
+
+Models whose parameters or layers PyTorch cannot name usefully (a Keras model: one parameter
+dictionary, layers that are not submodules) name them through ``parameters`` and ``layers``.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -61,7 +67,13 @@ class Watch:
     ``gradients``, ``activations`` and ``distributions`` switch off what a run need not
     record (distributions: the quantiles of each layer's weights, gradients and outputs).
     ``validation_size`` (the number of validation examples) lets the doctor tell whether the
-    validation set can separate the best trials.
+    validation set can separate the best trials. ``parameters``, ``(name, parameter)`` pairs
+    from the input to the output, replace ``model.named_parameters()`` for the gradients; a
+    name's part before its last "." names the layer. ``layers``, ``(name, module, kind)``
+    triples, replace the model's activation modules as the layers whose outputs are described;
+    ``kind`` says what the layer computes ("ReLU", "sigmoid"), which the doctor reads.
+    ``feature_axis`` is the axis of a layer's output that holds its units or channels: 1 in
+    PyTorch's layouts, -1 in channels-last ones (Keras's default).
     """
 
     def __init__(
@@ -73,6 +85,9 @@ class Watch:
         activations: bool = True,
         distributions: bool = True,
         validation_size: int | None = None,
+        parameters: Sequence[tuple[str, torch.Tensor]] | None = None,
+        layers: Sequence[tuple[str, nn.Module, str]] | None = None,
+        feature_axis: int = 1,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise ConfigError(
@@ -89,9 +104,15 @@ class Watch:
         self.trial = trial
         self.model = model
         self.validation_size = validation_size
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        if parameters is None:
+            parameters = list(model.named_parameters())
+        named = [(n, p) for n, p in parameters if p.requires_grad]
         self._gradients = _GradientSampler(named, distributions) if gradients and named else None
-        self._activations = _ActivationSampler(model) if activations else None
+        if layers is None:
+            layers = [(n, m, type(m).__name__) for n, m in activation_layers(model)]
+        self._activations = (
+            _ActivationSampler(model, layers, feature_axis) if activations else None
+        )
         self.distributions = distributions
         self.history: list[EpochTelemetry] = []
         self._epoch_started = time.perf_counter()
@@ -121,10 +142,10 @@ class Watch:
     def epoch(
         self,
         *,
-        train_loss: float,
-        val_loss: float | None = None,
-        train_metric: float | None = None,
-        val_metric: float | None = None,
+        train_loss: float | torch.Tensor | None,
+        val_loss: float | torch.Tensor | None = None,
+        train_metric: float | torch.Tensor | None = None,
+        val_metric: float | torch.Tensor | None = None,
         lr: float | torch.optim.Optimizer | None = None,
         epoch: int | None = None,
     ) -> EpochTelemetry:
@@ -132,9 +153,10 @@ class Watch:
 
         Losses and metrics are numbers or 0-d tensors; ``train_loss`` is the epoch's mean
         (the last batch's loss alone is too noisy for the doctor's trends). What the loop does
-        not measure is left out (stored as missing). ``lr`` is a number or the optimizer (its
-        first group's rate is read). ``epoch`` counts from 1 and defaults to one past the last.
-        A non-finite training loss is also recorded as where the run diverged, for the doctor.
+        not measure is None or left out (stored as missing). ``lr`` is a number or the
+        optimizer (its first group's rate is read). ``epoch`` counts from 1 and defaults to one
+        past the last. A non-finite training loss is also recorded as where the run diverged,
+        for the doctor.
         """
         number = len(self.history) + 1 if epoch is None else int(epoch)
         if self.history and number <= self.history[-1].epoch:
@@ -191,7 +213,7 @@ class _GradientSampler:
     ends.
     """
 
-    def __init__(self, named: list[tuple[str, nn.Parameter]], distributions: bool) -> None:
+    def __init__(self, named: list[tuple[str, torch.Tensor]], distributions: bool) -> None:
         self.parameters = [parameter for _, parameter in named]
         self.norms = GradientNorms([name for name, _ in named])
         sizes = [parameter.numel() for parameter in self.parameters]
@@ -265,12 +287,17 @@ class _GradientSampler:
 
 
 class _ActivationSampler:
-    """Each activation layer's outputs for the epoch's statistics: up to ACTIVATION_SAMPLES
-    inputs seen in evaluation mode, else the epoch's first training batch."""
+    """Each described layer's outputs for the epoch's statistics: up to ACTIVATION_SAMPLES
+    inputs seen while the model is in evaluation mode, else the epoch's first training batch.
+    Outputs are kept with their units along axis 1, as the statistics read them."""
 
-    def __init__(self, model: nn.Module) -> None:
-        self.layers = activation_layers(model)
-        self.kinds = {name: type(module).__name__ for name, module in self.layers}
+    def __init__(
+        self, model: nn.Module, layers: Sequence[tuple[str, nn.Module, str]], feature_axis: int
+    ) -> None:
+        self.model = model
+        self.layers = [(name, module) for name, module, _ in layers]
+        self.kinds = {name: kind for name, _, kind in layers}
+        self.feature_axis = feature_axis
         self.handles: list[Any] = []
         self.evaluation: dict[str, list[torch.Tensor]] = {}
         self.training: dict[str, torch.Tensor] = {}
@@ -289,7 +316,9 @@ class _ActivationSampler:
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             if not isinstance(output, torch.Tensor):
                 return
-            if module.training:
+            if self.feature_axis != 1 and output.dim() > 2:
+                output = output.movedim(self.feature_axis, 1)
+            if self.model.training:
                 if name not in self.training:
                     self.training[name] = output.detach()[:ACTIVATION_SAMPLES].clone()
                 return

@@ -1,0 +1,224 @@
+"""TunelabCallback in a real PyTorch Lightning Trainer on the CPU: it reports the monitored
+metric every epoch, ends the trials its pruner stops as PRUNED after Lightning stopped them,
+and keeps tunelab's training telemetry for every trial, in this process and in workers."""
+
+from __future__ import annotations
+
+import logging
+import math
+import pickle
+from types import SimpleNamespace
+
+import pytest
+
+pl = pytest.importorskip("pytorch_lightning")
+
+import torch  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import tunelab  # noqa: E402
+from tests.integrations.helpers import load_example  # noqa: E402
+from tunelab.analysis.doctor import diagnose_trial  # noqa: E402
+from tunelab.exceptions import ConfigError  # noqa: E402
+from tunelab.integrations.lightning import TunelabCallback  # noqa: E402
+from tunelab.torch import read_telemetry  # noqa: E402
+from tunelab.trial import FixedTrial, TrialRecord, TrialState  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    # Lightning's own use of torch's tree utilities, on every fit.
+    pytest.mark.filterwarnings("ignore:`isinstance.treespec, LeafSpec.` is deprecated"),
+]
+
+# Adam at 1e-2 passes 80% validation accuracy on digits within two epochs; at 1e-6 it stays
+# near chance (10%). The pruner's bound, 50% from epoch 2 on, lies far from both.
+GOOD_LR, SLOW_LR = 1e-2, 1e-6
+EPOCHS = 4
+logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
+
+
+def digits() -> tuple[TensorDataset, TensorDataset]:
+    x, y = load_digits(return_X_y=True)
+    inputs, targets = torch.tensor(x / 16.0, dtype=torch.float32), torch.tensor(y)
+    order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(0))
+    train, val = order[:1400], order[1400:]
+    return TensorDataset(inputs[train], targets[train]), TensorDataset(inputs[val], targets[val])
+
+
+TRAIN, VAL = digits()
+
+
+class DigitsMLP(pl.LightningModule):
+    def __init__(self, lr: float, width: int) -> None:
+        super().__init__()
+        self.lr = lr
+        self.net = nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10))
+
+    def training_step(self, batch: list[torch.Tensor], index: int) -> torch.Tensor:
+        inputs, targets = batch
+        outputs = self.net(inputs)
+        loss = nn.functional.cross_entropy(outputs, targets)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        self.log("train_acc", accuracy(outputs, targets), on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: list[torch.Tensor], index: int) -> None:
+        inputs, targets = batch
+        outputs = self.net(inputs)
+        self.log("val_loss", nn.functional.cross_entropy(outputs, targets))
+        self.log("val_acc", accuracy(outputs, targets))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+def accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return (outputs.argmax(dim=1) == targets).float().mean()
+
+
+def trainer(callback: TunelabCallback, **options) -> pl.Trainer:
+    options = {"max_epochs": EPOCHS, **options}
+    return pl.Trainer(
+        accelerator="cpu", callbacks=[callback], enable_progress_bar=False, logger=False,
+        enable_checkpointing=False, enable_model_summary=False, **options,
+    )
+
+
+def fit(trainer: pl.Trainer, model: DigitsMLP) -> None:
+    trainer.fit(model, DataLoader(TRAIN, batch_size=64, shuffle=True), DataLoader(VAL, 512))
+
+
+def objective(trial: tunelab.Trial) -> float:
+    lr = trial.suggest_categorical("lr", [SLOW_LR, GOOD_LR])
+    width = trial.suggest_categorical("width", [16, 32])
+    torch.manual_seed(trial.number)
+    run = trainer(TunelabCallback(trial, monitor="val_acc", validation_size=len(VAL)))
+    fit(run, DigitsMLP(lr, width))
+    return run.callback_metrics["val_acc"].item()
+
+
+def new_study(**options) -> tunelab.Study:
+    pruner = tunelab.pruners.ThresholdPruner(lower=0.5, n_warmup_steps=2)
+    return tunelab.create_study(direction="maximize", sampler="random", seed=0, pruner=pruner,
+                                **options)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Train on one thread: as fast for models this small, and steady on shared cores, where
+    threads that wait for each other spin."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def assert_pruned_only_if_slow(trials: list[TrialRecord]) -> None:
+    assert {t.params["lr"] for t in trials} == {SLOW_LR, GOOD_LR}
+    for trial in trials:
+        slow = trial.params["lr"] == SLOW_LR
+        assert trial.state is (TrialState.PRUNED if slow else TrialState.COMPLETE)
+        assert sorted(trial.intermediate_values) == list(range(1, (2 if slow else EPOCHS) + 1))
+        assert len(read_telemetry(trial)) == len(trial.intermediate_values)
+
+
+def test_a_study_prunes_the_trials_that_learn_nothing_and_keeps_telemetry_for_all():
+    study = new_study()
+    study.optimize(objective, n_trials=12)
+
+    assert_pruned_only_if_slow(study.trials)
+    for trial in study.trials:
+        epochs = read_telemetry(trial)
+        assert [e.epoch for e in epochs] == list(range(1, len(epochs) + 1))
+        for epoch in epochs:
+            assert epoch.val_metric == pytest.approx(trial.intermediate_values[epoch.epoch])
+            assert math.isfinite(epoch.train_loss) and math.isfinite(epoch.val_loss)
+            assert 0.0 <= epoch.train_metric <= 1.0
+            assert epoch.lr == trial.params["lr"]
+            assert list(epoch.grad_norm) == ["net.0", "net.2"]
+            assert all(norm > 0 for norm in epoch.grad_norm.values())
+            assert list(epoch.activations) == ["net.1"]
+            assert epoch.activations["net.1"].kind == "ReLU"
+        assert trial.system_attrs["validation_size"] == len(VAL)
+        assert all(finding.trial == trial.number for finding in diagnose_trial(trial))
+
+
+def test_fit_raises_trial_pruned_once_lightning_stopped_at_the_end_of_the_epoch():
+    study = new_study()
+    trial = study.ask()
+    run = trainer(TunelabCallback(trial, monitor="val_acc"))
+    model = DigitsMLP(SLOW_LR, 16)
+
+    with pytest.raises(tunelab.TrialPruned, match=r"pruned after epoch 2 with val_acc=0\.\d+"):
+        fit(run, model)
+
+    assert run.should_stop and run.current_epoch == 2  # two whole epochs, then Lightning stopped
+    assert sorted(study.trials[0].intermediate_values) == [1, 2]
+    assert not any(m._forward_hooks for m in model.modules())  # the watch is closed
+
+
+def test_an_epoch_without_validation_reports_nothing_and_records_no_validation_numbers():
+    study = new_study()
+    trial = study.ask()
+    fit(trainer(TunelabCallback(trial, monitor="val_acc"), check_val_every_n_epoch=2),
+        DigitsMLP(GOOD_LR, 16))
+
+    record = study.trials[0]
+    assert sorted(record.intermediate_values) == [2, 4]
+    epochs = read_telemetry(record)
+    assert [e.epoch for e in epochs] == [1, 2, 3, 4]
+    assert [math.isnan(e.val_loss) for e in epochs] == [True, False, True, False]
+    assert all(math.isfinite(e.train_loss) for e in epochs)
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
+def test_without_validation_a_training_metric_is_reported_every_epoch():
+    study = new_study()
+    trial = study.ask()
+    run = trainer(TunelabCallback(trial, monitor="train_acc"), max_epochs=2)
+    run.fit(DigitsMLP(GOOD_LR, 16), DataLoader(TRAIN, batch_size=64, shuffle=True))
+
+    record = study.trials[0]
+    assert sorted(record.intermediate_values) == [1, 2]
+    epochs = read_telemetry(record)
+    assert [e.train_metric for e in epochs] == pytest.approx([record.intermediate_values[1],
+                                                              record.intermediate_values[2]])
+    assert all(math.isnan(e.val_metric) and math.isnan(e.val_loss) for e in epochs)
+
+
+def test_a_monitor_that_was_never_logged_fails_the_fit_with_the_names_that_were():
+    study = new_study()
+    model = DigitsMLP(GOOD_LR, 16)
+    with pytest.raises(ConfigError, match=r"monitor='val_accuracy'.*'val_acc'"):
+        fit(trainer(TunelabCallback(study.ask(), monitor="val_accuracy"), max_epochs=1), model)
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_a_loss_logged_under_another_name_is_named_in_a_warning():
+    study = new_study()
+    callback = TunelabCallback(study.ask(), monitor="val_acc", train_loss="loss")
+    with pytest.warns(UserWarning, match=r"nothing was logged as 'loss'.*train_loss="):
+        fit(trainer(callback, max_epochs=2), DigitsMLP(GOOD_LR, 16))
+    assert all(math.isnan(e.train_loss) for e in read_telemetry(study.trials[0]))
+
+
+def test_the_callback_refuses_to_train_in_several_processes():
+    callback = TunelabCallback(new_study().ask(), monitor="val_acc")
+    with pytest.raises(ConfigError, match="devices=1"):
+        callback.on_fit_start(SimpleNamespace(world_size=2, strategy=None), DigitsMLP(GOOD_LR, 16))
+    with pytest.raises(ConfigError, match="another process"):
+        pickle.dumps(callback)  # what spawning strategies do to the trainer's callbacks
+
+
+def test_trials_in_worker_processes_report_prune_and_keep_telemetry(tmp_path):
+    study = new_study(storage=f"sqlite:///{tmp_path / 'tunelab.db'}")
+    study.optimize(objective, n_trials=4, n_jobs=2)
+    assert_pruned_only_if_slow(study.trials)
+
+
+def test_the_example_trains_a_fixed_trial_which_keeps_no_telemetry():
+    example = load_example("lightning_digits.py")
+    accuracy = example.objective(FixedTrial({"lr": GOOD_LR, "width": 16}))
+    assert 0.5 < accuracy <= 1.0
