@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -9,15 +10,19 @@ import pytest
 import torch
 
 import tunelab
+from tunelab.analysis import ensembles
 from tunelab.analysis.ensembles import (
+    METHODS,
     EnsembleResult,
     average_predictions,
     build_ensemble,
+    build_ensembles,
     greedy_selection,
     member_predictions,
     one_hot,
     vote,
 )
+from tunelab.analysis.stacking import fit_stacker
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.torch import Task
 
@@ -163,7 +168,7 @@ def small_study(tmp_path_factory) -> tuple[tunelab.Study, Task]:
     return run_study(task, 5), task
 
 
-@pytest.mark.parametrize("method", ["average", "vote", "greedy"])
+@pytest.mark.parametrize("method", METHODS)
 def test_build_ensemble_combines_the_best_trials_and_scores_on_the_test_part(small_study, method):
     study, task = small_study
     ranked = sorted(study.trials, key=lambda t: (-t.value, t.number))
@@ -177,9 +182,11 @@ def test_build_ensemble_combines_the_best_trials_and_scores_on_the_test_part(sma
     # The trainer scored each trial on the test part when it finished: the same number.
     assert result.best_single_test_value == pytest.approx(
         study.best_trial.user_attrs["test_accuracy"], abs=1e-6)
-    # Greedy selection starts from every model of the library (n_init = k) and only adds.
+    # Greedy selection starts from every model of the library (n_init = k) and only adds;
+    # stacking's regularization shrinks every member's coefficients but drops none.
     assert result.members == result.library
-    if method != "greedy":
+    assert sum(result.weights) == pytest.approx(1.0)
+    if method in ("average", "vote"):
         assert result.weights == pytest.approx([1 / 3] * 3)
 
 
@@ -221,6 +228,9 @@ def test_build_ensemble_errors_name_the_argument_and_the_fix(small_study, tmp_pa
     with pytest.raises(ConfigError, match="did you mean 'greedy'") as error:
         build_ensemble(study, task, method="greedly")
     assert error.value.field == "method"
+    with pytest.raises(ConfigError, match=r"method='stak' is unknown \(did you mean 'stack'\?\); "
+                       "use one of: average, vote, greedy, stack"):
+        build_ensemble(study, task, method="stak")
     with pytest.raises(ConfigError, match="k=1 must be an integer >= 2"):
         build_ensemble(study, task, k=1)
     with pytest.raises(ConfigError, match="metric='mse' does not fit a classification task"):
@@ -236,6 +246,89 @@ def test_build_ensemble_errors_name_the_argument_and_the_fix(small_study, tmp_pa
     no_weights = Task({"data": {"name": "digits", "test_fraction": 0.2}, "artifacts": False})
     with pytest.raises(ConfigError, match="keeps no weights"):
         build_ensemble(study, no_weights)
+
+
+# --- stacking on a study ------------------------------------------------------------------
+
+
+def test_stacking_learns_from_the_validation_part_and_never_from_the_test_part(
+    small_study, monkeypatch
+):
+    study, task = small_study
+    fitted: list[tuple[np.ndarray, np.ndarray, Any]] = []
+
+    def recording_fit(predictions, targets, kind, **options):
+        stacker = fit_stacker(predictions, targets, kind, **options)
+        fitted.append((predictions, targets, stacker))
+        return stacker
+
+    monkeypatch.setattr(ensembles, "fit_stacker", recording_fit)
+    clean = build_ensemble(study, task, k=3, method="stack")
+    data = task.data
+    poisoned_labels = (data.y_test + 1) % 10  # every test label wrong
+    monkeypatch.setattr(task, "_data", dataclasses.replace(data, y_test=poisoned_labels))
+    poisoned = build_ensemble(study, task, k=3, method="stack")
+
+    (predictions, targets, first), (_, _, second) = fitted
+    library = [r for n in clean.library for r in study.trials if r.number == n]
+    # What it was fitted on: the members' predictions of the validation part, and its labels.
+    np.testing.assert_array_equal(targets, data.y_val.numpy())
+    np.testing.assert_array_equal(
+        predictions, np.stack([member_predictions(r, task).val for r in library]))
+    # Wrong test labels change the score, but not the meta-learner or its predictions.
+    np.testing.assert_array_equal(first.model.coef_, second.model.coef_)
+    test_predictions = np.stack([member_predictions(r, task).test for r in library])
+    np.testing.assert_array_equal(first.predict(test_predictions),
+                                  second.predict(test_predictions))
+    assert (poisoned.weights, poisoned.val_value) == (clean.weights, clean.val_value)
+    assert poisoned.test_value < 0.2 < clean.test_value
+
+
+def test_build_ensembles_rebuilds_each_member_once_for_every_method(small_study, monkeypatch):
+    study, task = small_study
+    rebuilt: list[int] = []
+
+    def counting(record, task):
+        rebuilt.append(record.number)
+        return member_predictions(record, task)
+
+    monkeypatch.setattr(ensembles, "member_predictions", counting)
+    results = build_ensembles(study, task, k=3)
+    monkeypatch.undo()
+
+    assert list(results) == list(METHODS)
+    assert len(rebuilt) == 3
+    for method, result in results.items():
+        assert result == build_ensemble(study, task, k=3, method=method)
+
+
+@pytest.fixture(scope="module")
+def regression_study(tmp_path_factory) -> tuple[tunelab.Study, Task]:
+    task = Task({
+        "data": {"name": "diabetes", "val_fraction": 0.25, "test_fraction": 0.2, "seed": 0},
+        "model": {"name": "mlp", "depth": 1, "width": 16},
+        "recipe": {"epochs": 5, "device": "cpu", "seed": 0},
+        "search": {"lr": {"low": 1e-3, "high": 3e-2, "log": True}},
+        "artifacts": str(tmp_path_factory.mktemp("artifacts")),
+        "threads": 1,
+    })
+    study = tunelab.create_study(name="diabetes", direction=task.direction, sampler="random",
+                                 seed=0)
+    study.optimize(task, n_trials=4)
+    return study, task
+
+
+def test_a_regression_is_stacked_by_ridge_and_not_voted_on(regression_study):
+    study, task = regression_study
+    results = build_ensembles(study, task, k=3)
+
+    assert list(results) == ["average", "greedy", "stack"]
+    stacked = results["stack"]
+    assert stacked.metric == "mse" and not stacked.higher_is_better
+    assert stacked.best_single_test_value == pytest.approx(
+        study.best_trial.user_attrs["test_mse"], rel=1e-5)
+    assert np.isfinite(stacked.test_value) and stacked.test_value > 0
+    assert sum(stacked.weights) == pytest.approx(1.0)
 
 
 # --- acceptance: the best 5 of a study beat its best trial ---------------------------------

@@ -95,6 +95,18 @@ def test_report_writes_the_html_here_and_prints_its_path(
     assert "greedy ensemble selection" in html and "Test accuracy" in html
 
 
+def test_report_ensemble_options(storage: str, tmp_path: Path) -> None:
+    output = tmp_path / "stacked.html"
+
+    result = invoke("report", TASK_STUDY, "-o", str(output), "-s", storage, "--trust-storage",
+                    "--ensemble-method", "stack", "--bagging", "2")
+
+    assert result.exit_code == 0, result.output
+    html = output.read_text(encoding="utf-8")
+    assert "stacking: a regularized linear model over the members" in html
+    assert "retrained on 2 bootstrap resamples" in html
+
+
 def test_report_output_and_top_options(storage: str, tmp_path: Path) -> None:
     output = tmp_path / "mixed.html"
 
@@ -114,6 +126,9 @@ def test_report_output_and_top_options(storage: str, tmp_path: Path) -> None:
         (["report", OBJECTIVE_STUDY, "-o", "missing-folder/r.html"],
          "option --output: cannot write missing-folder/r.html (No such file or directory); "
          "choose another path."),
+        (["report", OBJECTIVE_STUDY, "--ensemble-method", "stak"],
+         "ensemble_method='stak' is unknown (did you mean 'stack'?); use one of: average, vote, "
+         "greedy, stack."),
     ],
 )
 def test_report_user_errors_exit_2(

@@ -266,6 +266,69 @@ def test_the_ensemble_combines_the_best_trials_of_the_task(
     assert "On the test part the ensemble scores" in text
 
 
+def test_the_ensemble_section_scores_every_method_beside_the_best_trial(
+    trained: tuple[tunelab.Study, object], trained_page: ReportPage
+) -> None:
+    from tunelab.analysis.ensembles import build_ensembles
+
+    study, task = trained
+    heading, single, *methods = trained_page.table("ensemble")
+    k = min(5, len(ranked_numbers(study)))  # the report combines as many as saved weights
+    expected = build_ensembles(study, task, k=k)
+
+    assert heading == ["combination", "test accuracy", "better than the best trial by"]
+    best = study.best_trial
+    assert single[0] == f"best single trial (trial {best.number})"
+    assert float(single[1]) == pytest.approx(best.user_attrs["test_accuracy"], abs=1e-5)
+    names = ["average", "majority vote", "greedy selection", "stacking"]
+    assert [row[0] for row in methods] == [f"{name} of the best {k}" for name in names]
+    for row, result in zip(methods, expected.values()):
+        assert float(row[1]) == pytest.approx(result.test_value, abs=1e-5)
+        assert float(row[2]) == pytest.approx(result.improvement, abs=1e-3)
+    # Bagging retrains, so it is left out unless asked, and the section says how to ask.
+    assert "Bagging (the best trial retrained on bootstrap resamples of the training part, " \
+           "averaged) is left out" in trained_page.text("ensemble")
+    assert "ensemble_bagging=5" in trained_page.text("ensemble")
+
+
+def test_stacking_in_detail_and_bagging_when_asked(
+    trained: tuple[tunelab.Study, object]
+) -> None:
+    study, task = trained
+
+    page = ReportPage(render_report(study, task=task, ensemble_method="stack",
+                                    ensemble_bagging=2, trust_storage=True))
+    text = page.text("ensemble")
+    *_, bagged = page.table("ensemble")
+
+    assert "Method stacking: a regularized linear model over the members' predictions, fitted " \
+           "on the validation part" in text
+    assert bagged[0] == (f"bagging: trial {study.best_trial.number} retrained on 2 bootstrap "
+                         "resamples")
+    assert 0.0 < float(bagged[1]) <= 1.0
+    assert "is left out" not in text
+
+
+def test_a_validation_part_too_small_to_stack_on_leaves_the_other_methods(
+    trained: tuple[tunelab.Study, object]
+) -> None:
+    from tunelab.torch import Task
+
+    study, task = trained
+    spec = digits_task_spec(task.artifacts)  # the same trials' weights, another split
+    spec["data"] = {**spec["data"], "val_fraction": 0.006}  # about one row per class
+
+    page = ReportPage(render_report(study, task=Task(spec), trust_storage=True))
+    text = page.text("ensemble")
+    combinations = [row[0] for row in page.table("ensemble")[2:]]
+
+    assert "Method greedy ensemble selection" in text
+    assert [name.rsplit(" of the best", 1)[0] for name in combinations] == [
+        "average", "majority vote", "greedy selection"]
+    assert re.search(r"No stacking: stacking cross-validates by class on the validation part, "
+                     r"but class \d has a single row there; raise data.val_fraction", text)
+
+
 def test_no_ensemble_for_several_objectives(multi_page: ReportPage) -> None:
     assert multi_page.text("ensemble") == (
         "Ensemble of the best trials No ensemble: study 'error-vs-speed' has 2 objectives, so "
@@ -376,7 +439,11 @@ def test_text_from_the_study_is_escaped() -> None:
         ({"top": 0}, "top", "top=0 must be an integer >= 1"),
         ({"diagnosed": 1.5}, "diagnosed", "diagnosed=1.5 must be an integer >= 1"),
         ({"ensemble_size": 1}, "ensemble_size", "an ensemble combines at least 2 trials"),
-        ({"ensemble_method": "blend"}, "ensemble_method", "use one of: average, vote, greedy"),
+        ({"ensemble_method": "blend"}, "ensemble_method",
+         "use one of: average, vote, greedy, stack"),
+        ({"ensemble_method": "stak"}, "ensemble_method", "did you mean 'stack'"),
+        ({"ensemble_bagging": 1}, "ensemble_bagging", "ensemble_bagging=1 bags a single model"),
+        ({"ensemble_bagging": -2}, "ensemble_bagging", "ensemble_bagging=-2 must be an integer"),
         ({"trust_storage": "yes"}, "trust_storage", "trust_storage='yes' must be True, False or"),
     ],
 )

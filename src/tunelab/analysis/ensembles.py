@@ -1,11 +1,11 @@
-"""Ensembles of a study's best trials: averaging, majority voting and greedy ensemble selection.
+"""Ensembles of a study's best trials: averaging, voting, greedy ensemble selection, stacking.
 
 A study trained by a declarative :class:`tunelab.torch.Task` keeps each trial's best weights
 (``<artifacts>/<study>/trial-N/best.pt``). :func:`build_ensemble` rebuilds the ``k`` best
 trials' models, predicts the task's validation and test parts with each, combines the
 predictions and scores the combination on the test part, beside the best single trial.
 
-Three ways to combine them:
+Four ways to combine them:
 
 - ``average``: the mean of the members' class probabilities (or regression values);
 - ``vote``: each member votes for its most probable class and the majority wins; a tie goes to
@@ -18,11 +18,18 @@ Three ways to combine them:
   addition improves it. The ensemble kept is the best one seen along the way; a model added
   ``c`` times of ``n`` additions weighs ``c / n`` in the average. Here the hillclimb set is the
   task's validation part; it also chose the trials and their best epochs, so the validation
-  score of an ensemble is optimistic and only the test score is a fair estimate.
+  score of an ensemble is optimistic and only the test score is a fair estimate;
+- ``stack``: a regularized linear meta-learner fitted on the members' validation predictions,
+  its regularization chosen by cross-validation within the validation part; its validation
+  score is that of its out-of-fold predictions (see :mod:`tunelab.analysis.stacking`).
+
+Every method learns from the validation part only; the test part is only ever scored.
+:func:`build_ensembles` builds several from one pass over the members' models.
+:mod:`tunelab.analysis.bagging` retrains the best trial's configuration instead.
 
 The combination functions (:func:`average_predictions`, :func:`vote`,
-:func:`greedy_selection`) work on numpy arrays of predictions and need no PyTorch; only the
-loading of the trials' models does.
+:func:`greedy_selection`, :func:`~tunelab.analysis.stacking.fit_stacker`) work on numpy arrays
+of predictions and need no PyTorch; only the loading of the trials' models does.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import numpy as np
 
 from tunelab._display import ranked_trials
 from tunelab._options import check_choice, check_int
+from tunelab.analysis.stacking import fit_stacker
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.registry import did_you_mean
 from tunelab.telemetry import weights_file
@@ -46,7 +54,8 @@ if TYPE_CHECKING:
     from tunelab.study import Study
     from tunelab.torch.task import Task
 
-METHODS = ("average", "vote", "greedy")
+METHODS = ("average", "vote", "greedy", "stack")
+WHERE = "build_ensemble"
 MIN_MEMBERS = 2  # one model is no ensemble
 
 Score = Callable[[np.ndarray], float]
@@ -58,9 +67,12 @@ class EnsembleResult:
 
     ``library`` holds the ``k`` trials considered, best first; ``members`` those in the
     ensemble, with their ``weights`` (equal for ``average`` and ``vote``; for ``greedy``, each
-    member's share of the selections). Values are in ``metric``'s units: ``val_value`` on the
-    validation part (optimistic: it chose the trials), ``test_value`` on the test part, and
-    ``best_single_test_value`` the test score of the study's best trial, ``best_single_trial``.
+    member's share of the selections; for ``stack``, each member's share of the meta-learner's
+    absolute coefficients, which describes it rather than mixes by it). Values are in
+    ``metric``'s units: ``val_value`` on the validation part (optimistic: it chose the trials;
+    for ``stack``, of the meta-learner's out-of-fold predictions), ``test_value`` on the test
+    part, and ``best_single_test_value`` the test score of the study's best trial,
+    ``best_single_trial``.
     """
 
     method: str
@@ -78,8 +90,13 @@ class EnsembleResult:
     def improvement(self) -> float:
         """How much better the ensemble scores on the test part than the best single trial
         (positive: better, whichever the metric's direction)."""
-        difference = self.test_value - self.best_single_test_value
-        return difference if self.higher_is_better else -difference
+        return improvement_over(self.test_value, self.best_single_test_value, self.higher_is_better)
+
+
+def improvement_over(value: float, reference: float, higher_is_better: bool) -> float:
+    """How much better ``value`` is than ``reference`` (positive: better)."""
+    difference = value - reference
+    return difference if higher_is_better else -difference
 
 
 # --- combining predictions (numpy only) -------------------------------------------------------
@@ -226,7 +243,7 @@ def build_ensemble(
         task: the task, with ``artifacts`` set (where the weights are) and a data spec with a
             test part (``test_fraction`` > 0).
         k: how many of the best completed trials to combine (the library, for greedy).
-        method: ``"average"``, ``"vote"`` (classification only) or ``"greedy"``.
+        method: ``"average"``, ``"vote"`` (classification only), ``"greedy"`` or ``"stack"``.
         metric: what to score with (default: the task's metric; for a task that watches its
             loss, the task's default metric, since an ensemble has no single loss).
         n_init: how many of the library's models start the greedy selection. The library
@@ -237,35 +254,77 @@ def build_ensemble(
             chose the trials.
         n_rounds: how many models the greedy selection adds after the start.
     """
-    from tunelab.torch.metrics import HIGHER_IS_BETTER
+    method = check_method(WHERE, "method", method)
+    results = build_ensembles(
+        study, task, k, (method,), metric=metric, n_init=n_init, n_rounds=n_rounds
+    )
+    return results[method]
 
-    method = check_method("build_ensemble", "method", method)
-    check_int("build_ensemble", "k", k, MIN_MEMBERS, "an ensemble needs at least 2 trials.")
-    _check_task(task, method)
-    metric = _check_metric(task, metric)
-    library = library_trials(study, k)
-    members = [member_predictions(record, task) for record in library]
-    val, test = np.stack([m.val for m in members]), np.stack([m.test for m in members])
-    data = task.data
-    score_val = metric_function(metric, data.task, data.y_val, data.n_classes)
-    score_test = metric_function(metric, data.task, data.y_test, data.n_classes)
-    higher_is_better = HIGHER_IS_BETTER[metric]
-    sign = 1.0 if higher_is_better else -1.0
+
+def build_ensembles(
+    study: Study,
+    task: Task,
+    k: int = 5,
+    methods: Sequence[str] | None = None,
+    *,
+    metric: str | None = None,
+    n_init: int | None = None,
+    n_rounds: int = 20,
+) -> dict[str, EnsembleResult]:
+    """:func:`build_ensemble` by each of ``methods`` (default: every method that fits the
+    task, :func:`methods_for`), rebuilding and running each trial's model once for all."""
+    check_int(WHERE, "k", k, MIN_MEMBERS, "an ensemble needs at least 2 trials.")
+    check_task(task, WHERE)
+    if methods is None:
+        methods = methods_for(task.data.task)
+    methods = [check_method(WHERE, "method", method) for method in methods]
+    for method in methods:
+        _check_method_fits(task, method)
+    scores = task_scores(task, metric, WHERE)
+    members = [member_predictions(record, task) for record in library_trials(study, k)]
     start = k if n_init is None else n_init
-    counts = _member_counts(method, val, lambda p: sign * score_val(p), start, n_rounds)
-    weights = counts / counts.sum()
-    chosen = np.flatnonzero(counts)
+    return {
+        method: _combined(method, members, task, scores, start, n_rounds) for method in methods
+    }
+
+
+def methods_for(task_kind: str) -> tuple[str, ...]:
+    """The methods that fit a ``"classification"`` task (all) or a ``"regression"`` (no vote)."""
+    return METHODS if task_kind == "classification" else tuple(m for m in METHODS if m != "vote")
+
+
+def _combined(
+    method: str,
+    members: list[MemberPredictions],
+    task: Task,
+    scores: TaskScores,
+    n_init: int,
+    n_rounds: int,
+) -> EnsembleResult:
+    """The members combined by ``method``, scored on the validation and test parts."""
+    val, test = np.stack([m.val for m in members]), np.stack([m.test for m in members])
+    if method == "stack":
+        # Fitted on the validation part alone; its validation outputs are out of fold.
+        stacker = fit_stacker(val, task.data.y_val.cpu().numpy(), task.data.task)
+        weights = stacker.member_weights()
+        val_output, test_output = stacker.out_of_fold, stacker.predict(test)
+    else:
+        sign = 1.0 if scores.higher_is_better else -1.0
+        counts = _member_counts(method, val, lambda p: sign * scores.val(p), n_init, n_rounds)
+        weights = counts / counts.sum()
+        val_output, test_output = combine(method, val, weights), combine(method, test, weights)
+    chosen = np.flatnonzero(weights)
     return EnsembleResult(
         method=method,
-        metric=metric,
-        higher_is_better=higher_is_better,
+        metric=scores.metric,
+        higher_is_better=scores.higher_is_better,
         library=tuple(m.trial for m in members),
         members=tuple(members[i].trial for i in chosen),
         weights=tuple(float(weights[i]) for i in chosen),
-        val_value=score_val(combine(method, val, weights)),
-        test_value=score_test(combine(method, test, weights)),
+        val_value=scores.val(val_output),
+        test_value=scores.test(test_output),
         best_single_trial=members[0].trial,
-        best_single_test_value=score_test(members[0].test),
+        best_single_test_value=scores.test(members[0].test),
     )
 
 
@@ -287,12 +346,7 @@ def _member_counts(
 
 def library_trials(study: Study, k: int) -> list[TrialRecord]:
     """The ``k`` best completed, feasible trials of ``study`` that saved weights, best first."""
-    if len(study.directions) != 1:
-        raise TunelabError(
-            f"build_ensemble: study {study.study_name!r} has {len(study.directions)} "
-            "objectives, so it has no single ranking of its trials; ensembles need a "
-            "single-objective study."
-        )
+    check_single_objective(study, WHERE)
     with_weights = trials_with_weights(study)
     if len(with_weights) < k:
         completed = len(ranked_trials(study))
@@ -302,6 +356,15 @@ def library_trials(study: Study, k: int) -> list[TrialRecord]:
             "or run more trials with the task's artifacts folder set."
         )
     return with_weights[:k]
+
+
+def check_single_objective(study: Study, where: str) -> None:
+    """A TunelabError unless ``study`` has one objective, which ranks its trials."""
+    if len(study.directions) != 1:
+        raise TunelabError(
+            f"{where}: study {study.study_name!r} has {len(study.directions)} objectives, so it "
+            "has no single ranking of its trials; ensembles need a single-objective study."
+        )
 
 
 def trials_with_weights(study: Study) -> list[TrialRecord]:
@@ -333,20 +396,21 @@ def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
         trainer.model.load_state_dict(state)
     except RuntimeError as error:
         raise ConfigError(
-            f"build_ensemble: the weights of trial {record.number} ({weights_file}) do not fit "
+            f"build_ensemble: the weights of trial {record.number} ({saved}) do not fit "
             f"the model the task builds for its parameters: {str(error).splitlines()[0]}. "
             "Pass the task the study ran (same model and search).",
             field="task",
         ) from None
     return MemberPredictions(
         trial=record.number,
-        val=_as_member_output(trainer.predict(trainer.data.x_val), task),
-        test=_as_member_output(trainer.predict(trainer.data.x_test), task),
+        val=member_output(trainer.predict(trainer.data.x_val), task),
+        test=member_output(trainer.predict(trainer.data.x_test), task),
     )
 
 
-def _as_member_output(outputs: torch.Tensor, task: Task) -> np.ndarray:
-    """Class probabilities from logits (two columns for a single binary logit), or values."""
+def member_output(outputs: torch.Tensor, task: Task) -> np.ndarray:
+    """A trainer's outputs as a member's: class probabilities from logits (two columns for a
+    single binary logit), or values."""
     import torch
 
     if task.data.task != "classification":
@@ -355,6 +419,30 @@ def _as_member_output(outputs: torch.Tensor, task: Task) -> np.ndarray:
         positive = torch.sigmoid(outputs)
         return torch.cat([1.0 - positive, positive], dim=1).cpu().double().numpy()
     return torch.softmax(outputs, dim=1).cpu().double().numpy()
+
+
+@dataclass(frozen=True)
+class TaskScores:
+    """How combined outputs are scored on a task's validation and test parts."""
+
+    metric: str
+    higher_is_better: bool
+    val: Score
+    test: Score
+
+
+def task_scores(task: Task, metric: str | None, where: str) -> TaskScores:
+    """Scoring by ``metric`` (see :func:`build_ensemble`) on ``task``'s data."""
+    from tunelab.torch.metrics import HIGHER_IS_BETTER
+
+    metric = _check_metric(task, metric, where)
+    data = task.data
+    return TaskScores(
+        metric=metric,
+        higher_is_better=HIGHER_IS_BETTER[metric],
+        val=metric_function(metric, data.task, data.y_val, data.n_classes),
+        test=metric_function(metric, data.task, data.y_test, data.n_classes),
+    )
 
 
 def metric_function(
@@ -380,36 +468,39 @@ def check_method(where: str, field: str, method: Any) -> str:
     return check_choice(where, field, method, METHODS)
 
 
-def _check_task(task: Task, method: str) -> None:
+def check_task(task: Task, where: str) -> None:
+    """A ConfigError unless ``task`` keeps one model per trial and has a test part."""
     if task.artifacts is None:
         raise ConfigError(
-            "build_ensemble: the task keeps no weights (artifacts: false); set artifacts to a "
+            f"{where}: the task keeps no weights (artifacts: false); set artifacts to a "
             "folder and run the study, so that each trial saves its best model.",
             field="artifacts",
         )
     if task.cv is not None:
         raise ConfigError(
-            "build_ensemble: the task cross-validates (cv), so each trial saved one model per "
+            f"{where}: the task cross-validates (cv), so each trial saved one model per "
             "fold rather than one model; run the study without cv to ensemble its trials.",
             field="cv",
         )
-    data = task.data
-    if len(data.x_test) == 0:
+    if len(task.data.x_test) == 0:
         raise ConfigError(
-            "build_ensemble: the task's data has no test part to score the ensemble on; add "
+            f"{where}: the task's data has no test part to score the ensemble on; add "
             "one to the data spec, e.g. data: {name: digits, test_fraction: 0.2}, and run the "
             "study with it.",
             field="data.test_fraction",
         )
-    if method == "vote" and data.task != "classification":
+
+
+def _check_method_fits(task: Task, method: str) -> None:
+    if method == "vote" and task.data.task != "classification":
         raise ConfigError(
-            "build_ensemble: method='vote' needs class predictions, but this task is a "
-            "regression; use 'average' or 'greedy'.",
+            f"{WHERE}: method='vote' needs class predictions, but this task is a "
+            "regression; use 'average', 'greedy' or 'stack'.",
             field="method",
         )
 
 
-def _check_metric(task: Task, metric: str | None) -> str:
+def _check_metric(task: Task, metric: str | None, where: str) -> str:
     from tunelab.torch.metrics import default_metric, metric_names
 
     kind = task.data.task
@@ -417,10 +508,9 @@ def _check_metric(task: Task, metric: str | None) -> str:
         return default_metric(kind) if task.metric == "loss" else task.metric
     if metric not in metric_names(kind):
         raise ConfigError(
-            f"build_ensemble: metric={metric!r} does not fit a {kind} task"
+            f"{where}: metric={metric!r} does not fit a {kind} task"
             f"{did_you_mean(str(metric), metric_names(kind))}; use one of: "
             f"{', '.join(metric_names(kind))}.",
             field="metric",
         )
     return metric
-

@@ -11,6 +11,7 @@ from rich.console import Console
 
 import tunelab
 from tunelab import _display as display
+from tunelab.analysis.ensembles import METHODS
 from tunelab.cli import render
 from tunelab.cli.common import (
     DataRootsOption,
@@ -42,6 +43,7 @@ commands = typer.Typer()
         "tunelab report quickstart-digits-mlp          # writes quickstart-digits-mlp-report.html",
         "tunelab report quadratic -o report.html --storage sqlite:///runs.db",
         "tunelab report digits --trust-storage --trusted-module my_lab   # with the ensemble",
+        "tunelab report digits --trust-storage --ensemble-method stack --bagging 5",
     )
 )
 @user_facing
@@ -70,6 +72,24 @@ def report(
             "study names; only for a storage whose writers you trust.",
         ),
     ] = False,
+    ensemble_method: Annotated[
+        str,
+        typer.Option(
+            "--ensemble-method",
+            help="The ensemble the report details, one of: " + ", ".join(METHODS) + "; every "
+            "method that fits the task is scored beside it.",
+        ),
+    ] = "greedy",
+    bagging: Annotated[
+        int,
+        typer.Option(
+            "--bagging",
+            min=0,
+            help="Also retrain the best trial on this many bootstrap resamples of the "
+            "training part and score their average (each is a full training); 0 leaves "
+            "bagging out.",
+        ),
+    ] = 0,
     trusted_modules: TrustedModulesOption = None,
     data_roots: DataRootsOption = None,
     debug: DebugOption = False,
@@ -86,7 +106,13 @@ def report(
     path = output if output is not None else Path(f"{loaded.study_name}-report.html")
     write_output(
         path,
-        lambda: render_report(loaded, top=top, trust_storage=trust),
+        lambda: render_report(
+            loaded,
+            top=top,
+            ensemble_method=ensemble_method,
+            ensemble_bagging=bagging,
+            trust_storage=trust,
+        ),
         force=force,
         storage=loaded.storage,
     )

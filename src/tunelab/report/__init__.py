@@ -9,9 +9,11 @@ each in a ``<section>`` with a stable id:
   trial when it has telemetry; a figure with nothing to draw leaves a note saying why;
 - ``importance``: fANOVA importances of the parameters (a note when there are too few trials);
 - ``doctor``: the training doctor's findings about the study and its best trials;
-- ``ensemble``: the best trials' models combined and scored on the test part, when the study
-  was trained by a declarative :class:`tunelab.torch.Task` that kept its weights and the report
-  is asked to trust the storage (a note saying what is missing otherwise).
+- ``ensemble``: the best trials' models combined (averaging, voting, greedy selection, stacking)
+  and scored on the test part beside the best trial, when the study was trained by a
+  declarative :class:`tunelab.torch.Task` that kept its weights and the report is asked to
+  trust the storage (a note saying what is missing otherwise); the best trial bagged too, when
+  asked, since that retrains it.
 
 Every section but the ensemble is made from the stored records alone (trials, telemetry,
 attributes): by default the report imports no module and reads no file that the storage names,
@@ -71,6 +73,7 @@ def write_report(
     diagnosed: int = 3,
     ensemble_size: int = 5,
     ensemble_method: str = "greedy",
+    ensemble_bagging: int = 0,
     trust_storage: bool | StorageTrust = False,
     overwrite: bool = False,
 ) -> Path:
@@ -86,8 +89,12 @@ def write_report(
         top: how many best trials the best-trials table lists.
         diagnosed: how many best trials the training doctor examines.
         ensemble_size: how many best trials with saved weights the ensemble may combine.
-        ensemble_method: ``"greedy"``, ``"average"`` or ``"vote"`` (see
-            :func:`tunelab.analysis.ensembles.build_ensemble`).
+        ensemble_method: the ensemble the section details: ``"greedy"``, ``"average"``,
+            ``"vote"`` or ``"stack"`` (see :func:`tunelab.analysis.ensembles.build_ensemble`);
+            the section scores every method that fits the task beside it.
+        ensemble_bagging: how many models to bag the best trial over (see
+            :func:`tunelab.analysis.bagging.bag_best_trial`): each is a full retraining of
+            the trial, so 0, the default, leaves bagging out.
         trust_storage: whether the ensemble may use what the storage names: rebuild the
             stored task (importing its code, reading its data) and read the trials' saved
             weights. True trusts it within the defaults of :class:`tunelab.config.StorageTrust`;
@@ -101,7 +108,8 @@ def write_report(
         target,
         lambda: render_report(
             study, task=task, top=top, diagnosed=diagnosed, ensemble_size=ensemble_size,
-            ensemble_method=ensemble_method, trust_storage=trust_storage,
+            ensemble_method=ensemble_method, ensemble_bagging=ensemble_bagging,
+            trust_storage=trust_storage,
         ),
         _PATH,
         overwrite=overwrite,
@@ -118,6 +126,7 @@ def render_report(
     diagnosed: int = 3,
     ensemble_size: int = 5,
     ensemble_method: str = "greedy",
+    ensemble_bagging: int = 0,
     trust_storage: bool | StorageTrust = False,
 ) -> str:
     """The report of ``study`` as HTML text; the arguments are those of :func:`write_report`."""
@@ -128,6 +137,7 @@ def render_report(
         "an ensemble combines at least 2 trials.",
     )
     ensemble_method = check_method(WHERE, "ensemble_method", ensemble_method)
+    _check_bagging(ensemble_bagging)
     trust = _storage_trust(trust_storage)
     records = study.trials
     ranked = fmt.ranked_trials(study)  # one ranking for every section
@@ -138,7 +148,7 @@ def render_report(
         figures_section(study, importances, ranked),
         importance_section(study, importances),
         doctor_section(study, ranked, diagnosed),
-        ensemble_section(study, task, ensemble_size, ensemble_method, trust),
+        ensemble_section(study, task, ensemble_size, ensemble_method, trust, ensemble_bagging),
     ]
     generated = fmt.moment(datetime.now(timezone.utc))
     return page(
@@ -147,6 +157,16 @@ def render_report(
         sections=sections,
         footer=f"Written by tunelab {tunelab.__version__} on {generated}.",
     )
+
+
+def _check_bagging(models: object) -> None:
+    check_int(WHERE, "ensemble_bagging", models, 0, "0 leaves bagging out.")
+    if models == 1:
+        raise ConfigError(
+            f"{WHERE}: ensemble_bagging=1 bags a single model; give 0 to leave bagging out, "
+            "or at least 2 models to average.",
+            field="ensemble_bagging",
+        )
 
 
 def _storage_trust(trust_storage: object) -> StorageTrust | None:
