@@ -22,17 +22,20 @@ COMMANDS = [
     "delete",
     "report",
     "doctor",
+    "explain",
     "import-optuna",
 ]
 
 # What only some commands need: loading it for --version or --help would only slow them down.
 LOADED_BY_COMMANDS = [
+    "captum",
     "dask",
     "pandas",
     "plotly",
     "pydantic",
     "torch",
     "tunelab.analysis.doctor",
+    "tunelab.analysis.explain",
     "tunelab.config",
     "tunelab.execution.dask",
     "tunelab.report",

@@ -3,8 +3,8 @@
 Each study here is what a hostile writer of the database could leave: a study-file record whose
 task names a module that leaves a marker file when it is imported, and a data file of secret
 text outside the folders the user works in. The commands that only look (report, doctor, show)
-must import and read none of it; the report rebuilds the task only with --trust-storage, and
-then, like `tunelab worker`, within --trusted-module and --data-root.
+must import and read none of it; the report and `tunelab explain` rebuild the task only with
+--trust-storage, and then, like `tunelab worker`, within --trusted-module and --data-root.
 """
 
 from __future__ import annotations
@@ -238,6 +238,31 @@ def test_the_allow_list_without_trust_storage_is_a_mistake(lab: Lab) -> None:
     assert result.exit_code == 2
     assert "add --trust-storage to build the ensemble" in result.stderr
     assert lab.imported() == [] and html == ""
+
+
+# `tunelab explain`, which cannot work without what the storage names --------------------------
+
+
+def test_explain_without_trust_storage_imports_and_reads_nothing(lab: Lab) -> None:
+    lab.plant_study("planted", everything_planted(lab))
+
+    result = invoke("explain", "planted", "-s", lab.storage)
+
+    assert result.exit_code == 2
+    assert "run it again with --trust-storage" in " ".join(result.stderr.split())
+    assert lab.imported() == [] and "SECRET" not in result.output
+
+
+def test_explain_refuses_what_is_not_allowed_before_using_any_of_it(lab: Lab) -> None:
+    lab.plant_study("refused", everything_planted(lab))
+
+    result = invoke("explain", "refused", "-s", lab.storage, "--trust-storage",
+                    "--trusted-module", "my_lab")
+
+    assert result.exit_code == 2
+    assert "field 'task.model' names code in the module 'planted_model', which is not among " \
+           "the trusted modules (my_lab)" in " ".join(result.stderr.split())
+    assert lab.imported() == [] and "SECRET" not in result.output
 
 
 # The worker -----------------------------------------------------------------------------------

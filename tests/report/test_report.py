@@ -38,6 +38,7 @@ SINGLE_OBJECTIVE_FIGURES = [
     "figure-activations-distributions",
     "figure-weights-distributions",
     "figure-importance",
+    "figure-feature-attributions",
 ]
 
 
@@ -327,6 +328,44 @@ def test_a_validation_part_too_small_to_stack_on_leaves_the_other_methods(
         "average", "majority vote", "greedy selection"]
     assert re.search(r"No stacking: stacking cross-validates by class on the validation part, "
                      r"but class \d has a single row there; raise data.val_fraction", text)
+
+
+def test_the_best_trials_attributions_rank_the_digits_pixels(
+    trained: tuple[tunelab.Study, object], trained_page: ReportPage
+) -> None:
+    study, _ = trained
+    text = trained_page.text("explain")
+    heading, *rows = trained_page.table("explain")
+
+    assert text.startswith(f"Attributions of the best trial Trial {study.best_trial.number}'s "
+                           "model, on 256 samples of the validation part")
+    assert "Integrated gradients ran once per baseline (zeros, training mean, training samples " \
+           "(draw 1)" in text
+    assert heading == ["rank", "feature", "Integrated gradients share", "Saliency",
+                       "GradientSHAP", "Feature ablation"]
+    assert [int(row[0]) for row in rows] == list(range(1, 21))
+    assert all(row[1].startswith("pixel_") for row in rows)  # scikit-learn's names
+    shares = [float(row[2].split("%")[0]) for row in rows]
+    assert shares == sorted(shares, reverse=True) and all("±" in row[2] for row in rows)
+    assert "The other 44 features share" in text
+
+
+def test_without_trust_the_attributions_say_how_to_ask(
+    trained: tuple[tunelab.Study, object]
+) -> None:
+    study, task = trained
+    page = ReportPage(render_report(study, task=task))  # type: ignore[arg-type]
+
+    assert "No attributions: it is built from what the storage names" in page.text("explain")
+    assert "figure-feature-attributions" not in figure_ids(page)
+
+
+def test_no_attributions_for_several_objectives(multi_page: ReportPage) -> None:
+    assert multi_page.text("explain") == (
+        "Attributions of the best trial No attributions: study 'error-vs-speed' has 2 "
+        "objectives, so it has no single best trial; `tunelab explain STUDY TRIAL "
+        "--trust-storage` explains any trial of it."
+    )
 
 
 def test_no_ensemble_for_several_objectives(multi_page: ReportPage) -> None:

@@ -43,9 +43,9 @@ import numpy as np
 from tunelab._display import ranked_trials
 from tunelab._options import check_choice, check_int
 from tunelab.analysis.stacking import fit_stacker
+from tunelab.analysis.trained import check_keeps_weights, trained_model, trials_with_weights
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.registry import did_you_mean
-from tunelab.telemetry import weights_file
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -367,40 +367,10 @@ def check_single_objective(study: Study, where: str) -> None:
         )
 
 
-def trials_with_weights(study: Study) -> list[TrialRecord]:
-    """The completed, feasible trials that saved best weights, best first."""
-    return [record for record in ranked_trials(study) if weights_file(record) is not None]
-
-
 def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
     """Rebuild ``record``'s model from ``task``, load its best weights and predict the task's
     validation and test parts, normalized by the trainer itself as in training."""
-    import torch
-
-    from tunelab.torch.trainer import Trainer
-
-    saved = weights_file(record)
-    if saved is None:
-        raise TunelabError(
-            f"build_ensemble: trial {record.number} saved no weights; run the study with the "
-            "task's artifacts folder set."
-        )
-    recipe, model_options = task.resolve(record.params)
-    # Building a Trainer seeds the global generator and initializes the weights: keep the
-    # caller's random state, and load the trained weights only after.
-    with torch.random.fork_rng():
-        model = task.build_model(model_options, recipe)
-        trainer = Trainer(model, task.data, recipe, telemetry=False)
-    state = torch.load(saved, map_location=trainer.device, weights_only=True)
-    try:
-        trainer.model.load_state_dict(state)
-    except RuntimeError as error:
-        raise ConfigError(
-            f"build_ensemble: the weights of trial {record.number} ({saved}) do not fit "
-            f"the model the task builds for its parameters: {str(error).splitlines()[0]}. "
-            "Pass the task the study ran (same model and search).",
-            field="task",
-        ) from None
+    trainer = trained_model(record, task, WHERE)
     return MemberPredictions(
         trial=record.number,
         val=member_output(trainer.predict(trainer.data.x_val), task),
@@ -470,18 +440,7 @@ def check_method(where: str, field: str, method: Any) -> str:
 
 def check_task(task: Task, where: str) -> None:
     """A ConfigError unless ``task`` keeps one model per trial and has a test part."""
-    if task.artifacts is None:
-        raise ConfigError(
-            f"{where}: the task keeps no weights (artifacts: false); set artifacts to a "
-            "folder and run the study, so that each trial saves its best model.",
-            field="artifacts",
-        )
-    if task.cv is not None:
-        raise ConfigError(
-            f"{where}: the task cross-validates (cv), so each trial saved one model per "
-            "fold rather than one model; run the study without cv to ensemble its trials.",
-            field="cv",
-        )
+    check_keeps_weights(task, where)
     if len(task.data.x_test) == 0:
         raise ConfigError(
             f"{where}: the task's data has no test part to score the ensemble on; add "

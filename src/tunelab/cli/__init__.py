@@ -13,14 +13,14 @@ from typing import Annotated
 import typer
 
 from tunelab import __version__
-from tunelab.cli import export, imports, report, run, studies
+from tunelab.cli import explain, export, imports, report, run, studies
 from tunelab.cli.common import examples, out
 
 app = typer.Typer(
     name="tunelab",
     help=(
         "Tune the hyperparameters of a training script: run studies, then inspect, report on, "
-        "diagnose, export or delete them.\n\n"
+        "diagnose, explain, export or delete them.\n\n"
         "Start with [bold]tunelab run[/bold] (a built-in quickstart that tunes a small network on "
         "the digits data set), then [bold]tunelab run examples/quadratic.yaml[/bold] for a study "
         "file of your own.\n\n"
@@ -33,6 +33,7 @@ app = typer.Typer(
         "tunelab show quadratic --top 10",
         "tunelab report quadratic -o report.html      # summary, figures, importance, doctor",
         "tunelab doctor quickstart-digits-mlp         # why trials train badly, and what to change",
+        "tunelab explain quickstart-digits-mlp --trust-storage   # what the best model looks at",
         "tunelab export quadratic -o trials.csv",
     ),
     no_args_is_help=True,
@@ -41,7 +42,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command_group in (run, studies, export, report, imports):
+for command_group in (run, studies, export, report, explain, imports):
     app.add_typer(command_group.commands)
 
 

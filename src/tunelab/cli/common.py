@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,6 +21,10 @@ from rich.text import Text
 from tunelab.exceptions import StorageError, TunelabError
 from tunelab.storage import BaseStorage, check_storage_url
 from tunelab.storage.files import OutputOption, sqlite_file, write_text_file
+
+if TYPE_CHECKING:
+    from tunelab.study import Study
+    from tunelab.trial import TrialRecord
 
 EXIT_USER_ERROR = 2
 EXIT_UNEXPECTED = 1
@@ -155,4 +159,17 @@ def write_output(
     (see :func:`tunelab.storage.files.write_text_file`)."""
     write_text_file(
         path, render, OUTPUT_OPTION, overwrite=force, storage_files=storage.files()
+    )
+
+
+def trial_numbered(study: Study, number: int) -> TrialRecord:
+    """The trial of ``study`` numbered ``number`` (the command's TRIAL argument)."""
+    records = study.trials
+    for record in records:
+        if record.number == number:
+            return record
+    held = f"trials 0 to {records[-1].number}" if records else "no trials yet"
+    raise TunelabError(
+        f"argument TRIAL: study {study.study_name!r} has no trial {number} (it has {held}); "
+        f"give one of its trial numbers, as `tunelab show {study.study_name}` lists them."
     )

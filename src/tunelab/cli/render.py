@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
     from tunelab.analysis.doctor import Finding
+    from tunelab.analysis.explain import ExplainResult
     from tunelab.config import StudyConfig
     from tunelab.storage.base import StudySummary
     from tunelab.study import Study
@@ -225,3 +227,62 @@ def findings(found: Sequence[Finding], title: str) -> Table | Text:
     from tunelab.analysis.doctor import findings_table
 
     return findings_table(found, title=title)
+
+
+# explain --------------------------------------------------------------------------------------
+
+
+def explain_heading(study: Study, result: ExplainResult) -> Text:
+    from tunelab.analysis.explain import METHOD_NAMES
+
+    part = {"val": "validation", "test": "test"}[result.split]
+    methods = ", ".join(METHOD_NAMES[m] for m in result.methods)
+    return Text.assemble(
+        f"Trial {result.trial} of study ", (study.study_name, "bold"),
+        f": attributions of {result.n_samples} {part} samples by {methods}.",
+    )
+
+
+def feature_table(result: ExplainResult, top: int) -> Table:
+    """The ``top`` features by their share of the headline method's attribution (mean ± its
+    standard error over the baselines), with each other method's share beside it."""
+    from tunelab.analysis.explain import METHOD_NAMES
+
+    headline = result.headline
+    others = [m for m in result.methods if m != headline]
+    ranking = result.ranking(headline)
+    table = Table(title=f"Features by their share of the attribution (top {min(top, len(ranking))}"
+                  f" of {len(ranking)})")
+    table.add_column("rank", justify="right")
+    table.add_column("feature")
+    table.add_column(METHOD_NAMES[headline], justify="right")
+    for method in others:
+        table.add_column(METHOD_NAMES[method], justify="right")
+    shares = {m: result.attributions[m].mean_shares for m in others}
+    for rank, feature in enumerate(ranking[:top], start=1):
+        spread = "" if math.isnan(feature.stderr) else f" ± {feature.stderr:.1%}"
+        table.add_row(
+            str(rank), feature.name, f"{feature.share:.1%}{spread}",
+            *(f"{shares[m][feature.index]:.1%}" for m in others),
+        )
+    return table
+
+
+def class_table(result: ExplainResult) -> Table:
+    """Per class of pictures: how much attribution a picture gets, how concentrated it is,
+    and where it peaks."""
+    from tunelab.analysis.explain import CONCENTRATION_TOP, METHOD_NAMES, class_summaries
+
+    headline = result.headline
+    table = Table(title=f"Per class ({METHOD_NAMES[headline]})")
+    table.add_column("class")
+    table.add_column("samples", justify="right")
+    table.add_column("attribution per sample", justify="right")
+    table.add_column(f"share in the top {CONCENTRATION_TOP:.0%} of pixels", justify="right")
+    table.add_column("hottest pixel (row, column)", justify="right")
+    for summary in class_summaries(result, headline):
+        table.add_row(
+            summary.name, str(summary.samples), f"{summary.attribution:.3g}",
+            f"{summary.concentration:.0%}", f"{summary.hottest[0]}, {summary.hottest[1]}",
+        )
+    return table

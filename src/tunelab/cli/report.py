@@ -23,6 +23,7 @@ from tunelab.cli.common import (
     examples,
     existing_storage,
     out,
+    trial_numbered,
     user_facing,
     write_output,
 )
@@ -68,8 +69,9 @@ def report(
         bool,
         typer.Option(
             "--trust-storage",
-            help="Add the ensemble, which imports the code and reads the files the stored "
-            "study names; only for a storage whose writers you trust.",
+            help="Add the ensemble and the best trial's attributions, which import the code and "
+            "read the files the stored study names; only for a storage whose writers you "
+            "trust.",
         ),
     ] = False,
     ensemble_method: Annotated[
@@ -97,7 +99,8 @@ def report(
     """Write a study's report: one HTML file, readable offline, with the summary, best
     trials, figures, hyperparameter importance and the training doctor's findings, all from the
     stored records. With --trust-storage, also an ensemble of the best trials (for a study file
-    with a 'task:' whose data has a test part and whose trials saved their weights)."""
+    with a 'task:' whose data has a test part and whose trials saved their weights) and the
+    attributions of the best trial's model."""
     trust = _report_trust(trust_storage, trusted_modules, data_roots)
     loaded = tunelab.load_study(study, existing_storage(storage))
     from tunelab.report import render_report  # needs the plots extra; the error says so
@@ -130,8 +133,8 @@ def _report_trust(
         if trusted_modules or data_roots:
             raise TunelabError(
                 "options --trusted-module and --data-root limit what --trust-storage allows, "
-                "which was not given; add --trust-storage to build the ensemble, or leave them "
-                "out."
+                "which was not given; add --trust-storage to build the ensemble and the "
+                "attributions, or leave them out."
             )
         return False
     from tunelab.config import StorageTrust
@@ -170,7 +173,7 @@ def doctor(
     if trial is None:
         _print_study_diagnosis(out(), loaded, top)
     else:
-        _print_trial_diagnosis(out(), loaded, _trial_numbered(loaded, trial))
+        _print_trial_diagnosis(out(), loaded, trial_numbered(loaded, trial))
 
 
 def _print_study_diagnosis(console: Console, study: Study, top: int) -> None:
@@ -202,15 +205,3 @@ def _print_trial_diagnosis(console: Console, study: Study, record: TrialRecord) 
             f"Trial {record.number} has no training telemetry, so only its state and failure "
             f"were checked. To record it, {HOW_TO_RECORD}."
         )
-
-
-def _trial_numbered(study: Study, number: int) -> TrialRecord:
-    records = study.trials
-    for record in records:
-        if record.number == number:
-            return record
-    held = f"trials 0 to {records[-1].number}" if records else "no trials yet"
-    raise TunelabError(
-        f"argument TRIAL: study {study.study_name!r} has no trial {number} (it has {held}); "
-        f"give one of its trial numbers, as `tunelab show {study.study_name}` lists them."
-    )

@@ -13,15 +13,19 @@ each in a ``<section>`` with a stable id:
   and scored on the test part beside the best trial, when the study was trained by a
   declarative :class:`tunelab.torch.Task` that kept its weights and the report is asked to
   trust the storage (a note saying what is missing otherwise); the best trial bagged too, when
-  asked, since that retrains it.
+  asked, since that retrains it;
+- ``explain``: the attributions of the best trial's model (which inputs its predictions rest
+  on), under the ensemble's conditions but for the test part: it explains the validation part.
 
-Every section but the ensemble is made from the stored records alone (trials, telemetry,
-attributes): by default the report imports no module and reads no file that the storage names,
-so that reporting on a storage someone else can write runs nobody's code. The ensemble rebuilds
-the study's task and reads the trials' saved weights, which ``trust_storage`` allows.
+Every section but the ensemble and the attributions is made from the stored records alone
+(trials, telemetry, attributes): by default the report imports no module and reads no file that
+the storage names, so that reporting on a storage someone else can write runs nobody's code. The
+ensemble and the attributions rebuild the study's task and read the trials' saved weights,
+which ``trust_storage`` allows.
 
 Needs the ``plots`` extra (plotly); importances need scikit-learn and ensembles ``torch``
-(both in the ``torch`` extra); telemetry is read without either.
+(both in the ``torch`` extra), attributions also Captum (the ``explain`` extra); telemetry is
+read without any of them.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from tunelab import _display as fmt
 from tunelab._options import check_int
 from tunelab.analysis.ensembles import MIN_MEMBERS, check_method
 from tunelab.exceptions import ConfigError
-from tunelab.report.ensemble import ENSEMBLE_ID, ensemble_section, stored_task
+from tunelab.report.ensemble import ENSEMBLE_ID, ensemble_section
+from tunelab.report.explain import EXPLAIN_ID, explain_section
 from tunelab.report.figures import (
     FIGURES_ID,
     IMPORTANCE_ID,
@@ -45,6 +50,7 @@ from tunelab.report.figures import (
 )
 from tunelab.report.findings import DOCTOR_ID, doctor_section
 from tunelab.report.html import page
+from tunelab.report.stored import stored_task
 from tunelab.report.summary import (
     BEST_TRIALS_ID,
     SUMMARY_ID,
@@ -60,7 +66,9 @@ if TYPE_CHECKING:
 
 WHERE = "write_report"
 _PATH = OutputOption(f"{WHERE}: path", "path", "overwrite=True")
-SECTION_IDS = (SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID)
+SECTION_IDS = (
+    SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID, EXPLAIN_ID
+)
 """The ids of the report's sections, in the order they appear."""
 
 
@@ -83,9 +91,9 @@ def write_report(
         study: any study, finished or not, with one objective or several.
         path: the HTML file to write (its folder must exist). Never the file of the study's
             storage; written whole or not at all (a temporary file renamed into place).
-        task: the :class:`tunelab.torch.Task` that trained the study, for the ensemble section;
-            by default the task that ``tunelab run`` stored with the study, if any (rebuilt
-            only with ``trust_storage``).
+        task: the :class:`tunelab.torch.Task` that trained the study, for the ensemble and the
+            attributions; by default the task that ``tunelab run`` stored with the study, if
+            any (rebuilt only with ``trust_storage``).
         top: how many best trials the best-trials table lists.
         diagnosed: how many best trials the training doctor examines.
         ensemble_size: how many best trials with saved weights the ensemble may combine.
@@ -95,11 +103,11 @@ def write_report(
         ensemble_bagging: how many models to bag the best trial over (see
             :func:`tunelab.analysis.bagging.bag_best_trial`): each is a full retraining of
             the trial, so 0, the default, leaves bagging out.
-        trust_storage: whether the ensemble may use what the storage names: rebuild the
-            stored task (importing its code, reading its data) and read the trials' saved
-            weights. True trusts it within the defaults of :class:`tunelab.config.StorageTrust`;
-            a ``StorageTrust(trusted_modules=..., data_roots=...)`` sets the limits. False (the
-            default) leaves the ensemble out with a note.
+        trust_storage: whether the ensemble and the attributions may use what the storage
+            names: rebuild the stored task (importing its code, reading its data) and read the
+            trials' saved weights. True trusts it within the defaults of
+            :class:`tunelab.config.StorageTrust`; a ``StorageTrust(trusted_modules=...,
+            data_roots=...)`` sets the limits. False (the default) leaves them out with a note.
         overwrite: replace ``path`` if it exists; otherwise an existing file is a
             :class:`~tunelab.exceptions.ConfigError`, raised before the report is made.
     """
@@ -149,6 +157,7 @@ def render_report(
         importance_section(study, importances),
         doctor_section(study, ranked, diagnosed),
         ensemble_section(study, task, ensemble_size, ensemble_method, trust, ensemble_bagging),
+        explain_section(study, task, trust),
     ]
     generated = fmt.moment(datetime.now(timezone.utc))
     return page(

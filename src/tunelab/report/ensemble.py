@@ -2,11 +2,9 @@
 
 It needs the declarative :class:`tunelab.torch.Task` that trained the study, to rebuild each
 trial's model: the one given to :func:`~tunelab.report.write_report`, else the one ``tunelab
-run`` stored with the study (:func:`stored_task`). Rebuilding a stored task imports the code and
-reads the files its record names, and every trial's weights are read from the folder its record
-names, so the section is built only when the report is asked to trust the storage, within the
-limits of that :class:`~tunelab.config.StorageTrust`. When there is no task, or it kept no
-weights, or its data has no test part, the section says so and what to change instead.
+run`` stored with the study (:mod:`tunelab.report.stored`), which the section uses only when
+the report is asked to trust the storage. When there is no task, or it kept no weights, or its
+data has no test part, the section says so and what to change instead.
 
 The section combines the best trials by every method that fits the task, details the one asked
 for, and sets each method's test score beside the best single trial's. Bagging retrains the
@@ -16,27 +14,23 @@ best trial once per model, as long as that many trials take, so it is added only
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tunelab import _display as fmt
-from tunelab._attrs import STUDY_FILE_ATTR
 from tunelab.analysis.ensembles import (
     METHODS,
     MIN_MEMBERS,
     EnsembleResult,
     build_ensembles,
     methods_for,
-    trials_with_weights,
 )
 from tunelab.analysis.stacking import TOO_FEW_ROWS_FIELD
+from tunelab.analysis.trained import trials_with_weights
 from tunelab.exceptions import ConfigError, TunelabError
 from tunelab.report.html import Column, Markup, Section, facts, join, note, table
+from tunelab.report.stored import from_storage, trusted_task
 from tunelab.study import Study
-from tunelab.telemetry import artifact_dir
 
 if TYPE_CHECKING:
     from tunelab.analysis.bagging import BaggingResult
@@ -104,27 +98,14 @@ def _ensembles(
             f"study {study.study_name!r} has {len(study.directions)} objectives, so its trials "
             "have no single ranking to pick the best from; ensembles need one objective."
         )
-    if trust is None:
-        return (
-            "it is built from what the storage names (the study's task, rebuilt by importing "
-            "its code and reading its data, and the trials' saved weights), which the report "
-            "uses only when asked; if you trust this storage, run `tunelab report "
-            f"{shlex.quote(study.study_name)} --trust-storage` (from Python: "
-            "write_report(..., trust_storage=True))."
-        )
-    from tunelab.config import UntrustedStorageError  # importable: the trust was made from it
 
-    try:
-        given = task is not None
-        task = task if task is not None else stored_task(study, trust)
-        _check_weight_folders(study, task, given, trust)
+    def build(trusted: StorageTrust) -> Ensembles:
+        rebuilt = trusted_task(study, task, trusted)
         k = max(MIN_MEMBERS, min(size, len(trials_with_weights(study))))
-        results, stacking_left_out = _combinations(study, task, k, method)
-        return Ensembles(results, method, _bagged(study, task, bagging), stacking_left_out)
-    except UntrustedStorageError:
-        raise  # the user set the limit: crossing it is an error, not a missing section
-    except TunelabError as error:  # no task, no weights, no test part: the message says which
-        return str(error)
+        results, stacking_left_out = _combinations(study, rebuilt, k, method)
+        return Ensembles(results, method, _bagged(study, rebuilt, bagging), stacking_left_out)
+
+    return from_storage(study, trust, build)
 
 
 def _combinations(
@@ -153,57 +134,6 @@ def _bagged(study: Study, task: Task, n: int) -> BaggingResult | str | None:
         return bag_best_trial(study, task, n)
     except (TunelabError, FloatingPointError) as error:  # a retraining may diverge
         return str(error)
-
-
-def stored_task(study: Study, trust: StorageTrust | None = None) -> Task:
-    """The declarative task that ``tunelab run`` stored with ``study`` (its study file's
-    ``task:``), rebuilt as `tunelab run` built it, within ``trust`` (by default, as
-    :class:`~tunelab.config.StorageTrust` says); a TunelabError saying why when it has none."""
-    from tunelab.config import stored_objective
-
-    record = _study_file_record(study)
-    if record is None:
-        raise TunelabError(
-            f"study {study.study_name!r} was not started by `tunelab run` from a study file "
-            "with a 'task:', and no task was given, so its trials' models cannot be rebuilt; "
-            "pass the tunelab.torch.Task that trained it: write_report(study, path, task=task)."
-        )
-    fields: Mapping[str, Any] = record.get("fields", {})
-    if "task" not in fields:
-        raise TunelabError(
-            f"study {study.study_name!r} optimizes the objective {fields.get('objective')!r}, "
-            "not a declarative task, so its trials' models cannot be rebuilt; a study file "
-            "with a 'task:' section (and 'test_fraction' in its data) makes them ensemble-able."
-        )
-    from tunelab.torch.task import Task  # already loaded: the stored task is built with it
-
-    objective = stored_objective(record, f"study {study.study_name!r}", trust=trust)[1]
-    assert isinstance(objective, Task)  # a study file with a 'task:' is built into one
-    return objective
-
-
-def _study_file_record(study: Study) -> Mapping[str, Any] | None:
-    # Read afresh: `tunelab run` stores the record after the study object was created.
-    record = study.storage.get_study(study.study_name).system_attrs.get(STUDY_FILE_ATTR)
-    return record if isinstance(record, Mapping) else None
-
-
-def _check_weight_folders(study: Study, task: Task, given: bool, trust: StorageTrust) -> None:
-    """Refuse trials whose stored weights folder lies outside the data roots, before any is
-    read; the artifacts folder of a task the caller ``given`` is the caller's, so it counts."""
-    from tunelab.config import stored_study_file
-
-    if task.artifacts is None:
-        return  # build_ensemble refuses a task that keeps no weights before it reads any
-    record = _study_file_record(study)
-    roots = trust.roots(stored_study_file(record) if record is not None else None)
-    if given:
-        roots += (Path(task.artifacts).resolve(),)
-    for trial in fmt.ranked_trials(study):
-        folder = artifact_dir(trial)
-        if folder is not None:
-            where = f"study {study.study_name!r}: the saved weights of trial {trial.number}"
-            trust.check_path(folder, Path.cwd(), roots, where)
 
 
 def _ensembles_html(ensembles: Ensembles) -> Markup:

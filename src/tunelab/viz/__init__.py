@@ -1,5 +1,5 @@
-"""Plotly figures over a study (names follow ``optuna.visualization``) and over the training
-telemetry of one trial.
+"""Plotly figures over a study (names follow ``optuna.visualization``), over the training
+telemetry of one trial, and over the attributions of its model (:mod:`.attributions`).
 
 Every study figure leaves out the trials it cannot use (running, failed, pruned without a
 value) and raises :class:`NothingToPlotError` when none is left, saying what is missing and how
@@ -9,6 +9,7 @@ to get it. Everything here needs the ``plots`` extra (plotly), and nothing needs
 from __future__ import annotations
 
 from tunelab.exceptions import NothingToPlotError
+from tunelab.viz.attributions import plot_attribution_maps, plot_feature_attributions
 from tunelab.viz.contour import plot_contour
 from tunelab.viz.curves import plot_intermediate_values
 from tunelab.viz.history import plot_edf, plot_optimization_history
@@ -27,9 +28,11 @@ from tunelab.viz.training import (
 __all__ = [
     "NothingToPlotError",
     "plot_activations",
+    "plot_attribution_maps",
     "plot_contour",
     "plot_distributions",
     "plot_edf",
+    "plot_feature_attributions",
     "plot_gradient_norms",
     "plot_hypervolume_history",
     "plot_intermediate_values",

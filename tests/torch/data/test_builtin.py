@@ -35,6 +35,15 @@ def test_builtin_datasets(name, input_shape, task, n_classes, n_rows):
         assert data.n_outputs == 1 and data.class_names == ()
 
 
+def test_feature_vectors_keep_scikit_learns_feature_names_and_pictures_none():
+    assert load_data("iris").feature_names == (
+        "sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"
+    )
+    digits = load_data("digits").feature_names
+    assert len(digits) == 64 and digits[:2] == ("pixel_0_0", "pixel_0_1")
+    assert load_data("digits_images").feature_names == ()
+
+
 def test_digits_images_are_the_digit_vectors_reshaped(digits):
     images = load_data("digits_images")
 

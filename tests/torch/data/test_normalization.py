@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tunelab.exceptions import ConfigError
-from tunelab.torch.data import load_data, normalize
+from tunelab.torch.data import load_data, normalize, normalize_like
 
 
 def test_standardize_uses_training_statistics_only():
@@ -62,6 +62,17 @@ def test_constant_features_become_zero_not_nan(digits, mode):
 
 def test_none_leaves_the_split_as_it_is(digits):
     assert normalize(digits, "none") is digits
+
+
+@pytest.mark.parametrize("mode", ["standardize", "minmax", "none"])
+def test_made_up_inputs_are_normalized_like_the_validation_part(mode):
+    data = load_data("wine")
+    scaled = normalize(data, mode)
+
+    np.testing.assert_allclose(normalize_like(data.x_val, data.x_train, mode).numpy(),
+                               scaled.x_val.numpy(), rtol=1e-6)
+    blank = normalize_like(torch.zeros(1, 13), data.x_train, mode)
+    assert blank.shape == (1, 13) and torch.isfinite(blank).all()
 
 
 def test_unknown_normalization_is_refused():

@@ -26,7 +26,7 @@ def test_csv_features_subset_keeps_the_given_order(tmp_path):
 
     data = load_data({"name": "csv", "path": str(path), "target": "label", "features": ["c", "a"]})
 
-    assert data.input_shape == (2,)
+    assert data.input_shape == (2,) and data.feature_names == ("c", "a")
     assert torch.equal(data.x_train[:, 0], -data.x_train[:, 1])
 
 

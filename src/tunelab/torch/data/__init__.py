@@ -15,7 +15,7 @@ from tunelab.torch.data.base import TASKS, DataSplit
 from tunelab.torch.data.builtin import BUILTIN_DATASETS
 from tunelab.torch.data.images import IMAGE_EXTENSIONS
 from tunelab.torch.data.load import load_data
-from tunelab.torch.data.normalization import NORMALIZATIONS, normalize
+from tunelab.torch.data.normalization import NORMALIZATIONS, normalize, normalize_like
 from tunelab.torch.data.tabular import MAX_INFERRED_CLASSES
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "DataSplit",
     "load_data",
     "normalize",
+    "normalize_like",
 ]

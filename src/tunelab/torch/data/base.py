@@ -27,7 +27,9 @@ class DataSplit:
 
     Features are float32, ``(N, features)`` or ``(N, C, H, W)``. Classification labels are int64
     class indices in ``[0, n_classes)``, the form cross-entropy expects; regression targets are
-    float32 ``(N, n_targets)``, the form a mean-squared-error loss expects.
+    float32 ``(N, n_targets)``, the form a mean-squared-error loss expects. ``feature_names``
+    names the features of ``(N, features)`` data where the source names them (a csv file's
+    columns, a built-in data set's features); empty otherwise, and for images.
     """
 
     x_train: torch.Tensor
@@ -40,10 +42,12 @@ class DataSplit:
     n_classes: int | None
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         assert self.task in TASKS, self.task
         assert (self.n_classes is None) == (self.task == "regression"), self.n_classes
+        assert not self.feature_names or self.input_shape == (len(self.feature_names),)
 
     @property
     def n_outputs(self) -> int:
@@ -64,7 +68,7 @@ class Source:
     x_field: str  # the options the features and labels came from, e.g. "target", for errors
     y_field: str
     locate: Callable[[int], str]  # where row i came from: "row 3", a csv line, an image file
-    columns: tuple[str, ...] = ()  # csv feature names, so that an error can name the column
+    columns: tuple[str, ...] = ()  # feature names, where the source has them (csv, built-in)
 
 
 def option_error(option: str, message: str) -> ConfigError:

@@ -32,6 +32,9 @@ def load_builtin(name: str) -> Source:
     else:
         y = bunch.target.astype(np.int64)
         task, class_names = "classification", tuple(str(label) for label in bunch.target_names)
+    # digits_images keeps no feature names: its features are a picture's pixels.
+    columns = () if x.ndim > 2 else tuple(str(name) for name in bunch.feature_names)
     return Source(
-        x, y, task, class_names, x_field="name", y_field="name", locate=lambda row: f"row {row}"
+        x, y, task, class_names, x_field="name", y_field="name", locate=lambda row: f"row {row}",
+        columns=columns,
     )

@@ -66,9 +66,9 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
     if source.task == "regression":
         _refuse_classification_options(options)
         _check_finite(source.y, source.y_field, source.locate, ())
-        return split(source.x, source.y, (), options)
+        return split(source.x, source.y, (), options, source.columns)
     rows, y, class_names = prepare_labels(source, options)
-    return split(source.x[rows], y, class_names, options)
+    return split(source.x[rows], y, class_names, options, source.columns)
 
 
 def _parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -13,11 +13,16 @@ from tunelab.torch.data.base import DataSplit, option_error, sklearn_module
 
 
 def split(
-    x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...], options: Mapping[str, Any]
+    x: np.ndarray,
+    y: np.ndarray,
+    class_names: tuple[str, ...],
+    options: Mapping[str, Any],
+    feature_names: tuple[str, ...] = (),
 ) -> DataSplit:
     """The rows split by ``val_fraction``, ``test_fraction``, ``seed`` and ``train_per_class``.
 
-    ``y`` holds class indices (N,) for classification and targets (N, T) for regression.
+    ``y`` holds class indices (N,) for classification and targets (N, T) for regression;
+    ``feature_names`` names the columns of ``x``, where the source has names.
     """
     classification = y.ndim == 1
     n_train, n_val, n_test = _part_sizes(len(y), options)
@@ -52,6 +57,7 @@ def split(
         n_classes=len(class_names) if classification else None,
         input_shape=tuple(x.shape[1:]),
         class_names=class_names,
+        feature_names=feature_names,
     )
 
 
