@@ -39,6 +39,8 @@ SINGLE_OBJECTIVE_FIGURES = [
     "figure-weights-distributions",
     "figure-importance",
     "figure-feature-attributions",
+    "figure-confusion-matrix",
+    "figure-confident-mistakes",
 ]
 
 
@@ -504,3 +506,24 @@ def test_an_unwritable_path_names_the_path(
         write_report(multi_objective, target)
     assert error.value.field == "path"
     assert not target.exists()
+
+
+def test_the_best_trials_mistakes_are_counted_on_the_validation_part(
+    trained: tuple[tunelab.Study, object], trained_page: ReportPage
+) -> None:
+    study, task = trained
+    text = trained_page.text("mistakes")
+    n_val = len(task.data.y_val)
+    wrong = round((1.0 - study.best_value) * n_val)
+
+    assert text.startswith(f"Mistakes of the best trial Trial {study.best_trial.number}'s model "
+                           f"on the validation part: {wrong} of {n_val} examples wrong")
+    assert "figure-confusion-matrix" in trained_page.ids
+
+
+def test_without_trust_the_mistakes_section_says_how_to_ask(
+    trained: tuple[tunelab.Study, object]
+) -> None:
+    study, _ = trained
+    page = ReportPage(render_report(study))
+    assert "No confusion matrix: it is built from what the storage names" in page.text("mistakes")

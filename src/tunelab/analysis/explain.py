@@ -48,10 +48,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunelab._options import check_choice, check_int
-from tunelab.analysis.trained import check_keeps_weights, trained_model, trials_with_weights
+from tunelab.analysis.trained import check_keeps_weights, trained_model, trial_to_rebuild
 from tunelab.exceptions import ConfigError, MissingExtraError, TunelabError
 from tunelab.registry import did_you_mean
-from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
     import torch
@@ -291,7 +290,7 @@ def explain(
     check_keeps_weights(task, WHERE)
     kind = _input_kind(task.data.input_shape)
     chosen = _check_methods(methods, kind)
-    record = _trial_record(study, trial)
+    record = trial_to_rebuild(study, trial, WHERE)
     _check_split(task, split)
     captum = _captum()
     trainer = trained_model(record, task, WHERE)
@@ -702,31 +701,6 @@ def _known_method(method: Any, methods: Sequence[str], where: str, kind: str) ->
     raise ConfigError(
         f"{where}: method {method!r} is not available for {kind} inputs{hint}; {fix}.",
         field="method" if where == "ranking" else "methods",
-    )
-
-
-def _trial_record(study: Study, number: int | None) -> TrialRecord:
-    if number is None:
-        if len(study.directions) > 1:
-            raise ConfigError(
-                f"{WHERE}: study {study.study_name!r} has {len(study.directions)} objectives, so "
-                "it has no single best trial; give the number of the trial to explain.",
-                field="trial",
-            )
-        with_weights = trials_with_weights(study)
-        if not with_weights:
-            raise TunelabError(
-                f"{WHERE}: study {study.study_name!r} has no completed trial with saved "
-                "weights; run trials of it with the task's artifacts folder set."
-            )
-        return with_weights[0]
-    for record in study.trials:
-        if record.number == number:
-            return record
-    raise ConfigError(
-        f"{WHERE}: trial={number!r}: study {study.study_name!r} has no such trial; give the "
-        "number of one of its trials, or leave it out for the best.",
-        field="trial",
     )
 
 

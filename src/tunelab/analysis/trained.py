@@ -22,6 +22,33 @@ def trials_with_weights(study: Study) -> list[TrialRecord]:
     return [record for record in ranked_trials(study) if weights_file(record) is not None]
 
 
+def trial_to_rebuild(study: Study, number: int | None, where: str) -> TrialRecord:
+    """Trial ``number`` of ``study``, or with None its best trial with saved weights; errors
+    start with ``where`` (the function the user called)."""
+    if number is None:
+        if len(study.directions) > 1:
+            raise ConfigError(
+                f"{where}: study {study.study_name!r} has {len(study.directions)} objectives, "
+                "so it has no single best trial; give the number of the trial.",
+                field="trial",
+            )
+        with_weights = trials_with_weights(study)
+        if not with_weights:
+            raise TunelabError(
+                f"{where}: study {study.study_name!r} has no completed trial with saved "
+                "weights; run trials of it with the task's artifacts folder set."
+            )
+        return with_weights[0]
+    for record in study.trials:
+        if record.number == number:
+            return record
+    raise ConfigError(
+        f"{where}: trial={number!r}: study {study.study_name!r} has no such trial; give the "
+        "number of one of its trials, or leave it out for the best.",
+        field="trial",
+    )
+
+
 def check_keeps_weights(task: Task, where: str) -> None:
     """Refuse a task whose trials saved no single model to rebuild; ``where`` starts the
     message (the function the user called)."""

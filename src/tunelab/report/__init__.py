@@ -15,13 +15,15 @@ each in a ``<section>`` with a stable id:
   trust the storage (a note saying what is missing otherwise); the best trial bagged too, when
   asked, since that retrains it;
 - ``explain``: the attributions of the best trial's model (which inputs its predictions rest
-  on), under the ensemble's conditions but for the test part: it explains the validation part.
+  on), under the ensemble's conditions but for the test part: it explains the validation part;
+- ``mistakes``: the best trial's confusion matrix on the validation part and the examples it
+  got wrong with the most confidence, under the same conditions (classification only).
 
-Every section but the ensemble and the attributions is made from the stored records alone
-(trials, telemetry, attributes): by default the report imports no module and reads no file that
-the storage names, so that reporting on a storage someone else can write runs nobody's code. The
-ensemble and the attributions rebuild the study's task and read the trials' saved weights,
-which ``trust_storage`` allows.
+Every section but the ensemble, the attributions and the mistakes is made from the stored
+records alone (trials, telemetry, attributes): by default the report imports no module and reads
+no file that the storage names, so that reporting on a storage someone else can write runs
+nobody's code. Those three rebuild the study's task and read the trials' saved weights, which
+``trust_storage`` allows.
 
 Needs the ``plots`` extra (plotly); importances need scikit-learn and ensembles ``torch``
 (both in the ``torch`` extra), attributions also Captum (the ``explain`` extra); telemetry is
@@ -50,6 +52,7 @@ from tunelab.report.figures import (
 )
 from tunelab.report.findings import DOCTOR_ID, doctor_section
 from tunelab.report.html import page
+from tunelab.report.mistakes import MISTAKES_ID, mistakes_section
 from tunelab.report.stored import stored_task
 from tunelab.report.summary import (
     BEST_TRIALS_ID,
@@ -67,7 +70,8 @@ if TYPE_CHECKING:
 WHERE = "write_report"
 _PATH = OutputOption(f"{WHERE}: path", "path", "overwrite=True")
 SECTION_IDS = (
-    SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID, EXPLAIN_ID
+    SUMMARY_ID, BEST_TRIALS_ID, FIGURES_ID, IMPORTANCE_ID, DOCTOR_ID, ENSEMBLE_ID, EXPLAIN_ID,
+    MISTAKES_ID,
 )
 """The ids of the report's sections, in the order they appear."""
 
@@ -158,6 +162,7 @@ def render_report(
         doctor_section(study, ranked, diagnosed),
         ensemble_section(study, task, ensemble_size, ensemble_method, trust, ensemble_bagging),
         explain_section(study, task, trust),
+        mistakes_section(study, task, trust),
     ]
     generated = fmt.moment(datetime.now(timezone.utc))
     return page(

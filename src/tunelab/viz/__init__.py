@@ -1,5 +1,6 @@
 """Plotly figures over a study (names follow ``optuna.visualization``), over the training
-telemetry of one trial, and over the attributions of its model (:mod:`.attributions`).
+telemetry of one trial, and over its model: the attributions of its inputs
+(:mod:`.attributions`) and its mistakes (:mod:`.mistakes`).
 
 Every study figure leaves out the trials it cannot use (running, failed, pruned without a
 value) and raises :class:`NothingToPlotError` when none is left, saying what is missing and how
@@ -14,6 +15,7 @@ from tunelab.viz.contour import plot_contour
 from tunelab.viz.curves import plot_intermediate_values
 from tunelab.viz.history import plot_edf, plot_optimization_history
 from tunelab.viz.hypervolume import plot_hypervolume_history
+from tunelab.viz.mistakes import plot_confident_mistakes, plot_confusion_matrix
 from tunelab.viz.params import plot_parallel_coordinate, plot_param_importances, plot_slice
 from tunelab.viz.pareto import plot_pareto_front
 from tunelab.viz.rank import plot_rank
@@ -29,6 +31,8 @@ __all__ = [
     "NothingToPlotError",
     "plot_activations",
     "plot_attribution_maps",
+    "plot_confident_mistakes",
+    "plot_confusion_matrix",
     "plot_contour",
     "plot_distributions",
     "plot_edf",
