@@ -441,11 +441,11 @@ class _CrossValidation:
         are cut to them; other fit parameters pass whole)."""
         n_samples = _n_samples(self.X)
         params = {
-            key: _safe_indexing(value, indices) if _is_per_sample(value, n_samples) else value
+            key: _take(value, indices) if _is_per_sample(value, n_samples) else value
             for key, value in self.fit_params.items()
         }
-        y = None if self.y is None else _safe_indexing(self.y, indices)
-        return _safe_indexing(self.X, indices), y, params
+        y = None if self.y is None else _take(self.y, indices)
+        return _take(self.X, indices), y, params
 
     def score(self, model: Any, X: Any, y: Any) -> dict[str, float]:
         """Every metric's score of ``model`` on ``X``, ``y``, by name."""
@@ -493,6 +493,16 @@ class _CrossValidation:
         trial.set_user_attr(CV_MEAN_ATTR, mean)
         trial.set_user_attr(CV_STD_ATTR, float(np.std(scores)))
         return mean
+
+
+def _take(data: Any, indices: np.ndarray) -> Any:
+    """The rows ``indices`` of ``data``. A numpy array is indexed directly: scikit-learn's
+    ``_safe_indexing`` first asks which dataframe library the data belongs to, which costs
+    more than cutting a small array (some 70 µs a call). Dataframes, sparse matrices and
+    lists go through it."""
+    if type(data) is np.ndarray:
+        return data[indices]
+    return _safe_indexing(data, indices)
 
 
 def _n_samples(X: Any) -> int:
