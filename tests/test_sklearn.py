@@ -300,6 +300,58 @@ def test_partial_fit_epochs_prune_between_epochs(digits):
     assert best.t_ > 1 and best.alpha == search.best_params_["alpha"]
 
 
+@pytest.mark.parametrize(
+    ("epochs", "every", "scored"),
+    [(5, 2, [1, 3, 4]), (10, None, [1, 3, 5, 7, 9]), (4, None, [0, 1, 2, 3]), (3, 5, [2])],
+)
+def test_partial_fit_epochs_are_scored_every_score_every_epochs_and_after_the_last(
+    digits, epochs, every, scored
+):
+    X, y = digits
+    search = TuneSearchCV(
+        SGDClassifier(random_state=0), {"alpha": stats.loguniform(1e-6, 1e0)}, n_trials=8,
+        cv=3, partial_fit_epochs=epochs, score_every_epochs=every, sampler="random",
+        random_state=0,
+    ).fit(X, y)
+    for record in search.trials_:
+        steps = sorted(record.intermediate_values)
+        assert steps == scored[: len(steps)]  # a pruned trial stops at a scored epoch
+        if record.state is TrialState.COMPLETE:
+            assert steps == scored
+        curves = record.system_attrs[CV_CURVES_ATTR]
+        assert all([point[0] for point in curve] == steps for curve in curves)
+
+
+class _PartialFitCalls(SGDClassifier):
+    """An SGDClassifier that notes, per partial_fit call, whether it was given the classes."""
+
+    given_classes: list[bool] = []
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        self.given_classes.append(classes is not None)
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+def test_partial_fit_gets_the_classes_on_its_first_call_only(digits):
+    X, y = digits
+    _PartialFitCalls.given_classes.clear()
+    search = TuneSearchCV(
+        _PartialFitCalls(random_state=0), {"alpha": [1e-4]}, n_trials=1, cv=2,
+        partial_fit_epochs=3, pruner=None,
+    ).fit(X, y)
+    # two folds trained side by side for 3 epochs, then the refit on all the data
+    assert _PartialFitCalls.given_classes == [True, True, False, False, False, False,
+                                              True, False, False]
+    assert list(search.best_estimator_.classes_) == list(np.unique(y))
+
+
+def test_the_default_sampler_is_tpe(diabetes):
+    X, y = diabetes
+    search = TuneSearchCV(Ridge(), {"alpha": stats.loguniform(1e-3, 1e2)}, n_trials=3, cv=2,
+                          random_state=0).fit(X, y)
+    assert isinstance(search.study_.sampler, tunelab.samplers.TPESampler)
+
+
 # --- failures and mistakes ----------------------------------------------------------------------
 
 
@@ -340,6 +392,8 @@ def test_a_search_whose_every_fit_fails_says_why(iris):
         ({"scoring": "neg_mean_squared_eror"},
          r"not a scorer name \(did you mean 'neg_mean_squared_error'"),
         ({"partial_fit_epochs": 3}, "partial_fit, which Ridge has not"),
+        ({"score_every_epochs": 2}, "partial_fit_epochs is None.*set partial_fit_epochs too"),
+        ({"score_every_epochs": 0}, "score_every_epochs=0 must be an integer >= 1"),
         ({"n_trials": 0}, "n_trials=0 must be an integer >= 1"),
         ({"error_score": "ignore"}, "error_score='ignore'"),
         ({"random_state": "seed"}, "random_state='seed'"),

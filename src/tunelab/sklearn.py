@@ -6,16 +6,24 @@ gives (``cv_results_``, ``best_params_``, ``best_score_``, ``best_estimator_``, 
 so that it fits wherever a scikit-learn estimator does: in a Pipeline, under ``clone``, inside
 ``cross_val_score``. What changes is how the candidates are chosen and run:
 
-* a tunelab sampler picks each candidate from the results so far (``sampler=``, the study's
-  ``auto`` by default) instead of drawing them all at random beforehand;
+* a tunelab sampler picks each candidate from the results so far (``sampler=``, TPE by
+  default) instead of drawing them all at random beforehand. TPE rather than the study's
+  ``auto``: the fits of a scikit-learn search often take milliseconds, and the Gaussian
+  process ``auto`` picks for a small space costs some 5 ms a suggestion at 20 trials, as much
+  as a linear model's whole cross-validation, where TPE's costs a fraction of a millisecond
+  (``bench/sklearn_search.py``: the same scores). ``auto`` does not choose by the fits' measured
+  time, since a seeded search would then try other candidates on a busier machine. For fits
+  that take seconds, ``sampler="auto"`` (or ``"gp"``) is worth its cost;
 * a trial reports the mean score of the folds it has run after each fold (step = fold index), and
   the study's pruner (``pruner="median"`` by default; ``pruner=None`` prunes nothing) stops a
   candidate that is behind the others before its remaining folds are fit. A pruned candidate's
   unevaluated folds are NaN in ``cv_results_``, whose ``state`` column says how each trial ended;
 * with ``partial_fit_epochs=n``, an estimator with ``partial_fit`` (``SGDClassifier``,
-  ``MLPClassifier``, a skorch net) trains on every fold one epoch at a time, and the trial
-  reports the folds' mean validation score after each epoch (step = epoch), so the pruner stops
-  a candidate between epochs;
+  ``MLPClassifier``, a skorch net) trains on every fold one epoch at a time, and every
+  ``score_every_epochs`` epochs (and after the last) the trial reports the folds' mean
+  validation score (step = epoch, from 0), so the pruner stops a candidate between epochs. By
+  default that is about five times per candidate (every ``ceil(n / 5)`` epochs): scoring a
+  fold costs about what a short epoch does;
 * ``n_jobs`` runs trials in worker processes, each with the data; the search is a tunelab study
   (``study_``), kept in ``storage`` when one is given.
 
@@ -315,6 +323,20 @@ def _check_names(estimator: Any, subspaces: tuple[tuple[_Parameter, ...], ...]) 
 # --- one trial: cross-validation of one candidate -----------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Epochs:
+    """How a search trains by ``partial_fit``: the epochs per fold, and every how many of them
+    the folds are scored and the pruner asked."""
+
+    count: int
+    score_every: int
+
+    def scored(self, epoch: int) -> bool:
+        """Whether the folds are scored after ``epoch`` (from 0): every ``score_every``-th
+        epoch, and the last, whose scores are the trial's."""
+        return (epoch + 1) % self.score_every == 0 or epoch == self.count - 1
+
+
 class _FoldRun:
     """One candidate on one fold: its model, the time spent and the scores, as they come."""
 
@@ -328,6 +350,7 @@ class _FoldRun:
         self.train: dict[str, float] | None = None
         self.error: str | None = None
         self.curve: list[list[float]] = []
+        self.epochs = 0  # partial_fit calls made
 
     @cached_property
     def train_rows(self) -> tuple[Any, Any, dict[str, Any]]:
@@ -341,8 +364,10 @@ class _FoldRun:
         self._train(self.model.fit, {})
 
     def partial_fit(self) -> None:
-        classes = {} if self.search.classes is None else {"classes": self.search.classes}
-        self._train(self.model.partial_fit, classes)
+        # Only the first call needs the classes; given again, each call would check them again.
+        first = self.epochs == 0 and self.search.classes is not None
+        self._train(self.model.partial_fit, {"classes": self.search.classes} if first else {})
+        self.epochs += 1
 
     def score(self) -> float:
         """Score the model on the fold's validation rows; the value of the study's metric."""
@@ -407,7 +432,7 @@ class _CrossValidation:
         scoring: tuple[Callable[..., Any], list[str], str],
         error_score: float | str,
         return_train_score: bool,
-        partial_fit_epochs: int | None,
+        epochs: _Epochs | None,
         prune: bool,
     ) -> None:
         self.estimator = estimator
@@ -417,35 +442,33 @@ class _CrossValidation:
         self.scorer, self.metrics, self.metric = scoring
         self.error_score = error_score
         self.return_train_score = return_train_score
-        self.partial_fit_epochs = partial_fit_epochs
+        self.epochs = epochs  # None: one fit per fold
         self.prune = prune  # False when the study prunes nothing: never ask it
         self.classes = (
-            np.unique(self.y)
-            if partial_fit_epochs is not None and is_classifier(estimator)
-            else None
+            np.unique(self.y) if epochs is not None and is_classifier(estimator) else None
         )
 
     def __call__(self, trial: Trial) -> float:
         params = self.space.suggest(trial)
         estimator = clone(self.estimator).set_params(**clone(params, safe=False))
-        if self.partial_fit_epochs is None:
+        if self.epochs is None:
 
             def fit_fold(fold: Fold, view: FoldTrial) -> float:
                 return self._fit_fold(estimator, fold, view)
 
             return cross_validate(trial, fit_fold, self.folds, prune=self.prune)
-        return self._fit_by_epochs(trial, estimator, self.partial_fit_epochs)
+        return self._fit_by_epochs(trial, estimator, self.epochs)
 
     def rows(self, indices: np.ndarray) -> tuple[Any, Any, dict[str, Any]]:
         """X, y and the fit parameters of the rows ``indices`` (sample weights and the like
         are cut to them; other fit parameters pass whole)."""
         n_samples = _n_samples(self.X)
         params = {
-            key: _safe_indexing(value, indices) if _is_per_sample(value, n_samples) else value
+            key: _take(value, indices) if _is_per_sample(value, n_samples) else value
             for key, value in self.fit_params.items()
         }
-        y = None if self.y is None else _safe_indexing(self.y, indices)
-        return _safe_indexing(self.X, indices), y, params
+        y = None if self.y is None else _take(self.y, indices)
+        return _take(self.X, indices), y, params
 
     def score(self, model: Any, X: Any, y: Any) -> dict[str, float]:
         """Every metric's score of ``model`` on ``X``, ``y``, by name."""
@@ -464,22 +487,26 @@ class _CrossValidation:
             view.set_user_attr(FOLD_RESULT_KEY, run.result(finished=True))
         return score
 
-    def _fit_by_epochs(self, trial: Trial, estimator: Any, epochs: int) -> float:
-        """Train every fold one epoch at a time with partial_fit; after each epoch, report the
-        folds' mean validation score (step = epoch) and stop if the pruner says so."""
+    def _fit_by_epochs(self, trial: Trial, estimator: Any, epochs: _Epochs) -> float:
+        """Train every fold one epoch at a time with partial_fit; after each scored epoch,
+        report the folds' mean validation score (step = epoch) and stop if the pruner says
+        so."""
         runs = [_FoldRun(self, estimator, fold) for fold in self.folds]
         finished = False
         try:
-            for epoch in range(epochs):
+            for epoch in range(epochs.count):
                 for run in runs:
                     run.partial_fit()
+                if not epochs.scored(epoch):
+                    continue
+                for run in runs:
                     run.curve.append([epoch, run.score()])
                 mean = float(np.mean([run.curve[-1][1] for run in runs]))
                 trial.report(mean, step=epoch)
-                if self.prune and epoch < epochs - 1 and trial.should_prune():
+                if self.prune and epoch < epochs.count - 1 and trial.should_prune():
                     raise TrialPruned(
-                        f"pruned after epoch {epoch + 1} of {epochs} with a mean validation "
-                        f"score of {mean:.4g}"
+                        f"pruned after epoch {epoch + 1} of {epochs.count} with a mean "
+                        f"validation score of {mean:.4g}"
                     )
             for run in runs:
                 run.score_train()
@@ -493,6 +520,16 @@ class _CrossValidation:
         trial.set_user_attr(CV_MEAN_ATTR, mean)
         trial.set_user_attr(CV_STD_ATTR, float(np.std(scores)))
         return mean
+
+
+def _take(data: Any, indices: np.ndarray) -> Any:
+    """The rows ``indices`` of ``data``. A numpy array is indexed directly: scikit-learn's
+    ``_safe_indexing`` first asks which dataframe library the data belongs to, which costs
+    more than cutting a small array (some 70 µs a call). Dataframes, sparse matrices and
+    lists go through it."""
+    if type(data) is np.ndarray:
+        return data[indices]
+    return _safe_indexing(data, indices)
 
 
 def _n_samples(X: Any) -> int:
@@ -671,7 +708,8 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         n_jobs: trials at once in worker processes (None: 1; -1: one per core).
         timeout: stop starting trials after this many seconds.
         sampler, pruner: as in :func:`tunelab.create_study` (a name, ``{"name": ...}`` or an
-            object). ``pruner=None`` prunes nothing.
+            object). ``sampler="tpe"`` by default (see the module docstring);
+            ``pruner=None`` prunes nothing.
         storage, study_name: where the study lives (in memory by default) and its name; each
             fit creates a new study.
         random_state: seeds a sampler given by name (an int, a ``RandomState`` or None).
@@ -680,6 +718,8 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         return_train_score: also score each fold's model on its training rows.
         partial_fit_epochs: train with ``partial_fit``, this many epochs per fold, pruning
             between epochs (None: one ``fit`` per fold, pruning between folds).
+        score_every_epochs: with ``partial_fit_epochs``, score the folds and ask the pruner
+            every this many epochs, and after the last (None: ``ceil(partial_fit_epochs / 5)``).
         verbose: above 0, a progress bar of the trials.
     """
 
@@ -694,7 +734,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         refit: bool | str | Callable[..., int] = True,
         n_jobs: int | None = None,
         timeout: float | None = None,
-        sampler: Any = None,
+        sampler: Any = "tpe",
         pruner: Any = "median",
         storage: Any = None,
         study_name: str | None = None,
@@ -702,6 +742,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         error_score: float | str = np.nan,
         return_train_score: bool = False,
         partial_fit_epochs: int | None = None,
+        score_every_epochs: int | None = None,
         verbose: int = 0,
     ) -> None:
         self.estimator = estimator
@@ -720,6 +761,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.error_score = error_score
         self.return_train_score = return_train_score
         self.partial_fit_epochs = partial_fit_epochs
+        self.score_every_epochs = score_every_epochs
         self.verbose = verbose
 
     def fit(self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any) -> TuneSearchCV:
@@ -744,7 +786,7 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
         pruner = make_pruner("none" if self.pruner is None else copy.deepcopy(self.pruner), seed)
         objective = _CrossValidation(
             self.estimator, space, (X, y, fit_params), folds, (scorer, metrics, metric),
-            self.error_score, self.return_train_score, self.partial_fit_epochs,
+            self.error_score, self.return_train_score, self._epochs(),
             prune=not isinstance(pruner, NopPruner),
         )
         self.study_ = self._run(objective, pruner, seed)
@@ -864,6 +906,17 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
                     "incrementally (SGDClassifier, MLPClassifier, a skorch net, ...).",
                     field="partial_fit_epochs",
                 )
+        if self.score_every_epochs is not None:
+            check_int(_WHERE, "score_every_epochs", self.score_every_epochs, 1,
+                      "the folds are scored every this many epochs, or None for about 5 times.")
+            if self.partial_fit_epochs is None:
+                raise ConfigError(
+                    f"{_WHERE}: score_every_epochs={self.score_every_epochs} says how often "
+                    "training by partial_fit epochs is scored, but partial_fit_epochs is None "
+                    "(one fit per fold, scored once); set partial_fit_epochs too, or leave "
+                    "score_every_epochs out.",
+                    field="score_every_epochs",
+                )
         score = self.error_score
         if score != "raise" and (
             isinstance(score, (bool, str)) or not isinstance(score, numbers.Real)
@@ -880,6 +933,13 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
                 "scoring, or a callable that returns best_index_ from cv_results_.",
                 field="refit",
             )
+
+    def _epochs(self) -> _Epochs | None:
+        """The partial_fit training of each fold; None for one fit per fold."""
+        if self.partial_fit_epochs is None:
+            return None
+        every = self.score_every_epochs or math.ceil(self.partial_fit_epochs / 5)
+        return _Epochs(self.partial_fit_epochs, every)
 
     def _scorers(self) -> dict[str, Callable[..., Any]]:
         """Several metrics' scorers by name (``scoring`` a list or a dict)."""
@@ -1001,8 +1061,8 @@ class TuneSearchCV(MetaEstimatorMixin, BaseEstimator):
             best.fit(X, y, **fit_params)
         else:
             classes = {"classes": np.unique(y)} if is_classifier(self.estimator) else {}
-            for _ in range(self.partial_fit_epochs):
-                best.partial_fit(X, y, **classes, **fit_params)
+            for epoch in range(self.partial_fit_epochs):
+                best.partial_fit(X, y, **(classes if epoch == 0 else {}), **fit_params)
         self.refit_time_ = time.perf_counter() - start
         self.best_estimator_ = best
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tunelab.exceptions import ConfigError
 from tunelab.pruners import PercentilePruner, make_pruner
+from tunelab.pruners.percentile import percentile
 
 from .helpers import decide, history_study
 
@@ -193,3 +195,12 @@ def test_pruned_trials_that_reached_the_step_are_part_of_the_reference():
     # reference averages at step 1: 1.0, 0.2, 0.2 -> median 0.2
     assert decide(pruner, study, [0.5, 0.5]) is False
     assert decide(pruner, study, [0.1, 0.1]) is True
+
+
+@pytest.mark.parametrize("q", [0.0, 10.0, 25.0, 33.3, 50.0, 75.0, 90.0, 100.0])
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 20, 51])
+def test_percentile_equals_numpy_s_linear_percentile_to_the_bit(n, q):
+    rng = np.random.default_rng(n)
+    values = [float(v) for v in rng.normal(0.0, 100.0, size=n)]
+    values[0] = values[-1]  # ties sort alike
+    assert percentile(values, q) == float(np.percentile(values, q))
