@@ -18,6 +18,7 @@ from tunelab.cv import (
     stratified_k_fold_indices,
 )
 from tunelab.exceptions import ConfigError, TrialPruned, TunelabError
+from tunelab.telemetry import read_validation_size
 from tunelab.trial import TrialState
 
 sklearn = pytest.importorskip("sklearn")
@@ -142,6 +143,7 @@ def test_each_fold_reports_the_running_mean_at_its_index_and_stores_the_scores()
     assert record.user_attrs["cv_scores"] == scores
     assert record.user_attrs["cv_mean"] == pytest.approx(np.mean(scores))
     assert record.user_attrs["cv_std"] == pytest.approx(np.std(scores))
+    assert read_validation_size(record) == 8  # every row validated once
     assert "cv_curves" not in record.system_attrs  # nothing reported inside the folds
 
 
@@ -155,7 +157,7 @@ def test_the_pruner_stops_the_trial_between_folds_and_the_scores_so_far_stay():
     assert fit_fold.calls == 3
     assert list(record.intermediate_values) == [0, 1, 2]
     assert record.user_attrs["cv_scores"] == [0.9, 0.1, 0.1]
-    assert "cv_mean" not in record.user_attrs
+    assert "cv_mean" not in record.user_attrs and read_validation_size(record) is None
 
 
 def test_without_pruning_the_folds_report_and_the_pruner_is_not_asked():

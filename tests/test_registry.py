@@ -8,7 +8,7 @@ import pytest
 
 import tunelab
 from tunelab.exceptions import ConfigError
-from tunelab.pruners import MedianPruner, NopPruner, make_pruner
+from tunelab.pruners import MedianPruner, NopPruner, make_pruner, pruner_name
 from tunelab.samplers import AutoSampler, GridSampler, QMCSampler, RandomSampler, make_sampler
 
 
@@ -174,6 +174,14 @@ def test_a_user_pruner_is_built_from_its_class_path(user_package):
     trial = study.ask()
     trial.report(1.0, step=0)
     assert trial.should_prune() is True
+
+
+def test_a_pruner_is_named_as_make_pruner_knows_it(user_package):
+    assert pruner_name(make_pruner("median")) == "median"
+    assert pruner_name(NopPruner()) == "none"
+    assert pruner_name(make_pruner("asha")) == "asha"
+    own = make_pruner(f"{user_package}:PruneEverything")
+    assert pruner_name(own) == f"{user_package}:PruneEverything"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tunelab._attrs import DIVERGENCE_ATTR
+from tunelab._attrs import DIVERGENCE_ATTR, VALIDATION_SIZE_ATTR
 from tunelab.telemetry import (
     MAX_DISTRIBUTION_EPOCHS,
     MAX_DISTRIBUTION_LAYERS,
@@ -16,6 +16,7 @@ from tunelab.telemetry import (
     EpochTelemetry,
     bounded_distributions,
     read_divergence,
+    read_validation_size,
     spread_layers,
 )
 from tunelab.trial import TrialRecord, TrialState
@@ -87,3 +88,10 @@ def test_an_epoch_round_trips_through_strict_json_with_what_was_not_measured_as_
     back = EpochTelemetry.from_json(stored)
     assert math.isnan(back.val_loss) and math.isnan(back.train_metric) and back.val_metric == 0.9
     assert back.distributions == {"weights": {"fc": [float(i) for i in range(9)]}}
+
+
+def test_the_validation_size_is_read_where_it_is_a_count():
+    assert read_validation_size(record(**{VALIDATION_SIZE_ATTR: 360})) == 360
+    for stored in (0, -3, True, 12.5, "360", None):
+        assert read_validation_size(record(**{VALIDATION_SIZE_ATTR: stored})) is None
+    assert read_validation_size(record()) is None

@@ -56,6 +56,7 @@ from tunelab._attrs import (
     CV_SCORES_ATTR,
     CV_STD_ATTR,
     PER_FOLD_PREFIX,
+    VALIDATION_SIZE_ATTR,
 )
 from tunelab._options import check_flag, check_int
 from tunelab.exceptions import ConfigError, MissingExtraError, TrialPruned, TunelabError
@@ -256,7 +257,8 @@ def cross_validate(
     After fold i (from 0) the mean of the scores so far is reported at step i and the scores are
     stored (user attribute ``cv_scores``); then, if the study's pruner says so,
     :class:`~tunelab.exceptions.TrialPruned` is raised, naming the fold. ``cv_mean`` and
-    ``cv_std`` are stored when every fold ran. ``prune=False`` never asks the pruner, for a
+    ``cv_std`` are stored when every fold ran, and the number of rows validated on in all
+    (system attribute ``validation_size``). ``prune=False`` never asks the pruner, for a
     caller that knows its study prunes nothing (asking would warn that pruning cannot happen).
     """
     numbered = [_as_fold(position, fold) for position, fold in enumerate(folds)]
@@ -285,6 +287,8 @@ def cross_validate(
             )
     trial.set_user_attr(CV_MEAN_ATTR, mean)
     trial.set_user_attr(CV_STD_ATTR, float(np.std(scores)))
+    validated = sum(len(fold.validation) for fold in numbered)
+    trial.set_system_attr(VALIDATION_SIZE_ATTR, validated)
     return mean
 
 

@@ -1,5 +1,5 @@
-"""What a training run recorded, as its trial keeps it in the storage (JSON): its epochs, and
-where its loss stopped being finite if it did.
+"""What a training run recorded, as its trial keeps it in the storage (JSON): its epochs, where
+its loss stopped being finite if it did, and how many examples it was validated on.
 
 The training engine (:mod:`tunelab.torch.telemetry`, :mod:`tunelab.torch.trainer`) measures
 and writes these records; the figures, the doctor and the report read them from here, which
@@ -15,7 +15,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from tunelab._attrs import ARTIFACT_ATTR, DIVERGENCE_ATTR, PER_FOLD_PREFIX, TELEMETRY_ATTR
+from tunelab._attrs import (
+    ARTIFACT_ATTR,
+    DIVERGENCE_ATTR,
+    PER_FOLD_PREFIX,
+    TELEMETRY_ATTR,
+    VALIDATION_SIZE_ATTR,
+)
 from tunelab.trial import TrialRecord
 
 WEIGHTS_FILE = "best.pt"  # a trial's best weights, in its artifact folder
@@ -179,6 +185,15 @@ def read_divergence(record: TrialRecord) -> Divergence | None:
         per_fold = record.system_attrs.get(PER_FOLD_PREFIX + DIVERGENCE_ATTR) or []
         data = next((fold for fold in per_fold if fold is not None), None)
     return None if data is None else Divergence.from_json(data)
+
+
+def read_validation_size(record: TrialRecord) -> int | None:
+    """How many examples the trial's validation metric was taken on, where the training
+    engine recorded it (a cross-validated trial: all its folds' together); None otherwise."""
+    size = record.system_attrs.get(VALIDATION_SIZE_ATTR)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        return None
+    return size
 
 
 def artifact_dir(record: TrialRecord) -> str | None:

@@ -23,7 +23,7 @@ import torch
 from rich.console import Console
 
 import tunelab
-from tunelab._attrs import DIVERGENCE_ATTR, TELEMETRY_ATTR
+from tunelab._attrs import DIVERGENCE_ATTR, TELEMETRY_ATTR, VALIDATION_SIZE_ATTR
 from tunelab.analysis import doctor
 from tunelab.analysis.doctor import (
     ALL_TRIALS_PRUNED,
@@ -34,11 +34,17 @@ from tunelab.analysis.doctor import (
     LR_TOO_LOW,
     MANY_DIVERGED_TRIALS,
     MANY_FAILED_TRIALS,
+    METRIC_SATURATED,
+    MOST_TRIALS_PRUNED,
+    NO_TELEMETRY,
     OVERFITTING,
     PARAM_AT_RANGE_EDGE,
     PLATEAU,
+    PRUNER_NEVER_CONSULTED,
+    PRUNING_WITHOUT_PRUNER,
     SATURATED_ACTIVATIONS,
     UNDERFITTING,
+    VALIDATION_TOO_SMALL,
     VANISHING_GRADIENTS,
     WARNING,
     Finding,
@@ -47,8 +53,16 @@ from tunelab.analysis.doctor import (
     diagnose_study,
     diagnose_trial,
     findings_table,
+    study_verdict,
+    trials_verdict,
 )
-from tunelab.telemetry import ActivationStats, Divergence, EpochTelemetry, read_telemetry
+from tunelab.telemetry import (
+    HOW_TO_RECORD,
+    ActivationStats,
+    Divergence,
+    EpochTelemetry,
+    read_telemetry,
+)
 from tunelab.torch import Task
 from tunelab.trial import TrialRecord, TrialState
 
@@ -464,10 +478,14 @@ def test_a_stall_near_zero_is_convergence_not_a_plateau():
     assert diagnosed(curve(converged, [loss + 0.2 for loss in converged], lr=0.1)) == []
 
 
-def test_a_trial_without_telemetry_gets_no_telemetry_findings():
+def test_a_trial_without_telemetry_is_reported_as_not_checked():
     study = tunelab.create_study(storage="memory", seed=0)
     study.optimize(lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=1)
-    assert diagnose_trial(study.trials[0]) == []
+    (finding,) = diagnose_trial(study.trials[0])
+    assert (finding.code, finding.severity, finding.trial) == (NO_TELEMETRY, INFO, 0)
+    assert finding.title == "Not checked: no training telemetry"
+    assert finding.evidence.startswith("Trial 0 recorded no per-epoch telemetry, so its training")
+    assert finding.advice == f"To record telemetry while the trials train, {HOW_TO_RECORD}."
 
 
 # --- real trainings, in regimes every math path agrees on ----------------------------------
@@ -597,7 +615,7 @@ def test_best_trials_at_the_edge_of_a_range_say_widen_it():
     study = tunelab.create_study(storage="memory", sampler="random", seed=0)
     study.optimize(lr_at_its_edge, n_trials=40)
     findings = diagnose_study(study)
-    assert codes(findings) == {PARAM_AT_RANGE_EDGE}
+    assert codes(findings) == {PARAM_AT_RANGE_EDGE, NO_TELEMETRY}
     finding = the(PARAM_AT_RANGE_EDGE, findings)
     assert finding.trial is None and finding.title.startswith("lr:")
     best = sorted(study.get_trials((TrialState.COMPLETE,)), key=lambda r: r.value)[:3]
@@ -610,8 +628,7 @@ def edge_advice(objective) -> str:
     # TPE crowds the best end of a range, as a search does once it has found the edge.
     study = tunelab.create_study(storage="memory", sampler="tpe", seed=0)
     study.optimize(objective, n_trials=30)
-    (finding,) = diagnose_study(study)
-    return finding.advice
+    return the(PARAM_AT_RANGE_EDGE, diagnose_study(study)).advice
 
 
 def test_edge_advice_keeps_zero_as_the_floor():
@@ -628,7 +645,7 @@ def test_edge_advice_widens_an_integer_range_by_whole_numbers():
 def test_a_study_whose_optimum_lies_inside_its_ranges_has_no_findings():
     study = tunelab.create_study(storage="memory", sampler="random", seed=0)
     study.optimize(lambda t: (t.suggest_float("x", 0.0, 1.0) - 0.5) ** 2, n_trials=20)
-    assert diagnose_study(study) == []
+    assert codes(diagnose_study(study)) == {NO_TELEMETRY}  # nothing wrong, and no telemetry
 
 
 def test_many_trials_diverging_says_narrow_the_lr():
@@ -713,6 +730,257 @@ def test_a_multi_objective_study_reads_its_pareto_front():
     study.optimize(both_prefer_a_high_lr, n_trials=20)
     finding = the(PARAM_AT_RANGE_EDGE, diagnose_study(study))
     assert finding.title.startswith("lr:")
+
+
+# --- what the doctor could not see --------------------------------------------------------
+
+
+def test_a_study_without_telemetry_says_its_training_was_not_checked():
+    study = tunelab.create_study(storage="memory", sampler="random", seed=0)
+    study.optimize(lambda t: (t.suggest_float("x", 0.0, 1.0) - 0.5) ** 2, n_trials=6)
+    findings = diagnose_study(study)
+    finding = the(NO_TELEMETRY, findings)
+    assert finding.trial is None and finding.severity == INFO
+    assert finding.evidence.startswith(
+        "6 of 6 completed or pruned trials (trials 0, 1, 2, 3, 4, 5) recorded no per-epoch "
+        "telemetry: their training (losses, gradients, activations) could not be checked"
+    )
+    assert "tunelab.torch.watch(trial, model)" in finding.advice
+    assert all(f.trial is None for f in findings)  # one study finding names the best trials
+    assert study_verdict(findings, study.trials) == (
+        "6 finished trials, whose states, values, parameters and pruning show no problem; "
+        "their training was not checked (no telemetry for 6 of 6 completed or pruned trials)."
+    )
+    best = study.trials[:3]
+    assert trials_verdict(findings, best) == "not checked (no telemetry) for 3 of 3 trials."
+    assert trials_verdict(findings, best[:1]) == "not checked (no telemetry)."
+
+
+def test_verdicts_count_the_trials_checked_and_those_that_could_not_be():
+    healthy = curve([1.0, 0.5, 0.3])
+    seen = [stored(healthy, number=n) for n in range(3)]
+    unseen = stored([], number=3)
+    assert study_verdict([], seen) == "3 finished trials checked, no problems found."
+    assert trials_verdict([], seen) == "3 trials checked, no problems found."
+    assert trials_verdict([], [*seen[:2], unseen]) == (
+        "2 of 3 trials checked, no problems found; not checked (no telemetry): trial 3."
+    )
+    problem = diagnosed(curve([1.0, 1.5, 2.0]), number=3)
+    assert trials_verdict(problem, [*seen[:2], unseen]) == (
+        "2 of 3 trials checked, 1 finding; not checked (no telemetry): trial 3."
+    )
+    assert study_verdict([], []) == "no trial has finished yet, so there is nothing to check."
+
+
+def test_a_trial_that_diverged_before_its_first_epoch_ended_was_watched():
+    diverged = Divergence(epoch=1, step=2, loss=math.nan, lr=1.0)
+    record = stored([], divergence=diverged)
+    assert codes(diagnose_trial(record)) == {EXPLODING_GRADIENTS, LR_TOO_HIGH}
+    assert trials_verdict(diagnose_trial(record), [record]) == "1 trial checked, 2 findings."
+
+
+# --- pruning --------------------------------------------------------------------------------
+
+
+def stops_at(trial) -> float:
+    """Reports 0 until the step it suggests, then 2, which a threshold pruner of 1 stops."""
+    stop = trial.suggest_int("stop", 1, 10)
+    for step in range(10):
+        trial.report(2.0 if step >= stop else 0.0, step)
+        if trial.should_prune():
+            raise tunelab.TrialPruned()
+    return float(stop)
+
+
+def pruned_study(stops: Sequence[int], **options: Any) -> tunelab.Study:
+    study = tunelab.create_study(
+        storage="memory", sampler="random", seed=0, pruner={"name": "threshold", "upper": 1.0},
+        **options,
+    )
+    for stop in stops:
+        study.enqueue_trial({"stop": stop})
+    study.optimize(stops_at, n_trials=len(stops))
+    return study
+
+
+def test_most_trials_pruned_says_where_the_pruner_cut():
+    study = pruned_study([1] * 6 + [3] * 3 + [9] + [10] * 2)
+    finding = the(MOST_TRIALS_PRUNED, diagnose_study(study))
+    assert finding.evidence == (
+        "10 of 12 finished trials (83.3%) were pruned: 6 at step 1, 3 at step 3, 1 at step 9; "
+        "2 completed."
+    )
+    assert "n_warmup_steps" in finding.advice and "min_resource" in finding.advice
+
+
+@pytest.mark.parametrize(
+    "stops",
+    [[1] * 8 + [10] * 4, [1] * 12],  # 67% pruned; every trial pruned is all_trials_pruned
+    ids=["two-thirds", "all"],
+)
+def test_most_trials_pruned_takes_more_than_four_fifths_but_not_all(stops):
+    findings = diagnose_study(pruned_study(stops))
+    assert MOST_TRIALS_PRUNED not in codes(findings)
+    assert (ALL_TRIALS_PRUNED in codes(findings)) == (10 not in stops)
+
+
+def reports_without_asking(trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(3):
+        trial.report(x + step, step)
+    return x
+
+
+def test_a_pruner_never_asked_is_reported():
+    study = tunelab.create_study(storage="memory", sampler="random", seed=0, pruner="median")
+    study.optimize(reports_without_asking, n_trials=4)
+    finding = the(PRUNER_NEVER_CONSULTED, diagnose_study(study))
+    assert finding.evidence.startswith(
+        "The study's pruner is median, and 4 of 4 finished trials reported values at 2 or more "
+        "steps (up to step 2), but none called trial.should_prune()"
+    )
+    assert "if trial.should_prune(): raise tunelab.TrialPruned()" in finding.advice
+
+
+def test_the_doctor_learns_the_pruner_from_the_storage(tmp_path):
+    url = f"sqlite:///{tmp_path / 'pruned.db'}"
+    study = tunelab.create_study(name="s", storage=url, sampler="random", seed=0, pruner="asha")
+    study.optimize(reports_without_asking, n_trials=4)
+    looked_at = tunelab.load_study("s", url, pruner="none")  # as `tunelab doctor` loads it
+    finding = the(PRUNER_NEVER_CONSULTED, diagnose_study(looked_at))
+    assert finding.evidence.startswith("The study's pruner is asha,")
+
+
+@pytest.mark.parametrize(
+    ("objective", "pruner"),
+    [(stops_at, "threshold"), (reports_without_asking, "none"),
+     (lambda t: t.suggest_float("x", 0.0, 1.0), "median")],  # asked; no pruner; no reports
+    ids=["asked", "no-pruner", "no-reports"],
+)
+def test_a_pruner_asked_or_not_needed_is_no_finding(objective, pruner):
+    spec = {"name": "threshold", "upper": 1.0} if pruner == "threshold" else pruner
+    study = tunelab.create_study(storage="memory", sampler="random", seed=0, pruner=spec)
+    study.optimize(objective, n_trials=4)
+    assert PRUNER_NEVER_CONSULTED not in codes(diagnose_study(study))
+
+
+def asks_the_pruner(trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(3):
+        trial.report(x + step, step)
+        if trial.should_prune():
+            raise tunelab.TrialPruned()
+    return x
+
+
+def test_asking_a_study_without_a_pruner_is_reported():
+    study = tunelab.create_study(storage="memory", sampler="random", seed=0, pruner="none")
+    with pytest.warns(UserWarning, match="always False"):
+        study.optimize(asks_the_pruner, n_trials=3)
+    finding = the(PRUNING_WITHOUT_PRUNER, diagnose_study(study))
+    assert finding.evidence == (
+        "3 of 3 finished trials called trial.should_prune() (trials 0, 1, 2), but the study "
+        "had no pruner (pruner='none'): every answer was False, and no trial was stopped early."
+    )
+    assert "pruner='median'" in finding.advice
+
+
+def test_asking_in_a_multi_objective_study_is_reported():
+    def both(trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.should_prune()
+        return x, 1.0 - x
+
+    study = tunelab.create_study(storage="memory", directions=["minimize", "minimize"], seed=0)
+    with pytest.warns(UserWarning, match="always False"):
+        study.optimize(both, n_trials=2)
+    finding = the(PRUNING_WITHOUT_PRUNER, diagnose_study(study))
+    assert "the study has 2 objectives, and a pruner judges one reported value" in \
+        finding.evidence
+
+
+def test_asking_a_study_with_a_pruner_is_no_finding():
+    study = tunelab.create_study(storage="memory", sampler="random", seed=0, pruner="median")
+    study.optimize(asks_the_pruner, n_trials=3)
+    assert PRUNING_WITHOUT_PRUNER not in codes(diagnose_study(study))
+
+
+# --- the metric and the validation set --------------------------------------------------------
+
+
+def scored(values: Sequence[float], direction: str = "maximize",
+           validation_size: int | None = None, **options: Any) -> tunelab.Study:
+    """A study whose trials score ``values`` in turn, each noting ``validation_size``."""
+    def objective(trial) -> float:
+        trial.suggest_float("x", 0.0, 1.0)
+        if validation_size is not None:
+            trial.set_system_attr(VALIDATION_SIZE_ATTR, validation_size)
+        return values[trial.number]
+
+    study = tunelab.create_study(storage="memory", direction=direction, sampler="random",
+                                 seed=0, **options)
+    study.optimize(objective, n_trials=len(values))
+    return study
+
+
+def test_many_trials_at_the_metrics_ceiling_make_the_best_arbitrary():
+    study = scored([0.9, 1.0, 0.95, 1.0, 1.0, 0.8], metric_names=["accuracy"])
+    finding = the(METRIC_SATURATED, diagnose_study(study))
+    assert finding.severity == WARNING
+    assert finding.evidence == (
+        "3 of 6 completed trials reach accuracy = 1, the metric's ceiling (trials 1, 3, 4): it "
+        "cannot rank them, so which one is best is arbitrary (trial 1, the first to get there)."
+    )
+    assert "finer metric (the validation loss instead of accuracy" in finding.advice
+
+
+def test_many_trials_at_a_loss_of_zero_saturate_it_too():
+    study = scored([0.0, 0.2, 0.0, 0.0], direction="minimize")
+    assert "reach value = 0, the metric's floor" in the(
+        METRIC_SATURATED, diagnose_study(study)).evidence
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.0, 1.0, 0.9, 0.8], [0.99, 0.99, 0.99, 0.98]],  # two at the bound; three tied below it
+    ids=["two-tied", "not-the-bound"],
+)
+def test_a_metric_short_of_saturation_is_no_finding(values):
+    assert METRIC_SATURATED not in codes(diagnose_study(scored(values)))
+
+
+def test_a_small_validation_set_cannot_separate_the_best_trials():
+    # Counts of 50 examples: 40, 39 and 38 right. SE at 0.8 is sqrt(0.8 * 0.2 / 50) = 0.0566.
+    study = scored([0.8, 0.78, 0.76, 0.6], validation_size=50)
+    finding = the(VALIDATION_TOO_SMALL, diagnose_study(study))
+    assert finding.evidence == (
+        "The best trial (0) has value = 0.8 on 50 validation examples, a standard error of "
+        "0.0566 (about 2.83 examples); the next 2 best (trial 1: 0.78, trial 2: 0.76) lie within "
+        "1 standard error of it: another validation set of the same size could rank them "
+        "otherwise."
+    )
+    assert "to 0.0283" in finding.advice and "cv: 5" in finding.advice
+
+
+def test_an_accuracy_by_name_needs_no_whole_counts():
+    values = [0.8123, 0.8011, 0.7954, 0.5]
+    assert VALIDATION_TOO_SMALL not in codes(diagnose_study(scored(values, validation_size=50)))
+    study = scored(values, validation_size=50, metric_names=["val_accuracy"])
+    assert VALIDATION_TOO_SMALL in codes(diagnose_study(study))
+
+
+@pytest.mark.parametrize(
+    ("values", "validation_size"),
+    [
+        ([0.8, 0.78, 0.76, 0.6], 5000),  # SE 0.00566: the gaps are real
+        ([0.8, 0.78, 0.76, 0.6], None),  # the size is unknown
+        ([0.8, 0.6, 0.5, 0.4], 50),  # the runners-up are more than a standard error behind
+    ],
+    ids=["large-set", "unknown-size", "clear-best"],
+)
+def test_a_validation_set_that_separates_or_is_unknown_is_no_finding(values, validation_size):
+    study = scored(values, validation_size=validation_size)
+    assert VALIDATION_TOO_SMALL not in codes(diagnose_study(study))
 
 
 # --- rendering ------------------------------------------------------------------------------

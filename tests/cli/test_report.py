@@ -157,25 +157,41 @@ def test_doctor_prints_the_study_findings_and_the_best_trials(storage: str) -> N
     assert "Many trials failed" in result.stdout and "many_failed_trials" in result.stdout
     assert "ValueError: bad luck" in result.stdout
     best = best_numbers(OBJECTIVE_STUDY, storage, 3)
-    assert f"The best 3 trial(s): {best}: no problems found." in result.stdout
+    assert f"The best 3 trial(s): {best}: not checked (no telemetry) for 3 of 3 trials." in \
+        result.stdout
+
+
+def test_doctor_never_calls_a_study_without_telemetry_healthy(storage: str) -> None:
+    result = invoke("doctor", OBJECTIVE_STUDY, "--storage", storage, columns=400)
+
+    assert result.exit_code == 0, result.output
+    assert "no problems found" not in result.stdout.lower()
+    assert (
+        "The study as a whole: 8 finished trials, 1 finding; their training was not checked "
+        "(no telemetry for 6 of 6 completed or pruned trials)."
+    ) in result.stdout
+    assert "Not checked: no training telemetry" in result.stdout
+    assert "tunelab.torch.watch(trial, model)" in result.stdout
 
 
 def test_doctor_top_chooses_how_many_best_trials(storage: str) -> None:
     result = invoke("doctor", TASK_STUDY, "--storage", storage, "--top", "1")
 
     assert result.exit_code == 0, result.output
-    assert f"The best 1 trial(s): {best_numbers(TASK_STUDY, storage, 1)}" in result.stdout
+    best = best_numbers(TASK_STUDY, storage, 1)
+    assert f"The best 1 trial(s): {best}: 1 trial checked, " in result.stdout
+    assert "no telemetry" not in result.stdout  # the task's Trainer recorded it
 
 
 def test_doctor_of_one_failed_trial_without_telemetry(storage: str) -> None:
-    result = invoke("doctor", OBJECTIVE_STUDY, "2", "--storage", storage)
+    result = invoke("doctor", OBJECTIVE_STUDY, "2", "--storage", storage, columns=400)
 
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"Trial 2 of study {OBJECTIVE_STUDY} (fail): x=")
     assert "It ended with: ValueError: bad luck" in result.stdout
-    assert "Trial 2: no problems found." in result.stdout
-    assert "Trial 2 has no training telemetry, so only its state and failure were checked" in \
-        result.stdout
+    assert "Trial 2: not checked (no telemetry)." in result.stdout
+    assert "no problems found" not in result.stdout
+    assert "Trial 2 recorded no per-epoch telemetry, so its training" in result.stdout
 
 
 def test_doctor_of_one_trained_trial(storage: str) -> None:

@@ -247,7 +247,22 @@ def test_the_doctor_reports_the_diverged_trials_and_examines_the_best(
     assert f"trials {', '.join(map(str, diverged))}" in text
     assert "Narrow the learning rate's range: set lr's high below" in text
     best = ", ".join(str(n) for n in ranked_numbers(study)[:3])
-    assert f"The best 3 trial(s): {best}" in text
+    assert f"The best 3 trial(s): {best} 3 trials checked, " in text
+
+
+def test_the_doctor_says_it_could_not_see_a_training_without_telemetry(
+    multi_objective: tunelab.Study, multi_page: ReportPage
+) -> None:
+    text = multi_page.text("doctor")
+    (best,) = multi_objective.best_trials  # the Pareto front: one trial dominates the others
+
+    assert "no problem" not in text.lower()
+    assert (
+        "The study as a whole 24 finished trials, 1 finding; their training was not checked (no "
+        "telemetry for 24 of 24 completed or pruned trials)."
+    ) in text
+    assert "info Not checked: no training telemetry no_telemetry" in text
+    assert f"The best 1 trial(s): {best.number} Not checked (no telemetry)." in text
 
 
 def test_the_ensemble_combines_the_best_trials_of_the_task(

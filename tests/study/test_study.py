@@ -10,6 +10,7 @@ import pytest
 import tunelab
 import tunelab as optuna
 from tests.study.objectives import returns_x, states
+from tunelab._attrs import PRUNER_ATTR
 from tunelab.exceptions import (
     ConfigError,
     TrialFinishedError,
@@ -511,6 +512,26 @@ def test_a_batch_asked_with_fixed_distributions_suggests_them_in_each_trial(make
 def test_ask_with_distributions_given_twice_is_refused(make_study):
     with pytest.raises(TunelabError, match="the distributions are given twice"):
         make_study().ask(FIXED, fixed_distributions=FIXED)
+
+
+def test_the_study_keeps_the_name_of_the_pruner_its_trials_run_with(make_study, monkeypatch):
+    study = make_study(pruner="asha")
+    assert PRUNER_ATTR not in study.system_attrs  # not before a trial starts
+    writes = []
+    write = study.storage.set_study_system_attr
+    monkeypatch.setattr(
+        study.storage, "set_study_system_attr",
+        lambda *args: writes.append(args[1:]) or write(*args),
+    )
+    study.optimize(returns_x, n_trials=3)
+    study.ask()
+    assert writes == [(PRUNER_ATTR, "asha")]  # once, not per trial
+    study.pruner = optuna.pruners.NopPruner()
+    study.ask()
+    assert study.system_attrs[PRUNER_ATTR] == "none"
+    again = optuna.load_study(study.study_name, study.storage, pruner="none")
+    again.ask()
+    assert writes == [(PRUNER_ATTR, "asha"), (PRUNER_ATTR, "none")]  # already kept: no write
 
 
 # should_prune where nothing can prune ------------------------------------------------------

@@ -7,9 +7,14 @@ import torch
 from torch import nn
 
 import tunelab
-from tunelab._attrs import DIVERGENCE_ATTR
+from tunelab._attrs import DIVERGENCE_ATTR, PRUNER_CONSULTED_ATTR
 from tunelab.exceptions import ConfigError, TrialPruned
-from tunelab.telemetry import artifact_dir, read_divergence, read_telemetry
+from tunelab.telemetry import (
+    artifact_dir,
+    read_divergence,
+    read_telemetry,
+    read_validation_size,
+)
 from tunelab.torch.data import DataSplit, load_data
 from tunelab.torch.models import build_cnn, build_mlp
 from tunelab.torch.recipe import Recipe
@@ -287,6 +292,8 @@ def test_a_trial_gets_every_epoch_its_telemetry_and_the_best_weights(digits, tmp
     record = study.trials[0]
     assert dict(record.intermediate_values) == {e.epoch: e.val_metric for e in result.history}
     assert read_telemetry(record) == list(result.history)
+    assert read_validation_size(record) == len(digits.x_val)
+    assert record.system_attrs[PRUNER_CONSULTED_ATTR] == "median"  # it asks after each epoch
     assert artifact_dir(record) == str(tmp_path.resolve())
     saved = mlp(digits)
     saved.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))

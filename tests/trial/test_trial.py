@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tunelab._attrs import WORKER_ATTR
+from tunelab._attrs import PRUNER_CONSULTED_ATTR, WORKER_ATTR
 from tunelab.exceptions import (
     ConfigError,
     ParameterConflictError,
@@ -165,6 +165,24 @@ def test_should_prune_is_false_before_enough_trials_completed(make_study):
     trial = study.ask()
     trial.report(10.0, step=0)
     assert trial.should_prune() is False
+
+
+def test_the_first_should_prune_notes_the_pruner_asked_in_one_write(make_study, monkeypatch):
+    study = make_study(pruner=MedianPruner(n_startup_trials=3))
+    trial, untouched = study.ask(), study.ask()
+    writes = []
+    write = study.storage.set_trial_system_attr
+    monkeypatch.setattr(
+        study.storage, "set_trial_system_attr",
+        lambda *args: writes.append(args[1:]) or write(*args),
+    )
+    assert trial.should_prune() is False  # asked before any report: still noted
+    trial.report(1.0, step=0)
+    for _ in range(3):
+        trial.should_prune()
+    assert writes == [(PRUNER_CONSULTED_ATTR, "median")]
+    assert study.storage.get_trial(trial.trial_id).system_attrs[PRUNER_CONSULTED_ATTR] == "median"
+    assert PRUNER_CONSULTED_ATTR not in study.storage.get_trial(untouched.trial_id).system_attrs
 
 
 def test_user_attrs_are_stored(make_study):

@@ -6,7 +6,14 @@ did) and the trial's parameters; :func:`diagnose_study` adds findings about the 
 whole (from its trials' states and failure messages) and diagnoses its best trials. Each
 :class:`Finding` has a stable ``code``, a one-line ``title``, a ``severity``, the ``evidence``
 (the numbers, epochs and layers behind it) and ``advice`` naming the recipe and model fields to
-change. A trial without telemetry gets no telemetry findings.
+change.
+
+The doctor says what it could not see. A trial without telemetry (a loop of the user's that
+only calls ``trial.report``) gets no telemetry findings but ``no_telemetry``: its training was
+not checked, with how to record telemetry (:data:`tunelab.telemetry.HOW_TO_RECORD`).
+:func:`study_verdict` and :func:`trials_verdict` put a section's findings in one line that
+never calls a study healthy when its training could not be checked: "3 trials checked, no
+problems found" against "not checked (no telemetry) for 3 of 3 trials".
 
 Findings about one trial, each with the rule that raises it (thresholds are the named
 constants below, each with the reason for its value):
@@ -52,11 +59,30 @@ Findings about a study:
 - ``many_diverged_trials`` / ``many_failed_trials``: at least FAILED_FRACTION of the finished
   trials diverged (non-finite loss) / failed for another reason.
 - ``all_trials_pruned``: at least ALL_PRUNED_MIN_TRIALS trials finished and every one was pruned.
+- ``most_trials_pruned``: at least MOST_PRUNED_MIN_FINISHED trials finished, more than
+  MOST_PRUNED_FRACTION of them were pruned, but not all. The evidence lists where the pruner
+  cut (each pruned trial's last reported step). A trial paused by a pruner and carried on by a
+  later one counts as neither.
+- ``metric_saturated``: at least SATURATED_MIN_TIED completed trials tie at the best value, and
+  it is the bound of the metric: 1 for a maximized one (accuracy, F1), 0 for a minimized one
+  (a loss, an error rate).
+- ``validation_too_small``: the SEPARATION_TOP best completed trials all lie within
+  SEPARATION_SE standard errors of the best value, for a metric that is a proportion (values in
+  [0, 1] that are whole counts of the validation examples, or an objective named accuracy):
+  SE = sqrt(p (1 - p) / n), p the best value and n its trial's validation size
+  (:func:`tunelab.telemetry.read_validation_size`). Skipped where the size is unknown.
+- ``pruner_never_consulted``: the study has a pruner (the one its trials ran with, kept with the
+  study), at least CONSULT_MIN_TRIALS finished trials reported values at PRUNABLE_MIN_STEPS or
+  more steps, and not one finished trial called ``should_prune()``.
+- ``pruning_without_pruner``: finished trials called ``should_prune()`` where it can only say
+  False: the study had no pruner (``pruner="none"``), or has several objectives.
+- ``no_telemetry``: completed or pruned trials that recorded no telemetry, counted.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,17 +90,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunelab._attrs import PER_FOLD_PREFIX, PRUNER_ATTR, PRUNER_CONSULTED_ATTR, TELEMETRY_ATTR
 from tunelab._display import ranked_trials
 from tunelab._options import check_int
 from tunelab.exceptions import MissingExtraError
+from tunelab.pruners.base import continued_trials
 from tunelab.space import FloatDistribution, IntDistribution
 from tunelab.telemetry import (
+    HOW_TO_RECORD,
     QUANTILE_LEVELS,
     ActivationStats,
     Divergence,
     EpochTelemetry,
+    has_telemetry,
     read_divergence,
     read_telemetry,
+    read_validation_size,
 )
 from tunelab.trial import TrialRecord, TrialState
 
@@ -99,6 +130,12 @@ PARAM_AT_RANGE_EDGE = "param_at_range_edge"
 MANY_DIVERGED_TRIALS = "many_diverged_trials"
 MANY_FAILED_TRIALS = "many_failed_trials"
 ALL_TRIALS_PRUNED = "all_trials_pruned"
+MOST_TRIALS_PRUNED = "most_trials_pruned"
+METRIC_SATURATED = "metric_saturated"
+VALIDATION_TOO_SMALL = "validation_too_small"
+PRUNER_NEVER_CONSULTED = "pruner_never_consulted"
+PRUNING_WITHOUT_PRUNER = "pruning_without_pruner"
+NO_TELEMETRY = "no_telemetry"
 
 # Healthy networks measured with tunelab's builders (ReLU MLPs, CNNs with and without batch
 # norm or residual blocks, He or default init) have a first-to-last gradient ratio of 0.1 to 1,
@@ -157,6 +194,34 @@ FAILED_MIN_FINISHED = 5
 # One or two pruned trials can be bad luck of the first samples; three in a row, none
 # completed, is the pruner.
 ALL_PRUNED_MIN_TRIALS = 3
+# Median pruning stops about half of the trials; successive halving (asha, hyperband) keeps a
+# third at each rung by default, so that rungs at steps 1, 3 and 9 stop 8 in 9 by design. More
+# than 80% pruned means most of the budget went to trials judged on their first steps, which is
+# right only if early values predict final ones: worth a look, not an error.
+MOST_PRUNED_FRACTION = 0.8
+# With fewer finished trials, 80% is a handful, and the pruner's start-up weighs too much.
+MOST_PRUNED_MIN_FINISHED = 10
+# One trial at the metric's bound can be the one best model and two a coincidence; three tied
+# at it mean the metric no longer ranks the best trials.
+SATURATED_MIN_TIED = 3
+# Gaps smaller than one standard error of the metric are within the noise of drawing the
+# validation set: another draw of the same size would rank the trials otherwise about as often
+# as not. Two runners-up inside it already make "the best" a draw among three.
+SEPARATION_SE = 1.0
+SEPARATION_TOP = 3
+# An accuracy computed in float32 (a mean of 0/1) is off a whole count of n examples by at most
+# n * 6e-8; a margin of 16 keeps every such value, while a loss or an F1 score lands within it
+# of a whole count only by chance.
+COUNT_TOLERANCE = 1e-6
+PROPORTION_NAMES = frozenset({"accuracy", "acc"})  # words of an objective's name
+# One or two trials may end before their loop gets to ask the pruner; three that reported at two
+# steps or more (one report is a final value, with nothing to stop early) and never asked are
+# the loop itself.
+CONSULT_MIN_TRIALS = 3
+PRUNABLE_MIN_STEPS = 2
+NO_PRUNER = "none"  # the name the pruner that never prunes is kept under
+
+NO_TELEMETRY_ADVICE = f"To record telemetry while the trials train, {HOW_TO_RECORD}."
 
 # A sigmoid's slope within 5% of its range from a bound is under a fifth of its slope at the
 # centre (tanh's likewise): an output there passes a fifth of the gradient or less. With half
@@ -229,7 +294,8 @@ Detector = Callable[[TrainingRun], Finding | None]
 
 
 def diagnose_trial(record: TrialRecord) -> list[Finding]:
-    """The findings for one trial, most severe first (empty for a trial with nothing wrong)."""
+    """The findings for one trial, most severe first (empty for a trial with nothing wrong);
+    for a trial without telemetry, ``no_telemetry`` says that its training was not checked."""
     epochs = tuple(read_telemetry(record))
     divergence = read_divergence(record)
     run = TrainingRun(
@@ -240,7 +306,40 @@ def diagnose_trial(record: TrialRecord) -> list[Finding]:
         lr=_base_lr(record, epochs, divergence),
     )
     findings = [f for f in (detect(run) for detect in TRIAL_DETECTORS) if f is not None]
+    if not _seen(record):
+        findings.append(_not_checked(record))
     return _by_severity(_without_explained(findings))
+
+
+def _seen(record: TrialRecord) -> bool:
+    """Whether the training engine watched the trial's training: it recorded telemetry, or
+    where the loss diverged (before the first epoch ended, which leaves no telemetry)."""
+    return has_telemetry(record) or read_divergence(record) is not None
+
+
+def _not_checked(record: TrialRecord) -> Finding:
+    return Finding(
+        code=NO_TELEMETRY,
+        title="Not checked: no training telemetry",
+        severity=INFO,
+        evidence=(
+            f"Trial {record.number} recorded no per-epoch telemetry, so its training (losses, "
+            "gradients, activations) could not be checked, only its state and failure."
+            f"{_per_fold_note([record])}"
+        ),
+        advice=NO_TELEMETRY_ADVICE,
+        trial=record.number,
+    )
+
+
+def _per_fold_note(records: Sequence[TrialRecord]) -> str:
+    """A note for cross-validated trials, whose telemetry is kept per fold."""
+    if not any(PER_FOLD_PREFIX + TELEMETRY_ATTR in r.system_attrs for r in records):
+        return ""
+    return (
+        " (A cross-validated trial keeps its telemetry per fold, which the doctor does not "
+        "read.)"
+    )
 
 
 def _activation(record: TrialRecord) -> str | None:
@@ -702,14 +801,39 @@ def diagnose_study(study: Study, top: int = 3) -> list[Finding]:
     Pareto front)."""
     check_int("diagnose_study", "top", top, 1, "how many best trials to diagnose, e.g. 3.")
     records = study.trials
-    best = ranked_trials(study)[:top]
-    study_findings = [
-        *detect_params_at_range_edge(records, best),
-        *(f for f in (detect_diverged_trials(records), detect_failed_trials(records),
-                      detect_all_pruned(records)) if f is not None),
+    ranked = ranked_trials(study)
+    best = ranked[:top]
+    single = len(study.directions) == 1
+    found = [
+        detect_diverged_trials(records),
+        detect_failed_trials(records),
+        detect_all_pruned(records),
+        detect_most_pruned(records),
+        detect_saturated_metric(ranked, study.direction, study.objective_names[0])
+        if single else None,
+        detect_validation_too_small(ranked, study.objective_names[0]) if single else None,
+        detect_pruner_never_consulted(records, _stored_pruner(study)),
+        detect_pruning_without_pruner(records, len(study.directions)),
+        detect_no_telemetry(records),
     ]
-    trial_findings = [finding for record in best for finding in diagnose_trial(record)]
+    study_findings = [
+        *detect_params_at_range_edge(records, best), *(f for f in found if f is not None)
+    ]
+    # The study's no_telemetry finding names the best trials without telemetry, with the advice.
+    trial_findings = [
+        finding
+        for record in best
+        for finding in diagnose_trial(record)
+        if finding.code != NO_TELEMETRY
+    ]
     return [*study_findings, *trial_findings]
+
+
+def _stored_pruner(study: Study) -> str | None:
+    """The name of the pruner the study's trials last ran with, as the study keeps it (the
+    pruner of a study loaded to be looked at is not that one); None if it keeps none."""
+    name = study.system_attrs.get(PRUNER_ATTR)
+    return name if isinstance(name, str) else None
 
 
 def detect_params_at_range_edge(
@@ -901,11 +1025,292 @@ def detect_all_pruned(records: Sequence[TrialRecord]) -> Finding | None:
     )
 
 
+def detect_most_pruned(records: Sequence[TrialRecord]) -> Finding | None:
+    """More than MOST_PRUNED_FRACTION of the finished trials were pruned, not all of them."""
+    carried_on = continued_trials(list(records))
+    finished = [r for r in records if r.state.is_finished() and r.number not in carried_on]
+    pruned = [r for r in finished if r.state is TrialState.PRUNED]
+    if len(finished) < MOST_PRUNED_MIN_FINISHED or len(pruned) == len(finished):
+        return None
+    if len(pruned) <= MOST_PRUNED_FRACTION * len(finished):
+        return None
+    completed = sum(r.state is TrialState.COMPLETE for r in finished)
+    return Finding(
+        code=MOST_TRIALS_PRUNED,
+        title="Most trials were pruned",
+        severity=INFO,
+        evidence=(
+            f"{len(pruned)} of {len(finished)} finished trials "
+            f"({_percent(len(pruned) / len(finished))}) were pruned: {_stops_text(pruned)}; "
+            f"{completed} completed."
+        ),
+        advice=(
+            "Most of the budget went to trials judged on their first steps. If early values do "
+            "not predict final ones (compare them with plot_intermediate_values), prune later "
+            "or less: more warm-up (n_warmup_steps and n_startup_trials for median/percentile), "
+            "a larger min_resource or a smaller reduction_factor for asha/hyperband, or a "
+            "gentler rule (pruner: percentile with percentile: 75 keeps the best three quarters)."
+        ),
+    )
+
+
+def _stops_text(pruned: Sequence[TrialRecord]) -> str:
+    """``40 at step 1, 15 at step 3``: how many pruned trials stopped at each last step."""
+    stops = Counter(r.last_step for r in pruned)
+    parts = [f"{stops[None]} before any report"] if None in stops else []
+    steps = sorted(step for step in stops if step is not None)
+    parts += [f"{stops[step]} at step {step}" for step in steps]
+    return _shortened(parts, shown=6)
+
+
+def detect_saturated_metric(
+    ranked: Sequence[TrialRecord], direction: str, name: str
+) -> Finding | None:
+    """At least SATURATED_MIN_TIED completed trials tie at the best value, the metric's bound."""
+    bound = 1.0 if direction == "maximize" else 0.0
+    if not ranked or _value(ranked[0]) != bound:
+        return None
+    tied = [r for r in ranked if _value(r) == bound]
+    if len(tied) < SATURATED_MIN_TIED:
+        return None
+    end = "ceiling" if direction == "maximize" else "floor"
+    return Finding(
+        code=METRIC_SATURATED,
+        title=f"{name} saturated: many trials tie at its best possible value",
+        severity=WARNING,
+        evidence=(
+            f"{len(tied)} of {len(ranked)} completed trials reach {name} = {_num(bound)}, the "
+            f"metric's {end} (trials {_number_list(tied)}): it cannot rank them, so which one "
+            f"is best is arbitrary (trial {tied[0].number}, the first to get there)."
+        ),
+        advice=(
+            "Give the metric room to tell the trials apart: a harder or larger validation set, "
+            "more data, or a finer metric (the validation loss instead of accuracy: metric: loss "
+            "for a task); meanwhile choose among the tied trials by another criterion (training "
+            "time, model size)."
+        ),
+    )
+
+
+def detect_validation_too_small(ranked: Sequence[TrialRecord], name: str) -> Finding | None:
+    """The SEPARATION_TOP best trials lie within SEPARATION_SE standard errors of the best
+    value, for a proportion measured on a known number of validation examples."""
+    top = ranked[:SEPARATION_TOP]
+    if len(top) < SEPARATION_TOP:
+        return None
+    size = read_validation_size(top[0])
+    values = [_value(r) for r in top]
+    if size is None or not _is_proportion(values, size, name):
+        return None
+    best = values[0]
+    error = math.sqrt(best * (1.0 - best) / size)
+    gaps = [abs(value - best) for value in values[1:]]
+    if error == 0.0 or max(gaps) > SEPARATION_SE * error:
+        return None  # a best value of 0 or 1 has no spread: metric_saturated covers it
+    runners_up = ", ".join(f"trial {r.number}: {_num(_value(r), 4)}" for r in top[1:])
+    return Finding(
+        code=VALIDATION_TOO_SMALL,
+        title="Validation set too small to separate the best trials",
+        severity=INFO,
+        evidence=(
+            f"The best trial ({top[0].number}) has {name} = {_num(best, 4)} on {size} validation "
+            f"examples, a standard error of {_num(error)} (about {_num(error * size)} examples); "
+            f"the next {len(gaps)} best ({runners_up}) lie within {_num(SEPARATION_SE)} standard "
+            "error of it: another validation set of the same size could rank them otherwise."
+        ),
+        advice=(
+            "Validate on more examples (four times as many halve the standard error, to "
+            f"{_num(error / 2)}), or cross-validate (cv: 5 for a task, tunelab.cv for your own "
+            "loop) so that every example validates once; compare the candidates on a finer "
+            "metric (the validation loss), or score the best few on a larger held-out set "
+            "before choosing one."
+        ),
+    )
+
+
+def _value(record: TrialRecord) -> float:
+    assert record.values, "ranked trials are completed"
+    return record.values[0]
+
+
+def _is_proportion(values: Sequence[float], size: int, name: str) -> bool:
+    """Whether ``values`` are shares of ``size`` examples (an accuracy, an error rate): in
+    [0, 1] and either whole counts of them or the values of an objective named accuracy."""
+    if not all(0.0 <= value <= 1.0 for value in values):
+        return False
+    if PROPORTION_NAMES & set(re.split(r"[^a-z]+", name.lower())):
+        return True
+    tolerance = COUNT_TOLERANCE * size
+    return all(abs(value * size - round(value * size)) <= tolerance for value in values)
+
+
+def detect_pruner_never_consulted(
+    records: Sequence[TrialRecord], pruner: str | None
+) -> Finding | None:
+    """The study has a pruner, its trials report values at several steps, and not one finished
+    trial asked the pruner (``pruner``: the name the study keeps, or None if it keeps none)."""
+    if pruner is None or pruner == NO_PRUNER:
+        return None
+    finished = [r for r in records if r.state.is_finished()]
+    if any(PRUNER_CONSULTED_ATTR in r.system_attrs for r in finished):
+        return None
+    stepped = [r for r in finished if len(r.intermediate_values) >= PRUNABLE_MIN_STEPS]
+    if len(stepped) < CONSULT_MIN_TRIALS:
+        return None
+    last = max(max(r.intermediate_values) for r in stepped)
+    return Finding(
+        code=PRUNER_NEVER_CONSULTED,
+        title="The pruner was never asked: no trial called should_prune()",
+        severity=WARNING,
+        evidence=(
+            f"The study's pruner is {pruner}, and {len(stepped)} of {len(finished)} finished "
+            f"trials reported values at {PRUNABLE_MIN_STEPS} or more steps (up to step {last}), "
+            "but none called trial.should_prune(): the pruner never judged a trial, so none was "
+            "stopped early by it."
+        ),
+        advice=(
+            "After each trial.report(value, step), ask the pruner: if trial.should_prune(): "
+            "raise tunelab.TrialPruned(). (tunelab's Trainer and callbacks do it for you.) If "
+            "you stop trials by a rule of your own, create the study with pruner='none'."
+        ),
+    )
+
+
+def detect_pruning_without_pruner(
+    records: Sequence[TrialRecord], n_objectives: int
+) -> Finding | None:
+    """Finished trials asked ``should_prune()`` where it can only say False: the study had no
+    pruner, or has several objectives."""
+    finished = [r for r in records if r.state.is_finished()]
+    multi = n_objectives > 1
+    asked = [
+        r for r in finished
+        if PRUNER_CONSULTED_ATTR in r.system_attrs
+        and (multi or r.system_attrs[PRUNER_CONSULTED_ATTR] == NO_PRUNER)
+    ]
+    if not asked:
+        return None
+    why = (
+        f"the study has {n_objectives} objectives, and a pruner judges one reported value"
+        if multi
+        else f"the study had no pruner (pruner='{NO_PRUNER}')"
+    )
+    advice = (
+        "Pruners judge one value: to stop poor trials early, prune in a single-objective study "
+        "(one per objective, or one objective that weighs them); otherwise the should_prune() "
+        "calls can go."
+        if multi
+        else "If poor trials should stop early, give the study a pruner: create_study(..., "
+        "pruner='median') (the default), or asha, hyperband, percentile; if every trial should "
+        "run to its end, nothing needs to change."
+    )
+    return Finding(
+        code=PRUNING_WITHOUT_PRUNER,
+        title="should_prune() was asked where no pruner can answer",
+        severity=INFO,
+        evidence=(
+            f"{len(asked)} of {len(finished)} finished trials called trial.should_prune() "
+            f"(trials {_number_list(asked)}), but {why}: every answer was False, and no trial "
+            "was stopped early."
+        ),
+        advice=advice,
+    )
+
+
+def detect_no_telemetry(records: Sequence[TrialRecord]) -> Finding | None:
+    """Completed or pruned trials that recorded no telemetry: their training was not checked."""
+    trained = _trained(records)
+    unseen = [r for r in trained if not _seen(r)]
+    if not unseen:
+        return None
+    return Finding(
+        code=NO_TELEMETRY,
+        title="Not checked: no training telemetry",
+        severity=INFO,
+        evidence=(
+            f"{len(unseen)} of {len(trained)} completed or pruned trials (trials "
+            f"{_number_list(unseen)}) recorded no per-epoch telemetry: their training (losses, "
+            "gradients, activations) could not be checked, only their states, values, "
+            f"parameters and failures.{_per_fold_note(unseen)}"
+        ),
+        advice=NO_TELEMETRY_ADVICE,
+    )
+
+
+def _trained(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The trials whose training ran its course or was stopped by the pruner: the ones that
+    telemetry would show (a failed trial's failure is judged by its own findings)."""
+    return [r for r in records if r.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+
+
+# --- verdicts -------------------------------------------------------------------------------
+
+
+def study_verdict(findings: Sequence[Finding], records: Sequence[TrialRecord]) -> str:
+    """One line on the study as a whole: its study findings counted, and whether its trials'
+    training could be checked. ``findings``: :func:`diagnose_study`'s; ``records``: the
+    study's trials."""
+    finished = [r for r in records if r.state.is_finished()]
+    if not finished:
+        return "no trial has finished yet, so there is nothing to check."
+    problems = [f for f in findings if f.trial is None and f.code != NO_TELEMETRY]
+    trained = _trained(finished)
+    unseen = [r for r in trained if not _seen(r)]
+    counted = _count(len(finished), "finished trial")
+    if not unseen:
+        return f"{counted} checked, {_found(problems)}."
+    shown = (
+        _count(len(problems), "finding")
+        if problems
+        else "whose states, values, parameters and pruning show no problem"
+    )
+    return (
+        f"{counted}, {shown}; their training was not checked (no telemetry for {len(unseen)} "
+        f"of {_count(len(trained), 'completed or pruned trial')})."
+    )
+
+
+def trials_verdict(findings: Sequence[Finding], records: Sequence[TrialRecord]) -> str:
+    """One line on the diagnosed trials ``records``: their findings counted, and which of them
+    could not be checked (no telemetry)."""
+    if not records:
+        return "no trial to diagnose."
+    problems = [f for f in findings if f.trial is not None and f.code != NO_TELEMETRY]
+    unseen = [r for r in records if not _seen(r)]
+    if not unseen:
+        return f"{_count(len(records), 'trial')} checked, {_found(problems)}."
+    not_checked = (
+        "not checked (no telemetry)"
+        if len(records) == 1
+        else f"not checked (no telemetry) for {len(unseen)} of {_count(len(records), 'trial')}"
+    )
+    if len(unseen) == len(records):
+        recorded = f"; {_count(len(problems), 'finding')} from what else they recorded"
+        return f"{not_checked}{recorded if problems else ''}."
+    checked = len(records) - len(unseen)
+    return (
+        f"{checked} of {_count(len(records), 'trial')} checked, {_found(problems)}; "
+        f"not checked (no telemetry): {'trial' if len(unseen) == 1 else 'trials'} "
+        f"{_number_list(unseen)}."
+    )
+
+
+def _found(problems: Sequence[Finding]) -> str:
+    return _count(len(problems), "finding") if problems else "no problems found"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 # --- rendering ------------------------------------------------------------------------------
 
 
-def findings_table(findings: Sequence[Finding], title: str = "Training doctor") -> Table:
-    """The findings as a rich table (needs the ``cli`` extra)."""
+def findings_table(
+    findings: Sequence[Finding], title: str | None = "Training doctor"
+) -> Table:
+    """The findings as a rich table (needs the ``cli`` extra); ``title=None`` leaves the
+    title out, for a table under a heading of its own."""
     try:
         from rich.table import Table
         from rich.text import Text
@@ -966,4 +1371,6 @@ __all__ = [
     "diagnose_study",
     "diagnose_trial",
     "findings_table",
+    "study_verdict",
+    "trials_verdict",
 ]

@@ -220,13 +220,15 @@ def trial_heading(study: Study, record: TrialRecord) -> Text:
     )
 
 
-def findings(found: Sequence[Finding], title: str) -> Table | Text:
-    """The doctor's table of the findings, or one line when there are none."""
+def findings(found: Sequence[Finding], title: str, verdict: str) -> list[RenderableType]:
+    """A section of the doctor's output: its title with the verdict (what was checked, and
+    what could not be), then the table of the findings, if any."""
+    heading = Text.assemble((title, "bold"), ": ", verdict)
     if not found:
-        return Text.assemble((title, "bold"), ": no problems found.")
+        return [heading]
     from tunelab.analysis.doctor import findings_table
 
-    return findings_table(found, title=title)
+    return [heading, findings_table(found, title=None)]
 
 
 # explain --------------------------------------------------------------------------------------

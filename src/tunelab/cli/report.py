@@ -29,7 +29,6 @@ from tunelab.cli.common import (
 )
 from tunelab.exceptions import TunelabError
 from tunelab.storage import DEFAULT_STORAGE
-from tunelab.telemetry import HOW_TO_RECORD, has_telemetry
 
 if TYPE_CHECKING:
     from tunelab.config import StorageTrust
@@ -177,31 +176,31 @@ def doctor(
 
 
 def _print_study_diagnosis(console: Console, study: Study, top: int) -> None:
-    from tunelab.analysis.doctor import diagnose_study
+    from tunelab.analysis.doctor import diagnose_study, study_verdict, trials_verdict
 
     best = display.ranked_trials(study)[:top]  # the trials diagnose_study diagnoses
     findings = diagnose_study(study, top=top)
     about_study = [f for f in findings if f.trial is None]
     console.print(render.study_heading(study))
-    console.print(render.findings(about_study, "The study as a whole"))
+    verdict = study_verdict(about_study, study.trials)
+    console.print(*render.findings(about_study, "The study as a whole", verdict))
     if not best:
         console.print("No trial has completed yet, so there are no best trials to diagnose.")
         return
     numbers = ", ".join(str(record.number) for record in best)
     about_trials = [f for f in findings if f.trial is not None]
-    console.print(render.findings(about_trials, f"The best {len(best)} trial(s): {numbers}"))
+    title = f"The best {len(best)} trial(s): {numbers}"
+    console.print(*render.findings(about_trials, title, trials_verdict(about_trials, best)))
 
 
 def _print_trial_diagnosis(console: Console, study: Study, record: TrialRecord) -> None:
-    from tunelab.analysis.doctor import diagnose_trial
+    from tunelab.analysis.doctor import diagnose_trial, trials_verdict
 
     console.print(render.trial_heading(study, record))
     if record.fail_reason:
         first_line = record.fail_reason.strip().splitlines()[0]
         console.print(f"It ended with: {first_line}", soft_wrap=True)
-    console.print(render.findings(diagnose_trial(record), f"Trial {record.number}"))
-    if not has_telemetry(record):
-        console.print(
-            f"Trial {record.number} has no training telemetry, so only its state and failure "
-            f"were checked. To record it, {HOW_TO_RECORD}."
-        )
+    found = diagnose_trial(record)
+    verdict = trials_verdict(found, [record])
+    console.print(*render.findings(found, f"Trial {record.number}", verdict))
+

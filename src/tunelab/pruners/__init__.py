@@ -51,6 +51,13 @@ def make_pruner(
     return build("pruner", spec, PRUNERS, BasePruner, defaults={"seed": seed})
 
 
+def pruner_name(pruner: BasePruner) -> str:
+    """The name :func:`make_pruner` knows ``pruner``'s rule by (``"median"``, ``"none"``), or
+    ``"module:Class"`` for a rule of the user's."""
+    path = f"{type(pruner).__module__}:{type(pruner).__qualname__}"
+    return next((name for name, where in PRUNERS.items() if where == path), path)
+
+
 _OPTUNA_CLASSES = ("tunelab.pruners.patience:PatientPruner",)  # Optuna's rule and arguments
 
 __getattr__ = class_loader({**PRUNERS, **{path: path for path in _OPTUNA_CLASSES}}, __name__)
@@ -69,4 +76,5 @@ __all__ = [
     "ThresholdPruner",
     "WilcoxonPruner",
     "make_pruner",
+    "pruner_name",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tunelab.analysis.doctor import Finding, diagnose_study
+from tunelab.analysis.doctor import Finding, diagnose_study, study_verdict, trials_verdict
 from tunelab.report.html import Column, Markup, Section, badge, code, join, note, table, tag
 from tunelab.study import Study
 from tunelab.trial import TrialRecord
@@ -29,23 +29,24 @@ def doctor_section(study: Study, ranked: Sequence[TrialRecord], diagnosed: int) 
             "names what went wrong, the numbers that show it, and what to change."
         ),
         tag("h3", "The study as a whole"),
-        findings_html(about_study, "No problem found in the study as a whole."),
+        findings_html(about_study, study_verdict(about_study, study.trials)),
     ]
     if best:
         numbers = ", ".join(str(record.number) for record in best)
         parts += [
             tag("h3", f"The best {len(best)} trial(s): {numbers}"),
-            findings_html(about_trials, "No problem found in the training of these trials."),
+            findings_html(about_trials, trials_verdict(about_trials, best)),
         ]
     return Section(DOCTOR_ID, "Training doctor", join(parts))
 
 
-def findings_html(findings: Sequence[Finding], none_found: str) -> Markup:
-    """The findings as a table, most severe first as the doctor orders them; ``none_found``
-    when there are none."""
+def findings_html(findings: Sequence[Finding], verdict: str) -> Markup:
+    """The verdict (what was checked, and what could not be), then the findings as a table,
+    most severe first as the doctor orders them."""
+    verdict_note = note(verdict[:1].upper() + verdict[1:])
     if not findings:
-        return note(none_found)
-    return table(FINDING_COLUMNS, [_row(finding) for finding in findings])
+        return verdict_note
+    return join([verdict_note, table(FINDING_COLUMNS, [_row(finding) for finding in findings])])
 
 
 def _row(finding: Finding) -> list[object]:

@@ -7,6 +7,7 @@ metrics go further in the same style.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -14,10 +15,10 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, overload
 
-from tunelab._attrs import FIXED_PARAMS_ATTR, WORKER_ATTR
+from tunelab._attrs import FIXED_PARAMS_ATTR, PRUNER_ATTR, WORKER_ATTR
 from tunelab.exceptions import TunelabError
 from tunelab.heartbeat import HeartbeatSettings, recover_stale_trials
-from tunelab.pruners import BasePruner
+from tunelab.pruners import BasePruner, pruner_name
 from tunelab.pruners.nop import NopPruner
 from tunelab.samplers import BaseSampler
 from tunelab.space import Distribution
@@ -56,6 +57,7 @@ class Study(StudyResults):
         """Heartbeat settings (``create_study(heartbeat_interval=...)``), kept in the storage."""
         self._stale_checked_at = -math.inf
         self._warned_cannot_prune = False
+        self._recorded_pruner: BasePruner | None = None
         self.trial_budget: int | None = None
         """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
         when it ends (those before the call included); None otherwise. Samplers may read it."""
@@ -111,6 +113,7 @@ class Study(StudyResults):
 
     def _start_trial(self) -> Trial:
         self._recover_stale_trials()
+        self._record_pruner()
         continuation = self.pruner.next_trial(self)
         worker = {WORKER_ATTR: worker_name()}  # written with the trial: no extra write
         if continuation is not None:  # ahead of enqueued trials: it carries trained weights
@@ -131,6 +134,25 @@ class Study(StudyResults):
             )
         self._live[record.number] = trial
         return trial
+
+    def _record_pruner(self) -> None:
+        """Keep the name of the pruner that judges the trials with the study (system attribute
+        ``pruner``): what reads the study from its storage alone, the doctor, learns from it
+        which rule ran. One write per pruner object, none if the study keeps its name already."""
+        if self.pruner is self._recorded_pruner:
+            return
+        self._recorded_pruner = self.pruner
+        name = pruner_name(self.pruner)
+        if self._info.system_attrs.get(PRUNER_ATTR) == name:
+            return
+        self.storage.set_study_system_attr(self.study_id, PRUNER_ATTR, name)
+        attrs = {**self._info.system_attrs, PRUNER_ATTR: name}
+        self._info = dataclasses.replace(self._info, system_attrs=attrs)
+
+    def _pruner_name(self) -> str:
+        """What a trial records when it first asks the pruner (system attribute
+        ``pruner_consulted``)."""
+        return pruner_name(self.pruner)
 
     def _recover_stale_trials(self) -> None:
         """With heartbeats, fail (and retry) trials whose workers died; at most once an

@@ -23,7 +23,13 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from tunelab._attrs import ARTIFACT_ATTR, CHECKPOINT_STEP_ATTR, DIVERGENCE_ATTR, TELEMETRY_ATTR
+from tunelab._attrs import (
+    ARTIFACT_ATTR,
+    CHECKPOINT_STEP_ATTR,
+    DIVERGENCE_ATTR,
+    TELEMETRY_ATTR,
+    VALIDATION_SIZE_ATTR,
+)
 from tunelab.devices import assigned_device
 from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry, bounded_distributions
@@ -149,6 +155,7 @@ class Trainer:
         tracker = BestTracker(self.higher_is_better, recipe.early_stopping_min_delta)
         history: list[EpochTelemetry] = []
         first_epoch = self._resume(generator, plateau, tracker, history) + 1
+        record_validation_size(self.trial, self.data)
         for epoch in range(first_epoch, recipe.epochs + 1):
             # A run resumed past the unfreezing epoch unfreezes in its first epoch.
             if recipe.unfreeze_after and epoch == max(recipe.unfreeze_after + 1, first_epoch):
@@ -440,6 +447,13 @@ def record_divergence(
         f"training loss became {loss} in epoch {epoch}, step {step}; the model diverged: "
         f"lower the learning rate (lr={lr:g}) or clip gradients (grad_clip_norm: 1.0)."
     )
+
+
+def record_validation_size(trial: ReportingTrial | None, data: DataSplit) -> None:
+    """Note on the trial how many examples its validation metric is taken on (system attribute
+    ``validation_size``): the doctor weighs the gaps between the best trials against it."""
+    if trial is not None:
+        trial.set_system_attr(VALIDATION_SIZE_ATTR, len(data.x_val))
 
 
 def patience_ran_out(recipe: Recipe, epochs_since_best: int) -> bool:

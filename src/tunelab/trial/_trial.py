@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tunelab._attrs import CONSTRAINTS_ATTR, NAMED_CONSTRAINT_PREFIX
+from tunelab._attrs import CONSTRAINTS_ATTR, NAMED_CONSTRAINT_PREFIX, PRUNER_CONSULTED_ATTR
 from tunelab.constraints import ConstraintsSet
 from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
 from tunelab.space import (
@@ -67,6 +67,7 @@ class Trial(BaseTrial):
         self._reported_steps: set[int] = set()
         self._constraints = ConstraintsSet(number)
         self._finished = False
+        self._consulted_pruner = False
 
     @property
     def number(self) -> int:
@@ -195,8 +196,18 @@ class Trial(BaseTrial):
             self.study.storage.set_intermediate_value(self._trial_id, step, value)
 
     def should_prune(self) -> bool:
-        """Whether the study's pruner says this trial should stop now."""
+        """Whether the study's pruner says this trial should stop now.
+
+        The first call notes on the trial which pruner it asked (system attribute
+        ``pruner_consulted``), so that the doctor can tell a pruner never asked from one asked
+        where it cannot prune: one write per trial, not per call.
+        """
         self._check_running("should_prune")
+        if not self._consulted_pruner:
+            self._consulted_pruner = True
+            self.study.storage.set_trial_system_attr(
+                self._trial_id, PRUNER_CONSULTED_ATTR, self.study._pruner_name()
+            )
         if not self.study._can_prune() or not self._reported_steps:
             return False
         record = self.study.storage.get_trial(self._trial_id)

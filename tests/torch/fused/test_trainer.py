@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from tunelab._attrs import DIVERGENCE_ATTR
+from tunelab._attrs import DIVERGENCE_ATTR, VALIDATION_SIZE_ATTR
 from tunelab.exceptions import TrialPruned
 from tunelab.telemetry import Divergence, EpochTelemetry
 from tunelab.torch.data import DataSplit, load_data
@@ -220,6 +220,7 @@ def test_pruned_and_stopped_members_leave_and_cost_no_more_steps(digits):
     assert done == [0, 3, 1, 2]  # each told the moment it left
     assert [len(t.reports) for t in trials] == [1, 3, 6, 2]
     assert len(trials[2].attrs["telemetry"]) == 6
+    assert [t.attrs[VALIDATION_SIZE_ATTR] for t in trials] == [len(digits.x_val)] * 4
     # 1 + 3 + 6 + 2 member-epochs were trained, not 4 x 6.
     assert trainer.member_steps == (1 + 3 + 6 + 2) * STEPS_PER_EPOCH
 

@@ -54,6 +54,7 @@ from tunelab.torch.trainer import (
     patience_ran_out,
     prepare_data,
     record_divergence,
+    record_validation_size,
     report_epoch,
     resolve_device,
     resolve_metric,
@@ -181,6 +182,8 @@ class PopulationTrainer:
         outcomes: list[Outcome | None] = [None] * len(self.models)
         steps_per_epoch = math.ceil(len(self.data.x_train) / self.members[0].recipe.batch_size)
         gradients = GradientNorms(self.network.parameter_names, steps_per_epoch)
+        for member in self.members:
+            record_validation_size(member.trial, self.data)
         epoch = 0
         while self.members:
             epoch += 1
