@@ -24,7 +24,7 @@ SOURCE = Path(tunelab.__file__).parent
 # Lowest first. A module belongs to the layer of its longest listed prefix.
 LAYERS: list[tuple[str, ...]] = [
     ("exceptions", "_attrs", "_direction", "_pickling", "registry", "_options", "space",
-     "constraints", "devices", "logging", "distributions"),
+     "constraints", "quantities", "devices", "logging", "distributions"),
     ("trial",),
     ("storage",),
     ("samplers.base", "pruners.base", "search_space"),

@@ -36,6 +36,8 @@ FOLD_RESULT_KEY = "result"  # PER_FOLD_PREFIX + this: a TuneSearchCV trial's tim
 BEST_EPOCH_ATTR = "best_epoch"  # the epoch of a task's best validation metric
 EPOCHS_RUN_ATTR = "epochs_run"  # how many epochs a task trained (early stopping may cut it)
 TEST_METRIC_PREFIX = "test_"  # "test_accuracy" and the like: a task's scores on its test part
+COSTS_ATTR = "costs"  # a task's measured costs by name (tunelab.quantities), in their units
+OVER_LIMIT_ATTR = "over_limit"  # why a task's trial is infeasible: the limit it broke, and when
 
 # Study system attributes ------------------------------------------------------------------------
 HEARTBEAT_ATTR = "heartbeat"  # the heartbeat settings every worker follows

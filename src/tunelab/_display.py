@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tunelab.constraints import is_feasible
+from tunelab.quantities import labelled
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
 
@@ -43,9 +44,14 @@ def moment(when: datetime) -> str:
 
 def ranked_trials(study: Study) -> list[TrialRecord]:
     """The best trials first: completed trials that satisfy their constraints, by value for one
-    objective; for several, the Pareto front ordered by its first objective, then the next."""
+    objective; for several, the Pareto front ordered by its first objective, best first, then
+    the next."""
     if len(study.directions) > 1:
-        return sorted(study.best_trials, key=lambda r: (tuple(r.values or ()), r.number))
+        signs = [-1.0 if d == "maximize" else 1.0 for d in study.directions]
+        return sorted(
+            study.best_trials,
+            key=lambda r: (tuple(s * v for s, v in zip(signs, r.values or ())), r.number),
+        )
     sign = -1.0 if study.direction == "maximize" else 1.0
     completed = [
         r for r in study.get_trials((TrialState.COMPLETE,)) if r.values and is_feasible(r)
@@ -53,5 +59,18 @@ def ranked_trials(study: Study) -> list[TrialRecord]:
     return sorted(completed, key=lambda r: (sign * r.values[0], r.number))  # type: ignore[index]
 
 
+def no_best_text(study: Study) -> str:
+    """Why there is no best trial to show: none completed, or none that completed meets its
+    constraints (a task's limits, say)."""
+    if study.get_trials((TrialState.COMPLETE,)):
+        return "No completed trial meets its constraints yet"
+    return "No completed trial yet"
+
+
 def objectives_text(study: Study) -> str:
-    return ", ".join(f"{d} {n}" for d, n in zip(study.directions, study.objective_names))
+    return ", ".join(f"{d} {labelled(n)}" for d, n in zip(study.directions, study.objective_names))
+
+
+def objective_headings(study: Study) -> list[str]:
+    """The objectives' names as table headings: with their units (see tunelab.quantities)."""
+    return [labelled(name) for name in study.objective_names]

@@ -31,6 +31,7 @@ from tests.cli.helpers import (
     stored_trials,
     write_study,
 )
+from tests.report.page import ReportPage
 from tunelab._attrs import WORKER_ATTR
 
 STEPPED_OBJECTIVE = """\
@@ -270,6 +271,125 @@ def test_bad_task_data_exits_2_before_training_and_keeps_what_is_stored(
         assert fragment in result.output
     assert "Traceback" not in result.output
     assert stored_trials("csv-task") == before
+
+
+# Objectives and limits -------------------------------------------------------------------------
+
+COST_STUDY = """\
+name: cost
+sampler: random
+seed: 0
+n_trials: {n_trials}
+task:
+  data: {{name: iris, seed: 0}}
+  model: {{name: mlp, depth: 1}}
+  recipe: {{epochs: 2, batch_size: 16, lr: 0.05, optimizer: adam}}
+  artifacts: false
+  threads: 1
+  search:
+    model.width: [2, 4, 8, 16, 32]
+{extra}"""
+
+THREE_OBJECTIVES = "  objectives: [val_accuracy, parameters, inference_latency]\n"
+
+
+@pytest.mark.slow
+def test_a_study_of_accuracy_and_costs_runs_and_shows_its_front_with_units(
+    workdir: Path,
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("plotly")
+    (workdir / "cost.yaml").write_text(COST_STUDY.format(n_trials=5, extra=THREE_OBJECTIVES))
+
+    result = invoke("run", "cost.yaml")
+
+    assert result.exit_code == 0, result.output
+    study = tunelab.load_study("cost", "sqlite:///tunelab.db")
+    assert study.metric_names == ("val_accuracy", "parameters", "inference_latency")
+    assert study.directions == ["maximize", "minimize", "minimize"]
+    assert states(study.trials) == ["COMPLETE"] * 5
+    front = study.best_trials
+    assert front
+    shown = invoke("show", "cost")
+    assert shown.exit_code == 0, shown.output
+    assert "Objectives: maximize val_accuracy, minimize parameters, minimize " \
+        "inference_latency (ms)" in shown.stdout
+    assert f"{len(front)} trial(s) on the Pareto front" in shown.stdout
+    assert "inference_latency (ms)" in shown.stdout
+    for record in front:
+        assert f"│ {record.number:>5} │" in shown.stdout
+
+    written = invoke("report", "cost", "-o", "cost.html")
+
+    assert written.exit_code == 0, written.output
+    html = (workdir / "cost.html").read_text(encoding="utf-8")
+    page = ReportPage(html)
+    table = page.table("best-trials")
+    assert table[0][:4] == ["trial", "val_accuracy", "parameters", "inference_latency (ms)"]
+    assert sorted(int(row[0]) for row in table[1:]) == sorted(r.number for r in front)
+    assert "figure-pareto-front" in page.ids
+    assert "the completed trials over val_accuracy, parameters, inference_latency (ms)" in \
+        page.text("figures")
+    # Three objectives: a 3-D scatter, each axis named with its unit.
+    assert '"type":"scatter3d"' in html
+    assert '"zaxis":{"title":{"text":"inference_latency (ms)"}}' in html
+
+
+@pytest.mark.slow
+def test_a_limit_no_model_meets_refuses_every_model_and_warns(workdir: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("plotly")
+    (workdir / "cost.yaml").write_text(
+        COST_STUDY.format(n_trials=10, extra="  limits: {parameters: 15}\n")
+    )
+
+    result = invoke("run", "cost.yaml")
+
+    assert result.exit_code == 0, result.output
+    records = stored_trials("cost")
+    assert states(records) == ["COMPLETE"] * 10
+    assert all("refused before training" in r.user_attrs["over_limit"] for r in records)
+    assert all(not r.intermediate_values for r in records)  # none trained
+    assert "none of the 10 trials that measured parameters met its limit 15; the smallest " \
+        "was 19." in " ".join(result.output.split())
+    assert "No completed trial meets its constraints yet." in result.output
+    assert invoke("report", "cost", "-o", "cost.html").exit_code == 0
+    best = ReportPage.read(workdir / "cost.html").text("best-trials")
+    assert "No completed trial meets its constraints yet, so there is nothing to rank" in best
+    assert "10 completed trial(s) broke a constraint and are not ranked; trial 0: parameters" \
+        in best
+    assert "is over the limit 15 (refused before training)." in best
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ("  objectives: [val_accuracy, parameter]\n",
+         ["field 'task.objectives[1]'", "did you mean 'parameters'"]),
+        ("  limits: {train_seconds_per_epoc: 2}\n",
+         ["field 'task.limits.train_seconds_per_epoc'", "did you mean 'train_seconds_per_epoch'"]),
+        ("  limits: {peak_memory: 512ms}\n",
+         ["field 'task.limits.peak_memory'", "'ms'", "MB (a number alone) or GB"]),
+    ],
+    ids=["unknown-objective", "unknown-limit", "wrong-unit"],
+)
+def test_bad_objectives_and_limits_exit_2_and_keep_what_is_stored(
+    workdir: Path, extra: str, fragments: list[str]
+) -> None:
+    pytest.importorskip("torch")
+    (workdir / "cost.yaml").write_text(COST_STUDY.format(n_trials=1, extra=""))
+    assert invoke("run", "cost.yaml").exit_code == 0
+    before = stored_trials("cost")
+    (workdir / "cost.yaml").write_text(COST_STUDY.format(n_trials=1, extra=extra))
+
+    result = invoke("run", "cost.yaml")
+
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    for fragment in fragments:
+        assert fragment in message
+    assert "Traceback" not in result.output
+    assert stored_trials("cost") == before
 
 
 EXAMPLES = Path(__file__).parents[2] / "examples"

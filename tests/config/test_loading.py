@@ -69,6 +69,72 @@ def test_a_task_refuses_what_contradicts_it(
         assert fragment in str(caught.value)
 
 
+COSTS = "  objectives: [val_accuracy, parameters, inference_latency]\n"
+
+
+def test_a_tasks_objectives_make_the_study_multi_objective(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(TASK + COSTS + "  limits: {parameters: 50k}\n")
+    config = load_study_config(path)
+    assert config.objective_directions == ["maximize", "minimize", "minimize"]
+    assert config.metric_names == ["val_accuracy", "parameters", "inference_latency"]
+    assert config.direction is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ("directions: [maximize, maximize, minimize]\n",
+         ["field 'directions[1]'", "contradicts the task's cost 'parameters'", "low"]),
+        ("direction: maximize\n", ["field 'direction'", "set its 3 directions"]),
+        ("metric_names: [a, b]\n", ["field 'metric_names'", "2 name(s)", "3 objective(s)"]),
+        ("", []),
+    ],
+)
+def test_a_study_file_agrees_with_its_tasks_objectives_or_fails(
+    tmp_path: Path, extra: str, fragments: list[str]
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(extra + TASK + COSTS)
+    if not fragments:
+        assert load_study_config(path).metric_names == [
+            "val_accuracy", "parameters", "inference_latency"
+        ]
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_study_config(path)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "fragments"),
+    [
+        ("  objectives: [val_accuracy, inference_latncy]\n", "task.objectives[1]",
+         ["did you mean 'inference_latency'"]),
+        ("  objectives: [val_f1, parameters]\n", "task.objectives",
+         ["not this task's metric", "'accuracy'"]),
+        ("  limits: {memory: 1GB}\n", "task.limits.memory", ["did you mean 'peak_memory'"]),
+        ("  limits: {train_seconds: 2MB}\n", "task.limits.train_seconds",
+         ["'MB'", "does not measure train_seconds"]),
+    ],
+)
+def test_bad_objectives_and_limits_name_the_task_field(
+    tmp_path: Path, extra: str, field: str, fragments: list[str]
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "task.yaml"
+    path.write_text(TASK + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_study_config(path)
+    assert caught.value.field == field
+    assert f"field '{field}'" in str(caught.value)
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("extra", "pruner"),
     [

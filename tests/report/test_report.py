@@ -191,7 +191,7 @@ def test_figures_with_nothing_to_draw_leave_a_note_that_says_why() -> None:
     assert "Optimization history: not drawn. plot_optimization_history: study 'nothing-yet' " \
            "has no COMPLETE trial (it holds 2 FAIL, 2 PRUNED)" in figures
     assert "Empirical distribution: not drawn." in figures
-    assert "No trial has completed yet" in page.text("best-trials")
+    assert "No completed trial yet, so there is nothing to rank" in page.text("best-trials")
     assert "Trials 4 in all 2 pruned 2 fail" in page.text("summary")
     assert "Importance of value: not computed. fanova_importances: study 'nothing-yet' has 0 " \
            "completed trial(s)" in page.text("importance")

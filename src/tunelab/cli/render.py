@@ -92,7 +92,7 @@ def run_summary(study: Study, new: Sequence[TrialRecord], storage: str, resume: 
             f"{savings.full_steps}. "
         )
     best = best_text(study)
-    text += f"Best so far: {best}. " if best else "No completed trial yet. "
+    text += f"Best so far: {best}. " if best else f"{display.no_best_text(study)}. "
     text += f"Stored in {storage}; `{resume}` adds more trials, `tunelab show {study.study_name}"
     text += f"{'' if storage == DEFAULT_STORAGE else ' --storage ' + storage}` shows them."
     return Text(text)
@@ -131,7 +131,7 @@ def study_overview(study: Study, storage: str, top: int) -> list[RenderableType]
     per_state = ", ".join(
         f"{counts[s]} {s.name.lower()}" for s in (*COUNTED_STATES, TrialState.WAITING)
     )
-    best = best_text(study) or "no completed trial yet"
+    best = best_text(study) or display.no_best_text(study).lower()
     lines: list[RenderableType] = [
         Text.assemble("Study ", (study.study_name, "bold"), f" in {storage}, created {created}"),
         f"Objectives: {display.objectives_text(study)}",
@@ -145,7 +145,7 @@ def study_overview(study: Study, storage: str, top: int) -> list[RenderableType]
 
 def best_table(study: Study, k: int) -> Table:
     """The ``k`` best completed trials, or the Pareto front of a multi-objective study."""
-    names = list(study.objective_names)
+    names = display.objective_headings(study)
     multi = len(names) > 1
     records = display.ranked_trials(study)[:k]
     title = "Pareto front" if multi else f"Best {len(records)} trials"

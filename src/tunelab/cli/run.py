@@ -291,12 +291,15 @@ def _run_study(
     first_new = max((r.number for r in before), default=-1) + 1
     console = out()
     console.print(render.run_heading(config, study, before))
+    # A task's callbacks warn, for one, when no trial meets a limit.
+    callbacks = [] if config.task is None else objective.callbacks()  # type: ignore[attr-defined]
     try:
         with _sigterm_interrupts():
             study.optimize(
                 objective,
                 n_trials=config.n_trials,
                 timeout=config.timeout,
+                callbacks=callbacks,
                 show_progress_bar=True,
                 n_jobs=config.n_jobs,
                 devices=config.devices,

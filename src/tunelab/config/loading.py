@@ -11,6 +11,7 @@ from tunelab.config.objective import extend_import_path, resolve_objective
 from tunelab.config.reading import read_study_file
 from tunelab.config.schema import StudyConfig, validate_study_config
 from tunelab.exceptions import ConfigError
+from tunelab.quantities import COSTS
 
 
 def load_study_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
@@ -83,24 +84,46 @@ def _with_task_budget(config: StudyConfig, task: Any) -> StudyConfig:
 
 
 def _with_task_direction(config: StudyConfig, task: Any, source: str) -> StudyConfig:
-    if config.directions is not None and len(config.directions) != 1:
+    """The config with the task's directions and metric names: one objective, its metric, or
+    those its ``objectives`` name. The file may repeat the directions; its metric names rename
+    the objectives."""
+    directions, names = task.directions, list(task.objective_names)
+    given = config.directions or ([config.direction] if config.direction else None)
+    if given is not None and len(given) != len(directions):
+        field = "direction" if config.direction else "directions"
         raise ConfigError(
-            f"{source}: field 'directions': a task optimizes one metric ({task.metric}); give "
-            f"'direction: {task.direction}' or leave it out.",
-            field="directions",
+            f"{source}: field '{field}': "
+            + (
+                f"a task optimizes one metric ({names[0]}) unless its 'objectives' name costs "
+                f"too; give 'direction: {directions[0]}' or leave it out."
+                if len(names) == 1
+                else f"the task's objectives ({', '.join(names)}) set its {len(names)} "
+                "directions; leave direction and directions out."
+            ),
+            field=field,
         )
-    given = config.direction or (config.directions[0] if config.directions else None)
-    if given is not None and given != task.direction:
+    for index, (direction, name) in enumerate(zip(given or (), names)):
+        if direction != directions[index]:
+            field = "direction" if config.direction else f"directions[{index}]"
+            what = f"cost {name!r}" if name in COSTS else f"metric {task.metric!r}"
+            raise ConfigError(
+                f"{source}: field '{field}': {direction} contradicts the task's {what}, which "
+                f"is best when it is {'high' if directions[index] == 'maximize' else 'low'}; "
+                f"write '{directions[index]}' or leave it out.",
+                field=field,
+            )
+    if config.metric_names is not None and len(config.metric_names) != len(names):
         raise ConfigError(
-            f"{source}: field 'direction': {given} contradicts the task's metric {task.metric!r}, "
-            f"which is best when it is {'high' if task.direction == 'maximize' else 'low'}; "
-            f"write 'direction: {task.direction}' or leave it out.",
-            field="direction",
+            f"{source}: field 'metric_names': gives {len(config.metric_names)} name(s) for the "
+            f"task's {len(names)} objective(s) ({', '.join(names)}); leave it out to use "
+            "those names.",
+            field="metric_names",
         )
+    single = len(directions) == 1
     return config.model_copy(
         update={
-            "direction": task.direction,
-            "directions": None,
-            "metric_names": config.metric_names or [f"val_{task.metric}"],
+            "direction": directions[0] if single else None,
+            "directions": None if single else directions,
+            "metric_names": config.metric_names or names,
         }
     )

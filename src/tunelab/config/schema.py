@@ -189,7 +189,8 @@ class StudyConfig(BaseModel):
                 "the file gives both 'direction' and 'directions'; keep 'direction' for one "
                 "objective or 'directions' (a list) for several, and remove the other",
             )
-        if self.metric_names is not None and len(self.metric_names) != len(
+        # A task's objectives set how many names it needs; prepare_objective checks those.
+        if self.task is None and self.metric_names is not None and len(self.metric_names) != len(
             self.objective_directions
         ):
             raise _FieldProblem(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from tunelab.analysis.importance import fanova_importances
 from tunelab.exceptions import TunelabError
+from tunelab.quantities import labelled
 from tunelab.report.html import Column, Markup, Section, figure, join, note, table, tag
 from tunelab.study import Study
 from tunelab.telemetry import HOW_TO_RECORD, has_telemetry, read_telemetry
@@ -119,7 +120,7 @@ def study_figure_specs(study: Study, importances: Importances) -> list[FigureSpe
         objective = Objective(
             target=index if multi else None,
             suffix=f"-{_slug(name)}" if multi else "",
-            of=f" of {name}" if multi else "",
+            of=f" of {labelled(name)}" if multi else "",
             ranked=tuple(_params_by_importance(study, importances.get(name))),
         )
         specs += _objective_specs(study, objective)
@@ -204,7 +205,7 @@ def _contour_spec(study: Study, objective: Objective) -> FigureSpec:
 def _pareto_spec(study: Study) -> FigureSpec:
     n_objectives = len(study.directions)
     axes = list(range(min(n_objectives, PLOTTABLE_PARETO_OBJECTIVES)))
-    shown = ", ".join(study.objective_names[i] for i in axes)
+    shown = ", ".join(labelled(study.objective_names[i]) for i in axes)
     return FigureSpec(
         "figure-pareto-front", "Pareto front",
         f"the completed trials over {shown}; the front (trials no other beats on every "
@@ -296,9 +297,9 @@ def _distribution_spec(record: TrialRecord, kind: str) -> FigureSpec:
 
 
 def _metric_label(study: Study) -> str:
-    """The metric a task reports (its studies name their objective ``val_<metric>``)."""
-    names = study.metric_names or ()
-    if len(names) == 1 and names[0].startswith("val_"):
+    """The metric a task reports (its studies name it ``val_<metric>``, beside any costs)."""
+    names = [name for name in study.metric_names or () if name.startswith("val_")]
+    if len(names) == 1:
         return names[0].removeprefix("val_")
     return "metric"
 

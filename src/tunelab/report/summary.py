@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from tunelab import _display as fmt
+from tunelab._attrs import OVER_LIMIT_ATTR
+from tunelab.constraints import is_feasible
 from tunelab.report.html import Column, Markup, Section, badge, facts, join, note, table
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
@@ -46,7 +48,7 @@ def _state_counts(records: Sequence[TrialRecord]) -> Markup:
 
 def _best_text(study: Study, best: Sequence[TrialRecord]) -> str:
     if not best:
-        return "no completed trial yet"
+        return fmt.no_best_text(study).lower()
     if len(study.directions) > 1:
         return f"{len(best)} trial(s) on the Pareto front"
     value = best[0].values[0] if best[0].values else None
@@ -70,22 +72,33 @@ def _time_span(records: Sequence[TrialRecord]) -> str:
 def best_trials_section(study: Study, ranked: Sequence[TrialRecord], top: int) -> Section:
     """The ``top`` best of the ``ranked`` trials with their values and parameters (a column
     per parameter, so that values compare down a column; blank where a conditional parameter
-    was not set)."""
+    was not set), and how many completed trials broke a constraint."""
+    infeasible = [r for r in study.get_trials((TrialState.COMPLETE,)) if not is_feasible(r)]
+    after = [note(_infeasible_text(infeasible))] if infeasible else []
     if not ranked:
-        return Section(BEST_TRIALS_ID, "Best trials", note(
-            "No trial has completed yet, so there is nothing to rank; run more trials."
-        ))
+        return Section(BEST_TRIALS_ID, "Best trials", join([note(
+            f"{fmt.no_best_text(study)}, so there is nothing to rank; run more trials."
+        ), *after]))
     shown = ranked[:top]
     params = list(dict.fromkeys(name for record in shown for name in record.params))
     columns = [
         Column("trial", numeric=True),
-        *(Column(name, numeric=True) for name in study.objective_names),
+        *(Column(name, numeric=True) for name in fmt.objective_headings(study)),
         *(Column(name) for name in params),
         Column("duration", numeric=True),
     ]
     rows = [_best_row(record, params) for record in shown]
     intro = _best_intro(study, len(shown), len(ranked))
-    return Section(BEST_TRIALS_ID, "Best trials", join([note(intro), table(columns, rows)]))
+    return Section(BEST_TRIALS_ID, "Best trials", join([note(intro), table(columns, rows), *after]))
+
+
+def _infeasible_text(infeasible: Sequence[TrialRecord]) -> str:
+    """How many completed trials broke a constraint, with the limit the first one broke."""
+    text = f"{len(infeasible)} completed trial(s) broke a constraint and are not ranked"
+    reasons = [r for r in infeasible if OVER_LIMIT_ATTR in r.user_attrs]
+    if reasons:
+        text += f"; trial {reasons[0].number}: {reasons[0].user_attrs[OVER_LIMIT_ATTR]}"
+    return text + "."
 
 
 def _best_row(record: TrialRecord, params: Sequence[str]) -> list[str]:

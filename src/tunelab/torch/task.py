@@ -25,6 +25,24 @@ with the same parameters, and the trial's value is the mean of the folds' best v
 metrics. The trial is reported to, and may be pruned, after each fold; the test part stays out
 of every fold.
 
+``objectives`` weighs the metric against costs of the model or its training (see
+:mod:`tunelab.quantities`), each minimized, and makes the study multi-objective, its metric
+names in the order given::
+
+    objectives: [val_accuracy, parameters, inference_latency]
+
+``limits`` bounds costs, in their units or with one: ``{parameters: 50k, peak_memory: 512MB,
+train_seconds_per_epoch: 2s}``. Each limit is a named constraint of every trial (see
+:mod:`tunelab.torch.costs`), which the constrained samplers use. A model over a limit on the
+model's costs (parameters, FLOPs, inference latency) never trains; a training over a limit on
+its time or memory stops at the end of the epoch in which it went over. Either way the trial
+completes *infeasible*: never on the study's front, ranked by the samplers behind every trial
+that meets the limits, and by how far it went over, so that they learn where the limits lie
+(a pruned trial would teach NSGA-II nothing). It completes with the values it has: a refused
+model's metric is that of a model that learned nothing, its training costs are zero, and the
+limit it broke is its user attribute ``over_limit``. The measured costs are the user attribute
+``costs`` of every trial.
+
 :meth:`Task.validate` loads the data and builds and checks the model and recipe once, so that a
 study file with a mistake fails before the first trial and before the storage is touched.
 """
@@ -34,8 +52,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,25 +63,53 @@ from typing import Any
 import numpy as np
 import torch
 
-from tunelab._attrs import BEST_EPOCH_ATTR, EPOCHS_RUN_ATTR, TEST_METRIC_PREFIX
+from tunelab._attrs import (
+    BEST_EPOCH_ATTR,
+    COSTS_ATTR,
+    EPOCHS_RUN_ATTR,
+    OVER_LIMIT_ATTR,
+    TEST_METRIC_PREFIX,
+)
 from tunelab._options import check_flag, check_int
 from tunelab.cv import Fold, FoldTrial, cross_validate, k_fold_indices, stratified_k_fold_indices
 from tunelab.exceptions import ConfigError, SearchSpaceError
+from tunelab.quantities import COSTS
 from tunelab.registry import did_you_mean, refuse_unknown
 from tunelab.space import CategoricalDistribution, Distribution, FloatDistribution, IntDistribution
+from tunelab.torch.costs import (
+    MODEL_COSTS,
+    Breach,
+    Limits,
+    UnmetLimitWarning,
+    model_costs,
+    training_costs,
+)
 from tunelab.torch.data import DataSplit, load_data
-from tunelab.torch.metrics import HIGHER_IS_BETTER
+from tunelab.torch.metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
 from tunelab.torch.models import build_model
 from tunelab.torch.recipe import Recipe, field_names
-from tunelab.torch.trainer import FitResult, Trainer, resolve_metric
+from tunelab.torch.trainer import (
+    FitResult,
+    Trainer,
+    resolve_device,
+    resolve_metric,
+    untrained_value,
+)
 from tunelab.trial import suggest
 
-TASK_FIELDS = ("data", "model", "recipe", "search", "pretrain", "artifacts", "threads", "cv")
+TASK_FIELDS = (
+    "data", "model", "recipe", "search", "pretrain", "artifacts", "threads", "cv", "objectives",
+    "limits",
+)
 PRETRAIN_FIELDS = ("data", "model", "recipe")
 CV_FIELDS = ("folds", "stratified", "seed")
 DEFAULT_ARTIFACTS = "tunelab-artifacts"
 MODEL_PREFIX = "model."
+METRIC_PREFIX = "val_"  # the metric's objective name: val_accuracy, val_mse, ...
 SHIPPED_DATA_BYTES = 64 * 2**20
+
+Values = float | tuple[float, ...]
+logger = logging.getLogger("tunelab")
 
 
 @dataclass(frozen=True)
@@ -110,6 +157,14 @@ class Task:
         self.artifacts = _artifacts(spec.get("artifacts", DEFAULT_ARTIFACTS))
         self.threads = _threads(spec.get("threads"))
         self.cv = _parse_cv(spec.get("cv"))
+        self.objectives = _parse_objectives(spec.get("objectives"))
+        self.limits = Limits.parse(spec.get("limits"))
+        if self.cv is not None and (self.objectives or self.limits):
+            raise ConfigError(
+                "cv: costs (objectives, limits) are measured on one model and one training, "
+                "and cross-validation trains one per fold; remove cv, or objectives and limits.",
+                field="cv",
+            )
         self._data: DataSplit | None = None
 
     @property
@@ -134,7 +189,30 @@ class Task:
 
     @property
     def direction(self) -> str:
+        """The metric's direction."""
         return "maximize" if HIGHER_IS_BETTER[self.metric] else "minimize"
+
+    @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The study's metric names: the task's objectives, else its validation metric."""
+        return self.objectives or (METRIC_PREFIX + self.metric,)
+
+    @property
+    def directions(self) -> list[str]:
+        """One direction per objective: the metric's own, and every cost minimized."""
+        return ["minimize" if name in COSTS else self.direction for name in self.objective_names]
+
+    @property
+    def costs(self) -> tuple[str, ...]:
+        """The costs a trial measures: those its objectives and limits name."""
+        named = (*(self.objectives or ()), *self.limits.bounds)
+        return tuple(dict.fromkeys(name for name in named if name in COSTS))
+
+    def callbacks(self) -> list[Callable[..., None]]:
+        """Callbacks for ``study.optimize`` that watch the trials of this task: a warning
+        when no trial meets a limit (:class:`~tunelab.torch.costs.UnmetLimitWarning`).
+        ``tunelab run`` passes them."""
+        return [UnmetLimitWarning(self.limits)] if self.limits else []
 
     def validate(self) -> None:
         """Load the data and check model and recipe together with one value of every search
@@ -158,22 +236,28 @@ class Task:
         Trainer(model, self.data, recipe, telemetry=False)
         if self.cv is not None:
             self.folds()
+        self._check_metric_objective()
 
-    def __call__(self, trial: Any) -> float:
+    def __call__(self, trial: Any) -> Values:
         self.use_threads()
         recipe, model_options = self.suggest(trial)
         if self.cv is not None:
             return self._cross_validate(trial, recipe, model_options)
         recipe = self.trial_recipe(recipe, trial)
+        model = self.seeded_model(model_options, recipe)
+        refused = self.refuse_over_limit(trial, model, recipe)
+        if refused is not None:
+            return refused
         result = Trainer(
-            self.seeded_model(model_options, recipe),
+            model,
             self.data,
             recipe,
             trial=trial,
             artifact_dir=self.artifact_dir(trial),
             checkpoint_dir=self._checkpoint_dir(trial),
+            limits=self.limits,
         ).fit()
-        return self.trial_value(trial, result)
+        return self.trial_value(trial, result, model, recipe)
 
     def fit_group(self, trials: list[Any], finish: Callable[[Any, Any], None]) -> None:
         """Train ``trials`` together where their models fuse (see :mod:`tunelab.torch.fused`);
@@ -208,11 +292,77 @@ class Task:
         torch.manual_seed(recipe.seed)
         return self.build_model(model_options, recipe)
 
-    @staticmethod
-    def trial_value(trial: Any, result: FitResult) -> float:
-        """Store a finished training's summary on its trial; the trial's value."""
+    def trial_value(
+        self, trial: Any, result: FitResult, model: torch.nn.Module, recipe: Recipe
+    ) -> Values:
+        """Store a finished training's summary and costs on its trial; the trial's values."""
         _store_summary(trial, result)
-        return result.best_value
+        if not self.costs:
+            return result.best_value
+        costs = self._measure(model, recipe, [n for n in self.costs if n in MODEL_COSTS])
+        costs.update(
+            (name, value) for name, value in training_costs(result.history).items()
+            if name in self.costs
+        )
+        # Limits on the training stopped it; the latency measured now may still be over.
+        breach = result.breach or self.limits.breach(costs, "measured after training")
+        return self._values(trial, result.best_value, costs, breach)
+
+    def refuse_over_limit(
+        self, trial: Any, model: torch.nn.Module, recipe: Recipe
+    ) -> Values | None:
+        """The values of a trial whose model is over a limit on the model's costs, recorded
+        on the trial, which then never trains; None when the model may train."""
+        if not self.limits.on_model:
+            return None
+        costs = self._measure(model, recipe, self.limits.on_model)
+        breach = self.limits.breach(costs, "refused before training")
+        if breach is None:
+            return None
+        others = [name for name in self.costs if name in MODEL_COSTS and name not in costs]
+        costs.update(self._measure(model, recipe, others))
+        return self._values(trial, untrained_value(self.data, recipe), costs, breach)
+
+    def _measure(
+        self, model: torch.nn.Module, recipe: Recipe, names: Sequence[str]
+    ) -> dict[str, float]:
+        """Costs of the model, on the trial's device (then the model goes back where it was,
+        so that an untrained one trains as it would have)."""
+        if not names:
+            return {}
+        data = self.data
+        inputs = data.x_val if len(data.x_val) else data.x_train
+        home = next(model.parameters(), torch.empty(0)).device
+        model.to(resolve_device(recipe.device))
+        try:
+            return model_costs(model, names, inputs[:1], inputs[: recipe.batch_size])
+        finally:
+            model.to(home)
+
+    def _values(
+        self, trial: Any, metric: float, costs: dict[str, float], breach: Breach | None
+    ) -> Values:
+        """Record the measured ``costs``, the limits' constraints and ``breach`` on the
+        trial; its values, one per objective (zero for a cost of a training that never ran)."""
+        _store_costs(trial, costs, self.limits.constraints(costs), breach)
+        if self.objectives is None:
+            return metric
+        return tuple(
+            costs.get(name, 0.0) if name in COSTS else metric for name in self.objectives
+        )
+
+    def _check_metric_objective(self) -> None:
+        if self.objectives is None:
+            return
+        given = next(name for name in self.objectives if name not in COSTS)
+        expected = METRIC_PREFIX + self.metric
+        if given != expected:
+            raise ConfigError(
+                f"objectives: {given!r} is not this task's metric, which is {self.metric!r} "
+                f"(recipe field 'metric'); write {expected!r}, or set the recipe's metric to "
+                f"{given.removeprefix(METRIC_PREFIX)!r}.",
+                field="objectives",
+            )
 
     def folds(self) -> list[Fold]:
         """The cross-validation folds over the data's training and validation parts, merged
@@ -326,6 +476,21 @@ class Task:
         if self.artifacts is None:
             return None
         return Path(self.artifacts) / getattr(getattr(trial, "study", None), "study_name", "study")
+
+
+def _store_costs(
+    trial: Any, costs: dict[str, float], constraints: dict[str, float], breach: Breach | None
+) -> None:
+    """Keep a trial's costs, its limits as named constraints, and the limit it broke."""
+    set_user_attr = getattr(trial, "set_user_attr", None)
+    if set_user_attr is None:
+        return
+    set_user_attr(COSTS_ATTR, costs)
+    for name, value in constraints.items():
+        trial.set_constraint(name, value)
+    if breach is not None:
+        set_user_attr(OVER_LIMIT_ATTR, str(breach))
+        logger.info("Trial %d is infeasible: %s.", trial.number, breach)
 
 
 def _store_summary(trial: Any, result: FitResult) -> None:
@@ -448,6 +613,42 @@ def _parse_cv(value: Any) -> CrossValidation | None:
     except ConfigError as error:
         raise ConfigError(str(error), field=f"cv.{error.field}") from None
     return CrossValidation(folds, stratified, seed)
+
+
+def _parse_objectives(value: Any) -> tuple[str, ...] | None:
+    """The ``objectives`` list: the metric's name (``val_<metric>``) once, and costs."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise ConfigError(
+            f"objectives: {value!r} must be a list of names, the task's metric and costs, "
+            "e.g. [val_accuracy, parameters, inference_latency].",
+            field="objectives",
+        )
+    metrics = [METRIC_PREFIX + m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS, "loss")]
+    known = [*metrics, *COSTS]
+    for index, name in enumerate(value):
+        if name not in known:
+            hint = did_you_mean(name, known) if isinstance(name, str) else ""
+            raise ConfigError(
+                f"objectives[{index}]: {name!r} is neither the task's metric (val_accuracy, "
+                f"val_mse, ...) nor a cost{hint}; the costs are: {', '.join(COSTS)}.",
+                field=f"objectives[{index}]",
+            )
+    names = tuple(value)
+    if len(set(names)) < len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise ConfigError(
+            f"objectives: {twice!r} is listed twice; name each objective once.",
+            field="objectives",
+        )
+    if sum(name not in COSTS for name in names) != 1:
+        raise ConfigError(
+            f"objectives: {list(names)!r} must name the task's metric exactly once (such as "
+            "val_accuracy), with the costs to weigh against it.",
+            field="objectives",
+        )
+    return names
 
 
 def _parse_search(spec: Any) -> tuple[SearchParameter, ...]:

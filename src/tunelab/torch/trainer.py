@@ -33,8 +33,9 @@ from tunelab._attrs import (
 from tunelab.devices import assigned_device
 from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry, bounded_distributions
-from tunelab.torch import checkpoint
+from tunelab.torch import checkpoint, costs
 from tunelab.torch import metrics as metric_functions
+from tunelab.torch.costs import Breach, Limits
 from tunelab.torch.data import DataSplit, normalize
 from tunelab.torch.init import initialize
 from tunelab.torch.optim import (
@@ -77,6 +78,8 @@ class FitResult:
     stopped_early: bool
     history: tuple[EpochTelemetry, ...]
     test: dict[str, float] = field(default_factory=dict)
+    breach: Breach | None = None
+    """The limit on the training that stopped it, if one did."""
 
 
 class Trainer:
@@ -91,6 +94,10 @@ class Trainer:
     died) and notes the epoch in its system attribute ``checkpoint_step``; a trial whose
     ``trial.resume`` names an earlier trial continues that one's training from it: a promoted
     or retried trial, a population member (see :mod:`tunelab.torch.checkpoint`).
+
+    ``limits``, when given, bound the costs of the training (time, memory; see
+    :mod:`tunelab.torch.costs`): after every epoch, a run over one stops, and its result says
+    which (:attr:`FitResult.breach`).
     """
 
     def __init__(
@@ -103,9 +110,11 @@ class Trainer:
         artifact_dir: str | Path | None = None,
         checkpoint_dir: str | Path | None = None,
         telemetry: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         self.recipe = recipe = recipe or Recipe()
         self.trial = trial
+        self.limits = limits or Limits({})
         self.artifact_dir = None if artifact_dir is None else Path(artifact_dir)
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.telemetry = telemetry
@@ -140,13 +149,16 @@ class Trainer:
         return build_optimizer(self.model, self.recipe)
 
     def fit(self) -> FitResult:
-        """Train for ``recipe.epochs`` (or until early stopping or pruning); see :class:`FitResult`.
+        """Train for ``recipe.epochs`` (or until early stopping, pruning or a limit); see
+        :class:`FitResult`.
 
         Raises :class:`~tunelab.exceptions.TrialPruned` when the trial's pruner says so, and
         ``FloatingPointError`` at the first non-finite training loss, once the trial holds
         where it happened (:func:`record_divergence`).
         """
         recipe = self.recipe
+        # Built now, so that its one-off cost (importing torch._dynamo) is no epoch's time.
+        _ = self.optimizer
         generator = torch.Generator().manual_seed(recipe.seed)
         steps_per_epoch = math.ceil(len(self.data.x_train) / recipe.batch_size)
         plateau = PlateauReducer(recipe, self.higher_is_better)
@@ -160,21 +172,25 @@ class Trainer:
             # A run resumed past the unfreezing epoch unfreezes in its first epoch.
             if recipe.unfreeze_after and epoch == max(recipe.unfreeze_after + 1, first_epoch):
                 set_frozen(self.frozen.values(), False)
-            started = time.perf_counter()
+            started = costs.clock()
             train = self._train_epoch(epoch, generator, steps_per_epoch, plateau.factor, gradients)
             with activations:
                 val = self.evaluate("val", (self.metric,))
-            seconds = time.perf_counter() - started
+            seconds = costs.clock() - started
             history.append(self._telemetry(epoch, train, val, seconds, gradients, activations))
             improved = tracker.update(val[self.metric], epoch, self.model.state_dict)
             plateau.end_epoch(val[self.metric])
             pruned = self._report_says_prune(epoch, val[self.metric], history)
-            if pruned or epoch < recipe.epochs:  # a checkpoint of the last epoch has no use
+            breach = self.limits.training_breach(history, recipe.epochs)
+            # A checkpoint of the last epoch, or of a run that a limit ends, has no use.
+            if pruned or (breach is None and epoch < recipe.epochs):
                 self._save_checkpoint(epoch, pruned, generator, plateau, tracker, history)
             if pruned:
                 raise TrialPruned(
                     f"pruned after epoch {epoch} with {self.metric}={val[self.metric]:.4g}"
                 )
+            if breach is not None:
+                return self._finish(tracker, history, breach)
             if not improved and patience_ran_out(recipe, epoch - tracker.best_epoch):
                 break
         return self._finish(tracker, history)
@@ -393,7 +409,9 @@ class Trainer:
             self.scaler.load_state_dict(saved.scaler)
         return saved.epoch
 
-    def _finish(self, tracker: BestTracker, history: list[EpochTelemetry]) -> FitResult:
+    def _finish(
+        self, tracker: BestTracker, history: list[EpochTelemetry], breach: Breach | None = None
+    ) -> FitResult:
         if self.recipe.restore_best and tracker.best_state is not None:
             self.model.load_state_dict(tracker.best_state)
         if self.artifact_dir is not None:
@@ -408,6 +426,7 @@ class Trainer:
             stopped_early=len(history) < self.recipe.epochs,
             history=tuple(history),
             test=test,
+            breach=breach,
         )
 
 
@@ -454,6 +473,26 @@ def record_validation_size(trial: ReportingTrial | None, data: DataSplit) -> Non
     ``validation_size``): the doctor weighs the gaps between the best trials against it."""
     if trial is not None:
         trial.set_system_attr(VALIDATION_SIZE_ATTR, len(data.x_val))
+
+
+def untrained_value(data: DataSplit, recipe: Recipe) -> float:
+    """The validation metric of a model that learned nothing, found without one: every output
+    zero, which is uniform class probabilities, or the training targets' mean for regression
+    (whose targets are standardized for training)."""
+    prepared, target_scale = _standardize_targets(data)
+    metric = resolve_metric(recipe.metric, data.task)
+    loss_name = resolve_loss(recipe, data.task)
+    targets = prepared.y_val
+    outputs = torch.zeros(len(targets), 1 if loss_name == "bce" else data.n_outputs)
+    if metric == "loss":
+        return loss_function(loss_name, recipe.label_smoothing)(outputs, targets).item()
+    return metric_functions.compute_metrics(
+        data.task,
+        in_target_units(outputs, target_scale),
+        in_target_units(targets, target_scale),
+        data.n_classes,
+        (metric,),
+    )[metric]
 
 
 def patience_ran_out(recipe: Recipe, epochs_since_best: int) -> bool:
@@ -534,11 +573,15 @@ def report_epoch(
     history: list[EpochTelemetry] | None,
 ) -> bool:
     """Report an epoch's validation value (and the telemetry so far, unless None) to the
-    trial; whether its pruner says to stop."""
+    trial; whether its pruner says to stop. A trial of a multi-objective study gets only the
+    telemetry: pruners compare one reported value, and such a trial has several."""
     if trial is None:
         return False
     if history is not None:
         store_telemetry(trial, history)
+    study = getattr(trial, "study", None)
+    if study is not None and len(study.directions) > 1:
+        return False
     trial.report(value, step=epoch)
     return trial.should_prune()
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from tunelab.constraints import is_feasible
 from tunelab.exceptions import ConfigError, NothingToPlotError
+from tunelab.quantities import labelled
 from tunelab.registry import did_you_mean
 from tunelab.study import Study
 from tunelab.trial import TrialRecord, TrialState
@@ -89,9 +90,10 @@ def objective_index(study: Study, key: Any, argument: str, figure: str) -> int:
 
 
 def objective_label(study: Study, index: int) -> str:
-    """The metric name if the study has them, else a readable generic label."""
+    """The metric name if the study has them (with its unit, see tunelab.quantities), else a
+    readable generic label."""
     if study.metric_names:
-        return study.metric_names[index]
+        return labelled(study.metric_names[index])
     return "Objective value" if len(study.directions) == 1 else f"Objective {index}"
 
 

@@ -30,6 +30,12 @@ cannot fuse trains alone, saying why (a layer fused training does not know, cros
 transfer learning, mixed precision, a trial continuing a paused one); so does a population of
 one, which gains nothing. A population that runs out of device memory before its first report
 starts over as two halves.
+
+A task's limits hold as they do one trial at a time: a member whose model is over a limit on
+the model's costs never joins a population, and one over a limit on the training's leaves its
+population at the end of that epoch. A member's costs of the model (parameters, FLOPs,
+inference latency) are its own model's; its training time is its share of the population's
+(see :mod:`tunelab.torch.fused.trainer`).
 """
 
 from __future__ import annotations
@@ -97,11 +103,17 @@ def train_trials(task: Any, trials: Sequence[Any], finish: Finish) -> None:
     for trial in trials:
         try:
             member = _prepare(task, trial)
+            refused = None if member is None else task.refuse_over_limit(
+                trial, member.model, member.recipe
+            )
         except Exception as error:  # a bad suggestion fails its own trial, as it would alone
             finish(trial, error)
             continue
         if member is None:
             _train_alone(task, trial, finish)
+            continue
+        if refused is not None:
+            finish(trial, refused)
             continue
         key = (architecture_signature(member.model), shared_settings(member.recipe))
         groups.setdefault(key, []).append(member)
@@ -162,6 +174,7 @@ def _train_group(task: Any, members: list[_Member], finish: Finish) -> None:
             [m.recipe for m in members],
             trials=[m.trial for m in members],
             artifact_dirs=[task.artifact_dir(m.trial) for m in members],
+            limits=task.limits,
         )
     except FusionError as error:
         numbers = ", ".join(str(m.trial.number) for m in members)
@@ -188,10 +201,10 @@ def _fits(
     reported, so that it can start over in smaller parts."""
 
     def done(index: int, outcome: FitResult | BaseException) -> None:
-        trial = members[index].trial
+        member = members[index]
         if isinstance(outcome, FitResult):
-            outcome = task.trial_value(trial, outcome)
-        finish(trial, outcome)
+            outcome = task.trial_value(member.trial, outcome, member.model, member.recipe)
+        finish(member.trial, outcome)
 
     try:
         trainer.fit(done)

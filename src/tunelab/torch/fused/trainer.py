@@ -18,6 +18,13 @@ handed back at once: the population is then compacted, and narrowed to its wides
 member, so that a stopped member costs nothing more. A member whose loss stops being finite is
 masked (it no longer moves) until the end of that epoch and fails as it would alone. Every
 member reports each epoch, with its telemetry, to its trial, whose pruner judges it there.
+
+Costs (:mod:`tunelab.torch.costs`). A member's epoch time is the population's epoch time divided
+equally among the members that trained in that epoch: each of them took the same steps on
+batches of one size at the population's (padded) widths, so each caused an equal part of the
+work, whatever its own width. Its training time is the sum of those shares; its peak memory is
+the population's. Limits on the training are checked for each member after every epoch, and a
+member over one leaves the population then, with the breach in its result.
 """
 
 from __future__ import annotations
@@ -34,8 +41,10 @@ from torch.nn import functional as F
 
 from tunelab.exceptions import TrialPruned
 from tunelab.telemetry import EpochTelemetry
+from tunelab.torch import costs
 from tunelab.torch import metrics as metric_functions
 from tunelab.torch.augment import Augmenter
+from tunelab.torch.costs import Breach, Limits
 from tunelab.torch.data import DataSplit
 from tunelab.torch.fused.network import FusedNetwork, FusionError, Pass
 from tunelab.torch.fused.optim import PopulationOptimizer, stacked_view
@@ -94,6 +103,7 @@ class _Member:
     plateau: PlateauReducer
     history: list[EpochTelemetry] = field(default_factory=list)
     failure: FloatingPointError | None = None
+    breach: Breach | None = None
 
 
 @dataclass
@@ -127,6 +137,7 @@ class PopulationTrainer:
         trials: Sequence[ReportingTrial | None] | None = None,
         artifact_dirs: Sequence[Path | None] | None = None,
         telemetry: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         size = len(models)
         assert size >= 1 and len(recipes) == size, "one recipe per model"
@@ -136,6 +147,7 @@ class PopulationTrainer:
         first = recipes[0]
         self.models = list(models)
         self.telemetry = telemetry
+        self.limits = limits or Limits({})
         self.device = resolve_device(first.device)
         self.data, self.target_scale = prepare_data(data, first.normalization, self.device)
         self.loss_name = resolve_loss(first, data.task)
@@ -187,13 +199,13 @@ class PopulationTrainer:
         epoch = 0
         while self.members:
             epoch += 1
-            started = time.perf_counter()
+            started = costs.clock()
             trained = self._train_epoch(epoch, steps_per_epoch, gradients)
             recorded: dict[str, torch.Tensor] | None = {} if self.telemetry else None
             val_outputs = self._outputs(self.data.x_val, self.tensors, len(self.members), recorded)
             positions = list(range(len(self.members)))
             val = self._evaluation(val_outputs, self.data.y_val, positions, (self.metric,))
-            seconds = time.perf_counter() - started
+            seconds = costs.clock() - started
             self._record_epoch(epoch, trained, val, seconds, gradients, recorded)
             self.epochs_reported = epoch
             stopped = []
@@ -314,7 +326,8 @@ class PopulationTrainer:
     ) -> None:
         """Append the epoch's telemetry to the history of every member still training.
 
-        A member's ``epoch_time`` is its share of the fused epoch's time.
+        A member's ``epoch_time`` is its equal share of the fused epoch's time (see the module
+        docstring).
         """
         size = len(self.members)
         means = gradients.epoch_means()
@@ -359,8 +372,9 @@ class PopulationTrainer:
         if report_epoch(member.trial, epoch, value, member.history if self.telemetry else None):
             return True, TrialPruned(f"pruned after epoch {epoch} with {self.metric}={value:.4g}")
         recipe = member.recipe
+        member.breach = self.limits.training_breach(member.history, recipe.epochs)
         stalled = not improved and patience_ran_out(recipe, epoch - member.tracker.best_epoch)
-        return epoch >= recipe.epochs or stalled, None
+        return epoch >= recipe.epochs or stalled or member.breach is not None, None
 
     # Leaving ------------------------------------------------------------------------------
 
@@ -420,6 +434,7 @@ class PopulationTrainer:
             stopped_early=len(member.history) < member.recipe.epochs,
             history=tuple(member.history),
             test=test,
+            breach=member.breach,
         )
 
     def _switched_on(self) -> dict[str, bool]:
