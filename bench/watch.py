@@ -7,10 +7,11 @@ over the 1,437 training images and a validation pass over the 360 others. Each r
 one model plainly, one with ``watch`` without distributions (gradient norms and activation
 statistics, each epoch stored with an in-memory trial) and one with all of ``watch`` (the
 quantiles of each layer's weights, gradients and outputs too), in rotating order, from the
-same seed; the table gives the median epoch time of each over the rounds and their ratios to
-the plain loop.
+same seed; the table gives, over the rounds, the median of each round's median epoch time and
+of its ratio to the same round's plain loop (a ratio within a round is immune to the machine's
+load drifting between rounds).
 
-Usage: ``python bench/watch.py [--rounds 6] [--epochs 4] [--threads 1]``.
+Usage: ``python bench/watch.py [--rounds 10] [--epochs 4] [--threads 1]``.
 """
 
 from __future__ import annotations
@@ -85,37 +86,41 @@ def train(data: tuple[Any, ...], epochs: int, variant: str) -> list[float]:
     return times
 
 
-def measure(rounds: int, epochs: int) -> dict[str, list[float]]:
+def measure(rounds: int, epochs: int) -> list[dict[str, float]]:
+    """Each round's median epoch time of each variant."""
     data = load()
     train(data, 1, "watch")  # warm-up: first-call costs of torch and of tunelab's imports
-    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    medians = []
     for index in range(rounds):
         order = list(VARIANTS)
         shift = index % len(order)
-        for variant in order[shift:] + order[:shift]:
-            times[variant].extend(train(data, epochs, variant))
-    return times
+        medians.append({
+            variant: statistics.median(train(data, epochs, variant))
+            for variant in order[shift:] + order[:shift]
+        })
+    return medians
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    times = measure(args.rounds, args.epochs)
-    medians = {variant: statistics.median(times[variant]) for variant in VARIANTS}
+    rounds = measure(args.rounds, args.epochs)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {args.threads} thread(s), load {os.getloadavg()[0]:.2f}")
-    print(f"{args.rounds} rounds x {args.epochs} epochs each, median epoch time:")
+    print(f"{args.rounds} rounds x {args.epochs} epochs each; medians over the rounds of each "
+          "round's median epoch time and of its ratio to the same round's plain loop:")
     print("| loop | epoch (ms) | ratio to plain |")
     print("|---|---:|---:|")
     for variant, label in VARIANTS.items():
-        ratio = medians[variant] / medians["plain"]
-        print(f"| {label} | {medians[variant] * 1e3:.1f} | {ratio:.3f} |")
+        epoch = statistics.median(r[variant] for r in rounds)
+        ratio = statistics.median(r[variant] / r["plain"] for r in rounds)
+        print(f"| {label} | {epoch * 1e3:.1f} | {ratio:.3f} |")
 
 
 if __name__ == "__main__":

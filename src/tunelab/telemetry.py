@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ class EpochTelemetry:
     the Unix epoch), so that progress can be placed in time across trials and processes;
     None in telemetry recorded before it was kept. ``distributions`` maps each of
     DISTRIBUTION_KINDS to each layer's QUANTILE_LEVELS in this epoch (weights at its end,
-    gradients averaged over its sampled steps, activations over the probe inputs); empty
+    gradients at its last sampled step, activations over the probe inputs); empty
     where they were not measured or were dropped to bound the size (see
     MAX_DISTRIBUTION_EPOCHS)."""
 
@@ -94,10 +94,18 @@ class EpochTelemetry:
         # A trial stores its whole history at every epoch: each epoch is converted once.
         # A quantity that was not measured (a user's loop without validation loss) or that
         # was not a number is nan here and null in the storage, which holds strict JSON.
-        return {
+        # Built by hand: dataclasses.asdict deep-copies every number of the distributions.
+        data: dict[str, Any] = {
             name: None if isinstance(value, float) and not math.isfinite(value) else value
-            for name, value in asdict(self).items()
+            for name, value in ((f.name, getattr(self, f.name)) for f in fields(self))
         }
+        data["grad_norm"] = dict(self.grad_norm)
+        data["activations"] = {name: asdict(s) for name, s in self.activations.items()}
+        data["distributions"] = {
+            kind: {layer: list(q) for layer, q in layers.items()}
+            for kind, layers in self.distributions.items()
+        }
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EpochTelemetry:

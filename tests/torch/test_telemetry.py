@@ -14,6 +14,7 @@ from tunelab.torch.telemetry import (
     LayerQuantiles,
     activation_quantiles,
     sample_values,
+    value_quantiles,
     weight_quantiles,
 )
 
@@ -45,16 +46,17 @@ def test_a_large_layer_is_sampled_in_proportion_to_its_tensors_at_fixed_position
     assert rows[0, -2].item() < 4.0 and rows[0, -1].item() == 50.0
 
 
-def test_gradients_average_over_the_sampled_steps_and_a_layer_without_any_is_left_out() -> None:
+def test_gradients_are_described_at_the_last_sampled_step_a_layer_without_any_left_out() -> None:
     quantiles = LayerQuantiles(["a.weight", "b.weight"], [4, 4])
     for scale in (1.0, 3.0):
-        quantiles.add([quantiles.sample(0, scale * torch.tensor([1.0, 2.0, 3.0, 4.0])), None])
+        quantiles.keep([quantiles.sample(0, scale * torch.tensor([1.0, 2.0, 3.0, 4.0])), None])
+    quantiles.keep([None, None])  # a step that gave no gradient keeps the last one that did
 
-    means = quantiles.epoch_means()
+    described = quantiles.epoch_quantiles()
 
-    assert list(means) == ["a"]  # b (frozen) had no gradient
-    assert means["a"][0] == pytest.approx(2.0) and means["a"][-1] == pytest.approx(8.0)
-    assert quantiles.epoch_means() == {}  # reset
+    assert list(described) == ["a"]  # b (frozen) had no gradient
+    assert described["a"][0] == pytest.approx(3.0) and described["a"][-1] == pytest.approx(12.0)
+    assert quantiles.epoch_quantiles() == {}  # reset
 
 
 def test_activations_of_every_kept_layer_and_non_finite_ones_left_out() -> None:
@@ -71,3 +73,13 @@ def test_a_sample_holds_all_values_of_a_tensor_that_has_no_more() -> None:
     values = torch.arange(10.0)
     assert torch.equal(sample_values(values), values)
     assert len(sample_values(torch.zeros(QUANTILE_SAMPLE * 3))) == QUANTILE_SAMPLE
+
+
+def test_quantiles_of_several_rows_at_once_are_torch_quantiles_of_each() -> None:
+    generator = torch.Generator().manual_seed(0)
+    rows = [torch.randn(n, generator=generator) for n in (1, 2, 7, 100, 4096)]
+    computed = value_quantiles([*rows, None])
+    levels = torch.tensor(QUANTILE_LEVELS)
+    for row, expected in zip(computed, rows):
+        assert torch.allclose(row, torch.quantile(expected, levels))
+    assert torch.isnan(computed[-1]).all()

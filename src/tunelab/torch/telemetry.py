@@ -87,17 +87,17 @@ class GradientMonitor:
             torch.zeros(()) if p.grad is None else p.grad for p in self.parameters
         ]
         self.norms.add(torch.stack(torch._foreach_norm(grads)))
-        self.quantiles.add([
+        self.quantiles.keep([
             None if p.grad is None else self.quantiles.sample(i, p.grad)
             for i, p in enumerate(self.parameters)
         ])
 
     def distributions(self) -> dict[str, dict[str, list[float]]]:
-        """The weights' distributions now and the gradients' over the sampled steps since
+        """The weights' distributions now and the gradients' at the last sampled step since
         the last call (which resets them), by layer."""
         return {
             "weights": weight_quantiles(self.quantiles, self.parameters),
-            "gradients": self.quantiles.epoch_means(),
+            "gradients": self.quantiles.epoch_quantiles(),
         }
 
     def epoch_means(self) -> dict[str, float]:
@@ -112,8 +112,9 @@ class LayerQuantiles:
 
     Quantiles are taken over a fixed sample of QUANTILE_SAMPLE values per layer, each of its
     tensors in proportion to its size, at positions drawn once: the numbers stay cheap for
-    large layers, and every epoch describes the same positions. Gradients are averaged over
-    an epoch's sampled steps (:meth:`add`, :meth:`epoch_means`), on the device.
+    large layers, and every epoch describes the same positions. Gradients are described at the
+    epoch's last sampled step (:meth:`keep`, :meth:`epoch_quantiles`), as a histogram of
+    TensorBoard's describes one step.
     """
 
     def __init__(self, parameter_names: Sequence[str], sizes: Sequence[int]) -> None:
@@ -129,8 +130,7 @@ class LayerQuantiles:
             if layer in kept:
                 self.members[kept[layer]].append(index)
                 self.counts[index] = max(1, round(QUANTILE_SAMPLE * size / totals[layer]))
-        self.sums: torch.Tensor | None = None
-        self.steps = 0
+        self.latest: list[torch.Tensor | None] | None = None
 
     def sample(self, index: int, values: torch.Tensor) -> torch.Tensor | None:
         """The sampled values of parameter ``index``'s tensor (None for a left-out layer)."""
@@ -143,27 +143,22 @@ class LayerQuantiles:
         rows: list[torch.Tensor | None] = []
         for members in self.members:
             parts = [part for part in (samples[i] for i in members) if part is not None]
-            rows.append(value_quantiles(torch.cat(parts)) if parts else None)
-        known = next((row for row in rows if row is not None), None)
-        if known is None:
-            return None
-        missing = torch.full_like(known, math.nan)
-        return torch.stack([missing if row is None else row for row in rows])
+            rows.append(torch.cat(parts) if parts else None)
+        return None if all(row is None for row in rows) else value_quantiles(rows)
 
-    def add(self, samples: Sequence[torch.Tensor | None]) -> None:
-        """Add one sampled step's quantiles."""
-        quantiles = self.quantiles(samples)
-        if quantiles is not None:
-            self.sums = quantiles if self.sums is None else self.sums + quantiles
-            self.steps += 1
+    def keep(self, samples: Sequence[torch.Tensor | None]) -> None:
+        """Keep one sampled step's samples (of gradients): the epoch's distribution is its
+        last sampled step's, sorted once when the epoch ends."""
+        if any(sample is not None for sample in samples):
+            self.latest = list(samples)
 
-    def epoch_means(self) -> dict[str, list[float]]:
-        """Each layer's quantiles averaged over the steps since the last call; resets."""
-        if self.sums is None:
+    def epoch_quantiles(self) -> dict[str, list[float]]:
+        """Each layer's quantiles at the last sampled step since the last call; resets."""
+        if self.latest is None:
             return {}
-        means = self.sums / self.steps
-        self.sums, self.steps = None, 0
-        return quantile_rows(self.layer_names, means)
+        rows = self.quantiles(self.latest)
+        self.latest = None
+        return {} if rows is None else quantile_rows(self.layer_names, rows)
 
 
 def sample_values(values: torch.Tensor, count: int = 0) -> torch.Tensor:
@@ -182,9 +177,30 @@ def _positions(size: int, count: int, device: torch.device) -> torch.Tensor:
     return torch.randint(size, (count,), generator=generator).to(device)
 
 
-def value_quantiles(values: torch.Tensor) -> torch.Tensor:
-    """QUANTILE_LEVELS of a 1-d tensor of values, on its device."""
-    return torch.quantile(values, _levels(values.device))
+def value_quantiles(rows: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    """QUANTILE_LEVELS of each 1-d tensor of values, a row each (nan for None), on their
+    device, as ``torch.quantile`` interpolates them.
+
+    All rows are sorted in one call, padded to the longest with +inf: a quantile call per
+    layer would cost more in dispatch than in sorting a few thousand numbers.
+    """
+    known = next(row for row in rows if row is not None)
+    longest = max(len(row) for row in rows if row is not None)
+    padded = known.new_full((len(rows), max(1, longest)), math.inf)
+    counts = torch.zeros(len(rows), dtype=torch.long)
+    for index, row in enumerate(rows):
+        if row is not None and len(row):
+            padded[index, :len(row)] = row
+            counts[index] = len(row)
+    ordered = padded.sort(dim=1).values
+    device = known.device
+    positions = _levels(device)[None, :] * (counts.to(device)[:, None] - 1).clamp_min(0)
+    low = positions.floor().long()
+    high = positions.ceil().long()
+    quantiles = torch.lerp(
+        ordered.gather(1, low), ordered.gather(1, high), positions - low
+    )
+    return quantiles.masked_fill((counts == 0).to(device)[:, None], math.nan)
 
 
 @functools.lru_cache(maxsize=8)
@@ -215,7 +231,7 @@ def activation_quantiles(outputs: Mapping[str, torch.Tensor]) -> dict[str, list[
     names = spread_layers(list(outputs))
     if not names:
         return {}
-    rows = torch.stack([value_quantiles(sample_values(outputs[name])) for name in names])
+    rows = value_quantiles([sample_values(outputs[name]) for name in names])
     return quantile_rows(names, rows)
 
 

@@ -264,7 +264,7 @@ class _GradientSampler:
             row = [self.pending.get(i, zero) for i in range(len(self.parameters))]
             self.norms.add(torch.stack(row))
             if self.quantiles is not None:
-                self.quantiles.add([self.samples.get(i) for i in range(len(self.parameters))])
+                self.quantiles.keep([self.samples.get(i) for i in range(len(self.parameters))])
         self.pending, self.samples = {}, {}
 
     def epoch_means(self) -> dict[str, float]:
@@ -277,12 +277,12 @@ class _GradientSampler:
         return {} if means is None else dict(zip(self.norms.layer_names, means.tolist()))
 
     def distributions(self) -> dict[str, dict[str, list[float]]]:
-        """The weights' distributions now and the gradients' over the epoch's sampled passes
+        """The weights' distributions now and the gradients' at the epoch's last sampled pass
         (call after :meth:`epoch_means`)."""
         assert self.quantiles is not None, "distributions were switched off"
         return {
             "weights": weight_quantiles(self.quantiles, self.parameters),
-            "gradients": self.quantiles.epoch_means(),
+            "gradients": self.quantiles.epoch_quantiles(),
         }
 
 
@@ -325,7 +325,7 @@ class _ActivationSampler:
             kept = self.evaluation.setdefault(name, [])
             room = ACTIVATION_SAMPLES - sum(len(chunk) for chunk in kept)
             if room > 0:
-                kept.append(output.detach()[:room].clone())
+                kept.append(output.detach()[:room])
 
         return hook
 
