@@ -19,12 +19,19 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import tunelab  # noqa: E402
-from tests.integrations.helpers import load_example  # noqa: E402
+from tests.integrations.helpers import (  # noqa: E402
+    EPOCHS,
+    GOOD_LR,
+    SLOW_LR,
+    assert_pruned_only_if_slow,
+    load_example,
+    new_study,
+)
 from tunelab.analysis.doctor import diagnose_trial  # noqa: E402
 from tunelab.exceptions import ConfigError  # noqa: E402
 from tunelab.integrations.lightning import TunelabCallback  # noqa: E402
 from tunelab.torch import read_telemetry  # noqa: E402
-from tunelab.trial import FixedTrial, TrialRecord, TrialState  # noqa: E402
+from tunelab.trial import FixedTrial  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,8 +41,6 @@ pytestmark = [
 
 # Adam at 1e-2 passes 80% validation accuracy on digits within two epochs; at 1e-6 it stays
 # near chance (10%). The pruner's bound, 50% from epoch 2 on, lies far from both.
-GOOD_LR, SLOW_LR = 1e-2, 1e-6
-EPOCHS = 4
 logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
 
 
@@ -99,29 +104,6 @@ def objective(trial: tunelab.Trial) -> float:
     return run.callback_metrics["val_acc"].item()
 
 
-def new_study(**options) -> tunelab.Study:
-    pruner = tunelab.pruners.ThresholdPruner(lower=0.5, n_warmup_steps=2)
-    return tunelab.create_study(direction="maximize", sampler="random", seed=0, pruner=pruner,
-                                **options)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Train on one thread: as fast for models this small, and steady on shared cores, where
-    threads that wait for each other spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def assert_pruned_only_if_slow(trials: list[TrialRecord]) -> None:
-    assert {t.params["lr"] for t in trials} == {SLOW_LR, GOOD_LR}
-    for trial in trials:
-        slow = trial.params["lr"] == SLOW_LR
-        assert trial.state is (TrialState.PRUNED if slow else TrialState.COMPLETE)
-        assert sorted(trial.intermediate_values) == list(range(1, (2 if slow else EPOCHS) + 1))
-        assert len(read_telemetry(trial)) == len(trial.intermediate_values)
 
 
 def test_a_study_prunes_the_trials_that_learn_nothing_and_keeps_telemetry_for_all():
