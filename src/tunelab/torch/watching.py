@@ -331,7 +331,11 @@ class _ActivationSampler:
 
     def epoch_outputs(self) -> dict[str, torch.Tensor]:
         """The outputs the epoch's statistics describe; resets."""
-        outputs = {name: torch.cat(chunks) for name, chunks in self.evaluation.items()}
+        # One validation batch is the common case: no copy of it then.
+        outputs = {
+            name: chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+            for name, chunks in self.evaluation.items()
+        }
         if not outputs:
             outputs = self.training
         self.evaluation, self.training = {}, {}
