@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 import tunelab
-from report import environment, markdown_table  # bench/report.py, beside this file
+from report import environment, load_average, markdown_table  # bench/report.py, beside this
 from tunelab.config import load_study_file
 from tunelab.constraints import is_feasible
 from tunelab.samplers._pareto import hypervolume
@@ -131,11 +131,6 @@ def wins(figures: dict[str, dict[int, list[dict[str, Any]]]], budget: int) -> st
             parts.append(f"{name} above random on {sum(m > b for m, b in zip(mine, baseline))} "
                          f"of {len(mine)} seeds")
     return f"At {budget} trials: " + "; ".join(parts) + "."
-
-
-def load_average() -> str:
-    with open("/proc/loadavg") as f:
-        return " / ".join(f.read().split()[:3])
 
 
 def main() -> None:

@@ -67,7 +67,7 @@ import numpy as np
 import optuna
 
 import tunelab
-from report import environment, markdown_table  # bench/report.py, beside this file
+from report import environment, load_average, markdown_table  # bench/report.py, beside this
 from tunelab.samplers import NSGA2Sampler, NSGA3Sampler, RandomSampler, TPESampler
 from tunelab.samplers.nsga2 import hypervolume_2d
 
@@ -356,11 +356,6 @@ def problem_table(entries: dict[str, Any], checkpoints: list[int]) -> str:
         row += [str(len(entry["ms"])), f"{statistics.fmean(entry['ms']) / fastest:.1f}"]
         rows.append(row)
     return markdown_table(headers, rows)
-
-
-def load_average() -> str:
-    with open("/proc/loadavg") as f:
-        return " / ".join(f.read().split()[:3])
 
 
 def main() -> None:

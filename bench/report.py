@@ -35,6 +35,11 @@ def environment(**versions: str) -> dict[str, Any]:
     }
 
 
+def load_average() -> str:
+    """The machine's load average over 1, 5 and 15 minutes, as ``uptime`` prints it."""
+    return " / ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     """A Markdown table with aligned columns, readable as plain text too."""
     widths = [max(len(cell) for cell in column) for column in zip(headers, *rows)]

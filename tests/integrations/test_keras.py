@@ -24,10 +24,10 @@ from tests.integrations.helpers import (  # noqa: E402
     GOOD_LR,
     SLOW_LR,
     assert_pruned_only_if_slow,
+    assert_watched_every_epoch,
     load_example,
     new_study,
 )
-from tunelab.analysis.doctor import diagnose_trial  # noqa: E402
 from tunelab.exceptions import ConfigError  # noqa: E402
 from tunelab.integrations.keras import (  # noqa: E402
     TunelabCallback,
@@ -93,19 +93,7 @@ def test_a_study_prunes_the_trials_that_learn_nothing_and_keeps_telemetry_for_al
 
     assert_pruned_only_if_slow(study.trials)
     for trial in study.trials:
-        epochs = read_telemetry(trial)
-        assert [e.epoch for e in epochs] == list(range(1, len(epochs) + 1))
-        for epoch in epochs:
-            assert epoch.val_metric == pytest.approx(trial.intermediate_values[epoch.epoch])
-            assert math.isfinite(epoch.train_loss) and math.isfinite(epoch.val_loss)
-            assert 0.0 <= epoch.train_metric <= 1.0
-            assert epoch.lr == pytest.approx(trial.params["lr"])  # Keras keeps it in float32
-            assert list(epoch.grad_norm) == ["hidden", "out"]
-            assert all(norm > 0 for norm in epoch.grad_norm.values())
-            assert list(epoch.activations) == ["hidden"]
-            assert epoch.activations["hidden"].kind == "relu"
-        assert trial.system_attrs["validation_size"] == len(Y_VAL)
-        assert all(finding.trial == trial.number for finding in diagnose_trial(trial))
+        assert_watched_every_epoch(trial, ["hidden", "out"], ("hidden", "relu"), len(Y_VAL))
 
 
 def test_fit_raises_trial_pruned_once_keras_stopped_training():

@@ -24,10 +24,10 @@ from tests.integrations.helpers import (  # noqa: E402
     GOOD_LR,
     SLOW_LR,
     assert_pruned_only_if_slow,
+    assert_watched_every_epoch,
     load_example,
     new_study,
 )
-from tunelab.analysis.doctor import diagnose_trial  # noqa: E402
 from tunelab.exceptions import ConfigError  # noqa: E402
 from tunelab.integrations.lightning import TunelabCallback  # noqa: E402
 from tunelab.torch import read_telemetry  # noqa: E402
@@ -112,19 +112,7 @@ def test_a_study_prunes_the_trials_that_learn_nothing_and_keeps_telemetry_for_al
 
     assert_pruned_only_if_slow(study.trials)
     for trial in study.trials:
-        epochs = read_telemetry(trial)
-        assert [e.epoch for e in epochs] == list(range(1, len(epochs) + 1))
-        for epoch in epochs:
-            assert epoch.val_metric == pytest.approx(trial.intermediate_values[epoch.epoch])
-            assert math.isfinite(epoch.train_loss) and math.isfinite(epoch.val_loss)
-            assert 0.0 <= epoch.train_metric <= 1.0
-            assert epoch.lr == trial.params["lr"]
-            assert list(epoch.grad_norm) == ["net.0", "net.2"]
-            assert all(norm > 0 for norm in epoch.grad_norm.values())
-            assert list(epoch.activations) == ["net.1"]
-            assert epoch.activations["net.1"].kind == "ReLU"
-        assert trial.system_attrs["validation_size"] == len(VAL)
-        assert all(finding.trial == trial.number for finding in diagnose_trial(trial))
+        assert_watched_every_epoch(trial, ["net.0", "net.2"], ("net.1", "ReLU"), len(VAL))
 
 
 def test_fit_raises_trial_pruned_once_lightning_stopped_at_the_end_of_the_epoch():
