@@ -60,13 +60,19 @@ def test_a_task_gives_the_study_its_direction_and_metric_name(tmp_path: Path) ->
 def test_a_task_refuses_what_contradicts_it(
     tmp_path: Path, extra: str, fragments: list[str]
 ) -> None:
+    error = refused(tmp_path, extra)
+    for fragment in fragments:
+        assert fragment in str(error)
+
+
+def refused(tmp_path: Path, extra: str) -> ConfigError:
+    """The error that loading the task study file with ``extra`` lines raises."""
     pytest.importorskip("torch")
     path = tmp_path / "task.yaml"
     path.write_text(TASK + extra)
     with pytest.raises(ConfigError) as caught:
         load_study_config(path)
-    for fragment in fragments:
-        assert fragment in str(caught.value)
+    return caught.value
 
 
 COSTS = "  objectives: [val_accuracy, parameters, inference_latency]\n"
@@ -124,15 +130,11 @@ def test_a_study_file_agrees_with_its_tasks_objectives_or_fails(
 def test_bad_objectives_and_limits_name_the_task_field(
     tmp_path: Path, extra: str, field: str, fragments: list[str]
 ) -> None:
-    pytest.importorskip("torch")
-    path = tmp_path / "task.yaml"
-    path.write_text(TASK + extra)
-    with pytest.raises(ConfigError) as caught:
-        load_study_config(path)
-    assert caught.value.field == field
-    assert f"field '{field}'" in str(caught.value)
+    error = refused(tmp_path, extra)
+    assert error.field == field
+    assert f"field '{field}'" in str(error)
     for fragment in fragments:
-        assert fragment in str(caught.value)
+        assert fragment in str(error)
 
 
 @pytest.mark.parametrize(

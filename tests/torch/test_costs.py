@@ -1,4 +1,6 @@
-"""A trial's costs measured, its limits judged, and the warning for a limit out of reach."""
+"""A trial's costs measured, its limits judged, and the warning for a limit out of reach.
+Times are given (epoch telemetry written here) or read from a fake clock: no test depends on
+how fast this machine is."""
 
 from __future__ import annotations
 
