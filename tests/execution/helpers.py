@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import tunelab
+from tests.execution.objectives import SLOW_STEPS
 from tunelab.trial import TrialRecord, TrialState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,20 +54,34 @@ def assert_interrupted_cleanly(trials: list[TrialRecord]) -> list[TrialRecord]:
 
 
 class KillOneRunningWorker:
-    """A callback that, once, kills with SIGKILL the worker of a trial that is training (it
-    has reported) in another process than the trial that just finished."""
+    """A callback that, once, kills with SIGKILL the worker of a trial of
+    :func:`objectives.slow_quadratic` that is training in another process than the trial that
+    just finished: one that has reported, but not its last step.
 
-    def __init__(self) -> None:
+    A trial past its last report may finish between the look and the kill, so the callback
+    waits up to ``patience`` seconds for one with a step to go (it then still sleeps 0.1 s,
+    far longer than the look and the kill take); two workers running trials of one length
+    tend to finish together, when the other trial is at its end.
+    """
+
+    def __init__(self, patience: float = 0.5) -> None:
+        self.patience = patience
         self.killed: list[int] = []
 
     def __call__(self, study: tunelab.Study, record: TrialRecord) -> None:
-        if self.killed:
-            return
-        for other in study.get_trials([TrialState.RUNNING]):
-            if other.intermediate_values and other.user_attrs["pid"] != record.user_attrs["pid"]:
-                os.kill(other.user_attrs["pid"], signal.SIGKILL)
-                self.killed.append(other.number)
-                return
+        deadline = time.monotonic() + self.patience
+        while not self.killed and time.monotonic() < deadline:
+            for other in study.get_trials([TrialState.RUNNING]):
+                steps = other.intermediate_values
+                if (
+                    steps
+                    and max(steps) < SLOW_STEPS - 1
+                    and other.user_attrs["pid"] != record.user_attrs["pid"]
+                ):
+                    os.kill(other.user_attrs["pid"], signal.SIGKILL)
+                    self.killed.append(other.number)
+                    return
+            time.sleep(0.02)
 
 
 def assert_failed_and_retried(

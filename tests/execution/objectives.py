@@ -15,10 +15,13 @@ def quadratic(trial: tunelab.Trial) -> float:
     return (x - 1.0) ** 2
 
 
+SLOW_STEPS = 3  # slow_quadratic reports steps 0, 1 and 2, each 0.1 s after the one before
+
+
 def slow_quadratic(trial: tunelab.Trial) -> float:
     trial.set_user_attr("pid", os.getpid())
     x = trial.suggest_float("x", -5.0, 5.0)
-    for step in range(3):
+    for step in range(SLOW_STEPS):
         time.sleep(0.1)
         trial.report(x * x, step=step)
     return x * x
