@@ -204,9 +204,9 @@ def test_enqueue_checked_takes_good_parameters_given_as_text(searched):
         ({"lrate": 0.1}, "lrate",
          "'lrate' is not a parameter of study .*; its parameters are 'bn', 'dropout', 'layers', "
          "'lr', 'optimizer', 'width'"),
-        ({"lr": 0.5}, "lr", r"lr=0.5 is outside .* give a value in \[0.0001, 0.1\]"),
+        ({"lr": 0.5}, "lr", r"lr=0.5 is not in .* give a value in \[0.0001, 0.1\]"),
         ({"lr": "fast"}, "lr", "lr='fast' is not a number"),
-        ({"layers": 5}, "layers", "layers=5 is outside .* multiple of step=3, e.g. 4 or 7"),
+        ({"layers": 5}, "layers", "layers=5 is not in .* multiple of step=3, e.g. 4 or 7"),
         ({"layers": "4.5"}, "layers", "layers='4.5' is not an integer"),
         ({"layers": True}, "layers", "layers=True is not an integer"),
         ({"dropout": 0.3}, "dropout", "multiple of step=0.25, e.g. 0.25 or 0.5"),

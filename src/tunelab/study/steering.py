@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -167,7 +168,7 @@ def _checked_value(name: str, value: Any, distribution: Distribution) -> JsonSca
                 repr(v) for v in _grid_neighbours(number, distribution)
             )
         raise ConfigError(
-            f"enqueue_checked: {name}={value!r} is outside the parameter's distribution "
+            f"enqueue_checked: {name}={value!r} is not in the parameter's distribution "
             f"{distribution}; {fix}.",
             field=name,
         )
@@ -184,7 +185,7 @@ def _as_number(name: str, value: Any, distribution: Distribution) -> int | float
             number = float(value.strip())
         except ValueError:
             number = None
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):  # numpy's too
         number = None
     if number is None or not math.isfinite(number) or (integer and not float(number).is_integer()):
         raise ConfigError(
