@@ -27,6 +27,7 @@ PER_FOLD_PREFIX = "fold_"  # "fold_telemetry" and the like: a cross-validated tr
 DASK_TICKET_ATTR = "dask_task"  # the key of the Dask task that ran the trial
 OPTUNA_SYSTEM_ATTRS_ATTR = "optuna_system_attrs"  # an imported trial's Optuna system attributes
 ARTIFACT_META_PREFIX = "artifacts:"  # "artifacts:ID": an uploaded file's meta (tunelab.artifacts)
+PRUNE_REQUEST_ATTR = "prune_request"  # when a prune was asked from outside (study.request_prune)
 
 # Trial user attributes (shown to the user as their own) ------------------------------------------
 CV_SCORES_ATTR = "cv_scores"
@@ -47,4 +48,7 @@ PRUNER_ATTR = "pruner"  # the name of the pruner that judged the study's trials 
 DASK_INTERRUPTED_PREFIX = "dask_interrupted"  # "dask_interrupted:RUN": how a Dask run was stopped
 METRIC_NAMES_ATTR = "metric_names"  # names given by set_metric_names after the study was created
 IMPORTED_FROM_ATTR = "imported_from"  # an imported study's source, and the attributes it had there
+STOP_REQUESTS_ATTR = "stop_requests"  # how many stops of its runs were asked (study.request_stop)
+NOTE_ATTR = "note"  # the study's note (study.set_note)
+TRIAL_NOTE_PREFIX = "note:"  # "note:N": trial N's note, kept here since a finished trial is frozen
 # ARTIFACT_META_PREFIX as on trials: the files uploaded to the study itself (Optuna's key too)

@@ -4,7 +4,8 @@ Beside the best value of the completed trials, the bar shows the best value that
 trials have reported so far, read from the storage every ``refresh_interval`` seconds by a
 thread of its own: a fused population or a long trial reports every epoch long before it
 finishes, and wherever it runs (this process, worker processes) its reports reach the storage
-at once. The label keeps the two apart, since a reported value is an intermediate one.
+at once. The label keeps the two apart, since a reported value is an intermediate one. The
+same reading shows where the first few running trials are: each one's latest step and value.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from tunelab.exceptions import MissingExtraError
@@ -25,7 +26,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tunelab")
 
 REFRESH_INTERVAL = 2.0
-"""Seconds between two readings of the running trials' reports."""
+"""Seconds between two readings of the running trials' reports (one query each)."""
+
+RUNNING_SHOWN = 3
+"""How many running trials the bar names, each with its latest report."""
 
 
 class TrialProgress:
@@ -56,6 +60,7 @@ class TrialProgress:
         self._single = len(study.directions) == 1
         self._best: float | None = None
         self._best_reported: float | None = None
+        self._running = ""
         self._counts = {state: 0 for state in TrialState}
         self._lock = threading.Lock()  # advance() and the reading thread both set the status
         self._progress = Progress(
@@ -89,7 +94,8 @@ class TrialProgress:
             for s, n in self._counts.items()
             if n and s in (TrialState.PRUNED, TrialState.FAIL)
         )
-        return f"{status} ({others})" if others else status
+        status = f"{status} ({others})" if others else status
+        return f"{status}; {self._running}" if self._running else status
 
     def advance(self, record: TrialRecord) -> None:
         """Count a finished trial."""
@@ -104,13 +110,15 @@ class TrialProgress:
                 self._progress.update(self._task, advance=1, status=self.status)
 
     def refresh_reports(self) -> None:
-        """Show the best value the study's running trials have reported so far."""
+        """Show the best value the study's running trials have reported so far, and the
+        latest report of the first few."""
         study = self._study
         running = study.storage.get_trials(study.study_id, (TrialState.RUNNING,))
         with self._lock:
             self._best_reported = self._best_of(
                 value for record in running for value in record.intermediate_values.values()
             )
+            self._running = running_text(running)
             self._progress.update(self._task, status=self.status)
 
     def close(self) -> None:
@@ -137,3 +145,16 @@ class TrialProgress:
         if best is None or (value > best if self._maximize else value < best):
             return value
         return best
+
+
+def running_text(records: Sequence[TrialRecord], shown: int = RUNNING_SHOWN) -> str:
+    """``running: #12 step 7 0.943, #13 step 2 0.811, +2 more``: the latest report of each
+    running trial that reported, the first ``shown`` by number; "" when none reported."""
+    reporting = sorted((r for r in records if r.intermediate_values), key=lambda r: r.number)
+    parts = []
+    for record in reporting[:shown]:
+        step = max(record.intermediate_values)
+        parts.append(f"#{record.number} step {step} {record.intermediate_values[step]:.4g}")
+    if len(reporting) > shown:
+        parts.append(f"+{len(reporting) - shown} more")
+    return "running: " + ", ".join(parts) if parts else ""

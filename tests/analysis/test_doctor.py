@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,6 +57,7 @@ from tunelab.analysis.doctor import (
     study_verdict,
     trials_verdict,
 )
+from tunelab.study import request_prune
 from tunelab.telemetry import (
     HOW_TO_RECORD,
     ActivationStats,
@@ -883,6 +885,21 @@ def test_asking_a_study_without_a_pruner_is_reported():
         "had no pruner (pruner='none'): every answer was False, and no trial was stopped early."
     )
     assert "pruner='median'" in finding.advice
+
+
+@pytest.mark.parametrize("pruner", ["none", "median"])
+def test_trials_pruned_on_request_are_not_the_pruners_doing(pruner):
+    study = tunelab.create_study(storage="memory", sampler="random", seed=0, pruner=pruner)
+    for _ in range(3):  # every trial pruned, each because the user asked
+        trial = study.ask()
+        trial.report(trial.suggest_float("x", 0.0, 1.0), step=0)
+        request_prune(study, trial.number)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pruner none: should_prune() warns it cannot prune
+            assert trial.should_prune()
+        study.tell(trial, state=TrialState.PRUNED)
+    found = codes(diagnose_study(study))
+    assert not found & {ALL_TRIALS_PRUNED, MOST_TRIALS_PRUNED, PRUNING_WITHOUT_PRUNER}
 
 
 def test_asking_in_a_multi_objective_study_is_reported():

@@ -9,6 +9,7 @@ from torch import nn
 import tunelab
 from tunelab._attrs import DIVERGENCE_ATTR, PRUNER_CONSULTED_ATTR
 from tunelab.exceptions import ConfigError, TrialPruned
+from tunelab.study import request_prune
 from tunelab.telemetry import (
     artifact_dir,
     read_divergence,
@@ -310,6 +311,16 @@ def test_a_pruned_trial_stops_after_the_epoch_the_pruner_refused(digits):
     trial = study.ask()
     trainer = Trainer(mlp(digits), digits, Recipe(epochs=5, lr=1e-5), trial=trial)
     with pytest.raises(TrialPruned, match="after epoch 1"):
+        trainer.fit()
+
+
+def test_a_prune_requested_from_outside_stops_training_after_the_next_epoch(digits):
+    study = tunelab.create_study(direction="maximize", pruner="none")
+    trial = study.ask()
+    request_prune(study, trial.number)  # as the dashboard would, from another process
+    trainer = Trainer(mlp(digits), digits, Recipe(epochs=5, lr=1e-5), trial=trial)
+    with pytest.warns(UserWarning, match="always False"), \
+            pytest.raises(TrialPruned, match="after epoch 1"):
         trainer.fit()
 
 

@@ -62,7 +62,8 @@ Findings about a study:
 - ``most_trials_pruned``: at least MOST_PRUNED_MIN_FINISHED trials finished, more than
   MOST_PRUNED_FRACTION of them were pruned, but not all. The evidence lists where the pruner
   cut (each pruned trial's last reported step). A trial paused by a pruner and carried on by a
-  later one counts as neither.
+  later one counts as neither. Here and in ``all_trials_pruned``, a trial pruned because the
+  user asked (:func:`tunelab.study.request_prune`) is left out: the pruner did not stop it.
 - ``metric_saturated``: at least SATURATED_MIN_TIED completed trials tie at the best value, and
   it is the bound of the metric: 1 for a maximized one (accuracy, F1), 0 for a minimized one
   (a loss, an error rate).
@@ -75,7 +76,8 @@ Findings about a study:
   study), at least CONSULT_MIN_TRIALS finished trials reported values at PRUNABLE_MIN_STEPS or
   more steps, and not one finished trial called ``should_prune()``.
 - ``pruning_without_pruner``: finished trials called ``should_prune()`` where it can only say
-  False: the study had no pruner (``pruner="none"``), or has several objectives.
+  False: the study had no pruner (``pruner="none"``), or has several objectives. A trial
+  pruned on request is left out: its should_prune() answered True.
 - ``no_telemetry``: completed or pruned trials that recorded no telemetry, counted.
 """
 
@@ -96,6 +98,7 @@ from tunelab._options import check_int
 from tunelab.exceptions import MissingExtraError
 from tunelab.pruners.base import continued_trials
 from tunelab.space import FloatDistribution, IntDistribution
+from tunelab.study.steering import pruned_on_request
 from tunelab.telemetry import (
     HOW_TO_RECORD,
     QUANTILE_LEVELS,
@@ -1004,8 +1007,8 @@ def _first_line(text: str | None) -> str:
 
 
 def detect_all_pruned(records: Sequence[TrialRecord]) -> Finding | None:
-    """Every finished trial (at least ALL_PRUNED_MIN_TRIALS) was pruned."""
-    finished = [r for r in records if r.state.is_finished()]
+    """Every finished trial (at least ALL_PRUNED_MIN_TRIALS) was pruned by the pruner."""
+    finished = _finished_by_themselves(records)
     if len(finished) < ALL_PRUNED_MIN_TRIALS:
         return None
     if any(r.state is not TrialState.PRUNED for r in finished):
@@ -1028,7 +1031,7 @@ def detect_all_pruned(records: Sequence[TrialRecord]) -> Finding | None:
 def detect_most_pruned(records: Sequence[TrialRecord]) -> Finding | None:
     """More than MOST_PRUNED_FRACTION of the finished trials were pruned, not all of them."""
     carried_on = continued_trials(list(records))
-    finished = [r for r in records if r.state.is_finished() and r.number not in carried_on]
+    finished = [r for r in _finished_by_themselves(records) if r.number not in carried_on]
     pruned = [r for r in finished if r.state is TrialState.PRUNED]
     if len(finished) < MOST_PRUNED_MIN_FINISHED or len(pruned) == len(finished):
         return None
@@ -1052,6 +1055,11 @@ def detect_most_pruned(records: Sequence[TrialRecord]) -> Finding | None:
             "gentler rule (pruner: percentile with percentile: 75 keeps the best three quarters)."
         ),
     )
+
+
+def _finished_by_themselves(records: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """The finished trials, but those pruned because the user asked: what the pruner judged."""
+    return [r for r in records if r.state.is_finished() and not pruned_on_request(r)]
 
 
 def _stops_text(pruned: Sequence[TrialRecord]) -> str:
@@ -1184,7 +1192,7 @@ def detect_pruning_without_pruner(
     finished = [r for r in records if r.state.is_finished()]
     multi = n_objectives > 1
     asked = [
-        r for r in finished
+        r for r in _finished_by_themselves(records)
         if PRUNER_CONSULTED_ATTR in r.system_attrs
         and (multi or r.system_attrs[PRUNER_CONSULTED_ATTR] == NO_PRUNER)
     ]

@@ -43,6 +43,7 @@ def worker_spec(
         catch,
         study.trial_budget,
         fuse=fuse,
+        stop_requests_seen=study.stop_requests_seen,
     )
 
 

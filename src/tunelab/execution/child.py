@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tunelab.execution.lifeline import tie_to_parent
 from tunelab.execution.tickets import Tickets
 from tunelab.study.runner import TrialRunner
+from tunelab.study.steering import stop_is_requested
 
 if TYPE_CHECKING:
     from multiprocessing.synchronize import Event
@@ -45,7 +46,8 @@ def run_worker(
     messages: multiprocessing.Queue[WorkerMessage],
     parent_pid: int,
 ) -> None:
-    """A worker process: trials until the tickets, the time or the study's will run out."""
+    """A worker process: trials until the tickets, the time or the study's will run out, or
+    a stop is requested (from the parent, or from any process through the storage)."""
     signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
     try:
         if not tie_to_parent(parent_pid):
@@ -86,8 +88,8 @@ def _run_trials(
             stop.wait(_WAIT_SECONDS)
             continue
         try:
-            if study.sampler.is_exhausted(study):
-                stop.set()
+            if study.sampler.is_exhausted(study) or stop_is_requested(study):
+                stop.set()  # every worker finishes its trial and leaves
             elif fuse is None:
                 runner.run_one()
             else:  # the parent follows the storage and calls the callbacks

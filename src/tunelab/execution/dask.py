@@ -11,9 +11,10 @@ trial's number.
 
 The calling process keeps at most as many tasks in flight as the cluster has worker threads.
 Trials are sampled when their task starts, so queued tasks would not make the sampler see less;
-but a budget given as a time (or none), ``study.stop()``, a finished grid or an error must take
-effect at once, and a task never submitted costs nothing to hold back, while one running cannot
-be taken back. Each submission counts against ``n_trials``, so exactly that many tasks run.
+but a budget given as a time (or none), ``study.stop()``, a stop requested from elsewhere
+(``request_stop``), a finished grid or an error must take effect at once, and a task never
+submitted costs nothing to hold back, while one running cannot be taken back. Each submission
+counts against ``n_trials``, so exactly that many tasks run.
 
 Dask runs a task again when the worker running it died. Each task is a ticket written to its
 trial (the ``dask_task`` system attribute), and a task run again finds its ticket spent and
@@ -63,6 +64,7 @@ from tunelab.execution.processes import WorkerError
 from tunelab.execution.worker import FinishedTrials, WorkerSpec
 from tunelab.study.optimize import may_start
 from tunelab.study.runner import TrialRunner
+from tunelab.study.steering import stop_is_requested
 from tunelab.trial import TrialRecord, TrialState
 
 if TYPE_CHECKING:
@@ -174,10 +176,12 @@ def optimize_on_dask(
     """Run the study's trials as Dask tasks; ``on_finished`` sees each finished one.
 
     Stops submitting when ``n_trials`` tasks were submitted, ``timeout`` seconds passed, a
-    callback called ``study.stop()``, the sampler is exhausted or a task failed; the tasks in
-    flight then finish. An error a trial does not catch is raised as a :class:`WorkerError`
-    whose cause is the trial's own exception. On Ctrl-C, the tasks not yet started are
-    cancelled and the running trials failed as interrupted.
+    callback called ``study.stop()``, a stop was requested (``request_stop``, from any
+    process), the sampler is exhausted or a task failed; the tasks in flight then finish, and
+    one that starts after a stop was requested starts no trial. An error a trial does not
+    catch is raised as a :class:`WorkerError` whose cause is the trial's own exception. On
+    Ctrl-C, the tasks not yet started are cancelled and the running trials failed as
+    interrupted.
     """
     distributed = _distributed("optimize(executor=...)")
     spec = replace(spec, storage_url=_absolute_sqlite(spec.storage_url))
@@ -227,9 +231,10 @@ def optimize_on_dask(
 
 def run_one_trial(spec: WorkerSpec, run: str, ticket: str) -> int | None:
     """A Dask task: one trial of the study; its number, or None when there is nothing to run
-    (the sampler is exhausted, or this task already ran before its worker died)."""
+    (the sampler is exhausted, a stop was requested since the run started, or this task
+    already ran before its worker died)."""
     study = _study_for(spec, run)
-    if study.sampler.is_exhausted(study) or _spent(study, ticket):
+    if study.sampler.is_exhausted(study) or stop_is_requested(study) or _spent(study, ticket):
         return None
     objective = spec.objective_here()
     interrupted = f"{DASK_INTERRUPTED_PREFIX}:{run}"

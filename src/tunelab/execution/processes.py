@@ -9,7 +9,9 @@ The trial budget is shared as tickets (:mod:`.tickets`): the workers together st
 storage, calls the callbacks and the progress bar for every trial that finishes, and stops the
 workers after their current trial when a callback calls ``study.stop()``, when a worker fails
 with an error the study does not catch (then raised here as a :class:`WorkerError`), or on
-Ctrl-C (each worker fails its running trial as interrupted, as the serial loop does).
+Ctrl-C (each worker fails its running trial as interrupted, as the serial loop does). A stop
+requested from any process (``request_stop``) reaches the workers through the storage: each reads
+it before its next trial, and stops them all.
 
 The parent also watches its workers. One that dies (killed by a signal, a non-zero exit code,
 an error as it starts) is reported with how it ended and its last error; the trials it left

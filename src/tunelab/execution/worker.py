@@ -46,6 +46,9 @@ class WorkerSpec:
     fuse: int | None = None
     """With a population size, each worker trains its trials that many at a time, fused
     (``optimize(fuse=K)``); the objective is then a declarative training task."""
+    stop_requests_seen: int | None = None
+    """The calling run's count of stop requests as it started (``Study.stop_requests_seen``):
+    a larger one in the storage stops the workers too."""
 
     def open_study(self) -> Study:
         """The study, opened on this process's own connection to the storage."""
@@ -55,6 +58,7 @@ class WorkerSpec:
             self.study_name, self.storage_url, sampler=self.sampler, pruner=self.pruner
         )
         study.trial_budget = self.trial_budget
+        study.stop_requests_seen = self.stop_requests_seen
         return study
 
     def objective_here(self) -> Callable[[Trial], Any]:

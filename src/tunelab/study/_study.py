@@ -61,6 +61,10 @@ class Study(StudyResults):
         self.trial_budget: int | None = None
         """While :meth:`optimize` runs with ``n_trials``: how many trials the study will hold
         when it ends (those before the call included); None otherwise. Samplers may read it."""
+        self.stop_requests_seen: int | None = None
+        """While :meth:`optimize` runs: how many stops had been requested on the study
+        (:func:`tunelab.study.request_stop`) when the call started; a larger count in the
+        storage stops the run. None otherwise."""
 
     # Ask and tell ----------------------------------------------------------------------
 
@@ -285,7 +289,9 @@ class Study(StudyResults):
     optimize = optimize
 
     def stop(self) -> None:
-        """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs)."""
+        """Ask :meth:`optimize` to stop after the running trial (or trials, with n_jobs), from
+        this process (a callback, say); :func:`tunelab.study.request_stop` asks from any
+        process."""
         self._stop_requested = True
 
     @property
@@ -308,7 +314,8 @@ class Study(StudyResults):
                 "pruner='median' (the default) or pruners.MedianPruner()"
             )
             warnings.warn(
-                f"should_prune() is always False in study {self.study_name!r}: {why}.",
+                f"should_prune() is always False in study {self.study_name!r}, but for a "
+                f"prune requested from outside (request_prune): {why}.",
                 UserWarning,
                 stacklevel=3,
             )

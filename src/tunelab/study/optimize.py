@@ -22,6 +22,7 @@ from tunelab.exceptions import ConfigError
 from tunelab.heartbeat import StaleTrialWatch
 from tunelab.storage import shared_url
 from tunelab.study.runner import CatchTypes, Objective, TrialRunner
+from tunelab.study.steering import stop_is_requested, stop_requests
 from tunelab.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ def optimize(
     gc_after_trial: bool = False,
 ) -> None:
     """Run ``objective`` on new trials until ``n_trials`` ran, ``timeout`` seconds passed,
-    :meth:`Study.stop` was called, or the sampler has nothing left (a finished grid).
+    :meth:`Study.stop` was called, a stop was requested from any process
+    (:func:`tunelab.study.request_stop`: the run starts no new trial, running ones finish), or
+    the sampler has nothing left (a finished grid).
 
     An exception of a type in ``catch`` makes that trial FAIL and the study goes on; others
     propagate after the trial is marked FAIL. Ctrl-C marks the running trial FAIL and
@@ -101,6 +104,7 @@ def optimize(
             progress.advance(record)
 
     study._stop_requested = False  # a stop asked during an earlier call is spent
+    study.stop_requests_seen = stop_requests(study)  # so are those requested from elsewhere
     if n_trials is not None:  # a count, not len(study.trials): reading every trial costs
         study.trial_budget = study.storage.count_trials(study.study_id) + n_trials
     try:
@@ -126,6 +130,7 @@ def optimize(
                 )
     finally:
         study.trial_budget = None
+        study.stop_requests_seen = None
         if progress is not None:
             progress.close()
 
@@ -213,7 +218,7 @@ def batches(
     study: Study, n_trials: int | None, timeout: float | None, size: int
 ) -> Iterator[int]:
     """How many trials to start next, batch after batch (``size`` or what the budget leaves),
-    until the budget is spent, :meth:`Study.stop` is called or the sampler is done."""
+    until the budget is spent, a stop is requested or the sampler is done."""
     deadline = None if timeout is None else time.monotonic() + timeout
     done = 0
     while may_start(study, done, n_trials, deadline):
@@ -227,6 +232,9 @@ def may_start(
 ) -> bool:
     """Whether a run that started ``started`` trials may start another one."""
     if study.stop_requested:
+        return False
+    if stop_is_requested(study):
+        logger.info("A stop of the study's runs was requested; starting no more trials.")
         return False
     if n_trials is not None and started >= n_trials:
         return False

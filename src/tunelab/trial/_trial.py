@@ -13,7 +13,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tunelab._attrs import CONSTRAINTS_ATTR, NAMED_CONSTRAINT_PREFIX, PRUNER_CONSULTED_ATTR
+from tunelab._attrs import (
+    CONSTRAINTS_ATTR,
+    NAMED_CONSTRAINT_PREFIX,
+    PRUNE_REQUEST_ATTR,
+    PRUNER_CONSULTED_ATTR,
+)
 from tunelab.constraints import ConstraintsSet
 from tunelab.exceptions import ParameterConflictError, TrialFinishedError, TunelabError
 from tunelab.space import (
@@ -196,11 +201,14 @@ class Trial(BaseTrial):
             self.study.storage.set_intermediate_value(self._trial_id, step, value)
 
     def should_prune(self) -> bool:
-        """Whether the study's pruner says this trial should stop now.
+        """Whether this trial should stop now: a prune was requested for it from outside
+        (:func:`tunelab.study.request_prune`, the dashboard), or the study's pruner says so.
 
-        The first call notes on the trial which pruner it asked (system attribute
+        A loop that never calls ``should_prune()`` cannot be pruned, by the pruner or from
+        outside. The first call notes on the trial which pruner it asked (system attribute
         ``pruner_consulted``), so that the doctor can tell a pruner never asked from one asked
-        where it cannot prune: one write per trial, not per call.
+        where it cannot prune: one write per trial, not per call. Each call reads the trial's
+        record once, where the pruner reads the reports and a request is seen.
         """
         self._check_running("should_prune")
         if not self._consulted_pruner:
@@ -208,10 +216,11 @@ class Trial(BaseTrial):
             self.study.storage.set_trial_system_attr(
                 self._trial_id, PRUNER_CONSULTED_ATTR, self.study._pruner_name()
             )
-        if not self.study._can_prune() or not self._reported_steps:
-            return False
+        pruner_may_judge = self.study._can_prune() and bool(self._reported_steps)
         record = self.study.storage.get_trial(self._trial_id)
-        return bool(self.study.pruner.prune(self.study, record))
+        if PRUNE_REQUEST_ATTR in record.system_attrs:
+            return True
+        return pruner_may_judge and bool(self.study.pruner.prune(self.study, record))
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Attach a JSON-serializable value to the trial (shown in reports and dataframes)."""
