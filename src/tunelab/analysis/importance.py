@@ -357,24 +357,22 @@ def leaf_boxes(tree: Tree, n_features: int) -> tuple[np.ndarray, np.ndarray, np.
     """
     # Each of these attributes builds a fresh array view when read: read them once.
     left_child, right_child = tree.children_left, tree.children_right
-    split_feature, split_threshold, node_value = tree.feature, tree.threshold, tree.value
-    lower_of, upper_of, values = [], [], []
-    stack = [(0, np.zeros(n_features), np.ones(n_features))]
-    while stack:
-        node, lower, upper = stack.pop()
-        left, right = left_child[node], right_child[node]
-        if left == right:  # both -1: a leaf
-            lower_of.append(lower)
-            upper_of.append(upper)
-            values.append(node_value[node, 0, 0])
-            continue
-        feature, threshold = split_feature[node], split_threshold[node]
-        left_upper, right_lower = upper.copy(), lower.copy()
-        left_upper[feature] = min(upper[feature], threshold)
-        right_lower[feature] = max(lower[feature], threshold)
-        stack.append((left, lower, left_upper))
-        stack.append((right, right_lower, upper))
-    return np.array(lower_of), np.array(upper_of), np.array(values)
+    split_feature, split_threshold = tree.feature, tree.threshold
+    lower = np.zeros((tree.node_count, n_features))
+    upper = np.ones((tree.node_count, n_features))
+    # A level of the tree at a time: each split narrows its children's boxes on one feature.
+    level = np.array([0])
+    while level.size:
+        parents = level[left_child[level] != right_child[level]]  # a leaf has -1 for both
+        left, right = left_child[parents], right_child[parents]
+        feature, threshold = split_feature[parents], split_threshold[parents]
+        for children in (left, right):
+            lower[children], upper[children] = lower[parents], upper[parents]
+        upper[left, feature] = np.minimum(upper[parents, feature], threshold)
+        lower[right, feature] = np.maximum(lower[parents, feature], threshold)
+        level = np.concatenate((left, right))
+    leaves = left_child == right_child
+    return lower[leaves], upper[leaves], tree.value[leaves, 0, 0]
 
 
 def tree_variance_fractions(tree: Tree, n_features: int) -> np.ndarray:
@@ -409,13 +407,16 @@ def _marginal_variance(
 
     Between consecutive leaf edges on this feature the set of leaves crossing it is fixed, so
     the marginal there is the sum of those leaves' values weighted by their volume in the other
-    features (the volume of the other features' space is 1).
+    features (the volume of the other features' space is 1). Each leaf adds its weight where
+    its span starts and takes it back where it ends, and a running sum gives every interval's
+    marginal: linear in the leaves, where a leaves-by-intervals table grows with their square
+    (a fully grown tree over 10,000 trials has thousands of both).
     """
     edges = np.unique(np.concatenate(([0.0, 1.0], lower, upper)))
-    middles = (edges[:-1] + edges[1:]) / 2
-    covers = (lower[:, None] <= middles) & (middles < upper[:, None])  # leaves x intervals
-    volume_elsewhere = np.delete(widths, feature, axis=1).prod(axis=1)
-    marginal = (value * volume_elsewhere) @ covers
+    weight = value * np.delete(widths, feature, axis=1).prod(axis=1)
+    starts, ends = np.searchsorted(edges, lower), np.searchsorted(edges, upper)
+    changes = np.bincount(starts, weight, len(edges)) - np.bincount(ends, weight, len(edges))
+    marginal = np.cumsum(changes)[:-1]
     return float(np.diff(edges) @ (marginal - mean) ** 2)
 
 
