@@ -58,6 +58,10 @@ Importances = Mapping[str, dict[str, float] | TunelabError]
 """Per objective name: each parameter's share of the variance, or why it was not computed."""
 
 
+# A curve is a trace of its own: a browser draws a few hundred in time, not ten thousand.
+MAX_CURVES = 300
+
+
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure to draw: its element id, heading, caption, and the call that draws it."""
@@ -127,7 +131,7 @@ def study_figure_specs(study: Study, importances: Importances) -> list[FigureSpe
     specs.append(FigureSpec(
         "figure-intermediate-values", "Intermediate values",
         "what each trial reported step by step; pruned trials are dotted and end in a cross.",
-        lambda: plot_intermediate_values(study),
+        lambda: plot_intermediate_values(study, max_trials=MAX_CURVES),
     ))
     specs.append(FigureSpec(
         "figure-timeline", "Timeline", "when each trial ran, coloured by how it ended.",
