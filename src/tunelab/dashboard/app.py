@@ -208,7 +208,8 @@ def _api_routes(d: Dashboard) -> list[Route]:
     def changes(request: Request) -> Response:
         name = _name(d, request)
         cursor = _cursor(request)
-        snapshot, changed = d.feeds[name].changes_since(cursor)
+        # Asked for explicitly (a client that cannot listen), so read now, not a poll ago.
+        snapshot, changed = d.feeds[name].changes_since(cursor, max_age=0.0)
         return JSONResponse(_change(snapshot, changed, cursor))
 
     async def events(request: Request) -> Response:

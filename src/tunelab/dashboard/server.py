@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tunelab.dashboard.app import create_app
@@ -62,11 +62,20 @@ def serve(
     port: int = 8080,
     token: str | None = None,
     read_only: bool = False,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve the dashboard over ``storage`` until interrupted (Ctrl-C)."""
+    """Serve the dashboard over ``storage`` until interrupted (Ctrl-C); ``announce`` is
+    called with its address once the port is taken."""
     server, listener = _server(storage, host, port, token, read_only)
     with listener:
+        if announce is not None:
+            announce(_address(host, listener))
         server.run(sockets=[listener])
+
+
+def _address(host: str, listener: socket.socket) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{listener.getsockname()[1]}/"
 
 
 @contextlib.contextmanager
@@ -90,10 +99,8 @@ def serving(
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.02)
-    bound_port = listener.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
     try:
-        yield f"http://{shown}:{bound_port}/"
+        yield _address(host, listener)
     finally:
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_S)
