@@ -11,8 +11,13 @@ import tunelab
 from tests.dashboard.conftest import BASE_URL, HOSTILE, PARAM
 from tunelab.dashboard import create_app
 
-PAGES = ["/", "/studies/hostile", "/studies/hostile/trials", "/studies/hostile/trials/3",
-         "/studies/hostile/compare?trials=1,2"]
+PAGES = [
+    "/",
+    "/studies/hostile",
+    "/studies/hostile/trials",
+    "/studies/hostile/trials/3",
+    "/studies/hostile/compare?trials=1,2",
+]
 
 
 def test_the_studies_list_counts_trials_by_state(client: TestClient) -> None:
@@ -71,9 +76,16 @@ def test_the_table_sorts_filters_and_pages(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("sort=colour", "sort"), ("state=DONE", "state"), ("range=x:a:b", "range"), ("page=-1", "page")],
+    [
+        ("sort=colour", "sort"),
+        ("state=DONE", "state"),
+        ("range=x:a:b", "range"),
+        ("page=-1", "page"),
+    ],
 )
-def test_a_bad_table_query_is_400_naming_the_field(client: TestClient, query: str, field: str) -> None:
+def test_a_bad_table_query_is_400_naming_the_field(
+    client: TestClient, query: str, field: str
+) -> None:
     answer = client.get(f"/api/studies/hostile/trials?{query}")
     assert answer.status_code == 400
     assert field in answer.json()["error"]
@@ -153,14 +165,19 @@ def test_pages_are_data_free_shells_that_load_only_local_assets(client: TestClie
         assert not any(h in page.text for h in HOSTILE)
     assert client.get("/static/plotly.min.js").status_code == 200
     assert client.get("/static/study.js").headers["content-type"].startswith("text/javascript")
-    script_sources = "".join(client.get(f"/static/{n}.js").text for n in
-                             ("dashboard", "studies", "study", "trials", "trial", "compare"))
+    script_sources = "".join(
+        client.get(f"/static/{n}.js").text
+        for n in ("dashboard", "studies", "study", "trials", "trial", "compare")
+    )
     assert "innerHTML" not in script_sources and "http://" not in script_sources
 
 
 def test_hostile_text_comes_back_as_json_data(client: TestClient) -> None:
-    for path in ("/api/studies/hostile", "/api/studies/hostile/trials/3",
-                 "/api/studies/hostile/trials?per_page=50"):
+    for path in (
+        "/api/studies/hostile",
+        "/api/studies/hostile/trials/3",
+        "/api/studies/hostile/trials?per_page=50",
+    ):
         answer = client.get(path)
         assert answer.headers["content-type"] == "application/json"
         assert answer.headers["x-content-type-options"] == "nosniff"

@@ -29,7 +29,10 @@ def test_the_token_in_the_address_moves_into_a_cookie(storage_url: str) -> None:
     first = client.get(f"/studies/hostile?token={TOKEN}&x=1", follow_redirects=False)
 
     assert first.status_code == 303 and first.headers["location"] == "/studies/hostile?x=1"
-    assert "HttpOnly" in first.headers["set-cookie"] and "SameSite=Strict" in first.headers["set-cookie"]
+    assert (
+        "HttpOnly" in first.headers["set-cookie"]
+        and "SameSite=Strict" in first.headers["set-cookie"]
+    )
     assert client.get("/api/studies").status_code == 200  # the cookie now carries it
 
 
@@ -56,16 +59,23 @@ def test_a_write_without_the_header_or_from_another_site_is_refused(
 
 
 def test_a_write_must_be_json(client: TestClient) -> None:
-    answer = client.post("/api/studies/hostile/stop", content="x=1", headers={
-        **WRITE, "Content-Type": "application/x-www-form-urlencoded"})
+    answer = client.post(
+        "/api/studies/hostile/stop",
+        content="x=1",
+        headers={**WRITE, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 403 and "JSON" in answer.json()["error"]
 
 
 def test_read_only_refuses_every_write(storage_url: str) -> None:
     client = TestClient(create_app(storage_url, read_only=True), base_url=BASE_URL)
     assert client.get("/api/config").json()["read_only"] is True
-    for path, body in [("/stop", {}), ("/enqueue", {"params": {"x": 1}}),
-                       ("/notes", {"text": "n"}), ("/trials/0/prune", {})]:
+    for path, body in [
+        ("/stop", {}),
+        ("/enqueue", {"params": {"x": 1}}),
+        ("/notes", {"text": "n"}),
+        ("/trials/0/prune", {}),
+    ]:
         answer = client.post(f"/api/studies/hostile{path}", json=body, headers=WRITE)
         assert answer.status_code == 403 and "read-only" in answer.json()["error"], path
 

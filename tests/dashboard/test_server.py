@@ -34,8 +34,9 @@ def test_the_feed_streams_only_the_trials_changed_after_the_cursor(tmp_path) -> 
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
     with serving(url, port=0) as address:
         revision = httpx.get(f"{address}api/studies/feed").json()["revision"]
-        with httpx.stream("GET", f"{address}api/studies/feed/events?cursor={revision}",
-                          timeout=30) as stream:
+        with httpx.stream(
+            "GET", f"{address}api/studies/feed/events?cursor={revision}", timeout=30
+        ) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             trial = study.ask()
             trial.report(1.5, step=0)
