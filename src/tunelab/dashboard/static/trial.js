@@ -56,7 +56,7 @@
     crumbs([name, studyPage(name)], ["trial " + number, null]);
     const params = table(["parameter", "value", "distribution"], Object.entries(trial.params).map(([p, v]) =>
       el("tr", {}, el("td", {text: p}), el("td", {text: num(v)}), el("td", {text: JSON.stringify(trial.distributions[p] || null)}))));
-    document.getElementById("main").replaceChildren(
+    document.getElementById("main").replaceChildren(...[
       el("h1", {text: "Trial " + trial.number + " of " + name}),
       el("p", {}, "State ", el("b", {id: "trial-state"}), " · values ", el("b", {id: "trial-values"}),
         " · started " + when(trial.started) + " · took " + duration(trial.duration),
@@ -70,7 +70,7 @@
       section("User attributes", el("div", {id: "user-attrs"})),
       section("Artifacts", trial.artifacts.length ? el("ul", {id: "artifacts"}, trial.artifacts.map(a => el("li", {text: a})))
         : el("p", {class: "note", text: "No files were uploaded to this trial."})),
-      section("Steering", controls(trial)));
+      section("Steering", controls(trial))].filter(Boolean));
     drawState(trial);
     drawCurve(trial);
     await drawDetails();
