@@ -182,3 +182,41 @@ def test_hostile_text_comes_back_as_json_data(client: TestClient) -> None:
         assert answer.headers["content-type"] == "application/json"
         assert answer.headers["x-content-type-options"] == "nosniff"
     assert client.get("/api/studies/hostile/trials/3").json()["params"]["choice"] in HOSTILE
+
+
+WRITE = {"x-tunelab-request": "1"}
+
+
+def test_writes_go_through_steering(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'steer.db'}"
+    study = tunelab.create_study(name="steer", storage=url)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_int("k", 1, 3), n_trials=2)
+    running = study.ask()
+    running.suggest_float("x", 0, 1)
+    with TestClient(create_app(url), base_url=BASE_URL) as client:
+        enqueued = client.post(
+            "/api/studies/steer/enqueue", json={"params": {"x": 0.25, "k": 2}}, headers=WRITE
+        )
+        refused = client.post(
+            "/api/studies/steer/enqueue", json={"params": {"x": 5, "k": 2}}, headers=WRITE
+        )
+        noted = client.post(
+            "/api/studies/steer/notes", json={"text": HOSTILE[1], "trial": None}, headers=WRITE
+        )
+        trial_note = client.post(
+            "/api/studies/steer/notes", json={"text": "ok", "trial": 0}, headers=WRITE
+        )
+        pruned = client.post(
+            f"/api/studies/steer/trials/{running.number}/prune", json={}, headers=WRITE
+        )
+        stopped = client.post("/api/studies/steer/stop", json={}, headers=WRITE)
+        study_json = client.get("/api/studies/steer").json()
+        trial_json = client.get("/api/studies/steer/trials/0").json()
+
+    assert enqueued.status_code == 200 and enqueued.json() == {"enqueued": 3}
+    assert refused.status_code == 400 and "x" in refused.json()["error"]
+    assert noted.status_code == trial_note.status_code == pruned.status_code == 200
+    assert stopped.status_code == 200
+    assert study_json["note"] == HOSTILE[1] and trial_json["note"] == "ok"
+    assert study.trials[3].state.name == "WAITING"  # the enqueued configuration
+    assert running.should_prune()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,17 +199,16 @@ study.optimize(objective, n_trials=1000)
 def test_a_configuration_enqueued_and_a_stop_from_the_page_reach_the_running_process(
     browser: Any, tmp_path: Path
 ) -> None:
-    from tunelab.dashboard import steer
-
-    if not steer.available():
-        pytest.skip("this tunelab has no tunelab.study.steering to write through")
     url = f"sqlite:///{tmp_path / 'steered.db'}"
     study = tunelab.create_study(name="steered", storage=url)
-    study.enqueue_trial({"x": 0.5})  # gives the page the parameter to fill in
     script = tmp_path / "steered.py"
     script.write_text(STEERED_OBJECTIVE)
     runner = subprocess.Popen([sys.executable, str(script), url], env=python_env())
     try:
+        deadline = time.monotonic() + WAIT_MS / 1000
+        # The page offers the parameters that trials have suggested.
+        while not any(r.distributions for r in study.trials) and time.monotonic() < deadline:
+            time.sleep(0.1)
         with serving(url, port=0) as served:
             watched = Watched(browser, served)
             page = watched.open("/studies/steered", "#enqueue-form input")

@@ -34,12 +34,11 @@ from tunelab.analysis.doctor import diagnose_study, diagnose_trial, study_verdic
 from tunelab.dashboard import figures, steer, views
 from tunelab.dashboard.feed import Feeds, Snapshot
 from tunelab.dashboard.security import Guard
-from tunelab.dashboard.steer import SteeringUnavailableError
 from tunelab.dashboard.table import TrialQuery, TrialTable
 from tunelab.exceptions import ConfigError, MissingExtraError, StudyNotFoundError, TunelabError
 from tunelab.report.figures import compute_importances, metric_label
 from tunelab.storage import BaseStorage, make_storage
-from tunelab.study import Study
+from tunelab.study import Study, steering
 from tunelab.trial import TrialRecord
 
 STATIC = Path(str(resources.files("tunelab.dashboard") / "static"))
@@ -125,14 +124,12 @@ async def _error(request: Request, error: Exception) -> Response:
     status = 400
     if isinstance(error, StudyNotFoundError):
         status = 404
-    elif isinstance(error, SteeringUnavailableError):
-        status = 501
     return JSONResponse({"error": str(error)}, status_code=status)
 
 
 def _api_routes(d: Dashboard) -> list[Route]:
     def config(request: Request) -> Response:
-        return JSONResponse({"read_only": d.read_only, "steering": steer.available()})
+        return JSONResponse({"read_only": d.read_only})
 
     def studies(request: Request) -> Response:
         rows = []
@@ -143,7 +140,9 @@ def _api_routes(d: Dashboard) -> list[Route]:
 
     def study(request: Request) -> Response:
         name, snapshot = _snapshot(d, request)
-        return JSONResponse(views.study_json(d.study(name), snapshot, steer.notes(d.study(name))))
+        return JSONResponse(
+            views.study_json(d.study(name), snapshot, steering.notes(d.study(name)))
+        )
 
     def study_figures(request: Request) -> Response:
         name, snapshot = _snapshot(d, request)
@@ -184,7 +183,7 @@ def _api_routes(d: Dashboard) -> list[Route]:
         name, snapshot = _snapshot(d, request)
         record = _trial(snapshot, request.path_params["number"])
         found = diagnose_trial(record)
-        body = views.trial_json(record, steer.notes(d.study(name)))
+        body = views.trial_json(record, steering.notes(d.study(name)))
         body.update(
             revision=snapshot.revision,
             findings=views.findings_json(found),
@@ -223,7 +222,7 @@ def _api_routes(d: Dashboard) -> list[Route]:
 
     def stop(request: Request) -> Response:
         name, _ = _snapshot(d, request)
-        steer.stop(d.study(name))
+        steering.request_stop(d.study(name))
         return JSONResponse({"stopping": True})
 
     async def prune(request: Request) -> Response:
@@ -353,7 +352,7 @@ def _diagnosis(study: Study) -> dict[str, Any]:
 
 def _prune(d: Dashboard, request: Request) -> Response:
     name = _name(d, request)
-    steer.prune(d.study(name), request.path_params["number"])
+    steering.request_prune(d.study(name), request.path_params["number"])
     return JSONResponse({"pruning": request.path_params["number"]})
 
 
