@@ -24,11 +24,14 @@ COMMANDS = [
     "doctor",
     "explain",
     "import-optuna",
+    "dashboard",
 ]
 
 # What only some commands need: loading it for --version or --help would only slow them down.
 LOADED_BY_COMMANDS = [
     "captum",
+    "starlette",
+    "uvicorn",
     "dask",
     "pandas",
     "plotly",

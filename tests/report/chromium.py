@@ -247,6 +247,27 @@ def _problem(event: dict[str, Any]) -> str | None:
     return None
 
 
+def required_binary() -> str:
+    """Chromium's path for a browser test; the test is skipped, saying what is missing, when
+    there is none, except in CI (CI=true), where the browser tests must run."""
+    import pytest  # only the tests ask for a binary this way
+
+    binary = find_binary()
+    missing = None
+    if binary is None:
+        missing = (
+            f"no Chromium found: set {BINARY_VARIABLE} to its path, or install the Debian "
+            "package chromium (scripts/chromium.sh does it; `make test` runs that script)"
+        )
+    elif not os.access(binary, os.X_OK):
+        missing = f"{BINARY_VARIABLE}={binary} is not an executable file"
+    if missing is None:
+        return str(binary)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the browser tests must run in CI, but {missing}")
+    pytest.skip(f"browser tests skipped: {missing}")
+
+
 def find_binary() -> str | None:
     """Chromium's path: from TUNELAB_TEST_CHROMIUM (scripts/run-tests.sh sets it), else the
     first of CANDIDATES on the PATH."""

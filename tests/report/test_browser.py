@@ -13,13 +13,12 @@ elsewhere they are skipped, saying what is missing, when no Chromium is found.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.report.chromium import BINARY_VARIABLE, Chromium, find_binary
+from tests.report.chromium import Chromium, required_binary
 from tests.report.page import ReportPage
 from tunelab.report import SECTION_IDS
 
@@ -37,20 +36,7 @@ QUESTIONS = {
 
 @pytest.fixture(scope="session")
 def chromium_binary() -> str:
-    binary = find_binary()
-    missing = None
-    if binary is None:
-        missing = (
-            f"no Chromium found: set {BINARY_VARIABLE} to its path, or install the Debian "
-            "package chromium (scripts/chromium.sh does it; `make test` runs that script)"
-        )
-    elif not os.access(binary, os.X_OK):
-        missing = f"{BINARY_VARIABLE}={binary} is not an executable file"
-    if missing is None:
-        return str(binary)
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the browser tests must run in CI, but {missing}")
-    pytest.skip(f"browser tests skipped: {missing}")
+    return required_binary()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tunelab import __version__
-from tunelab.cli import explain, export, imports, report, run, studies
+from tunelab.cli import dashboard, explain, export, imports, report, run, studies
 from tunelab.cli.common import examples, out
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app = typer.Typer(
         "tunelab doctor quickstart-digits-mlp         # why trials train badly, and what to change",
         "tunelab explain quickstart-digits-mlp --trust-storage   # what the best model looks at",
         "tunelab export quadratic -o trials.csv",
+        "tunelab dashboard                            # watch and steer studies in a browser",
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -42,7 +43,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for command_group in (run, studies, export, report, explain, imports):
+for command_group in (run, studies, export, report, explain, imports, dashboard):
     app.add_typer(command_group.commands)
 
 

@@ -135,6 +135,17 @@ def run(
             show_default=False,
         ),
     ] = None,
+    dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--dashboard",
+            help="Serve the live dashboard at http://127.0.0.1:PORT/ while the study runs.",
+        ),
+    ] = False,
+    dashboard_port: Annotated[
+        int,
+        typer.Option("--dashboard-port", min=0, max=65535, help="The dashboard's port."),
+    ] = 8080,
     verbose: VerboseOption = 0,
     debug: DebugOption = False,
 ) -> None:
@@ -159,7 +170,10 @@ def run(
 
         executor = connect(dask, objective)  # a Client, closed when the run ends
     with _trial_logging(verbose, debug), executor as client:
-        _run_study(config, objective, shlex.join(resume), study_file, executor=client)
+        _run_study(
+            config, objective, shlex.join(resume), study_file, executor=client,
+            dashboard_port=dashboard_port if dashboard else None,
+        )
 
 
 @commands.command(
@@ -266,9 +280,11 @@ def _run_study(
     study_file: Path | None = None,
     keep_record: bool = False,
     executor: Any = None,
+    dashboard_port: int | None = None,
 ) -> None:
     """Create or load the study and run it; ``keep_record``: leave the stored study file as
-    it is (a worker runs what was stored, with its own budget); ``executor``: a Dask client."""
+    it is (a worker runs what was stored, with its own budget); ``executor``: a Dask client;
+    ``dashboard_port``: serve the dashboard there while it runs."""
     from tunelab.config import config_record
 
     study = tunelab.create_study(
@@ -294,7 +310,7 @@ def _run_study(
     # A task's callbacks warn, for one, when no trial meets a limit.
     callbacks = [] if config.task is None else objective.callbacks()  # type: ignore[attr-defined]
     try:
-        with _sigterm_interrupts():
+        with _sigterm_interrupts(), _dashboard(study, dashboard_port):
             study.optimize(
                 objective,
                 n_trials=config.n_trials,
@@ -320,6 +336,22 @@ def _run_study(
             f"{failed[-1].fail_reason}. Fix the {render.objective_text(config)}; the trials are "
             "kept in the storage, and -v or --debug shows each failure as it happens."
         )
+
+
+@contextlib.contextmanager
+def _dashboard(study: tunelab.Study, port: int | None) -> Iterator[None]:
+    """Serve the dashboard over the study's storage in a thread of this process, if asked."""
+    if port is None:
+        yield
+        return
+    try:
+        from tunelab.dashboard import serving
+    except ModuleNotFoundError as error:
+        raise MissingExtraError(error.name or "starlette", "web", "--dashboard") from None
+    with serving(study.storage, port=port) as address:
+        # A study's name holds no character that a URL must escape.
+        err().print(f"Dashboard: {address}studies/{study.study_name}", soft_wrap=True)
+        yield
 
 
 @contextlib.contextmanager

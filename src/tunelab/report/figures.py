@@ -253,7 +253,7 @@ def _best_trial_training(study: Study, best: Sequence[TrialRecord]) -> list[Mark
             f"Trial {record.number} has no training telemetry, so its learning curves, gradient "
             f"norms and activations cannot be drawn. To record them, {HOW_TO_RECORD}."
         )]
-    metric = _metric_label(study)
+    metric = metric_label(study)
     specs = [
         FigureSpec(
             "figure-training-curves", "Training curves",
@@ -300,7 +300,7 @@ def _distribution_spec(record: TrialRecord, kind: str) -> FigureSpec:
     )
 
 
-def _metric_label(study: Study) -> str:
+def metric_label(study: Study) -> str:
     """The metric a task reports (its studies name it ``val_<metric>``, beside any costs)."""
     names = [name for name in study.metric_names or () if name.startswith("val_")]
     if len(names) == 1:

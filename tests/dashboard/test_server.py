@@ -1,0 +1,59 @@
+"""The dashboard served by uvicorn: the live feed as server-sent events, and a port in use."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import httpx
+import pytest
+
+import tunelab
+from tunelab.dashboard import serving
+from tunelab.exceptions import ConfigError
+
+pytestmark = pytest.mark.slow
+
+
+def _events(lines, count: int) -> list[dict]:
+    events, data = [], None
+    for line in lines:
+        if line.startswith("data: "):
+            data = json.loads(line[6:])
+        elif line == "" and data is not None:
+            events.append(data)
+            data = None
+            if len(events) == count:
+                return events
+    return events
+
+
+def test_the_feed_streams_only_the_trials_changed_after_the_cursor(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'feed.db'}"
+    study = tunelab.create_study(name="feed", storage=url)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    with serving(url, port=0) as address:
+        revision = httpx.get(f"{address}api/studies/feed").json()["revision"]
+        with httpx.stream(
+            "GET", f"{address}api/studies/feed/events?cursor={revision}", timeout=30
+        ) as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            trial = study.ask()
+            trial.report(1.5, step=0)
+            (event,) = _events(stream.iter_lines(), 1)
+
+    assert [(t["number"], t["state"], t["curve"]) for t in event["trials"]] == [
+        (3, "RUNNING", [[0, 1.5]])
+    ]
+    assert event["counts"] == {"COMPLETE": 3, "RUNNING": 1} and event["revision"] > revision
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'port.db'}"
+    tunelab.create_study(name="port", storage=url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"port {port} .* is in use"), serving(url, port=port):
+            pass
