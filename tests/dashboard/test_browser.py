@@ -23,6 +23,7 @@ from tests.cli.helpers import python_env
 from tests.dashboard.conftest import HOSTILE
 from tests.report.chromium import required_binary
 from tunelab.dashboard import serving
+from tunelab.trial import TrialState
 
 playwright = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.slow
@@ -31,11 +32,18 @@ WAIT_MS = 15_000  # generous: the live feed promises 2 s, a loaded machine may t
 TOKEN = "browser-token"
 PAGES = {
     "studies": ("/", "table a"),
-    "study": ("/studies/hostile", "#figures .plot .main-svg"),
+    "study": ("/studies/hostile", "#figures figure.fig"),
     "trials": ("/studies/hostile/trials", "#trial-table tbody tr"),
-    "trial": ("/studies/hostile/trials/3", "#findings p"),
+    "trial": ("/studies/hostile/trials/3", "#findings p, #training figure.fig"),
     "compare": ("/studies/hostile/compare?trials=1,2,4", "#compare-intermediate .main-svg"),
 }
+
+# True once no figure waits to be drawn; else scrolls to the first that does.
+UNDRAWN_FIGURE_SCROLLED_TO = (
+    "() => { const waiting = [...document.querySelectorAll('figure.fig .plot')]"
+    ".find(p => !p.querySelector('.main-svg')); "
+    "if (waiting) waiting.scrollIntoView(); return !waiting; }"
+)
 
 SLOW_OBJECTIVE = """\
 import sys, time
@@ -89,8 +97,12 @@ class Watched:
         self.address = address.rstrip("/")
 
     def open(self, path: str, ready: str) -> Any:
+        """The page at ``path`` once ``ready`` is in it, with every figure drawn: figures are
+        drawn as they come near the screen, so the page is scrolled to each in turn."""
         self.page.goto(self.address + path)
-        self.page.wait_for_selector(ready, timeout=WAIT_MS)
+        for selector in ready.split(", "):
+            self.page.wait_for_selector(selector, timeout=WAIT_MS)
+        self.page.wait_for_function(UNDRAWN_FIGURE_SCROLLED_TO, timeout=WAIT_MS, polling=50)
         return self.page
 
 
@@ -158,7 +170,7 @@ def test_a_token_is_required_and_then_carried_by_the_pages(browser: Any, storage
         assert refused is not None and refused.status == 401
         watched.problems.clear()  # the browser logs the 401 itself
 
-        page = watched.open(f"/studies/hostile?token={TOKEN}", "#figures .plot .main-svg")
+        page = watched.open(f"/studies/hostile?token={TOKEN}", "#figures figure.fig")
         assert "token" not in page.url
         assert watched.problems == []
         watched.context.close()
@@ -169,7 +181,7 @@ def test_read_only_pages_offer_no_writes_and_the_server_refuses_them(
 ) -> None:
     with serving(storage_url, port=0, read_only=True) as served:
         watched = Watched(browser, served)
-        page = watched.open("/studies/hostile", "#figures .plot .main-svg")
+        page = watched.open("/studies/hostile", "#figures figure.fig")
         assert page.locator("#stop-study").count() == 0
         assert "Read-only" in page.inner_text("main")
         status = page.evaluate(
@@ -215,11 +227,9 @@ def test_a_configuration_enqueued_and_a_stop_from_the_page_reach_the_running_pro
             page.fill("#enqueue-form input[name=x]", "0.125")
             page.click("#enqueue")
             page.wait_for_selector("#status >> text=Enqueued", timeout=WAIT_MS)
-            page.wait_for_function(
-                "fetch('/api/studies/steered/trials?range=x:0.125:0.125&state=COMPLETE,RUNNING')"
-                ".then(r => r.json()).then(t => t.matching > 0)",
-                timeout=WAIT_MS,
-            )
+            deadline = time.monotonic() + WAIT_MS / 1000
+            while not _ran_with(study, 0.125) and time.monotonic() < deadline:
+                time.sleep(0.1)  # the running process picks the configuration up
             page.click("#stop-study")
             page.wait_for_selector("#status >> text=Stop requested", timeout=WAIT_MS)
             assert runner.wait(timeout=30) == 0
@@ -228,4 +238,9 @@ def test_a_configuration_enqueued_and_a_stop_from_the_page_reach_the_running_pro
     finally:
         runner.kill()
         runner.wait()
-    assert any(r.params.get("x") == 0.125 for r in study.trials)
+    assert _ran_with(study, 0.125)
+
+
+def _ran_with(study: tunelab.Study, x: float) -> bool:
+    """Whether a trial of ``study`` started (or ran) with parameter x = ``x``."""
+    return any(r.params.get("x") == x for r in study.trials if r.state is not TrialState.WAITING)

@@ -57,3 +57,16 @@ def test_a_port_in_use_is_a_clear_error(tmp_path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"port {port} .* is in use"), serving(url, port=port):
             pass
+
+
+def test_the_listening_socket_is_named_tcp_so_that_responses_are_not_held_back(tmp_path) -> None:
+    # asyncio switches Nagle's algorithm off (TCP_NODELAY) only on connections accepted from a
+    # socket whose protocol is IPPROTO_TCP; a plain socket(AF_INET, SOCK_STREAM) says 0, and
+    # each response on a kept-alive connection then waits for the browser's delayed ACK.
+    from tunelab.dashboard.server import _server
+
+    url = f"sqlite:///{tmp_path / 'tcp.db'}"
+    tunelab.create_study(name="tcp", storage=url)
+    _, listener = _server(url, "127.0.0.1", 0, None, False)
+    with listener:
+        assert listener.proto == socket.IPPROTO_TCP

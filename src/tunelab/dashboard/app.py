@@ -33,6 +33,7 @@ from tunelab._options import check_int
 from tunelab.analysis.doctor import diagnose_study, diagnose_trial, study_verdict, trials_verdict
 from tunelab.dashboard import figures, steer, views
 from tunelab.dashboard.feed import Feeds, Snapshot
+from tunelab.dashboard.remade import Remade
 from tunelab.dashboard.security import Guard
 from tunelab.dashboard.table import TrialQuery, TrialTable
 from tunelab.exceptions import ConfigError, MissingExtraError, StudyNotFoundError, TunelabError
@@ -63,7 +64,7 @@ class Dashboard:
         self.feeds = Feeds(storage)
         self.table = TrialTable()
         self._studies: dict[str, Study] = {}
-        self._cached: dict[tuple[str, str], tuple[int, Any]] = {}
+        self.remade = Remade()
         self._lock = threading.Lock()
 
     def study(self, name: str) -> Study:
@@ -71,17 +72,6 @@ class Dashboard:
             if name not in self._studies:
                 self._studies[name] = tunelab.load_study(name, self.storage)
             return self._studies[name]
-
-    def cached(self, name: str, what: str, revision: int, make: Callable[[], Any]) -> Any:
-        """What ``make`` returns, made again only when the study's revision moved."""
-        with self._lock:
-            kept = self._cached.get((name, what))
-        if kept is not None and kept[0] == revision:
-            return kept[1]
-        made = make()
-        with self._lock:
-            self._cached[(name, what)] = (revision, made)
-        return made
 
 
 def create_app(
@@ -148,11 +138,17 @@ def _api_routes(d: Dashboard) -> list[Route]:
         name, snapshot = _snapshot(d, request)
         loaded = d.study(name)
         completed = snapshot.counts.get("COMPLETE", 0)  # importances change only with these
-        shares = d.cached(name, "importances", completed, lambda: compute_importances(loaded))
-        made = d.cached(
-            name, "figures", snapshot.revision, lambda: figures.study_figures(loaded, shares)
-        )
-        return JSONResponse({"revision": snapshot.revision, "figures": made})
+
+        def make() -> bytes:
+            _, shares = d.remade.get(
+                (name, "importances"), completed, lambda: compute_importances(loaded)
+            )
+            made = figures.study_figures(loaded, shares)
+            return _json({"revision": snapshot.revision, "figures": made})
+
+        # Megabytes for a large study: encoded once per making, not once per request.
+        _, body = d.remade.get((name, "figures"), snapshot.revision, make)
+        return Response(body, media_type="application/json")
 
     def chosen_figure(request: Request) -> Response:
         name, _ = _snapshot(d, request)
@@ -170,7 +166,8 @@ def _api_routes(d: Dashboard) -> list[Route]:
     def doctor(request: Request) -> Response:
         name, snapshot = _snapshot(d, request)
         loaded = d.study(name)
-        return JSONResponse(d.cached(name, "doctor", snapshot.revision, lambda: _diagnosis(loaded)))
+        _, found = d.remade.get((name, "doctor"), snapshot.revision, lambda: _diagnosis(loaded))
+        return JSONResponse(found)
 
     def trials(request: Request) -> Response:
         _, snapshot = _snapshot(d, request)
@@ -332,6 +329,11 @@ async def _event_stream(d: Dashboard, name: str, cursor: int) -> AsyncIterator[s
         message = json.dumps(_change(snapshot, changed, cursor))
         cursor = snapshot.revision
         yield f"id: {snapshot.revision}\nevent: change\ndata: {message}\n\n"
+
+
+def _json(content: Any) -> bytes:
+    """``content`` encoded as JSONResponse encodes it."""
+    return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def _diagnosis(study: Study) -> dict[str, Any]:

@@ -38,7 +38,9 @@ def _server(
     check_bind(host, token)
     app = create_app(storage, token=token, read_only=read_only)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    # Named as TCP: asyncio sets TCP_NODELAY only on connections whose socket says so, and
+    # without it every response on a kept-alive connection waits 40 ms for a delayed ACK.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))

@@ -91,16 +91,42 @@ const TL = (() => {
     return Plotly.react(div, figure.data, layout, {responsive: true, displaylogo: false});
   }
 
+  /* A figure is drawn once it comes near the screen: a study of 10,000 trials has figures that
+     take a second each to draw, and a page that drew them all before showing itself would
+     open in tens of seconds. Until then its box holds the figure's height, so that the page
+     does not jump as figures appear. */
+  const unseen = new Map();  // plot div -> its figure, not drawn yet
+  const nearScreen = new IntersectionObserver(entries => {
+    for (const entry of entries) {
+      if (!entry.isIntersecting || !unseen.has(entry.target)) continue;
+      const figure = unseen.get(entry.target);
+      unseen.delete(entry.target);
+      nearScreen.unobserve(entry.target);
+      plot(entry.target, figure).then(() => { entry.target.style.minHeight = ""; });
+    }
+  }, {rootMargin: "300px 0px"});
+
   function figureBox(entry) {
     const box = el("figure", {class: "fig", id: entry.id},
       el("figcaption", {}, el("b", {text: entry.title}), entry.caption ? ": " + entry.caption : ""));
     if (entry.note) box.append(el("p", {class: "note", text: entry.note}));
     else {
       const div = el("div", {class: "plot"});
+      div.style.minHeight = ((entry.figure.layout && entry.figure.layout.height) || 450) + "px";
       box.append(div);
-      requestAnimationFrame(() => plot(div, entry.figure));
+      unseen.set(div, entry.figure);
+      nearScreen.observe(div);
     }
     return box;
+  }
+
+  /* Put figure boxes in `container` in place of those it held, whose plots are freed. */
+  function showFigures(container, entries) {
+    for (const div of container.querySelectorAll(".plot")) {
+      if (unseen.delete(div)) nearScreen.unobserve(div);
+      else Plotly.purge(div);
+    }
+    container.replaceChildren(...entries.map(figureBox));
   }
 
   /* Listen to a study's feed from revision `cursor`; onChange gets each change message. */
@@ -149,6 +175,6 @@ const TL = (() => {
   }
 
   return {el, api, post, config, studyName, studyApi, studyPage, trialPage, num, when, duration,
-          stateCell, table, keyValues, section, crumbs, fail, plot, figureBox, listen, throttled,
+          stateCell, table, keyValues, section, crumbs, fail, plot, figureBox, showFigures, listen, throttled,
           findingsTable, noteForm};
 })();

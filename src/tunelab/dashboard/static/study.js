@@ -3,7 +3,7 @@
    the doctor's findings, and the controls that steer it. */
 (() => {
   const {el, api, post, config, studyName, studyApi, studyPage, trialPage, num, when, table,
-         section, crumbs, fail, plot, figureBox, listen, throttled, findingsTable, noteForm} = TL;
+         section, crumbs, fail, plot, figureBox, showFigures, listen, throttled, findingsTable, noteForm} = TL;
   const name = studyName();
   const base = studyApi(name);
   const running = new Map();  // trial number -> latest row from the feed
@@ -103,9 +103,13 @@
     return el("div", {}, el("div", {class: "controls"}, boxes, kind, target, el("button", {id: "draw-chosen", onclick: draw}, "Draw")), out);
   }
 
+  let figuresRevision = null;  // the revision of the figures on the page
+
   async function drawFigures() {
     const answer = await api(base + "/figures");
-    document.getElementById("figures").replaceChildren(...answer.figures.map(figureBox));
+    if (answer.revision === figuresRevision) return;  // the server has made none newer yet
+    figuresRevision = answer.revision;
+    showFigures(document.getElementById("figures"), answer.figures);
   }
 
   async function drawDoctor() {

@@ -3,7 +3,7 @@
    telemetry (redrawn as epochs arrive), the doctor's findings, artifacts by name, its note. */
 (() => {
   const {el, api, post, config, studyName, studyApi, studyPage, num, when, duration, table,
-         keyValues, section, crumbs, fail, plot, figureBox, listen, throttled, findingsTable, noteForm} = TL;
+         keyValues, section, crumbs, fail, plot, figureBox, showFigures, listen, throttled, findingsTable, noteForm} = TL;
   const name = studyName();
   const number = Number(location.pathname.split("/")[4]);
   const base = studyApi(name) + "/trials/" + number;
@@ -29,7 +29,7 @@
 
   async function drawFigures() {
     const answer = await api(base + "/figures");
-    document.getElementById("training").replaceChildren(...answer.figures.map(figureBox));
+    showFigures(document.getElementById("training"), answer.figures);
   }
 
   async function drawDetails() {
