@@ -26,7 +26,7 @@ parameters before building, refusing a network over ``max_parameters``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -49,7 +49,7 @@ from tunelab.torch.models import (
     _linear_parameters,
 )
 
-CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+CELLS: dict[str, Callable[..., nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 _GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # weight blocks per recurrent layer and direction
 POSITIONAL = ("learned", "sinusoidal")
 RECURRENT_POOLING = ("last", "mean", "attention")
@@ -446,7 +446,9 @@ def build_transformer(
     )
 
 
-SEQUENCE_BUILDERS = {"rnn": build_rnn, "tcn": build_tcn, "transformer": build_transformer}
+SEQUENCE_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "rnn": build_rnn, "tcn": build_tcn, "transformer": build_transformer,
+}
 
 
 def _sequence_input(

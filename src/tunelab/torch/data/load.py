@@ -152,6 +152,7 @@ def _load_source(name: str, options: Mapping[str, Any], base_dir: str | Path | N
 def _load_text(options: Mapping[str, Any], base_dir: str | Path | None) -> DataSplit:
     """Texts as token ids over a vocabulary learnt from the training part (see :mod:`.text`)."""
     tokens, source = read_text(options, base_dir)
+    class_names: tuple[str, ...]
     if source.task == "regression":
         _refuse_classification_options(options)
         rows, y, class_names = np.arange(len(source.y)), source.y, ()

@@ -28,8 +28,8 @@ weights (:func:`~tunelab.torch.fused.padding.plan_populations`): a width-16 memb
 pay for a width-256 one. The populations formed are logged (logger ``tunelab``, info). What
 cannot fuse trains alone, saying why (a sequence model or another layer fused training does
 not know, cross-validation, transfer learning, mixed precision, a trial continuing a paused
-one); so does a population of one, which gains nothing. A population that runs out of device memory before its first report
-starts over as two halves.
+one); so does a population of one, which gains nothing. A population that runs out of device
+memory before its first report starts over as two halves.
 
 A task's limits hold as they do one trial at a time: a member whose model is over a limit on
 the model's costs never joins a population, and one over a limit on the training's leaves its
