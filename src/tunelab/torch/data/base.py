@@ -49,7 +49,7 @@ class DataSplit:
 
     def __post_init__(self) -> None:
         assert self.task in TASKS, self.task
-        assert bool(self.vocabulary) == (self.x_train.dtype == torch.int64), self.x_train.dtype
+        assert not self.vocabulary or self.x_train.dtype == torch.int64, self.x_train.dtype
         assert (self.n_classes is None) == (self.task == "regression"), self.n_classes
         assert not self.feature_names or self.input_shape == (len(self.feature_names),)
 
