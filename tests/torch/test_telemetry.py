@@ -83,3 +83,38 @@ def test_quantiles_of_several_rows_at_once_are_torch_quantiles_of_each() -> None
     for row, expected in zip(computed, rows):
         assert torch.allclose(row, torch.quantile(expected, levels))
     assert torch.isnan(computed[-1]).all()
+
+
+def test_recurrent_outputs_are_recorded_with_their_units_second() -> None:
+    from tunelab.torch.models import build_model
+    from tunelab.torch.telemetry import ActivationRecorder
+
+    torch.manual_seed(0)
+    model = build_model({"name": "rnn", "hidden_size": 6, "bidirectional": True}, (5, 3), 2)
+    recorder = ActivationRecorder(model)
+    with recorder, torch.no_grad():
+        model(torch.randn(4, 5, 3))
+
+    assert recorder.outputs["encoder.rnn"].shape == (4, 12, 5)  # (N, units, steps)
+    stats = recorder.stats()["encoder.rnn"]
+    assert stats.kind == "LSTM" and stats.dead == 0.0
+    assert -1.0 < stats.mean < 1.0 and stats.std > 0.0
+
+
+def test_a_features_last_layer_counts_its_units_not_its_steps() -> None:
+    from tunelab.torch.models import build_model
+    from tunelab.torch.telemetry import ActivationRecorder
+
+    torch.manual_seed(0)
+    model = build_model({"name": "transformer", "depth": 1, "width": 8, "heads": 2,
+                         "ff_width": 16, "activation": "relu"}, (5, 3), 2)
+    linear1 = model.encoder.blocks[0].linear1
+    with torch.no_grad():  # half of the feed-forward units never fire: they are dead
+        linear1.weight[8:] = 0.0
+        linear1.bias[8:] = -1.0
+    recorder = ActivationRecorder(model)
+    with recorder, torch.no_grad():
+        model(torch.randn(4, 5, 3))
+
+    assert recorder.outputs["encoder.blocks.0.act"].shape == (4, 16, 5)
+    assert recorder.stats()["encoder.blocks.0.act"].dead == pytest.approx(0.5, abs=0.13)

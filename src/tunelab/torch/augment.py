@@ -108,12 +108,20 @@ class Augmenter(AugmentationStrengths):
         """Whether any augmentation is switched on."""
         return any(getattr(self, name) != 0 for name in AUGMENTATIONS)
 
-    def check_input_shape(self, sample_shape: tuple[int, ...]) -> None:
-        """Refuse image-only augmentations for samples that are not images (C, H, W).
+    def check_input_shape(self, sample_shape: tuple[int, ...], token_ids: bool = False) -> None:
+        """Refuse image-only augmentations for samples that are not images (C, H, W), and
+        every augmentation for ``token_ids``, which are indices that no noise may move.
 
         ``sample_shape`` excludes the batch dimension. Calling this once before training turns
         a shape error deep inside a training step into a message about the faulty option.
         """
+        if token_ids and self.active:
+            name = next(name for name in AUGMENTATIONS if getattr(self, name) != 0)
+            raise ConfigError(
+                f"{name} changes the inputs' values, but the samples are token ids (text), "
+                f"indices into a vocabulary; set {name} to 0.",
+                field=f"augment.{name}",
+            )
         if len(sample_shape) == 3:
             return
         for name in IMAGE_ONLY:

@@ -370,22 +370,28 @@ def _check_size(
 
 
 BUILDERS: dict[str, Callable[..., nn.Module]] = {"mlp": build_mlp, "cnn": build_cnn}
+# The builders of tunelab.torch.sequence_models, which builds on this module's checks.
+SEQUENCE_MODELS = ("rnn", "tcn", "transformer")
 
 
 def build_model(
     spec: str | Mapping[str, Any] | Callable[..., nn.Module],
     input_shape: Sequence[int],
     n_outputs: int,
+    *,
+    vocabulary_size: int = 0,
 ) -> nn.Module:
     """A model from a study's ``model`` spec, for inputs of ``input_shape`` (without batch).
 
-    ``spec`` is ``"mlp"``, ``"cnn"``, ``"package.module:function"``, a callable, or a mapping
-    ``{name: <one of those>, **options}``. A user factory is called as
-    ``factory(input_shape=tuple, n_outputs=int, **options)`` and must return an ``nn.Module``.
-    Errors name the field as ``model.<option>``. No forward pass is run here.
+    ``spec`` is ``"mlp"``, ``"cnn"``, ``"rnn"``, ``"tcn"``, ``"transformer"``,
+    ``"package.module:function"``, a callable, or a mapping ``{name: <one of those>,
+    **options}``. A user factory is called as ``factory(input_shape=tuple, n_outputs=int,
+    **options)`` and must return an ``nn.Module``. ``vocabulary_size`` is that of token-id
+    inputs (0: the inputs are numbers), which only the sequence models read. Errors name the
+    field as ``model.<option>``. No forward pass is run here.
     """
     target, options = _split_spec(spec)
-    label, call = _bind_inputs(target, tuple(input_shape), n_outputs)
+    label, call = _bind_inputs(target, tuple(input_shape), n_outputs, vocabulary_size)
     _check_options(label, call, options)
     try:
         model = call(**options)
@@ -413,9 +419,24 @@ def _split_spec(spec: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def _bind_inputs(
-    target: Any, input_shape: tuple[int, ...], n_outputs: int
+    target: Any, input_shape: tuple[int, ...], n_outputs: int, vocabulary_size: int
 ) -> tuple[str, functools.partial[nn.Module]]:
     """A display label and the builder with the data's shape already bound."""
+    if isinstance(target, str) and target.lower() in SEQUENCE_MODELS:
+        # Imported here: the sequence builders import this module's checks.
+        from tunelab.torch.sequence_models import SEQUENCE_BUILDERS
+
+        name = target.lower()
+        builder = SEQUENCE_BUILDERS[name]
+        return name, functools.partial(
+            builder, input_shape, n_outputs, vocabulary_size=vocabulary_size
+        )
+    if isinstance(target, str) and target.lower() in BUILDERS and vocabulary_size:
+        raise ConfigError(
+            f"model.name {target!r} cannot read token ids (text); set model.name to a sequence "
+            f"model: {', '.join(SEQUENCE_MODELS)}.",
+            field="model.name",
+        )
     if isinstance(target, str) and target.lower() in BUILDERS:
         name = target.lower()
         # An MLP sees flattened inputs; a CNN needs the image shape itself.
@@ -433,9 +454,10 @@ def _bind_inputs(
     if callable(target):
         label = getattr(target, "__qualname__", repr(target))
         return label, functools.partial(target, input_shape=input_shape, n_outputs=n_outputs)
-    hint = did_you_mean(target.lower(), BUILDERS) if isinstance(target, str) else ""
+    names = (*BUILDERS, *SEQUENCE_MODELS)
+    hint = did_you_mean(target.lower(), names) if isinstance(target, str) else ""
     raise ConfigError(
-        f"model.name {target!r} is unknown{hint}; use one of {', '.join(BUILDERS)}, "
+        f"model.name {target!r} is unknown{hint}; use one of {', '.join(names)}, "
         f"'package.module:function' or a callable.",
         field="model.name",
     )
@@ -554,7 +576,8 @@ def _check_image_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     if not isinstance(input_shape, Sequence) or len(input_shape) != 3:
         raise ConfigError(
             f"input_shape {input_shape!r} is not an image: a CNN needs image input (C, H, W); "
-            f"for vector data set model.name to 'mlp' (name: mlp).",
+            f"for vector data set model.name to 'mlp' (name: mlp), for sequences (steps, "
+            f"features) to 'rnn', 'tcn' or 'transformer'.",
             field="model.name",
         )
     for i, value in enumerate(input_shape):

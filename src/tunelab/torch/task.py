@@ -440,7 +440,9 @@ class Task:
         data = _load_cached(_json_key(self.pretrain["data"]), str(self.base_dir))
         model_spec = {**self.model_spec, **self.pretrain.get("model", {})}
         torch.manual_seed(self.pretrain["recipe"].seed)
-        model = build_model(model_spec, data.input_shape, data.n_outputs)
+        model = build_model(
+            model_spec, data.input_shape, data.n_outputs, vocabulary_size=len(data.vocabulary)
+        )
         Trainer(model, data, self.pretrain["recipe"], telemetry=False).fit()
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -460,7 +462,10 @@ class Task:
         """The task's model with ``model_options`` applied, sized for its data and loss."""
         data = self.data
         n_outputs = 1 if recipe.loss == "bce" else data.n_outputs
-        return build_model({**self.model_spec, **model_options}, data.input_shape, n_outputs)
+        return build_model(
+            {**self.model_spec, **model_options}, data.input_shape, n_outputs,
+            vocabulary_size=len(data.vocabulary),
+        )
 
     def artifact_dir(self, trial: Any) -> Path | None:
         """Where a trial's best weights go (None when the task keeps none)."""

@@ -27,6 +27,8 @@ GRADIENT_SAMPLES_PER_EPOCH = 4
 QUANTILE_SAMPLE = 4096  # values per layer that its distribution's quantiles are taken over
 ACTIVATION_SAMPLES = 256
 ACTIVATION_TYPES = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.Tanh, nn.Sigmoid)
+# A recurrent layer's outputs are its hidden states: the activations of a recurrent network.
+RECURRENT_TYPES = (nn.RNNBase,)
 
 
 class GradientNorms:
@@ -241,16 +243,28 @@ def layer_name(parameter_name: str) -> str:
 
 
 def activation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The layers whose outputs telemetry describes: the activation modules, or for a model
-    without any (a user's model calling ``F.relu``) its Linear and Conv layers."""
+    """The layers whose outputs telemetry describes: the activation modules and recurrent
+    layers, or for a model without any (a user's model calling ``F.relu``) its Linear and Conv
+    layers."""
     layers: list[tuple[str, nn.Module]] = [
-        (n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATION_TYPES)
+        (n, m) for n, m in model.named_modules()
+        if isinstance(m, ACTIVATION_TYPES + RECURRENT_TYPES)
     ]
     if not layers:
         layers = [
             (n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))
         ]
     return layers
+
+
+def units_second(module: nn.Module, output: Any) -> torch.Tensor | None:
+    """A layer's output as a tensor: a recurrent layer's (outputs, final states) gives its
+    outputs, with units moved from the last axis to the second when it is ``batch_first``;
+    None for an output that is no tensor (a packed sequence, say)."""
+    if isinstance(module, RECURRENT_TYPES) and isinstance(output[0], torch.Tensor):
+        output = output[0]
+        return output.transpose(1, 2) if module.batch_first else output.permute(1, 2, 0)
+    return output if isinstance(output, torch.Tensor) else None
 
 
 class ActivationRecorder:
@@ -260,11 +274,18 @@ class ActivationRecorder:
     pass. Models without activation modules (a user's model calling ``F.relu``) are described
     by their Linear and Conv outputs instead, so they still get numbers. Only the first
     ACTIVATION_SAMPLES inputs a layer sees are described.
+
+    Units are the second axis of an output, (N, units, ...), as for Linear and convolution
+    layers. A layer whose outputs put them last, (N, steps, units), is turned to that layout:
+    a recurrent layer with ``batch_first``, whose outputs come as a tuple (the states of every
+    step first), and the layers a model names in its ``features_last_layers`` attribute (the
+    feed-forward activations of a transformer, say).
     """
 
     def __init__(self, model: nn.Module) -> None:
         self.layers = activation_layers(model)
         self.kinds = {name: type(module).__name__ for name, module in self.layers}
+        self.features_last = set(getattr(model, "features_last_layers", ()))
         self.outputs: dict[str, torch.Tensor] = {}
         self.handles: list[Any] = []
 
@@ -281,9 +302,14 @@ class ActivationRecorder:
         self.handles = []
 
     def _keep(self, name: str) -> Any:
-        def hook(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-            if name not in self.outputs:
-                self.outputs[name] = output.detach()[:ACTIVATION_SAMPLES]
+        features_last = name in self.features_last
+
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            output = units_second(module, output)
+            if name in self.outputs or output is None:
+                return
+            kept = output.detach()[:ACTIVATION_SAMPLES]
+            self.outputs[name] = kept.transpose(1, 2) if features_last else kept
 
         return hook
 

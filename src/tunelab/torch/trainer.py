@@ -126,7 +126,7 @@ class Trainer:
         self.metric = resolve_metric(recipe.metric, data.task)
         self.higher_is_better = metric_functions.HIGHER_IS_BETTER[self.metric]
         self.augmenter = recipe.augmenter()
-        self.augmenter.check_input_shape(tuple(data.input_shape))
+        self.augmenter.check_input_shape(tuple(data.input_shape), bool(data.vocabulary))
         torch.manual_seed(recipe.seed)
         initialize(model, recipe.init, scale=recipe.init_scale)
         if recipe.pretrained is not None:

@@ -45,12 +45,14 @@ from tunelab.telemetry import Divergence, EpochTelemetry
 from tunelab.torch.telemetry import (
     ACTIVATION_SAMPLES,
     GRADIENT_SAMPLES_PER_EPOCH,
+    RECURRENT_TYPES,
     GradientNorms,
     LayerQuantiles,
     activation_layers,
     activation_quantiles,
     describe_activations,
     peak_memory_mb,
+    units_second,
     weight_quantiles,
 )
 from tunelab.torch.trainer import ReportingTrial, store_telemetry
@@ -314,9 +316,11 @@ class _ActivationSampler:
 
     def _hook(self, name: str) -> Any:
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            if not isinstance(output, torch.Tensor):
+            recurrent = isinstance(module, RECURRENT_TYPES)
+            output = units_second(module, output)  # a recurrent layer's units come second
+            if output is None:
                 return
-            if self.feature_axis != 1 and output.dim() > 2:
+            if not recurrent and self.feature_axis != 1 and output.dim() > 2:
                 output = output.movedim(self.feature_axis, 1)
             if self.model.training:
                 if name not in self.training:

@@ -11,6 +11,7 @@ from tunelab.torch.data import BUILTIN_DATASETS, load_data
     [
         ("digits", (64,), "classification", 10, 1797),
         ("digits_images", (1, 8, 8), "classification", 10, 1797),
+        ("digits_sequences", (8, 8), "classification", 10, 1797),
         ("iris", (4,), "classification", 3, 150),
         ("wine", (13,), "classification", 3, 178),
         ("breast_cancer", (30,), "classification", 2, 569),
@@ -50,3 +51,10 @@ def test_digits_images_are_the_digit_vectors_reshaped(digits):
     assert images.x_train.shape[1:] == (1, 8, 8)
     assert torch.equal(images.x_train.reshape(-1, 64), digits.x_train)
     assert torch.equal(images.y_val, digits.y_val)
+
+
+def test_digits_sequences_are_the_pictures_read_a_row_per_step():
+    images, sequences = load_data("digits_images"), load_data("digits_sequences")
+
+    assert torch.equal(sequences.x_train, images.x_train[:, 0])
+    assert sequences.feature_names == ()

@@ -81,3 +81,25 @@ def test_unknown_normalization_is_refused():
     assert caught.value.field == "normalization"
     assert "did you mean 'standardize'?" in str(caught.value)
     assert "none, standardize, minmax" in str(caught.value)
+
+
+def test_sequence_statistics_are_per_feature_over_every_step():
+    data = load_data("digits_sequences")
+    train = data.x_train.double().numpy().reshape(-1, 8)  # a row per step, a column per feature
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std[std == 0] = 1.0
+
+    scaled = normalize(data, "standardize")
+
+    expected = (data.x_val.double().numpy() - mean) / std
+    np.testing.assert_allclose(scaled.x_val.numpy(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_token_ids_are_left_as_they_are(tmp_path):
+    rows = "\n".join(f"word{i % 3} word{i % 5},{i % 2}" for i in range(20))
+    (tmp_path / "t.csv").write_text("text,label\n" + rows + "\n")
+    data = load_data({"name": "text", "path": str(tmp_path / "t.csv"), "text": "text",
+                      "target": "label"})
+
+    assert normalize(data, "standardize") is data
+    assert normalize_like(data.x_val, data.x_train, "minmax") is data.x_val

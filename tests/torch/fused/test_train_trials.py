@@ -245,3 +245,14 @@ def test_members_report_every_epoch_and_finish_at_once_where_others_read(tmp_pat
     ]
     assert [len(read_telemetry(r)) for r in seen] == [2, 2, 2, 2]
     assert [r.state for r in study.trials] == [complete] * 4
+
+
+def test_a_sequence_model_trains_alone_and_says_why(caplog):
+    sequences = task(data={"name": "digits_sequences"}, search={"lr": [0.01, 0.02]},
+                     model={"name": "rnn", "hidden_size": 8},
+                     recipe={"epochs": 1, "batch_size": 256})
+    with caplog.at_level(logging.INFO, logger="tunelab"):
+        study = run(sequences, n_trials=2, fuse=2)
+    assert "Trial 0 trains alone: fused training does not support the sequence model 'rnn'" in (
+        caplog.text)
+    assert [r.state for r in study.trials] == [tunelab.TrialState.COMPLETE] * 2

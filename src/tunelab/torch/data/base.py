@@ -25,11 +25,13 @@ TASKS = ("classification", "regression")
 class DataSplit:
     """A dataset split into training, validation and (possibly empty) test parts.
 
-    Features are float32, ``(N, features)`` or ``(N, C, H, W)``. Classification labels are int64
-    class indices in ``[0, n_classes)``, the form cross-entropy expects; regression targets are
-    float32 ``(N, n_targets)``, the form a mean-squared-error loss expects. ``feature_names``
-    names the features of ``(N, features)`` data where the source names them (a csv file's
-    columns, a built-in data set's features); empty otherwise, and for images.
+    Features are float32, ``(N, features)``, ``(N, steps, features)`` for sequences or
+    ``(N, C, H, W)``, or int64 token ids ``(N, steps)`` for text, each an index into
+    ``vocabulary`` (the tokens by id, learnt from the training part). Classification labels
+    are int64 class indices in ``[0, n_classes)``, the form cross-entropy expects; regression
+    targets are float32 ``(N, n_targets)``, the form a mean-squared-error loss expects.
+    ``feature_names`` names the features of ``(N, features)`` data where the source names them
+    (a csv file's columns, a built-in data set's features); empty otherwise, and for images.
     """
 
     x_train: torch.Tensor
@@ -43,9 +45,11 @@ class DataSplit:
     input_shape: tuple[int, ...]
     class_names: tuple[str, ...] = ()
     feature_names: tuple[str, ...] = ()
+    vocabulary: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         assert self.task in TASKS, self.task
+        assert not self.vocabulary or self.x_train.dtype == torch.int64, self.x_train.dtype
         assert (self.n_classes is None) == (self.task == "regression"), self.n_classes
         assert not self.feature_names or self.input_shape == (len(self.feature_names),)
 
@@ -61,7 +65,7 @@ class DataSplit:
 class Source:
     """What a source read, before labels are checked and the rows are split."""
 
-    x: np.ndarray  # float32, (N, F) or (N, C, H, W)
+    x: np.ndarray  # float32, (N, F), (N, T, F) or (N, C, H, W)
     y: np.ndarray  # int64 (N,) for classification, float32 (N, T) for regression
     task: str
     class_names: tuple[str, ...]  # by index; empty where the labels are bare integers

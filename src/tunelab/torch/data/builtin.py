@@ -7,10 +7,12 @@ import numpy as np
 from tunelab.torch.data.base import Source, sklearn_module
 
 # Each name's loader in sklearn.datasets, imported when data is loaded (it takes a second).
-# digits_images is digits reshaped into the 8x8 pictures its 64 features are.
+# digits_images is digits reshaped into the 8x8 pictures its 64 features are; digits_sequences
+# reads each picture as a sequence of 8 rows (steps) of 8 pixels (features).
 _LOADERS = {
     "digits": "load_digits",
     "digits_images": "load_digits",
+    "digits_sequences": "load_digits",
     "iris": "load_iris",
     "wine": "load_wine",
     "breast_cancer": "load_breast_cancer",
@@ -25,6 +27,8 @@ def load_builtin(name: str) -> Source:
     x = bunch.data.astype(np.float32)
     if name == "digits_images":
         x = x.reshape(-1, 1, 8, 8)
+    elif name == "digits_sequences":
+        x = x.reshape(-1, 8, 8)
     class_names: tuple[str, ...]
     if name == "diabetes":
         y = bunch.target.astype(np.float32).reshape(-1, 1)
@@ -32,7 +36,7 @@ def load_builtin(name: str) -> Source:
     else:
         y = bunch.target.astype(np.int64)
         task, class_names = "classification", tuple(str(label) for label in bunch.target_names)
-    # digits_images keeps no feature names: its features are a picture's pixels.
+    # The digits as pictures or sequences keep no feature names: their features are pixels.
     columns = () if x.ndim > 2 else tuple(str(name) for name in bunch.feature_names)
     return Source(
         x, y, task, class_names, x_field="name", y_field="name", locate=lambda row: f"row {row}",

@@ -16,8 +16,10 @@ from tunelab.torch.data.base import DataSplit, Source, is_integer, is_list, is_r
 from tunelab.torch.data.builtin import BUILTIN_DATASETS, load_builtin
 from tunelab.torch.data.images import IMAGE_FOLDER_OPTIONS, load_image_folder
 from tunelab.torch.data.labels import prepare_labels
-from tunelab.torch.data.split import split
+from tunelab.torch.data.split import data_split, split, split_rows
 from tunelab.torch.data.tabular import CSV_OPTIONS, load_csv
+from tunelab.torch.data.text import TEXT_OPTIONS, build_vocabulary, encode, read_text
+from tunelab.torch.data.timeseries import TIMESERIES_OPTIONS, read_series, window_split
 
 _COMMON_OPTIONS: dict[str, Any] = {
     "val_fraction": 0.2,
@@ -42,13 +44,17 @@ _FILE_SOURCES = {
     "npz": _FileSource(NPZ_OPTIONS, load_npz),
     "image_folder": _FileSource(IMAGE_FOLDER_OPTIONS, load_image_folder),
 }
+# Sources that split their rows themselves: by time, or before a vocabulary is learnt from the
+# training part; their options, by name.
+_SEQUENCE_SOURCES = {"timeseries": TIMESERIES_OPTIONS, "text": TEXT_OPTIONS}
 
 
 def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = None) -> DataSplit:
     """Load, check and split the dataset that ``spec`` names.
 
     ``spec`` is a name (one of :data:`BUILTIN_DATASETS`, or ``csv``, ``npz``, ``image_folder``
-    with their options) or a mapping ``{name: ..., **options}``. Relative paths are resolved
+    with their options, or ``timeseries`` and ``text``, see :mod:`.timeseries` and :mod:`.text`)
+    or a mapping ``{name: ..., **options}``. Relative paths are resolved
     against ``base_dir`` (the study file's folder, say) when it is given.
 
     The split is seeded and, for classification, stratified. The test part
@@ -61,6 +67,13 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
     """
     name, options = _parse_spec(spec)
     _check_common_options(options)
+    if name == "timeseries":
+        _refuse_classification_options(options)
+        series = read_series(options, base_dir)
+        _check_finite(series.values, "path", series.locate, series.columns)
+        return window_split(series, options)
+    if name == "text":
+        return _load_text(options, base_dir)
     source = _load_source(name, options, base_dir)
     _check_finite(source.x, source.x_field, source.locate, source.columns)
     if source.task == "regression":
@@ -88,11 +101,12 @@ def _parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "mapping such as {name: csv, path: data.csv, target: label}.",
             field="data",
         )
-    sources = BUILTIN_DATASETS + tuple(_FILE_SOURCES)
+    sources = BUILTIN_DATASETS + tuple(_FILE_SOURCES) + tuple(_SEQUENCE_SOURCES)
     if name not in sources:
         raise option_error("name", f"unknown dataset {name!r}{did_you_mean(name, sources)}; "
                            f"choose one of: {', '.join(sources)}.")
-    own = _FILE_SOURCES[name].options if name in _FILE_SOURCES else {}
+    own = _FILE_SOURCES[name].options if name in _FILE_SOURCES else (
+        _SEQUENCE_SOURCES.get(name, {}))
     defaults = {**_COMMON_OPTIONS, **own}
     for option in given:
         if option not in defaults:
@@ -133,6 +147,22 @@ def _load_source(name: str, options: Mapping[str, Any], base_dir: str | Path | N
     if name in BUILTIN_DATASETS:
         return load_builtin(name)
     return _FILE_SOURCES[name].load(options, base_dir)
+
+
+def _load_text(options: Mapping[str, Any], base_dir: str | Path | None) -> DataSplit:
+    """Texts as token ids over a vocabulary learnt from the training part (see :mod:`.text`)."""
+    tokens, source = read_text(options, base_dir)
+    class_names: tuple[str, ...]
+    if source.task == "regression":
+        _refuse_classification_options(options)
+        rows, y, class_names = np.arange(len(source.y)), source.y, ()
+    else:
+        rows, y, class_names = prepare_labels(source, options)
+    parts = split_rows(y, class_names, options)
+    kept = [tokens[row] for row in rows]
+    vocabulary = build_vocabulary((kept[row] for row in parts[0]), options)
+    x = encode(kept, vocabulary, options["max_length"])
+    return data_split(x, y, parts, class_names, vocabulary=vocabulary)
 
 
 def _refuse_classification_options(options: Mapping[str, Any]) -> None:

@@ -23,7 +23,7 @@ def normalize(split: DataSplit, mode: str) -> DataSplit:
     not NaN. Targets are left alone.
     """
     _check_mode(mode)
-    if mode == "none":
+    if mode == "none" or not split.x_train.is_floating_point():
         return split
     shift, scale = _statistics(split.x_train, mode)
     return dataclasses.replace(
@@ -39,7 +39,7 @@ def normalize_like(x: torch.Tensor, x_train: torch.Tensor, mode: str) -> torch.T
     whose training features are ``x_train``: inputs made up outside the data (a blank image,
     say) in the units a model trained on that split sees."""
     _check_mode(mode)
-    if mode == "none":
+    if mode == "none" or not x_train.is_floating_point():
         return x
     shift, scale = _statistics(x_train, mode)
     return (x - shift) / scale
@@ -55,9 +55,11 @@ def _check_mode(mode: str) -> None:
 
 
 def _statistics(x_train: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shift and scale, shaped to broadcast over (N, F) or (N, C, H, W)."""
+    """Shift and scale, shaped to broadcast over (N, F), (N, T, F) or (N, C, H, W)."""
     assert len(x_train) > 0
-    dims = [dim for dim in range(x_train.dim()) if dim != 1]
+    # Features are the last axis of a sequence (N, T, F), the channel axis of an image.
+    feature_dim = 2 if x_train.dim() == 3 else 1
+    dims = [dim for dim in range(x_train.dim()) if dim != feature_dim]
     x = x_train.double()  # sums of many float32 values lose digits
     low = x.amin(dim=dims, keepdim=True)
     high = x.amax(dim=dims, keepdim=True)

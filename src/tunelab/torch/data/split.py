@@ -11,6 +11,9 @@ import torch
 
 from tunelab.torch.data.base import DataSplit, option_error, sklearn_module
 
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Indices of the training, validation and test rows."""
+
 
 def split(
     x: np.ndarray,
@@ -24,8 +27,14 @@ def split(
     ``y`` holds class indices (N,) for classification and targets (N, T) for regression;
     ``feature_names`` names the columns of ``x``, where the source has names.
     """
+    rows = split_rows(y, class_names, options)
+    return data_split(x, y, rows, class_names, feature_names)
+
+
+def split_rows(y: np.ndarray, class_names: tuple[str, ...], options: Mapping[str, Any]) -> Rows:
+    """The indices of the rows of each part, as :func:`split` splits them."""
     classification = y.ndim == 1
-    n_train, n_val, n_test = _part_sizes(len(y), options)
+    n_train, n_val, n_test = part_sizes(len(y), options)
     if classification:
         _check_class_sizes(y, class_names, 3 if n_test else 2, options)
     minimum = len(np.unique(y)) if classification else 1
@@ -46,6 +55,20 @@ def split(
     )
     if options["train_per_class"] is not None:
         train = _few_per_class(train, y, options["train_per_class"], seed)
+    return train, val, test
+
+
+def data_split(
+    x: np.ndarray,
+    y: np.ndarray,
+    rows: Rows,
+    class_names: tuple[str, ...],
+    feature_names: tuple[str, ...] = (),
+    vocabulary: tuple[str, ...] = (),
+) -> DataSplit:
+    """The parts that ``rows`` index, as tensors."""
+    train, val, test = rows
+    classification = y.ndim == 1
     return DataSplit(
         x_train=_tensor(x[train]),
         y_train=_tensor(y[train]),
@@ -58,10 +81,11 @@ def split(
         input_shape=tuple(x.shape[1:]),
         class_names=class_names,
         feature_names=feature_names,
+        vocabulary=vocabulary,
     )
 
 
-def _part_sizes(n: int, options: Mapping[str, Any]) -> tuple[int, int, int]:
+def part_sizes(n: int, options: Mapping[str, Any]) -> tuple[int, int, int]:
     """Rows in the training, validation and test parts; fractions are of all ``n`` rows."""
     # Rounded first so that float noise (0.7 * 10 = 7.000000000000001) does not add a row.
     n_test = math.ceil(round(options["test_fraction"] * n, 9))

@@ -26,10 +26,10 @@ Padding costs arithmetic, so each group is split by cost (weights) into populati
 no member is padded to more than :data:`~tunelab.torch.fused.padding.MAX_PADDING` times its own
 weights (:func:`~tunelab.torch.fused.padding.plan_populations`): a width-16 member does not
 pay for a width-256 one. The populations formed are logged (logger ``tunelab``, info). What
-cannot fuse trains alone, saying why (a layer fused training does not know, cross-validation,
-transfer learning, mixed precision, a trial continuing a paused one); so does a population of
-one, which gains nothing. A population that runs out of device memory before its first report
-starts over as two halves.
+cannot fuse trains alone, saying why (a sequence model or another layer fused training does
+not know, cross-validation, transfer learning, mixed precision, a trial continuing a paused
+one); so does a population of one, which gains nothing. A population that runs out of device
+memory before its first report starts over as two halves.
 
 A task's limits hold as they do one trial at a time: a member whose model is over a limit on
 the model's costs never joins a population, and one over a limit on the training's leaves its
@@ -63,6 +63,7 @@ from tunelab.torch.fused.trainer import (
     member_losses,
     shared_settings,
 )
+from tunelab.torch.models import SEQUENCE_MODELS
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.trainer import FitResult
 
@@ -155,6 +156,9 @@ def _prepare(task: Any, trial: Any) -> _Member | None:
 
 
 def _alone_reason(task: Any, trial: Any, recipe: Recipe) -> str | None:
+    model = str(task.model_spec.get("name", "")).lower()
+    if model in SEQUENCE_MODELS:
+        return f"fused training does not support the sequence model {model!r}"
     if task.cv is not None:
         return "cross-validation trains a model per fold"
     if getattr(trial, "resume", None) is not None:
