@@ -21,8 +21,8 @@ import time
 from typing import Any
 
 import torch
-from report import load_average
 
+from report import load_average  # bench/report.py, beside this
 from tunelab.exceptions import ConfigError
 from tunelab.torch.data import load_data
 from tunelab.torch.models import build_cnn
