@@ -392,6 +392,23 @@ def test_bad_objectives_and_limits_exit_2_and_keep_what_is_stored(
     assert stored_trials("cost") == before
 
 
+def test_a_domain_shift_of_tabular_data_exits_2_and_keeps_what_is_stored(workdir: Path) -> None:
+    pytest.importorskip("torch")
+    write_csv(workdir / "data.csv")
+    (workdir / "task.yaml").write_text(TASK_STUDY.format(n_trials=2, csv="data.csv"))
+    assert invoke("run", "task.yaml").exit_code == 0
+    before = stored_trials("csv-task")
+    shifted = TASK_STUDY.replace("target: label}}", "target: label, rotate: 90}}")
+    (workdir / "task.yaml").write_text(shifted.format(n_trials=2, csv="data.csv"))
+
+    result = invoke("run", "task.yaml")
+
+    assert result.exit_code == 2, result.output
+    assert "task.data.rotate" in result.output and "(N, C, H, W)" in result.output
+    assert "Traceback" not in result.output
+    assert stored_trials("csv-task") == before
+
+
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 

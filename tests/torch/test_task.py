@@ -164,6 +164,8 @@ def test_a_bad_task_names_the_field(changes, field, words):
         ({"model": {"name": "mlp", "width": 10**11}, "search": {}}, "model.width"),
         ({"data": {"name": "digits", "normalise": True}}, "data.normalise"),
         ({"recipe": {"rotation": 10}}, "augment.rotation"),
+        ({"recipe": {"channels_last": True}}, "channels_last"),
+        ({"recipe": {"precision": "fp16", "device": "cpu"}}, "precision"),
     ],
 )
 def test_validate_catches_what_only_data_and_model_reveal(changes, field):
@@ -171,6 +173,18 @@ def test_validate_catches_what_only_data_and_model_reveal(changes, field):
     with pytest.raises(ConfigError) as caught:
         task.validate()
     assert caught.value.field == field
+
+
+def test_speed_settings_are_searched_like_any_recipe_field(tmp_path):
+    search = {"gradient_accumulation_steps": [1, 2], "precision": ["fp32", "bf16"]}
+    task = quick_task(tmp_path, artifacts=False, recipe={"epochs": 1, "device": "cpu"},
+                      search=search)
+
+    study = run(task, {"gradient_accumulation_steps": 2, "precision": "bf16"},
+                {"gradient_accumulation_steps": 1, "precision": "fp32"})
+
+    assert [t.state for t in study.trials] == [tunelab.TrialState.COMPLETE] * 2
+    assert study.trials[0].params == {"gradient_accumulation_steps": 2, "precision": "bf16"}
 
 
 def test_validation_tries_the_smallest_searched_value_and_a_trial_drawing_too_large_fails(

@@ -29,6 +29,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "exponential", "cosine", "onecycle", "plateau")
 LOSSES = ("auto", "cross_entropy", "mse", "mae", "huber", "bce")
 METRICS = ("auto", "accuracy", "f1", "mse", "mae", "r2", "loss")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 _MOMENTUM_OPTIMIZERS = ("sgd", "rmsprop")
 _BETA_OPTIMIZERS = ("adam", "adamw")
@@ -82,6 +83,13 @@ class Recipe(AugmentationStrengths):
     # Hardware.
     device: str = "auto"
     mixed_precision: bool = False
+    # Speed (see tunelab.torch.speed): the forward pass in a half type under autocast,
+    # torch.compile, a channels-last layout for images, and one optimizer step per
+    # gradient_accumulation_steps batches (an effective batch of batch_size times as many).
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool = False
+    gradient_accumulation_steps: int = 1
     # Transfer learning: glob patterns on parameter names such as "blocks.0.*".
     pretrained: str | None = None
     freeze: tuple[str, ...] = ()
@@ -164,6 +172,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "metric": METRICS,
     "init": INIT_SCHEMES,
     "normalization": NORMALIZATIONS,
+    "precision": PRECISIONS,
 }
 
 
@@ -205,6 +214,7 @@ _NUMBERS: dict[str, tuple[float, float, bool, bool]] = {
     "early_stopping_patience": (0, _INT64_MAX, True, True),
     "early_stopping_min_delta": (0.0, _INF, True, False),
     "unfreeze_after": (0, _INT64_MAX, True, True),
+    "gradient_accumulation_steps": (1, _INT64_MAX, True, True),
     "seed": (0, _INT64_MAX, True, True),
 }
 _OPEN_HIGH = {"momentum", "beta1", "beta2", "label_smoothing", "onecycle_pct"}
@@ -236,7 +246,7 @@ def _describe_range(name: str) -> str:
 
 
 def _check_flags(recipe: Recipe) -> None:
-    for name in ("nesterov", "restore_best", "mixed_precision"):
+    for name in ("nesterov", "restore_best", "mixed_precision", "compile", "channels_last"):
         if not isinstance(getattr(recipe, name), bool):
             raise _fail(name, f"{getattr(recipe, name)!r} must be true or false.")
 
@@ -259,6 +269,13 @@ def _check_combinations(recipe: Recipe) -> None:
             "unfreeze_after",
             "has nothing to unfreeze: 'freeze' is empty; list the layers to freeze first, "
             "e.g. freeze: ['blocks.*'].",
+        )
+    if recipe.mixed_precision and recipe.precision != "fp32":
+        raise _fail(
+            "mixed_precision",
+            f"precision: {recipe.precision} already turns mixed precision on; remove "
+            "mixed_precision (true picks the device's half type: bf16 on the CPU, fp16 on "
+            "accelerators).",
         )
     if recipe.warmup_epochs >= recipe.epochs:
         raise _fail(

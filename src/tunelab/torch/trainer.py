@@ -47,6 +47,7 @@ from tunelab.torch.optim import (
 )
 from tunelab.torch.recipe import Recipe
 from tunelab.torch.schedules import PlateauReducer, lr_factor
+from tunelab.torch.speed import autocast_dtype, check_channels_last, compiled_forward, in_layout
 from tunelab.torch.telemetry import ActivationRecorder, GradientMonitor, peak_memory_mb
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
@@ -127,17 +128,23 @@ class Trainer:
         self.higher_is_better = metric_functions.HIGHER_IS_BETTER[self.metric]
         self.augmenter = recipe.augmenter()
         self.augmenter.check_input_shape(tuple(data.input_shape), bool(data.vocabulary))
+        check_channels_last(recipe, tuple(data.input_shape))
         torch.manual_seed(recipe.seed)
         initialize(model, recipe.init, scale=recipe.init_scale)
         if recipe.pretrained is not None:
             load_pretrained(model, recipe.pretrained)
         self.model = model.to(self.device)
+        if recipe.channels_last:
+            # Module.to takes memory_format (nn.Module's docs), which its type stubs leave out.
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # What the training steps call: the model, or its compiled form once fit() starts.
+        self.forward: Callable[..., torch.Tensor] = self.model
         self.frozen = matching_parameters(model, recipe.freeze, "freeze")
         set_frozen(self.frozen.values(), True)
         check_output_shape(model, self.data, self.loss_name)
         matching_parameters(model, dict(recipe.lr_multipliers), "lr_multipliers")
         self.lr_factor_now = 1.0  # the optimizer starts at its base learning rates
-        self.autocast_dtype = _autocast_dtype(self.device) if recipe.mixed_precision else None
+        self.autocast_dtype = autocast_dtype(recipe, self.device)
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
         needs_scaling = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaling else None
@@ -159,8 +166,12 @@ class Trainer:
         recipe = self.recipe
         # Built now, so that its one-off cost (importing torch._dynamo) is no epoch's time.
         _ = self.optimizer
+        if recipe.compile and self.forward is self.model:
+            self.forward = compiled_forward(self.model, self._probe_step)
         generator = torch.Generator().manual_seed(recipe.seed)
-        steps_per_epoch = math.ceil(len(self.data.x_train) / recipe.batch_size)
+        # One optimizer step per group of gradient_accumulation_steps batches.
+        group_size = recipe.batch_size * recipe.gradient_accumulation_steps
+        steps_per_epoch = math.ceil(len(self.data.x_train) / group_size)
         plateau = PlateauReducer(recipe, self.higher_is_better)
         gradients = GradientMonitor(self.model, steps_per_epoch) if self.telemetry else None
         activations = ActivationRecorder(self.model if self.telemetry else nn.Identity())
@@ -220,7 +231,10 @@ class Trainer:
         self.model.eval()
         try:
             with torch.no_grad(), self._autocast():
-                chunks = [self.model(chunk) for chunk in x.to(self.device).split(EVAL_CHUNK)]
+                chunks = [
+                    self.model(in_layout(chunk, self.recipe))
+                    for chunk in x.to(self.device).split(EVAL_CHUNK)
+                ]
         finally:
             self.model.train(was_training)
         return torch.cat(chunks).float()
@@ -253,44 +267,53 @@ class Trainer:
         first_step = (epoch - 1) * steps_per_epoch
         loss_sum, outputs_seen = 0.0, []
         augment = self.augmenter if self.augmenter.active else None
-        for index, batch in enumerate(order.split(recipe.batch_size)):
+        group_size = recipe.batch_size * recipe.gradient_accumulation_steps
+        for index, group in enumerate(order.split(group_size)):
             factor = lr_factor(recipe, first_step + index, steps_per_epoch) * plateau_factor
             if factor != self.lr_factor_now:
                 set_learning_rates(self.optimizer, factor)
                 self.lr_factor_now = factor
-            inputs, targets = data.x_train[batch], data.y_train[batch]
-            if augment is not None:
-                inputs = augment(inputs, generator)
-            outputs, loss = self._step(inputs, targets, epoch, index, gradients)
-            loss_sum += loss * len(batch)
-            outputs_seen.append(outputs)
+            self.optimizer.zero_grad(set_to_none=True)
+            for batch in group.split(recipe.batch_size):
+                inputs, targets = data.x_train[batch], data.y_train[batch]
+                if augment is not None:
+                    inputs = augment(inputs, generator)
+                # Each batch's mean loss weighs by its share of the group, so that the
+                # accumulated gradient is the gradient of the group's mean loss.
+                share = len(batch) / len(group)
+                outputs, loss = self._backward(inputs, targets, share, epoch, index)
+                loss_sum += loss * len(batch)
+                outputs_seen.append(outputs)
+            self._optimizer_step(index, gradients)
         outputs = torch.cat(outputs_seen).float()
         results = self._metrics(outputs, data.y_train[order], (self.metric,))
         results["loss"] = loss_sum / len(order)
         return results
 
-    def _step(
-        self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        epoch: int,
-        index: int,
-        gradients: GradientMonitor | None,
+    def _backward(
+        self, inputs: torch.Tensor, targets: torch.Tensor, share: float, epoch: int, index: int
     ) -> tuple[torch.Tensor, float]:
+        """Add one batch's gradient, weighted by its ``share`` of the optimizer step's
+        examples, to the parameters' gradients; its outputs and mean loss."""
         recipe = self.recipe
         with self._autocast():
-            outputs = self.model(inputs)
+            outputs = self.forward(in_layout(inputs, recipe))
             loss = self.loss(outputs, targets)
             objective = loss + recipe.l1 * l1_penalty(self.model) if recipe.l1 > 0 else loss
         loss_value = loss.item()
         if not math.isfinite(loss_value):
             raise record_divergence(self.trial, loss_value, epoch, index + 1, recipe.lr)
-        self.optimizer.zero_grad(set_to_none=True)
+        if share != 1:
+            objective = objective * share
         if self.scaler is not None:
             self.scaler.scale(objective).backward()
-            self.scaler.unscale_(self.optimizer)
         else:
             objective.backward()
+        return outputs.detach(), loss_value
+
+    def _optimizer_step(self, index: int, gradients: GradientMonitor | None) -> None:
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if gradients is not None and index % gradients.every == 0:
             gradients.record()
         self._clip_gradients()
@@ -299,7 +322,16 @@ class Trainer:
             self.scaler.update()
         else:
             self.optimizer.step()
-        return outputs.detach(), loss_value
+
+    def _probe_step(self, forward: Callable[..., torch.Tensor]) -> None:
+        """One training batch's forward and backward through ``forward``, for a compiler to
+        prove itself on before training relies on it."""
+        batch = slice(0, self.recipe.batch_size)
+        with self._autocast():
+            outputs = forward(in_layout(self.data.x_train[batch], self.recipe))
+            loss = self.loss(outputs, self.data.y_train[batch])
+        if loss.requires_grad:  # everything may be frozen for the first epochs
+            loss.backward()
 
     def _clip_gradients(self) -> None:
         if self.recipe.grad_clip_value > 0:
@@ -540,11 +572,6 @@ def resolve_device(name: str) -> torch.device:
             field="device",
         )
     return device
-
-
-def _autocast_dtype(device: torch.device) -> torch.dtype:
-    """float16 on accelerators; bfloat16 on the CPU, the half type its autocast supports."""
-    return torch.bfloat16 if device.type == "cpu" else torch.float16
 
 
 def prepare_data(

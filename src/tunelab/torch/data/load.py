@@ -14,6 +14,7 @@ from tunelab.registry import did_you_mean
 from tunelab.torch.data.arrays import NPZ_OPTIONS, load_npz
 from tunelab.torch.data.base import DataSplit, Source, is_integer, is_list, is_real, option_error
 from tunelab.torch.data.builtin import BUILTIN_DATASETS, load_builtin
+from tunelab.torch.data.domain import DOMAIN_OPTIONS, check_domain_options, shift_domain
 from tunelab.torch.data.images import IMAGE_FOLDER_OPTIONS, load_image_folder
 from tunelab.torch.data.labels import prepare_labels
 from tunelab.torch.data.split import data_split, split, split_rows
@@ -28,6 +29,7 @@ _COMMON_OPTIONS: dict[str, Any] = {
     "classes": None,
     "train_per_class": None,
     "n_classes": None,
+    **DOMAIN_OPTIONS,
 }
 _CLASSIFICATION_ONLY = ("classes", "train_per_class", "n_classes")
 
@@ -63,7 +65,8 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
     ``val_fraction`` changes. ``classes`` keeps the listed classes (an integer is a class index,
     text a class name) and renumbers them 0..k-1 in the given order; ``train_per_class`` then
     thins the training part only (a class with fewer keeps them all), so that validation and
-    test stay the same as without it.
+    test stay the same as without it. ``rotate`` (quarter turns in degrees) and ``invert`` shift
+    the domain of image data (see :mod:`.domain`) and leave the split as it is.
     """
     name, options = _parse_spec(spec)
     _check_common_options(options)
@@ -76,6 +79,7 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
         return _load_text(options, base_dir)
     source = _load_source(name, options, base_dir)
     _check_finite(source.x, source.x_field, source.locate, source.columns)
+    source = shift_domain(source, options)
     if source.task == "regression":
         _refuse_classification_options(options)
         _check_finite(source.y, source.y_field, source.locate, ())
@@ -128,6 +132,7 @@ def _check_common_options(options: Mapping[str, Any]) -> None:
         raise option_error("test_fraction", f"val_fraction={val!r} and test_fraction={test!r} "
                            "add up to 1 or more, leaving nothing to train on; lower one of them "
                            "so that their sum stays below 1.")
+    check_domain_options(options)
     seed = options["seed"]
     if not is_integer(seed) or not 0 <= seed < 2**32:
         raise option_error("seed", f"must be a whole number in [0, 2**32), got {seed!r}; use "

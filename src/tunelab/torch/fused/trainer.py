@@ -82,6 +82,13 @@ def fusion_blocker(recipe: Recipe) -> str | None:
     """What keeps a recipe from training in a population, or None."""
     if recipe.mixed_precision:
         return "mixed_precision"
+    if (
+        recipe.precision != "fp32"
+        or recipe.compile
+        or recipe.channels_last
+        or recipe.gradient_accumulation_steps > 1
+    ):
+        return "speed settings (precision, compile, channels_last, gradient_accumulation_steps)"
     if recipe.pretrained is not None or recipe.freeze or recipe.lr_multipliers:
         return "transfer learning (pretrained, freeze, lr_multipliers)"
     return None

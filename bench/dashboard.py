@@ -1,0 +1,344 @@
+"""How fast the dashboard answers on a large study, and what watching costs busy workers.
+
+1. A large study: a SQLite study of ``--trials`` trials (10,000 by default: four parameters,
+   20 intermediate values each, 8% pruned and 2% failed), served by ``tunelab dashboard`` in a
+   process of its own. Timed: opening the study page in Chromium (Playwright, headless), from
+   navigation until every figure of the page is drawn, the first time after the server started
+   (it reads the study then) and again (median of 5); and each JSON request the pages make, as
+   the round trip on loopback from this process (median and worst of 10 after one warm-up):
+   the study, its figures, the trial table's first and 100th page, sorted by value and by a
+   parameter, filtered by state and by a parameter range.
+2. Workers beside watchers: ``optimize(n_jobs=8)`` on a SQLite study, for ``--seconds`` a
+   run, on an objective that reports 10 steps, each after ``--step-ms`` of sleep (a stand-in
+   for training on an accelerator, which leaves the CPU to the tuning and the storage); runs
+   alternate between nobody watching and the dashboard serving three Chromium pages (three
+   browser contexts: the study page, the trial table, and the compare view of the trials
+   running when it opened), all following the live feed. The figure is trials completed per
+   second, run against run; after each run every completed trial must hold all its 10
+   intermediate values and no trial may have failed (a write lost or refused would show).
+
+Usage: ``python bench/dashboard.py [--trials 10000] [--seconds 20] [--rounds 3]
+[--step-ms 20]``; about 5 minutes on 2 cores. Needs the ``web`` extra, Playwright and a
+Chromium (``TUNELAB_TEST_CHROMIUM``, else ``scripts/chromium.sh`` finds or installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import tunelab
+from report import environment, load_average, markdown_table  # bench/report.py, beside this
+from tunelab.space import CategoricalDistribution, FloatDistribution, IntDistribution
+from tunelab.trial import TrialState
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 20
+LOAD_STEPS = 10
+WORKERS = 8
+CHUNK = 1000
+
+
+# 1. A large study ---------------------------------------------------------------------------
+
+
+def build_large_study(url: str, n_trials: int, seed: int = 0) -> None:
+    """A study of ``n_trials`` finished trials with curves, written ``CHUNK`` at a time."""
+    rng = random.Random(seed)
+    study = tunelab.create_study(name="large", storage=url, direction="maximize")
+    distributions = {
+        "lr": FloatDistribution(1e-4, 1e-1, log=True),
+        "width": IntDistribution(16, 512, log=True),
+        "dropout": FloatDistribution(0.0, 0.5),
+        "optimizer": CategoricalDistribution(("sgd", "adam", "rmsprop")),
+    }
+    for start in range(0, n_trials, CHUNK):
+        study.add_trials(
+            large_trial(rng, distributions) for _ in range(min(CHUNK, n_trials - start))
+        )
+
+
+def large_trial(rng: random.Random, distributions: dict[str, Any]) -> tunelab.TrialRecord:
+    params = {
+        "lr": math.exp(rng.uniform(math.log(1e-4), math.log(1e-1))),
+        "width": int(math.exp(rng.uniform(math.log(16), math.log(512)))),
+        "dropout": rng.uniform(0.0, 0.5),
+        "optimizer": rng.choice(("sgd", "adam", "rmsprop")),
+    }
+    ceiling = 0.99 - 0.2 * abs(math.log10(params["lr"]) + 2.5) / 1.5 - 0.1 * params["dropout"]
+    curve = {step: ceiling * (1 - math.exp(-(step + 1) / 4)) for step in range(STEPS)}
+    draw = rng.random()
+    if draw < 0.02:
+        return tunelab.create_trial(state=TrialState.FAIL, params=params,
+                                    distributions=distributions, intermediate_values=curve)
+    if draw < 0.10:
+        cut = {step: value for step, value in curve.items() if step < 5}
+        return tunelab.create_trial(state=TrialState.PRUNED, value=cut[4], params=params,
+                                    distributions=distributions, intermediate_values=cut)
+    return tunelab.create_trial(value=curve[STEPS - 1], params=params,
+                                distributions=distributions, intermediate_values=curve)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def dashboard(url: str) -> Iterator[str]:
+    """``tunelab dashboard`` over ``url`` in its own process; its address."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tunelab"), "dashboard", "--storage", url,
+         "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    address = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(address + "/api/config", timeout=1.0)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the dashboard did not start: {process.stderr.read()}"
+                    ) from None
+                time.sleep(0.1)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def chromium_path() -> str:
+    given = os.environ.get("TUNELAB_TEST_CHROMIUM")
+    if given:
+        return given
+    found = subprocess.run([str(ROOT / "scripts" / "chromium.sh")], capture_output=True,
+                           text=True, check=True)
+    return found.stdout.strip()
+
+
+@contextlib.contextmanager
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(),
+                                              args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+# The page is there: its summary, tables and controls, and the figures' boxes (their data
+# arrived); each figure is drawn as it comes near the screen.
+PAGE_READY = (
+    "() => document.getElementById('summary') && "
+    "document.querySelectorAll('#figures figure.fig').length > 0"
+)
+FIRST_FIGURE = (
+    "() => { document.getElementById('figures').scrollIntoView(); return "
+    "document.querySelector('#figures figure.fig .main-svg, #figures figure.fig .note'); }"
+)
+EVERY_FIGURE = (  # scrolled to the first figure not drawn yet, a poll at a time
+    "() => { const waiting = [...document.querySelectorAll('#figures figure.fig')].find(b => "
+    "!b.querySelector('.main-svg') && !b.querySelector('.note')); "
+    "if (waiting) waiting.scrollIntoView(); return !waiting; }"
+)
+
+
+def open_study_page(page: Any, address: str, study: str) -> tuple[float, ...]:
+    """Seconds from navigating to the study page until it is there (its summary, tables and
+    the figures' data), until the first figure is drawn once scrolled to, and until every
+    figure is, scrolled through."""
+    started = time.perf_counter()
+    page.goto(f"{address}/studies/{study}")
+    times = []
+    for condition in (PAGE_READY, FIRST_FIGURE, EVERY_FIGURE):
+        page.wait_for_function(condition, timeout=300_000, polling=50)
+        times.append(time.perf_counter() - started)
+    return tuple(times)
+
+
+API_REQUESTS = {
+    "study": "/api/studies/large",
+    "study figures": "/api/studies/large/figures",
+    "trial table, first page": "/api/studies/large/trials",
+    "trial table, page 100": "/api/studies/large/trials?page=100",
+    "sorted by value, descending": "/api/studies/large/trials?sort=value&order=desc",
+    "sorted by a parameter": "/api/studies/large/trials?sort=param:lr&page=20",
+    "filtered: pruned, lr in [1e-3, 1e-2]":
+        "/api/studies/large/trials?state=PRUNED&range=lr:0.001:0.01",
+}
+
+
+def time_requests(address: str, repeats: int = 10) -> list[list[str]]:
+    rows = []
+    with httpx.Client(base_url=address, timeout=60.0) as client:
+        for label, path in API_REQUESTS.items():
+            client.get(path).raise_for_status()  # warm-up: caches that every later visit uses
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                client.get(path).raise_for_status()
+                times.append(time.perf_counter() - started)
+            rows.append([label, f"{statistics.median(times) * 1e3:.1f}",
+                         f"{max(times) * 1e3:.1f}"])
+    return rows
+
+
+def large_study_tables(folder: Path, n_trials: int) -> None:
+    url = f"sqlite:///{folder / 'large.db'}"
+    started = time.perf_counter()
+    build_large_study(url, n_trials)
+    print(f"built {n_trials} trials in {time.perf_counter() - started:.1f} s", flush=True)
+    with dashboard(url) as address, browser() as chromium:
+        page = chromium.new_page(viewport={"width": 1280, "height": 900})
+        first = open_study_page(page, address, "large")
+        again = [open_study_page(page, address, "large") for _ in range(5)]
+        requests = time_requests(address)
+    print(f"\nStudy page of {n_trials} trials in Chromium (1280x900), seconds from navigation:")
+    columns = ["page there", "first figure drawn", "every figure drawn"]
+    print(markdown_table(["open", *columns], [
+        ["first, after the server started", *(f"{t:.2f}" for t in first)],
+        ["again (median of 5)",
+         *(f"{statistics.median(t[i] for t in again):.2f}" for i in range(len(columns)))],
+    ]))
+    print("\nJSON requests on the same study, round trip on loopback (ms, 10 each):")
+    print(markdown_table(["request", "median", "worst"], requests))
+
+
+# 2. Workers beside watchers -----------------------------------------------------------------
+
+
+def reporting_objective(trial: tunelab.Trial) -> float:
+    x = trial.suggest_float("x", -5.0, 5.0)
+    y = trial.suggest_float("y", -5.0, 5.0)
+    pause = float(os.environ["BENCH_STEP_SECONDS"])
+    value = 0.0
+    for step in range(LOAD_STEPS):
+        time.sleep(pause)
+        value = -(x * x + y * y) * (step + 1) / LOAD_STEPS
+        trial.report(value, step)
+    return value
+
+
+def run_workers(url: str, study: str, seconds: float, step_ms: float) -> None:
+    """``optimize(n_jobs=WORKERS)`` for ``seconds`` in a process of its own."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import dashboard, tunelab\n"
+        "study = tunelab.create_study(name=sys.argv[3], storage=sys.argv[2], "
+        "direction='maximize', sampler='random', load_if_exists=True)\n"
+        f"study.optimize(dashboard.reporting_objective, n_jobs={WORKERS}, "
+        "timeout=float(sys.argv[4]))\n"
+    )
+    env = {**os.environ, "BENCH_STEP_SECONDS": str(step_ms / 1000)}
+    subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), url, study,
+                    str(seconds)], check=True, env=env)
+
+
+def outcome(url: str, study: str, seconds: float) -> tuple[float, str]:
+    """Trials completed per second, and what the run lost (empty if nothing)."""
+    trials = tunelab.load_study(study, url).trials
+    complete = [r for r in trials if r.state is TrialState.COMPLETE]
+    short = [r.number for r in complete if len(r.intermediate_values) != LOAD_STEPS]
+    failed = [r.number for r in trials if r.state is TrialState.FAIL]
+    unfinished = [r.number for r in trials if not r.state.is_finished()]
+    problems = []
+    if short:
+        problems.append(f"{len(short)} completed trials miss intermediate values")
+    if failed:
+        problems.append(f"{len(failed)} failed")
+    if unfinished:
+        problems.append(f"{len(unfinished)} left unfinished")
+    return len(complete) / seconds, "; ".join(problems)
+
+
+def watched_run(url: str, study: str, seconds: float, step_ms: float) -> None:
+    """A run of the workers while three browser contexts follow the dashboard's live pages."""
+    import threading
+
+    tunelab.create_study(name=study, storage=url, direction="maximize", sampler="random")
+    with dashboard(url) as address, browser() as chromium:
+        workers = threading.Thread(target=run_workers, args=(url, study, seconds, step_ms))
+        workers.start()
+        time.sleep(2.0)  # the workers start and trials run, for the compare view
+        running = tunelab.load_study(study, url).get_trials([TrialState.RUNNING])
+        numbers = ",".join(str(r.number) for r in running[:4]) or "0"
+        pages = [f"/studies/{study}", f"/studies/{study}/trials",
+                 f"/studies/{study}/compare?trials={numbers}"]
+        for path in pages:
+            chromium.new_context().new_page().goto(address + path)
+        workers.join()
+
+
+def load_table(folder: Path, rounds: int, seconds: float, step_ms: float) -> None:
+    rows = []
+    for index in range(rounds):
+        order = ["alone", "watched"] if index % 2 == 0 else ["watched", "alone"]
+        rates: dict[str, float] = {}
+        for how in order:
+            url = f"sqlite:///{folder / f'load-{index}-{how}.db'}"
+            study = "load"
+            if how == "alone":
+                run_workers(url, study, seconds, step_ms)
+            else:
+                watched_run(url, study, seconds, step_ms)
+            rates[how], lost = outcome(url, study, seconds)
+            if lost:
+                print(f"round {index + 1}, {how}: {lost}", flush=True)
+            print(f"round {index + 1}, {how}: {rates[how]:.2f} trials/s, "
+                  f"{'nothing lost' if not lost else lost}", flush=True)
+        rows.append([str(index + 1), f"{rates['alone']:.2f}", f"{rates['watched']:.2f}",
+                     f"{rates['watched'] / rates['alone']:.3f}"])
+    print(f"\n{WORKERS} workers, {seconds:.0f} s a run, {LOAD_STEPS} reports a trial "
+          f"{step_ms:.0f} ms apart; trials completed per second:")
+    print(markdown_table(["round", "nobody watching", "3 browsers watching",
+                          "watched / alone"], rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--step-ms", type=float, default=20.0)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-load", action="store_true")
+    args = parser.parse_args()
+    import playwright
+    import starlette
+    import uvicorn
+
+    print(environment(starlette=starlette.__version__, uvicorn=uvicorn.__version__,
+                      playwright=getattr(playwright, "__version__", "?")))
+    print(f"load average before: {load_average()}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        if not args.skip_large:
+            large_study_tables(Path(folder), args.trials)
+        if not args.skip_load:
+            load_table(Path(folder), args.rounds, args.seconds, args.step_ms)
+    print(f"load average after: {load_average()}")
+
+
+if __name__ == "__main__":
+    main()
