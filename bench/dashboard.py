@@ -2,12 +2,15 @@
 
 1. A large study: a SQLite study of ``--trials`` trials (10,000 by default: four parameters,
    20 intermediate values each, 8% pruned and 2% failed), served by ``tunelab dashboard`` in a
-   process of its own. Timed: opening the study page in Chromium (Playwright, headless), from
-   navigation until every figure of the page is drawn, the first time after the server started
-   (it reads the study then) and again (median of 5); and each JSON request the pages make, as
+   process of its own. Timed: opening the study page in Chromium (Playwright, headless, 1280x900),
+   from navigation until the page is there (its summary, tables and the figures' data), until
+   its first figure is drawn once scrolled to, and until every figure is (figures are drawn as
+   they come near the screen), the first time after the server started (it reads the study and
+   makes the figures then) and again (median of 5); and each JSON request the pages make, as
    the round trip on loopback from this process (median and worst of 10 after one warm-up):
    the study, its figures, the trial table's first and 100th page, sorted by value and by a
-   parameter, filtered by state and by a parameter range.
+   parameter, filtered by state and by a parameter range. The same requests again on a study
+   of ``--table-trials`` trials (100,000), without the browser.
 2. Workers beside watchers: ``optimize(n_jobs=8)`` on a SQLite study, for ``--seconds`` a
    run, on an objective that reports 10 steps, each after ``--step-ms`` of sleep (a stand-in
    for training on an accelerator, which leaves the CPU to the tuning and the storage); runs
@@ -17,9 +20,10 @@
    second, run against run; after each run every completed trial must hold all its 10
    intermediate values and no trial may have failed (a write lost or refused would show).
 
-Usage: ``python bench/dashboard.py [--trials 10000] [--seconds 20] [--rounds 3]
-[--step-ms 20]``; about 5 minutes on 2 cores. Needs the ``web`` extra, Playwright and a
-Chromium (``TUNELAB_TEST_CHROMIUM``, else ``scripts/chromium.sh`` finds or installs it).
+Usage: ``python bench/dashboard.py [--trials 10000] [--table-trials 100000] [--seconds 20]
+[--rounds 3] [--step-ms 20] [--skip-large] [--skip-load]``; about 8 minutes on 2 cores.
+Needs the ``web`` extra, Playwright and a Chromium (``TUNELAB_TEST_CHROMIUM``, else
+``scripts/chromium.sh`` finds or installs it).
 """
 
 from __future__ import annotations
@@ -206,11 +210,16 @@ def time_requests(address: str, repeats: int = 10) -> list[list[str]]:
     return rows
 
 
-def large_study_tables(folder: Path, n_trials: int) -> None:
-    url = f"sqlite:///{folder / 'large.db'}"
+def built(folder: Path, n_trials: int) -> str:
+    url = f"sqlite:///{folder / f'large-{n_trials}.db'}"
     started = time.perf_counter()
     build_large_study(url, n_trials)
     print(f"built {n_trials} trials in {time.perf_counter() - started:.1f} s", flush=True)
+    return url
+
+
+def large_study_tables(folder: Path, n_trials: int) -> None:
+    url = built(folder, n_trials)
     with dashboard(url) as address, browser() as chromium:
         page = chromium.new_page(viewport={"width": 1280, "height": 900})
         first = open_study_page(page, address, "large")
@@ -224,6 +233,15 @@ def large_study_tables(folder: Path, n_trials: int) -> None:
          *(f"{statistics.median(t[i] for t in again):.2f}" for i in range(len(columns)))],
     ]))
     print("\nJSON requests on the same study, round trip on loopback (ms, 10 each):")
+    print(markdown_table(["request", "median", "worst"], requests))
+
+
+def table_tables(folder: Path, n_trials: int) -> None:
+    """The JSON requests alone, on a study too large to draw: the trial table's paging."""
+    url = built(folder, n_trials)
+    with dashboard(url) as address:
+        requests = time_requests(address)
+    print(f"\nJSON requests on a study of {n_trials} trials (ms, 10 each):")
     print(markdown_table(["request", "median", "worst"], requests))
 
 
@@ -319,6 +337,7 @@ def load_table(folder: Path, rounds: int, seconds: float, step_ms: float) -> Non
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--table-trials", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--step-ms", type=float, default=20.0)
@@ -335,6 +354,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         if not args.skip_large:
             large_study_tables(Path(folder), args.trials)
+            table_tables(Path(folder), args.table_trials)
         if not args.skip_load:
             load_table(Path(folder), args.rounds, args.seconds, args.step_ms)
     print(f"load average after: {load_average()}")

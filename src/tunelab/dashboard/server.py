@@ -53,7 +53,11 @@ def _server(
             f"option --port: port {port} on {host} {why}; choose another with --port.",
             field="port",
         ) from None
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    # log_config=None: uvicorn leaves the logging of the process it runs in as it found it
+    # (its own configuration would bind handlers to whatever sys.stderr is at that moment).
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", log_config=None
+    )
     return uvicorn.Server(config), listener
 
 
