@@ -60,6 +60,7 @@ Importances = Mapping[str, dict[str, float] | TunelabError]
 
 # A curve is a trace of its own: a browser draws a few hundred in time, not ten thousand.
 MAX_CURVES = 300
+MAX_TIMELINE_TRIALS = 1000
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,10 @@ def study_figure_specs(study: Study, importances: Importances) -> list[FigureSpe
         lambda: plot_intermediate_values(study, max_trials=MAX_CURVES),
     ))
     specs.append(FigureSpec(
-        "figure-timeline", "Timeline", "when each trial ran, coloured by how it ended.",
-        lambda: plot_timeline(study),
+        "figure-timeline", "Timeline",
+        f"when each trial ran (the latest {MAX_TIMELINE_TRIALS:,} at most), on which worker, "
+        "coloured by how it ended.",
+        lambda: plot_timeline(study, n_recent_trials=MAX_TIMELINE_TRIALS),
     ))
     return specs
 
