@@ -65,8 +65,57 @@ def _statistics(x_train: torch.Tensor, mode: str) -> tuple[torch.Tensor, torch.T
         shift, scale = x.mean(dim=dims, keepdim=True), x.std(dim=dims, keepdim=True, correction=0)
     else:
         shift, scale = low, high - low
+    return _constant_kept(shift, scale, low, high)
+
+
+def _constant_kept(
+    shift: torch.Tensor, scale: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shift and scale as float32, a constant feature given a scale of 1."""
     # Compare extremes, not the spread: a rounded mean leaves a tiny nonzero spread on a constant.
     constant = low == high
     shift = torch.where(constant, low, shift)
     scale = torch.where(constant, torch.ones_like(scale), scale)
     return shift.float(), scale.float()
+
+
+class RunningStatistics:
+    """The statistics of :func:`normalize`, gathered batch by batch in one pass over data that
+    does not fit in memory: per feature (or channel) the extremes, and mean and variance merged
+    across batches as Chan, Golub and LeVeque's pairwise update does, which stays exact where a
+    running sum of squares would lose digits."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean = self.m2 = self.low = self.high = torch.empty(0, dtype=torch.float64)
+        self.shape: list[int] = []
+
+    def update(self, x: torch.Tensor) -> None:
+        """Add a batch (N, F) or (N, C, H, W)."""
+        if not len(x):
+            return
+        columns = x.double().transpose(0, 1).reshape(x.shape[1], -1)
+        n = columns.shape[1]
+        mean = columns.mean(dim=1)
+        m2 = ((columns - mean[:, None]) ** 2).sum(dim=1)
+        low, high = columns.amin(dim=1), columns.amax(dim=1)
+        if self.count == 0:
+            self.shape = [1, x.shape[1], *([1] * (x.dim() - 2))]
+            self.count, self.mean, self.m2, self.low, self.high = n, mean, m2, low, high
+            return
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2 + delta**2 * (self.count * n / total)
+        self.low, self.high = torch.minimum(self.low, low), torch.maximum(self.high, high)
+        self.count = total
+
+    def shift_scale(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Shift and scale for each mode but none, shaped to broadcast over a batch."""
+        assert self.count > 0
+        low, high = self.low.view(self.shape), self.high.view(self.shape)
+        std = (self.m2 / self.count).sqrt().view(self.shape)
+        return {
+            "standardize": _constant_kept(self.mean.view(self.shape), std, low, high),
+            "minmax": _constant_kept(low, high - low, low, high),
+        }

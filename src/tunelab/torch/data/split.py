@@ -25,6 +25,28 @@ def split(
     ``feature_names`` names the columns of ``x``, where the source has names.
     """
     classification = y.ndim == 1
+    train, val, test = split_rows(y, class_names, options)
+    return DataSplit(
+        x_train=_tensor(x[train]),
+        y_train=_tensor(y[train]),
+        x_val=_tensor(x[val]),
+        y_val=_tensor(y[val]),
+        x_test=_tensor(x[test]),
+        y_test=_tensor(y[test]),
+        task="classification" if classification else "regression",
+        n_classes=len(class_names) if classification else None,
+        input_shape=tuple(x.shape[1:]),
+        class_names=class_names,
+        feature_names=feature_names,
+    )
+
+
+def split_rows(
+    y: np.ndarray, class_names: tuple[str, ...], options: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of the training, validation and test parts, as :func:`split` deals them;
+    labels (N,) are stratified, targets (N, T) are not."""
+    classification = y.ndim == 1
     n_train, n_val, n_test = _part_sizes(len(y), options)
     if classification:
         _check_class_sizes(y, class_names, 3 if n_test else 2, options)
@@ -46,19 +68,7 @@ def split(
     )
     if options["train_per_class"] is not None:
         train = _few_per_class(train, y, options["train_per_class"], seed)
-    return DataSplit(
-        x_train=_tensor(x[train]),
-        y_train=_tensor(y[train]),
-        x_val=_tensor(x[val]),
-        y_val=_tensor(y[val]),
-        x_test=_tensor(x[test]),
-        y_test=_tensor(y[test]),
-        task="classification" if classification else "regression",
-        n_classes=len(class_names) if classification else None,
-        input_shape=tuple(x.shape[1:]),
-        class_names=class_names,
-        feature_names=feature_names,
-    )
+    return train, val, test
 
 
 def _part_sizes(n: int, options: Mapping[str, Any]) -> tuple[int, int, int]:
