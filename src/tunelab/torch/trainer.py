@@ -35,8 +35,10 @@ from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry, bounded_distributions
 from tunelab.torch import checkpoint, costs
 from tunelab.torch import metrics as metric_functions
+from tunelab.torch.batches import EVAL_CHUNK, LoaderBatches, MemoryBatches
 from tunelab.torch.costs import Breach, Limits
-from tunelab.torch.data import DataSplit, normalize
+from tunelab.torch.data import DataSplit, StreamedSplit, normalize
+from tunelab.torch.data.normalization import check_normalization
 from tunelab.torch.init import initialize
 from tunelab.torch.optim import (
     build_optimizer,
@@ -50,8 +52,8 @@ from tunelab.torch.schedules import PlateauReducer, lr_factor
 from tunelab.torch.telemetry import ActivationRecorder, GradientMonitor, peak_memory_mb
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
-EVAL_CHUNK = 4096
 SPLITS = ("train", "val", "test")
+__all__ = ["EVAL_CHUNK"]  # the fused trainer's chunks are the same size
 
 
 class ReportingTrial(Protocol):
@@ -85,6 +87,9 @@ class FitResult:
 class Trainer:
     """Train ``model`` on ``data`` as ``recipe`` says, reporting each epoch to ``trial``.
 
+    ``data`` held in memory (a :class:`DataSplit`) is trained on from memory; a
+    :class:`StreamedSplit` is read in batches by ``DataLoader``s (see :mod:`.batches`).
+
     ``artifact_dir``, when given, receives the best weights (``best.pt``) and the recipe
     (``recipe.json``) at the end of :meth:`fit`; its path is stored on the trial.
 
@@ -103,7 +108,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        data: DataSplit,
+        data: DataSplit | StreamedSplit,
         recipe: Recipe | None = None,
         *,
         trial: ReportingTrial | None = None,
@@ -119,7 +124,17 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.telemetry = telemetry
         self.device = resolve_device(recipe.device)
-        self.data, self.target_scale = prepare_data(data, recipe.normalization, self.device)
+        self.data: DataSplit | StreamedSplit
+        self.batches: MemoryBatches | LoaderBatches
+        if isinstance(data, StreamedSplit):
+            self.data, self.target_scale = data, streamed_target_scale(data)
+            self.batches = LoaderBatches(
+                data, recipe.batch_size, self.device,
+                streamed_feature_scale(data, recipe.normalization), self.target_scale,
+            )
+        else:
+            self.data, self.target_scale = prepare_data(data, recipe.normalization, self.device)
+            self.batches = MemoryBatches(self.data)
         self.task = data.task
         self.loss_name = resolve_loss(recipe, data.task)
         self.loss = loss_function(self.loss_name, recipe.label_smoothing)
@@ -134,13 +149,20 @@ class Trainer:
         self.model = model.to(self.device)
         self.frozen = matching_parameters(model, recipe.freeze, "freeze")
         set_frozen(self.frozen.values(), True)
-        check_output_shape(model, self.data, self.loss_name)
+        check_output_shape(model, self.data, self.loss_name, self.batches.sample(2))
         matching_parameters(model, dict(recipe.lr_multipliers), "lr_multipliers")
         self.lr_factor_now = 1.0  # the optimizer starts at its base learning rates
         self.autocast_dtype = _autocast_dtype(self.device) if recipe.mixed_precision else None
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
         needs_scaling = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaling else None
+
+    @property
+    def memory_data(self) -> DataSplit:
+        """The data as training sees it, held in memory (normalized, on the device), for
+        callers that built this trainer from data held in memory."""
+        assert isinstance(self.data, DataSplit), "the trainer's data are streamed"
+        return self.data
 
     @cached_property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -160,7 +182,7 @@ class Trainer:
         # Built now, so that its one-off cost (importing torch._dynamo) is no epoch's time.
         _ = self.optimizer
         generator = torch.Generator().manual_seed(recipe.seed)
-        steps_per_epoch = math.ceil(len(self.data.x_train) / recipe.batch_size)
+        steps_per_epoch = math.ceil(self.batches.size("train") / recipe.batch_size)
         plateau = PlateauReducer(recipe, self.higher_is_better)
         gradients = GradientMonitor(self.model, steps_per_epoch) if self.telemetry else None
         activations = ActivationRecorder(self.model if self.telemetry else nn.Identity())
@@ -203,10 +225,19 @@ class Trainer:
         ``"test"`` split."""
         if split not in SPLITS:
             raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}.", field="split")
-        x, y = getattr(self.data, f"x_{split}"), getattr(self.data, f"y_{split}")
-        outputs = self._model_outputs(x)
-        results = self._metrics(outputs, y, metrics)
-        results["loss"] = self.loss(outputs, y).item()
+        was_training = self.model.training
+        self.model.eval()
+        outputs, targets = [], []
+        try:
+            with self._autocast():
+                for x, y in self.batches.evaluation(split):
+                    outputs.append(self.model(x).float())
+                    targets.append(y)
+        finally:
+            self.model.train(was_training)
+        output, target = torch.cat(outputs), torch.cat(targets)
+        results = self._metrics(output, target, metrics)
+        results["loss"] = self.loss(output, target).item()
         return results
 
     @torch.no_grad()
@@ -247,26 +278,26 @@ class Trainer:
         plateau_factor: float,
         gradients: GradientMonitor | None,
     ) -> dict[str, float]:
-        recipe, data = self.recipe, self.data
+        recipe = self.recipe
         self.model.train()
-        order = torch.randperm(len(data.x_train), generator=generator).to(self.device)
         first_step = (epoch - 1) * steps_per_epoch
-        loss_sum, outputs_seen = 0.0, []
+        loss_sum, outputs_seen, targets_seen = 0.0, [], []
         augment = self.augmenter if self.augmenter.active else None
-        for index, batch in enumerate(order.split(recipe.batch_size)):
+        batches = self.batches.train(generator, recipe.batch_size)
+        for index, (inputs, targets) in enumerate(batches):
             factor = lr_factor(recipe, first_step + index, steps_per_epoch) * plateau_factor
             if factor != self.lr_factor_now:
                 set_learning_rates(self.optimizer, factor)
                 self.lr_factor_now = factor
-            inputs, targets = data.x_train[batch], data.y_train[batch]
             if augment is not None:
                 inputs = augment(inputs, generator)
             outputs, loss = self._step(inputs, targets, epoch, index, gradients)
-            loss_sum += loss * len(batch)
+            loss_sum += loss * len(targets)
             outputs_seen.append(outputs)
-        outputs = torch.cat(outputs_seen).float()
-        results = self._metrics(outputs, data.y_train[order], (self.metric,))
-        results["loss"] = loss_sum / len(order)
+            targets_seen.append(targets)
+        outputs, targets = torch.cat(outputs_seen).float(), torch.cat(targets_seen)
+        results = self._metrics(outputs, targets, (self.metric,))
+        results["loss"] = loss_sum / len(targets)
         return results
 
     def _step(
@@ -417,7 +448,7 @@ class Trainer:
         if self.artifact_dir is not None:
             best = tracker.best_state or self.model.state_dict()
             save_artifacts(self.artifact_dir, best, self.recipe, self.trial)
-        test = self.evaluate("test") if len(self.data.x_test) else {}
+        test = self.evaluate("test") if self.batches.size("test") else {}
         return FitResult(
             metric=self.metric,
             best_value=tracker.best_value,
@@ -468,21 +499,28 @@ def record_divergence(
     )
 
 
-def record_validation_size(trial: ReportingTrial | None, data: DataSplit) -> None:
+def record_validation_size(trial: ReportingTrial | None, data: DataSplit | StreamedSplit) -> None:
     """Note on the trial how many examples its validation metric is taken on (system attribute
     ``validation_size``): the doctor weighs the gaps between the best trials against it."""
     if trial is not None:
-        trial.set_system_attr(VALIDATION_SIZE_ATTR, len(data.x_val))
+        size = data.size("val") if isinstance(data, StreamedSplit) else len(data.x_val)
+        trial.set_system_attr(VALIDATION_SIZE_ATTR, size)
 
 
-def untrained_value(data: DataSplit, recipe: Recipe) -> float:
+def untrained_value(data: DataSplit | StreamedSplit, recipe: Recipe) -> float:
     """The validation metric of a model that learned nothing, found without one: every output
     zero, which is uniform class probabilities, or the training targets' mean for regression
     (whose targets are standardized for training)."""
-    prepared, target_scale = _standardize_targets(data)
     metric = resolve_metric(recipe.metric, data.task)
     loss_name = resolve_loss(recipe, data.task)
-    targets = prepared.y_val
+    if isinstance(data, StreamedSplit):
+        target_scale = streamed_target_scale(data)
+        targets = torch.cat([y for _, y in data.batches("val", EVAL_CHUNK, torch.device("cpu"))])
+        if target_scale is not None:
+            targets = (targets - target_scale[0]) / target_scale[1]
+    else:
+        prepared, target_scale = _standardize_targets(data)
+        targets = prepared.y_val
     outputs = torch.zeros(len(targets), 1 if loss_name == "bce" else data.n_outputs)
     if metric == "loss":
         return loss_function(loss_name, recipe.label_smoothing)(outputs, targets).item()
@@ -612,9 +650,17 @@ def save_artifacts(
         trial.set_system_attr(ARTIFACT_ATTR, str(artifact_dir.resolve()))
 
 
-def check_output_shape(model: nn.Module, data: DataSplit, loss_name: str) -> None:
-    """One forward pass on two samples, so a shape mismatch fails before training."""
-    sample = data.x_train[:2]
+def check_output_shape(
+    model: nn.Module,
+    data: DataSplit | StreamedSplit,
+    loss_name: str,
+    sample: torch.Tensor | None = None,
+) -> None:
+    """One forward pass on two samples (the first two of training, unless ``sample``), so a
+    shape mismatch fails before training."""
+    if sample is None:
+        assert isinstance(data, DataSplit)
+        sample = data.x_train[:2]
     expected = 1 if loss_name == "bce" else data.n_outputs
     try:
         with torch.no_grad():
@@ -648,10 +694,29 @@ def _standardize_targets(
     """
     if data.task != "regression":
         return data, None
-    mean = data.y_train.mean(dim=0)
-    std = data.y_train.std(dim=0).nan_to_num(1.0).clamp_min(1e-12)
+    mean, std = _target_statistics(data.y_train)
     scaled = {f"y_{s}": (getattr(data, f"y_{s}") - mean) / std for s in ("train", "val", "test")}
     return dataclasses.replace(data, **scaled), (mean, std)
+
+
+def _target_statistics(y_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return y_train.mean(dim=0), y_train.std(dim=0).nan_to_num(1.0).clamp_min(1e-12)
+
+
+def streamed_target_scale(data: StreamedSplit) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (mean, std) that standardize a streamed split's regression targets, as
+    :func:`prepare_data` standardizes those held in memory."""
+    if data.task != "regression":
+        return None
+    return _target_statistics(torch.from_numpy(data.y_train))
+
+
+def streamed_feature_scale(
+    data: StreamedSplit, normalization: str
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (shift, scale) that normalize a streamed split's features (None for none)."""
+    check_normalization(normalization)
+    return None if normalization == "none" else data.statistics(normalization)
 
 
 def _to_device(data: DataSplit, device: torch.device) -> DataSplit:

@@ -4,6 +4,7 @@ arrays must then be stored uncompressed, as ``numpy.savez`` writes them)."""
 
 from __future__ import annotations
 
+import math
 import struct
 import zipfile
 import zlib
@@ -46,15 +47,20 @@ def load_npz(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
     return Source(_npz_features(x, path), y, task, class_names, "x", "y", locate)
 
 
-def lazy_npz(options: Mapping[str, Any], base_dir: str | Path | None) -> LazySource:
-    """The archive's labels, its features left on disk to be read row by row."""
+def lazy_npz(options: Mapping[str, Any], base_dir: str | Path | None) -> LazySource | None:
+    """The archive's labels, its features left on disk to be read row by row; None for
+    features compressed in the archive, unless ``stream: true`` asks (then an error), since
+    those can only be read whole."""
     path = resolve_path(options, base_dir, folder=False)
     check_task(options["task"])
     with _open_archive(path, options) as archive:
-        y = _npz_array(archive, options, "y", path)
         if options["x"] not in archive.files:
             _npz_array(archive, options, "x", path)  # says which arrays there are
-    return _lazy(_mapped_member(path, options["x"]), y, options["task"], path, path)
+        x = _mapped_member(path, options["x"], required=options["stream"] is True)
+        if x is None:
+            return None
+        y = _npz_array(archive, options, "y", path)
+    return _lazy(x, y, options["task"], path, path)
 
 
 def load_npy(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
@@ -85,7 +91,7 @@ class MappedArray:
 
     def open(self) -> np.memmap[Any, Any]:
         order = "F" if self.fortran_order else "C"
-        return np.memmap(self.path, self.dtype, "r", self.offset, self.shape, order)
+        return np.memmap(self.path, self.dtype, "r", self.offset, self.shape, order)  # type: ignore[call-overload]
 
 
 class ArrayRows(torch.utils.data.Dataset[Any]):
@@ -170,11 +176,12 @@ def _npy_paths(options: Mapping[str, Any], base_dir: str | Path | None) -> tuple
 
 
 def _mapped_npy(path: Path, option: str) -> MappedArray:
-    return _mapped(path, 0, option, f"{path}", "save it with numpy.save")
+    return _mapped(path, 0, path.stat().st_size, option, f"{path}", "save it with numpy.save")
 
 
-def _mapped_member(path: Path, key: str) -> MappedArray:
-    """The archive member ``key`` as a memory-mappable array: stored, not compressed."""
+def _mapped_member(path: Path, key: str, required: bool) -> MappedArray | None:
+    """The archive member ``key`` as a memory-mappable array; None if it is compressed and
+    not ``required``."""
     what = f"array {key!r} of {path}"
     try:
         with zipfile.ZipFile(path) as archive:
@@ -186,15 +193,20 @@ def _mapped_member(path: Path, key: str) -> MappedArray:
         raise option_error("x", f"{what} cannot be found in the archive ({error}); save the "
                            "archive again with numpy.savez.") from None
     if info.compress_type != zipfile.ZIP_STORED:
+        if not required:
+            return None
         raise option_error("x", f"{what} is compressed (numpy.savez_compressed), so it cannot be "
                            "read in place; save the archive with numpy.savez, or the arrays as "
                            ".npy files (data name: npy), to stream it, or set stream: false.")
     start = info.header_offset + _ZIP_LOCAL_HEADER + name_length + extra_length
-    return _mapped(path, start, "x", what, "save the archive again with numpy.savez")
+    fix = "save the archive again with numpy.savez"
+    return _mapped(path, start, info.file_size, "x", what, fix)
 
 
-def _mapped(path: Path, start: int, option: str, what: str, fix: str) -> MappedArray:
-    """The plain array whose .npy header starts at byte ``start`` of ``path``."""
+def _mapped(
+    path: Path, start: int, size: int, option: str, what: str, fix: str
+) -> MappedArray:
+    """The plain array whose .npy file of ``size`` bytes starts at byte ``start`` of ``path``."""
     try:
         with open(path, "rb") as file:
             file.seek(start)
@@ -213,6 +225,9 @@ def _mapped(path: Path, start: int, option: str, what: str, fix: str) -> MappedA
     if len(shape) == 0 or 0 in shape:
         raise option_error(option, f"{what} has shape {shape}; it must have at least one row "
                            "(one per sample) and at least one value in each row.")
+    if offset - start + math.prod(shape) * dtype.itemsize > size:
+        raise option_error(option, f"{what} claims shape {shape}, more than its file holds; "
+                           f"{fix}.")
     return MappedArray(path, offset, dtype, tuple(shape), fortran_order)
 
 

@@ -161,7 +161,7 @@ def _checked_dataset(name: str, dataset: Any, part: str) -> Dataset[Any]:
         raise option_error("name", f"{what} a {type(dataset).__name__}; return {_RETURNS}.")
     if len(dataset) == 0 and part != "test":
         raise option_error("name", f"{what} an empty dataset; give it at least one item.")
-    return dataset  # type: ignore[no-any-return]
+    return dataset
 
 
 def _first_item(
@@ -192,12 +192,13 @@ def _labels(
     dataset: Dataset[Any], what: str, task: str, options: Mapping[str, Any]
 ) -> np.ndarray:
     """Every label of the dataset: its ``targets`` if it has them, else read in one pass."""
+    size = len(dataset)  # type: ignore[arg-type]
     targets = getattr(dataset, "targets", None)
-    if targets is not None and len(targets) == len(dataset):  # type: ignore[arg-type]
+    if targets is not None and len(targets) == size:
         y = np.asarray(targets.cpu() if torch.is_tensor(targets) else targets)
     else:
         logger.info("Reading the labels of %s (%d items) in one pass: it has no targets "
-                    "attribute to read them from.", what, len(dataset))  # type: ignore[arg-type]
+                    "attribute to read them from.", what, size)
         classification = task == "classification"
         collate = Collate("train", "name", None, classification)
         loader = LoaderOptions.parse(options).loader(Indexed(dataset), 1024, collate,

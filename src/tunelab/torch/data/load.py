@@ -3,6 +3,7 @@ a dataset is read, checked and split, held in memory or streamed from disk."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -49,6 +50,8 @@ from tunelab.torch.data.streaming import (
 )
 from tunelab.torch.data.tabular import CSV_OPTIONS, load_csv
 
+logger = logging.getLogger("tunelab")
+
 _COMMON_OPTIONS: dict[str, Any] = {
     "val_fraction": 0.2,
     "test_fraction": 0.0,
@@ -66,7 +69,7 @@ class _FileSource(NamedTuple):
 
     options: dict[str, Any]
     load: Callable[[Mapping[str, Any], str | Path | None], Source]
-    lazy: Callable[[Mapping[str, Any], str | Path | None], LazySource] | None = None
+    lazy: Callable[[Mapping[str, Any], str | Path | None], LazySource | None] | None = None
 
 
 _FILE_SOURCES = {
@@ -110,7 +113,10 @@ def load_data(
     if lazy is not None and options["stream"] is not False:
         LoaderOptions.parse(options)
         found = lazy(options, base_dir)
-        if wants_streaming(options["stream"], found.in_memory_bytes, f"{name} data"):
+        if found is None:
+            logger.info("Data held in memory: its features are compressed, so they can only be "
+                        "read whole.")
+        elif wants_streaming(options["stream"], found.in_memory_bytes, f"{name} data"):
             return _streamed(found, options)
     source = _load_source(name, options, base_dir)
     _check_finite(source.x, source.x_field, source.locate, source.columns)
@@ -139,17 +145,26 @@ def _load_factory(name: str, options: Mapping[str, Any]) -> DataSplit | Streamed
 def _streamed(source: LazySource, options: Mapping[str, Any]) -> StreamedSplit:
     """A source whose features stay on disk, its labels checked and its rows split as
     :func:`load_data` splits those of a source read whole."""
+    class_names: tuple[str, ...] = ()
     if source.task == "regression":
         _refuse_classification_options(options)
         _check_finite(source.y, source.y_field, source.locate, ())
-        rows, y, class_names = np.arange(len(source.y)), source.y, ()
+        rows, y = np.arange(len(source.y)), source.y
     else:
         rows, y, class_names = prepare_labels(source, options)
     train, val, test = split_rows(y, class_names, options)
-    parts = [source.items(rows[part], y[part]) for part in (train, val, test)]
     return StreamedSplit(
-        *parts, source.task, len(class_names) if class_names else None, source.input_shape,
-        y[train], LoaderOptions.parse(options), source.x_field, source.y_field, class_names,
+        source.items(rows[train], y[train]),
+        source.items(rows[val], y[val]),
+        source.items(rows[test], y[test]),
+        source.task,
+        len(class_names) if class_names else None,
+        source.input_shape,
+        y[train],
+        LoaderOptions.parse(options),
+        source.x_field,
+        source.y_field,
+        class_names,
     )
 
 

@@ -22,7 +22,7 @@ def normalize(split: DataSplit, mode: str) -> DataSplit:
     training. A feature that is constant in training keeps a scale of 1 and so becomes 0 there,
     not NaN. Targets are left alone.
     """
-    _check_mode(mode)
+    check_normalization(mode)
     if mode == "none":
         return split
     shift, scale = _statistics(split.x_train, mode)
@@ -38,14 +38,15 @@ def normalize_like(x: torch.Tensor, x_train: torch.Tensor, mode: str) -> torch.T
     """Features ``x`` rescaled as :func:`normalize` rescales the validation features of a split
     whose training features are ``x_train``: inputs made up outside the data (a blank image,
     say) in the units a model trained on that split sees."""
-    _check_mode(mode)
+    check_normalization(mode)
     if mode == "none":
         return x
     shift, scale = _statistics(x_train, mode)
     return (x - shift) / scale
 
 
-def _check_mode(mode: str) -> None:
+def check_normalization(mode: str) -> None:
+    """Refuse a normalization mode that is not one of :data:`NORMALIZATIONS`."""
     if mode not in NORMALIZATIONS:
         raise ConfigError(
             f"normalization: unknown mode {mode!r}{did_you_mean(str(mode), NORMALIZATIONS)}; "

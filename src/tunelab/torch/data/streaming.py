@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
 from tunelab.torch.data.base import DataSplit, is_integer, option_error
 from tunelab.torch.data.normalization import RunningStatistics
@@ -83,15 +83,20 @@ class LoaderOptions:
         batch_size: int,
         collate: Callable[[list[Any]], Any],
         device: torch.device,
-        generator: torch.Generator | None = None,
+        order: torch.Generator | None = None,
     ) -> DataLoader[Any]:
-        """A loader of ``dataset``'s items; shuffled with ``generator`` when one is given."""
+        """A loader of ``dataset``'s items; shuffled by ``order`` when it is given.
+
+        ``order`` draws the permutations and nothing else: the loader seeds its workers from
+        a generator of its own, so that neither the order nor torch's global random state
+        depends on the number of workers or on whether they persist.
+        """
         workers = self.num_workers
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=generator is not None,
-            generator=generator,
+            sampler=None if order is None else RandomSampler(dataset, generator=order),
+            generator=torch.Generator().manual_seed(0),
             num_workers=workers,
             collate_fn=collate,
             pin_memory=device.type == "cuda" if self.pin_memory is None else self.pin_memory,
@@ -145,7 +150,9 @@ class Collate:
         for sample in samples:
             if isinstance(sample, ItemFailure):
                 return sample
-        indices, xs, ys = [], [], []
+        indices: list[int] = []
+        xs: list[torch.Tensor] = []
+        ys: list[torch.Tensor] = []
         for index, item in samples:
             where = f"item {index} of the {_PART_NAMES[self.part]} part"
             if not isinstance(item, (tuple, list)) or len(item) != 2:
@@ -207,12 +214,13 @@ class StreamedSplit:
         part: str,
         batch_size: int,
         device: torch.device,
-        generator: torch.Generator | None = None,
+        order: torch.Generator | None = None,
     ) -> DataLoader[Any]:
-        """A loader of the part's batches as (indices, x, y); pass them to :meth:`checked`."""
+        """A loader of the part's batches as (indices, x, y), shuffled by ``order`` if given;
+        pass the batches to :meth:`checked`."""
         collate = Collate(part, self.x_field, self.input_shape, self.task == "classification")
         return self.loading.loader(Indexed(getattr(self, part)), batch_size, collate, device,
-                                   generator)
+                                   order)
 
     def checked(self, part: str, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """A loaded batch's (x, y), after the checks the in-memory path makes up front."""

@@ -27,7 +27,8 @@ no member is padded to more than :data:`~tunelab.torch.fused.padding.MAX_PADDING
 weights (:func:`~tunelab.torch.fused.padding.plan_populations`): a width-16 member does not
 pay for a width-256 one. The populations formed are logged (logger ``tunelab``, info). What
 cannot fuse trains alone, saying why (a layer fused training does not know, cross-validation,
-transfer learning, mixed precision, a trial continuing a paused one); so does a population of
+transfer learning, mixed precision, a trial continuing a paused one, data streamed from disk);
+so does a population of
 one, which gains nothing. A population that runs out of device memory before its first report
 starts over as two halves.
 
@@ -49,6 +50,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tunelab.torch.data import DataSplit
 from tunelab.torch.fused.network import FusedNetwork, FusionError
 from tunelab.torch.fused.padding import (
     architecture_signature,
@@ -155,6 +157,8 @@ def _prepare(task: Any, trial: Any) -> _Member | None:
 
 
 def _alone_reason(task: Any, trial: Any, recipe: Recipe) -> str | None:
+    if not isinstance(task.data, DataSplit):
+        return "its data are streamed from disk, and fused training reads them from memory"
     if task.cv is not None:
         return "cross-validation trains a model per fold"
     if getattr(trial, "resume", None) is not None:
