@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -95,20 +95,37 @@ class MappedArray:
 
 
 class ArrayRows(torch.utils.data.Dataset[Any]):
-    """Rows of a memory-mapped features array with their labels: items (x, y), x in the
-    array's own dtype (training turns it into float32 on its device)."""
+    """Rows of a features array on disk with their labels: items (x, y), x in the array's own
+    dtype (training turns it into float32 on its device).
+
+    A row of a C-ordered array is one read of its bytes; the pages read stay in the operating
+    system's cache rather than in the process, whose memory would otherwise grow to the
+    array's size as a memory map is read through. A Fortran-ordered array is memory-mapped.
+    """
 
     def __init__(self, array: MappedArray, rows: np.ndarray, labels: np.ndarray) -> None:
         self.array, self.rows, self.labels = array, rows, labels
+        self.row_shape = array.shape[1:]
+        self.row_bytes = math.prod(self.row_shape) * array.dtype.itemsize
+        self._file: BinaryIO | None = None
         self._mapped: np.memmap[Any, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
-        if self._mapped is None:
-            self._mapped = self.array.open()
-        x = np.array(self._mapped[self.rows[index]])
+        row = int(self.rows[index])
+        if self.array.fortran_order:
+            if self._mapped is None:
+                self._mapped = self.array.open()
+            x = np.array(self._mapped[row])
+        else:
+            if self._file is None:
+                self._file = open(self.array.path, "rb", buffering=0)  # noqa: SIM115
+            self._file.seek(self.array.offset + row * self.row_bytes)
+            raw = bytearray(self.row_bytes)  # writable, as torch wants its memory
+            self._file.readinto(raw)
+            x = np.frombuffer(raw, self.array.dtype).reshape(self.row_shape)
         # A stack of single-channel images comes without its channel axis; models expect one.
         return torch.from_numpy(x[None] if x.ndim == 2 else x), self.labels[index]
 
@@ -116,8 +133,8 @@ class ArrayRows(torch.utils.data.Dataset[Any]):
         return f"row {self.rows[index]} of {self.array.path}"
 
     def __getstate__(self) -> dict[str, Any]:
-        # A loader's worker maps the file again rather than receive a copy of it.
-        return {**self.__dict__, "_mapped": None}
+        # A loader's worker opens the file itself rather than receive a copy of it.
+        return {**self.__dict__, "_file": None, "_mapped": None}
 
 
 def _lazy(x: MappedArray, y: np.ndarray, task: str | None, x_path: Path, y_path: Path
