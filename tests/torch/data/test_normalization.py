@@ -6,6 +6,7 @@ import torch
 
 from tunelab.exceptions import ConfigError
 from tunelab.torch.data import load_data, normalize, normalize_like
+from tunelab.torch.data.normalization import RunningStatistics
 
 
 def test_standardize_uses_training_statistics_only():
@@ -81,3 +82,16 @@ def test_unknown_normalization_is_refused():
     assert caught.value.field == "normalization"
     assert "did you mean 'standardize'?" in str(caught.value)
     assert "none, standardize, minmax" in str(caught.value)
+
+
+@pytest.mark.parametrize("shape", [(50, 3), (40, 2, 3, 3)])
+def test_running_statistics_match_the_statistics_of_the_whole(shape: tuple[int, ...]) -> None:
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 5 + 100
+    x[:, 1] = 7.0  # a constant feature (or channel) keeps a scale of 1
+    running = RunningStatistics()
+    for batch in x.split(7):
+        running.update(batch)
+
+    for mode, (shift, scale) in running.shift_scale().items():
+        expected = normalize_like(x, x, mode)
+        assert torch.allclose((x - shift) / scale, expected, atol=1e-5), mode

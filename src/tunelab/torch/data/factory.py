@@ -149,17 +149,20 @@ def _parts(name: str, returned: Any) -> Dataset[Any] | dict[str, Dataset[Any]]:
                            f"{_RETURNS}.")
     else:
         return _checked_dataset(name, returned, "dataset")
-    return {part: _checked_dataset(name, dataset, part) for part, dataset in parts.items()}
+    returned_type = type(returned).__name__
+    return {part: _checked_dataset(name, dataset, f"a {returned_type} whose {part} part is")
+            for part, dataset in parts.items()}
 
 
 def _checked_dataset(name: str, dataset: Any, part: str) -> Dataset[Any]:
-    what = f"{name!r} returned, as its {part} part," if part != "dataset" else f"{name!r} returned"
+    """``dataset`` checked to be a map-style dataset; ``part`` says where it was returned."""
+    what = f"{name!r} returned {part}" if part != "dataset" else f"{name!r} returned"
     if isinstance(dataset, IterableDataset):
         raise option_error("name", f"{what} an IterableDataset, which has no length to split "
                            "or index; return a map-style Dataset (__getitem__ and __len__).")
     if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
         raise option_error("name", f"{what} a {type(dataset).__name__}; return {_RETURNS}.")
-    if len(dataset) == 0 and part != "test":
+    if len(dataset) == 0 and not part.endswith("test part is"):
         raise option_error("name", f"{what} an empty dataset; give it at least one item.")
     return dataset
 
