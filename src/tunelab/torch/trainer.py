@@ -227,15 +227,15 @@ class Trainer:
             raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}.", field="split")
         was_training = self.model.training
         self.model.eval()
-        outputs, targets = [], []
+        outputs, targets = Collected(self.batches.size(split)), Collected(self.batches.size(split))
         try:
             with self._autocast():
                 for x, y in self.batches.evaluation(split):
-                    outputs.append(self.model(x).float())
-                    targets.append(y)
+                    outputs.add(self.model(x).float())
+                    targets.add(y)
         finally:
             self.model.train(was_training)
-        output, target = torch.cat(outputs), torch.cat(targets)
+        output, target = outputs.all(), targets.all()
         results = self._metrics(output, target, metrics)
         results["loss"] = self.loss(output, target).item()
         return results
@@ -281,7 +281,9 @@ class Trainer:
         recipe = self.recipe
         self.model.train()
         first_step = (epoch - 1) * steps_per_epoch
-        loss_sum, outputs_seen, targets_seen = 0.0, [], []
+        loss_sum = 0.0
+        outputs_seen = Collected(self.batches.size("train"))
+        targets_seen = Collected(self.batches.size("train"))
         augment = self.augmenter if self.augmenter.active else None
         batches = self.batches.train(generator, recipe.batch_size)
         for index, (inputs, targets) in enumerate(batches):
@@ -293,9 +295,9 @@ class Trainer:
                 inputs = augment(inputs, generator)
             outputs, loss = self._step(inputs, targets, epoch, index, gradients)
             loss_sum += loss * len(targets)
-            outputs_seen.append(outputs)
-            targets_seen.append(targets)
-        outputs, targets = torch.cat(outputs_seen).float(), torch.cat(targets_seen)
+            outputs_seen.add(outputs)
+            targets_seen.add(targets)
+        outputs, targets = outputs_seen.all().float(), targets_seen.all()
         results = self._metrics(outputs, targets, (self.metric,))
         results["loss"] = loss_sum / len(targets)
         return results
@@ -459,6 +461,26 @@ class Trainer:
             test=test,
             breach=breach,
         )
+
+
+class Collected:
+    """Batches of one kind (outputs, targets) gathered into one tensor of ``size`` rows,
+    allocated at the first batch: keeping a small tensor per batch between the batches' large
+    ones would fragment the heap, and a streamed epoch's memory would grow with its length."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.filled = size, 0
+        self.rows: torch.Tensor | None = None
+
+    def add(self, batch: torch.Tensor) -> None:
+        if self.rows is None:
+            self.rows = batch.new_empty((self.size, *batch.shape[1:]))
+        self.rows[self.filled:self.filled + len(batch)] = batch
+        self.filled += len(batch)
+
+    def all(self) -> torch.Tensor:
+        assert self.rows is not None and self.filled == self.size, (self.filled, self.size)
+        return self.rows
 
 
 class BestTracker:
