@@ -4,6 +4,7 @@ arrays must then be stored uncompressed, as ``numpy.savez`` writes them)."""
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import zipfile
@@ -11,7 +12,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,7 +108,7 @@ class ArrayRows(torch.utils.data.Dataset[Any]):
         self.array, self.rows, self.labels = array, rows, labels
         self.row_shape = array.shape[1:]
         self.row_bytes = math.prod(self.row_shape) * array.dtype.itemsize
-        self._file: BinaryIO | None = None
+        self._file: io.FileIO | None = None
         self._mapped: np.memmap[Any, Any] | None = None
 
     def __len__(self) -> int:
@@ -121,7 +122,7 @@ class ArrayRows(torch.utils.data.Dataset[Any]):
             x = np.array(self._mapped[row])
         else:
             if self._file is None:
-                self._file = open(self.array.path, "rb", buffering=0)  # noqa: SIM115
+                self._file = io.FileIO(self.array.path, "r")
             self._file.seek(self.array.offset + row * self.row_bytes)
             raw = bytearray(self.row_bytes)  # writable, as torch wants its memory
             self._file.readinto(raw)

@@ -95,7 +95,7 @@ class LoaderOptions:
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            sampler=None if order is None else RandomSampler(dataset, generator=order),
+            sampler=None if order is None else RandomSampler(dataset, generator=order),  # type: ignore[arg-type]
             generator=torch.Generator().manual_seed(0),
             num_workers=workers,
             collate_fn=collate,
