@@ -537,3 +537,29 @@ def test_sigint_stops_cleanly_with_exit_130(tmp_path: Path) -> None:
     assert "Trial 3, which was running, is marked FAIL" in errors
     assert "Continue with: tunelab run" in errors
     assert "Traceback" not in output + errors
+
+
+FACTORY_STUDY = """\
+name: factory-task
+n_trials: 1
+task:
+  data: {{name: "tests.torch.data.factories:{factory}", stream: true}}
+  model: {{name: mlp, depth: 1, width: 8}}
+  recipe: {{epochs: 1, batch_size: 16}}
+  artifacts: false
+"""
+
+
+def test_a_data_function_that_raises_exits_2_and_keeps_what_is_stored(workdir: Path) -> None:
+    pytest.importorskip("torch")
+    (workdir / "task.yaml").write_text(FACTORY_STUDY.format(factory="parts"))
+    assert invoke("run", "task.yaml").exit_code == 0
+    before = stored_trials("factory-task")
+    (workdir / "task.yaml").write_text(FACTORY_STUDY.format(factory="raises"))
+
+    result = invoke("run", "task.yaml")
+
+    assert result.exit_code == 2, result.output
+    assert "field 'task.data.name'" in result.output and "data server is down" in result.output
+    assert "Traceback" not in result.output
+    assert stored_trials("factory-task") == before

@@ -128,7 +128,7 @@ def train_on_bootstrap(task: Task, params: Mapping[str, Any], seed: int) -> Boot
 
     recipe, model_options = task.suggest(FixedTrial(params))
     recipe = recipe.replace(seed=seed)
-    data = task.data
+    data = task.memory_data("bagging")
     rows = bootstrap_rows(len(data.y_train), seed)
     index = torch.from_numpy(rows)
     resampled = dataclasses.replace(data, x_train=data.x_train[index], y_train=data.y_train[index])
@@ -139,8 +139,8 @@ def train_on_bootstrap(task: Task, params: Mapping[str, Any], seed: int) -> Boot
     return BootstrapModel(
         seed=seed,
         rows=rows,
-        val=member_output(trainer.predict(trainer.data.x_val), task),
-        test=member_output(trainer.predict(trainer.data.x_test), task),
+        val=member_output(trainer.predict(trainer.memory_data.x_val), task),
+        test=member_output(trainer.predict(trainer.memory_data.x_test), task),
     )
 
 

@@ -305,7 +305,7 @@ def _combined(
     val, test = np.stack([m.val for m in members]), np.stack([m.test for m in members])
     if method == "stack":
         # Fitted on the validation part alone; its validation outputs are out of fold.
-        stacker = fit_stacker(val, task.data.y_val.cpu().numpy(), task.data.task)
+        stacker = fit_stacker(val, task.memory_data(WHERE).y_val.cpu().numpy(), task.data.task)
         weights = stacker.member_weights()
         val_output, test_output = stacker.out_of_fold, stacker.predict(test)
     else:
@@ -373,8 +373,8 @@ def member_predictions(record: TrialRecord, task: Task) -> MemberPredictions:
     trainer = trained_model(record, task, WHERE)
     return MemberPredictions(
         trial=record.number,
-        val=member_output(trainer.predict(trainer.data.x_val), task),
-        test=member_output(trainer.predict(trainer.data.x_test), task),
+        val=member_output(trainer.predict(trainer.memory_data.x_val), task),
+        test=member_output(trainer.predict(trainer.memory_data.x_test), task),
     )
 
 
@@ -406,7 +406,7 @@ def task_scores(task: Task, metric: str | None, where: str) -> TaskScores:
     from tunelab.torch.metrics import HIGHER_IS_BETTER
 
     metric = _check_metric(task, metric, where)
-    data = task.data
+    data = task.memory_data(where)
     return TaskScores(
         metric=metric,
         higher_is_better=HIGHER_IS_BETTER[metric],
@@ -441,7 +441,7 @@ def check_method(where: str, field: str, method: Any) -> str:
 def check_task(task: Task, where: str) -> None:
     """A ConfigError unless ``task`` keeps one model per trial and has a test part."""
     check_keeps_weights(task, where)
-    if len(task.data.x_test) == 0:
+    if len(task.memory_data(where).x_test) == 0:
         raise ConfigError(
             f"{where}: the task's data has no test part to score the ensemble on; add "
             "one to the data spec, e.g. data: {name: digits, test_fraction: 0.2}, and run the "

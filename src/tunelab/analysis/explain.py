@@ -288,7 +288,7 @@ def explain(
     n_steps = check_int(WHERE, "n_steps", n_steps, 2, "e.g. 32 steps of the integral.")
     seed = check_int(WHERE, "seed", seed, 0, "any integer >= 0.")
     check_keeps_weights(task, WHERE)
-    kind = _input_kind(task.data.input_shape)
+    kind = _input_kind(task.memory_data(WHERE).input_shape)
     chosen = _check_methods(methods, kind)
     record = trial_to_rebuild(study, trial, WHERE)
     _check_split(task, split)
@@ -366,7 +366,7 @@ class _Samples:
     ) -> _Samples:
         import torch
 
-        data = task.data
+        data = task.memory_data(WHERE)
         count = len(getattr(data, f"x_{split}"))
         rows = torch.from_numpy(np.sort(rng.permutation(count)[:limit]))
         inputs = getattr(trainer.data, f"x_{split}")[rows.to(trainer.device)]
@@ -390,7 +390,7 @@ def _forward(trainer: Trainer) -> Callable[[torch.Tensor], torch.Tensor]:
 
     model = trainer.model
     with torch.no_grad():
-        width = model(trainer.data.x_train[:1]).shape[1]
+        width = model(trainer.memory_data.x_train[:1]).shape[1]
     single_logit = trainer.task == "classification" and width == 1
 
     def forward(x: torch.Tensor) -> torch.Tensor:
@@ -431,7 +431,7 @@ def _baseline_runs(
 
     from tunelab.torch.data import normalize_like
 
-    x_train, mode = task.data.x_train, trainer.recipe.normalization
+    x_train, mode = task.memory_data(WHERE).x_train, trainer.recipe.normalization
     made_up = {  # one input for all rows, in the data's own units
         "zeros": ("zeros", torch.zeros((1, *x_train.shape[1:]))),
         "mean": ("training mean", x_train.double().mean(dim=0, keepdim=True).float()),
@@ -444,7 +444,7 @@ def _baseline_runs(
             continue
         for draw in range(n_draws):  # each row paired with a random training sample
             rows = torch.from_numpy(rng.integers(len(x_train), size=len(samples.inputs)))
-            pairs = trainer.data.x_train[rows.to(trainer.device)]
+            pairs = trainer.memory_data.x_train[rows.to(trainer.device)]
             runs.append(_Run(f"training samples (draw {draw + 1})", pairs))
     return runs
 
@@ -452,7 +452,7 @@ def _baseline_runs(
 def _shap_runs(n_draws: int, trainer: Trainer, rng: np.random.Generator) -> list[_Run]:
     import torch
 
-    x_train = trainer.data.x_train
+    x_train = trainer.memory_data.x_train
     runs = []
     for draw in range(n_draws):
         rows = rng.permutation(len(x_train))[:SHAP_BASELINES]
@@ -705,7 +705,7 @@ def _known_method(method: Any, methods: Sequence[str], where: str, kind: str) ->
 
 
 def _check_split(task: Task, split: str) -> None:
-    if split == "test" and len(task.data.x_test) == 0:
+    if split == "test" and len(task.memory_data(WHERE).x_test) == 0:
         raise ConfigError(
             f"{WHERE}: split='test' but the task's data has no test part; explain the "
             "validation part (split='val'), or add a test part to the data spec, e.g. "

@@ -443,7 +443,7 @@ def _bind_inputs(
         first = math.prod(input_shape) if name == "mlp" else input_shape
         return name, functools.partial(BUILDERS[name], first, n_outputs)
     if isinstance(target, str) and ":" in target:
-        factory = _import_factory(target)
+        factory = import_factory(target)
         return target, functools.partial(factory, input_shape=input_shape, n_outputs=n_outputs)
     if isinstance(target, nn.Module):
         raise ConfigError(
@@ -463,22 +463,26 @@ def _bind_inputs(
     )
 
 
-def _import_factory(path: str) -> Callable[..., nn.Module]:
+def import_factory(
+    path: str, field: str = "model.name", purpose: str = "builds the model"
+) -> Callable[..., Any]:
+    """The function that ``'package.module:function'`` names, as a task's ``field`` gives it;
+    an error says what such a function is for (``purpose``)."""
     module_name, _, function_name = path.partition(":")
     try:
         module = importlib.import_module(module_name)
     except (ImportError, ValueError) as error:  # ValueError: empty module name
         raise ConfigError(
-            f"model.name {path!r}: cannot import module {module_name!r} ({error}); check the "
+            f"{field} {path!r}: cannot import module {module_name!r} ({error}); check the "
             f"spelling and that the module is on the Python path.",
-            field="model.name",
+            field=field,
         ) from None
-    factory: Callable[..., nn.Module] | None = getattr(module, function_name, None)
+    factory: Callable[..., Any] | None = getattr(module, function_name, None)
     if not callable(factory):
         raise ConfigError(
-            f"model.name {path!r}: module {module_name!r} has no function {function_name!r}; "
-            f"name a function that builds the model.",
-            field="model.name",
+            f"{field} {path!r}: module {module_name!r} has no function {function_name!r}; "
+            f"name a function that {purpose}.",
+            field=field,
         )
     return factory
 

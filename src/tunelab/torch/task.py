@@ -84,7 +84,7 @@ from tunelab.torch.costs import (
     model_costs,
     training_costs,
 )
-from tunelab.torch.data import DataSplit, load_data
+from tunelab.torch.data import DataSplit, StreamedSplit, load_data
 from tunelab.torch.metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS
 from tunelab.torch.models import build_model
 from tunelab.torch.recipe import Recipe, field_names
@@ -165,21 +165,36 @@ class Task:
                 "and cross-validation trains one per fold; remove cv, or objectives and limits.",
                 field="cv",
             )
-        self._data: DataSplit | None = None
+        self._data: DataSplit | StreamedSplit | None = None
 
     @property
-    def data(self) -> DataSplit:
+    def data(self) -> DataSplit | StreamedSplit:
+        """The task's data: held in memory, or streamed from disk (see :func:`load_data`)."""
         if self._data is None:
             self._data = _load_cached(_json_key(self.data_spec), str(self.base_dir))
         return self._data
+
+    def memory_data(self, purpose: str) -> DataSplit:
+        """The task's data held in memory, which ``purpose`` needs; a ConfigError for data
+        streamed from disk."""
+        data = self.data
+        if isinstance(data, StreamedSplit):
+            raise ConfigError(
+                f"data: {purpose} needs the data held in memory, but it is streamed from disk; "
+                "set data: {stream: false} if it fits in memory.",
+                field="data.stream",
+            )
+        return data
 
     def __getstate__(self) -> dict[str, Any]:
         """The task as worker processes receive it: with its data once loaded here, unless
         larger than SHIPPED_DATA_BYTES, so that a worker starts training without reading and
         splitting the data again, or importing what loads it (scikit-learn for the built-in
-        data sets: a second of CPU per worker)."""
+        data sets: a second of CPU per worker). Streamed data is opened again by each worker."""
         state = self.__dict__.copy()
-        if self._data is not None and _data_bytes(self._data) > SHIPPED_DATA_BYTES:
+        if isinstance(self._data, StreamedSplit) or (
+            self._data is not None and _data_bytes(self._data) > SHIPPED_DATA_BYTES
+        ):
             state["_data"] = None
         return state
 
@@ -331,7 +346,10 @@ class Task:
         if not names:
             return {}
         data = self.data
-        inputs = data.x_val if len(data.x_val) else data.x_train
+        if isinstance(data, StreamedSplit):
+            inputs = data.sample(recipe.batch_size)
+        else:
+            inputs = data.x_val if len(data.x_val) else data.x_train
         home = next(model.parameters(), torch.empty(0)).device
         model.to(resolve_device(recipe.device))
         try:
@@ -368,7 +386,7 @@ class Task:
         """The cross-validation folds over the data's training and validation parts, merged
         (training rows first); a ConfigError if the ``cv`` entry does not fit the data."""
         assert self.cv is not None
-        data, cv = self.data, self.cv
+        data, cv = self.memory_data("cross-validation"), self.cv
         n_rows = len(data.y_train) + len(data.y_val)
         classification = data.task == "classification"
         if cv.stratified and not classification:
@@ -404,7 +422,7 @@ class Task:
     def _cross_validate(
         self, trial: Any, recipe: Recipe, model_options: Mapping[str, Any]
     ) -> float:
-        data = self.data
+        data = self.memory_data("cross-validation")
         x = torch.cat([data.x_train, data.x_val])
         y = torch.cat([data.y_train, data.y_val])
         folds = self.folds()
@@ -510,7 +528,7 @@ def _store_summary(trial: Any, result: FitResult) -> None:
 
 
 @lru_cache(maxsize=4)
-def _load_cached(spec_json: str, base_dir: str) -> DataSplit:
+def _load_cached(spec_json: str, base_dir: str) -> DataSplit | StreamedSplit:
     """Trials of one process share the loaded data instead of reading it again."""
     return load_data(json.loads(spec_json), base_dir=base_dir)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 import time
@@ -35,8 +36,10 @@ from tunelab.exceptions import ConfigError, TrialPruned
 from tunelab.telemetry import WEIGHTS_FILE, Divergence, EpochTelemetry, bounded_distributions
 from tunelab.torch import checkpoint, costs
 from tunelab.torch import metrics as metric_functions
+from tunelab.torch.batches import EVAL_CHUNK, LoaderBatches, MemoryBatches
 from tunelab.torch.costs import Breach, Limits
-from tunelab.torch.data import DataSplit, normalize
+from tunelab.torch.data import DataSplit, StreamedSplit, normalize
+from tunelab.torch.data.normalization import check_normalization
 from tunelab.torch.init import initialize
 from tunelab.torch.optim import (
     build_optimizer,
@@ -51,8 +54,8 @@ from tunelab.torch.speed import autocast_dtype, check_channels_last, compiled_fo
 from tunelab.torch.telemetry import ActivationRecorder, GradientMonitor, peak_memory_mb
 from tunelab.torch.transfer import load_pretrained, matching_parameters, set_frozen
 
-EVAL_CHUNK = 4096
 SPLITS = ("train", "val", "test")
+__all__ = ["EVAL_CHUNK"]  # the fused trainer's chunks are the same size
 
 
 class ReportingTrial(Protocol):
@@ -86,6 +89,9 @@ class FitResult:
 class Trainer:
     """Train ``model`` on ``data`` as ``recipe`` says, reporting each epoch to ``trial``.
 
+    ``data`` held in memory (a :class:`DataSplit`) is trained on from memory; a
+    :class:`StreamedSplit` is read in batches by ``DataLoader``s (see :mod:`.batches`).
+
     ``artifact_dir``, when given, receives the best weights (``best.pt``) and the recipe
     (``recipe.json``) at the end of :meth:`fit`; its path is stored on the trial.
 
@@ -104,7 +110,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        data: DataSplit,
+        data: DataSplit | StreamedSplit,
         recipe: Recipe | None = None,
         *,
         trial: ReportingTrial | None = None,
@@ -120,7 +126,17 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.telemetry = telemetry
         self.device = resolve_device(recipe.device)
-        self.data, self.target_scale = prepare_data(data, recipe.normalization, self.device)
+        self.data: DataSplit | StreamedSplit
+        self.batches: MemoryBatches | LoaderBatches
+        if isinstance(data, StreamedSplit):
+            self.data, self.target_scale = data, streamed_target_scale(data)
+            self.batches = LoaderBatches(
+                data, recipe.batch_size, self.device,
+                streamed_feature_scale(data, recipe.normalization), self.target_scale,
+            )
+        else:
+            self.data, self.target_scale = prepare_data(data, recipe.normalization, self.device)
+            self.batches = MemoryBatches(self.data)
         self.task = data.task
         self.loss_name = resolve_loss(recipe, data.task)
         self.loss = loss_function(self.loss_name, recipe.label_smoothing)
@@ -141,13 +157,20 @@ class Trainer:
         self.forward: Callable[..., torch.Tensor] = self.model
         self.frozen = matching_parameters(model, recipe.freeze, "freeze")
         set_frozen(self.frozen.values(), True)
-        check_output_shape(model, self.data, self.loss_name)
+        check_output_shape(model, self.data, self.loss_name, self.batches.first(2)[0])
         matching_parameters(model, dict(recipe.lr_multipliers), "lr_multipliers")
         self.lr_factor_now = 1.0  # the optimizer starts at its base learning rates
         self.autocast_dtype = autocast_dtype(recipe, self.device)
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
         needs_scaling = self.autocast_dtype == torch.float16 and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaling else None
+
+    @property
+    def memory_data(self) -> DataSplit:
+        """The data as training sees it, held in memory (normalized, on the device), for
+        callers that built this trainer from data held in memory."""
+        assert isinstance(self.data, DataSplit), "the trainer's data are streamed"
+        return self.data
 
     @cached_property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -171,7 +194,7 @@ class Trainer:
         generator = torch.Generator().manual_seed(recipe.seed)
         # One optimizer step per group of gradient_accumulation_steps batches.
         group_size = recipe.batch_size * recipe.gradient_accumulation_steps
-        steps_per_epoch = math.ceil(len(self.data.x_train) / group_size)
+        steps_per_epoch = math.ceil(self.batches.size("train") / group_size)
         plateau = PlateauReducer(recipe, self.higher_is_better)
         gradients = GradientMonitor(self.model, steps_per_epoch) if self.telemetry else None
         activations = ActivationRecorder(self.model if self.telemetry else nn.Identity())
@@ -214,10 +237,19 @@ class Trainer:
         ``"test"`` split."""
         if split not in SPLITS:
             raise ConfigError(f"split {split!r} is not one of {', '.join(SPLITS)}.", field="split")
-        x, y = getattr(self.data, f"x_{split}"), getattr(self.data, f"y_{split}")
-        outputs = self._model_outputs(x)
-        results = self._metrics(outputs, y, metrics)
-        results["loss"] = self.loss(outputs, y).item()
+        was_training = self.model.training
+        self.model.eval()
+        outputs, targets = Collected(self.batches.size(split)), Collected(self.batches.size(split))
+        try:
+            with self._autocast():
+                for x, y in self.batches.evaluation(split):
+                    outputs.add(self.model(in_layout(x, self.recipe)).float())
+                    targets.add(y)
+        finally:
+            self.model.train(was_training)
+        output, target = outputs.all(), targets.all()
+        results = self._metrics(output, target, metrics)
+        results["loss"] = self.loss(output, target).item()
         return results
 
     @torch.no_grad()
@@ -261,33 +293,38 @@ class Trainer:
         plateau_factor: float,
         gradients: GradientMonitor | None,
     ) -> dict[str, float]:
-        recipe, data = self.recipe, self.data
+        recipe = self.recipe
         self.model.train()
-        order = torch.randperm(len(data.x_train), generator=generator).to(self.device)
         first_step = (epoch - 1) * steps_per_epoch
-        loss_sum, outputs_seen = 0.0, []
+        loss_sum = 0.0
+        outputs_seen = Collected(self.batches.size("train"))
+        targets_seen = Collected(self.batches.size("train"))
         augment = self.augmenter if self.augmenter.active else None
-        group_size = recipe.batch_size * recipe.gradient_accumulation_steps
-        for index, group in enumerate(order.split(group_size)):
+        batches = self.batches.train(generator, recipe.batch_size)
+        for index, group_rows in enumerate(_group_sizes(self.batches.size("train"), recipe)):
             factor = lr_factor(recipe, first_step + index, steps_per_epoch) * plateau_factor
             if factor != self.lr_factor_now:
                 set_learning_rates(self.optimizer, factor)
                 self.lr_factor_now = factor
             self.optimizer.zero_grad(set_to_none=True)
-            for batch in group.split(recipe.batch_size):
-                inputs, targets = data.x_train[batch], data.y_train[batch]
+            # Batches come batch_size rows at a time (the last may be short), so a group is
+            # the next gradient_accumulation_steps of them, from memory or from a loader alike.
+            for inputs, targets in itertools.islice(batches, recipe.gradient_accumulation_steps):
                 if augment is not None:
                     inputs = augment(inputs, generator)
                 # Each batch's mean loss weighs by its share of the group, so that the
                 # accumulated gradient is the gradient of the group's mean loss.
-                share = len(batch) / len(group)
+                share = len(targets) / group_rows
                 outputs, loss = self._backward(inputs, targets, share, epoch, index)
-                loss_sum += loss * len(batch)
-                outputs_seen.append(outputs)
+                loss_sum += loss * len(targets)
+                outputs_seen.add(outputs)
+                targets_seen.add(targets)
             self._optimizer_step(index, gradients)
-        outputs = torch.cat(outputs_seen).float()
-        results = self._metrics(outputs, data.y_train[order], (self.metric,))
-        results["loss"] = loss_sum / len(order)
+        # Run to its end, so that a loader's epoch finishes before the next one starts.
+        assert next(batches, None) is None, "the batches outnumber the groups"
+        outputs, targets = outputs_seen.all().float(), targets_seen.all()
+        results = self._metrics(outputs, targets, (self.metric,))
+        results["loss"] = loss_sum / len(targets)
         return results
 
     def _backward(
@@ -326,10 +363,10 @@ class Trainer:
     def _probe_step(self, forward: Callable[..., torch.Tensor]) -> None:
         """One training batch's forward and backward through ``forward``, for a compiler to
         prove itself on before training relies on it."""
-        batch = slice(0, self.recipe.batch_size)
+        inputs, targets = self.batches.first(self.recipe.batch_size)
         with self._autocast():
-            outputs = forward(in_layout(self.data.x_train[batch], self.recipe))
-            loss = self.loss(outputs, self.data.y_train[batch])
+            outputs = forward(in_layout(inputs, self.recipe))
+            loss = self.loss(outputs, targets)
         if loss.requires_grad:  # everything may be frozen for the first epochs
             loss.backward()
 
@@ -449,7 +486,7 @@ class Trainer:
         if self.artifact_dir is not None:
             best = tracker.best_state or self.model.state_dict()
             save_artifacts(self.artifact_dir, best, self.recipe, self.trial)
-        test = self.evaluate("test") if len(self.data.x_test) else {}
+        test = self.evaluate("test") if self.batches.size("test") else {}
         return FitResult(
             metric=self.metric,
             best_value=tracker.best_value,
@@ -460,6 +497,33 @@ class Trainer:
             test=test,
             breach=breach,
         )
+
+
+def _group_sizes(n_train: int, recipe: Recipe) -> list[int]:
+    """Rows in each optimizer step's group of an epoch: batch_size times
+    gradient_accumulation_steps, the last group what is left."""
+    group_size = recipe.batch_size * recipe.gradient_accumulation_steps
+    return [min(group_size, n_train - start) for start in range(0, n_train, group_size)]
+
+
+class Collected:
+    """Batches of one kind (outputs, targets) gathered into one tensor of ``size`` rows,
+    allocated at the first batch: keeping a small tensor per batch between the batches' large
+    ones would fragment the heap, and a streamed epoch's memory would grow with its length."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.filled = size, 0
+        self.rows: torch.Tensor | None = None
+
+    def add(self, batch: torch.Tensor) -> None:
+        if self.rows is None:
+            self.rows = batch.new_empty((self.size, *batch.shape[1:]))
+        self.rows[self.filled:self.filled + len(batch)] = batch
+        self.filled += len(batch)
+
+    def all(self) -> torch.Tensor:
+        assert self.rows is not None and self.filled == self.size, (self.filled, self.size)
+        return self.rows
 
 
 class BestTracker:
@@ -500,21 +564,28 @@ def record_divergence(
     )
 
 
-def record_validation_size(trial: ReportingTrial | None, data: DataSplit) -> None:
+def record_validation_size(trial: ReportingTrial | None, data: DataSplit | StreamedSplit) -> None:
     """Note on the trial how many examples its validation metric is taken on (system attribute
     ``validation_size``): the doctor weighs the gaps between the best trials against it."""
     if trial is not None:
-        trial.set_system_attr(VALIDATION_SIZE_ATTR, len(data.x_val))
+        size = data.size("val") if isinstance(data, StreamedSplit) else len(data.x_val)
+        trial.set_system_attr(VALIDATION_SIZE_ATTR, size)
 
 
-def untrained_value(data: DataSplit, recipe: Recipe) -> float:
+def untrained_value(data: DataSplit | StreamedSplit, recipe: Recipe) -> float:
     """The validation metric of a model that learned nothing, found without one: every output
     zero, which is uniform class probabilities, or the training targets' mean for regression
     (whose targets are standardized for training)."""
-    prepared, target_scale = _standardize_targets(data)
     metric = resolve_metric(recipe.metric, data.task)
     loss_name = resolve_loss(recipe, data.task)
-    targets = prepared.y_val
+    if isinstance(data, StreamedSplit):
+        target_scale = streamed_target_scale(data)
+        targets = torch.cat([y for _, y in data.batches("val", EVAL_CHUNK, torch.device("cpu"))])
+        if target_scale is not None:
+            targets = (targets - target_scale[0]) / target_scale[1]
+    else:
+        prepared, target_scale = _standardize_targets(data)
+        targets = prepared.y_val
     outputs = torch.zeros(len(targets), 1 if loss_name == "bce" else data.n_outputs)
     if metric == "loss":
         return loss_function(loss_name, recipe.label_smoothing)(outputs, targets).item()
@@ -639,9 +710,17 @@ def save_artifacts(
         trial.set_system_attr(ARTIFACT_ATTR, str(artifact_dir.resolve()))
 
 
-def check_output_shape(model: nn.Module, data: DataSplit, loss_name: str) -> None:
-    """One forward pass on two samples, so a shape mismatch fails before training."""
-    sample = data.x_train[:2]
+def check_output_shape(
+    model: nn.Module,
+    data: DataSplit | StreamedSplit,
+    loss_name: str,
+    sample: torch.Tensor | None = None,
+) -> None:
+    """One forward pass on two samples (the first two of training, unless ``sample``), so a
+    shape mismatch fails before training."""
+    if sample is None:
+        assert isinstance(data, DataSplit)
+        sample = data.x_train[:2]
     expected = 1 if loss_name == "bce" else data.n_outputs
     try:
         with torch.no_grad():
@@ -675,10 +754,29 @@ def _standardize_targets(
     """
     if data.task != "regression":
         return data, None
-    mean = data.y_train.mean(dim=0)
-    std = data.y_train.std(dim=0).nan_to_num(1.0).clamp_min(1e-12)
+    mean, std = _target_statistics(data.y_train)
     scaled = {f"y_{s}": (getattr(data, f"y_{s}") - mean) / std for s in ("train", "val", "test")}
     return dataclasses.replace(data, **scaled), (mean, std)
+
+
+def _target_statistics(y_train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return y_train.mean(dim=0), y_train.std(dim=0).nan_to_num(1.0).clamp_min(1e-12)
+
+
+def streamed_target_scale(data: StreamedSplit) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (mean, std) that standardize a streamed split's regression targets, as
+    :func:`prepare_data` standardizes those held in memory."""
+    if data.task != "regression":
+        return None
+    return _target_statistics(torch.from_numpy(data.y_train))
+
+
+def streamed_feature_scale(
+    data: StreamedSplit, normalization: str
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The (shift, scale) that normalize a streamed split's features (None for none)."""
+    check_normalization(normalization)
+    return None if normalization == "none" else data.statistics(normalization)
 
 
 def _to_device(data: DataSplit, device: torch.device) -> DataSplit:

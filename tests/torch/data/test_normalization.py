@@ -6,6 +6,7 @@ import torch
 
 from tunelab.exceptions import ConfigError
 from tunelab.torch.data import load_data, normalize, normalize_like
+from tunelab.torch.data.normalization import RunningStatistics, feature_dim
 
 
 def test_standardize_uses_training_statistics_only():
@@ -103,3 +104,17 @@ def test_token_ids_are_left_as_they_are(tmp_path):
 
     assert normalize(data, "standardize") is data
     assert normalize_like(data.x_val, data.x_train, "minmax") is data.x_val
+
+
+@pytest.mark.parametrize("shape", [(50, 3), (30, 4, 3), (40, 2, 3, 3)])
+def test_running_statistics_match_the_statistics_of_the_whole(shape: tuple[int, ...]) -> None:
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0)) * 5 + 100
+    # A constant feature (the last axis of a sequence) or channel keeps a scale of 1.
+    x.select(feature_dim(x), 1).fill_(7.0)
+    running = RunningStatistics()
+    for batch in x.split(7):
+        running.update(batch)
+
+    for mode, (shift, scale) in running.shift_scale().items():
+        expected = normalize_like(x, x, mode)
+        assert torch.allclose((x - shift) / scale, expected, atol=1e-5), mode

@@ -4,6 +4,7 @@ of options that more than one source has (a path, a task, a list)."""
 from __future__ import annotations
 
 import importlib
+import math
 import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -75,6 +76,33 @@ class Source:
     columns: tuple[str, ...] = ()  # feature names, where the source has them (csv, built-in)
 
 
+@dataclass(frozen=True)
+class LazySource:
+    """What a source read up front when its features stay on disk: the labels, the shape of
+    one sample, and how to read the samples of some rows one at a time (see :mod:`.streaming`).
+    """
+
+    y: np.ndarray  # as Source.y
+    task: str
+    class_names: tuple[str, ...]
+    x_field: str
+    y_field: str
+    locate: Callable[[int], str]
+    input_shape: tuple[int, ...]  # of one sample, channel axis included for images
+    items: Callable[[np.ndarray, np.ndarray], torch.utils.data.Dataset[Any]]
+    """The dataset of the given rows with their (checked, renumbered) labels: items (x, y)."""
+
+    @property
+    def in_memory_bytes(self) -> int:
+        """What the features would take held in memory as float32 tensors."""
+        return float32_bytes(len(self.y), self.input_shape)
+
+
+def float32_bytes(n_samples: int, sample_shape: tuple[int, ...]) -> int:
+    """What ``n_samples`` samples of ``sample_shape`` take as float32 tensors."""
+    return n_samples * math.prod(sample_shape) * 4
+
+
 def option_error(option: str, message: str) -> ConfigError:
     """The error for a bad ``data.<option>``, its field named so a study file can point at it."""
     return ConfigError(f"data.{option}: {message}", field=f"data.{option}")
@@ -114,13 +142,15 @@ def check_task(task: Any) -> None:
                            "the labels.")
 
 
-def resolve_path(options: Mapping[str, Any], base_dir: str | Path | None, folder: bool) -> Path:
-    """The absolute path the ``path`` option names, checked to exist as a regular file or a
+def resolve_path(
+    options: Mapping[str, Any], base_dir: str | Path | None, folder: bool, option: str = "path"
+) -> Path:
+    """The absolute path the ``option`` names, checked to exist as a regular file or a
     folder (a device or a pipe could be read forever)."""
-    raw = options["path"]
+    raw = options[option]
     expected = "folder of class subfolders" if folder else "file"
     if not isinstance(raw, (str, os.PathLike)) or not str(raw) or "\0" in str(raw):
-        raise option_error("path", f"needs the path of the {expected}, got {raw!r}.")
+        raise option_error(option, f"needs the path of the {expected}, got {raw!r}.")
     path = Path(raw).expanduser()
     if base_dir is not None:
         path = Path(base_dir) / path
@@ -128,15 +158,15 @@ def resolve_path(options: Mapping[str, Any], base_dir: str | Path | None, folder
     try:
         exists = path.exists()
     except OSError as error:  # a name too long for the file system, say
-        raise option_error("path", f"{path} cannot be looked up ({error.strerror}); check the "
+        raise option_error(option, f"{path} cannot be looked up ({error.strerror}); check the "
                            f"path of the {expected}.") from None
     if not exists:
         start = Path(base_dir).resolve() if base_dir is not None else Path.cwd()
-        raise option_error("path", f"{path} does not exist (path {str(raw)!r}; relative paths "
+        raise option_error(option, f"{path} does not exist (path {str(raw)!r}; relative paths "
                            f"start from {start}); check the spelling, or give the absolute path of "
                            f"the {expected}.")
     if not (path.is_dir() if folder else path.is_file()):
         found = "a folder" if path.is_dir() else "a file" if path.is_file() else (
             "neither a file nor a folder (a device, a pipe or a socket)")
-        raise option_error("path", f"{path} is {found}, but a {expected} is needed here.")
+        raise option_error(option, f"{path} is {found}, but a {expected} is needed here.")
     return path

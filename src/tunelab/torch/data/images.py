@@ -1,4 +1,5 @@
-"""Image folders: one subfolder per class, read with Pillow into one size and colour mode."""
+"""Image folders: one subfolder per class, read with Pillow into one size and colour mode, all
+at once or one image at a time as training asks for them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from tunelab.exceptions import ConfigError, MissingExtraError
-from tunelab.torch.data.base import Source, is_integer, is_list, option_error, resolve_path
+from tunelab.torch.data.base import (
+    LazySource,
+    Source,
+    is_integer,
+    is_list,
+    option_error,
+    resolve_path,
+)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 IMAGE_FOLDER_OPTIONS: dict[str, Any] = {"path": None, "size": None, "grayscale": True}
@@ -19,17 +28,50 @@ _EXPECTED_LAYOUT = "path/<class>/<image>.png, one subfolder per class"
 
 def load_image_folder(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
     """Every image below the folder the options name, labelled by its subfolder."""
+    files, labels, class_names, mode, size = _survey(options, base_dir)
+    x = np.stack([_read_image(file, mode, size) for file in files])
+    return Source(x, np.array(labels, dtype=np.int64), "classification", class_names,
+                  "path", "path", lambda row: str(files[row]))
+
+
+def lazy_image_folder(options: Mapping[str, Any], base_dir: str | Path | None) -> LazySource:
+    """The folder's images listed with their labels, each to be read when training asks."""
+    files, labels, class_names, mode, size = _survey(options, base_dir)
+    channels = 1 if mode == "L" else 3
+    return LazySource(np.array(labels, dtype=np.int64), "classification", class_names, "path",
+                      "path", lambda row: str(files[row]), (channels, *size),
+                      lambda rows, y: ImageFiles([files[row] for row in rows], y, mode, size))
+
+
+class ImageFiles(torch.utils.data.Dataset[Any]):
+    """Image files with their labels: items (x, y), x float32 (C, H, W) in [0, 1]."""
+
+    def __init__(self, files: list[Path], labels: np.ndarray, mode: str,
+                 size: tuple[int, int]) -> None:
+        self.files, self.labels, self.mode, self.size = files, labels, mode, size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
+        image = _read_image(self.files[index], self.mode, self.size)
+        return torch.from_numpy(image), self.labels[index]
+
+    def locate(self, index: int) -> str:
+        return str(self.files[index])
+
+
+def _survey(
+    options: Mapping[str, Any], base_dir: str | Path | None
+) -> tuple[list[Path], list[int], tuple[str, ...], str, tuple[int, int]]:
+    """The images, their labels, the class names, and the colour mode and size to read in."""
     root = resolve_path(options, base_dir, folder=True)
     grayscale = options["grayscale"]
     if not isinstance(grayscale, bool):
         raise option_error("grayscale", f"must be true or false, got {grayscale!r}.")
     size = _image_size(options["size"])
     files, labels, class_names = _image_files(root)
-    size = size or _size_of(files[0])
-    mode = "L" if grayscale else "RGB"
-    x = np.stack([_read_image(file, mode, size) for file in files])
-    return Source(x, np.array(labels, dtype=np.int64), "classification", class_names,
-                  "path", "path", lambda row: str(files[row]))
+    return files, labels, class_names, "L" if grayscale else "RGB", size or _size_of(files[0])
 
 
 def _image_files(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from tunelab.registry import did_you_mean
-from tunelab.torch.data.base import Source, is_integer, option_error
+from tunelab.torch.data.base import LazySource, Source, is_integer, option_error
 
 
 def prepare_labels(
-    source: Source, options: Mapping[str, Any]
+    source: Source | LazySource, options: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """The rows to keep, their labels (renumbered when ``classes`` is given) and class names."""
     n_classes = _check_label_range(source, options["n_classes"])
@@ -40,7 +40,7 @@ def prepare_labels(
     return rows, y, names
 
 
-def _check_label_range(source: Source, declared: int | None) -> int:
+def _check_label_range(source: Source | LazySource, declared: int | None) -> int:
     """The number of classes, after checking that every label is a valid index."""
     y = source.y
     assert y.dtype == np.int64 and y.ndim == 1 and len(y) > 0, (y.dtype, y.shape)

@@ -1,8 +1,9 @@
 """The data spec: which source to read, the options every source shares, and the order in which
-a dataset is read, checked and split."""
+a dataset is read, checked and split, held in memory or streamed from disk."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -11,16 +12,48 @@ import numpy as np
 
 from tunelab.exceptions import ConfigError
 from tunelab.registry import did_you_mean
-from tunelab.torch.data.arrays import NPZ_OPTIONS, load_npz
-from tunelab.torch.data.base import DataSplit, Source, is_integer, is_list, is_real, option_error
+from tunelab.torch.data.arrays import (
+    NPY_OPTIONS,
+    NPZ_OPTIONS,
+    lazy_npy,
+    lazy_npz,
+    load_npy,
+    load_npz,
+)
+from tunelab.torch.data.base import (
+    DataSplit,
+    LazySource,
+    Source,
+    float32_bytes,
+    is_integer,
+    is_list,
+    is_real,
+    option_error,
+)
 from tunelab.torch.data.builtin import BUILTIN_DATASETS, load_builtin
 from tunelab.torch.data.domain import DOMAIN_OPTIONS, check_domain_options, shift_domain
-from tunelab.torch.data.images import IMAGE_FOLDER_OPTIONS, load_image_folder
+from tunelab.torch.data.factory import (
+    FACTORY_OPTIONS,
+    call_factory,
+    is_factory,
+    single_source,
+    split_parts,
+)
+from tunelab.torch.data.images import IMAGE_FOLDER_OPTIONS, lazy_image_folder, load_image_folder
 from tunelab.torch.data.labels import prepare_labels
 from tunelab.torch.data.split import data_split, split, split_rows
+from tunelab.torch.data.streaming import (
+    STREAM_OPTIONS,
+    LoaderOptions,
+    StreamedSplit,
+    materialize,
+    wants_streaming,
+)
 from tunelab.torch.data.tabular import CSV_OPTIONS, load_csv
 from tunelab.torch.data.text import TEXT_OPTIONS, build_vocabulary, encode, read_text
 from tunelab.torch.data.timeseries import TIMESERIES_OPTIONS, read_series, window_split
+
+logger = logging.getLogger("tunelab")
 
 _COMMON_OPTIONS: dict[str, Any] = {
     "val_fraction": 0.2,
@@ -35,29 +68,42 @@ _CLASSIFICATION_ONLY = ("classes", "train_per_class", "n_classes")
 
 
 class _FileSource(NamedTuple):
-    """A source read from a file: its own options with their defaults, and its loader."""
+    """A source read from a file: its own options with their defaults, its loader, and the
+    loader that leaves the features on disk, for the sources that can stream."""
 
     options: dict[str, Any]
     load: Callable[[Mapping[str, Any], str | Path | None], Source]
+    lazy: Callable[[Mapping[str, Any], str | Path | None], LazySource | None] | None = None
 
 
 _FILE_SOURCES = {
     "csv": _FileSource(CSV_OPTIONS, load_csv),
-    "npz": _FileSource(NPZ_OPTIONS, load_npz),
-    "image_folder": _FileSource(IMAGE_FOLDER_OPTIONS, load_image_folder),
+    "npz": _FileSource({**NPZ_OPTIONS, **STREAM_OPTIONS}, load_npz, lazy_npz),
+    "npy": _FileSource({**NPY_OPTIONS, **STREAM_OPTIONS}, load_npy, lazy_npy),
+    "image_folder": _FileSource(
+        {**IMAGE_FOLDER_OPTIONS, **STREAM_OPTIONS}, load_image_folder, lazy_image_folder
+    ),
 }
 # Sources that split their rows themselves: by time, or before a vocabulary is learnt from the
 # training part; their options, by name.
 _SEQUENCE_SOURCES = {"timeseries": TIMESERIES_OPTIONS, "text": TEXT_OPTIONS}
 
 
-def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = None) -> DataSplit:
+def load_data(
+    spec: str | Mapping[str, Any], *, base_dir: str | Path | None = None
+) -> DataSplit | StreamedSplit:
     """Load, check and split the dataset that ``spec`` names.
 
-    ``spec`` is a name (one of :data:`BUILTIN_DATASETS`, or ``csv``, ``npz``, ``image_folder``
-    with their options, or ``timeseries`` and ``text``, see :mod:`.timeseries` and :mod:`.text`)
-    or a mapping ``{name: ..., **options}``. Relative paths are resolved
+    ``spec`` is a name (one of :data:`BUILTIN_DATASETS`, or ``csv``, ``npz``, ``npy``,
+    ``image_folder`` with their options, ``timeseries`` and ``text``, see :mod:`.timeseries`
+    and :mod:`.text`, or a user's ``module:function``, see :mod:`.factory`) or a mapping
+    ``{name: ..., **options}``. Relative paths are resolved
     against ``base_dir`` (the study file's folder, say) when it is given.
+
+    ``npz``, ``npy``, ``image_folder`` and a function's datasets can stay on disk and be read
+    in batches (a :class:`~tunelab.torch.data.streaming.StreamedSplit`), as ``stream`` says:
+    ``auto`` streams data too large to hold in memory; ``num_workers``, ``pin_memory``,
+    ``persistent_workers`` and ``prefetch_factor`` are the ``DataLoader``'s.
 
     The split is seeded and, for classification, stratified. The test part
     (``test_fraction`` of all rows) is split off first, then the validation part
@@ -66,7 +112,7 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
     text a class name) and renumbers them 0..k-1 in the given order; ``train_per_class`` then
     thins the training part only (a class with fewer keeps them all), so that validation and
     test stay the same as without it. ``rotate`` (quarter turns in degrees) and ``invert`` shift
-    the domain of image data (see :mod:`.domain`) and leave the split as it is.
+    the domain of image data held in memory (see :mod:`.domain`) and leave the split as it is.
     """
     name, options = _parse_spec(spec)
     _check_common_options(options)
@@ -77,6 +123,21 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
         return window_split(series, options)
     if name == "text":
         return _load_text(options, base_dir)
+    if is_factory(name):
+        _refuse_domain_shift(options, f"the datasets of {name} are made by the function",
+                             "turn or invert the images in the function")
+        return _load_factory(name, options)
+    lazy = _FILE_SOURCES[name].lazy if name in _FILE_SOURCES else None
+    if lazy is not None and options["stream"] is not False:
+        LoaderOptions.parse(options)
+        found = lazy(options, base_dir)
+        if found is None:
+            logger.info("Data held in memory: its features are compressed, so they can only be "
+                        "read whole.")
+        elif wants_streaming(options["stream"], found.in_memory_bytes, f"{name} data"):
+            _refuse_domain_shift(options, f"these {name} data are streamed from disk",
+                                 "set stream: false to hold them in memory")
+            return _streamed(found, options)
     source = _load_source(name, options, base_dir)
     _check_finite(source.x, source.x_field, source.locate, source.columns)
     source = shift_domain(source, options)
@@ -86,6 +147,46 @@ def load_data(spec: str | Mapping[str, Any], *, base_dir: str | Path | None = No
         return split(source.x, source.y, (), options, source.columns)
     rows, y, class_names = prepare_labels(source, options)
     return split(source.x[rows], y, class_names, options, source.columns)
+
+
+def _load_factory(name: str, options: Mapping[str, Any]) -> DataSplit | StreamedSplit:
+    """A user function's datasets, streamed or, where small enough, held in memory."""
+    LoaderOptions.parse(options)
+    returned = call_factory(name, options, (*_COMMON_OPTIONS, *FACTORY_OPTIONS))
+    if isinstance(returned, dict):
+        data = split_parts(name, returned, options)
+        n_items = sum(data.size(part) for part in ("train", "val", "test"))
+    else:
+        source = single_source(name, returned, options)
+        data, n_items = _streamed(source, options), len(source.y)
+    size = float32_bytes(n_items, data.input_shape)
+    return data if wants_streaming(options["stream"], size, name) else materialize(data)
+
+
+def _streamed(source: LazySource, options: Mapping[str, Any]) -> StreamedSplit:
+    """A source whose features stay on disk, its labels checked and its rows split as
+    :func:`load_data` splits those of a source read whole."""
+    class_names: tuple[str, ...] = ()
+    if source.task == "regression":
+        _refuse_classification_options(options)
+        _check_finite(source.y, source.y_field, source.locate, ())
+        rows, y = np.arange(len(source.y)), source.y
+    else:
+        rows, y, class_names = prepare_labels(source, options)
+    train, val, test = split_rows(y, class_names, options)
+    return StreamedSplit(
+        source.items(rows[train], y[train]),
+        source.items(rows[val], y[val]),
+        source.items(rows[test], y[test]),
+        source.task,
+        len(class_names) if class_names else None,
+        source.input_shape,
+        y[train],
+        LoaderOptions.parse(options),
+        source.x_field,
+        source.y_field,
+        class_names,
+    )
 
 
 def _parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -105,10 +206,13 @@ def _parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
             "mapping such as {name: csv, path: data.csv, target: label}.",
             field="data",
         )
+    if is_factory(name):  # options besides these are the function's arguments
+        return name, {**_COMMON_OPTIONS, **FACTORY_OPTIONS, **given}
     sources = BUILTIN_DATASETS + tuple(_FILE_SOURCES) + tuple(_SEQUENCE_SOURCES)
     if name not in sources:
         raise option_error("name", f"unknown dataset {name!r}{did_you_mean(name, sources)}; "
-                           f"choose one of: {', '.join(sources)}.")
+                           f"choose one of: {', '.join(sources)}, or name a function that "
+                           "returns datasets as 'package.module:function'.")
     own = _FILE_SOURCES[name].options if name in _FILE_SOURCES else (
         _SEQUENCE_SOURCES.get(name, {}))
     defaults = {**_COMMON_OPTIONS, **own}
@@ -168,6 +272,15 @@ def _load_text(options: Mapping[str, Any], base_dir: str | Path | None) -> DataS
     vocabulary = build_vocabulary((kept[row] for row in parts[0]), options)
     x = encode(kept, vocabulary, options["max_length"])
     return data_split(x, y, parts, class_names, vocabulary=vocabulary)
+
+
+def _refuse_domain_shift(options: Mapping[str, Any], why: str, fix: str) -> None:
+    """``rotate`` and ``invert`` shift a source read whole (``invert`` needs the extremes of
+    all of it); refused for data that are not, with ``why`` not and the ``fix``."""
+    for option in DOMAIN_OPTIONS:
+        if options[option]:
+            raise option_error(option, f"applies to image data that tunelab reads whole, but "
+                               f"{why}; remove {option}, or {fix}.")
 
 
 def _refuse_classification_options(options: Mapping[str, Any]) -> None:

@@ -27,9 +27,10 @@ no member is padded to more than :data:`~tunelab.torch.fused.padding.MAX_PADDING
 weights (:func:`~tunelab.torch.fused.padding.plan_populations`): a width-16 member does not
 pay for a width-256 one. The populations formed are logged (logger ``tunelab``, info). What
 cannot fuse trains alone, saying why (a sequence model or another layer fused training does
-not know, cross-validation, transfer learning, mixed precision, a trial continuing a paused
-one); so does a population of one, which gains nothing. A population that runs out of device
-memory before its first report starts over as two halves.
+not know, cross-validation, transfer learning, mixed precision or another speed setting, data
+streamed from disk, a trial continuing a paused one); so does a population of one, which gains
+nothing. A population that runs out of device memory before its first report starts over as
+two halves.
 
 A task's limits hold as they do one trial at a time: a member whose model is over a limit on
 the model's costs never joins a population, and one over a limit on the training's leaves its
@@ -49,6 +50,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tunelab.torch.data import DataSplit
 from tunelab.torch.fused.network import FusedNetwork, FusionError
 from tunelab.torch.fused.padding import (
     architecture_signature,
@@ -159,6 +161,8 @@ def _alone_reason(task: Any, trial: Any, recipe: Recipe) -> str | None:
     model = str(task.model_spec.get("name", "")).lower()
     if model in SEQUENCE_MODELS:
         return f"fused training does not support the sequence model {model!r}"
+    if not isinstance(task.data, DataSplit):
+        return "its data are streamed from disk, and fused training reads them from memory"
     if task.cv is not None:
         return "cross-validation trains a model per fold"
     if getattr(trial, "resume", None) is not None:
