@@ -13,11 +13,14 @@
    of ``--table-trials`` trials (100,000), without the browser.
 2. Workers beside watchers: ``optimize(n_jobs=8)`` on a SQLite study, for ``--seconds`` a
    run, on an objective that reports 10 steps, each after ``--step-ms`` of sleep (a stand-in
-   for training on an accelerator, which leaves the CPU to the tuning and the storage); runs
-   alternate between nobody watching and the dashboard serving three Chromium pages (three
-   browser contexts: the study page, the trial table, and the compare view of the trials
-   running when it opened), all following the live feed. The figure is trials completed per
-   second, run against run; after each run every completed trial must hold all its 10
+   for training on an accelerator, which leaves the CPU to the tuning and the storage). Each
+   round runs it three ways, in rotating order: with nobody watching; with the dashboard
+   serving three Chromium contexts on this machine (the study page, the trial table and the
+   compare view of the trials running when they opened, all following the live feed), whose
+   drawing shares the workers' two cores; and with the dashboard serving what three study
+   pages ask of it (the live feed, and the study, its figures and the doctor's findings every
+   5 s), their browsers elsewhere, as a dashboard watched from a laptop would. The figure is
+   trials completed per second; after each run every completed trial must hold all its 10
    intermediate values and no trial may have failed (a write lost or refused would show).
 
 Usage: ``python bench/dashboard.py [--trials 10000] [--table-trials 100000] [--seconds 20]
@@ -38,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -291,28 +295,74 @@ def outcome(url: str, study: str, seconds: float) -> tuple[float, str]:
     return len(complete) / seconds, "; ".join(problems)
 
 
-def watched_run(url: str, study: str, seconds: float, step_ms: float) -> None:
-    """A run of the workers while three browser contexts follow the dashboard's live pages."""
-    import threading
+def browsers_watching(address: str, study: str, url: str, stop: threading.Event) -> None:
+    """Three browser contexts on this machine follow the dashboard's live pages: the study
+    page, the trial table and the compare view of the trials running when they opened."""
+    with browser() as chromium:
+        running = tunelab.load_study(study, url).get_trials([TrialState.RUNNING])
+        numbers = ",".join(str(r.number) for r in running[:4]) or "0"
+        for path in [f"/studies/{study}", f"/studies/{study}/trials",
+                     f"/studies/{study}/compare?trials={numbers}"]:
+            chromium.new_context().new_page().goto(address + path)
+        stop.wait()
 
+
+def requests_watching(address: str, study: str, url: str, stop: threading.Event) -> None:
+    """What three study pages ask of the server, with their browsers elsewhere: each follows
+    the live feed and, every 5 s as the page does, asks again for the study, its figures and
+    the doctor's findings."""
+
+    def page() -> None:
+        api = f"/api/studies/{study}"
+        with httpx.Client(base_url=address, timeout=60.0) as client:
+            revision = client.get(api).json()["revision"]
+            with client.stream("GET", f"{api}/events?cursor={revision}") as events:
+                next_refresh = time.monotonic()
+                for _ in events.iter_lines():
+                    if stop.is_set():
+                        return
+                    if time.monotonic() >= next_refresh:
+                        for path in (api, f"{api}/figures", f"{api}/doctor"):
+                            client.get(path)
+                        next_refresh = time.monotonic() + 5.0
+
+    pages = [threading.Thread(target=page, daemon=True) for _ in range(3)]
+    for thread in pages:
+        thread.start()
+    stop.wait()
+
+
+WATCHERS = {"browsers": browsers_watching, "requests": requests_watching}
+
+
+def watched_run(url: str, study: str, seconds: float, step_ms: float, watchers: str) -> None:
+    """A run of the workers while the dashboard serves ``watchers`` (see WATCHERS)."""
     tunelab.create_study(name=study, storage=url, direction="maximize", sampler="random")
-    with dashboard(url) as address, browser() as chromium:
+    with dashboard(url) as address:
         workers = threading.Thread(target=run_workers, args=(url, study, seconds, step_ms))
         workers.start()
         time.sleep(2.0)  # the workers start and trials run, for the compare view
-        running = tunelab.load_study(study, url).get_trials([TrialState.RUNNING])
-        numbers = ",".join(str(r.number) for r in running[:4]) or "0"
-        pages = [f"/studies/{study}", f"/studies/{study}/trials",
-                 f"/studies/{study}/compare?trials={numbers}"]
-        for path in pages:
-            chromium.new_context().new_page().goto(address + path)
+        stop = threading.Event()
+        watching = threading.Thread(target=WATCHERS[watchers],
+                                    args=(address, study, url, stop))
+        watching.start()
         workers.join()
+        stop.set()
+        watching.join(timeout=60)
+
+
+LOAD_COLUMNS = {
+    "alone": "nobody watching",
+    "browsers": "3 browsers here",
+    "requests": "3 pages' requests",
+}
 
 
 def load_table(folder: Path, rounds: int, seconds: float, step_ms: float) -> None:
     rows = []
     for index in range(rounds):
-        order = ["alone", "watched"] if index % 2 == 0 else ["watched", "alone"]
+        order = list(LOAD_COLUMNS)
+        order = order[index % 3:] + order[:index % 3]
         rates: dict[str, float] = {}
         for how in order:
             url = f"sqlite:///{folder / f'load-{index}-{how}.db'}"
@@ -320,18 +370,17 @@ def load_table(folder: Path, rounds: int, seconds: float, step_ms: float) -> Non
             if how == "alone":
                 run_workers(url, study, seconds, step_ms)
             else:
-                watched_run(url, study, seconds, step_ms)
+                watched_run(url, study, seconds, step_ms, how)
             rates[how], lost = outcome(url, study, seconds)
-            if lost:
-                print(f"round {index + 1}, {how}: {lost}", flush=True)
             print(f"round {index + 1}, {how}: {rates[how]:.2f} trials/s, "
-                  f"{'nothing lost' if not lost else lost}", flush=True)
-        rows.append([str(index + 1), f"{rates['alone']:.2f}", f"{rates['watched']:.2f}",
-                     f"{rates['watched'] / rates['alone']:.3f}"])
+                  f"{lost or 'nothing lost'}", flush=True)
+        rows.append([str(index + 1), *(f"{rates[how]:.2f}" for how in LOAD_COLUMNS),
+                     *(f"{rates[how] / rates['alone']:.3f}" for how in ("browsers", "requests"))])
     print(f"\n{WORKERS} workers, {seconds:.0f} s a run, {LOAD_STEPS} reports a trial "
-          f"{step_ms:.0f} ms apart; trials completed per second:")
-    print(markdown_table(["round", "nobody watching", "3 browsers watching",
-                          "watched / alone"], rows))
+          f"{step_ms:.0f} ms apart; trials completed per second, and the ratios to nobody "
+          "watching:")
+    print(markdown_table(["round", *LOAD_COLUMNS.values(), "browsers / alone",
+                          "requests / alone"], rows))
 
 
 def main() -> None:

@@ -96,15 +96,24 @@ const TL = (() => {
      open in tens of seconds. Until then its box holds the figure's height, so that the page
      does not jump as figures appear. */
   const unseen = new Map();  // plot div -> its figure, not drawn yet
+  const toDraw = [];  // divs come near the screen, drawn one a frame so that each shows at once
   const nearScreen = new IntersectionObserver(entries => {
     for (const entry of entries) {
       if (!entry.isIntersecting || !unseen.has(entry.target)) continue;
-      const figure = unseen.get(entry.target);
-      unseen.delete(entry.target);
       nearScreen.unobserve(entry.target);
-      plot(entry.target, figure).then(() => { entry.target.style.minHeight = ""; });
+      if (toDraw.push(entry.target) === 1) requestAnimationFrame(drawNext);
     }
   }, {rootMargin: "300px 0px"});
+
+  function drawNext() {
+    const div = toDraw.shift();
+    const figure = unseen.get(div);
+    if (figure !== undefined && div.isConnected) {
+      unseen.delete(div);
+      plot(div, figure).then(() => { div.style.minHeight = ""; });
+    }
+    if (toDraw.length) requestAnimationFrame(drawNext);
+  }
 
   function figureBox(entry) {
     const box = el("figure", {class: "fig", id: entry.id},
