@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 
 import httpx
 import pytest
@@ -70,3 +72,18 @@ def test_the_listening_socket_is_named_tcp_so_that_responses_are_not_held_back(t
     _, listener = _server(url, "127.0.0.1", 0, None, False)
     with listener:
         assert listener.proto == socket.IPPROTO_TCP
+
+
+def test_the_server_stops_while_a_page_follows_the_live_feed(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'open.db'}"
+    study = tunelab.create_study(name="open", storage=url)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    with httpx.Client(timeout=30) as client, contextlib.ExitStack() as page:
+        with serving(url, port=0) as address:
+            feed = page.enter_context(
+                client.stream("GET", f"{address}api/studies/open/events?cursor=0")
+            )
+            assert feed.headers["content-type"].startswith("text/event-stream")
+            (server,) = [t for t in threading.enumerate() if t.name == "tunelab-dashboard"]
+        # serving() returned while the page still listened: the server did not wait for it.
+        assert not server.is_alive()

@@ -18,6 +18,7 @@ from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.storage import BaseStorage
 
 STARTUP_TIMEOUT_S = 10.0
+SHUTDOWN_GRACE_S = 1.0
 
 
 def resolve_token(token: str | None) -> str | None:
@@ -55,8 +56,14 @@ def _server(
         ) from None
     # log_config=None: uvicorn leaves the logging of the process it runs in as it found it
     # (its own configuration would bind handlers to whatever sys.stderr is at that moment).
+    # An open page's live feed never ends by itself: on shutdown, it is given a moment to.
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", log_config=None
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return uvicorn.Server(config), listener
 
