@@ -147,14 +147,20 @@
     runningSection();
     drawFigures().catch(fail);
     drawDoctor().catch(fail);
-    const refreshSlow = throttled(() => { drawFigures().catch(fail); drawDoctor().catch(fail); refreshStudy(); }, 5000);
+    // A busy study changes several times a second, and the page shares a machine with the
+    // training more often than not: the running trials are redrawn at most once a second,
+    // the study's own figures (a second or more to draw for a large study) every 15 s.
+    const drawRunning = throttled(runningSection, 1000);
+    const refreshSlow = throttled(() => { drawDoctor().catch(fail); refreshStudy(); }, 5000);
+    const refreshFigures = throttled(() => drawFigures().catch(fail), 15000);
     listen(name, study.revision, change => {
       document.getElementById("counts").textContent = countsText(change.counts, change.n_trials);
       for (const r of change.trials) {
         if (r.state === "RUNNING") running.set(r.number, r); else running.delete(r.number);
       }
-      runningSection();
+      drawRunning();
       refreshSlow();
+      refreshFigures();
     });
   }
 
