@@ -18,7 +18,7 @@ from tunelab.exceptions import ConfigError, MissingExtraError
 from tunelab.storage import BaseStorage
 
 STARTUP_TIMEOUT_S = 10.0
-SHUTDOWN_GRACE_S = 1.0
+SHUTDOWN_GRACE_S = 1  # seconds; uvicorn takes a whole number
 
 
 def resolve_token(token: str | None) -> str | None:
