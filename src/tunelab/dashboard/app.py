@@ -24,7 +24,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -84,11 +90,11 @@ def create_app(
     """
     dashboard = Dashboard(make_storage(storage), read_only)
     routes = [
-        Route("/", _page("studies.html")),
-        Route("/studies/{name}", _page("study.html")),
-        Route("/studies/{name}/trials", _page("trials.html")),
-        Route("/studies/{name}/trials/{number:int}", _page("trial.html")),
-        Route("/studies/{name}/compare", _page("compare.html")),
+        Route("/", _page("studies.js", draws=False)),
+        Route("/studies/{name}", _page("study.js")),
+        Route("/studies/{name}/trials", _page("trials.js", draws=False)),
+        Route("/studies/{name}/trials/{number:int}", _page("trial.js")),
+        Route("/studies/{name}/compare", _page("compare.js")),
         Route("/static/plotly.min.js", _plotly),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *_api_routes(dashboard),
@@ -99,9 +105,15 @@ def create_app(
     return app
 
 
-def _page(file: str) -> Callable[[Request], Response]:
+def _page(script: str, *, draws: bool = True) -> Callable[[Request], Response]:
+    """A page: the shell every page shares (``static/page.html``) with the shared script and
+    its own, after plotly.js where it ``draws`` figures."""
+    sources = ["plotly.min.js"] * draws + ["dashboard.js", script]
+    tags = "\n".join(f'<script src="/static/{source}" defer></script>' for source in sources)
+    html = (STATIC / "page.html").read_text(encoding="utf-8").replace("<!-- scripts -->", tags)
+
     def page(request: Request) -> Response:
-        return FileResponse(STATIC / file, headers={"cache-control": "no-store"})
+        return HTMLResponse(html, headers={"cache-control": "no-store"})
 
     return page
 
