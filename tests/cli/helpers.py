@@ -62,3 +62,15 @@ def python_env(**variables: str) -> dict[str, str]:
     source = str(Path(tunelab.__file__).parents[1])
     path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
     return {**os.environ, "PYTHONPATH": path, **variables}
+
+
+def assert_refused_keeping(result: Result, study: str, before: list[tunelab.TrialRecord],
+                           *fragments: str) -> None:
+    """The command exited 2 with a message holding each of ``fragments`` (however the terminal
+    wrapped it) and no traceback, and ``study`` still holds the trials it held ``before``."""
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    for fragment in fragments:
+        assert fragment in message
+    assert "Traceback" not in result.output
+    assert stored_trials(study) == before

@@ -33,9 +33,6 @@ def load_csv(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
     path = resolve_path(options, base_dir, folder=False)
     check_task(options["task"])
     delimiter = options["delimiter"]
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise option_error("delimiter", f"must be one character such as ',' or ';', got "
-                           f"{delimiter!r}.")
     header, rows, lines = _read_csv(path, delimiter)
     target = _csv_column(header, options["target"], "target", delimiter)
     features = _csv_features(header, options["features"], target, delimiter)
@@ -50,8 +47,12 @@ def load_csv(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
                   locate, tuple(features))
 
 
-def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows and each row's line number; blank lines are skipped."""
+def _read_csv(path: Path, delimiter: Any) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows and each row's line number; blank lines are skipped. The delimiter
+    (the data option) must be one character."""
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise option_error("delimiter", f"must be one character such as ',' or ';', got "
+                           f"{delimiter!r}.")
     try:
         # utf-8-sig drops the byte-order mark that spreadsheet programs put before the header.
         with path.open(newline="", encoding="utf-8-sig") as handle:

@@ -44,9 +44,6 @@ def read_text(
     path = resolve_path(options, base_dir, folder=False)
     check_task(options["task"])
     delimiter = options["delimiter"]
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise option_error("delimiter", f"must be one character such as ',' or ';', got "
-                           f"{delimiter!r}.")
     header, rows, lines = _read_csv(path, delimiter)
     text = _csv_column(header, options["text"], "text", delimiter)
     target = _csv_column(header, options["target"], "target", delimiter)

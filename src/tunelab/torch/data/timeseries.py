@@ -158,9 +158,6 @@ def _chosen_columns(columns: tuple[str, ...], chosen: Any, option: str) -> list[
 
 def _csv_series(path: Path, options: Mapping[str, Any]) -> Series:
     delimiter = options["delimiter"]
-    if not isinstance(delimiter, str) or len(delimiter) != 1:
-        raise option_error("delimiter", f"must be one character such as ',' or ';', got "
-                           f"{delimiter!r}.")
     header, rows, lines = _read_csv(path, delimiter)
 
     def locate(row: int) -> str:
