@@ -182,6 +182,7 @@ def test_the_callback_refuses_to_train_in_several_processes():
         pickle.dumps(callback)  # what spawning strategies do to the trainer's callbacks
 
 
+@pytest.mark.any_cpu_math  # the in-process study checks the same numbers
 def test_trials_in_worker_processes_report_prune_and_keep_telemetry(tmp_path):
     study = new_study(storage=f"sqlite:///{tmp_path / 'tunelab.db'}")
     study.optimize(objective, n_trials=4, n_jobs=2)

@@ -172,6 +172,7 @@ def test_fuse_is_refused_where_it_cannot_work(objective, options, words, tmp_pat
     assert study.trials == []
 
 
+@pytest.mark.any_cpu_math
 def test_populations_train_in_worker_processes(tmp_path):
     study = tunelab.create_study(
         storage=f"sqlite:///{tmp_path / 'db.sqlite'}", direction="maximize", sampler="random",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
 
+from tunelab.exceptions import ConfigError
 from tunelab.torch.data.base import DataSplit, is_integer, option_error
 from tunelab.torch.data.normalization import RunningStatistics
 
@@ -118,7 +119,11 @@ class ItemFailure:
 
 class Indexed(Dataset[Any]):
     """Items as (index, x, y), so that a batch names the items it holds; a ConfigError met
-    while reading one becomes an :class:`ItemFailure`."""
+    while reading one becomes an :class:`ItemFailure`.
+
+    A loader fetches a batch's items in one call (:meth:`__getitems__`), which saves a call
+    per item through this wrapper.
+    """
 
     def __init__(self, dataset: Dataset[Any]) -> None:
         self.dataset = dataset
@@ -127,19 +132,25 @@ class Indexed(Dataset[Any]):
         return len(self.dataset)  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> Any:
-        from tunelab.exceptions import ConfigError
+        return self.__getitems__([index])[0]
 
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        dataset = self.dataset
         try:
-            return index, self.dataset[index]
+            return [(index, dataset[index]) for index in indices]
         except ConfigError as error:
-            return ItemFailure((error.field or "data.name").removeprefix("data."),
-                               str(error).removeprefix(f"{error.field}: "))
+            return [ItemFailure((error.field or "data.name").removeprefix("data."),
+                                str(error).removeprefix(f"{error.field}: "))]
 
 
 @dataclass(frozen=True)
 class Collate:
     """Stacks (index, (x, y)) items into (indices, x, y), or hands on the first failure: an
-    item that is no (input, label) pair, or whose input is not shaped like the others."""
+    item that is no (input, label) pair, or whose input is not shaped like the others.
+
+    The checks are made on the whole batch, and an item is looked at alone only to name the
+    one that failed them: per item, they cost more than reading the item.
+    """
 
     part: str
     option: str  # the data option that gives the items, for errors
@@ -147,29 +158,40 @@ class Collate:
     classification: bool
 
     def __call__(self, samples: list[Any]) -> Any:
-        for sample in samples:
-            if isinstance(sample, ItemFailure):
-                return sample
-        indices: list[int] = []
-        xs: list[torch.Tensor] = []
-        ys: list[torch.Tensor] = []
-        for index, item in samples:
-            where = f"item {index} of the {_PART_NAMES[self.part]} part"
-            if not isinstance(item, (tuple, list)) or len(item) != 2:
-                return ItemFailure(self.option, f"{where} is a {type(item).__name__}, not a pair "
-                                   "(input, label); make the dataset's __getitem__ return one.")
-            x = torch.as_tensor(np.asarray(item[0]) if not torch.is_tensor(item[0]) else item[0])
-            expected = self.input_shape or tuple(xs[0].shape if xs else x.shape)
-            if tuple(x.shape) != expected:
-                return ItemFailure(self.option, f"{where} has an input of shape "
-                                   f"{tuple(x.shape)}, but the others have {expected}; give every "
-                                   "item the same shape (resize or pad them in the dataset).")
-            indices.append(index)
-            xs.append(x)
-            ys.append(torch.as_tensor(item[1]))
-        y = torch.stack(ys)
+        if isinstance(samples[0], ItemFailure):
+            return samples[0]
+        indices = [index for index, _ in samples]
+        items = [item for _, item in samples]
+        if not all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+            first = next(i for i, item in enumerate(items)
+                         if not isinstance(item, (tuple, list)) or len(item) != 2)
+            return ItemFailure(self.option, f"{self._where(indices[first])} is a "
+                               f"{type(items[first]).__name__}, not a pair (input, label); make "
+                               "the dataset's __getitem__ return one.")
+        xs = [_tensor(item[0]) for item in items]
+        expected = self.input_shape or tuple(xs[0].shape)
+        if any(x.shape != expected for x in xs):
+            first = next(i for i, x in enumerate(xs) if x.shape != expected)
+            return ItemFailure(self.option, f"{self._where(indices[first])} has an input of "
+                               f"shape {tuple(xs[first].shape)}, but the others have "
+                               f"{expected}; give every item the same shape (resize or pad "
+                               "them in the dataset).")
+        labels = [item[1] for item in items]
+        if any(isinstance(label, torch.Tensor) for label in labels):
+            y = torch.stack([_tensor(label) for label in labels])
+        else:  # numbers or arrays: one conversion for the batch
+            y = torch.as_tensor(np.asarray(labels))
         y = y.long().reshape(-1) if self.classification else y.float().reshape(len(y), -1)
-        return torch.tensor(indices), torch.stack(xs), y
+        # The indices stay a list: a loader worker sends each tensor through a shared memory
+        # segment of its own, which costs more than pickling a few hundred numbers.
+        return indices, torch.stack(xs), y
+
+    def _where(self, index: int) -> str:
+        return f"item {index} of the {_PART_NAMES[self.part]} part"
+
+
+def _tensor(value: Any) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
 
 
 @dataclass(frozen=True, eq=False)
@@ -281,7 +303,7 @@ class StreamedSplit:
         return f"item {index} of the {_PART_NAMES[part]} part"
 
     def _refuse_rows(
-        self, part: str, indices: torch.Tensor, bad: torch.Tensor, option: str, problem: str
+        self, part: str, indices: Sequence[int], bad: torch.Tensor, option: str, problem: str
     ) -> None:
         if bad.any():
             first = int(indices[int(bad.nonzero()[0])])
