@@ -15,14 +15,15 @@
    run, on an objective that reports 10 steps, each after ``--step-ms`` of sleep (a stand-in
    for training on an accelerator, which leaves the CPU to the tuning and the storage). Each
    round runs it three ways, in rotating order: with nobody watching; with the dashboard
-   serving three Chromium contexts on this machine (the study page, the trial table and the
-   compare view of the trials running when they opened, all following the live feed), whose
+   serving three Chromium contexts on this machine (the study page, which follows the live
+   feed, the trial table, and the compare view of four trials finished before the run), whose
    drawing shares the workers' two cores; and with the dashboard serving what three study
    pages ask of it (the live feed; the study and the doctor's findings every 5 s, its figures
    every 15 s, as the page asks), their browsers elsewhere, as a dashboard watched from a
    laptop would. The figure is trials completed per second; after each run every completed
    trial must hold all its 10 intermediate values and no trial may have failed (a write lost
-   or refused would show).
+   or refused would show). The watchers are there before the workers start, so that the run
+   measures watching, not starting a browser.
 
 Usage: ``python bench/dashboard.py [--trials 10000] [--table-trials 100000] [--seconds 20]
 [--rounds 3] [--step-ms 20] [--skip-large] [--skip-load]``; about 8 minutes on 2 cores.
@@ -59,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = 20
 LOAD_STEPS = 10
 WORKERS = 8
+FINISHED_BEFORE = (1.0, 2.0, 3.0, 4.0)  # x of the trials the compare view shows
 CHUNK = 1000
 
 
@@ -281,7 +283,7 @@ def run_workers(url: str, study: str, seconds: float, step_ms: float) -> None:
 
 def outcome(url: str, study: str, seconds: float) -> tuple[float, str]:
     """Trials completed per second, and what the run lost (empty if nothing)."""
-    trials = tunelab.load_study(study, url).trials
+    trials = tunelab.load_study(study, url).trials[len(FINISHED_BEFORE):]
     complete = [r for r in trials if r.state is TrialState.COMPLETE]
     short = [r.number for r in complete if len(r.intermediate_values) != LOAD_STEPS]
     failed = [r.number for r in trials if r.state is TrialState.FAIL]
@@ -296,22 +298,28 @@ def outcome(url: str, study: str, seconds: float) -> tuple[float, str]:
     return len(complete) / seconds, "; ".join(problems)
 
 
-def browsers_watching(address: str, study: str, url: str, stop: threading.Event) -> None:
-    """Three browser contexts on this machine follow the dashboard's live pages: the study
-    page, the trial table and the compare view of the trials running when they opened."""
+def browsers_watching(
+    address: str, study: str, ready: threading.Event, stop: threading.Event
+) -> None:
+    """Three browser contexts on this machine watch the dashboard: the study page and the trial
+    table, and the compare view of the four trials finished before the run."""
     with browser() as chromium:
-        running = tunelab.load_study(study, url).get_trials([TrialState.RUNNING])
-        numbers = ",".join(str(r.number) for r in running[:4]) or "0"
         for path in [f"/studies/{study}", f"/studies/{study}/trials",
-                     f"/studies/{study}/compare?trials={numbers}"]:
-            chromium.new_context().new_page().goto(address + path)
+                     f"/studies/{study}/compare?trials=0,1,2,3"]:
+            page = chromium.new_context().new_page()
+            page.goto(address + path)
+            page.wait_for_load_state("networkidle")
+        ready.set()
         stop.wait()
 
 
-def requests_watching(address: str, study: str, url: str, stop: threading.Event) -> None:
+def requests_watching(
+    address: str, study: str, ready: threading.Event, stop: threading.Event
+) -> None:
     """What three study pages ask of the server, with their browsers elsewhere: each follows
     the live feed and, as the page does, asks again for the study and the doctor's findings
     every 5 s and for its figures every 15 s."""
+    following = threading.Barrier(4, action=ready.set)
 
     def page() -> None:
         api = f"/api/studies/{study}"
@@ -321,6 +329,7 @@ def requests_watching(address: str, study: str, url: str, stop: threading.Event)
             with contextlib.suppress(httpx.HTTPError), client.stream(
                 "GET", f"{api}/events?cursor={revision}"
             ) as events:
+                following.wait()
                 for _ in events.iter_lines():  # cut when the server stops, after the run
                     if stop.is_set():
                         return
@@ -335,24 +344,37 @@ def requests_watching(address: str, study: str, url: str, stop: threading.Event)
     pages = [threading.Thread(target=page, daemon=True) for _ in range(3)]
     for thread in pages:
         thread.start()
+    following.wait()
     stop.wait()
 
 
 WATCHERS = {"browsers": browsers_watching, "requests": requests_watching}
 
 
+def new_load_study(url: str, study: str) -> None:
+    """The study the workers fill, holding four finished trials for the compare view."""
+    created = tunelab.create_study(name=study, storage=url, direction="maximize",
+                                   sampler="random")
+    space = {"x": FloatDistribution(-5.0, 5.0), "y": FloatDistribution(-5.0, 5.0)}
+    created.add_trials(
+        tunelab.create_trial(value=-x * x, params={"x": x, "y": 0.0}, distributions=space,
+                             intermediate_values={step: -x * x * (step + 1) / LOAD_STEPS
+                                                  for step in range(LOAD_STEPS)})
+        for x in FINISHED_BEFORE
+    )
+
+
 def watched_run(url: str, study: str, seconds: float, step_ms: float, watchers: str) -> None:
-    """A run of the workers while the dashboard serves ``watchers`` (see WATCHERS)."""
-    tunelab.create_study(name=study, storage=url, direction="maximize", sampler="random")
+    """A run of the workers while the dashboard serves ``watchers`` (see WATCHERS), which
+    are watching before the workers start."""
     with dashboard(url) as address:
-        workers = threading.Thread(target=run_workers, args=(url, study, seconds, step_ms))
-        workers.start()
-        time.sleep(2.0)  # the workers start and trials run, for the compare view
-        stop = threading.Event()
+        ready, stop = threading.Event(), threading.Event()
         watching = threading.Thread(target=WATCHERS[watchers],
-                                    args=(address, study, url, stop))
+                                    args=(address, study, ready, stop))
         watching.start()
-        workers.join()
+        if not ready.wait(timeout=120):
+            raise RuntimeError(f"the {watchers} watching the dashboard did not get ready")
+        run_workers(url, study, seconds, step_ms)
         stop.set()
         watching.join(timeout=60)
 
@@ -373,6 +395,7 @@ def load_table(folder: Path, rounds: int, seconds: float, step_ms: float) -> Non
         for how in order:
             url = f"sqlite:///{folder / f'load-{index}-{how}.db'}"
             study = "load"
+            new_load_study(url, study)
             if how == "alone":
                 run_workers(url, study, seconds, step_ms)
             else:

@@ -220,3 +220,23 @@ def test_writes_go_through_steering(tmp_path) -> None:
     assert study_json["note"] == HOSTILE[1] and trial_json["note"] == "ok"
     assert study.trials[3].state.name == "WAITING"  # the enqueued configuration
     assert running.should_prune()
+
+
+def test_the_studies_active_last_have_their_figures_made_before_a_page_asks(
+    storage_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tunelab.dashboard import app as app_module
+
+    made: list[str] = []
+    real = app_module.compute_importances
+    monkeypatch.setattr(app_module, "compute_importances",
+                        lambda study: made.append(study.study_name) or real(study))
+    app = create_app(storage_url)
+    app.state.dashboard.prepare(limit=1)
+    assert made == ["pair"]  # created, and run, after "hostile"
+
+    with TestClient(app, base_url=BASE_URL) as client:
+        assert client.get("/api/studies/pair/figures").json()["figures"]
+        assert client.get("/api/studies/pair/doctor").json()["study_verdict"]
+        assert client.get("/api/studies/hostile/figures").json()["figures"]
+    assert made == ["pair", "hostile"]  # the prepared figures were served as they were

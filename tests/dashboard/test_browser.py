@@ -142,8 +142,12 @@ def test_a_running_trial_grows_its_curve_without_a_reload(
         watched = Watched(browser, served)
         page = watched.open("/studies/slow", "#running-table")
         page.evaluate("window.__loaded = true")  # gone if the page reloads
+        table = Watched(browser, served)
+        table.open("/studies/slow/trials", "#trial-table")
         runner = subprocess.Popen([sys.executable, str(script), url], env=python_env())
         try:
+            table.page.wait_for_selector("#trial-table tr[data-trial='0'] .state-RUNNING",
+                                         timeout=WAIT_MS)
             points = "(document.getElementById('live-curves').data || [{x: []}])[0].x.length"
             page.wait_for_function(f"{points} >= 3", timeout=WAIT_MS)
             seen = page.evaluate(points)
@@ -159,8 +163,9 @@ def test_a_running_trial_grows_its_curve_without_a_reload(
         finally:
             runner.kill()
             runner.wait()
-        assert watched.problems == []
+        assert watched.problems == [] and table.problems == []
         watched.context.close()
+        table.context.close()
 
 
 def test_a_token_is_required_and_then_carried_by_the_pages(browser: Any, storage_url: str) -> None:

@@ -16,6 +16,7 @@ server-sent events. Writes (POST, JSON): ``/api/studies/NAME/stop``, ``/enqueue`
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -51,6 +52,9 @@ from tunelab.trial import TrialRecord
 STATIC = Path(str(resources.files("tunelab.dashboard") / "static"))
 COMPARE_LIMITS = (2, 8)
 DIAGNOSED = 3
+PREPARED_STUDIES = 3
+"""Studies whose figures the server makes as it starts, the ones active last."""
+logger = logging.getLogger("tunelab")
 
 
 def _plotly_js() -> Path:
@@ -78,6 +82,43 @@ class Dashboard:
             if name not in self._studies:
                 self._studies[name] = tunelab.load_study(name, self.storage)
             return self._studies[name]
+
+    def figures(self, name: str, snapshot: Snapshot) -> bytes:
+        """The study's figures as the page asks for them, encoded (see :class:`Remade`)."""
+        loaded = self.study(name)
+        completed = snapshot.counts.get("COMPLETE", 0)  # importances change only with these
+
+        def make() -> bytes:
+            _, shares = self.remade.get(
+                (name, "importances"), completed, lambda: compute_importances(loaded)
+            )
+            made = figures.study_figures(loaded, shares)
+            return _json({"revision": snapshot.revision, "figures": made})
+
+        # Megabytes for a large study: encoded once per making, not once per request.
+        return self.remade.get((name, "figures"), snapshot.revision, make)[1]
+
+    def diagnosis(self, name: str, snapshot: Snapshot) -> dict[str, Any]:
+        """The doctor's findings on the study and its best trials (see :class:`Remade`)."""
+        loaded = self.study(name)
+        return self.remade.get((name, "doctor"), snapshot.revision, lambda: _diagnosis(loaded))[1]
+
+    def prepare(self, limit: int = PREPARED_STUDIES) -> None:
+        """Make what a study page asks for first, for the ``limit`` studies active last, so
+        that the first page opened after the server starts need not wait seconds for a
+        large study's figures. Run in a thread as the server starts; a page asking while it
+        works waits for the same making rather than starting another."""
+        try:
+            latest = []
+            for summary in self.storage.list_studies():
+                snapshot = self.feeds[summary.name].snapshot()
+                latest.append((views.last_activity(snapshot.trials), summary.name, snapshot))
+            latest.sort(key=lambda row: row[0].timestamp() if row[0] else 0.0, reverse=True)
+            for _, name, snapshot in latest[:limit]:
+                self.figures(name, snapshot)
+                self.diagnosis(name, snapshot)
+        except Exception:  # a page asking later makes it, and shows any error itself
+            logger.exception("the dashboard could not prepare the studies' figures")
 
 
 def create_app(
@@ -148,19 +189,7 @@ def _api_routes(d: Dashboard) -> list[Route]:
 
     def study_figures(request: Request) -> Response:
         name, snapshot = _snapshot(d, request)
-        loaded = d.study(name)
-        completed = snapshot.counts.get("COMPLETE", 0)  # importances change only with these
-
-        def make() -> bytes:
-            _, shares = d.remade.get(
-                (name, "importances"), completed, lambda: compute_importances(loaded)
-            )
-            made = figures.study_figures(loaded, shares)
-            return _json({"revision": snapshot.revision, "figures": made})
-
-        # Megabytes for a large study: encoded once per making, not once per request.
-        _, body = d.remade.get((name, "figures"), snapshot.revision, make)
-        return Response(body, media_type="application/json")
+        return Response(d.figures(name, snapshot), media_type="application/json")
 
     def chosen_figure(request: Request) -> Response:
         name, _ = _snapshot(d, request)
@@ -177,9 +206,7 @@ def _api_routes(d: Dashboard) -> list[Route]:
 
     def doctor(request: Request) -> Response:
         name, snapshot = _snapshot(d, request)
-        loaded = d.study(name)
-        _, found = d.remade.get((name, "doctor"), snapshot.revision, lambda: _diagnosis(loaded))
-        return JSONResponse(found)
+        return JSONResponse(d.diagnosis(name, snapshot))
 
     def trials(request: Request) -> Response:
         _, snapshot = _snapshot(d, request)

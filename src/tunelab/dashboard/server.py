@@ -38,6 +38,8 @@ def _server(
     token = resolve_token(token)
     check_bind(host, token)
     app = create_app(storage, token=token, read_only=read_only)
+    threading.Thread(target=app.state.dashboard.prepare, name="tunelab-dashboard-prepare",
+                     daemon=True).start()
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Named as TCP: asyncio sets TCP_NODELAY only on connections whose socket says so, and
     # without it every response on a kept-alive connection waits 40 ms for a delayed ACK.

@@ -316,15 +316,17 @@ class _ActivationSampler:
 
     def _hook(self, name: str) -> Any:
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            training = self.model.training
+            if training and name in self.training:  # every training step but the first
+                return
             recurrent = isinstance(module, RECURRENT_TYPES)
             output = units_second(module, output)  # a recurrent layer's units come second
             if output is None:
                 return
             if not recurrent and self.feature_axis != 1 and output.dim() > 2:
                 output = output.movedim(self.feature_axis, 1)
-            if self.model.training:
-                if name not in self.training:
-                    self.training[name] = output.detach()[:ACTIVATION_SAMPLES].clone()
+            if training:
+                self.training[name] = output.detach()[:ACTIVATION_SAMPLES].clone()
                 return
             kept = self.evaluation.setdefault(name, [])
             room = ACTIVATION_SAMPLES - sum(len(chunk) for chunk in kept)

@@ -1,7 +1,7 @@
 "use strict";
 /* The trial table: sorted, filtered and paged by the server; columns chosen here. */
 (() => {
-  const {el, api, studyName, studyApi, studyPage, trialPage, num, when, duration, section, crumbs, fail} = TL;
+  const {el, api, studyName, studyApi, studyPage, trialPage, num, when, duration, section, crumbs, fail, listen, throttled} = TL;
   const name = studyName();
   const STATES = ["COMPLETE", "RUNNING", "PRUNED", "FAIL", "WAITING"];
   const query = {sort: "number", order: "asc", page: 0, per_page: 50, states: new Set(), ranges: []};
@@ -88,6 +88,9 @@
       section("Filter", filters()), el("div", {id: "compare"}), el("div", {id: "paging"}), el("div", {id: "table"}));
     compareLink();
     await draw();
+    // The shown page follows the study as it runs: asked for again at most every 2 s.
+    const redraw = throttled(() => draw().catch(fail), 2000);
+    listen(name, study.revision, redraw);
   }
 
   main().catch(fail);
