@@ -11,13 +11,14 @@ import pytest
 
 from tests.cli.helpers import MIXED_STUDY, invoke, stored_trials, write_study
 
-# Asks the dashboard served beside the run for the study, and keeps what it answered.
+# Asks the dashboard served beside the run for the study's trials (read at the request, not a
+# poll ago), and keeps how many it answered.
 ASKING_OBJECTIVE = """\
 import json, os, urllib.request
 
 def objective(trial):
     port = os.environ["DASHBOARD_PORT"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/demo") as answer:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/demo/changes?cursor=0") as answer:
         trial.set_user_attr("seen", json.load(answer)["n_trials"])
     return trial.suggest_float("x", 0.0, 1.0)
 """
@@ -63,7 +64,7 @@ def test_run_serves_the_dashboard_while_the_study_runs_and_stops_it_after(
 
     assert result.exit_code == 0, result.output
     assert f"Dashboard: http://127.0.0.1:{port}/studies/demo" in result.stderr
-    # The dashboard answered during every trial, with the trials it had read (at most a poll old).
+    # The dashboard answered during every trial, with the trials stored by then.
     trials = stored_trials("demo")
     assert len(trials) == 4 and all(1 <= r.user_attrs["seen"] <= r.number + 1 for r in trials)
     with pytest.raises(urllib.error.URLError):
