@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from tunelab.torch.data import load_data
+from tunelab.torch.data.images import FileNames
 
 from .helpers import config_error, image_folder, write_image
 
@@ -62,3 +66,13 @@ def test_unreadable_image_is_named(tmp_path):
     message = config_error({"name": "image_folder", "path": root}, "data.path")
 
     assert str(root / "red" / "broken.png") in message
+
+
+def test_file_names_are_held_as_bytes_under_their_folder_and_found_again(tmp_path: Path) -> None:
+    files = [tmp_path / "a" / "1.png", tmp_path / "b" / "2.png", tmp_path / "b" / "3.png"]
+    names = FileNames.of(files)
+
+    assert names.names.dtype.kind == "S"  # no object per file
+    assert [names.path(i) for i in range(3)] == [str(f) for f in files]
+    assert names.subset(np.array([2, 0])).path(0) == str(files[2])
+    assert FileNames.of(files[:1]).path(0) == str(files[0])
