@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from tunelab.torch.data import load_data
-from tunelab.torch.data.images import FileNames
+from tunelab.torch.data.images import _image_files
 
 from .helpers import config_error, image_folder, write_image
 
@@ -68,11 +68,14 @@ def test_unreadable_image_is_named(tmp_path):
     assert str(root / "red" / "broken.png") in message
 
 
-def test_file_names_are_held_as_bytes_under_their_folder_and_found_again(tmp_path: Path) -> None:
-    files = [tmp_path / "a" / "1.png", tmp_path / "b" / "2.png", tmp_path / "b" / "3.png"]
-    names = FileNames.of(files)
+def test_a_folder_is_listed_as_bytes_under_it_in_the_order_of_its_paths(tmp_path: Path) -> None:
+    for name in ("b/10.png", "b/2.png", "a/1.png", "b/notes.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    files, labels, classes = _image_files(tmp_path)
 
-    assert names.names.dtype.kind == "S"  # no object per file
-    assert [names.path(i) for i in range(3)] == [str(f) for f in files]
-    assert names.subset(np.array([2, 0])).path(0) == str(files[2])
-    assert FileNames.of(files[:1]).path(0) == str(files[0])
+    assert files.names.dtype.kind == "S"  # no object per file
+    expected = [tmp_path / "a/1.png", tmp_path / "b/10.png", tmp_path / "b/2.png"]
+    assert [files.path(i) for i in range(len(files))] == [str(p) for p in expected]
+    assert labels.tolist() == [0, 1, 1] and classes == ("a", "b")
+    assert files.subset(np.array([2, 0])).path(0) == str(expected[2])

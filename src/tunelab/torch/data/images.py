@@ -4,7 +4,7 @@ at once or one image at a time as training asks for them."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,38 +30,30 @@ _EXPECTED_LAYOUT = "path/<class>/<image>.png, one subfolder per class"
 def load_image_folder(options: Mapping[str, Any], base_dir: str | Path | None) -> Source:
     """Every image below the folder the options name, labelled by its subfolder."""
     files, labels, class_names, mode, size = _survey(options, base_dir)
-    x = np.stack([_read_image(file, mode, size) for file in files])
-    return Source(x, np.array(labels, dtype=np.int64), "classification", class_names,
-                  "path", "path", lambda row: str(files[row]))
+    x = np.stack([_read_image(files.path(row), mode, size) for row in range(len(files))])
+    return Source(x, labels, "classification", class_names, "path", "path", files.path)
 
 
 def lazy_image_folder(options: Mapping[str, Any], base_dir: str | Path | None) -> LazySource:
     """The folder's images listed with their labels, each to be read when training asks."""
     files, labels, class_names, mode, size = _survey(options, base_dir)
     channels = 1 if mode == "L" else 3
-    names = FileNames.of(files)
-    return LazySource(np.array(labels, dtype=np.int64), "classification", class_names, "path",
-                      "path", names.path, (channels, *size),
-                      lambda rows, y: ImageFiles(names.subset(rows), y, mode, size))
+    return LazySource(labels, "classification", class_names, "path", "path", files.path,
+                      (channels, *size),
+                      lambda rows, y: ImageFiles(files.subset(rows), y, mode, size))
 
 
 class FileNames:
-    """File paths held as one array of bytes under their common folder, not as path objects.
+    """File paths held as one array of bytes under their folder, not as path objects.
 
     A loader worker forked from the training process shares its memory until it writes to
     it, and reading a Python object writes its reference count: over an epoch, each worker
-    reading a list of a million paths would copy them all (about 500 MB for 1.3 M files).
+    reading a list of a million paths would copy them all (about 500 MB for 1.3 M files),
+    and the list itself would take as much in the training process.
     """
 
     def __init__(self, root: str, names: np.ndarray) -> None:
         self.root, self.names = root, names  # names: relative paths, encoded (numpy bytes)
-
-    @classmethod
-    def of(cls, files: Sequence[Path]) -> FileNames:
-        # The folder above the common path: that path is the file itself when there is one.
-        root = os.path.dirname(os.path.commonpath(files)) if files else ""
-        names = [os.fsencode(os.path.relpath(file, root)) for file in files]
-        return cls(root, np.array(names, dtype=np.bytes_))
 
     def __len__(self) -> int:
         return len(self.names)
@@ -93,7 +85,7 @@ class ImageFiles(torch.utils.data.Dataset[Any]):
 
 def _survey(
     options: Mapping[str, Any], base_dir: str | Path | None
-) -> tuple[list[Path], list[int], tuple[str, ...], str, tuple[int, int]]:
+) -> tuple[FileNames, np.ndarray, tuple[str, ...], str, tuple[int, int]]:
     """The images, their labels, the class names, and the colour mode and size to read in."""
     root = resolve_path(options, base_dir, folder=True)
     grayscale = options["grayscale"]
@@ -101,28 +93,32 @@ def _survey(
         raise option_error("grayscale", f"must be true or false, got {grayscale!r}.")
     size = _image_size(options["size"])
     files, labels, class_names = _image_files(root)
-    return files, labels, class_names, "L" if grayscale else "RGB", size or _size_of(files[0])
+    return files, labels, class_names, "L" if grayscale else "RGB", size or _size_of(files.path(0))
 
 
-def _image_files(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
-    """Every image with its class index; a class is a subfolder, in sorted order."""
+def _image_files(root: Path) -> tuple[FileNames, np.ndarray, tuple[str, ...]]:
+    """Every image with its class index; a class is a subfolder, in sorted order. Listed a
+    folder at a time, as names, so that a million files never become a million objects."""
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise option_error("path", f"{root} has no class subfolders ({_contents(root)}); lay the "
                            f"images out as {_EXPECTED_LAYOUT}.")
-    files: list[Path] = []
-    labels: list[int] = []
+    names: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
     for index, folder in enumerate(folders):
-        images = sorted(p for p in folder.iterdir()
-                        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        with os.scandir(folder) as entries:
+            images = sorted(entry.name for entry in entries if entry.is_file()
+                            and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS)
         if not images:
             raise option_error("path", f"the class folder {folder} holds no images "
                                f"({_contents(folder)}); lay the images out as "
                                f"{_EXPECTED_LAYOUT}, with extensions "
                                f"{', '.join(IMAGE_EXTENSIONS)}.")
-        files += images
-        labels += [index] * len(images)
-    return files, labels, tuple(folder.name for folder in folders)
+        prefix = os.fsencode(folder.name) + b"/"
+        names.append(np.array([prefix + os.fsencode(name) for name in images], dtype=np.bytes_))
+        labels.append(np.full(len(images), index, dtype=np.int64))
+    files = FileNames(str(root), np.concatenate(names))
+    return files, np.concatenate(labels), tuple(folder.name for folder in folders)
 
 
 def _contents(folder: Path) -> str:
@@ -152,7 +148,7 @@ def _pillow() -> Any:
     return Image
 
 
-def _size_of(file: Path) -> tuple[int, int]:
+def _size_of(file: str | Path) -> tuple[int, int]:
     """(height, width) of an image, read from its header."""
     try:
         with _pillow().open(file) as image:
