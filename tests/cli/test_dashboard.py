@@ -17,8 +17,8 @@ ASKING_OBJECTIVE = """\
 import json, os, urllib.request
 
 def objective(trial):
-    port = os.environ["DASHBOARD_PORT"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies/demo/changes?cursor=0") as answer:
+    url = f"http://127.0.0.1:{os.environ['DASHBOARD_PORT']}/api/studies/demo/changes?cursor=0"
+    with urllib.request.urlopen(url) as answer:
         trial.set_user_attr("seen", json.load(answer)["n_trials"])
     return trial.suggest_float("x", 0.0, 1.0)
 """

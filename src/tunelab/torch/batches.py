@@ -10,10 +10,8 @@ without blocking (from pinned memory on CUDA) and rescaled there.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from tunelab.torch.data import DataSplit, StreamedSplit
 
@@ -49,10 +47,10 @@ class MemoryBatches:
 
 
 class LoaderBatches:
-    """Batches read from disk by ``DataLoader``s, which live (with their worker processes,
-    where ``persistent_workers``) as long as this object does.
+    """Batches read from disk by one ``DataLoader`` for every part, which lives (with its
+    worker processes, where ``persistent_workers``) as long as this object does.
 
-    The training loader shuffles with a generator of its own, reseeded from the trainer's at
+    The training part is shuffled by a generator of its own, reseeded from the trainer's at
     the start of every epoch, so that a seeded run, or one resumed from a checkpoint, sees
     the same batches in the same order.
     """
@@ -69,7 +67,7 @@ class LoaderBatches:
         self.feature_scale = _on(feature_scale, device)
         self.target_scale = _on(target_scale, device)
         self.order = torch.Generator()
-        self.loaders: dict[str, DataLoader[Any]] = {}
+        self.loader, self.parts = data.parts_loader(batch_size, device, self.order)
 
     def size(self, part: str) -> int:
         return self.data.size(part)
@@ -88,10 +86,8 @@ class LoaderBatches:
         return self._prepared(x, y)
 
     def _batches(self, part: str) -> Iterator[Batch]:
-        if part not in self.loaders:
-            generator = self.order if part == "train" else None
-            self.loaders[part] = self.data.loader(part, self.batch_size, self.device, generator)
-        for batch in self.loaders[part]:
+        self.parts.part = part
+        for batch in self.loader:
             yield self._prepared(*self.data.checked(part, batch))
 
     def _prepared(self, x: torch.Tensor, y: torch.Tensor) -> Batch:

@@ -86,7 +86,23 @@ const TL = (() => {
     main.prepend(el("p", {class: "error", text: String(error && error.message || error)}));
   }
 
-  function plot(div, figure) {
+  /* plotly.js loads beside the page's scripts (see the page shell): figures wait for it. */
+  let plotlyReady = null;
+  function plotlyLoaded() {
+    plotlyReady = plotlyReady || new Promise((resolve, reject) => {
+      const tag = document.getElementById("plotly");
+      if (window.Plotly) resolve();
+      else if (!tag) reject(new Error("this page does not load plotly.js"));
+      else {
+        tag.addEventListener("load", () => resolve());
+        tag.addEventListener("error", () => reject(new Error("plotly.js could not be loaded")));
+      }
+    });
+    return plotlyReady;
+  }
+
+  async function plot(div, figure) {
+    await plotlyLoaded();
     const layout = Object.assign({}, figure.layout, {autosize: true});
     return Plotly.react(div, figure.data, layout, {responsive: true, displaylogo: false});
   }
@@ -133,7 +149,7 @@ const TL = (() => {
   function showFigures(container, entries) {
     for (const div of container.querySelectorAll(".plot")) {
       if (unseen.delete(div)) nearScreen.unobserve(div);
-      else Plotly.purge(div);
+      else if (window.Plotly) Plotly.purge(div);  // nothing was drawn before plotly.js came
     }
     container.replaceChildren(...entries.map(figureBox));
   }

@@ -15,7 +15,10 @@ features in memory, the fast path, unless as float32 tensors they would take mor
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, Subset
 
 from tunelab.exceptions import ConfigError
 from tunelab.torch.data.base import DataSplit, is_integer, option_error
@@ -85,18 +88,23 @@ class LoaderOptions:
         collate: Callable[[list[Any]], Any],
         device: torch.device,
         order: torch.Generator | None = None,
+        batches: Sampler[list[int]] | None = None,
     ) -> DataLoader[Any]:
-        """A loader of ``dataset``'s items; shuffled by ``order`` when it is given.
+        """A loader of ``dataset``'s items in ``batch_size`` batches, shuffled by ``order``
+        when it is given; or in the ``batches`` that sampler draws.
 
         ``order`` draws the permutations and nothing else: the loader seeds its workers from
         a generator of its own, so that neither the order nor torch's global random state
         depends on the number of workers or on whether they persist.
         """
         workers = self.num_workers
+        batching: dict[str, Any] = {"batch_sampler": batches} if batches is not None else {
+            "batch_size": batch_size,
+            "sampler": None if order is None else RandomSampler(dataset, generator=order),  # type: ignore[arg-type]
+        }
         return DataLoader(
             dataset,
-            batch_size=batch_size,
-            sampler=None if order is None else RandomSampler(dataset, generator=order),  # type: ignore[arg-type]
+            **batching,
             generator=torch.Generator().manual_seed(0),
             num_workers=workers,
             collate_fn=collate,
@@ -194,6 +202,66 @@ def _tensor(value: Any) -> torch.Tensor:
     return value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
 
 
+class PartsEndToEnd(Dataset[Any]):
+    """The parts' items laid end to end, so that one loader, and one set of worker processes,
+    serves every part: item ``start + i`` is item ``i`` of the part that starts at ``start``.
+
+    A batch comes from one part (see :class:`PartBatches`); its items come as
+    (part number, index in the part, item), or as the part's one :class:`ItemFailure`.
+    """
+
+    def __init__(self, parts: list[Dataset[Any]]) -> None:
+        self.parts = [Indexed(part) for part in parts]
+        self.starts = list(itertools.accumulate((len(part) for part in self.parts), initial=0))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        number = bisect.bisect_right(self.starts, indices[0]) - 1
+        start = self.starts[number]
+        samples = self.parts[number].__getitems__([index - start for index in indices])
+        if isinstance(samples[0], ItemFailure):
+            return samples
+        return [(number, index, item) for index, item in samples]
+
+
+@dataclass(frozen=True)
+class CollateParts:
+    """Each batch of :class:`PartsEndToEnd` collated as its own part's :class:`Collate` does."""
+
+    collates: tuple[Collate, ...]
+
+    def __call__(self, samples: list[Any]) -> Any:
+        if isinstance(samples[0], ItemFailure):
+            return samples[0]
+        return self.collates[samples[0][0]]([(index, item) for _, index, item in samples])
+
+
+class PartBatches(Sampler[list[int]]):
+    """The batches of one part at a time (the one named by :attr:`part` when a loader's pass
+    starts), as indices into :class:`PartsEndToEnd`; the training part shuffled by ``order``,
+    as ``RandomSampler`` shuffles it, the others in order."""
+
+    def __init__(self, sizes: dict[str, int], batch_size: int, order: torch.Generator) -> None:
+        self.sizes, self.batch_size, self.order = sizes, batch_size, order
+        self.starts = dict(zip(sizes, itertools.accumulate(sizes.values(), initial=0)))
+        self.part = "train"
+
+    def __len__(self) -> int:
+        return math.ceil(self.sizes[self.part] / self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        size, start = self.sizes[self.part], self.starts[self.part]
+        rows = torch.randperm(size, generator=self.order) if self.part == "train" else \
+            torch.arange(size)
+        for batch in (rows + start).split(self.batch_size):
+            yield batch.tolist()
+
+
 @dataclass(frozen=True, eq=False)
 class StreamedSplit:
     """A dataset split into training, validation and test ``Dataset`` parts, read in batches.
@@ -249,6 +317,21 @@ class StreamedSplit:
         collate = Collate(part, self.x_field, self.input_shape, self.task == "classification")
         return self.loading.loader(Indexed(getattr(self, part)), batch_size, collate, device,
                                    order)
+
+    def parts_loader(
+        self, batch_size: int, device: torch.device, order: torch.Generator
+    ) -> tuple[DataLoader[Any], PartBatches]:
+        """One loader of every part's batches as (indices, x, y), and its batches: set their
+        ``part`` before each pass. Its worker processes serve all parts, where a loader per part
+        would keep a set of workers, each holding its own memory, per part."""
+        classification = self.task == "classification"
+        collate = CollateParts(tuple(
+            Collate(part, self.x_field, self.input_shape, classification) for part in PARTS
+        ))
+        batches = PartBatches({part: self.size(part) for part in PARTS}, batch_size, order)
+        dataset = PartsEndToEnd([getattr(self, part) for part in PARTS])
+        loader = self.loading.loader(dataset, batch_size, collate, device, batches=batches)
+        return loader, batches
 
     def checked(self, part: str, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """A loaded batch's (x, y), after the checks the in-memory path makes up front."""
