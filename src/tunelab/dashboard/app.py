@@ -131,9 +131,9 @@ def create_app(
     """
     dashboard = Dashboard(make_storage(storage), read_only)
     routes = [
-        Route("/", _page("studies.js", draws=False)),
+        Route("/", _page("studies.js")),
         Route("/studies/{name}", _page("study.js")),
-        Route("/studies/{name}/trials", _page("trials.js", draws=False)),
+        Route("/studies/{name}/trials", _page("trials.js")),
         Route("/studies/{name}/trials/{number:int}", _page("trial.js")),
         Route("/studies/{name}/compare", _page("compare.js")),
         Route("/static/plotly.min.js", _plotly),
@@ -146,15 +146,12 @@ def create_app(
     return app
 
 
-def _page(script: str, *, draws: bool = True) -> Callable[[Request], Response]:
+def _page(script: str) -> Callable[[Request], Response]:
     """A page: the shell every page shares (``static/page.html``) with the shared script and
-    its own, and plotly.js where it ``draws`` figures. plotly.js (3.5 MB) loads beside them,
-    not before them: the page shows its text at once and draws its figures once plotly.js
-    is there (``dashboard.js`` waits for it)."""
+    its own. A page that draws loads plotly.js (3.5 MB) when it draws its first figure (see
+    ``dashboard.js``), so that its text shows without waiting for plotly.js to be parsed."""
     tags = "\n".join(f'<script src="/static/{source}" defer></script>'
                      for source in ("dashboard.js", script))
-    if draws:
-        tags = f'<script src="/static/plotly.min.js" id="plotly" async></script>\n{tags}'
     html = (STATIC / "page.html").read_text(encoding="utf-8").replace("<!-- scripts -->", tags)
 
     def page(request: Request) -> Response:

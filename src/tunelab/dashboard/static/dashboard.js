@@ -86,17 +86,16 @@ const TL = (() => {
     main.prepend(el("p", {class: "error", text: String(error && error.message || error)}));
   }
 
-  /* plotly.js loads beside the page's scripts (see the page shell): figures wait for it. */
+  /* plotly.js (3.5 MB) is loaded when the first figure is drawn, not with the page: the page
+     shows its text without waiting for the browser to parse it. */
   let plotlyReady = null;
   function plotlyLoaded() {
     plotlyReady = plotlyReady || new Promise((resolve, reject) => {
-      const tag = document.getElementById("plotly");
-      if (window.Plotly) resolve();
-      else if (!tag) reject(new Error("this page does not load plotly.js"));
-      else {
-        tag.addEventListener("load", () => resolve());
-        tag.addEventListener("error", () => reject(new Error("plotly.js could not be loaded")));
-      }
+      if (window.Plotly) { resolve(); return; }
+      const tag = el("script", {src: "/static/plotly.min.js"});
+      tag.addEventListener("load", () => resolve());
+      tag.addEventListener("error", () => reject(new Error("plotly.js could not be loaded")));
+      document.head.append(tag);
     });
     return plotlyReady;
   }
