@@ -100,6 +100,11 @@ const TL = (() => {
     return plotlyReady;
   }
 
+  /* Start loading plotly.js once the page's text has been painted (two frames on). */
+  function loadPlotlySoon() {
+    requestAnimationFrame(() => requestAnimationFrame(() => plotlyLoaded().catch(fail)));
+  }
+
   async function plot(div, figure) {
     await plotlyLoaded();
     const layout = Object.assign({}, figure.layout, {autosize: true});
@@ -144,8 +149,10 @@ const TL = (() => {
     return box;
   }
 
-  /* Put figure boxes in `container` in place of those it held, whose plots are freed. */
+  /* Put figure boxes in `container` in place of those it held, whose plots are freed; plotly.js
+     starts loading now, beside the boxes waiting to come near the screen. */
   function showFigures(container, entries) {
+    if (entries.some(entry => entry.figure)) plotlyLoaded().catch(fail);
     for (const div of container.querySelectorAll(".plot")) {
       if (unseen.delete(div)) nearScreen.unobserve(div);
       else if (window.Plotly) Plotly.purge(div);  // nothing was drawn before plotly.js came
@@ -199,6 +206,7 @@ const TL = (() => {
   }
 
   return {el, api, post, config, studyName, studyApi, studyPage, trialPage, num, when, duration,
-          stateCell, table, keyValues, section, crumbs, fail, plot, figureBox, showFigures, listen, throttled,
+          stateCell, table, keyValues, section, crumbs, fail, plot, loadPlotlySoon, figureBox, showFigures,
+          listen, throttled,
           findingsTable, noteForm};
 })();

@@ -3,7 +3,8 @@
    the doctor's findings, and the controls that steer it. */
 (() => {
   const {el, api, post, config, studyName, studyApi, studyPage, trialPage, num, when, table,
-         section, crumbs, fail, plot, figureBox, showFigures, listen, throttled, findingsTable, noteForm} = TL;
+         section, crumbs, fail, plot, loadPlotlySoon, figureBox, showFigures, listen, throttled, findingsTable,
+         noteForm} = TL;
   const name = studyName();
   const base = studyApi(name);
   const running = new Map();  // trial number -> latest row from the feed
@@ -144,6 +145,7 @@
       section("Figures", el("div", {id: "figures"}, el("p", {class: "note", text: "Drawing…"}))),
       section("Contour or slice over chosen parameters", chooser(study)),
       section("Training doctor", el("div", {id: "doctor"}, el("p", {class: "note", text: "Examining…"}))));
+    loadPlotlySoon();  // while the figures' data come
     runningSection();
     drawFigures().catch(fail);
     drawDoctor().catch(fail);
