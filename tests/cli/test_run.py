@@ -427,7 +427,12 @@ def objective(trial):
     time.sleep(0.2 if trial.number < {first_long_trial} else 600)
     return x * x
 """
-CLI = "import sys; sys.argv[0] = 'tunelab'; from tunelab.cli import main; main()"
+# Ctrl-C is restored first: a shell starts background jobs with SIGINT ignored, the tests'
+# children would inherit that, and the interrupted runs would never see the signal.
+CLI = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'tunelab'; from tunelab.cli import main; main()"
+)
 
 
 def _sleepy_study(directory: Path, first_long_trial: int) -> Path:

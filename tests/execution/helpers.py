@@ -24,6 +24,9 @@ def interrupted_run(tmp_path: Path, url: str, run: str, imports: str = "") -> st
     script = tmp_path / "run.py"
     body = textwrap.indent(textwrap.dedent(run), " " * 4)
     script.write_text(
+        # Ctrl-C restored first: a shell starts background jobs (the tests, run so) with
+        # SIGINT ignored, which this child would inherit.
+        "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
         f"import sys\nimport time\nsys.path.insert(0, {str(ROOT)!r})\n{imports}\n"
         "import tunelab\nfrom tests.execution import objectives\n"
         "if __name__ == '__main__':\n"
