@@ -226,3 +226,33 @@ def test_streamed_sequences_are_normalized_per_feature_over_every_step() -> None
     assert shift.shape == scale.shape == (1, 1, 3)
     expected = normalize(in_memory, "standardize").x_val
     assert torch.allclose((in_memory.x_val - shift) / scale, expected, atol=1e-5)
+
+
+def test_one_loader_serves_every_part_as_a_loader_per_part_would(images: Path) -> None:
+    data = load_data(npy(num_workers=1), base_dir=images)
+    assert isinstance(data, StreamedSplit)
+    order = torch.Generator()
+    loader, batches = data.parts_loader(16, CPU, order)
+
+    for seed in (0, 1):
+        order.manual_seed(seed)
+        batches.part = "train"
+        shuffled = [data.checked("train", batch) for batch in loader]
+        alone = data.loader("train", 16, CPU, torch.Generator().manual_seed(seed))
+        expected = [data.checked("train", batch) for batch in alone]
+        assert [b[1].tolist() for b in shuffled] == [b[1].tolist() for b in expected]
+        assert all(torch.equal(a[0], b[0]) for a, b in zip(shuffled, expected))
+        batches.part = "val"
+        in_order = [data.checked("val", batch)[1].tolist() for batch in loader]
+        assert in_order == [y.tolist() for _, y in all_batches(data, "val")]
+
+
+def test_a_failure_in_the_validation_part_names_it_through_the_shared_loader() -> None:
+    nan = load_data({"name": f"{FACTORIES}:with_nan", "stream": True})
+    assert isinstance(nan, StreamedSplit)
+    loader, batches = nan.parts_loader(16, CPU, torch.Generator().manual_seed(0))
+    batches.part = "val"
+
+    with pytest.raises(Exception) as value:
+        [nan.checked("val", batch) for batch in loader]
+    assert "item 15 of the validation part holds a NaN" in str(value.value)
