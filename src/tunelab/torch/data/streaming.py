@@ -314,9 +314,8 @@ class StreamedSplit:
     ) -> DataLoader[Any]:
         """A loader of the part's batches as (indices, x, y), shuffled by ``order`` if given;
         pass the batches to :meth:`checked`."""
-        collate = Collate(part, self.x_field, self.input_shape, self.task == "classification")
-        return self.loading.loader(Indexed(getattr(self, part)), batch_size, collate, device,
-                                   order)
+        return self.loading.loader(Indexed(getattr(self, part)), batch_size, self._collate(part),
+                                   device, order)
 
     def parts_loader(
         self, batch_size: int, device: torch.device, order: torch.Generator
@@ -324,14 +323,14 @@ class StreamedSplit:
         """One loader of every part's batches as (indices, x, y), and its batches: set their
         ``part`` before each pass. Its worker processes serve all parts, where a loader per part
         would keep a set of workers, each holding its own memory, per part."""
-        classification = self.task == "classification"
-        collate = CollateParts(tuple(
-            Collate(part, self.x_field, self.input_shape, classification) for part in PARTS
-        ))
+        collate = CollateParts(tuple(self._collate(part) for part in PARTS))
         batches = PartBatches({part: self.size(part) for part in PARTS}, batch_size, order)
         dataset = PartsEndToEnd([getattr(self, part) for part in PARTS])
         loader = self.loading.loader(dataset, batch_size, collate, device, batches=batches)
         return loader, batches
+
+    def _collate(self, part: str) -> Collate:
+        return Collate(part, self.x_field, self.input_shape, self.task == "classification")
 
     def checked(self, part: str, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """A loaded batch's (x, y), after the checks the in-memory path makes up front."""
