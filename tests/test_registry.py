@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.pruners import MedianPruner, NopPruner, make_pruner, pruner_name
-from tunelab.samplers import AutoSampler, GridSampler, QMCSampler, RandomSampler, make_sampler
+from tunelab.registry import module_of
+from tunelab.samplers import (
+    SAMPLERS,
+    AutoSampler,
+    GridSampler,
+    QMCSampler,
+    RandomSampler,
+    make_sampler,
+)
 
 
 @pytest.mark.parametrize(
@@ -198,3 +207,15 @@ def test_a_wrong_class_path_says_what_is_wrong(user_package, name, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as caught:
         make_sampler(name)
     assert caught.value.field == "name"
+
+
+@pytest.mark.parametrize(("spec", "module"), [
+    ("auto", "tunelab.samplers.auto"),
+    ({"name": "TPE", "seed": 1}, "tunelab.samplers.tpe"),
+    ("my_package.samplers:MySampler", "my_package.samplers"),
+    ("no-such-sampler", None),
+    ({"seed": 1}, None),
+])
+def test_the_module_a_sampler_name_imports_is_known_without_importing_it(spec, module):
+    assert module_of(spec, SAMPLERS) == module
+    assert "my_package" not in sys.modules

@@ -76,6 +76,16 @@ def build(
         raise ConfigError(f"{kind} '{name}': {error}") from None
 
 
+def module_of(spec: Any, registry: Mapping[str, str]) -> str | None:
+    """The module that building ``spec`` (a name, or a mapping with one) imports, found
+    without importing it; None for an instance or a name that is not well formed."""
+    name = spec.get("name") if isinstance(spec, Mapping) else spec
+    if not isinstance(name, str):
+        return None
+    path = registry.get(name.lower(), name)
+    return path.partition(":")[0] if _CLASS_PATH.match(path) else None
+
+
 def _factory(
     kind: str, name: str, registry: Mapping[str, str], base: type
 ) -> Callable[..., Any]:

@@ -126,14 +126,15 @@ def wait_until_gone(pids: list[int], guard: float = 30.0) -> list[int]:
     return left
 
 
-def outlive_the_parent(way: str, pid_file: str) -> None:
-    """A child process that ties itself to its parent, by the kernel's parent-death signal
-    (``way`` "kernel") or by a watching thread ("watch"), writes its pid and sleeps."""
+def outlive_the_parent(way: str, pid_file: str, parent_pid: int) -> None:
+    """A child process that ties itself to the process ``parent_pid`` that started it, by the
+    kernel's parent-death signal (``way`` "kernel") or by a watching thread ("watch"), writes
+    its pid and sleeps."""
     from tunelab.execution import lifeline
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     if way == "kernel":
-        assert lifeline.tie_to_parent(os.getppid())
+        assert lifeline.tie_to_parent(parent_pid)
     else:
         lifeline._watch_the_parent()
     Path(pid_file).write_text(str(os.getpid()))

@@ -32,11 +32,23 @@ def broken(trial: tunelab.Trial) -> float:
     raise RuntimeError("disk on fire")
 
 
+MARKER = "TUNELAB_TEST_MARKER"  # a variable the tests set in the parent
+
+
 def where_am_i(trial: tunelab.Trial) -> float:
     trial.suggest_float("x", 0.0, 1.0)
     time.sleep(0.2)  # long enough for every worker to start and take trials
-    for name in ("CUDA_VISIBLE_DEVICES", "TUNELAB_DEVICE", "OMP_NUM_THREADS"):
+    for name in ("CUDA_VISIBLE_DEVICES", "TUNELAB_DEVICE", "OMP_NUM_THREADS", MARKER):
         trial.set_user_attr(name, os.environ.get(name))
+    return 0.0
+
+
+def torch_threads(trial: tunelab.Trial) -> float:
+    import torch
+
+    trial.suggest_float("x", 0.0, 1.0)
+    time.sleep(0.2)
+    trial.set_user_attr("threads", torch.get_num_threads())
     return 0.0
 
 

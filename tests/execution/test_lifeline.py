@@ -3,6 +3,7 @@ thread that watches the parent elsewhere."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -18,20 +19,28 @@ WAYS = ["watch", pytest.param("kernel", marks=pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"))]
 
 
+STARTS = ["spawn", pytest.param("forkserver", marks=pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(), reason="no forkserver here"))]
+
+
+@pytest.mark.parametrize("start", STARTS)
 @pytest.mark.parametrize("way", WAYS)
-def test_a_child_tied_to_its_parent_dies_when_the_parent_is_killed(tmp_path, way):
+def test_a_child_tied_to_its_parent_dies_when_the_parent_is_killed(tmp_path, way, start):
+    """Started by the parent itself (spawned) or by the launcher that forks workers."""
     pid_file = tmp_path / "child.pid"
     script = tmp_path / "parent.py"
     script.write_text(textwrap.dedent(f"""\
         import multiprocessing
+        import os
         import sys
         import time
         sys.path.insert(0, {str(ROOT)!r})
         from tests.execution.helpers import outlive_the_parent
 
         if __name__ == "__main__":
-            context = multiprocessing.get_context("spawn")
-            context.Process(target=outlive_the_parent, args=({way!r}, {str(pid_file)!r})).start()
+            context = multiprocessing.get_context({start!r})
+            arguments = ({way!r}, {str(pid_file)!r}, os.getpid())
+            context.Process(target=outlive_the_parent, args=arguments).start()
             time.sleep(120)
     """))
     parent = subprocess.Popen([sys.executable, str(script)])

@@ -11,7 +11,7 @@ import pytest
 import tunelab
 from tunelab.exceptions import ConfigError
 from tunelab.execution import WorkerError
-from tunelab.execution.processes import thread_share_environment, worker_devices
+from tunelab.execution.processes import worker_devices
 from tunelab.trial import TrialState
 
 from . import objectives
@@ -84,33 +84,6 @@ def test_each_worker_sees_only_its_device_and_auto_follows_it(sqlite_url):
     cpu.optimize(objectives.where_am_i, n_trials=4, devices=["cpu", "cpu"])  # one per device
     assert {r.user_attrs["TUNELAB_DEVICE"] for r in cpu.trials} == {"cpu"}
     assert {r.system_attrs["device"] for r in cpu.trials} == {"cpu"}
-
-
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-@pytest.fixture
-def no_thread_settings(monkeypatch):
-    for name in _THREAD_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
-def test_the_cores_are_shared_among_the_workers_unless_the_user_says(no_thread_settings):
-    no_thread_settings.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
-    assert thread_share_environment(2) == dict.fromkeys(_THREAD_VARIABLES, "4")
-    assert thread_share_environment(3)["OMP_NUM_THREADS"] == "2"  # 8 // 3, rounded down
-    assert thread_share_environment(16)["OMP_NUM_THREADS"] == "1"  # never fewer than one
-    no_thread_settings.setenv("OMP_NUM_THREADS", "3")
-    assert "OMP_NUM_THREADS" not in thread_share_environment(2)
-
-
-def test_each_worker_process_gets_its_share(sqlite_url, no_thread_settings):
-    expected = thread_share_environment(2)["OMP_NUM_THREADS"]
-    study = tunelab.create_study(storage=sqlite_url)
-    study.optimize(objectives.where_am_i, n_trials=4, n_jobs=2)
-    assert {r.user_attrs["OMP_NUM_THREADS"] for r in study.trials} == {expected}
-    assert "OMP_NUM_THREADS" not in os.environ  # the parent's own environment is unchanged
 
 
 def test_ctrl_c_fails_the_running_trials_and_stops_every_worker(tmp_path):

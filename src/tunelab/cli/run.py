@@ -150,7 +150,7 @@ def run(
     debug: DebugOption = False,
 ) -> None:
     """Options on the command line win over the study file, so one file serves many runs."""
-    from tunelab.config import load_study_file
+    from tunelab.config import prepare_objective, read_study_config
 
     overrides: dict[str, Any] = {
         "storage": storage, "sampler": sampler, "seed": seed, "n_jobs": n_jobs, "fuse": fuse
@@ -158,10 +158,13 @@ def run(
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if n_trials is not None or timeout is not None:
         overrides.update(n_trials=n_trials, timeout=timeout)
-    if study_file is None:
-        config, objective = _quickstart(overrides)
-    else:
-        config, objective = load_study_file(study_file, overrides)
+    config = _quickstart(overrides) if study_file is None else read_study_config(
+        study_file, overrides
+    )
+    if dask is None:
+        _start_worker_launcher(config)
+    source = None if study_file else "quickstart"
+    config, objective = prepare_objective(config, study_file, source=source)
     resume = ["tunelab", "run"] + ([str(study_file)] if study_file else [])
     resume += ["--storage", storage] if storage else []
     executor: Any = contextlib.nullcontext()
@@ -229,9 +232,9 @@ def worker(
         _run_study(config, objective, shlex.join(resume), keep_record=True)
 
 
-def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., Any]]:
+def _quickstart(overrides: dict[str, Any]) -> StudyConfig:
     """The built-in quickstart as a study config, so that it obeys the same options and checks."""
-    from tunelab.config import prepare_objective, validate_study_config
+    from tunelab.config import validate_study_config
     from tunelab.samplers import DEFAULT_SAMPLER
 
     try:
@@ -248,8 +251,23 @@ def _quickstart(overrides: dict[str, Any]) -> tuple[StudyConfig, Callable[..., A
         "n_trials": QUICKSTART_BUDGET,
     }
     data.update(overrides)
-    config = validate_study_config(data, "quickstart", set(overrides))
-    return prepare_objective(config, source="quickstart")
+    return validate_study_config(data, "quickstart", set(overrides))
+
+
+def _start_worker_launcher(config: StudyConfig) -> None:
+    """Start the process that worker processes are forked from now, if the run will have any:
+    it imports PyTorch and the rest while this process loads the task's data and checks it."""
+    from tunelab.execution.launcher import start_launcher
+    from tunelab.registry import module_of
+    from tunelab.samplers import SAMPLERS
+    from tunelab.study.optimize import worker_count
+
+    workers = worker_count(config.n_jobs, config.devices)
+    if workers == 1 and config.devices is None:
+        return
+    sampler = module_of(config.sampler, SAMPLERS)
+    modules = ["tunelab.execution.child", "tunelab.storage.sql"] + ([sampler] if sampler else [])
+    start_launcher(workers, modules + (["tunelab.torch.task", "torch"] if config.task else []))
 
 
 @contextlib.contextmanager

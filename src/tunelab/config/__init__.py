@@ -27,7 +27,12 @@ storage keeps of its file).
 """
 
 from tunelab._attrs import STUDY_FILE_ATTR
-from tunelab.config.loading import load_study_config, load_study_file, prepare_objective
+from tunelab.config.loading import (
+    load_study_config,
+    load_study_file,
+    prepare_objective,
+    read_study_config,
+)
 from tunelab.config.objective import resolve_objective
 from tunelab.config.reading import parse_duration, read_study_file
 from tunelab.config.schema import StudyConfig, validate_study_config
@@ -53,6 +58,7 @@ __all__ = [
     "load_study_file",
     "parse_duration",
     "prepare_objective",
+    "read_study_config",
     "read_study_file",
     "resolve_objective",
     "stored_objective",

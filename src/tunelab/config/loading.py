@@ -29,12 +29,18 @@ def load_study_file(
 ) -> tuple[StudyConfig, Callable[..., Any]]:
     """:func:`load_study_config` and the objective it names (or the task it declares), built
     once."""
+    return prepare_objective(read_study_config(path, overrides), path)
+
+
+def read_study_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> StudyConfig:
+    """The study file read and validated, its objective not yet imported nor its task built:
+    the first half of :func:`load_study_file`, for a caller that acts on the settings first
+    (then :func:`prepare_objective`)."""
     path = Path(path)
     data = read_study_file(path)
     data.update(overrides or {})
     extend_import_path(path)  # validation builds the sampler and pruner it names
-    config = validate_study_config(data, str(path), set(overrides or ()))
-    return prepare_objective(config, path)
+    return validate_study_config(data, str(path), set(overrides or ()))
 
 
 def prepare_objective(

@@ -15,6 +15,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tunelab.execution.launcher import enter_environment
 from tunelab.execution.lifeline import tie_to_parent
 from tunelab.execution.tickets import Tickets
 from tunelab.study.runner import TrialRunner
@@ -40,6 +41,7 @@ class WorkerMessage(NamedTuple):
 def run_worker(
     worker: int,
     pickled_spec: bytes,
+    environment: dict[str, str],
     tickets: Tickets,
     stop: Event,
     deadline: float | None,
@@ -47,8 +49,10 @@ def run_worker(
     parent_pid: int,
 ) -> None:
     """A worker process: trials until the tickets, the time or the study's will run out, or
-    a stop is requested (from the parent, or from any process through the storage)."""
+    a stop is requested (from the parent, or from any process through the storage).
+    ``environment``: the parent's as the worker started, with the worker's own variables."""
     signal.signal(signal.SIGTERM, _interrupted_by_sigterm)
+    enter_environment(environment)
     try:
         if not tie_to_parent(parent_pid):
             return  # the parent died while this process started: nobody wants its trials

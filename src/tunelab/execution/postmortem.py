@@ -1,10 +1,11 @@
 """What to tell the user about a worker process that died: how it ended, in which trial, its
 last error, and the mistake that kills every worker as it starts.
 
-Workers are spawned: each starts a new interpreter that imports the script being run, as a
-module, before it runs trials. A script that calls ``optimize(n_jobs=...)`` at its top level,
-outside ``if __name__ == "__main__":``, calls it again in every worker, where starting processes
-fails, and each worker dies before its first trial with only its own traceback to say why.
+A worker process is not a copy of the calling one: it imports the script being run, as a
+module, before it runs trials (:mod:`.launcher`). A script that calls ``optimize(n_jobs=...)``
+at its top level, outside ``if __name__ == "__main__":``, calls it again in every worker, where
+starting processes fails, and each worker dies before its first trial with only its own
+traceback to say why.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``optimize(n_jobs=N)``: trials in N worker processes that share the study's storage.
 
 Processes, not threads, so that CPU-bound objectives use every core (threads would share one
-interpreter lock). Workers are *spawned*, not forked: a process forked after PyTorch has run
-its thread pool hangs at its first parallel operation, so the objective must be picklable.
+interpreter lock). Workers start from a launcher process that has the libraries imported
+(:mod:`.launcher`), not forked from this one: a process forked after PyTorch has run its thread
+pool hangs at its first parallel operation, so the objective must be picklable.
 
 The trial budget is shared as tickets (:mod:`.tickets`): the workers together start exactly
 ``n_trials`` trials, retries included. The parent process runs no trials: it follows the
@@ -35,13 +36,19 @@ import pickle
 import queue
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tunelab._attrs import RETRY_ATTR, WORKER_ATTR
 from tunelab.devices import device_environment
 from tunelab.exceptions import TunelabError
 from tunelab.execution.child import WorkerMessage, run_worker
+from tunelab.execution.launcher import (
+    modules_in,
+    start_launcher,
+    thread_share_environment,
+    worker_context,
+)
 from tunelab.execution.postmortem import MAIN_GUARD, death_text, how_it_ended, unguarded_main_call
 from tunelab.execution.tickets import Tickets
 from tunelab.execution.worker import FinishedTrials, WorkerSpec
@@ -49,12 +56,11 @@ from tunelab.heartbeat import fail_trials_of_dead_worker
 from tunelab.trial import TrialRecord, TrialState, worker_name
 
 if TYPE_CHECKING:
-    from multiprocessing.context import SpawnProcess
+    from multiprocessing.process import BaseProcess
 
     from tunelab.study import Study
 
 _POLL_SECONDS = 0.2
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 _STOP_GRACE_SECONDS = 30.0  # how long workers get to fail their trial cleanly on Ctrl-C
 
 logger = logging.getLogger("tunelab")
@@ -105,23 +111,6 @@ def worker_devices(n_jobs: int, devices: Sequence[str] | None) -> list[str | Non
     return [devices[index % len(devices)] if devices else None for index in range(n_jobs)]
 
 
-def thread_share_environment(n_workers: int) -> dict[str, str]:
-    """Environment variables that give each of ``n_workers`` processes its share of this
-    machine's cores for the math libraries' thread pools (PyTorch's, MKL's, OpenBLAS's).
-
-    Left alone, every worker starts a pool as large as the machine, and N workers then run N
-    times as many busy threads as there are cores, which contend for them on every step of
-    training (see ``bench/peers.py``). A variable the user has set is kept.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    share = str(max(1, (cores or 1) // max(1, n_workers)))
-    return {
-        name: share
-        for name in _THREAD_VARIABLES
-        if name not in os.environ
-    }
-
-
 def _report(
     records: list[TrialRecord], on_finished: Callable[[TrialRecord], None], crew: _Crew
 ) -> None:
@@ -139,11 +128,11 @@ class _Crew:
     ) -> None:
         self.study = study
         self.deadline = deadline
-        self.context = multiprocessing.get_context("spawn")
+        self.context = worker_context()
         self.tickets = Tickets(self.context, n_trials, n_jobs)
         self.stop = self.context.Event()
         self.messages: multiprocessing.Queue[WorkerMessage] = self.context.Queue()
-        self.processes: list[SpawnProcess] = []
+        self.processes: list[BaseProcess] = []
         self.errors: dict[int, str] = {}  # the error each worker sent, if it sent one
         self.ended: set[int] = set()  # the workers whose end was looked at
         self.deaths: list[str] = []
@@ -154,17 +143,18 @@ class _Crew:
 
     def start(self, spec: WorkerSpec, devices: list[str | None]) -> None:
         threads = thread_share_environment(len(devices))
+        pickled = [pickle.dumps(spec.on_device(device)) for device in devices]
+        start_launcher(len(devices), modules_in(pickled[0]) | {"tunelab.execution.child"})
         for index, device in enumerate(devices):
-            pickled = pickle.dumps(spec.on_device(device))
+            environment = {**os.environ, **threads, **device_environment(device)}
             process = self.context.Process(
                 target=run_worker,
-                args=(index, pickled, self.tickets, self.stop, self.deadline, self.messages,
-                      os.getpid()),
+                args=(index, pickled[index], environment, self.tickets, self.stop,
+                      self.deadline, self.messages, os.getpid()),
                 name=f"tunelab-worker-{index}",
                 daemon=True,
             )
-            with _environment({**threads, **device_environment(device)}):
-                process.start()
+            process.start()
             self.processes.append(process)
 
     def any_alive(self) -> bool:
@@ -281,18 +271,3 @@ class _Crew:
             r.number not in self.known and RETRY_ATTR in r.system_attrs
             for r in self.study.get_trials([TrialState.WAITING])
         )
-
-
-@contextlib.contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """``variables`` set in this process while the block runs (a spawned child copies them)."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

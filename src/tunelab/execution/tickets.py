@@ -12,7 +12,10 @@ a worker that dies meanwhile may leave a trial to retry, which the parent gives 
 
 from __future__ import annotations
 
-from multiprocessing.context import SpawnContext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tunelab.execution.launcher import WorkerContext
 
 UNLIMITED = -1
 
@@ -20,7 +23,7 @@ UNLIMITED = -1
 class Tickets:
     """What is left of the budget, and who took what; shared by the parent and its workers."""
 
-    def __init__(self, context: SpawnContext, n_trials: int | None, workers: int) -> None:
+    def __init__(self, context: WorkerContext, n_trials: int | None, workers: int) -> None:
         self._lock = context.Lock()
         self._left = context.RawValue("q", UNLIMITED if n_trials is None else n_trials)
         self._taken = context.RawArray("q", workers)  # by each worker, in all

@@ -1,6 +1,6 @@
 """What a worker needs to run a study's trials in another process or on another machine.
 
-A :class:`WorkerSpec` travels by pickle (to a spawned process, a Dask worker): the storage URL
+A :class:`WorkerSpec` travels by pickle (to a worker process, a Dask worker): the storage URL
 and study name instead of the study itself, the objective, and the sampler and pruner, which
 pickle as their constructor calls (:mod:`tunelab._pickling`) and rebuild their state from the
 storage. Every kind of worker (processes, Dask, ``tunelab worker``) runs trials through
@@ -131,7 +131,7 @@ def why_not_processes(study: Study, objective: Any, what: str) -> str | None:
 
 
 def _defined_interactively(objective: Any) -> bool:
-    """Whether ``objective`` lives in a ``__main__`` that has no file: a spawned worker
+    """Whether ``objective`` lives in a ``__main__`` that has no file: a worker process
     imports the main script to find what was pickled by name, and here there is none."""
     main = sys.modules.get("__main__")
     return getattr(objective, "__module__", None) == "__main__" and not hasattr(main, "__file__")

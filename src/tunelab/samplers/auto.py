@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 
 from tunelab._attrs import SAMPLER_CHOICE_ATTR
 from tunelab.samplers.base import BaseSampler, resolve_seed
-from tunelab.samplers.gp import GPSampler
 from tunelab.samplers.nsga2 import NSGA2Sampler
 from tunelab.samplers.random import RandomSampler
 from tunelab.samplers.tpe import TPESampler
@@ -126,9 +125,16 @@ class AutoSampler(BaseSampler):
         return self._chosen[study.study_id]
 
 
+def _gp(seed: int) -> BaseSampler:
+    # Imported when chosen: the GP's SciPy modules take 0.7 s to import, in every worker process.
+    from tunelab.samplers.gp import GPSampler
+
+    return GPSampler(seed)
+
+
 _BUILDERS: dict[str, Callable[[int], BaseSampler]] = {
     "nsga2": lambda seed: NSGA2Sampler(seed),
-    "gp": lambda seed: GPSampler(seed),
+    "gp": _gp,
     "tpe": lambda seed: TPESampler(seed, multivariate=True),
 }
 

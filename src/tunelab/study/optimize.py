@@ -91,7 +91,7 @@ def optimize(
         from tunelab.execution.dask import check_executor
 
         executor = check_executor(executor, n_jobs, devices)
-    n_jobs = _check_n_jobs(n_jobs, devices)
+    n_jobs = worker_count(n_jobs, devices)
     callback_list = list(callbacks or [])
     progress = _make_progress(show_progress_bar, n_trials, timeout, study)
 
@@ -273,7 +273,7 @@ def _check_catch(catch: Any) -> CatchTypes:
     return caught
 
 
-def _check_n_jobs(n_jobs: Any, devices: Sequence[str] | None) -> int:
+def worker_count(n_jobs: Any, devices: Sequence[str] | None) -> int:
     """The number of worker processes: ``-1`` means one per core; with ``devices`` and the
     default of 1, one per device."""
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
