@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 import tunelab
-from tunelab.execution.launcher import modules_in, thread_share_environment
+from tunelab.execution.launcher import _is_library, modules_in, thread_share_environment
 
 from . import objectives
 
@@ -56,8 +56,7 @@ def test_each_worker_process_gets_its_share(sqlite_url, no_thread_settings):
     assert "OMP_NUM_THREADS" not in os.environ  # the parent's own environment is unchanged
     # PyTorch's pool too, whether the launcher had imported PyTorch before or the worker does.
     study.optimize(objectives.torch_threads, n_trials=4, n_jobs=2)
-    threads = {r.user_attrs["threads"] for r in study.trials if "threads" in r.user_attrs}
-    assert threads == {int(expected)}
+    assert {r.user_attrs["threads"] for r in study.trials[4:]} == {int(expected)}
 
 
 def test_a_worker_takes_the_environment_of_the_moment_it_starts(sqlite_url, monkeypatch):
@@ -66,6 +65,15 @@ def test_a_worker_takes_the_environment_of_the_moment_it_starts(sqlite_url, monk
     monkeypatch.setenv(objectives.MARKER, "set later")
     study.optimize(objectives.where_am_i, n_trials=2, n_jobs=2)
     assert [r.user_attrs[objectives.MARKER] for r in study.trials] == [None] * 2 + ["set later"] * 2
+
+
+def test_only_tunelab_and_installed_libraries_count_as_libraries(tmp_path, monkeypatch):
+    (tmp_path / "launcher_own_module.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _is_library("numpy.linalg") and _is_library("json") and _is_library("tunelab.study")
+    assert not _is_library("launcher_own_module")  # the user's: imported by each worker
+    assert not _is_library(objectives.__name__)
+    assert not _is_library("no_such_module_here")
 
 
 def test_a_worker_imports_the_users_module_as_it_is_now(sqlite_url, tmp_path, monkeypatch):

@@ -266,7 +266,7 @@ def _start_worker_launcher(config: StudyConfig) -> None:
     if workers == 1 and config.devices is None:
         return
     sampler = module_of(config.sampler, SAMPLERS)
-    modules = ["tunelab.execution.child", "tunelab.storage.sql"] + ([sampler] if sampler else [])
+    modules = ["tunelab.storage.sql"] + ([sampler] if sampler else [])
     start_launcher(workers, modules + (["tunelab.torch.task", "torch"] if config.task else []))
 
 

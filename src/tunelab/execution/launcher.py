@@ -36,28 +36,28 @@ if TYPE_CHECKING:
     WorkerContext: TypeAlias = SpawnContext | ForkServerContext
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-_LAUNCHER = "forkserver"
+_ALWAYS = ("tunelab.execution.child",)  # what every worker runs
 # Imported by a library at its first use, at a cost worth paying once in the launcher.
 _FIRST_USE_IMPORTS = {"torch": "torch._dynamo"}  # torch.optim imports it to build an optimizer
 
 
 def worker_context() -> WorkerContext:
     """The multiprocessing context that starts worker processes."""
-    if _LAUNCHER in multiprocessing.get_all_start_methods():
+    if _has_launcher():
         return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context("spawn")
 
 
 def start_launcher(n_workers: int, modules: Iterable[str] = ()) -> None:
-    """Start the launcher, if this platform has one and it is not running, importing tunelab's
-    modules that this process has imported, ``modules`` (those of installed libraries only)
-    and what their first use imports. Returns at once: the launcher imports in the background,
-    and the first worker waits for it."""
-    if _LAUNCHER not in multiprocessing.get_all_start_methods():
+    """Start the launcher, if this platform has one and it is not running, importing what a
+    worker runs, tunelab's modules that this process has imported, ``modules`` (those of
+    installed libraries only) and what their first use imports. Returns at once: the launcher
+    imports in the background, and the first worker waits for it."""
+    if not _has_launcher():
         return
     from multiprocessing import forkserver
 
-    preload = [name for name in sys.modules if name.startswith("tunelab.")]
+    preload = [*_ALWAYS, *(name for name in sys.modules if name.startswith("tunelab."))]
     preload += [name for name in modules if _is_library(name)]
     roots = {name.partition(".")[0] for name in preload}
     preload += [later for root, later in _FIRST_USE_IMPORTS.items() if root in roots]
@@ -119,6 +119,10 @@ def enter_environment(environment: Mapping[str, str]) -> None:
             from threadpoolctl import threadpool_limits
 
             threadpool_limits(int(threads))
+
+
+def _has_launcher() -> bool:
+    return "forkserver" in multiprocessing.get_all_start_methods()
 
 
 def _is_library(module: str) -> bool:

@@ -144,7 +144,7 @@ class _Crew:
     def start(self, spec: WorkerSpec, devices: list[str | None]) -> None:
         threads = thread_share_environment(len(devices))
         pickled = [pickle.dumps(spec.on_device(device)) for device in devices]
-        start_launcher(len(devices), modules_in(pickled[0]) | {"tunelab.execution.child"})
+        start_launcher(len(devices), modules_in(pickled[0]))
         for index, device in enumerate(devices):
             environment = {**os.environ, **threads, **device_environment(device)}
             process = self.context.Process(
