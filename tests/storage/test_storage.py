@@ -13,6 +13,7 @@ from tunelab.exceptions import StorageError
 from tunelab.storage import InMemoryStorage, make_storage
 from tunelab.storage.sql import SQLStorage
 from tunelab.testing.storage import complete_trial
+from tunelab.trial import TrialState
 
 
 def _path(url: str) -> str:
@@ -94,6 +95,29 @@ def test_sql_cache_reads_nothing_more_when_every_trial_is_finished(sql):
     statements = _record_statements(sql)
     assert len(sql.get_trials(study_id)) == 3
     assert not [s for s in statements if "FROM tunelab_intermediate_values" in s[0]]
+
+
+def test_asking_for_finished_trials_reads_no_running_trial(sql):
+    study_id = sql.create_study("s", ("minimize",), None).study_id
+    complete_trial(sql, study_id, 1.0)
+    running = [sql.create_trial(study_id) for _ in range(3)]
+    for trial in running:
+        sql.set_intermediate_value(trial.trial_id, 0, 1.0)
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+
+    statements = _record_statements(sql)
+    assert [r.number for r in sql.get_trials(study_id, finished)] == [0]
+    value_reads = [s for s in statements if "FROM tunelab_intermediate_values" in s[0]]
+    assert [s[1] for s in value_reads] == [(1,)]  # the finished trial's id, no running one's
+
+    sql.finish_trial(running[1].trial_id, TrialState.PRUNED, None)
+    complete_trial(sql, study_id, 0.5)
+    assert [r.number for r in sql.get_trials(study_id, finished)] == [0, 2, 4]
+    # Every trial is still found by a listing of all of them.
+    assert [(r.number, r.state) for r in sql.get_trials(study_id)] == [
+        (0, TrialState.COMPLETE), (1, TrialState.RUNNING), (2, TrialState.PRUNED),
+        (3, TrialState.RUNNING), (4, TrialState.COMPLETE),
+    ]
 
 
 def test_schema_version_is_recorded(sql, sqlite_url):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import re
 import threading
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ from tunelab.exceptions import (
     TrialPruned,
 )
 from tunelab.study.optimize import batches
+from tunelab.study.runner import population_sizes
 from tunelab.trial import TrialState
 
 # Optimize --------------------------------------------------------------------------------
@@ -276,8 +278,15 @@ def test_show_progress_bar_runs(make_study):
 
 def test_the_budget_is_handed_out_in_batches_of_at_most_the_asked_size():
     study = tunelab.create_study(sampler="random")
-    assert list(batches(study, 10, None, 4)) == [4, 4, 2]
-    assert list(batches(study, 0, None, 4)) == []
+    assert list(batches(study, 10, None, itertools.repeat(4))) == [4, 4, 2]
+    assert list(batches(study, 40, None, population_sizes(16))) == [4, 8, 16, 12]
+    assert list(batches(study, 0, None, itertools.repeat(4))) == []
+
+
+def test_fused_populations_start_small_and_double_up_to_fuse():
+    assert list(itertools.islice(population_sizes(32), 6)) == [4, 8, 16, 32, 32, 32]
+    assert list(itertools.islice(population_sizes(6), 3)) == [4, 6, 6]
+    assert list(itertools.islice(population_sizes(2), 2)) == [2, 2]
 
 
 def test_optimize_checks_the_devices():

@@ -8,6 +8,7 @@ ends only this worker, one from a trial the study does not catch stops the study
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import pickle
 import signal
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from tunelab.execution.launcher import enter_environment
 from tunelab.execution.lifeline import tie_to_parent
 from tunelab.execution.tickets import Tickets
-from tunelab.study.runner import TrialRunner
+from tunelab.study.runner import TrialRunner, population_sizes
 from tunelab.study.steering import stop_is_requested
 
 if TYPE_CHECKING:
@@ -84,8 +85,9 @@ def _run_trials(
     stop: Event,
     deadline: float | None,
 ) -> None:
+    sizes = population_sizes(fuse) if fuse is not None else itertools.repeat(1)
     while not stop.is_set() and (deadline is None or time.time() < deadline):
-        taken = tickets.take(worker, fuse or 1)
+        taken = tickets.take(worker, next(sizes))
         if not taken:
             if tickets.closed:
                 return

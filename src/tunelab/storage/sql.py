@@ -956,26 +956,38 @@ class SQLStorage(BaseStorage):
     def get_trials(
         self, study_id: int, states: Iterable[TrialState] | None = None
     ) -> list[TrialRecord]:
+        wanted = None if states is None else frozenset(states)
         with self._cache_lock:
             cache = self._caches.setdefault(study_id, _StudyCache())
-            fresh = self._fetch_new(study_id, cache)
+            if wanted is not None and all(state.is_finished() for state in wanted):
+                self._fetch_new(study_id, cache, finished_only=True)
+                fresh = []
+            else:
+                fresh = self._fetch_new(study_id, cache)
             records = sorted([*cache.finished.values(), *fresh], key=lambda r: r.number)
-        if states is None:
+        if wanted is None:
             return records
-        wanted = frozenset(states)
         return [r for r in records if r.state in wanted]
 
-    def _fetch_new(self, study_id: int, cache: _StudyCache) -> list[TrialRecord]:
-        """Fetch trials never seen, and those seen unfinished; cache the finished ones."""
+    def _fetch_new(
+        self, study_id: int, cache: _StudyCache, finished_only: bool = False
+    ) -> list[TrialRecord]:
+        """Fetch trials never seen, and those seen unfinished; cache the finished ones.
+
+        With ``finished_only``, the unfinished ones are only noted by number, unread: a pruner
+        asks for the finished trials at every report of every running trial, and reading the
+        running trials' telemetry each time was most of what a report cost.
+        """
         number = _trials.c.number
         if len(cache.pending) <= _IN_LIST_LIMIT:
             condition = sa.or_(number > cache.max_seen, number.in_(sorted(cache.pending)))
         else:
             condition = number >= min(cache.pending)
+        condition = sa.and_(_trials.c.study_id == study_id, condition)
         with self._read() as connection:
-            records = self._fetch_trials(
-                connection, sa.and_(_trials.c.study_id == study_id, condition), listing=True
-            )
+            if finished_only:
+                condition = self._note_unfinished(connection, condition, cache)
+            records = self._fetch_trials(connection, condition, listing=True)
         unfinished = []
         for record in records:
             cache.max_seen = max(cache.max_seen, record.number)
@@ -986,6 +998,19 @@ class SQLStorage(BaseStorage):
                 cache.pending.add(record.number)
                 unfinished.append(record)
         return unfinished
+
+    def _note_unfinished(self, connection: Connection, condition: Any, cache: _StudyCache) -> Any:
+        """Note the unfinished trials that match ``condition`` as pending and as seen; the
+        condition that leaves the finished ones (to fetch whole)."""
+        unfinished = (TrialState.RUNNING.name, TrialState.WAITING.name)
+        running = connection.execute(
+            sa.select(_trials.c.number).where(condition, _trials.c.state.in_(unfinished))
+        ).scalars().all()
+        for number in running:
+            if number not in cache.finished:
+                cache.pending.add(number)
+            cache.max_seen = max(cache.max_seen, number)
+        return sa.and_(condition, _trials.c.state.not_in(unfinished))
 
     def _fetch_trials(
         self, connection: Connection, condition: Any, listing: bool = False

@@ -9,6 +9,7 @@ processes and Dask live in :mod:`tunelab.execution`, imported only when a call a
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 import threading
@@ -21,7 +22,7 @@ from tunelab.devices import check_devices
 from tunelab.exceptions import ConfigError
 from tunelab.heartbeat import StaleTrialWatch
 from tunelab.storage import shared_url
-from tunelab.study.runner import CatchTypes, Objective, TrialRunner
+from tunelab.study.runner import CatchTypes, Objective, TrialRunner, population_sizes
 from tunelab.study.steering import stop_is_requested, stop_requests
 from tunelab.trial import TrialRecord
 
@@ -142,8 +143,13 @@ def _optimize_here(
     timeout: float | None,
     on_finished: Callable[[TrialRecord], None],
 ) -> None:
-    """Trials one at a time in this process, or ``fuse`` at a time as one population."""
-    for size in batches(runner.study, n_trials, timeout, fuse or 1):
+    """Trials one at a time in this process, or up to ``fuse`` at a time as one population
+    (all ``n_trials`` in one when they fit)."""
+    if fuse is None or (n_trials is not None and n_trials <= fuse):
+        sizes: Iterator[int] = itertools.repeat(fuse or 1)
+    else:
+        sizes = population_sizes(fuse)
+    for size in batches(runner.study, n_trials, timeout, sizes):
         if fuse is None:
             on_finished(runner.run_one())
         else:
@@ -215,13 +221,14 @@ def _why_threads(study: Study, objective: Objective) -> str | None:
 
 
 def batches(
-    study: Study, n_trials: int | None, timeout: float | None, size: int
+    study: Study, n_trials: int | None, timeout: float | None, sizes: Iterator[int]
 ) -> Iterator[int]:
-    """How many trials to start next, batch after batch (``size`` or what the budget leaves),
-    until the budget is spent, a stop is requested or the sampler is done."""
+    """How many trials to start next, batch after batch (the next of ``sizes`` or what the
+    budget leaves), until the budget is spent, a stop is requested or the sampler is done."""
     deadline = None if timeout is None else time.monotonic() + timeout
     done = 0
     while may_start(study, done, n_trials, deadline):
+        size = next(sizes)
         batch = size if n_trials is None else min(size, n_trials - done)
         yield batch
         done += batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tunelab.exceptions import TrialPruned
@@ -24,6 +24,28 @@ logger = logging.getLogger("tunelab")
 
 Objective = Callable[[Trial], Any]
 CatchTypes = tuple[type[BaseException], ...]
+
+
+FIRST_POPULATION = 4
+"""How many trials a run's first fused population asks for; each next one asks for twice as
+many, up to the run's ``fuse``."""
+
+
+def population_sizes(fuse: int) -> Iterator[int]:
+    """How many trials each next fused population of a run asks for.
+
+    The first populations are small (FIRST_POPULATION, then doubling up to ``fuse``): a
+    population reports its members' first epoch when all of them have trained it, so a small
+    one reports within a second of starting, and the sampler learns from its members before
+    it proposes the large ones. Measured on the digits MLP of ``bench/peers.py`` with
+    ``--fuse 32`` (2 workers, seeds 0 to 4): first epoch 3.0 to 3.2 s after the command
+    started (3.2 to 3.4 s with populations of 32 from the start), 0.975 reached at 3.4 s
+    median (4.4 s).
+    """
+    size = min(fuse, FIRST_POPULATION)
+    while True:
+        yield size
+        size = min(fuse, size * 2)
 
 
 class TrialRunner:

@@ -6,6 +6,7 @@ so that the schedule can set ``lr = base_lr * factor`` at every step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -40,23 +41,35 @@ def build_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
         for factor, params in groups.items()
     ]
     options = _optimizer_options(recipe)
-    if recipe.optimizer in _FUSED_KERNELS:
-        try:
-            return _optimizer_class(recipe)(param_groups, **options, fused=True)
-        except RuntimeError:  # no fused kernel for this device or dtype in this torch build
-            pass
-    return _optimizer_class(recipe)(param_groups, **options)
+    first = next(iter(model.parameters()), None)
+    if first is not None and has_fused_kernel(recipe.optimizer, first.device, first.dtype):
+        return _OPTIMIZERS[recipe.optimizer](param_groups, **options, fused=True)
+    return _OPTIMIZERS[recipe.optimizer](param_groups, **options)
 
 
-def _optimizer_class(recipe: Recipe) -> Callable[..., torch.optim.Optimizer]:
-    """The optimizer's class; each takes its own keyword options."""
-    return {
-        "sgd": torch.optim.SGD,
-        "adam": torch.optim.Adam,
-        "adamw": torch.optim.AdamW,
-        "rmsprop": torch.optim.RMSprop,
-        "adagrad": torch.optim.Adagrad,
-    }[recipe.optimizer]
+@functools.cache
+def has_fused_kernel(optimizer: str, device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether this torch build has a fused kernel for ``optimizer`` on ``device`` for
+    ``dtype``. Tried with one step on one number: torch checks at the first step, not when the
+    optimizer is built."""
+    if optimizer not in _FUSED_KERNELS:
+        return False
+    probe = torch.zeros(1, device=device, dtype=dtype, requires_grad=True)
+    probe.grad = torch.zeros_like(probe)
+    try:
+        _OPTIMIZERS[optimizer]([probe], lr=0.0, fused=True).step()
+    except RuntimeError:  # NotImplementedError too: no kernel for this device or dtype
+        return False
+    return True
+
+
+_OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+}
 
 
 def _optimizer_options(recipe: Recipe) -> dict[str, object]:

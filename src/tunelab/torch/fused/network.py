@@ -288,12 +288,15 @@ class _Linear:
 
     def __call__(self, x: torch.Tensor, run: Pass) -> torch.Tensor:
         weight = run.tensors[self.weight]  # (K, out, in)
-        flat = x.reshape(run.size, -1, x.shape[-1])
+        inputs = x.reshape(run.size, -1, x.shape[-1]).transpose(1, 2)  # (K, in, N)
+        # The outputs as weight @ inputs, (K, out, N), seen transposed: the backward pass then
+        # makes the weight's gradient in the weight's own layout; computed as inputs @ weight^T
+        # it comes out transposed, and copying it back cost as much as the product itself.
         if self.bias is None:
-            out = torch.bmm(flat, weight.transpose(1, 2))
+            out = torch.bmm(weight, inputs)
         else:
-            out = torch.baddbmm(run.tensors[self.bias].unsqueeze(1), flat, weight.transpose(1, 2))
-        return out.reshape(*x.shape[:-1], weight.shape[1])
+            out = torch.baddbmm(run.tensors[self.bias].unsqueeze(2), weight, inputs)
+        return out.transpose(1, 2).reshape(*x.shape[:-1], weight.shape[1])
 
 
 class _Conv2d:

@@ -1,17 +1,28 @@
-"""The recipe's optimizers over stacked parameters, with each member's own hyperparameters.
+"""The recipe's optimizer over stacked parameters, with each member's own hyperparameters.
 
-Each update follows ``torch.optim``'s single-tensor algorithm step for step (SGD with momentum
-and Nesterov, Adam, AdamW, RMSprop, Adagrad, with their default epsilons), with learning rate,
-momentum, betas and weight decay as per-member tensors broadcast over the stacked dimension,
-so a member moves exactly as it would alone.
+Each member is updated by torch.optim's own functional algorithm (SGD with momentum and
+Nesterov, Adam, AdamW, RMSprop, Adagrad, with their default epsilons) over its slices of the
+stacked parameters and state, with its own learning rate, momentum, betas and weight decay:
+the fused kernel where this torch build has one for the device and type, as the ordinary
+trainer uses, else the single-tensor algorithm. A member therefore moves exactly as it would
+alone. That is one call per member and step, over slices that are contiguous. Element-wise
+arithmetic over whole stacked tensors, with the hyperparameters broadcast per member, took
+6.5 ms an Adam step for 10 members of a 2x232 digits MLP on one CPU thread, against 0.46 ms
+this way (0.41 against 0.17 ms for 12 members of width 36).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
+from torch.optim.adagrad import adagrad
+from torch.optim.adam import adam
+from torch.optim.rmsprop import rmsprop
+from torch.optim.sgd import sgd
 
+from tunelab.torch.optim import has_fused_kernel
 from tunelab.torch.recipe import Recipe
 
 ADAM_EPS = 1e-8
@@ -19,106 +30,146 @@ RMSPROP_ALPHA = 0.99
 RMSPROP_EPS = 1e-8
 ADAGRAD_EPS = 1e-10
 HYPERPARAMETERS = ("momentum", "beta1", "beta2", "weight_decay")
+# The state each optimizer keeps per parameter, stacked like it (besides the step counts).
+STATE_KEYS = {
+    "sgd": ("momentum_buffer",),
+    "adam": ("exp_avg", "exp_avg_sq"),
+    "adamw": ("exp_avg", "exp_avg_sq"),
+    "rmsprop": ("square_avg", "momentum_buffer"),
+    "adagrad": ("sum",),
+}
+
+Tensors = list[torch.Tensor]
+Rows = dict[str, Tensors]
+"""One member's slices of each kind of state, one per parameter, in parameter order."""
 
 
 class PopulationOptimizer:
-    """One optimizer (``recipes[0].optimizer``, shared) for K members' stacked parameters."""
+    """One optimizer (``recipes[0].optimizer``, shared) for K members' stacked parameters.
+
+    ``hyper[k]`` holds member k's momentum, betas and weight decay; ``state[name][key]`` the
+    stacked state of parameter ``name``; ``step_counts`` (K, parameters) torch's step count of
+    each member's slice of each parameter.
+    """
 
     def __init__(self, recipes: Sequence[Recipe], device: torch.device) -> None:
         self.name = recipes[0].optimizer
         self.nesterov = recipes[0].nesterov
-        self.hyper = {
-            name: torch.tensor(
-                [float(getattr(r, name)) for r in recipes], dtype=torch.float64, device=device
-            )
-            for name in HYPERPARAMETERS
-        }
+        self.device = device
+        self.hyper = [{name: float(getattr(r, name)) for name in HYPERPARAMETERS}
+                      for r in recipes]
         self.state: dict[str, dict[str, torch.Tensor]] = {}
+        self.step_counts = torch.zeros(0)
         self.steps = 0
-        self._views: dict[tuple[int, torch.dtype], dict[str, torch.Tensor]] = {}
-        self.decays = any(r.weight_decay > 0 for r in recipes)
-        """Whether any member has weight decay (else its arithmetic is skipped)."""
+        self.fused = False
+        self._rows: list[Rows] = []
 
     def keep(
         self, members: torch.Tensor, narrow: Callable[[str, torch.Tensor], torch.Tensor]
     ) -> None:
         """Keep only the state of ``members`` (indices into the population), in that order;
         ``narrow(name, state)`` cuts parameter ``name``'s state to the kept members' shape."""
-        self.hyper = {name: values[members] for name, values in self.hyper.items()}
+        self.hyper = [self.hyper[k] for k in members.tolist()]
         self.state = {
             name: {key: narrow(name, value[members]) for key, value in state.items()}
             for name, state in self.state.items()
         }
-        self._views = {}
-        self.decays = bool((self.hyper["weight_decay"] > 0).any())
+        if self.state:
+            self.step_counts = self.step_counts[members.to(self.step_counts.device)]
+            self._rows = self._member_rows()
 
     @torch.no_grad()
-    def step(self, parameters: Mapping[str, torch.Tensor], lr: torch.Tensor) -> None:
-        """Update every parameter with a gradient; ``lr`` holds each member's learning rate."""
+    def step(self, parameters: Mapping[str, torch.Tensor], lr: Sequence[float]) -> None:
+        """Update every parameter; ``lr[k]`` is member k's learning rate. All parameters have
+        gradients, the same ones at every step."""
+        if not self.state:
+            self._start(parameters)
         self.steps += 1
+        values = [p.unbind(0) for p in parameters.values()]
+        grads = [p.grad.unbind(0) for p in parameters.values() if p.grad is not None]
+        assert len(grads) == len(values), "every stacked parameter needs its gradient"
+        if self.fused:  # the kernels read the count; torch's functional updates add to it
+            self.step_counts.add_(1)
         update = getattr(self, f"_{self.name}")
-        lrs: dict[tuple[int, torch.dtype], torch.Tensor] = {}
-        for name, parameter in parameters.items():
-            if parameter.grad is None:
-                continue
-            shape = (parameter.dim(), parameter.dtype)
-            if shape not in lrs:
-                lrs[shape] = stacked_view(lr, parameter)
-            state = self.state.setdefault(name, {})
-            grad = parameter.grad
-            if self.decays and self.name != "adamw":  # AdamW decays the weights, not the gradient
-                grad = grad + self._view("weight_decay", parameter) * parameter
-            update(parameter, grad, state, lrs[shape])
+        for k, member_lr in enumerate(lr):
+            update([v[k] for v in values], [g[k] for g in grads], self._rows[k],
+                   self.hyper[k], float(member_lr))
 
-    def _view(self, name: str, like: torch.Tensor) -> torch.Tensor:
-        """A hyperparameter shaped for ``like``, kept until the population changes."""
-        views = self._views.setdefault((like.dim(), like.dtype), {})
-        if name not in views:
-            views[name] = stacked_view(self.hyper[name], like)
-        return views[name]
+    def _start(self, parameters: Mapping[str, torch.Tensor]) -> None:
+        """Zero state for every parameter, as torch starts it."""
+        first = next(iter(parameters.values()))
+        self.fused = has_fused_kernel(self.name, first.device, first.dtype)
+        self.state = {
+            name: {key: torch.zeros_like(p.detach()) for key in STATE_KEYS[self.name]}
+            for name, p in parameters.items()
+        }
+        # torch counts steps in float32, on the device for its fused kernels, else on the CPU.
+        self.step_counts = torch.zeros(
+            len(self.hyper), len(parameters), dtype=torch.float32,
+            device=self.device if self.fused else "cpu",
+        )
+        self._rows = self._member_rows()
 
-    def _sgd(self, p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor],
-             lr: torch.Tensor) -> None:
-        momentum = self._view("momentum", p)
-        if "momentum_buffer" not in state:  # torch starts the buffer at the first gradient
-            state["momentum_buffer"] = grad.clone()
+    def _member_rows(self) -> list[Rows]:
+        unbound = {key: [state[key].unbind(0) for state in self.state.values()]
+                   for key in STATE_KEYS[self.name]}
+        counts = self.step_counts.unbind(0)
+        return [
+            {"step": list(counts[k].unbind(0)),
+             **{key: [stacked[k] for stacked in per_parameter]
+                for key, per_parameter in unbound.items()}}
+            for k in range(len(self.hyper))
+        ]
+
+    def _sgd(self, params: Tensors, grads: Tensors, rows: Rows,
+             hyper: dict[str, float], lr: float) -> None:
+        momentum = hyper["momentum"]
+        # A zero buffer moved once is the first gradient, exactly what torch starts it with.
+        buffers = rows["momentum_buffer"] if momentum != 0 else []
+        options: dict[str, Any] = dict(weight_decay=hyper["weight_decay"], momentum=momentum, lr=lr,
+                                       dampening=0.0, nesterov=self.nesterov,
+                                       maximize=False)
+        if self.fused:
+            torch._fused_sgd_(params, grads, buffers, is_first_step=False, **options)
         else:
-            state["momentum_buffer"].mul_(momentum).add_(grad)
-        buffer = state["momentum_buffer"]
-        p.sub_(lr * (grad + momentum * buffer if self.nesterov else buffer))
+            sgd(params, grads, list(buffers), foreach=False, **options)
 
-    def _adam(self, p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor],
-              lr: torch.Tensor) -> None:
-        beta1, beta2 = self._view("beta1", p), self._view("beta2", p)
-        first = state.setdefault("exp_avg", torch.zeros_like(p))
-        second = state.setdefault("exp_avg_sq", torch.zeros_like(p))
-        first.lerp_(grad, 1.0 - beta1)
-        second.mul_(beta2).add_((1.0 - beta2) * grad * grad)
-        step_size = lr / (1.0 - beta1**self.steps)
-        denominator = (second.sqrt() / (1.0 - beta2**self.steps).sqrt()).add_(ADAM_EPS)
-        p.sub_(step_size * first / denominator)
+    def _adam(self, params: Tensors, grads: Tensors, rows: Rows,
+              hyper: dict[str, float], lr: float) -> None:
+        state: tuple[Tensors, Tensors, Tensors, Tensors, Tensors, Tensors] = (
+            params, grads, rows["exp_avg"], rows["exp_avg_sq"], [], rows["step"]
+        )
+        options: dict[str, Any] = dict(
+            amsgrad=False, beta1=hyper["beta1"], beta2=hyper["beta2"], lr=lr,
+            weight_decay=hyper["weight_decay"], eps=ADAM_EPS, maximize=False,
+        )
+        if self.fused:
+            kernel = torch._fused_adamw_ if self.name == "adamw" else torch._fused_adam_
+            kernel(*state, **options)
+        else:
+            adam(*state, foreach=False, decoupled_weight_decay=self.name == "adamw", **options)
 
-    def _adamw(self, p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor],
-               lr: torch.Tensor) -> None:
-        if self.decays:
-            p.mul_(1.0 - lr * self._view("weight_decay", p))
-        self._adam(p, grad, state, lr)
+    _adamw = _adam
 
-    def _rmsprop(self, p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor],
-                 lr: torch.Tensor) -> None:
-        square_avg = state.setdefault("square_avg", torch.zeros_like(p))
-        square_avg.mul_(RMSPROP_ALPHA).addcmul_(grad, grad, value=1.0 - RMSPROP_ALPHA)
-        scaled = grad / square_avg.sqrt().add_(RMSPROP_EPS)
-        # Without momentum torch steps along the scaled gradient, which momentum 0 gives too.
-        buffer = state.setdefault("momentum_buffer", torch.zeros_like(p))
-        buffer.mul_(self._view("momentum", p)).add_(scaled)
-        p.sub_(lr * buffer)
+    def _rmsprop(self, params: Tensors, grads: Tensors, rows: Rows,
+                 hyper: dict[str, float], lr: float) -> None:
+        momentum = hyper["momentum"]
+        rmsprop(params, grads, rows["square_avg"], [],
+                rows["momentum_buffer"] if momentum > 0 else [], rows["step"], foreach=False,
+                lr=lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS, weight_decay=hyper["weight_decay"],
+                momentum=momentum, centered=False)
 
-    def _adagrad(self, p: torch.Tensor, grad: torch.Tensor, state: dict[str, torch.Tensor],
-                 lr: torch.Tensor) -> None:
-        total = state.setdefault("sum", torch.zeros_like(p))
-        total.addcmul_(grad, grad)
-        p.sub_(lr * grad / total.sqrt().add_(ADAGRAD_EPS))
+    def _adagrad(self, params: Tensors, grads: Tensors, rows: Rows,
+                 hyper: dict[str, float], lr: float) -> None:
+        state: tuple[Tensors, Tensors, Tensors, Tensors] = (
+            params, grads, rows["sum"], rows["step"]
+        )
+        options: dict[str, Any] = dict(lr=lr, weight_decay=hyper["weight_decay"], lr_decay=0.0,
+                                       eps=ADAGRAD_EPS, maximize=False)
+        if self.fused:
+            torch._fused_adagrad_(*state, **options)
+        else:
+            adagrad(*state, foreach=False, **options)
 
 
 def stacked_view(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

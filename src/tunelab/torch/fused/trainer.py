@@ -283,7 +283,7 @@ class PopulationTrainer:
         if self.telemetry and index % gradients.every == 0:
             gradients.add(_member_norms(parameters))
         self._clip_gradients(parameters)
-        self.optimizer.step(dict(zip(self.network.parameter_names, parameters)), lr)
+        self.optimizer.step(dict(zip(self.network.parameter_names, parameters)), lr.tolist())
         return losses.detach().double(), outputs.detach()
 
     def _note_divergence(self, losses: torch.Tensor, epoch: int, index: int) -> None:
