@@ -61,14 +61,24 @@ def test_each_member_gets_its_own_models_outputs(name, training, widths):
                 torch.testing.assert_close(tensor, models[1].state_dict()[name_])
 
 
-@pytest.mark.parametrize("name", ["cnn", "mlp-sigmoid"])
+@pytest.mark.parametrize("name", ["cnn", "mlp-sigmoid", "mlp-plain"])
 def test_gradients_reach_each_member_as_in_its_own_model(name):
     models = members(BUILDS[name], (3, 5))
     network = FusedNetwork(models)
     tensors = network.stack(models)
     generator = torch.Generator().manual_seed(2)
     x = torch.randn(4, *INPUTS[name], dtype=torch.float64, generator=generator)
+    # The backward pass makes each gradient in its parameter's own layout: torch copies one
+    # made transposed into that layout, which cost as much as the product at every step.
+    layouts = {}
+    for parameter in network.parameter_names:
+        tensors[parameter].register_hook(
+            lambda gradient, parameter=parameter: layouts.update(
+                {parameter: gradient.is_contiguous()}
+            )
+        )
     run(network, tensors, x, 2, True).square().sum().backward()
+    assert layouts == dict.fromkeys(network.parameter_names, True)
     gradients = {name: tensors[name].grad for name in network.parameter_names}
     for k, model in enumerate(models):
         model.train()
