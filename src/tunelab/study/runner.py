@@ -36,8 +36,8 @@ def population_sizes(fuse: int) -> Iterator[int]:
 
     The first populations are small (FIRST_POPULATION, then doubling up to ``fuse``): a
     population reports its members' first epoch when all of them have trained it, so a small
-    one reports within a second of starting, and the sampler learns from its members before
-    it proposes the large ones. Measured on the digits MLP of ``bench/peers.py`` with
+    one reports sooner, and the sampler learns from its members before it proposes the large
+    ones. Measured on the digits MLP of ``bench/peers.py`` with
     ``--fuse 32`` (2 workers, seeds 0 to 4): first epoch 3.0 to 3.2 s after the command
     started (3.2 to 3.4 s with populations of 32 from the start), 0.975 reached at 3.4 s
     median (4.4 s).

@@ -47,7 +47,7 @@ from tunelab.torch.augment import Augmenter
 from tunelab.torch.costs import Breach, Limits
 from tunelab.torch.data import DataSplit
 from tunelab.torch.fused.network import FusedNetwork, FusionError, Pass
-from tunelab.torch.fused.optim import PopulationOptimizer, stacked_view
+from tunelab.torch.fused.optim import PopulationOptimizer
 from tunelab.torch.init import initialize
 from tunelab.torch.optim import resolve_loss
 from tunelab.torch.recipe import Recipe
@@ -587,6 +587,11 @@ class _LearningRates:
     def _rates(self) -> torch.Tensor:
         factors = torch.tensor(self.factors, dtype=self.base.dtype, device=self.base.device)
         return self.base * factors
+
+
+def stacked_view(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Per-member values (K,) shaped to broadcast over a stacked tensor (K, ...)."""
+    return values.to(like.dtype).reshape(-1, *([1] * (like.dim() - 1)))
 
 
 def _member_norms(parameters: list[torch.Tensor]) -> torch.Tensor:
