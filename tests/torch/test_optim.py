@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tunelab.torch.models import build_mlp
-from tunelab.torch.optim import build_optimizer
+from tunelab.torch.optim import build_optimizer, has_fused_kernel
 from tunelab.torch.recipe import Recipe
 
 
@@ -38,3 +38,12 @@ def test_fused_and_per_tensor_updates_agree() -> None:
             optimizer.step()
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     torch.testing.assert_close(weights[0], weights[1], rtol=1e-9, atol=1e-9)
+
+
+def test_a_device_without_the_kernel_is_found_at_a_probe_step() -> None:
+    # torch builds a fused optimizer for any device and refuses only at its first step.
+    assert has_fused_kernel("adam", torch.device("cpu"), torch.float32)
+    assert not has_fused_kernel("adam", torch.device("meta"), torch.float32)
+    model = build_mlp(4, 3, depth=1, width=8).to("meta")
+    built = build_optimizer(model, Recipe(optimizer="adam", lr=0.01))
+    assert built.defaults.get("fused") is None
